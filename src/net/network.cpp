@@ -1,0 +1,197 @@
+#include "dalenet/network.hpp"
+
+#include <cmath>
+
+#include "dalenet/error.hpp"
+
+namespace dalenet {
+
+std::string to_string(Activation a) {
+  switch (a) {
+    case Activation::identity: return "identity";
+    case Activation::relu: return "relu";
+    case Activation::sigmoid: return "sigmoid";
+    case Activation::sigmoid2: return "sigmoid2";
+    case Activation::tanh: return "tanh";
+  }
+  return "?";
+}
+Activation activation_from_string(const std::string& s) {
+  for (auto a : {Activation::identity, Activation::relu, Activation::sigmoid, Activation::sigmoid2,
+                 Activation::tanh})
+    if (to_string(a) == s) return a;
+  throw ConfigError("unknown activation '" + s + "' (known: identity, relu, sigmoid, sigmoid2, tanh)");
+}
+std::string to_string(NeuronType t) { return t == NeuronType::excitatory ? "E" : "I"; }
+NeuronType neuron_type_from_string(const std::string& s) {
+  if (s == "E") return NeuronType::excitatory;
+  if (s == "I") return NeuronType::inhibitory;
+  throw ModelFileError("unknown neuron type '" + s + "' (known: E, I)");
+}
+std::string to_string(InitKind k) {
+  switch (k) {
+    case InitKind::uniform_fan_in: return "uniform_fan_in";
+    case InitKind::he_normal: return "he_normal";
+    case InitKind::uniform: return "uniform";
+    case InitKind::lognormal: return "lognormal";
+  }
+  return "?";
+}
+InitKind init_kind_from_string(const std::string& s) {
+  for (auto k : {InitKind::uniform_fan_in, InitKind::he_normal, InitKind::uniform, InitKind::lognormal})
+    if (to_string(k) == s) return k;
+  throw ConfigError("unknown init '" + s + "' (known: uniform_fan_in, he_normal, uniform, lognormal)");
+}
+std::string to_string(SignInit s) {
+  switch (s) {
+    case SignInit::free: return "free";
+    case SignInit::per_neuron: return "per_neuron";
+    case SignInit::mixed: return "mixed";
+  }
+  return "?";
+}
+SignInit sign_init_from_string(const std::string& s) {
+  for (auto k : {SignInit::free, SignInit::per_neuron, SignInit::mixed})
+    if (to_string(k) == s) return k;
+  throw ConfigError("unknown sign init '" + s + "' (known: free, per_neuron, mixed)");
+}
+
+int Layer::size() const {
+  int n = 0;
+  for (const auto& p : populations) n += p.size;
+  return n;
+}
+
+Eigen::VectorXf Layer::neuron_sign() const {
+  Eigen::VectorXf s(size());
+  Eigen::Index i = 0;
+  for (const auto& p : populations)
+    for (int k = 0; k < p.size; ++k) s(i++) = p.type == NeuronType::excitatory ? 1.0F : -1.0F;
+  return s;
+}
+
+std::size_t Network::num_parameters() const {
+  std::size_t n = 0;
+  for (const auto& p : projections) n += static_cast<std::size_t>(p.weight.size() + p.bias.size());
+  return n;
+}
+
+void Network::validate() const {
+  if (layers.size() < 2) throw ModelFileError("a network needs at least an input and an output layer");
+  if (projections.size() + 1 != layers.size())
+    throw ModelFileError("network has " + std::to_string(layers.size()) + " layers but " +
+                         std::to_string(projections.size()) + " projections");
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    if (layers[l].size() <= 0) throw ModelFileError("layer " + std::to_string(l) + " is empty");
+    for (const auto& p : layers[l].populations)
+      if (p.size <= 0) throw ModelFileError("population '" + p.name + "' has non-positive size");
+  }
+  for (std::size_t l = 0; l < projections.size(); ++l) {
+    const auto& p = projections[l];
+    const std::string where = "projection " + std::to_string(l);
+    if (p.weight.rows() != layers[l + 1].size() || p.weight.cols() != layers[l].size())
+      throw ModelFileError(where + ": weight is " + std::to_string(p.weight.rows()) + "x" +
+                           std::to_string(p.weight.cols()) + ", layers need " +
+                           std::to_string(layers[l + 1].size()) + "x" + std::to_string(layers[l].size()));
+    if (p.bias.size() != p.weight.rows()) throw ModelFileError(where + ": bias has the wrong length");
+    if (!p.weight.allFinite()) throw ModelFileError(where + ": weight holds NaN or Inf");
+    if (!p.bias.allFinite()) throw ModelFileError(where + ": bias holds NaN or Inf");
+    if (p.has_mask()) {
+      if (p.mask.rows() != p.weight.rows() || p.mask.cols() != p.weight.cols())
+        throw ModelFileError(where + ": mask shape differs from weight shape");
+      for (Eigen::Index i = 0; i < p.mask.size(); ++i) {
+        if (p.mask.data()[i] > 1) throw ModelFileError(where + ": mask values must be 0 or 1");
+        if (p.mask.data()[i] == 0 && p.weight.data()[i] != 0.0F)
+          throw ModelFileError(where + ": a masked-out (silent) synapse has a non-zero weight");
+      }
+    }
+  }
+}
+
+Network make_network(const NetworkSpec& spec) {
+  if (spec.input <= 0 || spec.output <= 0) throw ConfigError("network sizes must be positive");
+  if (spec.inhibitory_fraction < 0.0 || spec.inhibitory_fraction >= 1.0)
+    throw ConfigError("network.inhibitory_fraction must be in [0, 1)");
+  Network net;
+  net.layers.push_back({"input", {{"input", spec.input, NeuronType::excitatory}}, Activation::identity, {}, {}});
+  for (std::size_t h = 0; h < spec.hidden.size(); ++h) {
+    const int n = spec.hidden[h];
+    if (n <= 0) throw ConfigError("network.hidden sizes must be positive");
+    const int n_inh = static_cast<int>(std::lround(spec.inhibitory_fraction * n));
+    Layer layer;
+    layer.name = "hidden" + std::to_string(h + 1);
+    layer.activation = spec.hidden_activation;
+    if (n - n_inh > 0) layer.populations.push_back({layer.name + ".E", n - n_inh, NeuronType::excitatory});
+    if (n_inh > 0) layer.populations.push_back({layer.name + ".I", n_inh, NeuronType::inhibitory});
+    net.layers.push_back(layer);
+  }
+  net.layers.push_back({"output", {{"output", spec.output, NeuronType::excitatory}}, Activation::identity, {}, {}});
+  for (std::size_t l = 0; l + 1 < net.layers.size(); ++l) {
+    Projection p;
+    p.weight = WeightMatrix::Zero(net.layers[l + 1].size(), net.layers[l].size());
+    p.bias = Eigen::VectorXf::Zero(net.layers[l + 1].size());
+    net.projections.push_back(std::move(p));
+  }
+  return net;
+}
+
+void init_weights(Network& net, const InitSpec& spec, Rng& rng) {
+  if (spec.kind == InitKind::uniform && !(spec.low >= 0.0 && spec.high > spec.low))
+    throw ConfigError("network.init_low/init_high must satisfy 0 <= low < high");
+  if (spec.kind == InitKind::lognormal && !(spec.sigma > 0.0))
+    throw ConfigError("network.init_sigma must be > 0");
+  for (std::size_t l = 0; l < net.projections.size(); ++l) {
+    auto& p = net.projections[l];
+    const double fan_in = static_cast<double>(p.num_pre());
+    const double bound = 1.0 / std::sqrt(fan_in);
+    const Eigen::VectorXf pre_sign = net.layers[l].neuron_sign();
+    for (Eigen::Index i = 0; i < p.weight.rows(); ++i) {
+      for (Eigen::Index j = 0; j < p.weight.cols(); ++j) {
+        double w = 0.0;
+        switch (spec.kind) {
+          case InitKind::uniform_fan_in: w = rng.uniform(-bound, bound); break;
+          case InitKind::he_normal: w = rng.normal() * std::sqrt(2.0 / fan_in); break;
+          case InitKind::uniform: w = rng.uniform(spec.low, spec.high); break;
+          case InitKind::lognormal: w = std::exp(spec.mu + spec.sigma * rng.normal()) * bound; break;
+        }
+        if (spec.sign == SignInit::per_neuron) {
+          w = std::abs(w) * pre_sign(j);
+        } else if (spec.sign == SignInit::mixed) {
+          w = std::abs(w) * (rng.uniform() < 0.5 ? -1.0 : 1.0);
+        } else if (spec.kind == InitKind::uniform || spec.kind == InitKind::lognormal) {
+          // Magnitude distributions with free signs: a random sign per synapse.
+          w = w * (rng.uniform() < 0.5 ? -1.0 : 1.0);
+        }
+        p.weight(i, j) = static_cast<float>(w);
+      }
+    }
+    for (Eigen::Index i = 0; i < p.bias.size(); ++i)
+      p.bias(i) = spec.kind == InitKind::uniform_fan_in ? static_cast<float>(rng.uniform(-bound, bound)) : 0.0F;
+    if (p.has_mask())
+      p.weight.array() *= p.mask.cast<float>().array();
+  }
+}
+
+float activate(Activation a, float x) {
+  switch (a) {
+    case Activation::identity: return x;
+    case Activation::relu: return x > 0.0F ? x : 0.0F;
+    case Activation::sigmoid: return 1.0F / (1.0F + std::exp(-x));
+    case Activation::sigmoid2: return 2.0F / (1.0F + std::exp(-x)) - 1.0F;
+    case Activation::tanh: return std::tanh(x);
+  }
+  return x;
+}
+
+float activate_derivative(Activation a, float pre, float y) {
+  switch (a) {
+    case Activation::identity: return 1.0F;
+    case Activation::relu: return pre > 0.0F ? 1.0F : 0.0F;
+    case Activation::sigmoid: return y * (1.0F - y);
+    case Activation::sigmoid2: return 0.5F * (1.0F - y * y);  // f = 2s-1, f' = 2s(1-s) = (1-f^2)/2
+    case Activation::tanh: return 1.0F - y * y;
+  }
+  return 1.0F;
+}
+
+}  // namespace dalenet

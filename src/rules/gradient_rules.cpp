@@ -1,0 +1,200 @@
+// Gradient-based rules: plain backprop (SGD+momentum / Adam), sign-constrained backprop and
+// exponentiated gradient. All three share the forward/backward pass of backprop.hpp.
+#include <cmath>
+
+#include "dalenet/backprop.hpp"
+#include "dalenet/error.hpp"
+#include "rules/gradient_rules.hpp"
+
+namespace dalenet::rules {
+namespace {
+
+// Forward + cross-entropy + backward on one batch; fills grads, returns the batch statistics.
+class GradientEngine {
+ public:
+  BatchStats compute(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                     std::span<const std::uint8_t> labels, Gradients& grads) {
+    forward(net, X, cache_);
+    BatchStats s;
+    s.loss = softmax_cross_entropy(cache_.logits(), labels, Reduction::mean, &dlogits_);
+    s.correct = count_correct(cache_.logits(), labels);
+    backward(net, cache_, dlogits_, &grads, nullptr, scratch_);
+    return s;
+  }
+
+ private:
+  ForwardCache cache_;
+  Eigen::MatrixXf dlogits_;
+  BackwardScratch scratch_;
+};
+
+void check_optimizer(const OptimizerConfig& o) {
+  if (o.optimizer != "sgd" && o.optimizer != "adam")
+    throw ConfigError("train.optimizer: unknown optimizer '" + o.optimizer + "' (known: sgd, adam)");
+}
+
+// SGD with momentum or Adam over all projections, in PyTorch's conventions.
+class Optimizer {
+ public:
+  explicit Optimizer(OptimizerConfig cfg) : cfg_(std::move(cfg)) { check_optimizer(cfg_); }
+
+  void begin(const Network& net) {
+    m_w_.clear(), v_w_.clear(), m_b_.clear(), v_b_.clear();
+    for (const auto& p : net.projections) {
+      m_w_.push_back(WeightMatrix::Zero(p.weight.rows(), p.weight.cols()));
+      m_b_.push_back(Eigen::VectorXf::Zero(p.bias.size()));
+      if (cfg_.optimizer == "adam") {
+        v_w_.push_back(WeightMatrix::Zero(p.weight.rows(), p.weight.cols()));
+        v_b_.push_back(Eigen::VectorXf::Zero(p.bias.size()));
+      }
+    }
+    step_ = 0;
+  }
+
+  void step(Network& net, Gradients& g) {
+    ++step_;
+    const auto lr = static_cast<float>(cfg_.lr);
+    const auto wd = static_cast<float>(cfg_.weight_decay);
+    for (std::size_t l = 0; l < net.projections.size(); ++l) {
+      auto& p = net.projections[l];
+      if (wd != 0.0F) g.weight[l] += wd * p.weight;
+      if (cfg_.optimizer == "sgd") {
+        const auto mu = static_cast<float>(cfg_.momentum);
+        m_w_[l] = mu * m_w_[l] + g.weight[l];
+        m_b_[l] = mu * m_b_[l] + g.bias[l];
+        p.weight -= lr * m_w_[l];
+        p.bias -= lr * m_b_[l];
+      } else {
+        adam(p.weight.array(), g.weight[l].array(), m_w_[l].array(), v_w_[l].array());
+        adam(p.bias.array(), g.bias[l].array(), m_b_[l].array(), v_b_[l].array());
+      }
+      // Masked (absent) synapses have zero gradient; with weight decay and momentum they stay 0
+      // because they start at 0 and every term of their update is 0.
+    }
+  }
+
+ private:
+  template <class P, class G, class M, class V>
+  void adam(P&& p, G&& g, M&& m, V&& v) {
+    const auto b1 = static_cast<float>(cfg_.beta1), b2 = static_cast<float>(cfg_.beta2);
+    const auto t = static_cast<double>(step_);
+    const auto c1 = static_cast<float>(1.0 - std::pow(cfg_.beta1, t));
+    const auto c2 = static_cast<float>(1.0 - std::pow(cfg_.beta2, t));
+    const auto lr = static_cast<float>(cfg_.lr), eps = static_cast<float>(cfg_.eps);
+    m = b1 * m + (1.0F - b1) * g;
+    v = b2 * v + (1.0F - b2) * g.square();
+    p -= lr * (m / c1) / ((v / c2).sqrt() + eps);
+  }
+
+  OptimizerConfig cfg_;
+  std::vector<WeightMatrix> m_w_, v_w_;
+  std::vector<Eigen::VectorXf> m_b_, v_b_;
+  long step_ = 0;
+};
+
+class Backprop : public LearningRule {
+ public:
+  explicit Backprop(const RuleConfig& cfg) : opt_(cfg.optim) {}
+  std::string name() const override { return "bp"; }
+  void begin(const Network& net) override { opt_.begin(net); }
+  BatchStats train_batch(Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                         std::span<const std::uint8_t> labels) override {
+    const BatchStats s = engine_.compute(net, X, labels, grads_);
+    opt_.step(net, grads_);
+    return s;
+  }
+
+ protected:
+  GradientEngine engine_;
+  Gradients grads_;
+  Optimizer opt_;
+};
+
+// After every optimiser step, each weight is projected onto the sign of its presynaptic neuron
+// (w <- s_j * max(0, s_j * w)). This is *explicit enforcement*: the projections are counted.
+class SignConstrainedBackprop : public Backprop {
+ public:
+  using Backprop::Backprop;
+  std::string name() const override { return "bp_sign"; }
+  void begin(const Network& net) override {
+    Backprop::begin(net);
+    pre_sign_.clear();
+    for (std::size_t l = 0; l < net.projections.size(); ++l) pre_sign_.push_back(net.layers[l].neuron_sign());
+  }
+  BatchStats train_batch(Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                         std::span<const std::uint8_t> labels) override {
+    const BatchStats s = Backprop::train_batch(net, X, labels);
+    for (std::size_t l = 0; l < net.projections.size(); ++l) {
+      auto& W = net.projections[l].weight;
+      const Eigen::VectorXf& sign = pre_sign_[l];
+      for (Eigen::Index i = 0; i < W.rows(); ++i) {
+        for (Eigen::Index j = 0; j < W.cols(); ++j) {
+          float& w = W(i, j);
+          if (w * sign(j) < 0.0F) {
+            w = 0.0F;
+            ++counters_.clip_events;
+          }
+        }
+      }
+    }
+    return s;
+  }
+  RuleCounters counters() const override { return counters_; }
+
+ private:
+  std::vector<Eigen::VectorXf> pre_sign_;
+  RuleCounters counters_;
+};
+
+// Exponentiated gradient (Cornford et al. 2024): w <- w * exp(-lr * sign(w) * dL/dw). The
+// update multiplies each weight by a positive factor, so no weight can change sign or become
+// exactly 0 (up to float underflow): sign constancy follows from the form of the update.
+// Biases carry no sign and use plain SGD with the same learning rate.
+class ExponentiatedGradient : public LearningRule {
+ public:
+  explicit ExponentiatedGradient(const RuleConfig& cfg) : cfg_(cfg.optim) {
+    if (cfg_.optimizer != "sgd")
+      throw ConfigError("train.optimizer: rule 'eg' is its own (multiplicative, momentum-free) "
+                        "optimiser; set train.optimizer = \"sgd\" or leave it unset");
+  }
+  std::string name() const override { return "eg"; }
+  void begin(const Network&) override {}
+  BatchStats train_batch(Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                         std::span<const std::uint8_t> labels) override {
+    const BatchStats s = engine_.compute(net, X, labels, grads_);
+    const auto lr = static_cast<float>(cfg_.lr);
+    const auto wd = static_cast<float>(cfg_.weight_decay);
+    for (std::size_t l = 0; l < net.projections.size(); ++l) {
+      auto& p = net.projections[l];
+      auto W = p.weight.array();
+      const auto g = grads_.weight[l].array() + wd * W;
+      const auto sgn = (W > 0.0F).cast<float>() - (W < 0.0F).cast<float>();
+      const Eigen::ArrayXXf before_sign = sgn;
+      W *= (-lr * sgn * g).exp();
+      const auto after_sign = (W > 0.0F).cast<float>() - (W < 0.0F).cast<float>();
+      counters_.sign_flips += static_cast<std::uint64_t>(((before_sign != 0.0F) && (after_sign != before_sign)).count());
+      p.bias -= lr * grads_.bias[l];
+    }
+    return s;
+  }
+  RuleCounters counters() const override { return counters_; }
+
+ private:
+  OptimizerConfig cfg_;
+  GradientEngine engine_;
+  Gradients grads_;
+  RuleCounters counters_;
+};
+
+}  // namespace
+
+std::unique_ptr<LearningRule> make_backprop(const RuleConfig& cfg) { return std::make_unique<Backprop>(cfg); }
+std::unique_ptr<LearningRule> make_sign_constrained_backprop(const RuleConfig& cfg) {
+  return std::make_unique<SignConstrainedBackprop>(cfg);
+}
+std::unique_ptr<LearningRule> make_exponentiated_gradient(const RuleConfig& cfg) {
+  return std::make_unique<ExponentiatedGradient>(cfg);
+}
+
+}  // namespace dalenet::rules
+

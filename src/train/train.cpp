@@ -1,0 +1,245 @@
+#include "dalenet/train.hpp"
+
+#include <Eigen/Core>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+#include "dalenet/backprop.hpp"
+#include "dalenet/error.hpp"
+#include "dalenet/eval.hpp"
+#include "dalenet/rule.hpp"
+#include "dalenet/threads.hpp"
+#include "dalenet/version.hpp"
+
+namespace dalenet {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+nlohmann::json describe(const Dataset& d) {
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& s : d.sources)
+    files.push_back({{"file", std::filesystem::path(s.path).filename().string()}, {"sha256", s.sha256}});
+  return {{"name", d.name}, {"n", d.size()}, {"files", files}};
+}
+
+// Weight/bias statistics used to detect divergence at epoch ends.
+bool all_finite(const Network& net) {
+  for (const auto& p : net.projections)
+    if (!p.weight.allFinite() || !p.bias.allFinite()) return false;
+  return true;
+}
+
+}  // namespace
+
+nlohmann::json build_info() {
+  return {{"dalenet", kVersion},
+          {"eigen", std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
+                        std::to_string(EIGEN_MINOR_VERSION)},
+          {"compiler", std::string(__VERSION__)},
+          {"native", kBuiltNative},
+          {"simd", Eigen::SimdInstructionSetsInUse()}};
+}
+
+TrainTestData load_config_data(const DataConfig& cfg, const std::string& data_dir) {
+  TrainTestData d;
+  if (cfg.dataset.rfind("idx:", 0) == 0) {
+    const std::string rest = cfg.dataset.substr(4);
+    const auto semi = rest.find(';');
+    d.train = load_dataset("idx:" + rest.substr(0, semi), data_dir);
+    d.train.name = "train";
+    if (semi != std::string::npos) {
+      d.test = load_dataset("idx:" + rest.substr(semi + 1), data_dir);
+      d.test.name = "test";
+    }
+  } else {
+    d.train = load_dataset(cfg.dataset + ":train", data_dir);
+    d.test = load_dataset(cfg.dataset + ":test", data_dir);
+  }
+  if (cfg.train_limit > 0 && static_cast<std::size_t>(cfg.train_limit) < d.train.size()) {
+    std::vector<std::uint32_t> idx(static_cast<std::size_t>(cfg.train_limit));
+    std::iota(idx.begin(), idx.end(), 0U);
+    d.train = subset(d.train, idx, d.train.name);
+  }
+  if (cfg.test_limit > 0 && static_cast<std::size_t>(cfg.test_limit) < d.test.size()) {
+    std::vector<std::uint32_t> idx(static_cast<std::size_t>(cfg.test_limit));
+    std::iota(idx.begin(), idx.end(), 0U);
+    d.test = subset(d.test, idx, d.test.name);
+  }
+  return d;
+}
+
+TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
+  namespace fs = std::filesystem;
+  const auto t_start = Clock::now();
+  if (!opts.out_dir.empty()) {
+    if (fs::exists(fs::path(opts.out_dir) / "results.json") && !opts.overwrite)
+      throw IoError("output folder '" + opts.out_dir +
+                    "' already holds a finished run (results.json); choose another --out or pass --overwrite");
+    std::error_code ec;
+    fs::create_directories(opts.out_dir, ec);
+    if (ec) throw IoError("cannot create output folder '" + opts.out_dir + "': " + ec.message());
+  }
+  const int threads = set_threads(static_cast<int>(cfg.loop.threads));
+
+  // ---- data ------------------------------------------------------------------------------
+  const auto t_data = Clock::now();
+  TrainTestData data = load_config_data(cfg.data, opts.data_dir.empty() ? default_data_dir() : opts.data_dir);
+  const auto n_val = static_cast<std::size_t>(cfg.data.validation);
+  TrainValSplit split;
+  if (n_val > 0) {
+    split = split_validation(data.train, n_val, static_cast<std::uint64_t>(cfg.data.split_seed));
+  } else {
+    split.train = std::move(data.train);
+  }
+  const Dataset& train_set = split.train;
+  const double data_s = seconds_since(t_data);
+
+  // ---- network and rule ------------------------------------------------------------------
+  Model model;
+  model.net = make_network(cfg.network_spec(train_set.dim(), train_set.num_classes));
+  Rng init_rng(static_cast<std::uint64_t>(cfg.loop.seed), /*stream=*/1);
+  init_weights(model.net, cfg.init_spec(), init_rng);
+  std::unique_ptr<LearningRule> rule = make_rule(cfg.rule);
+  rule->begin(model.net);
+
+  nlohmann::json data_json = {{"train", describe(train_set)}};
+  if (n_val > 0) data_json["validation"] = describe(split.validation);
+  if (data.test.size() > 0) data_json["test"] = describe(data.test);
+  model.info = {{"rule", cfg.rule.name},
+                {"config", to_json(cfg)},
+                {"seed", cfg.loop.seed},
+                {"dataset", cfg.data.dataset},
+                {"data", data_json}};
+
+  nlohmann::json results = {{"status", "running"},
+                            {"config", to_json(cfg)},
+                            {"seed", cfg.loop.seed},
+                            {"threads", threads},
+                            {"build", build_info()},
+                            {"data", data_json}};
+  nlohmann::json epochs_json = nlohmann::json::array();
+  nlohmann::json epoch_seconds = nlohmann::json::array();
+
+  auto write_outputs = [&](const Model& m) {
+    if (opts.out_dir.empty()) return;
+    write_file_atomic((fs::path(opts.out_dir) / "config.toml").string(), to_toml(cfg));
+    save_model((fs::path(opts.out_dir) / "model.safetensors").string(), m);
+    write_file_atomic((fs::path(opts.out_dir) / "results.json").string(), results.dump(2) + "\n");
+  };
+
+  // ---- training --------------------------------------------------------------------------
+  const auto n = train_set.size();
+  const auto B = static_cast<std::size_t>(cfg.loop.batch);
+  const std::size_t batches = (n + B - 1) / B;
+  std::vector<std::uint32_t> order(n);
+  std::iota(order.begin(), order.end(), 0U);
+  Rng shuffle_rng(static_cast<std::uint64_t>(cfg.loop.seed), /*stream=*/2);
+  Eigen::MatrixXf X;
+  std::vector<std::uint8_t> labels;
+  Network last_good = model.net;
+  const auto t_train = Clock::now();
+  const int epochs = static_cast<int>(cfg.loop.epochs);
+  for (int epoch = 1; epoch <= epochs; ++epoch) {
+    const auto t_epoch = Clock::now();
+    shuffle_rng.shuffle(std::span<std::uint32_t>(order));
+    double loss_sum = 0.0;
+    std::size_t correct = 0, seen = 0;
+    for (std::size_t b = 0; b < batches; ++b) {
+      const std::size_t begin = b * B, end = std::min(n, begin + B);
+      const std::span<const std::uint32_t> idx(order.data() + begin, end - begin);
+      fill_batch(train_set, idx, X);
+      labels.resize(idx.size());
+      for (std::size_t k = 0; k < idx.size(); ++k) labels[k] = train_set.labels[idx[k]];
+      const BatchStats s = rule->train_batch(model.net, X, labels);
+      if (!std::isfinite(s.loss)) {
+        results["status"] = "diverged";
+        results["diverged_at"] = {{"epoch", epoch}, {"batch", b + 1}};
+        results["metrics"] = {{"epochs", epochs_json}};
+        Model good{last_good, model.info};
+        good.info["diverged_at"] = results["diverged_at"];
+        write_outputs(good);
+        throw DivergenceError("training diverged at epoch " + std::to_string(epoch) + ", batch " +
+                              std::to_string(b + 1) + ": the loss is " + std::to_string(s.loss) +
+                              " (train.lr = " + std::to_string(cfg.rule.optim.lr) + ")" +
+                              (opts.out_dir.empty() ? std::string()
+                                                    : "; the last good model (end of epoch " + std::to_string(epoch - 1) +
+                                                          ") is in " + opts.out_dir));
+      }
+      loss_sum += s.loss * static_cast<double>(idx.size());
+      correct += s.correct;
+      seen += idx.size();
+      if (opts.progress) {
+        ProgressEvent ev;
+        ev.epoch = epoch;
+        ev.epochs = epochs;
+        ev.batch = b + 1;
+        ev.batches = batches;
+        ev.loss = loss_sum / static_cast<double>(seen);
+        ev.accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+        ev.elapsed_s = seconds_since(t_train);
+        const double done = static_cast<double>(epoch - 1) + static_cast<double>(b + 1) / static_cast<double>(batches);
+        ev.eta_s = ev.elapsed_s / done * (static_cast<double>(epochs) - done);
+        opts.progress(ev);
+      }
+    }
+    if (!all_finite(model.net)) {
+      results["status"] = "diverged";
+      results["diverged_at"] = {{"epoch", epoch}, {"batch", batches}};
+      results["metrics"] = {{"epochs", epochs_json}};
+      write_outputs(Model{last_good, model.info});
+      throw DivergenceError("training diverged in epoch " + std::to_string(epoch) + ": a weight became NaN/Inf");
+    }
+    nlohmann::json ej = {{"epoch", epoch},
+                         {"train_loss", loss_sum / static_cast<double>(seen)},
+                         {"train_accuracy", static_cast<double>(correct) / static_cast<double>(seen)}};
+    if (n_val > 0) {
+      const EvalResult v = evaluate(model.net, split.validation);
+      ej["val_loss"] = v.mean_loss;
+      ej["val_accuracy"] = v.accuracy;
+    }
+    epochs_json.push_back(ej);
+    epoch_seconds.push_back(seconds_since(t_epoch));
+    last_good = model.net;
+    if (opts.progress) {
+      ProgressEvent ev;
+      ev.kind = ProgressEvent::Kind::epoch;
+      ev.epoch = epoch;
+      ev.epochs = epochs;
+      ev.batch = ev.batches = batches;
+      ev.loss = ej["train_loss"];
+      ev.accuracy = ej["train_accuracy"];
+      ev.val_loss = ej.value("val_loss", 0.0);
+      ev.val_accuracy = ej.value("val_accuracy", 0.0);
+      ev.elapsed_s = seconds_since(t_train);
+      ev.eta_s = ev.elapsed_s / epoch * (epochs - epoch);
+      opts.progress(ev);
+    }
+  }
+  const double train_s = seconds_since(t_train);
+
+  // ---- evaluation and outputs ------------------------------------------------------------
+  const auto t_eval = Clock::now();
+  nlohmann::json metrics = {{"epochs", epochs_json}};
+  if (n_val > 0) metrics["validation"] = evaluate(model.net, split.validation).to_json();
+  if (data.test.size() > 0) metrics["test"] = evaluate(model.net, data.test).to_json();
+  const RuleCounters c = rule->counters();
+  metrics["counters"] = {{"sign_flips", c.sign_flips}, {"clip_events", c.clip_events}};
+  model.info["counters"] = metrics["counters"];
+  results["metrics"] = metrics;
+  results["status"] = "completed";
+  results["timings"] = {{"data_s", data_s},
+                        {"train_s", train_s},
+                        {"epoch_s", epoch_seconds},
+                        {"eval_s", seconds_since(t_eval)},
+                        {"total_s", seconds_since(t_start)}};
+  write_outputs(model);
+  return {std::move(model), std::move(results)};
+}
+
+}  // namespace dalenet
