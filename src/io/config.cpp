@@ -105,7 +105,7 @@ const std::map<std::string, KeyDef>& schema() {
           if (arr == nullptr) fail(w, "expected an array of integers, e.g. [1000]");
           c.network.hidden.clear();
           for (std::size_t i = 0; i < arr->size(); ++i)
-            c.network.hidden.push_back(static_cast<int>(get_int(*arr->get(i), w + "[" + std::to_string(i) + "]", 1, 1 << 20)));
+            c.network.hidden.push_back(static_cast<int>(get_int(*arr->get(i), w.substr(0, w.size() - 1) + "[" + std::to_string(i) + "]'", 1, 1 << 20)));
         },
         [](const TrainConfig& c, toml::table& t) {
           toml::array a;
@@ -304,6 +304,7 @@ TrainConfig parse_config(const std::string& toml_text, const std::string& source
                          const std::vector<std::string>& overrides) {
   TrainConfig cfg;
   cfg.source = source;
+  cfg.rule.optim.optimizer = "auto";  // resolved with the rule (see resolve())
   toml::table tbl;
   try {
     tbl = toml::parse(toml_text, source);

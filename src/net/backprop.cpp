@@ -31,6 +31,16 @@ void times_derivative(Activation a, const Eigen::MatrixXf& pre, const Eigen::Mat
     case Activation::tanh: delta.array() *= 1.0F - y.array().square(); return;
   }
 }
+// Public entry points that take floats from outside (API, Python, attacks) reject NaN/Inf
+// with the position of the first offending value.
+void check_finite_input(const Eigen::Ref<const Eigen::MatrixXf>& X) {
+  if (X.allFinite()) return;
+  for (Eigen::Index b = 0; b < X.cols(); ++b)
+    for (Eigen::Index i = 0; i < X.rows(); ++i)
+      if (!std::isfinite(X(i, b)))
+        throw InputError("input holds a non-finite value (" + std::to_string(X(i, b)) + ") at example " +
+                         std::to_string(b) + ", feature " + std::to_string(i));
+}
 }  // namespace
 
 void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, ForwardCache& cache) {
@@ -52,6 +62,7 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
 }
 
 Eigen::MatrixXf predict_logits(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X) {
+  check_finite_input(X);
   ForwardCache cache;
   forward(net, X, cache);
   return cache.logits();
@@ -138,6 +149,7 @@ void backward(const Network& net, const ForwardCache& cache,
 
 Eigen::MatrixXf input_gradient(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X,
                                std::span<const std::uint8_t> labels) {
+  check_finite_input(X);
   ForwardCache cache;
   forward(net, X, cache);
   Eigen::MatrixXf dlogits;
