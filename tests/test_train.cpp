@@ -15,9 +15,10 @@ using namespace dalenet::test;
 
 namespace {
 TrainConfig synthetic_config(const std::string& dataset, const std::string& rule = "bp") {
-  return parse_config("", "test", {"data.dataset='" + dataset + "'", "data.validation=200", "network.hidden=[32]",
-                                   "train.rule=" + rule, "train.epochs=4", "train.batch=32", "train.threads=1",
-                                   rule == "eg" ? "train.lr=0.5" : "train.lr=0.01"});
+  return parse_config(
+      "", "test",
+      {"data.dataset='" + dataset + "'", "data.validation=200", "network.hidden=[32]", "train.rule=" + rule,
+       "train.epochs=4", "train.batch=32", "train.threads=1", rule == "eg" ? "train.lr=0.5" : "train.lr=0.01"});
 }
 
 struct CliRun {
@@ -33,7 +34,9 @@ CliRun run_cli(const std::string& args) {
   const int status = p != nullptr ? pclose(p) : -1;
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
-bool has(const std::string& s, const std::string& f) { return s.find(f) != std::string::npos; }
+bool has(const std::string& s, const std::string& f) {
+  return s.find(f) != std::string::npos;
+}
 }  // namespace
 
 TEST(Train, EveryGradientRuleLearnsASyntheticTask) {
@@ -69,9 +72,10 @@ TEST(Train, WritesRunFolderAndRefusesToOverwriteIt) {
 TEST(Train, DivergenceStopsWithClearErrorAndKeepsLastGoodModel) {
   TempDir dir;
   const std::string ds = write_synthetic_idx(dir, 500, 100);
-  TrainConfig cfg = parse_config("", "test", {"data.dataset='" + ds + "'", "data.validation=100", "network.hidden=[16]",
-                                              "network.activation=identity", "train.optimizer=sgd", "train.lr=1000", "train.epochs=3", "train.batch=50",
-                                              "train.threads=1"});
+  TrainConfig cfg = parse_config(
+      "", "test",
+      {"data.dataset='" + ds + "'", "data.validation=100", "network.hidden=[16]", "network.activation=identity",
+       "train.optimizer=sgd", "train.lr=1000", "train.epochs=3", "train.batch=50", "train.threads=1"});
   TrainOptions opts;
   opts.out_dir = dir / "run";
   try {
@@ -118,14 +122,14 @@ TEST(Cli, TrainTwiceIsBitIdenticalAndEvalPredictAgree) {
   const auto jb = nlohmann::json::parse(read_bytes(dir / "b/results.json"));
   EXPECT_EQ(ja["metrics"], jb["metrics"]);
 
-  const CliRun ev = run_cli("eval --json --model " + (dir / "a/model.safetensors") + " --data idx:" + (dir / "test-images") +
-                         "," + (dir / "test-labels"));
+  const CliRun ev = run_cli("eval --json --model " + (dir / "a/model.safetensors") +
+                            " --data idx:" + (dir / "test-images") + "," + (dir / "test-labels"));
   ASSERT_EQ(ev.code, 0) << ev.output;
   const auto je = nlohmann::json::parse(ev.output);
   EXPECT_EQ(je["accuracy"], ja["metrics"]["test"]["accuracy"]);
 
   const CliRun pr = run_cli("predict --model " + (dir / "a/model.safetensors") + " --images " + (dir / "test-images") +
-                         " --out " + (dir / "logits.csv"));
+                            " --out " + (dir / "logits.csv"));
   ASSERT_EQ(pr.code, 0) << pr.output;
   const auto csv = read_bytes(dir / "logits.csv");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 201);  // header + 200 rows

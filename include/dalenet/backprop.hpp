@@ -31,12 +31,10 @@ enum class Reduction { mean, sum };
 // Softmax cross-entropy of logits [C x B] against labels (B entries, each < C). Returns the
 // loss (mean or sum over the batch) and, if dlogits != nullptr, its gradient [C x B].
 // Computed with the log-sum-exp shift, so large logits do not overflow.
-double softmax_cross_entropy(const Eigen::Ref<const Eigen::MatrixXf>& logits,
-                             std::span<const std::uint8_t> labels, Reduction reduction,
-                             Eigen::MatrixXf* dlogits);
+double softmax_cross_entropy(const Eigen::Ref<const Eigen::MatrixXf>& logits, std::span<const std::uint8_t> labels,
+                             Reduction reduction, Eigen::MatrixXf* dlogits);
 // Number of columns whose arg-max equals the label.
-std::size_t count_correct(const Eigen::Ref<const Eigen::MatrixXf>& logits,
-                          std::span<const std::uint8_t> labels);
+std::size_t count_correct(const Eigen::Ref<const Eigen::MatrixXf>& logits, std::span<const std::uint8_t> labels);
 
 // Parameter gradients, same shapes as the projections' weight/bias.
 struct Gradients {
@@ -51,9 +49,8 @@ struct Gradients {
 struct BackwardScratch {
   std::vector<Eigen::MatrixXf> delta;
 };
-void backward(const Network& net, const ForwardCache& cache,
-              const Eigen::Ref<const Eigen::MatrixXf>& dlogits, Gradients* grads,
-              Eigen::MatrixXf* input_grad, BackwardScratch& scratch);
+void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<const Eigen::MatrixXf>& dlogits,
+              Gradients* grads, Eigen::MatrixXf* input_grad, BackwardScratch& scratch);
 
 // d(sum over the batch of per-example cross-entropy)/dX, [input x B]: column i is the gradient
 // of example i's own loss, which is what an attack on example i needs.

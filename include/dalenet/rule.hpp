@@ -22,11 +22,11 @@
 namespace dalenet {
 
 struct OptimizerConfig {
-  std::string optimizer = "adam";  // "sgd" (with momentum) or "adam"
-  double lr = 1e-3;                // learning rate (EG: the exponent's step size)
-  double momentum = 0.9;           // sgd only (PyTorch convention: v = mu*v + g; w -= lr*v)
+  std::string optimizer = "adam";                 // "sgd" (with momentum) or "adam"
+  double lr = 1e-3;                               // learning rate (EG: the exponent's step size)
+  double momentum = 0.9;                          // sgd only (PyTorch convention: v = mu*v + g; w -= lr*v)
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam only
-  double weight_decay = 0.0;       // L2 coefficient added to weight gradients (not to biases)
+  double weight_decay = 0.0;                      // L2 coefficient added to weight gradients (not to biases)
 };
 
 struct RuleConfig {
@@ -35,8 +35,8 @@ struct RuleConfig {
 };
 
 struct BatchStats {
-  double loss = 0.0;         // mean loss over the batch (NaN if the rule defines none)
-  std::size_t correct = 0;   // examples classified correctly before the update
+  double loss = 0.0;        // mean loss over the batch (NaN if the rule defines none)
+  std::size_t correct = 0;  // examples classified correctly before the update
 };
 
 // Events that would make an emergent property imposed rather than emergent; reported per run.
@@ -55,6 +55,13 @@ class LearningRule {
   virtual BatchStats train_batch(Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X,
                                  std::span<const std::uint8_t> labels) = 0;
   virtual RuleCounters counters() const { return {}; }
+  // Learning-rate schedule: the loop sets a factor in (0, 1] that scales the rule's step sizes
+  // (train.lr_schedule). Rules without a step size may ignore it.
+  void set_lr_scale(double scale) { lr_scale_ = scale; }
+  double lr_scale() const { return lr_scale_; }
+
+ private:
+  double lr_scale_ = 1.0;
 };
 
 struct RuleInfo {

@@ -16,18 +16,18 @@ namespace dalenet {
 
 struct ProgressEvent {
   enum class Kind { batch, epoch } kind = Kind::batch;
-  int epoch = 0, epochs = 0;          // 1-based epoch
-  std::size_t batch = 0, batches = 0; // 1-based batch within the epoch
-  double loss = 0.0;                  // running mean training loss of this epoch
-  double accuracy = 0.0;              // running training accuracy of this epoch
+  int epoch = 0, epochs = 0;                  // 1-based epoch
+  std::size_t batch = 0, batches = 0;         // 1-based batch within the epoch
+  double loss = 0.0;                          // running mean training loss of this epoch
+  double accuracy = 0.0;                      // running training accuracy of this epoch
   double val_loss = 0.0, val_accuracy = 0.0;  // epoch events only
   double elapsed_s = 0.0, eta_s = 0.0;
 };
 
 struct TrainOptions {
-  std::string out_dir;   // empty: write nothing
-  std::string data_dir;  // data cache (default_data_dir() if empty)
-  bool overwrite = false;  // allow an out_dir that already holds a finished run
+  std::string out_dir;                                 // empty: write nothing
+  std::string data_dir;                                // data cache (default_data_dir() if empty)
+  bool overwrite = false;                              // allow an out_dir that already holds a finished run
   std::function<void(const ProgressEvent&)> progress;  // may be empty
 };
 

@@ -35,24 +35,22 @@ const std::vector<KnownFile>& known_files() {
 
 std::string default_data_dir() {
   if (const char* d = std::getenv("DALENET_DATA"); d != nullptr && *d != '\0') return d;
-  if (const char* h = std::getenv("HOME"); h != nullptr && *h != '\0')
-    return std::string(h) + "/.cache/dalenet";
+  if (const char* h = std::getenv("HOME"); h != nullptr && *h != '\0') return std::string(h) + "/.cache/dalenet";
   return ".dalenet-data";
 }
 
-Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path,
-                      const std::string& name, int num_classes) {
+Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path, const std::string& name,
+                      int num_classes) {
   IdxImages img = read_idx_images(images_path);
   std::vector<std::uint8_t> labels = read_idx_labels(labels_path);
   if (img.count != labels.size()) {
-    throw DataError("image/label count mismatch: '" + images_path + "' has " +
-                    std::to_string(img.count) + " images, '" + labels_path + "' has " +
-                    std::to_string(labels.size()) + " labels");
+    throw DataError("image/label count mismatch: '" + images_path + "' has " + std::to_string(img.count) +
+                    " images, '" + labels_path + "' has " + std::to_string(labels.size()) + " labels");
   }
   for (std::size_t i = 0; i < labels.size(); ++i) {
     if (labels[i] >= num_classes) {
-      throw DataError("'" + labels_path + "': label " + std::to_string(labels[i]) + " at index " +
-                      std::to_string(i) + " is outside [0, " + std::to_string(num_classes) + ")");
+      throw DataError("'" + labels_path + "': label " + std::to_string(labels[i]) + " at index " + std::to_string(i) +
+                      " is outside [0, " + std::to_string(num_classes) + ")");
     }
   }
   Dataset d;
@@ -75,13 +73,11 @@ Dataset load_dataset(const std::string& spec, const std::string& cache_dir) {
   const std::string rest = spec.substr(colon + 1);
   if (kind == "idx") {
     const auto comma = rest.find(',');
-    if (comma == std::string::npos)
-      throw DataError("data set spec '" + spec + "': idx: needs IMAGES,LABELS paths");
+    if (comma == std::string::npos) throw DataError("data set spec '" + spec + "': idx: needs IMAGES,LABELS paths");
     return load_idx_pair(rest.substr(0, comma), rest.substr(comma + 1), spec);
   }
   if (kind != "mnist" && kind != "fashion")
-    throw DataError("unknown data set '" + kind + "' in spec '" + spec +
-                    "' (known: mnist, fashion, idx)");
+    throw DataError("unknown data set '" + kind + "' in spec '" + spec + "' (known: mnist, fashion, idx)");
   if (rest != "train" && rest != "test")
     throw DataError("data set spec '" + spec + "': split must be 'train' or 'test'");
   std::string images, labels;
@@ -98,9 +94,8 @@ Dataset load_dataset(const std::string& spec, const std::string& cache_dir) {
   for (const auto& src : d.sources) {
     for (const auto& f : known_files()) {
       if (src.path == cache_dir + "/" + kind + "/" + f.filename && src.sha256 != f.sha256)
-        throw DataError("data file '" + src.path + "' fails its SHA-256 check (expected " +
-                        f.sha256 + ", got " + src.sha256 + "): run `dalenet data fetch " + kind +
-                        "` again");
+        throw DataError("data file '" + src.path + "' fails its SHA-256 check (expected " + f.sha256 + ", got " +
+                        src.sha256 + "): run `dalenet data fetch " + kind + "` again");
     }
   }
   return d;
@@ -128,8 +123,8 @@ Dataset subset(const Dataset& d, std::span<const std::uint32_t> indices, const s
 
 TrainValSplit split_validation(const Dataset& d, std::size_t n_validation, std::uint64_t seed) {
   if (n_validation >= d.size())
-    throw InputError("validation size " + std::to_string(n_validation) + " must be smaller than " +
-                     d.name + " (" + std::to_string(d.size()) + " examples)");
+    throw InputError("validation size " + std::to_string(n_validation) + " must be smaller than " + d.name + " (" +
+                     std::to_string(d.size()) + " examples)");
   std::vector<std::uint32_t> perm(d.size());
   std::iota(perm.begin(), perm.end(), 0U);
   Rng rng(seed, /*stream=*/0x5EED5A11);

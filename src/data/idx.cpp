@@ -64,22 +64,19 @@ std::vector<std::uint8_t> read_file_bytes(const std::string& path) {
 }
 
 std::uint32_t be32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
-         std::uint32_t{p[3]};
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
 }
 
 // Parses the header; returns the dimensions and checks that the payload length is exact.
-std::vector<std::uint32_t> parse_header(const std::vector<std::uint8_t>& bytes,
-                                        const std::string& path, int expected_ndims) {
+std::vector<std::uint32_t> parse_header(const std::vector<std::uint8_t>& bytes, const std::string& path,
+                                        int expected_ndims) {
   if (bytes.size() < 4) throw DataError("'" + path + "' is too short to be an IDX file");
-  if (bytes[0] != 0 || bytes[1] != 0)
-    throw DataError("'" + path + "' has a wrong magic number (not an IDX file)");
+  if (bytes[0] != 0 || bytes[1] != 0) throw DataError("'" + path + "' has a wrong magic number (not an IDX file)");
   if (bytes[2] != 0x08) throw DataError("'" + path + "' is an IDX file of a non-uint8 type");
   const int ndims = bytes[3];
   if (ndims != expected_ndims) {
     throw DataError("'" + path + "' has " + std::to_string(ndims) + " dimensions, expected " +
-                    std::to_string(expected_ndims) +
-                    (expected_ndims == 3 ? " (an image file)" : " (a label file)"));
+                    std::to_string(expected_ndims) + (expected_ndims == 3 ? " (an image file)" : " (a label file)"));
   }
   const std::size_t header = 4 + 4 * static_cast<std::size_t>(ndims);
   if (bytes.size() < header) throw DataError("'" + path + "' is truncated inside its header");
@@ -92,8 +89,8 @@ std::vector<std::uint32_t> parse_header(const std::vector<std::uint8_t>& bytes,
   const std::size_t payload = bytes.size() - header;
   if (expected > payload) {
     throw DataError("'" + path + "' is truncated: header promises " +
-                    std::to_string(static_cast<unsigned long long>(expected)) +
-                    " bytes of data, file holds " + std::to_string(payload));
+                    std::to_string(static_cast<unsigned long long>(expected)) + " bytes of data, file holds " +
+                    std::to_string(payload));
   }
   if (expected < payload) {
     throw DataError("'" + path + "' has " + std::to_string(payload - static_cast<std::size_t>(expected)) +

@@ -11,7 +11,8 @@ namespace {
 void check_input(const Network& net, const Dataset& data) {
   if (data.dim() != net.input_size())
     throw InputError(data.name + " has images of " + std::to_string(data.rows) + "x" + std::to_string(data.cols) +
-                     " = " + std::to_string(data.dim()) + " pixels, the network expects " + std::to_string(net.input_size()));
+                     " = " + std::to_string(data.dim()) + " pixels, the network expects " +
+                     std::to_string(net.input_size()));
   if (data.num_classes > net.output_size())
     throw InputError(data.name + " has " + std::to_string(data.num_classes) + " classes, the network has " +
                      std::to_string(net.output_size()) + " outputs");

@@ -27,27 +27,38 @@ struct KeyDef {
 
 std::string type_name(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::table: return "a table";
-    default: return "a date/time";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "a date/time";
   }
 }
 
 std::int64_t get_int(const toml::node& n, const std::string& where, std::int64_t lo, std::int64_t hi) {
   const auto v = n.value_exact<std::int64_t>();
   if (!v) fail(where, "expected an integer, got " + type_name(n));
-  if (*v < lo || *v > hi) fail(where, "value " + std::to_string(*v) + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  if (*v < lo || *v > hi)
+    fail(where,
+         "value " + std::to_string(*v) + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
   return *v;
 }
 
 double get_double(const toml::node& n, const std::string& where, double lo, double hi, bool lo_open = false) {
   std::optional<double> v;
-  if (n.is_floating_point()) v = n.value_exact<double>();
-  else if (n.is_integer()) v = static_cast<double>(*n.value_exact<std::int64_t>());
+  if (n.is_floating_point())
+    v = n.value_exact<double>();
+  else if (n.is_integer())
+    v = static_cast<double>(*n.value_exact<std::int64_t>());
   if (!v) fail(where, "expected a number, got " + type_name(n));
   if (!std::isfinite(*v)) fail(where, "value must be finite");
   if ((lo_open ? *v <= lo : *v < lo) || *v > hi) {
@@ -105,7 +116,8 @@ const std::map<std::string, KeyDef>& schema() {
           if (arr == nullptr) fail(w, "expected an array of integers, e.g. [1000]");
           c.network.hidden.clear();
           for (std::size_t i = 0; i < arr->size(); ++i)
-            c.network.hidden.push_back(static_cast<int>(get_int(*arr->get(i), w.substr(0, w.size() - 1) + "[" + std::to_string(i) + "]'", 1, 1 << 20)));
+            c.network.hidden.push_back(static_cast<int>(
+                get_int(*arr->get(i), w.substr(0, w.size() - 1) + "[" + std::to_string(i) + "]'", 1, 1 << 20)));
         },
         [](const TrainConfig& c, toml::table& t) {
           toml::array a;
@@ -123,7 +135,9 @@ const std::map<std::string, KeyDef>& schema() {
         [](TrainConfig& c, const toml::node& n, const std::string& w) {
           c.network.inhibitory_fraction = get_double(n, w, 0.0, 0.99);
         },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("inhibitory_fraction", c.network.inhibitory_fraction); }}},
+        [](const TrainConfig& c, toml::table& t) {
+          t.insert_or_assign("inhibitory_fraction", c.network.inhibitory_fraction);
+        }}},
       {"network.init",
        {"uniform_fan_in (PyTorch default) | he_normal | uniform (init_low..init_high) | lognormal",
         [](TrainConfig& c, const toml::node& n, const std::string& w) {
@@ -138,19 +152,27 @@ const std::map<std::string, KeyDef>& schema() {
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("sign_init", c.network.sign_init); }}},
       {"network.init_low",
        {"lower bound of |w| for init = uniform",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.network.init_low = get_double(n, w, 0.0, 1e3); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.network.init_low = get_double(n, w, 0.0, 1e3);
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("init_low", c.network.init_low); }}},
       {"network.init_high",
        {"upper bound of |w| for init = uniform",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.network.init_high = get_double(n, w, 0.0, 1e3, true); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.network.init_high = get_double(n, w, 0.0, 1e3, true);
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("init_high", c.network.init_high); }}},
       {"network.init_mu",
        {"mean of ln|w| for init = lognormal (before 1/sqrt(fan_in) scaling)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.network.init_mu = get_double(n, w, -20.0, 20.0); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.network.init_mu = get_double(n, w, -20.0, 20.0);
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("init_mu", c.network.init_mu); }}},
       {"network.init_sigma",
        {"std of ln|w| for init = lognormal",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.network.init_sigma = get_double(n, w, 0.0, 10.0, true); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.network.init_sigma = get_double(n, w, 0.0, 10.0, true);
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("init_sigma", c.network.init_sigma); }}},
       {"train.rule",
        {"bp | bp_sign | eg",
@@ -165,31 +187,45 @@ const std::map<std::string, KeyDef>& schema() {
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("rule", c.rule.name); }}},
       {"train.optimizer",
        {"auto | sgd | adam (auto: adam for bp/bp_sign, sgd for eg)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.optim.optimizer = get_string(n, w, {"auto", "sgd", "adam"}); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.optim.optimizer = get_string(n, w, {"auto", "sgd", "adam"});
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("optimizer", c.rule.optim.optimizer); }}},
       {"train.lr",
        {"learning rate, > 0",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.optim.lr = get_double(n, w, 0.0, 1e3, true); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.optim.lr = get_double(n, w, 0.0, 1e3, true);
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("lr", c.rule.optim.lr); }}},
       {"train.momentum",
        {"SGD momentum, [0, 1)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.optim.momentum = get_double(n, w, 0.0, 0.9999); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.optim.momentum = get_double(n, w, 0.0, 0.9999);
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("momentum", c.rule.optim.momentum); }}},
       {"train.beta1",
        {"Adam beta1, [0, 1)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.optim.beta1 = get_double(n, w, 0.0, 0.9999); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.optim.beta1 = get_double(n, w, 0.0, 0.9999);
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("beta1", c.rule.optim.beta1); }}},
       {"train.beta2",
        {"Adam beta2, [0, 1)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.optim.beta2 = get_double(n, w, 0.0, 0.999999); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.optim.beta2 = get_double(n, w, 0.0, 0.999999);
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("beta2", c.rule.optim.beta2); }}},
       {"train.eps",
        {"Adam epsilon, > 0",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.optim.eps = get_double(n, w, 0.0, 1.0, true); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.optim.eps = get_double(n, w, 0.0, 1.0, true);
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("eps", c.rule.optim.eps); }}},
       {"train.weight_decay",
        {"L2 coefficient on weights, >= 0",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.optim.weight_decay = get_double(n, w, 0.0, 1e3); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.optim.weight_decay = get_double(n, w, 0.0, 1e3);
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("weight_decay", c.rule.optim.weight_decay); }}},
       {"train.epochs",
        {"passes over the training set",
@@ -203,6 +239,10 @@ const std::map<std::string, KeyDef>& schema() {
        {"seed of initialisation and shuffling",
         [](TrainConfig& c, const toml::node& n, const std::string& w) { c.loop.seed = get_int(n, w, 0, kBig); },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("seed", c.loop.seed); }}},
+      {"train.lr_schedule",
+       {"constant | cosine (lr * (1 + cos(pi * t / T)) / 2 over all T batches)",
+        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.loop.lr_schedule = get_string(n, w, {"constant", "cosine"}); },
+        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("lr_schedule", c.loop.lr_schedule); }}},
       {"train.threads",
        {"threads (0: all hardware threads); results are bit-identical for a fixed count",
         [](TrainConfig& c, const toml::node& n, const std::string& w) { c.loop.threads = get_int(n, w, 0, 4096); },
@@ -231,8 +271,12 @@ void read_table(const toml::table& tbl, const std::string& prefix, TrainConfig& 
       const auto dot = key.rfind('.');
       const std::string section = dot == std::string::npos ? "" : key.substr(0, dot + 1);
       for (const auto& [name, def] : keys)
-        if (!section.empty() && name.rfind(section, 0) == 0) hint += (hint.empty() ? "" : ", ") + name.substr(section.size());
-      fail(cfg.source + ": key '" + key + "'", "unknown key" + (hint.empty() ? std::string() : " (known in [" + section.substr(0, section.size() - 1) + "]: " + hint + ")"));
+        if (!section.empty() && name.rfind(section, 0) == 0)
+          hint += (hint.empty() ? "" : ", ") + name.substr(section.size());
+      fail(
+          cfg.source + ": key '" + key + "'",
+          "unknown key" + (hint.empty() ? std::string()
+                                        : " (known in [" + section.substr(0, section.size() - 1) + "]: " + hint + ")"));
     }
     it->second.read(cfg, node, cfg.source + ": key '" + key + "'");
   }
@@ -279,6 +323,18 @@ void resolve(TrainConfig& cfg) {
 
 }  // namespace
 
+std::vector<ConfigKeyDoc> config_schema() {
+  TrainConfig defaults;
+  defaults.rule.optim.optimizer = "auto";
+  const nlohmann::json d = to_json(defaults);
+  std::vector<ConfigKeyDoc> out;
+  for (const auto& [name, def] : schema()) {
+    const auto dot = name.find('.');
+    out.push_back({name, def.doc, d[name.substr(0, dot)][name.substr(dot + 1)].dump()});
+  }
+  return out;
+}
+
 NetworkSpec TrainConfig::network_spec(int input, int output) const {
   NetworkSpec s;
   s.input = input;
@@ -310,7 +366,8 @@ TrainConfig parse_config(const std::string& toml_text, const std::string& source
     tbl = toml::parse(toml_text, source);
   } catch (const toml::parse_error& e) {
     std::ostringstream os;
-    os << source << ":" << e.source().begin.line << ":" << e.source().begin.column << ": TOML syntax error: " << e.description();
+    os << source << ":" << e.source().begin.line << ":" << e.source().begin.column
+       << ": TOML syntax error: " << e.description();
     throw ConfigError(os.str());
   }
   for (const auto& ov : overrides) apply_override(tbl, ov);

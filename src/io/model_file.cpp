@@ -7,8 +7,8 @@
 #include <map>
 
 #include "dalenet/error.hpp"
-#include "dalenet/rng.hpp"
 #include "dalenet/io.hpp"
+#include "dalenet/rng.hpp"
 #include "dalenet/version.hpp"
 
 static_assert(std::endian::native == std::endian::little,
@@ -32,19 +32,32 @@ std::vector<TensorRef> tensors_of(const Network& net) {
   for (std::size_t l = 0; l < net.projections.size(); ++l) {
     const auto& p = net.projections[l];
     const std::string pre = "projections." + std::to_string(l) + ".";
-    t.push_back({pre + "weight", "F32", {p.weight.rows(), p.weight.cols()}, p.weight.data(),
+    t.push_back({pre + "weight",
+                 "F32",
+                 {p.weight.rows(), p.weight.cols()},
+                 p.weight.data(),
                  static_cast<std::size_t>(p.weight.size()) * sizeof(float)});
-    t.push_back({pre + "bias", "F32", {p.bias.size()}, p.bias.data(), static_cast<std::size_t>(p.bias.size()) * sizeof(float)});
+    t.push_back(
+        {pre + "bias", "F32", {p.bias.size()}, p.bias.data(), static_cast<std::size_t>(p.bias.size()) * sizeof(float)});
     if (p.has_mask())
-      t.push_back({pre + "mask", "U8", {p.mask.rows(), p.mask.cols()}, p.mask.data(), static_cast<std::size_t>(p.mask.size())});
+      t.push_back(
+          {pre + "mask", "U8", {p.mask.rows(), p.mask.cols()}, p.mask.data(), static_cast<std::size_t>(p.mask.size())});
   }
   for (std::size_t l = 0; l < net.layers.size(); ++l) {
     const auto& L = net.layers[l];
     const std::string pre = "layers." + std::to_string(l) + ".";
     if (L.threshold.size() != 0)
-      t.push_back({pre + "threshold", "F32", {L.threshold.size()}, L.threshold.data(), static_cast<std::size_t>(L.threshold.size()) * sizeof(float)});
+      t.push_back({pre + "threshold",
+                   "F32",
+                   {L.threshold.size()},
+                   L.threshold.data(),
+                   static_cast<std::size_t>(L.threshold.size()) * sizeof(float)});
     if (L.rate.size() != 0)
-      t.push_back({pre + "rate", "F32", {L.rate.size()}, L.rate.data(), static_cast<std::size_t>(L.rate.size()) * sizeof(float)});
+      t.push_back({pre + "rate",
+                   "F32",
+                   {L.rate.size()},
+                   L.rate.data(),
+                   static_cast<std::size_t>(L.rate.size()) * sizeof(float)});
   }
   return t;
 }
@@ -66,7 +79,8 @@ Network network_from_architecture(const json& arch, const std::string& name) {
         Population p;
         p.name = jp.at("name").get<std::string>();
         const auto size = jp.at("size").get<std::int64_t>();
-        if (size <= 0 || size > (1 << 24)) bad(name, "population '" + p.name + "' has implausible size " + std::to_string(size));
+        if (size <= 0 || size > (1 << 24))
+          bad(name, "population '" + p.name + "' has implausible size " + std::to_string(size));
         p.size = static_cast<int>(size);
         p.type = neuron_type_from_string(jp.at("type").get<std::string>());
         L.populations.push_back(p);
@@ -90,7 +104,8 @@ json architecture_to_json(const Network& net) {
   json layers = json::array();
   for (const auto& L : net.layers) {
     json pops = json::array();
-    for (const auto& p : L.populations) pops.push_back({{"name", p.name}, {"size", p.size}, {"type", to_string(p.type)}});
+    for (const auto& p : L.populations)
+      pops.push_back({{"name", p.name}, {"size", p.size}, {"type", to_string(p.type)}});
     layers.push_back({{"name", L.name}, {"activation", to_string(L.activation)}, {"populations", pops}});
   }
   return {{"layers", layers}};
@@ -129,8 +144,12 @@ Model parse_model(std::span<const std::uint8_t> bytes, const std::string& name) 
   if (bytes.size() < 8) bad(name, "truncated: " + std::to_string(bytes.size()) + " bytes, no header length");
   std::uint64_t n = 0;
   std::memcpy(&n, bytes.data(), 8);
-  if (n > kMaxModelHeaderBytes) bad(name, "header length " + std::to_string(n) + " exceeds the limit of " + std::to_string(kMaxModelHeaderBytes) + " bytes");
-  if (n > bytes.size() - 8) bad(name, "truncated: header length " + std::to_string(n) + " but only " + std::to_string(bytes.size() - 8) + " bytes follow");
+  if (n > kMaxModelHeaderBytes)
+    bad(name, "header length " + std::to_string(n) + " exceeds the limit of " + std::to_string(kMaxModelHeaderBytes) +
+                  " bytes");
+  if (n > bytes.size() - 8)
+    bad(name, "truncated: header length " + std::to_string(n) + " but only " + std::to_string(bytes.size() - 8) +
+                  " bytes follow");
   json header;
   try {
     header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
@@ -152,7 +171,8 @@ Model parse_model(std::span<const std::uint8_t> bytes, const std::string& name) 
   if (!meta.is_object() || !meta.contains("format_version") || !meta["format_version"].is_number_integer())
     bad(name, "metadata has no integer format_version");
   if (meta["format_version"].get<int>() != kModelFormatVersion)
-    bad(name, "format_version " + meta["format_version"].dump() + " is not supported (this build reads " + std::to_string(kModelFormatVersion) + ")");
+    bad(name, "format_version " + meta["format_version"].dump() + " is not supported (this build reads " +
+                  std::to_string(kModelFormatVersion) + ")");
 
   Model model;
   model.net = network_from_architecture(meta.contains("architecture") ? meta["architecture"] : json(), name);
@@ -177,7 +197,8 @@ Model parse_model(std::span<const std::uint8_t> bytes, const std::string& name) 
       e.end = offs[1];
       if (e.dtype != "F32" && e.dtype != "U8") bad(name, "tensor '" + key + "': unsupported dtype " + e.dtype);
       if (e.begin > e.end || e.end > data.size())
-        bad(name, "tensor '" + key + "': data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + ") outside the " + std::to_string(data.size()) + "-byte data section (truncated file?)");
+        bad(name, "tensor '" + key + "': data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                      ") outside the " + std::to_string(data.size()) + "-byte data section (truncated file?)");
       u128 count = 1;
       for (auto d : e.shape) {
         if (d < 0) bad(name, "tensor '" + key + "': negative dimension");
@@ -205,7 +226,8 @@ Model parse_model(std::span<const std::uint8_t> bytes, const std::string& name) 
   // Shapes come from the architecture; each tensor entry (whose bytes lie inside the file) is
   // checked against them *before* anything is allocated, so a header that claims huge layers
   // cannot make us allocate more than the file holds.
-  auto check = [&](const std::string& key, const std::string& dtype, const std::vector<std::int64_t>& shape) -> const Entry& {
+  auto check = [&](const std::string& key, const std::string& dtype,
+                   const std::vector<std::int64_t>& shape) -> const Entry& {
     const auto it = entries.find(key);
     if (it == entries.end()) bad(name, "missing tensor '" + key + "'");
     const Entry& e = it->second;
@@ -272,7 +294,8 @@ Model load_model(const std::string& path) {
   if (!in) throw ModelFileError("cannot open model file '" + path + "'");
   std::vector<std::uint8_t> bytes(size);
   in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
-  if (static_cast<std::uintmax_t>(in.gcount()) != size) throw ModelFileError("short read from model file '" + path + "'");
+  if (static_cast<std::uintmax_t>(in.gcount()) != size)
+    throw ModelFileError("short read from model file '" + path + "'");
   return parse_model(bytes, path);
 }
 

@@ -10,25 +10,41 @@ namespace dalenet {
 namespace {
 void apply_activation(Activation a, const Eigen::MatrixXf& pre, Eigen::MatrixXf& out) {
   switch (a) {
-    case Activation::identity: out = pre; return;
-    case Activation::relu: out = pre.cwiseMax(0.0F); return;
-    case Activation::sigmoid: out = (1.0F + (-pre.array()).exp()).inverse().matrix(); return;
+    case Activation::identity:
+      out = pre;
+      return;
+    case Activation::relu:
+      out = pre.cwiseMax(0.0F);
+      return;
+    case Activation::sigmoid:
+      out = (1.0F + (-pre.array()).exp()).inverse().matrix();
+      return;
     case Activation::sigmoid2:
       out = (2.0F * (1.0F + (-pre.array()).exp()).inverse() - 1.0F).matrix();
       return;
-    case Activation::tanh: out = pre.array().tanh().matrix(); return;
+    case Activation::tanh:
+      out = pre.array().tanh().matrix();
+      return;
   }
 }
 
 // delta (in: dL/dy, out: dL/dpre), elementwise by the activation's derivative.
-void times_derivative(Activation a, const Eigen::MatrixXf& pre, const Eigen::MatrixXf& y,
-                      Eigen::MatrixXf& delta) {
+void times_derivative(Activation a, const Eigen::MatrixXf& pre, const Eigen::MatrixXf& y, Eigen::MatrixXf& delta) {
   switch (a) {
-    case Activation::identity: return;
-    case Activation::relu: delta = (pre.array() > 0.0F).select(delta, 0.0F); return;
-    case Activation::sigmoid: delta.array() *= y.array() * (1.0F - y.array()); return;
-    case Activation::sigmoid2: delta.array() *= 0.5F * (1.0F - y.array().square()); return;
-    case Activation::tanh: delta.array() *= 1.0F - y.array().square(); return;
+    case Activation::identity:
+      return;
+    case Activation::relu:
+      delta = (pre.array() > 0.0F).select(delta, 0.0F);
+      return;
+    case Activation::sigmoid:
+      delta.array() *= y.array() * (1.0F - y.array());
+      return;
+    case Activation::sigmoid2:
+      delta.array() *= 0.5F * (1.0F - y.array().square());
+      return;
+    case Activation::tanh:
+      delta.array() *= 1.0F - y.array().square();
+      return;
   }
 }
 // Public entry points that take floats from outside (API, Python, attacks) reject NaN/Inf
@@ -68,13 +84,12 @@ Eigen::MatrixXf predict_logits(const Network& net, const Eigen::Ref<const Eigen:
   return cache.logits();
 }
 
-double softmax_cross_entropy(const Eigen::Ref<const Eigen::MatrixXf>& logits,
-                             std::span<const std::uint8_t> labels, Reduction reduction,
-                             Eigen::MatrixXf* dlogits) {
+double softmax_cross_entropy(const Eigen::Ref<const Eigen::MatrixXf>& logits, std::span<const std::uint8_t> labels,
+                             Reduction reduction, Eigen::MatrixXf* dlogits) {
   const Eigen::Index C = logits.rows(), B = logits.cols();
   if (static_cast<std::size_t>(B) != labels.size())
-    throw InputError("logits have " + std::to_string(B) + " columns but " +
-                     std::to_string(labels.size()) + " labels were given");
+    throw InputError("logits have " + std::to_string(B) + " columns but " + std::to_string(labels.size()) +
+                     " labels were given");
   if (dlogits != nullptr) dlogits->resize(C, B);
   const double scale = reduction == Reduction::mean && B > 0 ? 1.0 / static_cast<double>(B) : 1.0;
   double total = 0.0;
@@ -97,8 +112,7 @@ double softmax_cross_entropy(const Eigen::Ref<const Eigen::MatrixXf>& logits,
   return total * scale;
 }
 
-std::size_t count_correct(const Eigen::Ref<const Eigen::MatrixXf>& logits,
-                          std::span<const std::uint8_t> labels) {
+std::size_t count_correct(const Eigen::Ref<const Eigen::MatrixXf>& logits, std::span<const std::uint8_t> labels) {
   std::size_t correct = 0;
   for (Eigen::Index b = 0; b < logits.cols(); ++b) {
     Eigen::Index arg = 0;
@@ -117,9 +131,8 @@ void Gradients::resize_like(const Network& net) {
   }
 }
 
-void backward(const Network& net, const ForwardCache& cache,
-              const Eigen::Ref<const Eigen::MatrixXf>& dlogits, Gradients* grads,
-              Eigen::MatrixXf* input_grad, BackwardScratch& scratch) {
+void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<const Eigen::MatrixXf>& dlogits,
+              Gradients* grads, Eigen::MatrixXf* input_grad, BackwardScratch& scratch) {
   const std::size_t L = net.layers.size();
   if (cache.act.size() != L) throw InputError("backward() called without a matching forward()");
   if (dlogits.rows() != net.output_size() || dlogits.cols() != cache.act.back().cols())

@@ -8,21 +8,27 @@ namespace dalenet {
 
 std::string to_string(Activation a) {
   switch (a) {
-    case Activation::identity: return "identity";
-    case Activation::relu: return "relu";
-    case Activation::sigmoid: return "sigmoid";
-    case Activation::sigmoid2: return "sigmoid2";
-    case Activation::tanh: return "tanh";
+    case Activation::identity:
+      return "identity";
+    case Activation::relu:
+      return "relu";
+    case Activation::sigmoid:
+      return "sigmoid";
+    case Activation::sigmoid2:
+      return "sigmoid2";
+    case Activation::tanh:
+      return "tanh";
   }
   return "?";
 }
 Activation activation_from_string(const std::string& s) {
-  for (auto a : {Activation::identity, Activation::relu, Activation::sigmoid, Activation::sigmoid2,
-                 Activation::tanh})
+  for (auto a : {Activation::identity, Activation::relu, Activation::sigmoid, Activation::sigmoid2, Activation::tanh})
     if (to_string(a) == s) return a;
   throw ConfigError("unknown activation '" + s + "' (known: identity, relu, sigmoid, sigmoid2, tanh)");
 }
-std::string to_string(NeuronType t) { return t == NeuronType::excitatory ? "E" : "I"; }
+std::string to_string(NeuronType t) {
+  return t == NeuronType::excitatory ? "E" : "I";
+}
 NeuronType neuron_type_from_string(const std::string& s) {
   if (s == "E") return NeuronType::excitatory;
   if (s == "I") return NeuronType::inhibitory;
@@ -30,10 +36,14 @@ NeuronType neuron_type_from_string(const std::string& s) {
 }
 std::string to_string(InitKind k) {
   switch (k) {
-    case InitKind::uniform_fan_in: return "uniform_fan_in";
-    case InitKind::he_normal: return "he_normal";
-    case InitKind::uniform: return "uniform";
-    case InitKind::lognormal: return "lognormal";
+    case InitKind::uniform_fan_in:
+      return "uniform_fan_in";
+    case InitKind::he_normal:
+      return "he_normal";
+    case InitKind::uniform:
+      return "uniform";
+    case InitKind::lognormal:
+      return "lognormal";
   }
   return "?";
 }
@@ -44,9 +54,12 @@ InitKind init_kind_from_string(const std::string& s) {
 }
 std::string to_string(SignInit s) {
   switch (s) {
-    case SignInit::free: return "free";
-    case SignInit::per_neuron: return "per_neuron";
-    case SignInit::mixed: return "mixed";
+    case SignInit::free:
+      return "free";
+    case SignInit::per_neuron:
+      return "per_neuron";
+    case SignInit::mixed:
+      return "mixed";
   }
   return "?";
 }
@@ -91,8 +104,8 @@ void Network::validate() const {
     const std::string where = "projection " + std::to_string(l);
     if (p.weight.rows() != layers[l + 1].size() || p.weight.cols() != layers[l].size())
       throw ModelFileError(where + ": weight is " + std::to_string(p.weight.rows()) + "x" +
-                           std::to_string(p.weight.cols()) + ", layers need " +
-                           std::to_string(layers[l + 1].size()) + "x" + std::to_string(layers[l].size()));
+                           std::to_string(p.weight.cols()) + ", layers need " + std::to_string(layers[l + 1].size()) +
+                           "x" + std::to_string(layers[l].size()));
     if (p.bias.size() != p.weight.rows()) throw ModelFileError(where + ": bias has the wrong length");
     if (!p.weight.allFinite()) throw ModelFileError(where + ": weight holds NaN or Inf");
     if (!p.bias.allFinite()) throw ModelFileError(where + ": bias holds NaN or Inf");
@@ -138,8 +151,7 @@ Network make_network(const NetworkSpec& spec) {
 void init_weights(Network& net, const InitSpec& spec, Rng& rng) {
   if (spec.kind == InitKind::uniform && !(spec.low >= 0.0 && spec.high > spec.low))
     throw ConfigError("network.init_low/init_high must satisfy 0 <= low < high");
-  if (spec.kind == InitKind::lognormal && !(spec.sigma > 0.0))
-    throw ConfigError("network.init_sigma must be > 0");
+  if (spec.kind == InitKind::lognormal && !(spec.sigma > 0.0)) throw ConfigError("network.init_sigma must be > 0");
   for (std::size_t l = 0; l < net.projections.size(); ++l) {
     auto& p = net.projections[l];
     const double fan_in = static_cast<double>(p.num_pre());
@@ -149,10 +161,18 @@ void init_weights(Network& net, const InitSpec& spec, Rng& rng) {
       for (Eigen::Index j = 0; j < p.weight.cols(); ++j) {
         double w = 0.0;
         switch (spec.kind) {
-          case InitKind::uniform_fan_in: w = rng.uniform(-bound, bound); break;
-          case InitKind::he_normal: w = rng.normal() * std::sqrt(2.0 / fan_in); break;
-          case InitKind::uniform: w = rng.uniform(spec.low, spec.high); break;
-          case InitKind::lognormal: w = std::exp(spec.mu + spec.sigma * rng.normal()) * bound; break;
+          case InitKind::uniform_fan_in:
+            w = rng.uniform(-bound, bound);
+            break;
+          case InitKind::he_normal:
+            w = rng.normal() * std::sqrt(2.0 / fan_in);
+            break;
+          case InitKind::uniform:
+            w = rng.uniform(spec.low, spec.high);
+            break;
+          case InitKind::lognormal:
+            w = std::exp(spec.mu + spec.sigma * rng.normal()) * bound;
+            break;
         }
         if (spec.sign == SignInit::per_neuron) {
           w = std::abs(w) * pre_sign(j);
@@ -167,29 +187,38 @@ void init_weights(Network& net, const InitSpec& spec, Rng& rng) {
     }
     for (Eigen::Index i = 0; i < p.bias.size(); ++i)
       p.bias(i) = spec.kind == InitKind::uniform_fan_in ? static_cast<float>(rng.uniform(-bound, bound)) : 0.0F;
-    if (p.has_mask())
-      p.weight.array() *= p.mask.cast<float>().array();
+    if (p.has_mask()) p.weight.array() *= p.mask.cast<float>().array();
   }
 }
 
 float activate(Activation a, float x) {
   switch (a) {
-    case Activation::identity: return x;
-    case Activation::relu: return x > 0.0F ? x : 0.0F;
-    case Activation::sigmoid: return 1.0F / (1.0F + std::exp(-x));
-    case Activation::sigmoid2: return 2.0F / (1.0F + std::exp(-x)) - 1.0F;
-    case Activation::tanh: return std::tanh(x);
+    case Activation::identity:
+      return x;
+    case Activation::relu:
+      return x > 0.0F ? x : 0.0F;
+    case Activation::sigmoid:
+      return 1.0F / (1.0F + std::exp(-x));
+    case Activation::sigmoid2:
+      return 2.0F / (1.0F + std::exp(-x)) - 1.0F;
+    case Activation::tanh:
+      return std::tanh(x);
   }
   return x;
 }
 
 float activate_derivative(Activation a, float pre, float y) {
   switch (a) {
-    case Activation::identity: return 1.0F;
-    case Activation::relu: return pre > 0.0F ? 1.0F : 0.0F;
-    case Activation::sigmoid: return y * (1.0F - y);
-    case Activation::sigmoid2: return 0.5F * (1.0F - y * y);  // f = 2s-1, f' = 2s(1-s) = (1-f^2)/2
-    case Activation::tanh: return 1.0F - y * y;
+    case Activation::identity:
+      return 1.0F;
+    case Activation::relu:
+      return pre > 0.0F ? 1.0F : 0.0F;
+    case Activation::sigmoid:
+      return y * (1.0F - y);
+    case Activation::sigmoid2:
+      return 0.5F * (1.0F - y * y);  // f = 2s-1, f' = 2s(1-s) = (1-f^2)/2
+    case Activation::tanh:
+      return 1.0F - y * y;
   }
   return 1.0F;
 }

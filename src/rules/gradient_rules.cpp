@@ -51,9 +51,10 @@ class Optimizer {
     step_ = 0;
   }
 
-  void step(Network& net, Gradients& g) {
+  void step(Network& net, Gradients& g, double lr_scale) {
     ++step_;
-    const auto lr = static_cast<float>(cfg_.lr);
+    lr_ = cfg_.lr * lr_scale;
+    const auto lr = static_cast<float>(lr_);
     const auto wd = static_cast<float>(cfg_.weight_decay);
     for (std::size_t l = 0; l < net.projections.size(); ++l) {
       auto& p = net.projections[l];
@@ -80,7 +81,7 @@ class Optimizer {
     const auto t = static_cast<double>(step_);
     const auto c1 = static_cast<float>(1.0 - std::pow(cfg_.beta1, t));
     const auto c2 = static_cast<float>(1.0 - std::pow(cfg_.beta2, t));
-    const auto lr = static_cast<float>(cfg_.lr), eps = static_cast<float>(cfg_.eps);
+    const auto lr = static_cast<float>(lr_), eps = static_cast<float>(cfg_.eps);
     m = b1 * m + (1.0F - b1) * g;
     v = b2 * v + (1.0F - b2) * g.square();
     p -= lr * (m / c1) / ((v / c2).sqrt() + eps);
@@ -90,6 +91,7 @@ class Optimizer {
   std::vector<WeightMatrix> m_w_, v_w_;
   std::vector<Eigen::VectorXf> m_b_, v_b_;
   long step_ = 0;
+  double lr_ = 0.0;  // learning rate of the current step (cfg_.lr times the schedule's factor)
 };
 
 class Backprop : public LearningRule {
@@ -100,7 +102,7 @@ class Backprop : public LearningRule {
   BatchStats train_batch(Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X,
                          std::span<const std::uint8_t> labels) override {
     const BatchStats s = engine_.compute(net, X, labels, grads_);
-    opt_.step(net, grads_);
+    opt_.step(net, grads_, lr_scale());
     return s;
   }
 
@@ -154,15 +156,16 @@ class ExponentiatedGradient : public LearningRule {
  public:
   explicit ExponentiatedGradient(const RuleConfig& cfg) : cfg_(cfg.optim) {
     if (cfg_.optimizer != "sgd")
-      throw ConfigError("train.optimizer: rule 'eg' is its own (multiplicative, momentum-free) "
-                        "optimiser; set train.optimizer = \"sgd\" or leave it unset");
+      throw ConfigError(
+          "train.optimizer: rule 'eg' is its own (multiplicative, momentum-free) "
+          "optimiser; set train.optimizer = \"sgd\" or leave it unset");
   }
   std::string name() const override { return "eg"; }
   void begin(const Network&) override {}
   BatchStats train_batch(Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X,
                          std::span<const std::uint8_t> labels) override {
     const BatchStats s = engine_.compute(net, X, labels, grads_);
-    const auto lr = static_cast<float>(cfg_.lr);
+    const auto lr = static_cast<float>(cfg_.lr * lr_scale());
     const auto wd = static_cast<float>(cfg_.weight_decay);
     for (std::size_t l = 0; l < net.projections.size(); ++l) {
       auto& p = net.projections[l];
@@ -172,7 +175,8 @@ class ExponentiatedGradient : public LearningRule {
       const Eigen::ArrayXXf before_sign = sgn;
       W *= (-lr * sgn * g).exp();
       const auto after_sign = (W > 0.0F).cast<float>() - (W < 0.0F).cast<float>();
-      counters_.sign_flips += static_cast<std::uint64_t>(((before_sign != 0.0F) && (after_sign != before_sign)).count());
+      counters_.sign_flips +=
+          static_cast<std::uint64_t>(((before_sign != 0.0F) && (after_sign != before_sign)).count());
       p.bias -= lr * grads_.bias[l];
     }
     return s;
@@ -188,7 +192,9 @@ class ExponentiatedGradient : public LearningRule {
 
 }  // namespace
 
-std::unique_ptr<LearningRule> make_backprop(const RuleConfig& cfg) { return std::make_unique<Backprop>(cfg); }
+std::unique_ptr<LearningRule> make_backprop(const RuleConfig& cfg) {
+  return std::make_unique<Backprop>(cfg);
+}
 std::unique_ptr<LearningRule> make_sign_constrained_backprop(const RuleConfig& cfg) {
   return std::make_unique<SignConstrainedBackprop>(cfg);
 }
@@ -197,4 +203,3 @@ std::unique_ptr<LearningRule> make_exponentiated_gradient(const RuleConfig& cfg)
 }
 
 }  // namespace dalenet::rules
-

@@ -8,14 +8,13 @@ namespace dalenet {
 
 const std::vector<RuleInfo>& rule_registry() {
   static const std::vector<RuleInfo> registry = {
-      {"bp", "backprop with SGD+momentum or Adam, unconstrained weights", SignInit::free,
-       rules::make_backprop},
+      {"bp", "backprop with SGD+momentum or Adam, unconstrained weights", SignInit::free, rules::make_backprop},
       {"bp_sign",
        "backprop with weights projected onto their presynaptic neuron's sign after every step "
        "(Chorowski & Zurada 2015)",
        SignInit::per_neuron, rules::make_sign_constrained_backprop},
-      {"eg", "exponentiated gradient w <- w*exp(-lr*sign(w)*dL/dw) (Cornford et al. 2024)",
-       SignInit::per_neuron, rules::make_exponentiated_gradient},
+      {"eg", "exponentiated gradient w <- w*exp(-lr*sign(w)*dL/dw) (Cornford et al. 2024)", SignInit::per_neuron,
+       rules::make_exponentiated_gradient},
   };
   return registry;
 }
@@ -31,6 +30,8 @@ const RuleInfo& find_rule(const std::string& name) {
   return *it;
 }
 
-std::unique_ptr<LearningRule> make_rule(const RuleConfig& cfg) { return find_rule(cfg.name).make(cfg); }
+std::unique_ptr<LearningRule> make_rule(const RuleConfig& cfg) {
+  return find_rule(cfg.name).make(cfg);
+}
 
 }  // namespace dalenet

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <numbers>
 #include <numeric>
 
 #include "dalenet/backprop.hpp"
@@ -117,12 +118,8 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
                 {"dataset", cfg.data.dataset},
                 {"data", data_json}};
 
-  nlohmann::json results = {{"status", "running"},
-                            {"config", to_json(cfg)},
-                            {"seed", cfg.loop.seed},
-                            {"threads", threads},
-                            {"build", build_info()},
-                            {"data", data_json}};
+  nlohmann::json results = {{"status", "running"}, {"config", to_json(cfg)}, {"seed", cfg.loop.seed},
+                            {"threads", threads},  {"build", build_info()},  {"data", data_json}};
   nlohmann::json epochs_json = nlohmann::json::array();
   nlohmann::json epoch_seconds = nlohmann::json::array();
 
@@ -156,6 +153,10 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
       fill_batch(train_set, idx, X);
       labels.resize(idx.size());
       for (std::size_t k = 0; k < idx.size(); ++k) labels[k] = train_set.labels[idx[k]];
+      if (cfg.loop.lr_schedule == "cosine") {
+        const double t = static_cast<double>((epoch - 1) * batches + b) / static_cast<double>(epochs * batches);
+        rule->set_lr_scale(0.5 * (1.0 + std::cos(std::numbers::pi * t)));
+      }
       const BatchStats s = rule->train_batch(model.net, X, labels);
       if (!std::isfinite(s.loss)) {
         results["status"] = "diverged";
@@ -164,12 +165,12 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
         Model good{last_good, model.info};
         good.info["diverged_at"] = results["diverged_at"];
         write_outputs(good);
-        throw DivergenceError("training diverged at epoch " + std::to_string(epoch) + ", batch " +
-                              std::to_string(b + 1) + ": the loss is " + std::to_string(s.loss) +
-                              " (train.lr = " + std::to_string(cfg.rule.optim.lr) + ")" +
-                              (opts.out_dir.empty() ? std::string()
-                                                    : "; the last good model (end of epoch " + std::to_string(epoch - 1) +
-                                                          ") is in " + opts.out_dir));
+        throw DivergenceError(
+            "training diverged at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1) +
+            ": the loss is " + std::to_string(s.loss) + " (train.lr = " + std::to_string(cfg.rule.optim.lr) + ")" +
+            (opts.out_dir.empty()
+                 ? std::string()
+                 : "; the last good model (end of epoch " + std::to_string(epoch - 1) + ") is in " + opts.out_dir));
       }
       loss_sum += s.loss * static_cast<double>(idx.size());
       correct += s.correct;
@@ -195,6 +196,7 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
       write_outputs(Model{last_good, model.info});
       throw DivergenceError("training diverged in epoch " + std::to_string(epoch) + ": a weight became NaN/Inf");
     }
+    epoch_seconds.push_back(seconds_since(t_epoch));  // training only, validation excluded
     nlohmann::json ej = {{"epoch", epoch},
                          {"train_loss", loss_sum / static_cast<double>(seen)},
                          {"train_accuracy", static_cast<double>(correct) / static_cast<double>(seen)}};
@@ -204,7 +206,6 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
       ej["val_accuracy"] = v.accuracy;
     }
     epochs_json.push_back(ej);
-    epoch_seconds.push_back(seconds_since(t_epoch));
     last_good = model.net;
     if (opts.progress) {
       ProgressEvent ev;

@@ -16,5 +16,7 @@ int set_threads(int n) {
   Eigen::setNbThreads(n);
   return n;
 }
-int current_threads() { return Eigen::nbThreads(); }
+int current_threads() {
+  return Eigen::nbThreads();
+}
 }  // namespace dalenet

@@ -1,0 +1,89 @@
+// Google Benchmark micro-benchmarks of the hot paths on the 784-1000-10 MLP with batch 128:
+// forward, backward (parameter and input gradients), one full Adam training step, and a dense
+// GEMM of the same shape as the forward pass (the machine's reference point).
+// Run: build/bench/dalenet_bench   (a benchmark, not a test; see bench/vs_pytorch.sh for ratios)
+#include <benchmark/benchmark.h>
+
+#include "dalenet/backprop.hpp"
+#include "dalenet/rule.hpp"
+#include "dalenet/threads.hpp"
+
+using namespace dalenet;
+
+namespace {
+struct Setup {
+  Network net;
+  Eigen::MatrixXf X;
+  std::vector<std::uint8_t> y;
+  explicit Setup(int hidden = 1000, int batch = 128) {
+    NetworkSpec spec;
+    spec.hidden = {hidden};
+    net = make_network(spec);
+    Rng rng(1);
+    init_weights(net, InitSpec{}, rng);
+    X = Eigen::MatrixXf::Random(784, batch).cwiseAbs();
+    for (int i = 0; i < batch; ++i) y.push_back(static_cast<std::uint8_t>(i % 10));
+  }
+};
+
+void flops(benchmark::State& st, double per_iter) {
+  st.counters["GFLOP/s"] =
+      benchmark::Counter(per_iter * static_cast<double>(st.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+
+void BM_Forward(benchmark::State& st) {
+  set_threads(static_cast<int>(st.range(0)));
+  Setup s;
+  ForwardCache c;
+  for (auto _ : st) {
+    forward(s.net, s.X, c);
+    benchmark::DoNotOptimize(c.logits().data());
+  }
+  flops(st, 2.0 * 128 * (784 * 1000 + 1000 * 10));
+}
+
+void BM_Backward(benchmark::State& st) {
+  set_threads(static_cast<int>(st.range(0)));
+  Setup s;
+  ForwardCache c;
+  forward(s.net, s.X, c);
+  Eigen::MatrixXf d;
+  softmax_cross_entropy(c.logits(), s.y, Reduction::mean, &d);
+  Gradients g;
+  BackwardScratch scratch;
+  Eigen::MatrixXf gx;
+  for (auto _ : st) {
+    backward(s.net, c, d, &g, &gx, scratch);
+    benchmark::DoNotOptimize(gx.data());
+  }
+  flops(st, 2.0 * 2.0 * 128 * (784 * 1000 + 1000 * 10));
+}
+
+void BM_AdamTrainStep(benchmark::State& st) {
+  set_threads(static_cast<int>(st.range(0)));
+  Setup s;
+  RuleConfig cfg;
+  auto rule = make_rule(cfg);
+  rule->begin(s.net);
+  for (auto _ : st) benchmark::DoNotOptimize(rule->train_batch(s.net, s.X, s.y).loss);
+  flops(st, 2.0 * 128 * (784 * 1000 + 1000 * 10) * 2.0);  // forward + weight gradients
+}
+
+void BM_Gemm(benchmark::State& st) {
+  set_threads(static_cast<int>(st.range(0)));
+  const auto m = st.range(1), k = st.range(2), n = st.range(3);
+  const Eigen::MatrixXf A = Eigen::MatrixXf::Random(m, k), B = Eigen::MatrixXf::Random(k, n);
+  Eigen::MatrixXf C(m, n);
+  for (auto _ : st) {
+    C.noalias() = A * B;
+    benchmark::DoNotOptimize(C.data());
+  }
+  flops(st, 2.0 * static_cast<double>(m * k * n));
+}
+}  // namespace
+
+BENCHMARK(BM_Forward)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_Backward)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_AdamTrainStep)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_Gemm)->Args({2, 1000, 784, 128})->Args({2, 1000, 1000, 1000})->UseRealTime();
+BENCHMARK_MAIN();
