@@ -22,7 +22,8 @@ blas=$(ldconfig -p | grep -q libopenblas && echo "OpenBLAS (libopenblas0-pthread
 
 echo "== dalenet: $EPOCHS epochs, $THREADS threads" >&2
 "$BUILD/dalenet" train --quiet --config "$here/../experiments/bp_mnist.toml" \
-  --set train.epochs="$EPOCHS" --set train.threads="$THREADS" --out "$out/dalenet"
+  --set train.epochs="$EPOCHS" --set train.threads="$THREADS" --set train.lr_schedule=constant \
+  --out "$out/dalenet"
 echo "== PyTorch: $EPOCHS epochs, $THREADS threads" >&2
 "$PY" "$here/torch_peer.py" --data "$data" --epochs "$EPOCHS" --threads "$THREADS" > "$out/torch.json"
 
