@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -24,7 +25,7 @@ using namespace dalenet;
 
 std::string format_duration(double s) {
   if (!(s >= 0.0) || s > 1e7) return "?";
-  const auto t = static_cast<long>(s + 0.5);
+  const long t = std::lround(s);
   if (t >= 3600) return fmt::format("{}h{:02d}m", t / 3600, static_cast<int>((t % 3600) / 60));
   if (t >= 60) return fmt::format("{}m{:02d}s", t / 60, static_cast<int>(t % 60));
   return fmt::format("{}s", t);

@@ -15,6 +15,9 @@ struct Case {
   Activation act;
   bool masked;
 };
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << to_string(c.act) << (c.masked ? " (masked)" : "");
+}
 
 Network small_net(Activation act, bool masked, Rng& rng) {
   NetworkSpec spec;

@@ -36,7 +36,7 @@ struct LoopConfig {
   std::int64_t epochs = 10;
   std::int64_t batch = 128;
   std::int64_t seed = 1;
-  std::int64_t threads = 0;  // 0: all hardware threads
+  std::int64_t threads = 0;              // 0: all hardware threads
   std::string lr_schedule = "constant";  // constant | cosine (per batch, from lr down to 0)
 };
 

@@ -241,7 +241,9 @@ const std::map<std::string, KeyDef>& schema() {
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("seed", c.loop.seed); }}},
       {"train.lr_schedule",
        {"constant | cosine (lr * (1 + cos(pi * t / T)) / 2 over all T batches)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.loop.lr_schedule = get_string(n, w, {"constant", "cosine"}); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.loop.lr_schedule = get_string(n, w, {"constant", "cosine"});
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("lr_schedule", c.loop.lr_schedule); }}},
       {"train.threads",
        {"threads (0: all hardware threads); results are bit-identical for a fixed count",

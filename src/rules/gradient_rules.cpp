@@ -41,11 +41,11 @@ class Optimizer {
   void begin(const Network& net) {
     m_w_.clear(), v_w_.clear(), m_b_.clear(), v_b_.clear();
     for (const auto& p : net.projections) {
-      m_w_.push_back(WeightMatrix::Zero(p.weight.rows(), p.weight.cols()));
-      m_b_.push_back(Eigen::VectorXf::Zero(p.bias.size()));
+      m_w_.emplace_back(WeightMatrix::Zero(p.weight.rows(), p.weight.cols()));
+      m_b_.emplace_back(Eigen::VectorXf::Zero(p.bias.size()));
       if (cfg_.optimizer == "adam") {
-        v_w_.push_back(WeightMatrix::Zero(p.weight.rows(), p.weight.cols()));
-        v_b_.push_back(Eigen::VectorXf::Zero(p.bias.size()));
+        v_w_.emplace_back(WeightMatrix::Zero(p.weight.rows(), p.weight.cols()));
+        v_b_.emplace_back(Eigen::VectorXf::Zero(p.bias.size()));
       }
     }
     step_ = 0;
