@@ -8,8 +8,10 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
+#include "dalenet/analyze.hpp"
 #include "dalenet/config.hpp"
 #include "dalenet/data.hpp"
 #include "dalenet/error.hpp"
@@ -249,6 +251,20 @@ int main(int argc, char** argv) {
   info_cmd->add_option("spec", info_spec, "mnist:train|test, fashion:train|test, idx:IMAGES,LABELS")
       ->capture_default_str();
 
+  // analyze
+  auto* analyze_cmd =
+      app.add_subcommand("analyze", "Audit a model: sparsity, Dale's law, weight distributions, activity");
+  std::string analyze_data, analyze_out;
+  double silence = 0.01;
+  analyze_cmd->add_option("--model,-m", model_path, "Model file (.safetensors)")->required();
+  analyze_cmd->add_option("--data,-d", analyze_data,
+                          "Data for activity statistics, e.g. mnist:test (none: weights only)");
+  analyze_cmd->add_option("--limit", limit, "Examples for activity statistics (default 10000)");
+  analyze_cmd->add_option("--threshold", silence, "Silence threshold, relative to each neuron's max |w|")
+      ->capture_default_str();
+  analyze_cmd->add_option("--out,-o", analyze_out, "Write the JSON report to this file");
+  analyze_cmd->add_flag("--json", json, "Print the JSON report instead of the summary");
+
   // config
   auto* config_cmd = app.add_subcommand("config", "Show configuration keys, or a resolved configuration");
   config_cmd->require_subcommand(1);
@@ -272,6 +288,19 @@ int main(int argc, char** argv) {
     if (*fetch_cmd) return cmd_data_fetch(names, data_dir);
     if (*verify_cmd) return cmd_data_verify(names, data_dir);
     if (*info_cmd) return cmd_data_info(info_spec, data_dir);
+    if (*analyze_cmd) {
+      const Model model = load_model(model_path);
+      AnalyzeOptions o;
+      o.silence_threshold = silence;
+      if (limit > 0) o.activity_limit = limit;
+      std::optional<Dataset> d;
+      if (!analyze_data.empty()) d = load_dataset(analyze_data, data_dir.empty() ? default_data_dir() : data_dir);
+      nlohmann::json rep = analyze_model(model, d ? &*d : nullptr, o);
+      rep["model"] = model_path;
+      if (!analyze_out.empty()) write_file_atomic(analyze_out, rep.dump(2) + "\n");
+      std::cout << (json ? rep.dump(2) + "\n" : analyze_summary(rep));
+      return 0;
+    }
     if (*keys_cmd) {
       for (const auto& k : config_schema()) std::cout << fmt::format("{:28} {:18} {}\n", k.key, k.default_value, k.doc);
       return 0;

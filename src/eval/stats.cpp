@@ -1,0 +1,284 @@
+#include "dalenet/stats.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numbers>
+
+#include "dalenet/error.hpp"
+
+namespace dalenet::stats {
+
+std::string to_string(Family f) {
+  switch (f) {
+    case Family::lognormal:
+      return "lognormal";
+    case Family::normal:
+      return "normal";
+    case Family::gamma:
+      return "gamma";
+    case Family::exponential:
+      return "exponential";
+  }
+  return "?";
+}
+
+double mean(std::span<const double> x) {
+  double s = 0.0;
+  for (double v : x) s += v;
+  return x.empty() ? 0.0 : s / static_cast<double>(x.size());
+}
+
+double skewness(std::span<const double> x) {
+  const double m = mean(x);
+  double m2 = 0.0, m3 = 0.0;
+  for (double v : x) {
+    const double d = v - m;
+    m2 += d * d;
+    m3 += d * d * d;
+  }
+  const auto n = static_cast<double>(x.size());
+  m2 /= n;
+  m3 /= n;
+  return m2 > 0.0 ? m3 / std::pow(m2, 1.5) : 0.0;
+}
+
+double normal_cdf(double z) {
+  return 0.5 * std::erfc(-z / std::numbers::sqrt2);
+}
+
+// Asymptotic series after shifting x above 6 (accurate to ~1e-12).
+double digamma(double x) {
+  double r = 0.0;
+  while (x < 6.0) {
+    r -= 1.0 / x;
+    x += 1.0;
+  }
+  const double f = 1.0 / (x * x);
+  return r + std::log(x) - 0.5 / x - f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f / 132))));
+}
+
+double trigamma(double x) {
+  double r = 0.0;
+  while (x < 6.0) {
+    r += 1.0 / (x * x);
+    x += 1.0;
+  }
+  const double f = 1.0 / (x * x);
+  return r + 1.0 / x + f / 2.0 + (1.0 / x) * f * (1.0 / 6 - f * (1.0 / 30 - f * (1.0 / 42 - f / 30)));
+}
+
+// Series for x < a + 1, continued fraction otherwise (Numerical Recipes' gser/gcf).
+double gamma_p(double a, double x) {
+  if (x <= 0.0) return 0.0;
+  const double gln = std::lgamma(a);
+  if (x < a + 1.0) {
+    double ap = a, sum = 1.0 / a, del = sum;
+    for (int n = 0; n < 1000; ++n) {
+      ap += 1.0;
+      del *= x / ap;
+      sum += del;
+      if (std::abs(del) < std::abs(sum) * 1e-15) break;
+    }
+    return sum * std::exp(-x + a * std::log(x) - gln);
+  }
+  const double tiny = 1e-300;
+  double b = x + 1.0 - a, c = 1.0 / tiny, d = 1.0 / b, h = d;
+  for (int i = 1; i < 1000; ++i) {
+    const double an = -i * (i - a);
+    b += 2.0;
+    d = an * d + b;
+    if (std::abs(d) < tiny) d = tiny;
+    c = b + an / c;
+    if (std::abs(c) < tiny) c = tiny;
+    d = 1.0 / d;
+    const double del = d * c;
+    h *= del;
+    if (std::abs(del - 1.0) < 1e-15) break;
+  }
+  return 1.0 - std::exp(-x + a * std::log(x) - gln) * h;
+}
+
+double Fit::log_pdf(double x) const {
+  constexpr double kHalfLog2Pi = 0.91893853320467274178;
+  switch (family) {
+    case Family::lognormal: {
+      if (x <= 0.0) return -std::numeric_limits<double>::infinity();
+      const double z = (std::log(x) - p1) / p2;
+      return -std::log(x) - std::log(p2) - kHalfLog2Pi - 0.5 * z * z;
+    }
+    case Family::normal: {
+      const double z = (x - p1) / p2;
+      return -std::log(p2) - kHalfLog2Pi - 0.5 * z * z;
+    }
+    case Family::gamma:
+      if (x <= 0.0) return -std::numeric_limits<double>::infinity();
+      return (p1 - 1.0) * std::log(x) - x / p2 - std::lgamma(p1) - p1 * std::log(p2);
+    case Family::exponential:
+      if (x < 0.0) return -std::numeric_limits<double>::infinity();
+      return std::log(p1) - p1 * x;
+  }
+  return 0.0;
+}
+
+double Fit::cdf(double x) const {
+  switch (family) {
+    case Family::lognormal:
+      return x <= 0.0 ? 0.0 : normal_cdf((std::log(x) - p1) / p2);
+    case Family::normal:
+      return normal_cdf((x - p1) / p2);
+    case Family::gamma:
+      return gamma_p(p1, x / p2);
+    case Family::exponential:
+      return x <= 0.0 ? 0.0 : 1.0 - std::exp(-p1 * x);
+  }
+  return 0.0;
+}
+
+Fit fit(Family family, std::span<const double> x) {
+  const std::size_t n = x.size();
+  if (n < 2) throw InputError("distribution fit needs at least 2 samples, got " + std::to_string(n));
+  for (double v : x) {
+    if (!std::isfinite(v)) throw InputError("distribution fit: sample holds NaN/Inf");
+    if (family != Family::normal && v <= 0.0)
+      throw InputError("distribution fit (" + to_string(family) + "): samples must be > 0");
+  }
+  const auto nd = static_cast<double>(n);
+  Fit f;
+  f.family = family;
+  switch (family) {
+    case Family::lognormal: {
+      double s = 0.0, s2 = 0.0;
+      for (double v : x) s += std::log(v);
+      f.p1 = s / nd;
+      for (double v : x) s2 += (std::log(v) - f.p1) * (std::log(v) - f.p1);
+      f.p2 = std::sqrt(s2 / nd);  // ML estimate (divides by n)
+      break;
+    }
+    case Family::normal: {
+      f.p1 = mean(x);
+      double s2 = 0.0;
+      for (double v : x) s2 += (v - f.p1) * (v - f.p1);
+      f.p2 = std::sqrt(s2 / nd);
+      break;
+    }
+    case Family::gamma: {
+      // ML: ln k - digamma(k) = s := ln(mean) - mean(ln x); Minka's start, then Newton.
+      const double m = mean(x);
+      double ml = 0.0;
+      for (double v : x) ml += std::log(v);
+      ml /= nd;
+      const double s = std::log(m) - ml;
+      double k = s > 0.0 ? (3.0 - s + std::sqrt((s - 3.0) * (s - 3.0) + 24.0 * s)) / (12.0 * s) : 1e6;
+      for (int it = 0; it < 100 && s > 0.0; ++it) {
+        const double g = std::log(k) - digamma(k) - s;
+        const double dg = 1.0 / k - trigamma(k);
+        const double next = k - g / dg;
+        k = next > 0.0 ? next : k / 2.0;
+        if (std::abs(g) < 1e-13) break;
+      }
+      f.p1 = k;
+      f.p2 = m / k;
+      break;
+    }
+    case Family::exponential:
+      f.p1 = 1.0 / mean(x);
+      break;
+  }
+  if (family != Family::exponential && !(f.p2 > 0.0)) {
+    // A degenerate sample (all values equal): report it rather than divide by zero.
+    throw InputError("distribution fit (" + to_string(family) + "): sample has zero spread");
+  }
+  double ll = 0.0;
+  for (double v : x) ll += f.log_pdf(v);
+  f.log_likelihood = ll;
+  std::vector<double> sorted(x.begin(), x.end());
+  std::sort(sorted.begin(), sorted.end());
+  double ks = 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double F = f.cdf(sorted[i]);
+    ks = std::max({ks, F - static_cast<double>(i) / nd, static_cast<double>(i + 1) / nd - F});
+  }
+  f.ks = ks;
+  return f;
+}
+
+Vuong vuong(const Fit& a, const Fit& b, std::span<const double> x) {
+  const auto n = static_cast<double>(x.size());
+  double s = 0.0, s2 = 0.0;
+  for (double v : x) {
+    const double l = a.log_pdf(v) - b.log_pdf(v);
+    s += l;
+    s2 += l * l;
+  }
+  const double m = s / n;
+  const double var = std::max(0.0, s2 / n - m * m);
+  Vuong r;
+  if (var <= 0.0) {
+    r.statistic = 0.0;
+    r.p_value = 1.0;
+  } else {
+    r.statistic = std::sqrt(n) * m / std::sqrt(var);
+    r.p_value = 2.0 * normal_cdf(-std::abs(r.statistic));
+  }
+  r.preferred = r.p_value < 0.05 ? (r.statistic > 0 ? to_string(a.family) : to_string(b.family)) : "neither";
+  return r;
+}
+
+nlohmann::json lognormal_report(std::span<const double> x) {
+  nlohmann::json j;
+  j["n"] = x.size();
+  if (x.size() < 10) {
+    j["note"] = "fewer than 10 non-silent weights: no fit";
+    return j;
+  }
+  std::vector<double> logs;
+  logs.reserve(x.size());
+  for (double v : x) logs.push_back(std::log(v));
+  j["log_mean"] = mean(logs);
+  j["log_sd"] = std::sqrt(std::max(0.0, [&] {
+    double m = mean(logs), s = 0.0;
+    for (double v : logs) s += (v - m) * (v - m);
+    return s / static_cast<double>(logs.size());
+  }()));
+  j["log_skewness"] = skewness(logs);
+  std::vector<Fit> fits;
+  for (Family f : {Family::lognormal, Family::normal, Family::gamma, Family::exponential}) {
+    try {
+      fits.push_back(fit(f, x));
+    } catch (const InputError& e) {
+      j["fits"][to_string(f)] = {{"error", e.what()}};
+    }
+  }
+  for (const Fit& f : fits) {
+    nlohmann::json fj = {{"log_likelihood", f.log_likelihood}, {"ks", f.ks}};
+    switch (f.family) {
+      case Family::lognormal:
+        fj["mu"] = f.p1, fj["sigma"] = f.p2;
+        break;
+      case Family::normal:
+        fj["mean"] = f.p1, fj["sd"] = f.p2;
+        break;
+      case Family::gamma:
+        fj["shape"] = f.p1, fj["scale"] = f.p2;
+        break;
+      case Family::exponential:
+        fj["rate"] = f.p1;
+        break;
+    }
+    j["fits"][to_string(f.family)] = fj;
+  }
+  if (!fits.empty() && fits[0].family == Family::lognormal) {
+    bool preferred_over_all = true;
+    for (std::size_t i = 1; i < fits.size(); ++i) {
+      const Vuong v = vuong(fits[0], fits[i], x);
+      j["vuong_lognormal_vs"][to_string(fits[i].family)] = {
+          {"statistic", v.statistic}, {"p_value", v.p_value}, {"preferred", v.preferred}};
+      preferred_over_all = preferred_over_all && v.statistic > 0 && v.p_value < 0.01;
+    }
+    j["lognormal_preferred_p01"] = preferred_over_all && fits.size() == 4;
+  }
+  return j;
+}
+
+}  // namespace dalenet::stats

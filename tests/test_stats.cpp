@@ -1,0 +1,138 @@
+// The fitting code recovers known parameters from synthetic samples; special functions match
+// closed forms; the audit's counts match hand-built networks.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numbers>
+
+#include "dalenet/analyze.hpp"
+#include "dalenet/error.hpp"
+#include "dalenet/stats.hpp"
+
+using namespace dalenet;
+using namespace dalenet::stats;
+
+namespace {
+std::vector<double> lognormal_sample(std::size_t n, double mu, double sigma, std::uint64_t seed) {
+  Rng r(seed);
+  std::vector<double> x(n);
+  for (auto& v : x) v = std::exp(mu + sigma * r.normal());
+  return x;
+}
+// Marsaglia & Tsang (2000), shape >= 1.
+std::vector<double> gamma_sample(std::size_t n, double k, double theta, std::uint64_t seed) {
+  Rng r(seed);
+  std::vector<double> x(n);
+  const double d = k - 1.0 / 3.0, c = 1.0 / std::sqrt(9.0 * d);
+  for (auto& v : x) {
+    for (;;) {
+      const double z = r.normal(), u = r.uniform();
+      const double t = 1.0 + c * z;
+      if (t <= 0) continue;
+      const double t3 = t * t * t;
+      if (std::log(u) < 0.5 * z * z + d - d * t3 + d * std::log(t3)) {
+        v = d * t3 * theta;
+        break;
+      }
+    }
+  }
+  return x;
+}
+}  // namespace
+
+TEST(SpecialFunctions, MatchClosedForms) {
+  EXPECT_NEAR(digamma(1.0), -0.57721566490153286, 1e-10);
+  EXPECT_NEAR(digamma(0.5), -0.57721566490153286 - 2.0 * std::log(2.0), 1e-10);
+  EXPECT_NEAR(trigamma(1.0), std::numbers::pi * std::numbers::pi / 6.0, 1e-9);
+  for (double x : {0.1, 1.0, 3.0, 10.0}) {
+    EXPECT_NEAR(gamma_p(1.0, x), 1.0 - std::exp(-x), 1e-12);
+    EXPECT_NEAR(gamma_p(0.5, x), std::erf(std::sqrt(x)), 1e-12);
+  }
+  EXPECT_NEAR(normal_cdf(1.959963984540054), 0.975, 1e-12);
+}
+
+TEST(Fit, RecoversKnownParameters) {
+  const auto ln = lognormal_sample(50000, -2.0, 0.7, 1);
+  const Fit a = fit(Family::lognormal, ln);
+  EXPECT_NEAR(a.p1, -2.0, 0.01);
+  EXPECT_NEAR(a.p2, 0.7, 0.01);
+  EXPECT_LT(a.ks, 0.01);
+
+  const auto g = gamma_sample(50000, 2.5, 0.3, 2);
+  const Fit b = fit(Family::gamma, g);
+  EXPECT_NEAR(b.p1, 2.5, 0.05);
+  EXPECT_NEAR(b.p2, 0.3, 0.01);
+  EXPECT_LT(b.ks, 0.01);
+
+  const auto e = gamma_sample(50000, 1.0, 0.25, 3);  // exponential with rate 4
+  const Fit c = fit(Family::exponential, e);
+  EXPECT_NEAR(c.p1, 4.0, 0.08);
+  EXPECT_LT(c.ks, 0.01);
+
+  Rng r(4);
+  std::vector<double> nrm(50000);
+  for (auto& v : nrm) v = 5.0 + 2.0 * r.normal();
+  const Fit d = fit(Family::normal, nrm);
+  EXPECT_NEAR(d.p1, 5.0, 0.03);
+  EXPECT_NEAR(d.p2, 2.0, 0.03);
+  // Log-likelihood of the ML normal fit has the closed form -n/2 (ln(2 pi s^2) + 1).
+  EXPECT_NEAR(d.log_likelihood, -0.5 * 50000 * (std::log(2 * std::numbers::pi * d.p2 * d.p2) + 1.0), 1e-6 * 50000);
+}
+
+TEST(Vuong, PrefersTheTrueFamily) {
+  const auto ln = lognormal_sample(5000, -3.0, 0.8, 5);
+  const nlohmann::json rep = lognormal_report(ln);
+  EXPECT_TRUE(rep["lognormal_preferred_p01"].get<bool>()) << rep.dump(2);
+  // On gamma data (shape 2) lognormal must not be preferred: gamma wins.
+  const auto g = gamma_sample(5000, 2.0, 1.0, 6);
+  const nlohmann::json rg = lognormal_report(g);
+  EXPECT_FALSE(rg["lognormal_preferred_p01"].get<bool>());
+  EXPECT_EQ(rg["vuong_lognormal_vs"]["gamma"]["preferred"], "gamma");
+  // Uniform magnitudes (the predecessor's initial weights) are not lognormal either.
+  Rng r(7);
+  std::vector<double> u(5000);
+  for (auto& v : u) v = r.uniform(0.01, 0.1);
+  EXPECT_FALSE(lognormal_report(u)["lognormal_preferred_p01"].get<bool>());
+}
+
+TEST(Fit, RejectsBadSamples) {
+  EXPECT_THROW(fit(Family::lognormal, std::vector<double>{1.0}), InputError);
+  EXPECT_THROW(fit(Family::lognormal, std::vector<double>{1.0, -1.0, 2.0}), InputError);
+  EXPECT_THROW(fit(Family::gamma, std::vector<double>{1.0, std::nan(""), 2.0}), InputError);
+  EXPECT_THROW(fit(Family::normal, std::vector<double>{2.0, 2.0, 2.0}), InputError);
+  EXPECT_EQ(lognormal_report(std::vector<double>{1.0, 2.0})["n"], 2);  // too few: reported, no fit
+}
+
+TEST(ActivityStatistics, SparsenessAndGiniExtremes) {
+  EXPECT_NEAR(treves_rolls_sparseness({0, 0, 0, 5}), 1.0, 1e-12);
+  EXPECT_NEAR(treves_rolls_sparseness({2, 2, 2, 2}), 0.0, 1e-12);
+  EXPECT_TRUE(std::isnan(treves_rolls_sparseness({0, 0, 0})));
+  EXPECT_NEAR(gini({1, 1, 1, 1}), 0.0, 1e-12);
+  EXPECT_NEAR(gini({0, 0, 0, 4}), 0.75, 1e-12);
+}
+
+TEST(Analyze, CountsSilenceAndDaleViolationsOnAHandBuiltNetwork) {
+  NetworkSpec spec;
+  spec.input = 4;
+  spec.hidden = {2};
+  spec.output = 2;
+  spec.inhibitory_fraction = 0.5;  // hidden: 1 E, 1 I
+  Network net = make_network(spec);
+  // input -> hidden: row 0 max 1.0, one weight below 1 % of it (silent), one exact zero.
+  net.projections[0].weight << 1.0F, 0.5F, 0.001F, 0.0F,  //
+      0.2F, 0.2F, 0.2F, -0.2F;                            // input 3 sends a negative weight: violation
+  // hidden -> output: E neuron (column 0) positive; I neuron (column 1) negative and positive.
+  net.projections[1].weight << 0.3F, -0.4F,  //
+      0.3F, 0.4F;
+  AnalyzeOptions o;
+  const nlohmann::json rep = analyze_weights(net, o);
+  EXPECT_DOUBLE_EQ(rep[0]["sparsity"]["silent_fraction"].get<double>(), 2.0 / 8.0);
+  EXPECT_EQ(rep[0]["sparsity"]["non_silent"], 6);
+  // Inputs 0..2 send only positive weights; input 3 sends one negative (row 1) and a silent 0.
+  EXPECT_DOUBLE_EQ(rep[0]["dale"]["compliance"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(rep[0]["dale"]["matches_declared_type"].get<double>(), 0.75);
+  EXPECT_EQ(rep[1]["dale"]["violating_synapses"], 1);
+  EXPECT_DOUBLE_EQ(rep[1]["dale"]["compliance"].get<double>(), 0.5);
+  EXPECT_EQ(rep[1]["dale"]["realised"]["mixed"], 1);
+  EXPECT_EQ(rep[1]["dale"]["realised"]["excitatory"], 1);
+}
