@@ -18,6 +18,12 @@ namespace dalenet {
 struct ForwardCache {
   std::vector<Eigen::MatrixXf> pre;  // pre[l]: drive of layer l, [size_l x B] (pre[0] unused)
   std::vector<Eigen::MatrixXf> act;  // act[l]: output of layer l; act[0] = X; act.back() = logits
+  // Layers with competition: pre[l] holds z - I for excitatory rows (I for inhibitory rows),
+  // inhibition[l] the level I per example, and for the backward pass the size of the active set
+  // (feedback_inhibition) or the unit whose drive sets I (kwta).
+  std::vector<Eigen::VectorXf> inhibition;
+  std::vector<Eigen::VectorXi> active_count, threshold_unit;
+  std::vector<WeightMatrix> effective;  // effective weights of non-linear-efficacy projections
   const Eigen::MatrixXf& logits() const { return act.back(); }
 };
 

@@ -34,6 +34,27 @@ enum class Activation {
 std::string to_string(Activation a);
 Activation activation_from_string(const std::string& s);  // throws ConfigError
 
+// How the stored weights w >= 0 of a projection act on the postsynaptic drive.
+enum class Efficacy {
+  linear,          // drive = sum_i w_ij x_i (every gradient rule)
+  log_normalized,  // drive = sum_i x_i ln(max(w_ij / sum_i' w_i'j, floor) / floor): a compressive,
+                   // non-negative efficacy; synapses at or below the floor contribute nothing
+                   // (docs/RULE.md, equation H1)
+};
+std::string to_string(Efficacy e);
+Efficacy efficacy_from_string(const std::string& s);
+
+// Competition among a layer's neurons, applied to the drive z before the activation:
+// y = f(max(0, z - I(z))), I a shared inhibition level (docs/RULE.md, equation H2).
+enum class Competition {
+  none,                 // y = f(z)
+  feedback_inhibition,  // I solves I = gain * sum_j max(0, z_j - I): inhibitory interneurons pool
+                        // the excitatory output and feed it back (unique fixed point, exact)
+  kwta,                 // I = (k+1)-th largest z: exactly k winners (the fixed k-WTA ablation)
+};
+std::string to_string(Competition c);
+Competition competition_from_string(const std::string& s);
+
 enum class NeuronType : std::int8_t { excitatory = 1, inhibitory = -1 };
 std::string to_string(NeuronType t);
 NeuronType neuron_type_from_string(const std::string& s);
@@ -48,6 +69,11 @@ struct Layer {
   std::string name;
   std::vector<Population> populations;  // neurons are numbered population by population
   Activation activation = Activation::identity;
+  Competition competition = Competition::none;
+  double inhibition_gain = 1.0;  // feedback_inhibition: gain of the E -> I -> E loop
+  int kwta_k = 20;               // kwta: number of winners
+  // Competition acts among the excitatory neurons; inhibitory neurons of the layer carry the
+  // inhibition (their activity is the pooled inhibition level) and receive no feedforward input.
   // Per-neuron state for local rules; empty (size 0) when a rule does not use it.
   Eigen::VectorXf threshold;
   Eigen::VectorXf rate;
@@ -61,10 +87,15 @@ struct Projection {
   WeightMatrix weight;   // [post, pre]
   Eigen::VectorXf bias;  // [post]
   MaskMatrix mask;       // [post, pre] or empty (dense: every synapse exists)
+  Efficacy efficacy = Efficacy::linear;
+  float efficacy_floor = 0.0F;  // log_normalized only: the normalised weight below which a synapse is silent
 
   bool has_mask() const { return mask.size() != 0; }
   Eigen::Index num_post() const { return weight.rows(); }
   Eigen::Index num_pre() const { return weight.cols(); }
+  // The matrix that multiplies the presynaptic rates: `weight` itself for linear efficacy.
+  // For log_normalized, rows are normalised to sum 1 and mapped through ln(max(w, floor)/floor).
+  void effective_weight(WeightMatrix& out) const;
 };
 
 class Network {

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "dalenet/network.hpp"
 
 namespace dalenet {
@@ -29,9 +31,30 @@ struct OptimizerConfig {
   double weight_decay = 0.0;                      // L2 coefficient added to weight gradients (not to biases)
 };
 
+// The biologically guided rule (docs/RULE.md); config section [bio].
+struct BioConfig {
+  std::string hidden_update = "multiplicative";  // multiplicative (H3) | additive (H3a)
+  double eta_hidden = 0.01;                       // hidden plasticity rate
+  std::string competition = "feedback_inhibition";  // feedback_inhibition (interneurons) | kwta
+  double inhibition_gain = 1.0;                   // E -> I -> E loop gain (feedback_inhibition)
+  int kwta_k = 20;                                // winners (kwta)
+  double silence_factor = 1e-3;                   // efficacy floor = silence_factor / fan_in
+  bool homeostasis = true;
+  double homeostasis_rate = 0.01;                 // beta in H4
+  double rate_decay = 0.01;                       // alpha: running-rate time constant, in batches^-1
+  bool structural = true;
+  double regrowth = 0.0;                          // probability per silent synapse per structural step
+  std::int64_t structural_interval = 100;         // batches between structural steps
+  std::string output_rule = "delta";              // delta (O1, three-factor) | perturbation (O2)
+  double eta_output = 0.05;
+  double perturbation_sigma = 0.05;               // O2: size of the multiplicative weight perturbation
+  double eta_hebbian = 0.01;                      // O2: label-gated Hebbian term
+};
+
 struct RuleConfig {
-  std::string name = "bp";  // see rule_names()
+  std::string name = "bp";  // see rule_registry()
   OptimizerConfig optim;
+  BioConfig bio;
 };
 
 struct BatchStats {
@@ -43,18 +66,25 @@ struct BatchStats {
 struct RuleCounters {
   std::uint64_t sign_flips = 0;   // weights whose sign changed (non-zero to opposite non-zero/zero)
   std::uint64_t clip_events = 0;  // weights clamped/projected by the rule itself
+  std::uint64_t eliminations = 0;  // synapses made silent by structural plasticity
+  std::uint64_t creations = 0;     // synapses regrown by structural plasticity
 };
 
 class LearningRule {
  public:
   virtual ~LearningRule() = default;
   virtual std::string name() const = 0;
+  // Called once on the freshly initialised network, before begin(): a rule may set up the
+  // structure it needs (masks, efficacy, competition). Deterministic given `rng`.
+  virtual void prepare(Network& /*net*/, Rng& /*rng*/) {}
   // Called once before training: create per-run state (optimiser moments, traces) sized to `net`.
   virtual void begin(const Network& net) = 0;
   // One update from the mini-batch X [input x B] with its labels.
   virtual BatchStats train_batch(Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X,
                                  std::span<const std::uint8_t> labels) = 0;
   virtual RuleCounters counters() const { return {}; }
+  // Called at the end of each epoch: rule-specific state worth logging (JSON object, may be empty).
+  virtual nlohmann::json epoch_log(const Network& /*net*/) { return nlohmann::json::object(); }
   // Learning-rate schedule: the loop sets a factor in (0, 1] that scales the rule's step sizes
   // (train.lr_schedule). Rules without a step size may ignore it.
   void set_lr_scale(double scale) { lr_scale_ = scale; }

@@ -9,6 +9,7 @@
 #include "dalenet/backprop.hpp"
 #include "dalenet/config.hpp"
 #include "dalenet/error.hpp"
+#include "dalenet/rule.hpp"
 #include "dalenet/stats.hpp"
 
 namespace dalenet {
@@ -232,6 +233,8 @@ nlohmann::json analyze_model(const Model& model, const Dataset* data, const Anal
       Network init = make_network(cfg.network_spec(model.net.input_size(), model.net.output_size()));
       Rng rng(static_cast<std::uint64_t>(cfg.loop.seed), /*stream=*/1);  // the trainer's init stream
       init_weights(init, cfg.init_spec(), rng);
+      Rng prepare_rng(static_cast<std::uint64_t>(cfg.loop.seed), /*stream=*/4);
+      make_rule(cfg.rule)->prepare(init, prepare_rng);
       // Structural masks are a training outcome, not part of the initial state.
       r["initial"] = analyze_weights(init, opts);
     } catch (const Error& e) {

@@ -85,6 +85,12 @@ Network network_from_architecture(const json& arch, const std::string& name) {
         p.type = neuron_type_from_string(jp.at("type").get<std::string>());
         L.populations.push_back(p);
       }
+      if (jl.contains("competition")) {
+        L.competition = competition_from_string(jl.at("competition").get<std::string>());
+        L.inhibition_gain = jl.at("inhibition_gain").get<double>();
+        L.kwta_k = jl.at("kwta_k").get<int>();
+        if (!(L.inhibition_gain > 0.0) || L.kwta_k < 1) bad(name, "layer '" + L.name + "': invalid competition parameters");
+      }
     } catch (const json::exception& e) {
       bad(name, std::string("malformed architecture entry: ") + e.what());
     } catch (const ConfigError& e) {
@@ -95,6 +101,21 @@ Network network_from_architecture(const json& arch, const std::string& name) {
   }
   if (net.layers.size() < 2) bad(name, "architecture needs at least two layers");
   net.projections.resize(net.layers.size() - 1);
+  if (arch.contains("projections")) {
+    if (!arch["projections"].is_array() || arch["projections"].size() != net.projections.size())
+      bad(name, "architecture.projections must list one entry per projection");
+    for (std::size_t l = 0; l < net.projections.size(); ++l) {
+      try {
+        const auto& jp = arch["projections"][l];
+        net.projections[l].efficacy = efficacy_from_string(jp.at("efficacy").get<std::string>());
+        if (net.projections[l].efficacy != Efficacy::linear) net.projections[l].efficacy_floor = jp.at("floor").get<float>();
+      } catch (const json::exception& e) {
+        bad(name, std::string("malformed architecture.projections entry: ") + e.what());
+      } catch (const ConfigError& e) {
+        bad(name, e.what());
+      }
+    }
+  }
   return net;
 }
 
@@ -106,9 +127,21 @@ json architecture_to_json(const Network& net) {
     json pops = json::array();
     for (const auto& p : L.populations)
       pops.push_back({{"name", p.name}, {"size", p.size}, {"type", to_string(p.type)}});
-    layers.push_back({{"name", L.name}, {"activation", to_string(L.activation)}, {"populations", pops}});
+    nlohmann::json jl = {{"name", L.name}, {"activation", to_string(L.activation)}, {"populations", pops}};
+    if (L.competition != Competition::none) {
+      jl["competition"] = to_string(L.competition);
+      jl["inhibition_gain"] = L.inhibition_gain;
+      jl["kwta_k"] = L.kwta_k;
+    }
+    layers.push_back(jl);
   }
-  return {{"layers", layers}};
+  json projections = json::array();
+  for (const auto& p : net.projections) {
+    json jp = {{"efficacy", to_string(p.efficacy)}};
+    if (p.efficacy != Efficacy::linear) jp["floor"] = p.efficacy_floor;
+    projections.push_back(jp);
+  }
+  return {{"layers", layers}, {"projections", projections}};
 }
 
 void save_model(const std::string& path, const Model& model) {

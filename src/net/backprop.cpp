@@ -1,6 +1,9 @@
 #include "dalenet/backprop.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <string>
 
 #include "dalenet/error.hpp"
@@ -57,6 +60,90 @@ void check_finite_input(const Eigen::Ref<const Eigen::MatrixXf>& X) {
         throw InputError("input holds a non-finite value (" + std::to_string(X(i, b)) + ") at example " +
                          std::to_string(b) + ", feature " + std::to_string(i));
 }
+// Number of leading excitatory neurons of a layer (competition acts among them).
+Eigen::Index excitatory_count(const Layer& L) {
+  Eigen::Index n = 0;
+  for (const auto& p : L.populations) {
+    if (p.type != NeuronType::excitatory) break;
+    n += p.size;
+  }
+  return n;
+}
+
+// Inhibition level of one example's excitatory drives z (docs/RULE.md, H2).
+// feedback_inhibition: I = g * sum_j max(0, z_j - I), solved exactly over the sorted drives.
+void compete(const Layer& L, const float* z, Eigen::Index n, std::vector<float>& sorted, float& level, int& active,
+             int& unit) {
+  unit = -1;
+  if (L.competition == Competition::kwta) {
+    const auto k = static_cast<Eigen::Index>(L.kwta_k);
+    if (k >= n) {
+      level = -std::numeric_limits<float>::infinity();
+      active = static_cast<int>(n);
+      return;
+    }
+    // The (k+1)-th largest drive, with the lowest index among ties (deterministic).
+    std::vector<std::pair<float, int>> v(static_cast<std::size_t>(n));
+    for (Eigen::Index j = 0; j < n; ++j) v[static_cast<std::size_t>(j)] = {z[j], static_cast<int>(j)};
+    auto cmp = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+    std::nth_element(v.begin(), v.begin() + k, v.end(), cmp);
+    level = v[static_cast<std::size_t>(k)].first;
+    unit = v[static_cast<std::size_t>(k)].second;
+    active = static_cast<int>(k);
+    return;
+  }
+  const auto g = static_cast<float>(L.inhibition_gain);
+  sorted.assign(z, z + n);
+  std::sort(sorted.begin(), sorted.end(), std::greater<>());
+  level = 0.0F;
+  active = 0;
+  if (sorted.empty() || sorted[0] <= 0.0F) return;
+  double sum = 0.0;
+  for (Eigen::Index m = 1; m <= n; ++m) {
+    sum += sorted[static_cast<std::size_t>(m - 1)];
+    const double I = g * sum / (1.0 + g * static_cast<double>(m));
+    const double next = m < n ? sorted[static_cast<std::size_t>(m)] : -std::numeric_limits<double>::infinity();
+    if (sorted[static_cast<std::size_t>(m - 1)] > I && next <= I) {
+      level = static_cast<float>(I);
+      active = static_cast<int>(m);
+      return;
+    }
+  }
+}
+}  // namespace
+
+namespace {
+// delta (in: dL/dy, out: dL/dz) through the activation and, if any, the competition.
+void layer_derivative(const Layer& layer, const ForwardCache& cache, std::size_t l, Eigen::MatrixXf& delta) {
+  if (layer.competition == Competition::none) {
+    times_derivative(layer.activation, cache.pre[l], cache.act[l], delta);
+    return;
+  }
+  const Eigen::MatrixXf& pre = cache.pre[l];
+  const Eigen::Index nE = excitatory_count(layer);
+  // y = f(max(0, z - I)): through f (evaluated at the rectified value), then the rectification.
+  Eigen::MatrixXf rect = pre.topRows(nE).cwiseMax(0.0F);
+  Eigen::MatrixXf dtop = delta.topRows(nE);
+  times_derivative(layer.activation, rect, cache.act[l].topRows(nE), dtop);
+  dtop = (pre.topRows(nE).array() > 0.0F).select(dtop, 0.0F);
+  // Through I(z): feedback: dI/dz_j = g / (1 + g m) for active j; kwta: dI/dz_t = 1.
+  for (Eigen::Index b = 0; b < pre.cols(); ++b) {
+    const float total = dtop.col(b).sum();
+    if (layer.competition == Competition::feedback_inhibition) {
+      const int m = cache.active_count[l](b);
+      if (m == 0) continue;
+      const auto g = static_cast<float>(layer.inhibition_gain);
+      const float c = g / (1.0F + g * static_cast<float>(m)) * total;
+      for (Eigen::Index j = 0; j < nE; ++j)
+        if (pre(j, b) > 0.0F) dtop(j, b) -= c;
+    } else {
+      const int t = cache.threshold_unit[l](b);
+      if (t >= 0) dtop(t, b) -= total;
+    }
+  }
+  delta.topRows(nE) = dtop;
+  delta.bottomRows(delta.rows() - nE).setZero();  // interneurons project nowhere downstream
+}
 }  // namespace
 
 void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, ForwardCache& cache) {
@@ -66,14 +153,46 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
   const std::size_t L = net.layers.size();
   cache.pre.resize(L);
   cache.act.resize(L);
+  cache.inhibition.resize(L);
+  cache.active_count.resize(L);
+  cache.threshold_unit.resize(L);
+  cache.effective.resize(L);
   cache.act[0] = X;
+  std::vector<float> sorted;
   for (std::size_t l = 0; l + 1 < L; ++l) {
     const auto& p = net.projections[l];
     auto& z = cache.pre[l + 1];
     z.resize(p.num_post(), X.cols());
-    z.noalias() = p.weight * cache.act[l];
+    if (p.efficacy == Efficacy::linear) {
+      z.noalias() = p.weight * cache.act[l];
+    } else {
+      p.effective_weight(cache.effective[l]);
+      z.noalias() = cache.effective[l] * cache.act[l];
+    }
     z.colwise() += p.bias;
-    apply_activation(net.layers[l + 1].activation, z, cache.act[l + 1]);
+    const Layer& layer = net.layers[l + 1];
+    if (layer.competition == Competition::none) {
+      apply_activation(layer.activation, z, cache.act[l + 1]);
+      continue;
+    }
+    const Eigen::Index nE = excitatory_count(layer), B = z.cols();
+    cache.inhibition[l + 1].resize(B);
+    cache.active_count[l + 1].resize(B);
+    cache.threshold_unit[l + 1].resize(B);
+    for (Eigen::Index b = 0; b < B; ++b) {
+      float level = 0.0F;
+      int active = 0, unit = -1;
+      compete(layer, z.col(b).data(), nE, sorted, level, active, unit);
+      cache.inhibition[l + 1](b) = level;
+      cache.active_count[l + 1](b) = active;
+      cache.threshold_unit[l + 1](b) = unit;
+      z.col(b).head(nE).array() -= level;
+      z.col(b).tail(z.rows() - nE).setConstant(std::isfinite(level) ? level : 0.0F);
+    }
+    Eigen::MatrixXf rect = z;
+    rect.topRows(nE) = rect.topRows(nE).cwiseMax(0.0F);
+    apply_activation(layer.activation, rect, cache.act[l + 1]);
+    cache.act[l + 1].bottomRows(z.rows() - nE) = z.bottomRows(z.rows() - nE);  // interneurons carry I
   }
 }
 
@@ -141,11 +260,14 @@ void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<co
   scratch.delta.resize(L);
   // delta[l] = dL/dpre[l] for l >= 1; delta[0] = dL/dX.
   scratch.delta[L - 1] = dlogits;
-  times_derivative(net.layers[L - 1].activation, cache.pre[L - 1], cache.act[L - 1], scratch.delta[L - 1]);
+  layer_derivative(net.layers[L - 1], cache, L - 1, scratch.delta[L - 1]);
   for (std::size_t l = L - 1; l >= 1; --l) {
     const auto& p = net.projections[l - 1];
     const Eigen::MatrixXf& d = scratch.delta[l];
     if (grads != nullptr) {
+      if (p.efficacy != Efficacy::linear)
+        throw InputError("parameter gradients through " + to_string(p.efficacy) +
+                         " efficacy are not implemented (such projections learn by local rules)");
       grads->weight[l - 1].noalias() = d * cache.act[l - 1].transpose();
       grads->bias[l - 1].noalias() = d.rowwise().sum();
       if (p.has_mask()) grads->weight[l - 1].array() *= p.mask.cast<float>().array();
@@ -154,8 +276,12 @@ void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<co
     if (!need_below) break;
     auto& below = scratch.delta[l - 1];
     below.resize(p.num_pre(), d.cols());
-    below.noalias() = p.weight.transpose() * d;
-    if (l > 1) times_derivative(net.layers[l - 1].activation, cache.pre[l - 1], cache.act[l - 1], below);
+    if (p.efficacy == Efficacy::linear) {
+      below.noalias() = p.weight.transpose() * d;
+    } else {
+      below.noalias() = cache.effective[l - 1].transpose() * d;
+    }
+    if (l > 1) layer_derivative(net.layers[l - 1], cache, l - 1, below);
   }
   if (input_grad != nullptr) *input_grad = scratch.delta[0];
 }

@@ -26,6 +26,48 @@ Activation activation_from_string(const std::string& s) {
     if (to_string(a) == s) return a;
   throw ConfigError("unknown activation '" + s + "' (known: identity, relu, sigmoid, sigmoid2, tanh)");
 }
+std::string to_string(Efficacy e) { return e == Efficacy::linear ? "linear" : "log_normalized"; }
+Efficacy efficacy_from_string(const std::string& s) {
+  if (s == "linear") return Efficacy::linear;
+  if (s == "log_normalized") return Efficacy::log_normalized;
+  throw ConfigError("unknown efficacy '" + s + "' (known: linear, log_normalized)");
+}
+std::string to_string(Competition c) {
+  switch (c) {
+    case Competition::none: return "none";
+    case Competition::feedback_inhibition: return "feedback_inhibition";
+    case Competition::kwta: return "kwta";
+  }
+  return "?";
+}
+Competition competition_from_string(const std::string& s) {
+  for (auto c : {Competition::none, Competition::feedback_inhibition, Competition::kwta})
+    if (to_string(c) == s) return c;
+  throw ConfigError("unknown competition '" + s + "' (known: none, feedback_inhibition, kwta)");
+}
+
+void Projection::effective_weight(WeightMatrix& out) const {
+  if (efficacy == Efficacy::linear) {
+    out = weight;
+    return;
+  }
+  out.resize(weight.rows(), weight.cols());
+  const float floor = efficacy_floor;
+  const float log_floor = std::log(floor);
+  for (Eigen::Index i = 0; i < weight.rows(); ++i) {
+    const float sum = weight.row(i).sum();
+    if (!(sum > 0.0F)) {
+      out.row(i).setZero();  // a neuron without synapses receives no drive
+      continue;
+    }
+    const float inv = 1.0F / sum;
+    for (Eigen::Index j = 0; j < weight.cols(); ++j) {
+      const float w = weight(i, j) * inv;
+      out(i, j) = w > floor ? std::log(w) - log_floor : 0.0F;
+    }
+  }
+}
+
 std::string to_string(NeuronType t) {
   return t == NeuronType::excitatory ? "E" : "I";
 }
@@ -109,6 +151,12 @@ void Network::validate() const {
     if (p.bias.size() != p.weight.rows()) throw ModelFileError(where + ": bias has the wrong length");
     if (!p.weight.allFinite()) throw ModelFileError(where + ": weight holds NaN or Inf");
     if (!p.bias.allFinite()) throw ModelFileError(where + ": bias holds NaN or Inf");
+    if (p.efficacy == Efficacy::log_normalized) {
+      if (!(p.efficacy_floor > 0.0F && p.efficacy_floor < 1.0F))
+        throw ModelFileError(where + ": log_normalized efficacy needs a floor in (0, 1)");
+      if ((p.weight.array() < 0.0F).any())
+        throw ModelFileError(where + ": log_normalized efficacy is defined for non-negative weights only");
+    }
     if (p.has_mask()) {
       if (p.mask.rows() != p.weight.rows() || p.mask.cols() != p.weight.cols())
         throw ModelFileError(where + ": mask shape differs from weight shape");
@@ -126,7 +174,13 @@ Network make_network(const NetworkSpec& spec) {
   if (spec.inhibitory_fraction < 0.0 || spec.inhibitory_fraction >= 1.0)
     throw ConfigError("network.inhibitory_fraction must be in [0, 1)");
   Network net;
-  net.layers.push_back({"input", {{"input", spec.input, NeuronType::excitatory}}, Activation::identity, {}, {}});
+  auto single = [](const std::string& name, int size) {
+    Layer L;
+    L.name = name;
+    L.populations = {{name, size, NeuronType::excitatory}};
+    return L;
+  };
+  net.layers.push_back(single("input", spec.input));
   for (std::size_t h = 0; h < spec.hidden.size(); ++h) {
     const int n = spec.hidden[h];
     if (n <= 0) throw ConfigError("network.hidden sizes must be positive");
@@ -138,7 +192,7 @@ Network make_network(const NetworkSpec& spec) {
     if (n_inh > 0) layer.populations.push_back({layer.name + ".I", n_inh, NeuronType::inhibitory});
     net.layers.push_back(layer);
   }
-  net.layers.push_back({"output", {{"output", spec.output, NeuronType::excitatory}}, Activation::identity, {}, {}});
+  net.layers.push_back(single("output", spec.output));
   for (std::size_t l = 0; l + 1 < net.layers.size(); ++l) {
     Projection p;
     p.weight = WeightMatrix::Zero(net.layers[l + 1].size(), net.layers[l].size());

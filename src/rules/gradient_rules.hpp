@@ -8,4 +8,5 @@ namespace dalenet::rules {
 std::unique_ptr<LearningRule> make_backprop(const RuleConfig& cfg);
 std::unique_ptr<LearningRule> make_sign_constrained_backprop(const RuleConfig& cfg);
 std::unique_ptr<LearningRule> make_exponentiated_gradient(const RuleConfig& cfg);
+std::unique_ptr<LearningRule> make_bio(const RuleConfig& cfg);
 }  // namespace dalenet::rules

@@ -15,6 +15,10 @@ const std::vector<RuleInfo>& rule_registry() {
        SignInit::per_neuron, rules::make_sign_constrained_backprop},
       {"eg", "exponentiated gradient w <- w*exp(-lr*sign(w)*dL/dw) (Cornford et al. 2024)", SignInit::per_neuron,
        rules::make_exponentiated_gradient},
+      {"bio",
+       "biologically guided local rule: competitive multiplicative Hebbian plasticity, interneuron feedback "
+       "inhibition, homeostasis, structural plasticity, local output rule (docs/RULE.md)",
+       SignInit::per_neuron, rules::make_bio},
   };
   return registry;
 }

@@ -107,6 +107,8 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
   Rng init_rng(static_cast<std::uint64_t>(cfg.loop.seed), /*stream=*/1);
   init_weights(model.net, cfg.init_spec(), init_rng);
   std::unique_ptr<LearningRule> rule = make_rule(cfg.rule);
+  Rng prepare_rng(static_cast<std::uint64_t>(cfg.loop.seed), /*stream=*/4);
+  rule->prepare(model.net, prepare_rng);
   rule->begin(model.net);
 
   nlohmann::json data_json = {{"train", describe(train_set)}};
@@ -205,6 +207,7 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
       ej["val_loss"] = v.mean_loss;
       ej["val_accuracy"] = v.accuracy;
     }
+    if (nlohmann::json log = rule->epoch_log(model.net); !log.empty()) ej["rule"] = log;
     epochs_json.push_back(ej);
     last_good = model.net;
     if (opts.progress) {
@@ -230,7 +233,10 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
   if (n_val > 0) metrics["validation"] = evaluate(model.net, split.validation).to_json();
   if (data.test.size() > 0) metrics["test"] = evaluate(model.net, data.test).to_json();
   const RuleCounters c = rule->counters();
-  metrics["counters"] = {{"sign_flips", c.sign_flips}, {"clip_events", c.clip_events}};
+  metrics["counters"] = {{"sign_flips", c.sign_flips},
+                         {"clip_events", c.clip_events},
+                         {"eliminations", c.eliminations},
+                         {"creations", c.creations}};
   model.info["counters"] = metrics["counters"];
   results["metrics"] = metrics;
   results["status"] = "completed";

@@ -1,0 +1,40 @@
+#pragma once
+// The interface of local plasticity. A local rule updates the synapses of ONE projection from
+// what is available at those synapses: the presynaptic rates, the postsynaptic rates (after the
+// layer's own competition), an optional third factor per postsynaptic neuron (e.g. a teaching
+// signal arriving at an output neuron) and one global scalar (e.g. a reward). It receives no
+// Network, no other projection, no labels and no error vector from other layers: non-local
+// information is unreachable by construction. (Its tests also check it behaviourally: hidden
+// plasticity is bit-identical when the labels are permuted.)
+#include <Eigen/Core>
+#include <cstdint>
+
+#include "dalenet/network.hpp"
+
+namespace dalenet {
+
+struct LocalBatch {
+  const Eigen::MatrixXf& pre;        // presynaptic rates [pre x B]
+  const Eigen::MatrixXf& post;       // postsynaptic rates [post x B]
+  const Eigen::MatrixXf* modulator;  // third factor per postsynaptic neuron [post x B], or nullptr
+  double global = 0.0;               // one global modulatory scalar
+};
+
+// The synapses of one projection: what a local rule may change.
+struct Synapses {
+  WeightMatrix& weight;  // [post x pre], non-negative for the bio rule
+  MaskMatrix& mask;      // [post x pre]: 1 existing, 0 silent
+};
+
+struct PlasticityCounters {
+  std::uint64_t sign_flips = 0;
+  std::uint64_t clip_events = 0;
+};
+
+class LocalPlasticity {
+ public:
+  virtual ~LocalPlasticity() = default;
+  virtual void update(Synapses syn, const LocalBatch& batch, PlasticityCounters& counters) = 0;
+};
+
+}  // namespace dalenet

@@ -1,0 +1,264 @@
+// The biologically guided rule ("bio"): competitive excitatory Hebbian plasticity with
+// multiplicative (exponentiated) updates in the hidden layer, feedback inhibition through
+// inhibitory interneurons, homeostatic thresholds, structural plasticity, and a local supervised
+// output rule. Every equation, its source and its rationale: docs/RULE.md (labels H1..H5, O1, O2).
+#include <algorithm>
+#include <cmath>
+
+#include "dalenet/backprop.hpp"
+#include "dalenet/error.hpp"
+#include "dalenet/local.hpp"
+#include "rules/gradient_rules.hpp"
+
+namespace dalenet::rules {
+namespace {
+
+// Counts weights whose sign changed between `before` and `after` (zero counts as no sign).
+std::uint64_t count_flips(const WeightMatrix& before, const WeightMatrix& after) {
+  const auto sb = (before.array() > 0.0F).cast<int>() - (before.array() < 0.0F).cast<int>();
+  const auto sa = (after.array() > 0.0F).cast<int>() - (after.array() < 0.0F).cast<int>();
+  return static_cast<std::uint64_t>(((sb != 0) && (sa != sb) && (sa != 0)).count());
+}
+
+// H3: competitive Hebbian plasticity in EM form. With w_hat the row-normalised weights and
+// d_j = w_hat_j . x the neuron's summed normalised input, g_ij = E_r[x_i / d_j] / E_r[1].
+// Multiplicative: w_ij <- w_hat_ij * exp(eta * c_j * (g_ij - 1)); additive (H3a):
+// w_ij <- w_hat_ij + min(1, eta * c_j) * w_hat_ij * (g_ij - 1). c_j = min(5, N * mean_b r_j) speeds
+// up rarely winning neurons. Both keep w >= 0 by their form; silent synapses (w = 0) stay 0.
+class HiddenEm : public LocalPlasticity {
+ public:
+  HiddenEm(bool multiplicative, double eta) : multiplicative_(multiplicative), eta_(eta) {}
+  void update(Synapses syn, const LocalBatch& b, PlasticityCounters& counters) override {
+    WeightMatrix& w = syn.weight;
+    const Eigen::Index N = w.rows(), B = b.pre.cols();
+    before_ = w;
+    const Eigen::VectorXf sums = w.rowwise().sum();
+    for (Eigen::Index j = 0; j < N; ++j)
+      if (sums(j) > 0.0F) w.row(j) /= sums(j);  // synaptic scaling: w_hat
+    d_.noalias() = w * b.pre;                    // [N x B]
+    ratio_ = b.post.array() / (d_.array() + 1e-12F);
+    g_.noalias() = ratio_ * b.pre.transpose();  // [N x pre]: sum_b r_jb x_ib / d_jb
+    const Eigen::VectorXf rsum = b.post.rowwise().sum();
+    for (Eigen::Index j = 0; j < N; ++j) {
+      const float mean_r = rsum(j) / static_cast<float>(B);
+      if (!(rsum(j) > 0.0F)) continue;  // a neuron that did not fire does not learn
+      const float c = std::min(5.0F, static_cast<float>(N) * mean_r);
+      const auto g = g_.row(j).array() / rsum(j);
+      if (multiplicative_) {
+        w.row(j).array() *= (static_cast<float>(eta_) * c * (g - 1.0F)).exp();
+      } else {
+        const float lambda = std::min(1.0F, static_cast<float>(eta_) * c);
+        w.row(j).array() += lambda * w.row(j).array() * (g - 1.0F);
+      }
+    }
+    counters.sign_flips += count_flips(before_, w);
+  }
+
+ private:
+  bool multiplicative_;
+  double eta_;
+  WeightMatrix before_;
+  Eigen::MatrixXf d_, ratio_;
+  WeightMatrix g_;
+};
+
+// O1: three-factor delta rule at the output neuron, multiplicative so that the non-negative
+// weights of excitatory hidden neurons stay non-negative: V_kj <- V_kj * exp(eta * mean_b h_j (t_k - y_k)),
+// with y = softmax(V h + c) the output neuron's own rate and t_k the teaching signal it receives.
+class OutputDelta : public LocalPlasticity {
+ public:
+  explicit OutputDelta(double eta) : eta_(eta) {}
+  void update(Synapses syn, const LocalBatch& b, PlasticityCounters& counters) override {
+    before_ = syn.weight;
+    const auto B = static_cast<float>(b.pre.cols());
+    step_.noalias() = (*b.modulator) * b.pre.transpose();  // sum_b (t - y)_k h_j
+    syn.weight.array() *= (static_cast<float>(eta_) / B * step_.array()).exp();
+    counters.sign_flips += count_flips(before_, syn.weight);
+  }
+
+ private:
+  double eta_;
+  WeightMatrix before_, step_;
+};
+
+class BioRule : public LearningRule {
+ public:
+  explicit BioRule(const RuleConfig& cfg) : cfg_(cfg.bio) {
+    const auto& c = cfg_;
+    if (c.hidden_update != "multiplicative" && c.hidden_update != "additive")
+      throw ConfigError("bio.hidden_update: '" + c.hidden_update + "' is not multiplicative or additive");
+    if (c.competition != "feedback_inhibition" && c.competition != "kwta")
+      throw ConfigError("bio.competition: '" + c.competition + "' is not feedback_inhibition or kwta");
+    if (c.output_rule != "delta" && c.output_rule != "perturbation")
+      throw ConfigError("bio.output_rule: '" + c.output_rule + "' is not delta or perturbation");
+    hidden_ = std::make_unique<HiddenEm>(c.hidden_update == "multiplicative", c.eta_hidden);
+    output_ = std::make_unique<OutputDelta>(c.eta_output);
+  }
+  std::string name() const override { return "bio"; }
+
+  void prepare(Network& net, Rng& rng) override {
+    rng_ = Rng(rng.next_u64(), 3);
+    if (net.layers.size() != 3)
+      throw ConfigError("train.rule = \"bio\" needs exactly one hidden layer (network.hidden = [N])");
+    Layer& hidden = net.layers[1];
+    hidden.competition = competition_from_string(cfg_.competition);
+    hidden.inhibition_gain = cfg_.inhibition_gain;
+    hidden.kwta_k = cfg_.kwta_k;
+    Projection& in = net.projections[0];
+    Projection& out = net.projections[1];
+    in.efficacy = Efficacy::log_normalized;
+    in.efficacy_floor = static_cast<float>(cfg_.silence_factor / static_cast<double>(in.num_pre()));
+    // Interneurons receive no feedforward input and do not project to the output: their
+    // synapses are the E -> I -> E loop of the competition (fixed, see docs/RULE.md H2).
+    n_exc_ = 0;
+    for (const auto& p : hidden.populations) {
+      if (p.type != NeuronType::excitatory) break;
+      n_exc_ += p.size;
+    }
+    if ((in.weight.topRows(n_exc_).array() < 0.0F).any() || (out.weight.leftCols(n_exc_).array() < 0.0F).any())
+      throw ConfigError("train.rule = \"bio\" starts from non-negative weights: use network.sign_init = \"per_neuron\" "
+                        "(inputs and hidden excitatory neurons are excitatory)");
+    in.mask = MaskMatrix::Ones(in.weight.rows(), in.weight.cols());
+    in.mask.bottomRows(in.weight.rows() - n_exc_).setZero();
+    in.weight.bottomRows(in.weight.rows() - n_exc_).setZero();
+    in.bias.setZero();
+    out.mask = MaskMatrix::Ones(out.weight.rows(), out.weight.cols());
+    out.mask.rightCols(out.weight.cols() - n_exc_).setZero();
+    out.weight.rightCols(out.weight.cols() - n_exc_).setZero();
+    out.bias.setZero();
+    hidden.rate = Eigen::VectorXf::Constant(hidden.size(), 1.0F / static_cast<float>(n_exc_));
+  }
+
+  void begin(const Network& net) override {
+    if (net.projections[0].efficacy != Efficacy::log_normalized) throw ConfigError("bio: prepare() was not run");
+    batches_ = 0;
+    epoch_ = {};
+  }
+
+  BatchStats train_batch(Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                         std::span<const std::uint8_t> labels) override {
+    forward(net, X, cache_);
+    BatchStats s;
+    s.loss = softmax_cross_entropy(cache_.logits(), labels, Reduction::mean, nullptr);
+    s.correct = count_correct(cache_.logits(), labels);
+    const Eigen::Index B = X.cols(), nE = n_exc_;
+    Layer& hidden = net.layers[1];
+    Projection& in = net.projections[0];
+    Projection& out = net.projections[1];
+
+    // Postsynaptic factor of hidden plasticity: each excitatory neuron's rate divided by the
+    // pooled excitatory rate (divisive inhibition; a global scalar per example).
+    const Eigen::MatrixXf h = cache_.act[1].topRows(nE);
+    r_ = h;
+    for (Eigen::Index b = 0; b < B; ++b) {
+      const float total = r_.col(b).sum();
+      if (total > 0.0F) r_.col(b) /= total;
+    }
+    epoch_.active += static_cast<double>((h.array() > 0.0F).count()) / static_cast<double>(B);
+    ++epoch_.batches;
+
+    // H3 on the E rows of the input projection.
+    {
+      WeightMatrix wE = in.weight.topRows(nE);
+      MaskMatrix mE = in.mask.topRows(nE);
+      PlasticityCounters pc;
+      hidden_->update({wE, mE}, {X.derived(), r_, nullptr, 0.0}, pc);
+      in.weight.topRows(nE) = wE;
+      counters_.sign_flips += pc.sign_flips;
+    }
+    // O1 on the E columns of the output projection: third factor t - y at each output neuron.
+    {
+      Eigen::MatrixXf y = cache_.logits();
+      for (Eigen::Index b = 0; b < B; ++b) {
+        y.col(b).array() -= y.col(b).maxCoeff();
+        y.col(b) = y.col(b).array().exp();
+        y.col(b) /= y.col(b).sum();
+      }
+      Eigen::MatrixXf teach = -y;
+      for (Eigen::Index b = 0; b < B; ++b) teach(labels[static_cast<std::size_t>(b)], b) += 1.0F;
+      WeightMatrix vE = out.weight.leftCols(nE);
+      MaskMatrix mE = out.mask.leftCols(nE);
+      PlasticityCounters pc;
+      output_->update({vE, mE}, {h, y, &teach, 0.0}, pc);
+      out.weight.leftCols(nE) = vE;
+      out.bias += static_cast<float>(cfg_.eta_output) / static_cast<float>(B) * teach.rowwise().sum();
+      counters_.sign_flips += pc.sign_flips;
+    }
+    // H4: homeostatic thresholds (bias = -theta) from running rates of r.
+    if (cfg_.homeostasis) {
+      const auto a = static_cast<float>(cfg_.rate_decay);
+      const Eigen::VectorXf batch_rate = r_.rowwise().mean();
+      hidden.rate.head(nE) = (1.0F - a) * hidden.rate.head(nE) + a * batch_rate;
+      const float target = 1.0F / static_cast<float>(nE);
+      in.bias.head(nE).array() -=
+          static_cast<float>(cfg_.homeostasis_rate) * static_cast<float>(nE) * (hidden.rate.head(nE).array() - target);
+    }
+    // H5: structural plasticity every structural_interval batches.
+    if (cfg_.structural && ++batches_ % cfg_.structural_interval == 0) structural_step(net);
+    return s;
+  }
+
+  RuleCounters counters() const override { return counters_; }
+
+  nlohmann::json epoch_log(const Network& net) override {
+    const Projection& in = net.projections[0];
+    const Eigen::Index nE = n_exc_;
+    std::int64_t non_silent = 0;
+    for (Eigen::Index i = 0; i < nE; ++i)
+      for (Eigen::Index j = 0; j < in.weight.cols(); ++j) non_silent += in.mask(i, j) != 0 ? 1 : 0;
+    const Eigen::VectorXf rate = net.layers[1].rate.head(nE);
+    nlohmann::json j = {{"non_silent_input_synapses", non_silent},
+                        {"input_synapses", nE * in.weight.cols()},
+                        {"eliminations", counters_.eliminations - epoch_start_.eliminations},
+                        {"creations", counters_.creations - epoch_start_.creations},
+                        {"mean_active_per_example", epoch_.batches ? epoch_.active / static_cast<double>(epoch_.batches) : 0.0},
+                        {"rate_min", rate.minCoeff()},
+                        {"rate_max", rate.maxCoeff()}};
+    epoch_start_ = counters_;
+    epoch_ = {};
+    return j;
+  }
+
+ private:
+  // Synapses whose normalised weight fell to the efficacy floor (they already contribute
+  // nothing to the drive) are removed; with regrowth > 0, silent sites regrow at random with a
+  // small weight just above the floor.
+  void structural_step(Network& net) {
+    Projection& in = net.projections[0];
+    const float floor = in.efficacy_floor;
+    for (Eigen::Index i = 0; i < n_exc_; ++i) {
+      const float sum = in.weight.row(i).sum();
+      if (!(sum > 0.0F)) continue;
+      for (Eigen::Index j = 0; j < in.weight.cols(); ++j) {
+        if (in.mask(i, j) != 0 && in.weight(i, j) / sum <= floor) {
+          in.mask(i, j) = 0;
+          in.weight(i, j) = 0.0F;
+          ++counters_.eliminations;
+        } else if (in.mask(i, j) == 0 && cfg_.regrowth > 0.0 && rng_.uniform() < cfg_.regrowth) {
+          in.mask(i, j) = 1;
+          in.weight(i, j) = 10.0F * floor * sum;
+          ++counters_.creations;
+        }
+      }
+    }
+  }
+
+  BioConfig cfg_;
+  std::unique_ptr<LocalPlasticity> hidden_, output_;
+  Eigen::Index n_exc_ = 0;
+  ForwardCache cache_;
+  Eigen::MatrixXf r_;
+  RuleCounters counters_, epoch_start_;
+  struct {
+    double active = 0.0;
+    std::int64_t batches = 0;
+  } epoch_;
+  std::int64_t batches_ = 0;
+  Rng rng_;  // structural regrowth and output perturbations; seeded in prepare()
+};
+
+}  // namespace
+
+std::unique_ptr<LearningRule> make_bio(const RuleConfig& cfg) { return std::make_unique<BioRule>(cfg); }
+
+}  // namespace dalenet::rules
