@@ -23,6 +23,7 @@ struct ForwardCache {
   // (feedback_inhibition) or the unit whose drive sets I (kwta).
   std::vector<Eigen::VectorXf> inhibition;
   std::vector<Eigen::VectorXi> active_count, threshold_unit;
+  std::vector<Eigen::VectorXf> pool;    // divisive layers: sum of rectified excitatory rates per example
   std::vector<WeightMatrix> effective;  // effective weights of non-linear-efficacy projections
   const Eigen::MatrixXf& logits() const { return act.back(); }
 };

@@ -72,6 +72,7 @@ struct Layer {
   Competition competition = Competition::none;
   double inhibition_gain = 1.0;  // feedback_inhibition: gain of the E -> I -> E loop
   int kwta_k = 20;               // kwta: number of winners
+  bool divisive = false;         // divide the rectified rates by their sum (divisive normalisation by the pool)
   // Competition acts among the excitatory neurons; inhibitory neurons of the layer carry the
   // inhibition (their activity is the pooled inhibition level) and receive no feedforward input.
   // Per-neuron state for local rules; empty (size 0) when a rule does not use it.

@@ -33,22 +33,23 @@ struct OptimizerConfig {
 
 // The biologically guided rule (docs/RULE.md); config section [bio].
 struct BioConfig {
-  std::string hidden_update = "multiplicative";  // multiplicative (H3) | additive (H3a)
-  double eta_hidden = 0.01;                       // hidden plasticity rate
+  std::string hidden_update = "multiplicative";     // multiplicative (H3) | additive (H3a)
+  double eta_hidden = 0.01;                         // hidden plasticity rate
   std::string competition = "feedback_inhibition";  // feedback_inhibition (interneurons) | kwta
-  double inhibition_gain = 1.0;                   // E -> I -> E loop gain (feedback_inhibition)
-  int kwta_k = 20;                                // winners (kwta)
-  double silence_factor = 1e-3;                   // efficacy floor = silence_factor / fan_in
+  double inhibition_gain = 1.0;                     // E -> I -> E loop gain (feedback_inhibition)
+  int kwta_k = 20;                                  // winners (kwta)
+  bool divisive = false;                            // H2b: normalise the rates sent to the output by their sum
+  double silence_factor = 1e-3;                     // efficacy floor = silence_factor / fan_in
   bool homeostasis = true;
-  double homeostasis_rate = 0.01;                 // beta in H4
-  double rate_decay = 0.01;                       // alpha: running-rate time constant, in batches^-1
+  double homeostasis_rate = 0.01;  // beta in H4
+  double rate_decay = 0.01;        // alpha: running-rate time constant, in batches^-1
   bool structural = true;
-  double regrowth = 0.0;                          // probability per silent synapse per structural step
-  std::int64_t structural_interval = 100;         // batches between structural steps
-  std::string output_rule = "delta";              // delta (O1, three-factor) | perturbation (O2)
+  double regrowth = 0.0;                   // probability per silent synapse per structural step
+  std::int64_t structural_interval = 100;  // batches between structural steps
+  std::string output_rule = "delta";       // delta (O1, three-factor) | perturbation (O2)
   double eta_output = 0.05;
-  double perturbation_sigma = 0.05;               // O2: size of the multiplicative weight perturbation
-  double eta_hebbian = 0.01;                      // O2: label-gated Hebbian term
+  double perturbation_sigma = 0.05;  // O2: size of the multiplicative weight perturbation
+  double eta_hebbian = 0.01;         // O2: label-gated Hebbian term
 };
 
 struct RuleConfig {
@@ -64,8 +65,8 @@ struct BatchStats {
 
 // Events that would make an emergent property imposed rather than emergent; reported per run.
 struct RuleCounters {
-  std::uint64_t sign_flips = 0;   // weights whose sign changed (non-zero to opposite non-zero/zero)
-  std::uint64_t clip_events = 0;  // weights clamped/projected by the rule itself
+  std::uint64_t sign_flips = 0;    // weights whose sign changed (non-zero to opposite non-zero/zero)
+  std::uint64_t clip_events = 0;   // weights clamped/projected by the rule itself
   std::uint64_t eliminations = 0;  // synapses made silent by structural plasticity
   std::uint64_t creations = 0;     // synapses regrown by structural plasticity
 };

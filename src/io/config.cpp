@@ -92,27 +92,45 @@ const std::map<std::string, KeyDef>& schema() {
   static const std::map<std::string, KeyDef> keys = {
       {"bio.hidden_update",
        {"multiplicative (H3) | additive (H3a)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.bio.hidden_update = get_string(n, w, {"multiplicative", "additive"}); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.bio.hidden_update = get_string(n, w, {"multiplicative", "additive"});
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("hidden_update", c.rule.bio.hidden_update); }}},
+      {"bio.divisive",
+       {"H2b: divide the hidden rates sent to the output by their sum (divisive normalisation)",
+        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.bio.divisive = get_bool(n, w); },
+        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("divisive", c.rule.bio.divisive); }}},
       {"bio.eta_hidden",
        {"hidden plasticity rate, > 0",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.bio.eta_hidden = get_double(n, w, 0.0, 10.0, true); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.bio.eta_hidden = get_double(n, w, 0.0, 10.0, true);
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("eta_hidden", c.rule.bio.eta_hidden); }}},
       {"bio.competition",
        {"feedback_inhibition (interneurons) | kwta (fixed k-WTA ablation)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.bio.competition = get_string(n, w, {"feedback_inhibition", "kwta"}); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.bio.competition = get_string(n, w, {"feedback_inhibition", "kwta"});
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("competition", c.rule.bio.competition); }}},
       {"bio.inhibition_gain",
        {"gain of the E->I->E feedback loop, > 0",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.bio.inhibition_gain = get_double(n, w, 0.0, 1e6, true); },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("inhibition_gain", c.rule.bio.inhibition_gain); }}},
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.bio.inhibition_gain = get_double(n, w, 0.0, 1e6, true);
+        },
+        [](const TrainConfig& c, toml::table& t) {
+          t.insert_or_assign("inhibition_gain", c.rule.bio.inhibition_gain);
+        }}},
       {"bio.kwta_k",
        {"winners of the kwta ablation",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.bio.kwta_k = static_cast<int>(get_int(n, w, 1, 1 << 20)); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.bio.kwta_k = static_cast<int>(get_int(n, w, 1, 1 << 20));
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("kwta_k", c.rule.bio.kwta_k); }}},
       {"bio.silence_factor",
        {"efficacy floor (and silence threshold) = silence_factor / fan_in",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.bio.silence_factor = get_double(n, w, 0.0, 1.0, true); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.bio.silence_factor = get_double(n, w, 0.0, 1.0, true);
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("silence_factor", c.rule.bio.silence_factor); }}},
       {"bio.homeostasis",
        {"homeostatic thresholds on/off",
@@ -120,11 +138,17 @@ const std::map<std::string, KeyDef>& schema() {
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("homeostasis", c.rule.bio.homeostasis); }}},
       {"bio.homeostasis_rate",
        {"beta of the threshold update",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.bio.homeostasis_rate = get_double(n, w, 0.0, 100.0); },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("homeostasis_rate", c.rule.bio.homeostasis_rate); }}},
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.bio.homeostasis_rate = get_double(n, w, 0.0, 100.0);
+        },
+        [](const TrainConfig& c, toml::table& t) {
+          t.insert_or_assign("homeostasis_rate", c.rule.bio.homeostasis_rate);
+        }}},
       {"bio.rate_decay",
        {"alpha of the running rate, (0, 1]",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.bio.rate_decay = get_double(n, w, 0.0, 1.0, true); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.bio.rate_decay = get_double(n, w, 0.0, 1.0, true);
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("rate_decay", c.rule.bio.rate_decay); }}},
       {"bio.structural",
        {"structural plasticity on/off",
@@ -132,27 +156,43 @@ const std::map<std::string, KeyDef>& schema() {
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("structural", c.rule.bio.structural); }}},
       {"bio.regrowth",
        {"probability per silent synapse per structural step",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.bio.regrowth = get_double(n, w, 0.0, 1.0); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.bio.regrowth = get_double(n, w, 0.0, 1.0);
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("regrowth", c.rule.bio.regrowth); }}},
       {"bio.structural_interval",
        {"batches between structural steps",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.bio.structural_interval = (get_int(n, w, 1, 1 << 30)); },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("structural_interval", c.rule.bio.structural_interval); }}},
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.bio.structural_interval = (get_int(n, w, 1, 1 << 30));
+        },
+        [](const TrainConfig& c, toml::table& t) {
+          t.insert_or_assign("structural_interval", c.rule.bio.structural_interval);
+        }}},
       {"bio.output_rule",
        {"delta (O1, three-factor) | perturbation (O2, Hebbian + weight perturbation)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.bio.output_rule = get_string(n, w, {"delta", "perturbation"}); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.bio.output_rule = get_string(n, w, {"delta", "perturbation"});
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("output_rule", c.rule.bio.output_rule); }}},
       {"bio.eta_output",
        {"output plasticity rate, > 0",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.bio.eta_output = get_double(n, w, 0.0, 100.0, true); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.bio.eta_output = get_double(n, w, 0.0, 100.0, true);
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("eta_output", c.rule.bio.eta_output); }}},
       {"bio.perturbation_sigma",
        {"O2: size of the multiplicative weight perturbation",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.bio.perturbation_sigma = get_double(n, w, 0.0, 10.0, true); },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("perturbation_sigma", c.rule.bio.perturbation_sigma); }}},
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.bio.perturbation_sigma = get_double(n, w, 0.0, 10.0, true);
+        },
+        [](const TrainConfig& c, toml::table& t) {
+          t.insert_or_assign("perturbation_sigma", c.rule.bio.perturbation_sigma);
+        }}},
       {"bio.eta_hebbian",
        {"O2: rate of the label-gated Hebbian term",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.bio.eta_hebbian = get_double(n, w, 0.0, 100.0); },
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          c.rule.bio.eta_hebbian = get_double(n, w, 0.0, 100.0);
+        },
         [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("eta_hebbian", c.rule.bio.eta_hebbian); }}},
       {"data.dataset",
        {"mnist | fashion | idx:IMAGES,LABELS (training pair; test defaults to none)",

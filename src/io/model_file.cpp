@@ -89,7 +89,9 @@ Network network_from_architecture(const json& arch, const std::string& name) {
         L.competition = competition_from_string(jl.at("competition").get<std::string>());
         L.inhibition_gain = jl.at("inhibition_gain").get<double>();
         L.kwta_k = jl.at("kwta_k").get<int>();
-        if (!(L.inhibition_gain > 0.0) || L.kwta_k < 1) bad(name, "layer '" + L.name + "': invalid competition parameters");
+        L.divisive = jl.value("divisive", false);
+        if (!(L.inhibition_gain > 0.0) || L.kwta_k < 1)
+          bad(name, "layer '" + L.name + "': invalid competition parameters");
       }
     } catch (const json::exception& e) {
       bad(name, std::string("malformed architecture entry: ") + e.what());
@@ -108,7 +110,8 @@ Network network_from_architecture(const json& arch, const std::string& name) {
       try {
         const auto& jp = arch["projections"][l];
         net.projections[l].efficacy = efficacy_from_string(jp.at("efficacy").get<std::string>());
-        if (net.projections[l].efficacy != Efficacy::linear) net.projections[l].efficacy_floor = jp.at("floor").get<float>();
+        if (net.projections[l].efficacy != Efficacy::linear)
+          net.projections[l].efficacy_floor = jp.at("floor").get<float>();
       } catch (const json::exception& e) {
         bad(name, std::string("malformed architecture.projections entry: ") + e.what());
       } catch (const ConfigError& e) {
@@ -132,6 +135,7 @@ json architecture_to_json(const Network& net) {
       jl["competition"] = to_string(L.competition);
       jl["inhibition_gain"] = L.inhibition_gain;
       jl["kwta_k"] = L.kwta_k;
+      jl["divisive"] = L.divisive;
     }
     layers.push_back(jl);
   }

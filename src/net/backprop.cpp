@@ -85,7 +85,9 @@ void compete(const Layer& L, const float* z, Eigen::Index n, std::vector<float>&
     // The (k+1)-th largest drive, with the lowest index among ties (deterministic).
     std::vector<std::pair<float, int>> v(static_cast<std::size_t>(n));
     for (Eigen::Index j = 0; j < n; ++j) v[static_cast<std::size_t>(j)] = {z[j], static_cast<int>(j)};
-    auto cmp = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+    auto cmp = [](const auto& a, const auto& b) {
+      return a.first > b.first || (a.first == b.first && a.second < b.second);
+    };
     std::nth_element(v.begin(), v.begin() + k, v.end(), cmp);
     level = v[static_cast<std::size_t>(k)].first;
     unit = v[static_cast<std::size_t>(k)].second;
@@ -124,7 +126,20 @@ void layer_derivative(const Layer& layer, const ForwardCache& cache, std::size_t
   // y = f(max(0, z - I)): through f (evaluated at the rectified value), then the rectification.
   Eigen::MatrixXf rect = pre.topRows(nE).cwiseMax(0.0F);
   Eigen::MatrixXf dtop = delta.topRows(nE);
+  if (layer.divisive) {
+    for (Eigen::Index b = 0; b < pre.cols(); ++b)
+      if (cache.pool[l](b) > 0.0F) rect.col(b) /= cache.pool[l](b);
+  }
   times_derivative(layer.activation, rect, cache.act[l].topRows(nE), dtop);
+  if (layer.divisive) {
+    // y = h / S with S = sum_k h_k: dL/dh_k = (dL/dy_k - sum_j dL/dy_j y_j) / S.
+    for (Eigen::Index b = 0; b < pre.cols(); ++b) {
+      const float S = cache.pool[l](b);
+      if (!(S > 0.0F)) continue;
+      const float proj = dtop.col(b).dot(rect.col(b));
+      dtop.col(b) = (dtop.col(b).array() - proj) / S;
+    }
+  }
   dtop = (pre.topRows(nE).array() > 0.0F).select(dtop, 0.0F);
   // Through I(z): feedback: dI/dz_j = g / (1 + g m) for active j; kwta: dI/dz_t = 1.
   for (Eigen::Index b = 0; b < pre.cols(); ++b) {
@@ -157,6 +172,7 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
   cache.active_count.resize(L);
   cache.threshold_unit.resize(L);
   cache.effective.resize(L);
+  cache.pool.resize(L);
   cache.act[0] = X;
   std::vector<float> sorted;
   for (std::size_t l = 0; l + 1 < L; ++l) {
@@ -191,6 +207,11 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
     }
     Eigen::MatrixXf rect = z;
     rect.topRows(nE) = rect.topRows(nE).cwiseMax(0.0F);
+    if (layer.divisive) {
+      cache.pool[l + 1] = rect.topRows(nE).colwise().sum().transpose();
+      for (Eigen::Index b = 0; b < B; ++b)
+        if (cache.pool[l + 1](b) > 0.0F) rect.col(b).head(nE) /= cache.pool[l + 1](b);
+    }
     apply_activation(layer.activation, rect, cache.act[l + 1]);
     cache.act[l + 1].bottomRows(z.rows() - nE) = z.bottomRows(z.rows() - nE);  // interneurons carry I
   }

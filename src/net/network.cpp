@@ -26,7 +26,9 @@ Activation activation_from_string(const std::string& s) {
     if (to_string(a) == s) return a;
   throw ConfigError("unknown activation '" + s + "' (known: identity, relu, sigmoid, sigmoid2, tanh)");
 }
-std::string to_string(Efficacy e) { return e == Efficacy::linear ? "linear" : "log_normalized"; }
+std::string to_string(Efficacy e) {
+  return e == Efficacy::linear ? "linear" : "log_normalized";
+}
 Efficacy efficacy_from_string(const std::string& s) {
   if (s == "linear") return Efficacy::linear;
   if (s == "log_normalized") return Efficacy::log_normalized;
@@ -34,9 +36,12 @@ Efficacy efficacy_from_string(const std::string& s) {
 }
 std::string to_string(Competition c) {
   switch (c) {
-    case Competition::none: return "none";
-    case Competition::feedback_inhibition: return "feedback_inhibition";
-    case Competition::kwta: return "kwta";
+    case Competition::none:
+      return "none";
+    case Competition::feedback_inhibition:
+      return "feedback_inhibition";
+    case Competition::kwta:
+      return "kwta";
   }
   return "?";
 }

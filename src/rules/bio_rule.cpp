@@ -35,7 +35,7 @@ class HiddenEm : public LocalPlasticity {
     const Eigen::VectorXf sums = w.rowwise().sum();
     for (Eigen::Index j = 0; j < N; ++j)
       if (sums(j) > 0.0F) w.row(j) /= sums(j);  // synaptic scaling: w_hat
-    d_.noalias() = w * b.pre;                    // [N x B]
+    d_.noalias() = w * b.pre;                   // [N x B]
     ratio_ = b.post.array() / (d_.array() + 1e-12F);
     g_.noalias() = ratio_ * b.pre.transpose();  // [N x pre]: sum_b r_jb x_ib / d_jb
     const Eigen::VectorXf rsum = b.post.rowwise().sum();
@@ -81,6 +81,37 @@ class OutputDelta : public LocalPlasticity {
   WeightMatrix before_, step_;
 };
 
+// O2: Hebbian learning combined with weight perturbation (the predecessor's output rule, as
+// summarised). Each synapse draws its own noise xi ~ N(0, 1) and the circuit is evaluated with
+// V' = V * exp(sigma * xi); one global scalar, the change in performance dR = R(V') - R(V)
+// (R = -cross-entropy on the batch), broadcast to all synapses, then drives
+// ln V <- ln V + eta * dR / sigma * xi + eta_hebb * mean_b h_j (t_k - 1/C) (label-gated Hebbian).
+class OutputPerturbation : public LocalPlasticity {
+ public:
+  OutputPerturbation(double eta, double sigma, double eta_hebb) : eta_(eta), sigma_(sigma), eta_hebb_(eta_hebb) {}
+  // Draws this batch's noise and returns the perturbed weights.
+  const WeightMatrix& propose(const WeightMatrix& v, Rng& rng) {
+    xi_.resize(v.rows(), v.cols());
+    for (Eigen::Index k = 0; k < xi_.size(); ++k) xi_.data()[k] = static_cast<float>(rng.normal());
+    perturbed_ = (v.array() * (static_cast<float>(sigma_) * xi_.array()).exp()).matrix();
+    return perturbed_;
+  }
+  // batch.global = dR; batch.modulator = label gate (t - 1/C) per output neuron.
+  void update(Synapses syn, const LocalBatch& b, PlasticityCounters& counters) override {
+    before_ = syn.weight;
+    const auto B = static_cast<float>(b.pre.cols());
+    hebb_.noalias() = (*b.modulator) * b.pre.transpose();
+    const auto step =
+        static_cast<float>(eta_ * b.global / sigma_) * xi_.array() + static_cast<float>(eta_hebb_) / B * hebb_.array();
+    syn.weight.array() *= step.exp();
+    counters.sign_flips += count_flips(before_, syn.weight);
+  }
+
+ private:
+  double eta_, sigma_, eta_hebb_;
+  WeightMatrix xi_, perturbed_, before_, hebb_;
+};
+
 class BioRule : public LearningRule {
  public:
   explicit BioRule(const RuleConfig& cfg) : cfg_(cfg.bio) {
@@ -92,7 +123,11 @@ class BioRule : public LearningRule {
     if (c.output_rule != "delta" && c.output_rule != "perturbation")
       throw ConfigError("bio.output_rule: '" + c.output_rule + "' is not delta or perturbation");
     hidden_ = std::make_unique<HiddenEm>(c.hidden_update == "multiplicative", c.eta_hidden);
-    output_ = std::make_unique<OutputDelta>(c.eta_output);
+    if (c.output_rule == "delta") {
+      output_ = std::make_unique<OutputDelta>(c.eta_output);
+    } else {
+      perturbation_ = std::make_unique<OutputPerturbation>(c.eta_output, c.perturbation_sigma, c.eta_hebbian);
+    }
   }
   std::string name() const override { return "bio"; }
 
@@ -104,6 +139,7 @@ class BioRule : public LearningRule {
     hidden.competition = competition_from_string(cfg_.competition);
     hidden.inhibition_gain = cfg_.inhibition_gain;
     hidden.kwta_k = cfg_.kwta_k;
+    hidden.divisive = cfg_.divisive;  // H2b: optionally, rates sent on are normalised by the pool
     Projection& in = net.projections[0];
     Projection& out = net.projections[1];
     in.efficacy = Efficacy::log_normalized;
@@ -116,8 +152,9 @@ class BioRule : public LearningRule {
       n_exc_ += p.size;
     }
     if ((in.weight.topRows(n_exc_).array() < 0.0F).any() || (out.weight.leftCols(n_exc_).array() < 0.0F).any())
-      throw ConfigError("train.rule = \"bio\" starts from non-negative weights: use network.sign_init = \"per_neuron\" "
-                        "(inputs and hidden excitatory neurons are excitatory)");
+      throw ConfigError(
+          "train.rule = \"bio\" starts from non-negative weights: use network.sign_init = \"per_neuron\" "
+          "(inputs and hidden excitatory neurons are excitatory)");
     in.mask = MaskMatrix::Ones(in.weight.rows(), in.weight.cols());
     in.mask.bottomRows(in.weight.rows() - n_exc_).setZero();
     in.weight.bottomRows(in.weight.rows() - n_exc_).setZero();
@@ -146,8 +183,8 @@ class BioRule : public LearningRule {
     Projection& in = net.projections[0];
     Projection& out = net.projections[1];
 
-    // Postsynaptic factor of hidden plasticity: each excitatory neuron's rate divided by the
-    // pooled excitatory rate (divisive inhibition; a global scalar per example).
+    // Postsynaptic factor of hidden plasticity (H3): each excitatory neuron's rate divided by
+    // the pooled excitatory rate (divisive inhibition; a global scalar per example).
     const Eigen::MatrixXf h = cache_.act[1].topRows(nE);
     r_ = h;
     for (Eigen::Index b = 0; b < B; ++b) {
@@ -166,8 +203,10 @@ class BioRule : public LearningRule {
       in.weight.topRows(nE) = wE;
       counters_.sign_flips += pc.sign_flips;
     }
-    // O1 on the E columns of the output projection: third factor t - y at each output neuron.
-    {
+    if (perturbation_) {
+      output_perturbation_step(net, h, labels);
+    } else {
+      // O1 on the E columns of the output projection: third factor t - y at each output neuron.
       Eigen::MatrixXf y = cache_.logits();
       for (Eigen::Index b = 0; b < B; ++b) {
         y.col(b).array() -= y.col(b).maxCoeff();
@@ -207,19 +246,44 @@ class BioRule : public LearningRule {
     for (Eigen::Index i = 0; i < nE; ++i)
       for (Eigen::Index j = 0; j < in.weight.cols(); ++j) non_silent += in.mask(i, j) != 0 ? 1 : 0;
     const Eigen::VectorXf rate = net.layers[1].rate.head(nE);
-    nlohmann::json j = {{"non_silent_input_synapses", non_silent},
-                        {"input_synapses", nE * in.weight.cols()},
-                        {"eliminations", counters_.eliminations - epoch_start_.eliminations},
-                        {"creations", counters_.creations - epoch_start_.creations},
-                        {"mean_active_per_example", epoch_.batches ? epoch_.active / static_cast<double>(epoch_.batches) : 0.0},
-                        {"rate_min", rate.minCoeff()},
-                        {"rate_max", rate.maxCoeff()}};
+    nlohmann::json j = {
+        {"non_silent_input_synapses", non_silent},
+        {"input_synapses", nE * in.weight.cols()},
+        {"eliminations", counters_.eliminations - epoch_start_.eliminations},
+        {"creations", counters_.creations - epoch_start_.creations},
+        {"mean_active_per_example", epoch_.batches ? epoch_.active / static_cast<double>(epoch_.batches) : 0.0},
+        {"rate_min", rate.minCoeff()},
+        {"rate_max", rate.maxCoeff()}};
     epoch_start_ = counters_;
     epoch_ = {};
     return j;
   }
 
  private:
+  // Performance of the output layer with E-column weights v: R = -mean cross-entropy.
+  double performance(const WeightMatrix& v, const Eigen::VectorXf& bias, const Eigen::MatrixXf& h,
+                     std::span<const std::uint8_t> labels) {
+    logits_.noalias() = v * h;
+    logits_.colwise() += bias;
+    return -softmax_cross_entropy(logits_, labels, Reduction::mean, nullptr);
+  }
+
+  void output_perturbation_step(Network& net, const Eigen::MatrixXf& h, std::span<const std::uint8_t> labels) {
+    Projection& out = net.projections[1];
+    const Eigen::Index nE = n_exc_, B = h.cols(), C = out.weight.rows();
+    WeightMatrix vE = out.weight.leftCols(nE);
+    const double r0 = performance(vE, out.bias, h, labels);
+    const double r1 = performance(perturbation_->propose(vE, rng_), out.bias, h, labels);
+    Eigen::MatrixXf gate = Eigen::MatrixXf::Constant(C, B, -1.0F / static_cast<float>(C));
+    for (Eigen::Index b = 0; b < B; ++b) gate(labels[static_cast<std::size_t>(b)], b) += 1.0F;
+    MaskMatrix mE = out.mask.leftCols(nE);
+    PlasticityCounters pc;
+    perturbation_->update({vE, mE}, {h, h, &gate, r1 - r0}, pc);
+    out.weight.leftCols(nE) = vE;
+    out.bias += static_cast<float>(cfg_.eta_hebbian) / static_cast<float>(B) * gate.rowwise().sum();
+    counters_.sign_flips += pc.sign_flips;
+  }
+
   // Synapses whose normalised weight fell to the efficacy floor (they already contribute
   // nothing to the drive) are removed; with regrowth > 0, silent sites regrow at random with a
   // small weight just above the floor.
@@ -245,6 +309,8 @@ class BioRule : public LearningRule {
 
   BioConfig cfg_;
   std::unique_ptr<LocalPlasticity> hidden_, output_;
+  std::unique_ptr<OutputPerturbation> perturbation_;
+  Eigen::MatrixXf logits_;
   Eigen::Index n_exc_ = 0;
   ForwardCache cache_;
   Eigen::MatrixXf r_;
@@ -259,6 +325,8 @@ class BioRule : public LearningRule {
 
 }  // namespace
 
-std::unique_ptr<LearningRule> make_bio(const RuleConfig& cfg) { return std::make_unique<BioRule>(cfg); }
+std::unique_ptr<LearningRule> make_bio(const RuleConfig& cfg) {
+  return std::make_unique<BioRule>(cfg);
+}
 
 }  // namespace dalenet::rules

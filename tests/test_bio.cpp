@@ -1,0 +1,223 @@
+// The bio rule: competition layers (gradients, fixed point), locality, sign accounting,
+// homeostasis, structural bookkeeping, end-to-end learning on a synthetic task.
+#include <gtest/gtest.h>
+
+#include "dalenet/backprop.hpp"
+#include "dalenet/error.hpp"
+#include "dalenet/train.hpp"
+#include "helpers.hpp"
+
+using namespace dalenet;
+using namespace dalenet::test;
+
+namespace {
+Network competition_net(Competition c, bool divisive, Efficacy e, Rng& rng) {
+  NetworkSpec spec;
+  spec.input = 6;
+  spec.hidden = {7};
+  spec.output = 3;
+  spec.hidden_activation = Activation::identity;
+  spec.inhibitory_fraction = 2.0 / 7.0;
+  Network net = make_network(spec);
+  InitSpec init;
+  init.kind = InitKind::uniform;
+  init.sign = SignInit::per_neuron;
+  init_weights(net, init, rng);
+  for (auto& p : net.projections)
+    for (Eigen::Index i = 0; i < p.bias.size(); ++i) p.bias(i) = static_cast<float>(rng.uniform(-0.3, 0.3));
+  net.projections[0].efficacy = e;
+  net.projections[0].efficacy_floor = 1e-3F;
+  net.layers[1].competition = c;
+  net.layers[1].kwta_k = 2;
+  net.layers[1].inhibition_gain = 0.5;
+  net.layers[1].divisive = divisive;
+  // Interneurons: no input, no output (as the bio rule sets them up).
+  net.projections[0].weight.bottomRows(2).setZero();
+  net.projections[1].weight.rightCols(2).setZero();
+  return net;
+}
+
+double loss_of(const Network& net, const Eigen::MatrixXf& X, const std::vector<std::uint8_t>& y) {
+  ForwardCache c;
+  forward(net, X, c);
+  return softmax_cross_entropy(c.logits(), y, Reduction::sum, nullptr);
+}
+
+struct CompCase {
+  Competition c;
+  bool divisive;
+  Efficacy e;
+};
+void PrintTo(const CompCase& c, std::ostream* os) {
+  *os << to_string(c.c) << (c.divisive ? "+divisive" : "") << "/" << to_string(c.e);
+}
+}  // namespace
+
+class CompetitionGradient : public ::testing::TestWithParam<CompCase> {};
+
+TEST_P(CompetitionGradient, InputGradientMatchesFiniteDifferences) {
+  const CompCase cc = GetParam();
+  Rng rng(21);
+  const Network net = competition_net(cc.c, cc.divisive, cc.e, rng);
+  Eigen::MatrixXf X(6, 5);
+  for (Eigen::Index i = 0; i < X.size(); ++i) X.data()[i] = static_cast<float>(rng.uniform(0.0, 1.0));
+  const std::vector<std::uint8_t> y = {0, 1, 2, 1, 0};
+  const Eigen::MatrixXf g = input_gradient(net, X, y);
+  const float h = 1e-3F;
+  double diff2 = 0.0, sum2 = 0.0;
+  int checked = 0;
+  ForwardCache base;
+  forward(net, X, base);
+  for (Eigen::Index k = 0; k < X.size(); ++k) {
+    Eigen::MatrixXf Xp = X, Xm = X;
+    Xp.data()[k] += h;
+    Xm.data()[k] -= h;
+    ForwardCache cp, cm;
+    forward(net, Xp, cp);
+    forward(net, Xm, cm);
+    // Skip coordinates where the active set or the k-WTA threshold unit changes (kinks).
+    if (((cp.pre[1].array() > 0) != (cm.pre[1].array() > 0)).any()) continue;
+    if (cc.c == Competition::kwta && (cp.threshold_unit[1].array() != cm.threshold_unit[1].array()).any()) continue;
+    const double numeric = (loss_of(net, Xp, y) - loss_of(net, Xm, y)) / (2.0 * h);
+    diff2 += (g.data()[k] - numeric) * (g.data()[k] - numeric);
+    sum2 += (g.data()[k] + numeric) * (g.data()[k] + numeric);
+    ++checked;
+  }
+  EXPECT_GT(checked, 15);
+  EXPECT_LT(std::sqrt(diff2 / sum2), 5e-3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Layers, CompetitionGradient,
+                         ::testing::Values(CompCase{Competition::feedback_inhibition, false, Efficacy::linear},
+                                           CompCase{Competition::feedback_inhibition, true, Efficacy::log_normalized},
+                                           CompCase{Competition::kwta, false, Efficacy::log_normalized},
+                                           CompCase{Competition::kwta, true, Efficacy::linear}));
+
+TEST(FeedbackInhibition, LevelSolvesTheFixedPointEquation) {
+  Rng rng(5);
+  Network net = competition_net(Competition::feedback_inhibition, false, Efficacy::linear, rng);
+  for (double gain : {0.1, 1.0, 10.0}) {
+    net.layers[1].inhibition_gain = gain;
+    Eigen::MatrixXf X = Eigen::MatrixXf::Random(6, 20).cwiseAbs();
+    ForwardCache c;
+    forward(net, X, c);
+    for (Eigen::Index b = 0; b < X.cols(); ++b) {
+      const float I = c.inhibition[1](b);
+      // pre = z - I for excitatory rows, so sum_j max(0, z_j - I) = sum of positive pre.
+      const float pooled = c.pre[1].col(b).head(5).cwiseMax(0.0F).sum();
+      EXPECT_NEAR(I, gain * pooled, 1e-4 * (1.0 + I)) << "gain " << gain;
+      EXPECT_GE(I, 0.0F);
+    }
+  }
+}
+
+namespace {
+TrainConfig bio_config(const std::string& ds, std::vector<std::string> extra = {}) {
+  std::vector<std::string> sets = {"data.dataset='" + ds + "'",
+                                   "data.validation=200",
+                                   "network.hidden=[50]",
+                                   "network.inhibitory_fraction=0.2",
+                                   "network.init=uniform",
+                                   "train.rule=bio",
+                                   "train.epochs=3",
+                                   "train.batch=50",
+                                   "train.threads=1",
+                                   "bio.structural_interval=10",
+                                   "bio.eta_hidden=0.05"};
+  sets.insert(sets.end(), extra.begin(), extra.end());
+  return parse_config("", "test", sets);
+}
+}  // namespace
+
+TEST(BioRule, LearnsASyntheticTaskWithoutSignChangesOrClipping) {
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 3000, 500);
+  const TrainOutcome r = train(bio_config(ds), {});
+  EXPECT_GT(r.results["metrics"]["test"]["accuracy"].get<double>(), 0.8);  // chance: 0.1
+  EXPECT_EQ(r.results["metrics"]["counters"]["sign_flips"], 0);
+  EXPECT_EQ(r.results["metrics"]["counters"]["clip_events"], 0);
+  const Network& net = r.model.net;
+  EXPECT_TRUE((net.projections[0].weight.array() >= 0.0F).all());
+  EXPECT_TRUE((net.projections[1].weight.leftCols(40).array() >= 0.0F).all());
+  EXPECT_EQ(r.results["metrics"]["epochs"][0]["rule"]["input_synapses"], 40 * 64);
+}
+
+TEST(BioRule, HiddenPlasticityIsBlindToLabels) {
+  // Locality, checked behaviourally: permuting the labels changes the output layer but leaves
+  // every hidden synapse bit-identical (no label or error information reaches it).
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 1000, 100);
+  const TrainOutcome a = train(bio_config(ds), {});
+  // Same images, labels shifted by one class.
+  auto labels = read_bytes(dir / "train-labels");
+  for (std::size_t i = 8; i < labels.size(); ++i) labels[i] = static_cast<std::uint8_t>((labels[i] + 1) % 10);
+  write_bytes(dir / "train-labels", labels);
+  const TrainOutcome b = train(bio_config(ds), {});
+  EXPECT_EQ(a.model.net.projections[0].weight, b.model.net.projections[0].weight);
+  EXPECT_EQ(a.model.net.projections[0].bias, b.model.net.projections[0].bias);
+  EXPECT_NE(a.model.net.projections[1].weight, b.model.net.projections[1].weight);
+}
+
+TEST(BioRule, HomeostasisKeepsEveryUnitInUse) {
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 3000, 200);
+  const TrainOutcome on = train(bio_config(ds, {"bio.homeostasis_rate=0.05"}), {});
+  const TrainOutcome off = train(bio_config(ds, {"bio.homeostasis=false"}), {});
+  const auto spread = [](const TrainOutcome& r) {
+    const Eigen::VectorXf rate = r.model.net.layers[1].rate.head(40);
+    return std::make_pair(rate.minCoeff() * 40.0F, rate.maxCoeff() * 40.0F);  // relative to the target 1/40
+  };
+  const auto [lo_on, hi_on] = spread(on);
+  EXPECT_GT(lo_on, 0.2F);
+  EXPECT_LT(hi_on, 5.0F);
+  // Without homeostasis the running rates are not tracked (no adaptation): thresholds stay 0.
+  EXPECT_TRUE((off.model.net.projections[0].bias.array() == 0.0F).all());
+  EXPECT_FALSE((on.model.net.projections[0].bias.array() == 0.0F).all());
+}
+
+TEST(BioRule, StructuralPlasticityBookkeepingAddsUp) {
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 2000, 100);
+  for (const char* regrow : {"bio.regrowth=0.0", "bio.regrowth=0.01"}) {
+    const TrainOutcome r = train(bio_config(ds, {regrow, "bio.silence_factor=0.3"}), {});
+    const Projection& in = r.model.net.projections[0];
+    std::int64_t non_silent = 0;
+    for (Eigen::Index i = 0; i < 40; ++i)
+      for (Eigen::Index j = 0; j < in.weight.cols(); ++j) {
+        non_silent += in.mask(i, j);
+        if (in.mask(i, j) == 0) {
+          EXPECT_EQ(in.weight(i, j), 0.0F);
+        }
+      }
+    const auto& c = r.results["metrics"]["counters"];
+    EXPECT_EQ(40 * 64 - c["eliminations"].get<std::int64_t>() + c["creations"].get<std::int64_t>(), non_silent)
+        << regrow;
+    EXPECT_EQ(r.results["metrics"]["epochs"][2]["rule"]["non_silent_input_synapses"], non_silent);
+    EXPECT_GT(c["eliminations"].get<std::int64_t>(), 0);
+    if (std::string(regrow) == "bio.regrowth=0.01") {
+      EXPECT_GT(c["creations"].get<std::int64_t>(), 0);
+    }
+  }
+}
+
+TEST(BioRule, ModelFileKeepsTheInferenceFunction) {
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 500, 100);
+  TrainOptions opts;
+  opts.out_dir = dir / "run";
+  const TrainOutcome r = train(bio_config(ds, {"train.epochs=1", "bio.divisive=true"}), opts);
+  const Model m = load_model(dir / "run/model.safetensors");
+  EXPECT_EQ(m.net.layers[1].competition, Competition::feedback_inhibition);
+  EXPECT_TRUE(m.net.layers[1].divisive);
+  EXPECT_EQ(m.net.projections[0].efficacy, Efficacy::log_normalized);
+  const Eigen::MatrixXf X = Eigen::MatrixXf::Random(64, 10).cwiseAbs();
+  EXPECT_EQ(predict_logits(m.net, X), predict_logits(r.model.net, X));
+}
+
+TEST(BioRule, RejectsUnsupportedSetups) {
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 300, 50);
+  EXPECT_THROW(train(bio_config(ds, {"network.hidden=[20,20]"}), {}), ConfigError);
+  EXPECT_THROW(train(bio_config(ds, {"network.sign_init=mixed"}), {}), ConfigError);
+  EXPECT_THROW(parse_config("", "t", {"train.rule=bio", "bio.output_rule=backprop"}), ConfigError);
+}
