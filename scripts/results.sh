@@ -1,24 +1,47 @@
 #!/usr/bin/env bash
 # Regenerates docs/RESULTS.md from fresh runs: every number in it comes from the results.json
-# files this script produces (runs/results/<config>-seed<N>/). About 5 minutes on 2 cores.
+# and analysis.json files this script produces (runs/results/<name>/). About 15 minutes on 2 cores.
 # Usage: scripts/results.sh [BUILD_DIR]     (after `make data`)
 set -euo pipefail
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
 runs=runs/results
 mkdir -p "$runs"
-train() {  # config seed [extra --set ...]
-  local cfg=$1 seed=$2; shift 2
-  local name; name=$(basename "$cfg" .toml)-seed$seed${TAG:-}
+train() {  # name config [--set ...]
+  local name=$1 cfg=$2; shift 2
   echo "== $name" >&2
-  "$BUILD/dalenet" train --quiet --config "$cfg" --set train.seed="$seed" "$@" --out "$runs/$name" --overwrite
+  "$BUILD/dalenet" train --quiet --config "$cfg" "$@" --out "$runs/$name" --overwrite
 }
+analyze() {  # name data
+  "$BUILD/dalenet" analyze --model "$runs/$1/model.safetensors" --data "$2" --limit 2000 --json \
+    --out "$runs/$1/analysis.json" > /dev/null
+}
+# Backprop baselines (issue 2): 3 seeds each.
 for s in 1 2 3; do
-  train experiments/bp_mnist.toml "$s"
-  TAG=-constant train experiments/bp_mnist.toml "$s" --set train.lr_schedule=constant
-  train experiments/bp_fashion.toml "$s"
+  train "bp_mnist-seed$s" experiments/bp_mnist.toml --set train.seed="$s"
+  train "bp_mnist-constant-seed$s" experiments/bp_mnist.toml --set train.seed="$s" --set train.lr_schedule=constant
+  train "bp_fashion-seed$s" experiments/bp_fashion.toml --set train.seed="$s"
 done
-train experiments/bp_sign_mnist.toml 1
-train experiments/eg_mnist.toml 1
+train bp_sign_mnist-seed1 experiments/bp_sign_mnist.toml
+train eg_mnist-seed1 experiments/eg_mnist.toml
+# The bio rule (issue 3).
+train bio_mnist-seed1 experiments/bio_mnist.toml
+train bio_mnist_ne200-seed1 experiments/bio_mnist_ne200.toml
+train bio_fashion-seed1 experiments/bio_fashion.toml
+# Ablations: N_E = 400, 3 epochs, one switch each.
+abl=(--set "network.hidden=[500]" --set train.epochs=3)
+train ablation-base experiments/bio_mnist.toml "${abl[@]}"
+train ablation-additive experiments/bio_mnist.toml "${abl[@]}" --set bio.hidden_update=additive
+train ablation-kwta experiments/bio_mnist.toml "${abl[@]}" --set bio.competition=kwta
+train ablation-no-structural experiments/bio_mnist.toml "${abl[@]}" --set bio.structural=false
+train ablation-no-homeostasis experiments/bio_mnist.toml "${abl[@]}" --set bio.homeostasis=false
+train ablation-output-perturbation experiments/bio_mnist.toml "${abl[@]}" --set bio.output_rule=perturbation
+train ablation-regrowth experiments/bio_mnist.toml "${abl[@]}" --set bio.regrowth=0.001
+# The audit of every model.
+for d in "$runs"/*/; do
+  name=$(basename "$d")
+  case "$name" in *fashion*) data=fashion:test ;; *) data=mnist:test ;; esac
+  analyze "$name" "$data"
+done
 python3 scripts/results_md.py "$runs" > docs/RESULTS.md.tmp && mv docs/RESULTS.md.tmp docs/RESULTS.md
 echo "wrote docs/RESULTS.md" >&2

@@ -27,7 +27,8 @@ std::uint64_t count_flips(const WeightMatrix& before, const WeightMatrix& after)
 // up rarely winning neurons. Both keep w >= 0 by their form; silent synapses (w = 0) stay 0.
 class HiddenEm : public LocalPlasticity {
  public:
-  HiddenEm(bool multiplicative, double eta) : multiplicative_(multiplicative), eta_(eta) {}
+  HiddenEm(bool multiplicative, double eta) : multiplicative_(multiplicative), eta_(eta), base_eta_(eta) {}
+  void set_scale(double s) { eta_ = base_eta_ * s; }
   void update(Synapses syn, const LocalBatch& b, PlasticityCounters& counters) override {
     WeightMatrix& w = syn.weight;
     const Eigen::Index N = w.rows(), B = b.pre.cols();
@@ -56,7 +57,7 @@ class HiddenEm : public LocalPlasticity {
 
  private:
   bool multiplicative_;
-  double eta_;
+  double eta_, base_eta_;
   WeightMatrix before_;
   Eigen::MatrixXf d_, ratio_;
   WeightMatrix g_;
@@ -67,7 +68,8 @@ class HiddenEm : public LocalPlasticity {
 // with y = softmax(V h + c) the output neuron's own rate and t_k the teaching signal it receives.
 class OutputDelta : public LocalPlasticity {
  public:
-  explicit OutputDelta(double eta) : eta_(eta) {}
+  explicit OutputDelta(double eta) : eta_(eta), base_eta_(eta) {}
+  void set_scale(double s) { eta_ = base_eta_ * s; }
   void update(Synapses syn, const LocalBatch& b, PlasticityCounters& counters) override {
     before_ = syn.weight;
     const auto B = static_cast<float>(b.pre.cols());
@@ -77,7 +79,7 @@ class OutputDelta : public LocalPlasticity {
   }
 
  private:
-  double eta_;
+  double eta_, base_eta_;
   WeightMatrix before_, step_;
 };
 
@@ -174,6 +176,10 @@ class BioRule : public LearningRule {
 
   BatchStats train_batch(Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X,
                          std::span<const std::uint8_t> labels) override {
+    // train.lr_schedule scales every plasticity rate (the rule's own "learning rate").
+    hidden_->set_scale(lr_scale());
+    if (output_) output_->set_scale(lr_scale());
+    const float eta_out = static_cast<float>(cfg_.eta_output * lr_scale());
     forward(net, X, cache_);
     BatchStats s;
     s.loss = softmax_cross_entropy(cache_.logits(), labels, Reduction::mean, nullptr);
@@ -220,7 +226,7 @@ class BioRule : public LearningRule {
       PlasticityCounters pc;
       output_->update({vE, mE}, {h, y, &teach, 0.0}, pc);
       out.weight.leftCols(nE) = vE;
-      out.bias += static_cast<float>(cfg_.eta_output) / static_cast<float>(B) * teach.rowwise().sum();
+      out.bias += eta_out / static_cast<float>(B) * teach.rowwise().sum();
       counters_.sign_flips += pc.sign_flips;
     }
     // H4: homeostatic thresholds (bias = -theta) from running rates of r.
@@ -308,7 +314,8 @@ class BioRule : public LearningRule {
   }
 
   BioConfig cfg_;
-  std::unique_ptr<LocalPlasticity> hidden_, output_;
+  std::unique_ptr<HiddenEm> hidden_;
+  std::unique_ptr<OutputDelta> output_;
   std::unique_ptr<OutputPerturbation> perturbation_;
   Eigen::MatrixXf logits_;
   Eigen::Index n_exc_ = 0;
