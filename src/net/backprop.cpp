@@ -95,22 +95,35 @@ void compete(const Layer& L, const float* z, Eigen::Index n, std::vector<float>&
     return;
   }
   const auto g = static_cast<float>(L.inhibition_gain);
-  sorted.assign(z, z + n);
-  std::sort(sorted.begin(), sorted.end(), std::greater<>());
   level = 0.0F;
   active = 0;
-  if (sorted.empty() || sorted[0] <= 0.0F) return;
-  double sum = 0.0;
-  for (Eigen::Index m = 1; m <= n; ++m) {
-    sum += sorted[static_cast<std::size_t>(m - 1)];
-    const double I = g * sum / (1.0 + g * static_cast<double>(m));
-    const double next = m < n ? sorted[static_cast<std::size_t>(m)] : -std::numeric_limits<double>::infinity();
-    if (sorted[static_cast<std::size_t>(m - 1)] > I && next <= I) {
-      level = static_cast<float>(I);
-      active = static_cast<int>(m);
-      return;
+  if (n == 0) return;
+  // Only the largest drives can be active: sort the top K first and fall back to a full sort
+  // when the fixed point lies deeper (the result is the same either way).
+  sorted.assign(z, z + n);
+  auto solve = [&](Eigen::Index upto) -> bool {
+    if (sorted[0] <= 0.0F) return true;  // no positive drive: I = 0, nobody active
+    double sum = 0.0;
+    for (Eigen::Index m = 1; m <= upto; ++m) {
+      sum += sorted[static_cast<std::size_t>(m - 1)];
+      const double I = g * sum / (1.0 + g * static_cast<double>(m));
+      const double next = m < n ? sorted[static_cast<std::size_t>(m)] : -std::numeric_limits<double>::infinity();
+      if (sorted[static_cast<std::size_t>(m - 1)] > I && next <= I) {
+        level = static_cast<float>(I);
+        active = static_cast<int>(m);
+        return true;
+      }
     }
+    return false;
+  };
+  const Eigen::Index K = std::min<Eigen::Index>(n, 128);
+  if (K < n) {
+    // Top K+1 in order: element K is then the largest of the rest ("next" for m = K).
+    std::partial_sort(sorted.begin(), sorted.begin() + K + 1, sorted.end(), std::greater<>());
+    if (solve(K)) return;
   }
+  std::sort(sorted.begin(), sorted.end(), std::greater<>());
+  solve(n);
 }
 }  // namespace
 

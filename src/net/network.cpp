@@ -56,21 +56,12 @@ void Projection::effective_weight(WeightMatrix& out) const {
     out = weight;
     return;
   }
-  out.resize(weight.rows(), weight.cols());
+  // Vectorised: e = ln(max(w / sum, floor)) - ln(floor), which is exactly 0 at or below the floor.
+  const Eigen::VectorXf sums = weight.rowwise().sum();
+  const Eigen::VectorXf inv = (sums.array() > 0.0F).select(sums.array().inverse(), 0.0F);
   const float floor = efficacy_floor;
-  const float log_floor = std::log(floor);
-  for (Eigen::Index i = 0; i < weight.rows(); ++i) {
-    const float sum = weight.row(i).sum();
-    if (!(sum > 0.0F)) {
-      out.row(i).setZero();  // a neuron without synapses receives no drive
-      continue;
-    }
-    const float inv = 1.0F / sum;
-    for (Eigen::Index j = 0; j < weight.cols(); ++j) {
-      const float w = weight(i, j) * inv;
-      out(i, j) = w > floor ? std::log(w) - log_floor : 0.0F;
-    }
-  }
+  out.resize(weight.rows(), weight.cols());
+  out.array() = ((weight.array().colwise() * inv.array()).max(floor)).log() - std::log(floor);
 }
 
 std::string to_string(NeuronType t) {
