@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <sstream>
+#include <type_traits>
 
 #include <toml++/toml.h>
 
@@ -18,7 +19,7 @@ namespace {
 struct KeyDef {
   std::string doc;
   std::function<void(TrainConfig&, const toml::node&, const std::string& where)> read;
-  std::function<void(const TrainConfig&, toml::table&)> write;
+  std::function<void(const TrainConfig&, toml::table&, const std::string& leaf)> write;
 };
 
 [[noreturn]] void fail(const std::string& where, const std::string& what) {
@@ -88,137 +89,57 @@ bool get_bool(const toml::node& n, const std::string& where) {
 
 constexpr std::int64_t kBig = std::int64_t{1} << 40;
 
+// Builders of schema entries. `get` is a generic lambda returning a reference to the field, so
+// one accessor serves reading (non-const) and writing back (const).
+template <class F>
+KeyDef int_key(std::string doc, F get, std::int64_t lo, std::int64_t hi) {
+  return {std::move(doc),
+          [=](TrainConfig& c, const toml::node& n, const std::string& w) {
+            using T = std::remove_reference_t<decltype(get(c))>;
+            get(c) = static_cast<T>(get_int(n, w, lo, hi));
+          },
+          [=](const TrainConfig& c, toml::table& t, const std::string& leaf) {
+            t.insert_or_assign(leaf, static_cast<std::int64_t>(get(c)));
+          }};
+}
+template <class F>
+KeyDef double_key(std::string doc, F get, double lo, double hi, bool lo_open = false) {
+  return {std::move(doc),
+          [=](TrainConfig& c, const toml::node& n, const std::string& w) { get(c) = get_double(n, w, lo, hi, lo_open); },
+          [=](const TrainConfig& c, toml::table& t, const std::string& leaf) { t.insert_or_assign(leaf, get(c)); }};
+}
+template <class F>
+KeyDef string_key(std::string doc, F get, std::vector<std::string> allowed) {
+  return {std::move(doc),
+          [=](TrainConfig& c, const toml::node& n, const std::string& w) { get(c) = get_string(n, w, allowed); },
+          [=](const TrainConfig& c, toml::table& t, const std::string& leaf) { t.insert_or_assign(leaf, get(c)); }};
+}
+template <class F>
+KeyDef bool_key(std::string doc, F get) {
+  return {std::move(doc), [=](TrainConfig& c, const toml::node& n, const std::string& w) { get(c) = get_bool(n, w); },
+          [=](const TrainConfig& c, toml::table& t, const std::string& leaf) { t.insert_or_assign(leaf, get(c)); }};
+}
+
 const std::map<std::string, KeyDef>& schema() {
   static const std::map<std::string, KeyDef> keys = {
-      {"bio.hidden_update",
-       {"multiplicative (H3) | additive (H3a)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.bio.hidden_update = get_string(n, w, {"multiplicative", "additive"});
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("hidden_update", c.rule.bio.hidden_update); }}},
-      {"bio.divisive",
-       {"H2b: divide the hidden rates sent to the output by their sum (divisive normalisation)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.bio.divisive = get_bool(n, w); },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("divisive", c.rule.bio.divisive); }}},
-      {"bio.eta_hidden",
-       {"hidden plasticity rate, > 0",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.bio.eta_hidden = get_double(n, w, 0.0, 10.0, true);
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("eta_hidden", c.rule.bio.eta_hidden); }}},
-      {"bio.competition",
-       {"feedback_inhibition (interneurons) | kwta (fixed k-WTA ablation)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.bio.competition = get_string(n, w, {"feedback_inhibition", "kwta"});
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("competition", c.rule.bio.competition); }}},
-      {"bio.inhibition_gain",
-       {"gain of the E->I->E feedback loop, > 0",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.bio.inhibition_gain = get_double(n, w, 0.0, 1e6, true);
-        },
-        [](const TrainConfig& c, toml::table& t) {
-          t.insert_or_assign("inhibition_gain", c.rule.bio.inhibition_gain);
-        }}},
-      {"bio.kwta_k",
-       {"winners of the kwta ablation",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.bio.kwta_k = static_cast<int>(get_int(n, w, 1, 1 << 20));
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("kwta_k", c.rule.bio.kwta_k); }}},
-      {"bio.silence_factor",
-       {"efficacy floor (and silence threshold) = silence_factor / fan_in",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.bio.silence_factor = get_double(n, w, 0.0, 1.0, true);
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("silence_factor", c.rule.bio.silence_factor); }}},
-      {"bio.homeostasis",
-       {"homeostatic thresholds on/off",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.bio.homeostasis = get_bool(n, w); },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("homeostasis", c.rule.bio.homeostasis); }}},
-      {"bio.homeostasis_rate",
-       {"beta of the threshold update",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.bio.homeostasis_rate = get_double(n, w, 0.0, 100.0);
-        },
-        [](const TrainConfig& c, toml::table& t) {
-          t.insert_or_assign("homeostasis_rate", c.rule.bio.homeostasis_rate);
-        }}},
-      {"bio.rate_decay",
-       {"alpha of the running rate, (0, 1]",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.bio.rate_decay = get_double(n, w, 0.0, 1.0, true);
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("rate_decay", c.rule.bio.rate_decay); }}},
-      {"bio.structural",
-       {"structural plasticity on/off",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.rule.bio.structural = get_bool(n, w); },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("structural", c.rule.bio.structural); }}},
-      {"bio.regrowth",
-       {"probability per silent synapse per structural step",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.bio.regrowth = get_double(n, w, 0.0, 1.0);
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("regrowth", c.rule.bio.regrowth); }}},
-      {"bio.structural_interval",
-       {"batches between structural steps",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.bio.structural_interval = (get_int(n, w, 1, 1 << 30));
-        },
-        [](const TrainConfig& c, toml::table& t) {
-          t.insert_or_assign("structural_interval", c.rule.bio.structural_interval);
-        }}},
-      {"bio.output_rule",
-       {"delta (O1, three-factor) | perturbation (O2, Hebbian + weight perturbation)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.bio.output_rule = get_string(n, w, {"delta", "perturbation"});
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("output_rule", c.rule.bio.output_rule); }}},
-      {"bio.eta_output",
-       {"output plasticity rate, > 0",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.bio.eta_output = get_double(n, w, 0.0, 100.0, true);
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("eta_output", c.rule.bio.eta_output); }}},
-      {"bio.perturbation_sigma",
-       {"O2: size of the multiplicative weight perturbation",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.bio.perturbation_sigma = get_double(n, w, 0.0, 10.0, true);
-        },
-        [](const TrainConfig& c, toml::table& t) {
-          t.insert_or_assign("perturbation_sigma", c.rule.bio.perturbation_sigma);
-        }}},
-      {"bio.eta_hebbian",
-       {"O2: rate of the label-gated Hebbian term",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.bio.eta_hebbian = get_double(n, w, 0.0, 100.0);
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("eta_hebbian", c.rule.bio.eta_hebbian); }}},
+      // [data]
       {"data.dataset",
-       {"mnist | fashion | idx:IMAGES,LABELS (training pair; test defaults to none)",
+       {"mnist | fashion | idx:TRAIN_IMAGES,TRAIN_LABELS[;TEST_IMAGES,TEST_LABELS]",
         [](TrainConfig& c, const toml::node& n, const std::string& w) {
           c.data.dataset = get_string(n, w);
           const auto& d = c.data.dataset;
           if (d != "mnist" && d != "fashion" && d.rfind("idx:", 0) != 0)
             fail(w, "'" + d + "' is not mnist, fashion or idx:IMAGES,LABELS");
         },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("dataset", c.data.dataset); }}},
-      {"data.validation",
-       {"examples carved from the training set for validation",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.data.validation = get_int(n, w, 0, kBig); },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("validation", c.data.validation); }}},
-      {"data.split_seed",
-       {"seed of the validation split",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.data.split_seed = get_int(n, w, 0, kBig); },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("split_seed", c.data.split_seed); }}},
-      {"data.train_limit",
-       {"use only the first N training examples (0: all)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.data.train_limit = get_int(n, w, 0, kBig); },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("train_limit", c.data.train_limit); }}},
-      {"data.test_limit",
-       {"evaluate on the first N test examples (0: all)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.data.test_limit = get_int(n, w, 0, kBig); },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("test_limit", c.data.test_limit); }}},
+        [](const TrainConfig& c, toml::table& t, const std::string& leaf) { t.insert_or_assign(leaf, c.data.dataset); }}},
+      {"data.validation", int_key("examples carved from the training set for validation",
+                                  [](auto& c) -> auto& { return c.data.validation; }, 0, kBig)},
+      {"data.split_seed", int_key("seed of the validation split", [](auto& c) -> auto& { return c.data.split_seed; }, 0, kBig)},
+      {"data.train_limit", int_key("use only the first N training examples (0: all)",
+                                   [](auto& c) -> auto& { return c.data.train_limit; }, 0, kBig)},
+      {"data.test_limit", int_key("evaluate on the first N test examples (0: all)",
+                                  [](auto& c) -> auto& { return c.data.test_limit; }, 0, kBig)},
+      // [network]
       {"network.hidden",
        {"hidden layer sizes, e.g. [1000]",
         [](TrainConfig& c, const toml::node& n, const std::string& w) {
@@ -229,61 +150,30 @@ const std::map<std::string, KeyDef>& schema() {
             c.network.hidden.push_back(static_cast<int>(
                 get_int(*arr->get(i), w.substr(0, w.size() - 1) + "[" + std::to_string(i) + "]'", 1, 1 << 20)));
         },
-        [](const TrainConfig& c, toml::table& t) {
+        [](const TrainConfig& c, toml::table& t, const std::string& leaf) {
           toml::array a;
           for (int h : c.network.hidden) a.push_back(h);
-          t.insert_or_assign("hidden", a);
+          t.insert_or_assign(leaf, a);
         }}},
-      {"network.activation",
-       {"hidden activation: identity, relu, sigmoid, sigmoid2 (2*sigma(a)-1), tanh",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.network.activation = get_string(n, w, {"identity", "relu", "sigmoid", "sigmoid2", "tanh"});
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("activation", c.network.activation); }}},
-      {"network.inhibitory_fraction",
-       {"fraction of each hidden layer that is inhibitory, [0, 1)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.network.inhibitory_fraction = get_double(n, w, 0.0, 0.99);
-        },
-        [](const TrainConfig& c, toml::table& t) {
-          t.insert_or_assign("inhibitory_fraction", c.network.inhibitory_fraction);
-        }}},
+      {"network.activation", string_key("hidden activation: identity, relu, sigmoid, sigmoid2 (2*sigma(a)-1), tanh",
+                                        [](auto& c) -> auto& { return c.network.activation; },
+                                        {"identity", "relu", "sigmoid", "sigmoid2", "tanh"})},
+      {"network.inhibitory_fraction", double_key("fraction of each hidden layer that is inhibitory, [0, 1)",
+                                                 [](auto& c) -> auto& { return c.network.inhibitory_fraction; }, 0.0, 0.99)},
       {"network.init",
-       {"uniform_fan_in (PyTorch default) | he_normal | uniform (init_low..init_high) | lognormal",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.network.init = get_string(n, w, {"uniform_fan_in", "he_normal", "uniform", "lognormal"});
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("init", c.network.init); }}},
-      {"network.sign_init",
-       {"auto | free | per_neuron | mixed",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.network.sign_init = get_string(n, w, {"auto", "free", "per_neuron", "mixed"});
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("sign_init", c.network.sign_init); }}},
-      {"network.init_low",
-       {"lower bound of |w| for init = uniform",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.network.init_low = get_double(n, w, 0.0, 1e3);
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("init_low", c.network.init_low); }}},
-      {"network.init_high",
-       {"upper bound of |w| for init = uniform",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.network.init_high = get_double(n, w, 0.0, 1e3, true);
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("init_high", c.network.init_high); }}},
-      {"network.init_mu",
-       {"mean of ln|w| for init = lognormal (before 1/sqrt(fan_in) scaling)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.network.init_mu = get_double(n, w, -20.0, 20.0);
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("init_mu", c.network.init_mu); }}},
-      {"network.init_sigma",
-       {"std of ln|w| for init = lognormal",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.network.init_sigma = get_double(n, w, 0.0, 10.0, true);
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("init_sigma", c.network.init_sigma); }}},
+       string_key("uniform_fan_in (PyTorch default) | he_normal | uniform (init_low..init_high) | lognormal",
+                  [](auto& c) -> auto& { return c.network.init; }, {"uniform_fan_in", "he_normal", "uniform", "lognormal"})},
+      {"network.sign_init", string_key("auto | free | per_neuron | mixed", [](auto& c) -> auto& { return c.network.sign_init; },
+                                       {"auto", "free", "per_neuron", "mixed"})},
+      {"network.init_low", double_key("lower bound of |w| for init = uniform",
+                                      [](auto& c) -> auto& { return c.network.init_low; }, 0.0, 1e3)},
+      {"network.init_high", double_key("upper bound of |w| for init = uniform",
+                                       [](auto& c) -> auto& { return c.network.init_high; }, 0.0, 1e3, true)},
+      {"network.init_mu", double_key("mean of ln|w| for init = lognormal (before 1/sqrt(fan_in) scaling)",
+                                     [](auto& c) -> auto& { return c.network.init_mu; }, -20.0, 20.0)},
+      {"network.init_sigma", double_key("std of ln|w| for init = lognormal",
+                                        [](auto& c) -> auto& { return c.network.init_sigma; }, 0.0, 10.0, true)},
+      // [train]
       {"train.rule",
        {"bp | bp_sign | eg | bio",
         [](TrainConfig& c, const toml::node& n, const std::string& w) {
@@ -294,71 +184,57 @@ const std::map<std::string, KeyDef>& schema() {
             fail(w, e.what());
           }
         },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("rule", c.rule.name); }}},
-      {"train.optimizer",
-       {"auto | sgd | adam (auto: adam for bp/bp_sign, sgd for eg)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.optim.optimizer = get_string(n, w, {"auto", "sgd", "adam"});
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("optimizer", c.rule.optim.optimizer); }}},
-      {"train.lr",
-       {"learning rate, > 0",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.optim.lr = get_double(n, w, 0.0, 1e3, true);
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("lr", c.rule.optim.lr); }}},
-      {"train.momentum",
-       {"SGD momentum, [0, 1)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.optim.momentum = get_double(n, w, 0.0, 0.9999);
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("momentum", c.rule.optim.momentum); }}},
-      {"train.beta1",
-       {"Adam beta1, [0, 1)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.optim.beta1 = get_double(n, w, 0.0, 0.9999);
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("beta1", c.rule.optim.beta1); }}},
-      {"train.beta2",
-       {"Adam beta2, [0, 1)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.optim.beta2 = get_double(n, w, 0.0, 0.999999);
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("beta2", c.rule.optim.beta2); }}},
-      {"train.eps",
-       {"Adam epsilon, > 0",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.optim.eps = get_double(n, w, 0.0, 1.0, true);
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("eps", c.rule.optim.eps); }}},
-      {"train.weight_decay",
-       {"L2 coefficient on weights, >= 0",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.rule.optim.weight_decay = get_double(n, w, 0.0, 1e3);
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("weight_decay", c.rule.optim.weight_decay); }}},
-      {"train.epochs",
-       {"passes over the training set",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.loop.epochs = get_int(n, w, 1, 100000); },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("epochs", c.loop.epochs); }}},
-      {"train.batch",
-       {"mini-batch size",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.loop.batch = get_int(n, w, 1, 1 << 20); },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("batch", c.loop.batch); }}},
-      {"train.seed",
-       {"seed of initialisation and shuffling",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.loop.seed = get_int(n, w, 0, kBig); },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("seed", c.loop.seed); }}},
+        [](const TrainConfig& c, toml::table& t, const std::string& leaf) { t.insert_or_assign(leaf, c.rule.name); }}},
+      {"train.optimizer", string_key("auto | sgd | adam (auto: adam for bp/bp_sign, sgd for eg)",
+                                     [](auto& c) -> auto& { return c.rule.optim.optimizer; }, {"auto", "sgd", "adam"})},
+      {"train.lr", double_key("learning rate, > 0", [](auto& c) -> auto& { return c.rule.optim.lr; }, 0.0, 1e3, true)},
+      {"train.momentum", double_key("SGD momentum, [0, 1)", [](auto& c) -> auto& { return c.rule.optim.momentum; }, 0.0, 0.9999)},
+      {"train.beta1", double_key("Adam beta1, [0, 1)", [](auto& c) -> auto& { return c.rule.optim.beta1; }, 0.0, 0.9999)},
+      {"train.beta2", double_key("Adam beta2, [0, 1)", [](auto& c) -> auto& { return c.rule.optim.beta2; }, 0.0, 0.999999)},
+      {"train.eps", double_key("Adam epsilon, > 0", [](auto& c) -> auto& { return c.rule.optim.eps; }, 0.0, 1.0, true)},
+      {"train.weight_decay", double_key("L2 coefficient on weights, >= 0",
+                                        [](auto& c) -> auto& { return c.rule.optim.weight_decay; }, 0.0, 1e3)},
+      {"train.epochs", int_key("passes over the training set", [](auto& c) -> auto& { return c.loop.epochs; }, 1, 100000)},
+      {"train.batch", int_key("mini-batch size", [](auto& c) -> auto& { return c.loop.batch; }, 1, 1 << 20)},
+      {"train.seed", int_key("seed of initialisation and shuffling", [](auto& c) -> auto& { return c.loop.seed; }, 0, kBig)},
       {"train.lr_schedule",
-       {"constant | cosine (lr * (1 + cos(pi * t / T)) / 2 over all T batches)",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          c.loop.lr_schedule = get_string(n, w, {"constant", "cosine"});
-        },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("lr_schedule", c.loop.lr_schedule); }}},
-      {"train.threads",
-       {"threads (0: all hardware threads); results are bit-identical for a fixed count",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) { c.loop.threads = get_int(n, w, 0, 4096); },
-        [](const TrainConfig& c, toml::table& t) { t.insert_or_assign("threads", c.loop.threads); }}},
+       string_key("constant | cosine (lr * (1 + cos(pi * t / T)) / 2 over all T batches; also scales the bio rule's rates)",
+                  [](auto& c) -> auto& { return c.loop.lr_schedule; }, {"constant", "cosine"})},
+      {"train.threads", int_key("threads (0: all hardware threads); results are bit-identical for a fixed count",
+                                [](auto& c) -> auto& { return c.loop.threads; }, 0, 4096)},
+      // [bio] (docs/RULE.md)
+      {"bio.hidden_update", string_key("multiplicative (H3) | additive (H3a)",
+                                       [](auto& c) -> auto& { return c.rule.bio.hidden_update; }, {"multiplicative", "additive"})},
+      {"bio.eta_hidden", double_key("hidden plasticity rate, > 0", [](auto& c) -> auto& { return c.rule.bio.eta_hidden; },
+                                    0.0, 10.0, true)},
+      {"bio.competition", string_key("feedback_inhibition (interneurons) | kwta (fixed k-WTA ablation)",
+                                     [](auto& c) -> auto& { return c.rule.bio.competition; }, {"feedback_inhibition", "kwta"})},
+      {"bio.inhibition_gain", double_key("gain of the E->I->E feedback loop, > 0",
+                                         [](auto& c) -> auto& { return c.rule.bio.inhibition_gain; }, 0.0, 1e6, true)},
+      {"bio.kwta_k", int_key("winners of the kwta ablation", [](auto& c) -> auto& { return c.rule.bio.kwta_k; }, 1, 1 << 20)},
+      {"bio.divisive", bool_key("H2b: divide the hidden rates sent to the output by their sum (divisive normalisation)",
+                                [](auto& c) -> auto& { return c.rule.bio.divisive; })},
+      {"bio.silence_factor", double_key("efficacy floor (and silence threshold) = silence_factor / fan_in",
+                                        [](auto& c) -> auto& { return c.rule.bio.silence_factor; }, 0.0, 1.0, true)},
+      {"bio.homeostasis", bool_key("homeostatic thresholds on/off", [](auto& c) -> auto& { return c.rule.bio.homeostasis; })},
+      {"bio.homeostasis_rate", double_key("beta of the threshold update",
+                                          [](auto& c) -> auto& { return c.rule.bio.homeostasis_rate; }, 0.0, 100.0)},
+      {"bio.rate_decay", double_key("alpha of the running rate, (0, 1]", [](auto& c) -> auto& { return c.rule.bio.rate_decay; },
+                                    0.0, 1.0, true)},
+      {"bio.structural", bool_key("structural plasticity on/off", [](auto& c) -> auto& { return c.rule.bio.structural; })},
+      {"bio.regrowth", double_key("probability per silent synapse per structural step",
+                                  [](auto& c) -> auto& { return c.rule.bio.regrowth; }, 0.0, 1.0)},
+      {"bio.structural_interval", int_key("batches between structural steps",
+                                          [](auto& c) -> auto& { return c.rule.bio.structural_interval; }, 1, 1 << 30)},
+      {"bio.output_rule",
+       string_key("delta (O1, three-factor) | perturbation (O2, Hebbian + weight perturbation)",
+                  [](auto& c) -> auto& { return c.rule.bio.output_rule; }, {"delta", "perturbation"})},
+      {"bio.eta_output", double_key("output plasticity rate, > 0", [](auto& c) -> auto& { return c.rule.bio.eta_output; },
+                                    0.0, 100.0, true)},
+      {"bio.perturbation_sigma", double_key("O2: size of the multiplicative weight perturbation",
+                                            [](auto& c) -> auto& { return c.rule.bio.perturbation_sigma; }, 0.0, 10.0, true)},
+      {"bio.eta_hebbian", double_key("O2: rate of the label-gated Hebbian term",
+                                     [](auto& c) -> auto& { return c.rule.bio.eta_hebbian; }, 0.0, 100.0)},
   };
   return keys;
 }
@@ -502,7 +378,7 @@ std::string to_toml(const TrainConfig& cfg) {
   for (const auto& [name, def] : schema()) {
     const std::string section = name.substr(0, name.find('.'));
     if (!root.contains(section)) root.insert_or_assign(section, toml::table{});
-    def.write(cfg, *root[section].as_table());
+    def.write(cfg, *root[section].as_table(), name.substr(name.find('.') + 1));
   }
   std::ostringstream os;
   os << "# dalenet resolved configuration (every key; re-usable with --config)\n" << root << "\n";
@@ -514,7 +390,7 @@ nlohmann::json to_json(const TrainConfig& cfg) {
   for (const auto& [name, def] : schema()) {
     const std::string section = name.substr(0, name.find('.'));
     if (!root.contains(section)) root.insert_or_assign(section, toml::table{});
-    def.write(cfg, *root[section].as_table());
+    def.write(cfg, *root[section].as_table(), name.substr(name.find('.') + 1));
   }
   std::ostringstream os;
   os << toml::json_formatter{root};
