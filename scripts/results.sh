@@ -2,6 +2,7 @@
 # Regenerates docs/RESULTS.md from fresh runs: every number in it comes from the results.json
 # and analysis.json files this script produces (runs/results/<name>/). About 15 minutes on 2 cores.
 # Usage: scripts/results.sh [BUILD_DIR]     (after `make data`)
+#        ANALYZE_ONLY=1 scripts/results.sh   re-runs only the audit and the page on existing runs
 set -euo pipefail
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ analyze() {  # name data
   "$BUILD/dalenet" analyze --model "$runs/$1/model.safetensors" --data "$2" --limit 2000 --json \
     --out "$runs/$1/analysis.json" > /dev/null
 }
+if [[ "${ANALYZE_ONLY:-0}" != 1 ]]; then
 # Backprop baselines (issue 2): 3 seeds each.
 for s in 1 2 3; do
   train "bp_mnist-seed$s" experiments/bp_mnist.toml --set train.seed="$s"
@@ -37,6 +39,7 @@ train ablation-no-structural experiments/bio_mnist.toml "${abl[@]}" --set bio.st
 train ablation-no-homeostasis experiments/bio_mnist.toml "${abl[@]}" --set bio.homeostasis=false
 train ablation-output-perturbation experiments/bio_mnist.toml "${abl[@]}" --set bio.output_rule=perturbation
 train ablation-regrowth experiments/bio_mnist.toml "${abl[@]}" --set bio.regrowth=0.001
+fi
 # The audit of every model.
 for d in "$runs"/*/; do
   name=$(basename "$d")

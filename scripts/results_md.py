@@ -97,8 +97,8 @@ for name, (r, a) in R.items():
       f"{lognormal_cell(p0['distribution']['positive'])} | {init} | {cnt['sign_flips']} / {cnt['clip_events']} | "
       f"{statistics.median(r['timings']['epoch_s']):.2f} |")
 w("")
-w("Silent: |w| < 1 % of the postsynaptic neuron's largest |w| (or absent), over the E rows of the input projection "
-  "(interneuron rows are absent by design, so the table reports the E part: `dalenet analyze` counts all rows). "
+w("Silent: |w| < 1 % of the postsynaptic neuron's largest |w| (or absent), over the synapses onto the excitatory "
+  "neurons (interneurons receive no input by design and are left out of the denominator by `dalenet analyze`). "
   "Masked by H5: synapses removed by structural plasticity. Dale compliance: fraction of presynaptic neurons whose "
   "non-silent outgoing weights share one sign (input projection / output projection). Commands: "
   "`dalenet train --config experiments/bio_mnist.toml` (`bio_mnist_ne200.toml`, `bio_fashion.toml`); ablations: "

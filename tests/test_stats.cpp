@@ -136,3 +136,31 @@ TEST(Analyze, CountsSilenceAndDaleViolationsOnAHandBuiltNetwork) {
   EXPECT_EQ(rep[1]["dale"]["realised"]["mixed"], 1);
   EXPECT_EQ(rep[1]["dale"]["realised"]["excitatory"], 1);
 }
+
+TEST(Analyze, NeuronsOutsideAProjectionAreLeftOutOfTheDenominators) {
+  // Hidden layer of 2 E + 1 I; the interneuron gets no input (masked row) and sends no output
+  // (masked column), as the bio rule builds it. Its absent synapses must not count as silent.
+  NetworkSpec spec;
+  spec.input = 4;
+  spec.hidden = {3};
+  spec.output = 2;
+  spec.inhibitory_fraction = 1.0 / 3.0;
+  Network net = make_network(spec);
+  auto& in = net.projections[0];
+  in.weight << 1.0F, 1.0F, 0.0F, 0.5F,  //
+      1.0F, 1.0F, 1.0F, 1.0F,            //
+      0.0F, 0.0F, 0.0F, 0.0F;
+  in.mask = MaskMatrix::Ones(3, 4);
+  in.mask.row(2).setZero();
+  in.mask(0, 2) = 0;  // one pruned synapse
+  auto& out = net.projections[1];
+  out.weight << 0.5F, 0.5F, 0.0F,  //
+      0.5F, 0.5F, 0.0F;
+  out.mask = MaskMatrix::Ones(2, 3);
+  out.mask.col(2).setZero();
+  const nlohmann::json rep = analyze_weights(net, AnalyzeOptions{});
+  EXPECT_EQ(rep[0]["synapses"], 8);  // 2 E rows x 4 inputs, not 12
+  EXPECT_DOUBLE_EQ(rep[0]["sparsity"]["silent_fraction"].get<double>(), 1.0 / 8.0);
+  EXPECT_EQ(rep[1]["dale"]["presynaptic_neurons"], 2);  // the interneuron projects nowhere here
+  EXPECT_DOUBLE_EQ(rep[1]["dale"]["compliance"].get<double>(), 1.0);
+}

@@ -83,44 +83,71 @@ nlohmann::json analyze_weights(const Network& net, const AnalyzeOptions& opts) {
     const Projection& p = net.projections[l];
     const Eigen::Index R = p.weight.rows(), C = p.weight.cols();
     const auto silent = silent_mask(p, opts.silence_threshold);
+    // (silent also marks absent synapses; see row_in/col_in for neurons outside the projection)
     nlohmann::json j;
     j["projection"] = l;
     j["pre"] = net.layers[l].name;
     j["post"] = net.layers[l + 1].name;
-    j["synapses"] = R * C;
+    // Neurons that have no existing synapse in this projection at all (e.g. interneurons, which
+    // the bio rule connects only through the competition) are not part of it: they are left out
+    // of every denominator below, so absent-by-design synapses do not count as "silent".
+    std::vector<std::uint8_t> row_in(static_cast<std::size_t>(R), 1), col_in(static_cast<std::size_t>(C), 1);
+    if (p.has_mask()) {
+      for (Eigen::Index i = 0; i < R; ++i) row_in[static_cast<std::size_t>(i)] = p.mask.row(i).any() ? 1 : 0;
+      for (Eigen::Index jj = 0; jj < C; ++jj) col_in[static_cast<std::size_t>(jj)] = p.mask.col(jj).any() ? 1 : 0;
+    }
+    std::int64_t rows_n = 0, cols_n = 0;
+    for (auto v : row_in) rows_n += v;
+    for (auto v : col_in) cols_n += v;
+    const std::int64_t potential = rows_n * C;
+    j["synapses"] = potential;
+    j["postsynaptic_neurons"] = rows_n;
     // ---- sparsity
-    std::int64_t n_silent = 0;
-    for (auto s : silent) n_silent += s;
+    auto silent_count = [&](const std::vector<std::uint8_t>& sm) {
+      std::int64_t k = 0;
+      for (Eigen::Index i = 0; i < R; ++i)
+        if (row_in[static_cast<std::size_t>(i)])
+          for (Eigen::Index jj = 0; jj < C; ++jj) k += sm[static_cast<std::size_t>(i * C + jj)];
+      return k;
+    };
+    const std::int64_t n_silent = silent_count(silent);
     j["sparsity"]["threshold"] = opts.silence_threshold;
-    j["sparsity"]["silent_fraction"] = static_cast<double>(n_silent) / static_cast<double>(R * C);
-    j["sparsity"]["non_silent"] = R * C - n_silent;
+    j["sparsity"]["silent_fraction"] = potential ? static_cast<double>(n_silent) / static_cast<double>(potential) : 0.0;
+    j["sparsity"]["non_silent"] = potential - n_silent;
     nlohmann::json curve = nlohmann::json::array();
     for (double t : opts.threshold_curve) {
-      const auto s = silent_mask(p, t);
-      std::int64_t k = 0;
-      for (auto v : s) k += v;
-      curve.push_back({{"threshold", t}, {"silent_fraction", static_cast<double>(k) / static_cast<double>(R * C)}});
+      const std::int64_t k = silent_count(silent_mask(p, t));
+      curve.push_back({{"threshold", t}, {"silent_fraction", potential ? static_cast<double>(k) / static_cast<double>(potential) : 0.0}});
     }
     j["sparsity"]["curve"] = curve;
-    std::vector<double> in_deg(static_cast<std::size_t>(R), 0.0), out_deg(static_cast<std::size_t>(C), 0.0);
-    for (Eigen::Index i = 0; i < R; ++i)
-      for (Eigen::Index jj = 0; jj < C; ++jj)
-        if (!silent[static_cast<std::size_t>(i * C + jj)]) {
-          in_deg[static_cast<std::size_t>(i)]++;
-          out_deg[static_cast<std::size_t>(jj)]++;
-        }
-    j["sparsity"]["in_degree"] = {{"mean", stats::mean(in_deg)},
-                                  {"min", *std::min_element(in_deg.begin(), in_deg.end())},
-                                  {"max", *std::max_element(in_deg.begin(), in_deg.end())},
-                                  {"histogram", histogram(in_deg, 0, static_cast<double>(C) + 1, 10)}};
-    j["sparsity"]["out_degree"] = {{"mean", stats::mean(out_deg)},
-                                   {"min", *std::min_element(out_deg.begin(), out_deg.end())},
-                                   {"max", *std::max_element(out_deg.begin(), out_deg.end())},
-                                   {"histogram", histogram(out_deg, 0, static_cast<double>(R) + 1, 10)}};
+    std::vector<double> in_deg, out_deg;
+    for (Eigen::Index i = 0; i < R; ++i) {
+      if (!row_in[static_cast<std::size_t>(i)]) continue;
+      double d = 0;
+      for (Eigen::Index jj = 0; jj < C; ++jj) d += silent[static_cast<std::size_t>(i * C + jj)] ? 0 : 1;
+      in_deg.push_back(d);
+    }
+    for (Eigen::Index jj = 0; jj < C; ++jj) {
+      if (!col_in[static_cast<std::size_t>(jj)]) continue;
+      double d = 0;
+      for (Eigen::Index i = 0; i < R; ++i)
+        d += (row_in[static_cast<std::size_t>(i)] && !silent[static_cast<std::size_t>(i * C + jj)]) ? 1 : 0;
+      out_deg.push_back(d);
+    }
+    auto degree = [](const std::vector<double>& v, double hi) -> nlohmann::json {
+      if (v.empty()) return {{"mean", 0}, {"min", 0}, {"max", 0}};
+      return {{"mean", stats::mean(v)},
+              {"min", *std::min_element(v.begin(), v.end())},
+              {"max", *std::max_element(v.begin(), v.end())},
+              {"histogram", histogram(v, 0, hi + 1, 10)}};
+    };
+    j["sparsity"]["in_degree"] = degree(in_deg, static_cast<double>(C));
+    j["sparsity"]["out_degree"] = degree(out_deg, static_cast<double>(rows_n));
     // ---- Dale's law (per presynaptic neuron, over its non-silent outgoing synapses)
     const Eigen::VectorXf declared = net.layers[l].neuron_sign();
     std::int64_t compliant = 0, matches_type = 0, violating = 0, only_pos = 0, only_neg = 0, mixed = 0, none = 0;
     for (Eigen::Index jj = 0; jj < C; ++jj) {
+      if (!col_in[static_cast<std::size_t>(jj)]) continue;
       std::int64_t pos = 0, neg = 0;
       for (Eigen::Index i = 0; i < R; ++i) {
         if (silent[static_cast<std::size_t>(i * C + jj)]) continue;
@@ -140,18 +167,19 @@ nlohmann::json analyze_weights(const Network& net, const AnalyzeOptions& opts) {
       if (ok_type) ++matches_type;
     }
     std::int64_t declared_e = 0;
-    for (Eigen::Index jj = 0; jj < C; ++jj) declared_e += declared(jj) > 0 ? 1 : 0;
+    for (Eigen::Index jj = 0; jj < C; ++jj) declared_e += (col_in[static_cast<std::size_t>(jj)] && declared(jj) > 0) ? 1 : 0;
+    const auto cols_d = static_cast<double>(std::max<std::int64_t>(cols_n, 1));
     j["dale"] = {
-        {"presynaptic_neurons", C},
-        {"compliance", static_cast<double>(compliant) / static_cast<double>(C)},
-        {"matches_declared_type", static_cast<double>(matches_type) / static_cast<double>(C)},
+        {"presynaptic_neurons", cols_n},
+        {"compliance", static_cast<double>(compliant) / cols_d},
+        {"matches_declared_type", static_cast<double>(matches_type) / cols_d},
         {"violating_synapses", violating},
         {"realised", {{"excitatory", only_pos}, {"inhibitory", only_neg}, {"mixed", mixed}, {"no_output", none}}},
-        {"declared", {{"excitatory", declared_e}, {"inhibitory", C - declared_e}}}};
+        {"declared", {{"excitatory", declared_e}, {"inhibitory", cols_n - declared_e}}}};
     // ---- weight distributions of non-silent |w|, per sign
     std::vector<double> pos_w, neg_w;
     for (Eigen::Index k = 0; k < R * C; ++k) {
-      if (silent[static_cast<std::size_t>(k)]) continue;
+      if (silent[static_cast<std::size_t>(k)] || !row_in[static_cast<std::size_t>(k / C)]) continue;
       const double w = p.weight.data()[k];
       (w > 0 ? pos_w : neg_w).push_back(std::abs(w));
     }
