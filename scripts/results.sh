@@ -3,6 +3,7 @@
 # and analysis.json files this script produces (runs/results/<name>/). About 15 minutes on 2 cores.
 # Usage: scripts/results.sh [BUILD_DIR]     (after `make data`)
 #        ANALYZE_ONLY=1 scripts/results.sh   re-runs only the audit and the page on existing runs
+#        SKIP_BASELINES=1 scripts/results.sh keeps existing backprop runs, (re)runs the rest
 set -euo pipefail
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
@@ -18,6 +19,7 @@ analyze() {  # name data
     --out "$runs/$1/analysis.json" > /dev/null
 }
 if [[ "${ANALYZE_ONLY:-0}" != 1 ]]; then
+if [[ "${SKIP_BASELINES:-0}" != 1 ]]; then
 # Backprop baselines (issue 2): 3 seeds each.
 for s in 1 2 3; do
   train "bp_mnist-seed$s" experiments/bp_mnist.toml --set train.seed="$s"
@@ -26,19 +28,20 @@ for s in 1 2 3; do
 done
 train bp_sign_mnist-seed1 experiments/bp_sign_mnist.toml
 train eg_mnist-seed1 experiments/eg_mnist.toml
+fi
 # The bio rule (issue 3).
 train bio_mnist-seed1 experiments/bio_mnist.toml
 train bio_mnist_ne200-seed1 experiments/bio_mnist_ne200.toml
 train bio_fashion-seed1 experiments/bio_fashion.toml
-# Ablations: N_E = 400, 3 epochs, one switch each.
-abl=(--set "network.hidden=[500]" --set train.epochs=3)
-train ablation-base experiments/bio_mnist.toml "${abl[@]}"
-train ablation-additive experiments/bio_mnist.toml "${abl[@]}" --set bio.hidden_update=additive
-train ablation-kwta experiments/bio_mnist.toml "${abl[@]}" --set bio.competition=kwta
-train ablation-no-structural experiments/bio_mnist.toml "${abl[@]}" --set bio.structural=false
-train ablation-no-homeostasis experiments/bio_mnist.toml "${abl[@]}" --set bio.homeostasis=false
-train ablation-output-perturbation experiments/bio_mnist.toml "${abl[@]}" --set bio.output_rule=perturbation
-train ablation-regrowth experiments/bio_mnist.toml "${abl[@]}" --set bio.regrowth=0.001
+# Ablations: the N_E = 200 configuration with one switch each.
+base=experiments/bio_mnist_ne200.toml
+train ablation-additive "$base" --set bio.hidden_update=additive
+train ablation-kwta "$base" --set bio.competition=kwta
+train ablation-no-structural "$base" --set bio.structural=false
+train ablation-no-homeostasis "$base" --set bio.homeostasis=false
+train ablation-output-perturbation "$base" --set bio.output_rule=perturbation --set bio.eta_output=0.01
+train ablation-regrowth "$base" --set bio.regrowth=0.001
+train ablation-divisive "$base" --set bio.divisive=true --set bio.eta_output=20
 fi
 # The audit of every model.
 for d in "$runs"/*/; do

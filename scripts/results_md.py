@@ -102,7 +102,7 @@ w("Silent: |w| < 1 % of the postsynaptic neuron's largest |w| (or absent), over 
   "Masked by H5: synapses removed by structural plasticity. Dale compliance: fraction of presynaptic neurons whose "
   "non-silent outgoing weights share one sign (input projection / output projection). Commands: "
   "`dalenet train --config experiments/bio_mnist.toml` (`bio_mnist_ne200.toml`, `bio_fashion.toml`); ablations: "
-  "`experiments/bio_mnist.toml` with `--set network.hidden=[500] --set train.epochs=3` and the one switch named "
+  "`experiments/bio_mnist_ne200.toml` (the `bio_mnist_ne200` row is their baseline) with the one switch named "
   "in scripts/results.sh; audit: `dalenet analyze --model runs/results/<run>/model.safetensors --data mnist:test`.\n")
 w("Targets of issue 3 (MNIST ≥ 95.6 % at N_E = 200, ≥ 97.5 % at N_E ≤ 2000, Fashion ≥ 85 %, silent ≥ 80 %, Dale 100 %, "
   "lognormal preferred at p < 0.01 while the initial weights reject it): compare the rows above.\n")

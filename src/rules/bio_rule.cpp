@@ -106,10 +106,17 @@ class OutputPerturbation : public LocalPlasticity {
     const auto step =
         static_cast<float>(eta_ * b.global / sigma_) * xi_.array() + static_cast<float>(eta_hebb_) / B * hebb_.array();
     syn.weight.array() *= step.exp();
+    // Synaptic scaling at each output neuron (as in H3): the label-gated Hebbian term alone grows
+    // without bound, so each neuron keeps its initial total weight; shape and signs are unchanged.
+    if (target_sum_.size() != syn.weight.rows()) target_sum_ = before_.rowwise().sum();
+    const Eigen::VectorXf sums = syn.weight.rowwise().sum();
+    for (Eigen::Index k = 0; k < syn.weight.rows(); ++k)
+      if (sums(k) > 0.0F) syn.weight.row(k) *= target_sum_(k) / sums(k);
     counters.sign_flips += count_flips(before_, syn.weight);
   }
 
  private:
+  Eigen::VectorXf target_sum_;
   double eta_, sigma_, eta_hebb_;
   WeightMatrix xi_, perturbed_, before_, hebb_;
 };
