@@ -110,8 +110,8 @@ w("Targets of issue 3 (MNIST ≥ 95.6 % at N_E = 200, ≥ 97.5 % at N_E ≤ 2000
 # ---- audit side by side
 w("## The audit side by side (MNIST, seed 1)\n")
 w("| model | silent in (proj 0) | silent out (proj 1) | Dale compliance in / out | matches declared type in / out | "
-  "ln\\|w\\| skew (proj 0, +) | lognormal preferred (proj 0, +) | population sparseness | fraction active |")
-w("|---|---:|---:|---|---|---:|---|---:|---:|")
+  "ln\\|w\\| skew (proj 0, +) | lognormal preferred (proj 0, +) | the same on the initial weights | population sparseness | fraction active |")
+w("|---|---:|---:|---|---|---:|---|---|---:|---:|")
 for name in ["bp_mnist-seed1", "bp_sign_mnist-seed1", "eg_mnist-seed1", "bio_mnist-seed1"]:
     if name not in R or R[name][1] is None:
         continue
@@ -122,9 +122,11 @@ for name in ["bp_mnist-seed1", "bp_sign_mnist-seed1", "eg_mnist-seed1", "bio_mni
     w(f"| `{name}` | {100 * p0['sparsity']['silent_fraction']:.1f} % | {100 * p1['sparsity']['silent_fraction']:.1f} % | "
       f"{100 * p0['dale']['compliance']:.0f} % / {100 * p1['dale']['compliance']:.0f} % | "
       f"{100 * p0['dale']['matches_declared_type']:.0f} % / {100 * p1['dale']['matches_declared_type']:.0f} % | "
-      f"{d.get('log_skewness', float('nan')):.2f} | {lognormal_cell(d)} | {act['population_sparseness']:.3f} | "
+      f"{d.get('log_skewness', float('nan')):.2f} | {lognormal_cell(d)} | "
+      f"{lognormal_cell(a['initial'][0]['distribution']['positive']) if 'initial' in a else 'n/a'} | {act['population_sparseness']:.3f} | "
       f"{act['fraction_active']:.3f} |")
 w("")
-w("Activity statistics on the first 2 000 test images, hidden layer (for bio, interneuron rows carry the inhibition "
-  "level and are included). Source: `runs/results/<model>/analysis.json` (`dalenet analyze --json`).")
+w("Activity statistics on the first 2 000 test images, hidden layer (for bio: its excitatory neurons; the "
+  "interneurons carry the inhibition level). EG starts from lognormal weights, so its \"lognormal\" is inherited "
+  "(see the initial-weights column). Source: `runs/results/<model>/analysis.json` (`dalenet analyze --json`).")
 print("\n".join(out))

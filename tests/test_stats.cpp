@@ -137,9 +137,10 @@ TEST(Analyze, CountsSilenceAndDaleViolationsOnAHandBuiltNetwork) {
   EXPECT_EQ(rep[1]["dale"]["realised"]["excitatory"], 1);
 }
 
-TEST(Analyze, NeuronsOutsideAProjectionAreLeftOutOfTheDenominators) {
-  // Hidden layer of 2 E + 1 I; the interneuron gets no input (masked row) and sends no output
-  // (masked column), as the bio rule builds it. Its absent synapses must not count as silent.
+TEST(Analyze, InterneuronsOfACompetitionLayerAreLeftOutOfTheDenominators) {
+  // Hidden layer of 2 E + 1 I with competition; the interneuron gets no input and sends no
+  // output, as the bio rule builds it. Its absent synapses must not count as silent, while a
+  // synapse removed by learning (mask 0 on an E row) must.
   NetworkSpec spec;
   spec.input = 4;
   spec.hidden = {3};
@@ -148,7 +149,7 @@ TEST(Analyze, NeuronsOutsideAProjectionAreLeftOutOfTheDenominators) {
   Network net = make_network(spec);
   auto& in = net.projections[0];
   in.weight << 1.0F, 1.0F, 0.0F, 0.5F,  //
-      1.0F, 1.0F, 1.0F, 1.0F,            //
+      1.0F, 1.0F, 1.0F, 1.0F,           //
       0.0F, 0.0F, 0.0F, 0.0F;
   in.mask = MaskMatrix::Ones(3, 4);
   in.mask.row(2).setZero();
@@ -158,9 +159,12 @@ TEST(Analyze, NeuronsOutsideAProjectionAreLeftOutOfTheDenominators) {
       0.5F, 0.5F, 0.0F;
   out.mask = MaskMatrix::Ones(2, 3);
   out.mask.col(2).setZero();
+  net.layers[1].competition = Competition::feedback_inhibition;  // the interneuron carries the competition
   const nlohmann::json rep = analyze_weights(net, AnalyzeOptions{});
   EXPECT_EQ(rep[0]["synapses"], 8);  // 2 E rows x 4 inputs, not 12
   EXPECT_DOUBLE_EQ(rep[0]["sparsity"]["silent_fraction"].get<double>(), 1.0 / 8.0);
   EXPECT_EQ(rep[1]["dale"]["presynaptic_neurons"], 2);  // the interneuron projects nowhere here
+  EXPECT_EQ(rep[1]["synapses"], 4);                     // 2 outputs x 2 E neurons
+  EXPECT_DOUBLE_EQ(rep[1]["sparsity"]["silent_fraction"].get<double>(), 0.0);
   EXPECT_DOUBLE_EQ(rep[1]["dale"]["compliance"].get<double>(), 1.0);
 }

@@ -88,18 +88,23 @@ nlohmann::json analyze_weights(const Network& net, const AnalyzeOptions& opts) {
     j["projection"] = l;
     j["pre"] = net.layers[l].name;
     j["post"] = net.layers[l + 1].name;
-    // Neurons that have no existing synapse in this projection at all (e.g. interneurons, which
-    // the bio rule connects only through the competition) are not part of it: they are left out
-    // of every denominator below, so absent-by-design synapses do not count as "silent".
-    std::vector<std::uint8_t> row_in(static_cast<std::size_t>(R), 1), col_in(static_cast<std::size_t>(C), 1);
-    if (p.has_mask()) {
-      for (Eigen::Index i = 0; i < R; ++i) row_in[static_cast<std::size_t>(i)] = p.mask.row(i).any() ? 1 : 0;
-      for (Eigen::Index jj = 0; jj < C; ++jj) col_in[static_cast<std::size_t>(jj)] = p.mask.col(jj).any() ? 1 : 0;
-    }
+    // The interneurons of a layer with competition receive no feedforward input and send no
+    // feedforward output: they carry the competition (network.hpp). Their absent-by-design
+    // synapses are left out of every denominator below, so they do not count as "silent".
+    // (Synapses removed by learning, e.g. structural plasticity, do count.)
+    auto in_projection = [](const Layer& L) {
+      std::vector<std::uint8_t> v;
+      for (const auto& pop : L.populations)
+        for (int k = 0; k < pop.size; ++k)
+          v.push_back(L.competition == Competition::none || pop.type == NeuronType::excitatory ? 1 : 0);
+      return v;
+    };
+    const std::vector<std::uint8_t> row_in = in_projection(net.layers[l + 1]);
+    const std::vector<std::uint8_t> col_in = in_projection(net.layers[l]);
     std::int64_t rows_n = 0, cols_n = 0;
     for (auto v : row_in) rows_n += v;
     for (auto v : col_in) cols_n += v;
-    const std::int64_t potential = rows_n * C;
+    const std::int64_t potential = rows_n * cols_n;
     j["synapses"] = potential;
     j["postsynaptic_neurons"] = rows_n;
     // ---- sparsity
@@ -107,7 +112,8 @@ nlohmann::json analyze_weights(const Network& net, const AnalyzeOptions& opts) {
       std::int64_t k = 0;
       for (Eigen::Index i = 0; i < R; ++i)
         if (row_in[static_cast<std::size_t>(i)])
-          for (Eigen::Index jj = 0; jj < C; ++jj) k += sm[static_cast<std::size_t>(i * C + jj)];
+          for (Eigen::Index jj = 0; jj < C; ++jj)
+            if (col_in[static_cast<std::size_t>(jj)]) k += sm[static_cast<std::size_t>(i * C + jj)];
       return k;
     };
     const std::int64_t n_silent = silent_count(silent);
@@ -117,14 +123,16 @@ nlohmann::json analyze_weights(const Network& net, const AnalyzeOptions& opts) {
     nlohmann::json curve = nlohmann::json::array();
     for (double t : opts.threshold_curve) {
       const std::int64_t k = silent_count(silent_mask(p, t));
-      curve.push_back({{"threshold", t}, {"silent_fraction", potential ? static_cast<double>(k) / static_cast<double>(potential) : 0.0}});
+      curve.push_back({{"threshold", t},
+                       {"silent_fraction", potential ? static_cast<double>(k) / static_cast<double>(potential) : 0.0}});
     }
     j["sparsity"]["curve"] = curve;
     std::vector<double> in_deg, out_deg;
     for (Eigen::Index i = 0; i < R; ++i) {
       if (!row_in[static_cast<std::size_t>(i)]) continue;
       double d = 0;
-      for (Eigen::Index jj = 0; jj < C; ++jj) d += silent[static_cast<std::size_t>(i * C + jj)] ? 0 : 1;
+      for (Eigen::Index jj = 0; jj < C; ++jj)
+        d += (col_in[static_cast<std::size_t>(jj)] && !silent[static_cast<std::size_t>(i * C + jj)]) ? 1 : 0;
       in_deg.push_back(d);
     }
     for (Eigen::Index jj = 0; jj < C; ++jj) {
@@ -141,7 +149,7 @@ nlohmann::json analyze_weights(const Network& net, const AnalyzeOptions& opts) {
               {"max", *std::max_element(v.begin(), v.end())},
               {"histogram", histogram(v, 0, hi + 1, 10)}};
     };
-    j["sparsity"]["in_degree"] = degree(in_deg, static_cast<double>(C));
+    j["sparsity"]["in_degree"] = degree(in_deg, static_cast<double>(cols_n));
     j["sparsity"]["out_degree"] = degree(out_deg, static_cast<double>(rows_n));
     // ---- Dale's law (per presynaptic neuron, over its non-silent outgoing synapses)
     const Eigen::VectorXf declared = net.layers[l].neuron_sign();
@@ -167,7 +175,8 @@ nlohmann::json analyze_weights(const Network& net, const AnalyzeOptions& opts) {
       if (ok_type) ++matches_type;
     }
     std::int64_t declared_e = 0;
-    for (Eigen::Index jj = 0; jj < C; ++jj) declared_e += (col_in[static_cast<std::size_t>(jj)] && declared(jj) > 0) ? 1 : 0;
+    for (Eigen::Index jj = 0; jj < C; ++jj)
+      declared_e += (col_in[static_cast<std::size_t>(jj)] && declared(jj) > 0) ? 1 : 0;
     const auto cols_d = static_cast<double>(std::max<std::int64_t>(cols_n, 1));
     j["dale"] = {
         {"presynaptic_neurons", cols_n},
@@ -207,7 +216,17 @@ nlohmann::json analyze_activity(const Network& net, const Dataset& data, const A
     }
   }
   for (std::size_t l = 1; l + 1 < net.layers.size(); ++l) {
-    const Eigen::MatrixXf& A = acts[l];  // [units x examples]
+    // In a layer with competition the interneurons carry the shared inhibition level, not a
+    // representation: the statistics are over the excitatory neurons only.
+    Eigen::Index units = acts[l].rows();
+    if (net.layers[l].competition != Competition::none) {
+      units = 0;
+      for (const auto& pop : net.layers[l].populations) {
+        if (pop.type != NeuronType::excitatory) break;
+        units += pop.size;
+      }
+    }
+    const Eigen::MatrixXf A = acts[l].topRows(units);  // [units x examples]
     const bool nonneg = A.minCoeff() >= 0.0F;
     double pop = 0.0, gi = 0.0;
     std::size_t pop_n = 0;
@@ -237,6 +256,7 @@ nlohmann::json analyze_activity(const Network& net, const Dataset& data, const A
     const double active = static_cast<double>((A.array().abs() > 1e-6F).count()) / static_cast<double>(A.size());
     out.push_back({{"layer", net.layers[l].name},
                    {"examples", n},
+                   {"units", units},
                    {"non_negative", nonneg},
                    {"population_sparseness", pop_n ? pop / static_cast<double>(pop_n) : 0.0},
                    {"lifetime_sparseness", life_n ? life / static_cast<double>(life_n) : 0.0},

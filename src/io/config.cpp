@@ -104,9 +104,10 @@ KeyDef int_key(std::string doc, F get, std::int64_t lo, std::int64_t hi) {
 }
 template <class F>
 KeyDef double_key(std::string doc, F get, double lo, double hi, bool lo_open = false) {
-  return {std::move(doc),
-          [=](TrainConfig& c, const toml::node& n, const std::string& w) { get(c) = get_double(n, w, lo, hi, lo_open); },
-          [=](const TrainConfig& c, toml::table& t, const std::string& leaf) { t.insert_or_assign(leaf, get(c)); }};
+  return {
+      std::move(doc),
+      [=](TrainConfig& c, const toml::node& n, const std::string& w) { get(c) = get_double(n, w, lo, hi, lo_open); },
+      [=](const TrainConfig& c, toml::table& t, const std::string& leaf) { t.insert_or_assign(leaf, get(c)); }};
 }
 template <class F>
 KeyDef string_key(std::string doc, F get, std::vector<std::string> allowed) {
@@ -131,14 +132,21 @@ const std::map<std::string, KeyDef>& schema() {
           if (d != "mnist" && d != "fashion" && d.rfind("idx:", 0) != 0)
             fail(w, "'" + d + "' is not mnist, fashion or idx:IMAGES,LABELS");
         },
-        [](const TrainConfig& c, toml::table& t, const std::string& leaf) { t.insert_or_assign(leaf, c.data.dataset); }}},
-      {"data.validation", int_key("examples carved from the training set for validation",
-                                  [](auto& c) -> auto& { return c.data.validation; }, 0, kBig)},
-      {"data.split_seed", int_key("seed of the validation split", [](auto& c) -> auto& { return c.data.split_seed; }, 0, kBig)},
-      {"data.train_limit", int_key("use only the first N training examples (0: all)",
-                                   [](auto& c) -> auto& { return c.data.train_limit; }, 0, kBig)},
-      {"data.test_limit", int_key("evaluate on the first N test examples (0: all)",
-                                  [](auto& c) -> auto& { return c.data.test_limit; }, 0, kBig)},
+        [](const TrainConfig& c, toml::table& t, const std::string& leaf) {
+          t.insert_or_assign(leaf, c.data.dataset);
+        }}},
+      {"data.validation", int_key(
+                              "examples carved from the training set for validation",
+                              [](auto& c) -> auto& { return c.data.validation; }, 0, kBig)},
+      {"data.split_seed",
+       int_key(
+           "seed of the validation split", [](auto& c) -> auto& { return c.data.split_seed; }, 0, kBig)},
+      {"data.train_limit", int_key(
+                               "use only the first N training examples (0: all)",
+                               [](auto& c) -> auto& { return c.data.train_limit; }, 0, kBig)},
+      {"data.test_limit", int_key(
+                              "evaluate on the first N test examples (0: all)",
+                              [](auto& c) -> auto& { return c.data.test_limit; }, 0, kBig)},
       // [network]
       {"network.hidden",
        {"hidden layer sizes, e.g. [1000]",
@@ -158,21 +166,28 @@ const std::map<std::string, KeyDef>& schema() {
       {"network.activation", string_key("hidden activation: identity, relu, sigmoid, sigmoid2 (2*sigma(a)-1), tanh",
                                         [](auto& c) -> auto& { return c.network.activation; },
                                         {"identity", "relu", "sigmoid", "sigmoid2", "tanh"})},
-      {"network.inhibitory_fraction", double_key("fraction of each hidden layer that is inhibitory, [0, 1)",
-                                                 [](auto& c) -> auto& { return c.network.inhibitory_fraction; }, 0.0, 0.99)},
+      {"network.inhibitory_fraction", double_key(
+                                          "fraction of each hidden layer that is inhibitory, [0, 1)",
+                                          [](auto& c) -> auto& { return c.network.inhibitory_fraction; }, 0.0, 0.99)},
       {"network.init",
        string_key("uniform_fan_in (PyTorch default) | he_normal | uniform (init_low..init_high) | lognormal",
-                  [](auto& c) -> auto& { return c.network.init; }, {"uniform_fan_in", "he_normal", "uniform", "lognormal"})},
-      {"network.sign_init", string_key("auto | free | per_neuron | mixed", [](auto& c) -> auto& { return c.network.sign_init; },
-                                       {"auto", "free", "per_neuron", "mixed"})},
-      {"network.init_low", double_key("lower bound of |w| for init = uniform",
-                                      [](auto& c) -> auto& { return c.network.init_low; }, 0.0, 1e3)},
-      {"network.init_high", double_key("upper bound of |w| for init = uniform",
-                                       [](auto& c) -> auto& { return c.network.init_high; }, 0.0, 1e3, true)},
-      {"network.init_mu", double_key("mean of ln|w| for init = lognormal (before 1/sqrt(fan_in) scaling)",
-                                     [](auto& c) -> auto& { return c.network.init_mu; }, -20.0, 20.0)},
-      {"network.init_sigma", double_key("std of ln|w| for init = lognormal",
-                                        [](auto& c) -> auto& { return c.network.init_sigma; }, 0.0, 10.0, true)},
+                  [](auto& c) -> auto& { return c.network.init; },
+                  {"uniform_fan_in", "he_normal", "uniform", "lognormal"})},
+      {"network.sign_init",
+       string_key("auto | free | per_neuron | mixed", [](auto& c) -> auto& { return c.network.sign_init; },
+                  {"auto", "free", "per_neuron", "mixed"})},
+      {"network.init_low",
+       double_key(
+           "lower bound of |w| for init = uniform", [](auto& c) -> auto& { return c.network.init_low; }, 0.0, 1e3)},
+      {"network.init_high", double_key(
+                                "upper bound of |w| for init = uniform",
+                                [](auto& c) -> auto& { return c.network.init_high; }, 0.0, 1e3, true)},
+      {"network.init_mu", double_key(
+                              "mean of ln|w| for init = lognormal (before 1/sqrt(fan_in) scaling)",
+                              [](auto& c) -> auto& { return c.network.init_mu; }, -20.0, 20.0)},
+      {"network.init_sigma", double_key(
+                                 "std of ln|w| for init = lognormal",
+                                 [](auto& c) -> auto& { return c.network.init_sigma; }, 0.0, 10.0, true)},
       // [train]
       {"train.rule",
        {"bp | bp_sign | eg | bio",
@@ -187,54 +202,85 @@ const std::map<std::string, KeyDef>& schema() {
         [](const TrainConfig& c, toml::table& t, const std::string& leaf) { t.insert_or_assign(leaf, c.rule.name); }}},
       {"train.optimizer", string_key("auto | sgd | adam (auto: adam for bp/bp_sign, sgd for eg)",
                                      [](auto& c) -> auto& { return c.rule.optim.optimizer; }, {"auto", "sgd", "adam"})},
-      {"train.lr", double_key("learning rate, > 0", [](auto& c) -> auto& { return c.rule.optim.lr; }, 0.0, 1e3, true)},
-      {"train.momentum", double_key("SGD momentum, [0, 1)", [](auto& c) -> auto& { return c.rule.optim.momentum; }, 0.0, 0.9999)},
-      {"train.beta1", double_key("Adam beta1, [0, 1)", [](auto& c) -> auto& { return c.rule.optim.beta1; }, 0.0, 0.9999)},
-      {"train.beta2", double_key("Adam beta2, [0, 1)", [](auto& c) -> auto& { return c.rule.optim.beta2; }, 0.0, 0.999999)},
-      {"train.eps", double_key("Adam epsilon, > 0", [](auto& c) -> auto& { return c.rule.optim.eps; }, 0.0, 1.0, true)},
-      {"train.weight_decay", double_key("L2 coefficient on weights, >= 0",
-                                        [](auto& c) -> auto& { return c.rule.optim.weight_decay; }, 0.0, 1e3)},
-      {"train.epochs", int_key("passes over the training set", [](auto& c) -> auto& { return c.loop.epochs; }, 1, 100000)},
-      {"train.batch", int_key("mini-batch size", [](auto& c) -> auto& { return c.loop.batch; }, 1, 1 << 20)},
-      {"train.seed", int_key("seed of initialisation and shuffling", [](auto& c) -> auto& { return c.loop.seed; }, 0, kBig)},
+      {"train.lr", double_key(
+                       "learning rate, > 0", [](auto& c) -> auto& { return c.rule.optim.lr; }, 0.0, 1e3, true)},
+      {"train.momentum",
+       double_key(
+           "SGD momentum, [0, 1)", [](auto& c) -> auto& { return c.rule.optim.momentum; }, 0.0, 0.9999)},
+      {"train.beta1", double_key(
+                          "Adam beta1, [0, 1)", [](auto& c) -> auto& { return c.rule.optim.beta1; }, 0.0, 0.9999)},
+      {"train.beta2", double_key(
+                          "Adam beta2, [0, 1)", [](auto& c) -> auto& { return c.rule.optim.beta2; }, 0.0, 0.999999)},
+      {"train.eps", double_key(
+                        "Adam epsilon, > 0", [](auto& c) -> auto& { return c.rule.optim.eps; }, 0.0, 1.0, true)},
+      {"train.weight_decay",
+       double_key(
+           "L2 coefficient on weights, >= 0", [](auto& c) -> auto& { return c.rule.optim.weight_decay; }, 0.0, 1e3)},
+      {"train.epochs", int_key(
+                           "passes over the training set", [](auto& c) -> auto& { return c.loop.epochs; }, 1, 100000)},
+      {"train.batch", int_key(
+                          "mini-batch size", [](auto& c) -> auto& { return c.loop.batch; }, 1, 1 << 20)},
+      {"train.seed",
+       int_key(
+           "seed of initialisation and shuffling", [](auto& c) -> auto& { return c.loop.seed; }, 0, kBig)},
       {"train.lr_schedule",
-       string_key("constant | cosine (lr * (1 + cos(pi * t / T)) / 2 over all T batches; also scales the bio rule's rates)",
-                  [](auto& c) -> auto& { return c.loop.lr_schedule; }, {"constant", "cosine"})},
-      {"train.threads", int_key("threads (0: all hardware threads); results are bit-identical for a fixed count",
-                                [](auto& c) -> auto& { return c.loop.threads; }, 0, 4096)},
+       string_key(
+           "constant | cosine (lr * (1 + cos(pi * t / T)) / 2 over all T batches; also scales the bio rule's rates)",
+           [](auto& c) -> auto& { return c.loop.lr_schedule; }, {"constant", "cosine"})},
+      {"train.threads", int_key(
+                            "threads (0: all hardware threads); results are bit-identical for a fixed count",
+                            [](auto& c) -> auto& { return c.loop.threads; }, 0, 4096)},
       // [bio] (docs/RULE.md)
-      {"bio.hidden_update", string_key("multiplicative (H3) | additive (H3a)",
-                                       [](auto& c) -> auto& { return c.rule.bio.hidden_update; }, {"multiplicative", "additive"})},
-      {"bio.eta_hidden", double_key("hidden plasticity rate, > 0", [](auto& c) -> auto& { return c.rule.bio.eta_hidden; },
-                                    0.0, 10.0, true)},
-      {"bio.competition", string_key("feedback_inhibition (interneurons) | kwta (fixed k-WTA ablation)",
-                                     [](auto& c) -> auto& { return c.rule.bio.competition; }, {"feedback_inhibition", "kwta"})},
-      {"bio.inhibition_gain", double_key("gain of the E->I->E feedback loop, > 0",
-                                         [](auto& c) -> auto& { return c.rule.bio.inhibition_gain; }, 0.0, 1e6, true)},
-      {"bio.kwta_k", int_key("winners of the kwta ablation", [](auto& c) -> auto& { return c.rule.bio.kwta_k; }, 1, 1 << 20)},
-      {"bio.divisive", bool_key("H2b: divide the hidden rates sent to the output by their sum (divisive normalisation)",
-                                [](auto& c) -> auto& { return c.rule.bio.divisive; })},
-      {"bio.silence_factor", double_key("efficacy floor (and silence threshold) = silence_factor / fan_in",
-                                        [](auto& c) -> auto& { return c.rule.bio.silence_factor; }, 0.0, 1.0, true)},
-      {"bio.homeostasis", bool_key("homeostatic thresholds on/off", [](auto& c) -> auto& { return c.rule.bio.homeostasis; })},
-      {"bio.homeostasis_rate", double_key("beta of the threshold update",
-                                          [](auto& c) -> auto& { return c.rule.bio.homeostasis_rate; }, 0.0, 100.0)},
-      {"bio.rate_decay", double_key("alpha of the running rate, (0, 1]", [](auto& c) -> auto& { return c.rule.bio.rate_decay; },
-                                    0.0, 1.0, true)},
-      {"bio.structural", bool_key("structural plasticity on/off", [](auto& c) -> auto& { return c.rule.bio.structural; })},
-      {"bio.regrowth", double_key("probability per silent synapse per structural step",
-                                  [](auto& c) -> auto& { return c.rule.bio.regrowth; }, 0.0, 1.0)},
-      {"bio.structural_interval", int_key("batches between structural steps",
-                                          [](auto& c) -> auto& { return c.rule.bio.structural_interval; }, 1, 1 << 30)},
+      {"bio.hidden_update",
+       string_key("multiplicative (H3) | additive (H3a)", [](auto& c) -> auto& { return c.rule.bio.hidden_update; },
+                  {"multiplicative", "additive"})},
+      {"bio.eta_hidden",
+       double_key(
+           "hidden plasticity rate, > 0", [](auto& c) -> auto& { return c.rule.bio.eta_hidden; }, 0.0, 10.0, true)},
+      {"bio.competition",
+       string_key("feedback_inhibition (interneurons) | kwta (fixed k-WTA ablation)",
+                  [](auto& c) -> auto& { return c.rule.bio.competition; }, {"feedback_inhibition", "kwta"})},
+      {"bio.inhibition_gain", double_key(
+                                  "gain of the E->I->E feedback loop, > 0",
+                                  [](auto& c) -> auto& { return c.rule.bio.inhibition_gain; }, 0.0, 1e6, true)},
+      {"bio.kwta_k",
+       int_key(
+           "winners of the kwta ablation", [](auto& c) -> auto& { return c.rule.bio.kwta_k; }, 1, 1 << 20)},
+      {"bio.divisive", bool_key(
+                           "H2b: divide the hidden rates sent to the output by their sum (divisive normalisation)",
+                           [](auto& c) -> auto& { return c.rule.bio.divisive; })},
+      {"bio.silence_factor", double_key(
+                                 "efficacy floor (and silence threshold) = silence_factor / fan_in",
+                                 [](auto& c) -> auto& { return c.rule.bio.silence_factor; }, 0.0, 1.0, true)},
+      {"bio.homeostasis",
+       bool_key(
+           "homeostatic thresholds on/off", [](auto& c) -> auto& { return c.rule.bio.homeostasis; })},
+      {"bio.homeostasis_rate",
+       double_key(
+           "beta of the threshold update", [](auto& c) -> auto& { return c.rule.bio.homeostasis_rate; }, 0.0, 100.0)},
+      {"bio.rate_decay", double_key(
+                             "alpha of the running rate, (0, 1]",
+                             [](auto& c) -> auto& { return c.rule.bio.rate_decay; }, 0.0, 1.0, true)},
+      {"bio.structural", bool_key(
+                             "structural plasticity on/off", [](auto& c) -> auto& { return c.rule.bio.structural; })},
+      {"bio.regrowth", double_key(
+                           "probability per silent synapse per structural step",
+                           [](auto& c) -> auto& { return c.rule.bio.regrowth; }, 0.0, 1.0)},
+      {"bio.structural_interval", int_key(
+                                      "batches between structural steps",
+                                      [](auto& c) -> auto& { return c.rule.bio.structural_interval; }, 1, 1 << 30)},
       {"bio.output_rule",
        string_key("delta (O1, three-factor) | perturbation (O2, Hebbian + weight perturbation)",
                   [](auto& c) -> auto& { return c.rule.bio.output_rule; }, {"delta", "perturbation"})},
-      {"bio.eta_output", double_key("output plasticity rate, > 0", [](auto& c) -> auto& { return c.rule.bio.eta_output; },
-                                    0.0, 100.0, true)},
-      {"bio.perturbation_sigma", double_key("O2: size of the multiplicative weight perturbation",
-                                            [](auto& c) -> auto& { return c.rule.bio.perturbation_sigma; }, 0.0, 10.0, true)},
-      {"bio.eta_hebbian", double_key("O2: rate of the label-gated Hebbian term",
-                                     [](auto& c) -> auto& { return c.rule.bio.eta_hebbian; }, 0.0, 100.0)},
+      {"bio.eta_output",
+       double_key(
+           "output plasticity rate, > 0", [](auto& c) -> auto& { return c.rule.bio.eta_output; }, 0.0, 100.0, true)},
+      {"bio.perturbation_sigma", double_key(
+                                     "O2: size of the multiplicative weight perturbation",
+                                     [](auto& c) -> auto& { return c.rule.bio.perturbation_sigma; }, 0.0, 10.0, true)},
+      {"bio.eta_hebbian", double_key(
+                              "O2: rate of the label-gated Hebbian term",
+                              [](auto& c) -> auto& { return c.rule.bio.eta_hebbian; }, 0.0, 100.0)},
   };
   return keys;
 }
