@@ -110,7 +110,7 @@ KeyDef double_key(std::string doc, F get, double lo, double hi, bool lo_open = f
       [=](const TrainConfig& c, toml::table& t, const std::string& leaf) { t.insert_or_assign(leaf, get(c)); }};
 }
 template <class F>
-KeyDef string_key(std::string doc, F get, std::vector<std::string> allowed) {
+KeyDef string_key(std::string doc, F get, const std::vector<std::string>& allowed) {
   return {std::move(doc),
           [=](TrainConfig& c, const toml::node& n, const std::string& w) { get(c) = get_string(n, w, allowed); },
           [=](const TrainConfig& c, toml::table& t, const std::string& leaf) { t.insert_or_assign(leaf, get(c)); }};
