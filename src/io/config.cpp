@@ -419,27 +419,29 @@ TrainConfig load_config(const std::string& path, const std::vector<std::string>&
   return parse_config(ss.str(), path, overrides);
 }
 
-std::string to_toml(const TrainConfig& cfg) {
+namespace {
+// The configuration as a TOML table with every key of the schema.
+toml::table to_table(const TrainConfig& cfg) {
   toml::table root;
   for (const auto& [name, def] : schema()) {
-    const std::string section = name.substr(0, name.find('.'));
+    const auto dot = name.find('.');
+    const std::string section = name.substr(0, dot);
     if (!root.contains(section)) root.insert_or_assign(section, toml::table{});
-    def.write(cfg, *root[section].as_table(), name.substr(name.find('.') + 1));
+    def.write(cfg, *root[section].as_table(), name.substr(dot + 1));
   }
+  return root;
+}
+}  // namespace
+
+std::string to_toml(const TrainConfig& cfg) {
   std::ostringstream os;
-  os << "# dalenet resolved configuration (every key; re-usable with --config)\n" << root << "\n";
+  os << "# dalenet resolved configuration (every key; re-usable with --config)\n" << to_table(cfg) << "\n";
   return os.str();
 }
 
 nlohmann::json to_json(const TrainConfig& cfg) {
-  toml::table root;
-  for (const auto& [name, def] : schema()) {
-    const std::string section = name.substr(0, name.find('.'));
-    if (!root.contains(section)) root.insert_or_assign(section, toml::table{});
-    def.write(cfg, *root[section].as_table(), name.substr(name.find('.') + 1));
-  }
   std::ostringstream os;
-  os << toml::json_formatter{root};
+  os << toml::json_formatter{to_table(cfg)};
   return nlohmann::json::parse(os.str());
 }
 
