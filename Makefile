@@ -48,6 +48,7 @@ demo: data
 # dalenet vs PyTorch on the same work, in one run (a benchmark, not a test).
 bench: deps-torch data
 	bash bench/vs_pytorch.sh $(BUILD)
+	bash bench/bio_vs_bp.sh $(BUILD)
 	$(BUILD)/bench/dalenet_bench --benchmark_min_time=0.2
 
 lint: configure
