@@ -162,3 +162,34 @@ TEST(Cli, BadInputsGiveClearErrorsAndNonZeroExit) {
   EXPECT_EQ(r.code, 0);
   EXPECT_TRUE(has(r.output, "train") && has(r.output, "predict")) << r.output;
 }
+
+TEST(Cli, AnalyzeAndConfigCommands) {
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 600, 100);
+  const CliRun t =
+      run_cli("train --quiet --set \"data.dataset='" + ds +
+              "'\" --set data.validation=100 --set network.hidden=[20] --set train.epochs=1 --out " + (dir / "run"));
+  ASSERT_EQ(t.code, 0) << t.output;
+  const CliRun a =
+      run_cli("analyze --json --model " + (dir / "run/model.safetensors") + " --data idx:" + (dir / "test-images") +
+              "," + (dir / "test-labels") + " --out " + (dir / "analysis.json"));
+  ASSERT_EQ(a.code, 0) << a.output;
+  const auto rep = nlohmann::json::parse(read_bytes(dir / "analysis.json"));
+  EXPECT_EQ(rep["format"], "dalenet-analysis");
+  EXPECT_EQ(rep["projections"].size(), 2u);
+  EXPECT_TRUE(rep.contains("initial"));  // the control was rebuilt from the stored config and seed
+  EXPECT_EQ(rep["activity"][0]["examples"], 100);
+  const CliRun summary = run_cli("analyze --model " + (dir / "run/model.safetensors"));
+  EXPECT_EQ(summary.code, 0);
+  EXPECT_TRUE(has(summary.output, "Dale: compliance")) << summary.output;
+
+  const CliRun keys = run_cli("config keys");
+  EXPECT_EQ(keys.code, 0);
+  EXPECT_TRUE(has(keys.output, "bio.eta_hidden") && has(keys.output, "train.lr")) << keys.output;
+  const CliRun show = run_cli("config show --set train.rule=bio");
+  EXPECT_EQ(show.code, 0);
+  EXPECT_TRUE(has(show.output, "rule = 'bio'") || has(show.output, "rule = \"bio\"")) << show.output;
+  const CliRun bad = run_cli("config show --set bio.eta_hiden=1");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_TRUE(has(bad.output, "bio.eta_hiden")) << bad.output;
+}
