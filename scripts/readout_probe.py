@@ -1,0 +1,43 @@
+#!/usr/bin/python3
+"""Diagnostic: how good is a bio model's hidden code, independent of its output rule?
+Rebuilds the hidden layer's inference from the model file alone (numpy: log-normalised efficacy
+H1 and the feedback-inhibition fixed point H2, docs/RULE.md, for a model without divisive
+normalisation) and fits two gradient-trained linear probes on the MNIST
+training set: a signed one, and the best non-negative one (weights clamped at 0: a probe, not a
+learning rule). Needs python3-torch (scripts/install-deps.sh --with-torch).
+Usage: scripts/readout_probe.py runs/results/bio_mnist_ne200-seed1/model.safetensors
+"""
+import json, struct, sys, numpy as np, torch
+import os
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'bench')); from torch_peer import idx
+torch.set_num_threads(2); torch.manual_seed(0)
+path=sys.argv[1]
+raw=open(path,'rb').read(); n=struct.unpack('<Q',raw[:8])[0]; h=json.loads(raw[8:8+n]); d=raw[8+n:]
+t=lambda k: np.frombuffer(d[h[k]['data_offsets'][0]:h[k]['data_offsets'][1]],{'F32':'<f4','U8':'u1'}[h[k]['dtype']]).reshape(h[k]['shape'])
+meta=json.loads(h['__metadata__']['dalenet']); arch=meta['architecture']
+W=t('projections.0.weight').astype(np.float64); b=t('projections.0.bias'); floor=arch['projections'][0]['floor']
+L=arch['layers'][1]; nE=L['populations'][0]['size']; g=L['inhibition_gain']
+W=W[:nE]; b=b[:nE]
+E=np.log(np.maximum(W/W.sum(1,keepdims=True),floor)/floor)
+def feats(X):
+    z=X@E.T+b
+    s=-np.sort(-z,1); cs=np.cumsum(s,1); m=np.arange(1,z.shape[1]+1)
+    I=g*cs/(1+g*m); nxt=np.concatenate([s[:,1:],np.full((len(z),1),-np.inf)],1)
+    ok=(s>I)&(nxt<=I); j=ok.argmax(1); lev=I[np.arange(len(z)),j]; lev[s[:,0]<=0]=0
+    return np.maximum(z-lev[:,None],0)
+base=os.environ.get('DALENET_DATA', os.path.expanduser('~/.cache/dalenet'))+'/mnist/'
+X=idx(base+'train-images-idx3-ubyte').reshape(-1,784)/255.; Y=idx(base+'train-labels-idx1-ubyte').astype(np.int64)
+Xt=idx(base+'t10k-images-idx3-ubyte').reshape(-1,784)/255.; Yt=idx(base+'t10k-labels-idx1-ubyte').astype(np.int64)
+F=torch.tensor(feats(X),dtype=torch.float32); Ft=torch.tensor(feats(Xt),dtype=torch.float32); s=F.std(); F/=s; Ft/=s
+Y=torch.tensor(Y); Yt=torch.tensor(Yt)
+def fit(nonneg):
+    lin=torch.nn.Linear(nE,10); 
+    if nonneg: lin.weight.data=lin.weight.data.abs()
+    opt=torch.optim.Adam(lin.parameters(),1e-2)
+    for ep in range(5):
+        p=torch.randperm(len(F))
+        for i in range(0,len(F),256):
+            bb=p[i:i+256]; opt.zero_grad(); torch.nn.functional.cross_entropy(lin(F[bb]),Y[bb]).backward(); opt.step()
+            if nonneg: lin.weight.data.clamp_(min=0)   # probe only: measures the best non-negative readout
+    return (lin(Ft).argmax(1)==Yt).float().mean().item()
+print('model',path,'N_E',nE,'signed probe',round(fit(False),4),'non-negative probe',round(fit(True),4))
