@@ -80,6 +80,8 @@ struct Layer {
   Eigen::VectorXf rate;
 
   int size() const;
+  // Neurons of the leading excitatory populations (those that compete; interneurons follow).
+  int excitatory_count() const;
   // +1 / -1 per neuron, from its population's type.
   Eigen::VectorXf neuron_sign() const;
 };

@@ -138,26 +138,24 @@ TrainValSplit split_validation(const Dataset& d, std::size_t n_validation, std::
   return {subset(d, tr, d.name + "/train"), subset(d, val, d.name + "/validation")};
 }
 
-void fill_batch(const Dataset& d, std::span<const std::uint32_t> indices, Eigen::MatrixXf& X) {
-  const int dim = d.dim();
-  X.resize(dim, static_cast<Eigen::Index>(indices.size()));
+namespace {
+// Column k of X <- image i of d, pixels scaled to [0, 1].
+void put_image(const Dataset& d, std::size_t i, Eigen::MatrixXf& X, std::size_t k) {
   constexpr float kScale = 1.0F / 255.0F;
-  for (std::size_t k = 0; k < indices.size(); ++k) {
-    const auto img = d.image(indices[k]);
-    float* col = X.col(static_cast<Eigen::Index>(k)).data();
-    for (int p = 0; p < dim; ++p) col[p] = static_cast<float>(img[static_cast<std::size_t>(p)]) * kScale;
-  }
+  const auto img = d.image(i);
+  float* col = X.col(static_cast<Eigen::Index>(k)).data();
+  for (std::size_t p = 0; p < img.size(); ++p) col[p] = static_cast<float>(img[p]) * kScale;
+}
+}  // namespace
+
+void fill_batch(const Dataset& d, std::span<const std::uint32_t> indices, Eigen::MatrixXf& X) {
+  X.resize(d.dim(), static_cast<Eigen::Index>(indices.size()));
+  for (std::size_t k = 0; k < indices.size(); ++k) put_image(d, indices[k], X, k);
 }
 
 void fill_batch_range(const Dataset& d, std::size_t begin, std::size_t end, Eigen::MatrixXf& X) {
-  const int dim = d.dim();
-  X.resize(dim, static_cast<Eigen::Index>(end - begin));
-  constexpr float kScale = 1.0F / 255.0F;
-  for (std::size_t i = begin; i < end; ++i) {
-    const auto img = d.image(i);
-    float* col = X.col(static_cast<Eigen::Index>(i - begin)).data();
-    for (int p = 0; p < dim; ++p) col[p] = static_cast<float>(img[static_cast<std::size_t>(p)]) * kScale;
-  }
+  X.resize(d.dim(), static_cast<Eigen::Index>(end - begin));
+  for (std::size_t i = begin; i < end; ++i) put_image(d, i, X, i - begin);
 }
 
 }  // namespace dalenet

@@ -218,14 +218,8 @@ nlohmann::json analyze_activity(const Network& net, const Dataset& data, const A
   for (std::size_t l = 1; l + 1 < net.layers.size(); ++l) {
     // In a layer with competition the interneurons carry the shared inhibition level, not a
     // representation: the statistics are over the excitatory neurons only.
-    Eigen::Index units = acts[l].rows();
-    if (net.layers[l].competition != Competition::none) {
-      units = 0;
-      for (const auto& pop : net.layers[l].populations) {
-        if (pop.type != NeuronType::excitatory) break;
-        units += pop.size;
-      }
-    }
+    const Eigen::Index units =
+        net.layers[l].competition != Competition::none ? net.layers[l].excitatory_count() : acts[l].rows();
     const Eigen::MatrixXf A = acts[l].topRows(units);  // [units x examples]
     const bool nonneg = A.minCoeff() >= 0.0F;
     double pop = 0.0, gi = 0.0;

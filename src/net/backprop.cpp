@@ -60,15 +60,6 @@ void check_finite_input(const Eigen::Ref<const Eigen::MatrixXf>& X) {
         throw InputError("input holds a non-finite value (" + std::to_string(X(i, b)) + ") at example " +
                          std::to_string(b) + ", feature " + std::to_string(i));
 }
-// Number of leading excitatory neurons of a layer (competition acts among them).
-Eigen::Index excitatory_count(const Layer& L) {
-  Eigen::Index n = 0;
-  for (const auto& p : L.populations) {
-    if (p.type != NeuronType::excitatory) break;
-    n += p.size;
-  }
-  return n;
-}
 
 // Inhibition level of one example's excitatory drives z (docs/RULE.md, H2).
 // feedback_inhibition: I = g * sum_j max(0, z_j - I), solved exactly over the sorted drives.
@@ -135,7 +126,7 @@ void layer_derivative(const Layer& layer, const ForwardCache& cache, std::size_t
     return;
   }
   const Eigen::MatrixXf& pre = cache.pre[l];
-  const Eigen::Index nE = excitatory_count(layer);
+  const Eigen::Index nE = layer.excitatory_count();
   // y = f(max(0, z - I)): through f (evaluated at the rectified value), then the rectification.
   Eigen::MatrixXf rect = pre.topRows(nE).cwiseMax(0.0F);
   Eigen::MatrixXf dtop = delta.topRows(nE);
@@ -204,7 +195,7 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
       apply_activation(layer.activation, z, cache.act[l + 1]);
       continue;
     }
-    const Eigen::Index nE = excitatory_count(layer), B = z.cols();
+    const Eigen::Index nE = layer.excitatory_count(), B = z.cols();
     cache.inhibition[l + 1].resize(B);
     cache.active_count[l + 1].resize(B);
     cache.threshold_unit[l + 1].resize(B);

@@ -113,6 +113,15 @@ int Layer::size() const {
   return n;
 }
 
+int Layer::excitatory_count() const {
+  int n = 0;
+  for (const auto& p : populations) {
+    if (p.type != NeuronType::excitatory) break;
+    n += p.size;
+  }
+  return n;
+}
+
 Eigen::VectorXf Layer::neuron_sign() const {
   Eigen::VectorXf s(size());
   Eigen::Index i = 0;

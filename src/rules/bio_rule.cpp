@@ -155,11 +155,7 @@ class BioRule : public LearningRule {
     in.efficacy_floor = static_cast<float>(cfg_.silence_factor / static_cast<double>(in.num_pre()));
     // Interneurons receive no feedforward input and do not project to the output: their
     // synapses are the E -> I -> E loop of the competition (fixed, see docs/RULE.md H2).
-    n_exc_ = 0;
-    for (const auto& p : hidden.populations) {
-      if (p.type != NeuronType::excitatory) break;
-      n_exc_ += p.size;
-    }
+    n_exc_ = hidden.excitatory_count();
     if ((in.weight.topRows(n_exc_).array() < 0.0F).any() || (out.weight.leftCols(n_exc_).array() < 0.0F).any())
       throw ConfigError(
           "train.rule = \"bio\" starts from non-negative weights: use network.sign_init = \"per_neuron\" "
