@@ -7,11 +7,13 @@
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <sstream>
 
 #include "dalenet/analyze.hpp"
+#include "dalenet/attack.hpp"
 #include "dalenet/config.hpp"
 #include "dalenet/data.hpp"
 #include "dalenet/error.hpp"
@@ -191,6 +193,78 @@ int cmd_data_info(const std::string& spec, const std::string& data_dir) {
   return 0;
 }
 
+// Splits "a,b,c" (and repeated options) into items.
+std::vector<std::string> split_list(const std::vector<std::string>& given) {
+  std::vector<std::string> out;
+  for (const auto& g : given) {
+    std::stringstream ss(g);
+    std::string item;
+    while (std::getline(ss, item, ','))
+      if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+std::vector<double> parse_eps_list(const std::vector<std::string>& given) {
+  std::vector<double> out;
+  for (const auto& item : split_list(given)) {
+    std::size_t used = 0;
+    double v = 0.0;
+    try {
+      v = std::stod(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size()) throw ConfigError("--eps: '" + item + "' is not a number");
+    out.push_back(v);
+  }
+  return out;
+}
+
+int cmd_attack(AttackJob job, const std::string& norm, const std::vector<std::string>& attacks,
+               const std::vector<std::string>& eps, const std::string& out_dir, bool json, bool quiet, int threads) {
+  set_threads(threads);
+  job.options.norm = threat_norm_from_string(norm);
+  job.options.attacks = split_list(attacks);
+  job.options.eps = parse_eps_list(eps);
+  const bool tty = ::isatty(2) == 1;
+  if (!quiet)
+    job.options.progress = [tty](const std::string& line) {
+      std::fprintf(stderr, "%s%s\n", tty && line.rfind("!!", 0) == 0 ? "\033[1;31m" : "", line.c_str());
+      if (tty && line.rfind("!!", 0) == 0) std::fprintf(stderr, "\033[0m");
+      std::fflush(stderr);
+    };
+  const nlohmann::json res = run_attack_job(job);
+  if (!out_dir.empty()) {
+    std::filesystem::create_directories(out_dir);
+    write_file_atomic(out_dir + "/robustness.json", res.dump(2) + "\n");
+    write_file_atomic(out_dir + "/robustness.csv", robustness_csv(res));
+  }
+  if (json) {
+    std::cout << res.dump(2) << "\n";
+    return 0;
+  }
+  std::size_t raised = 0;
+  for (const auto& m : res["models"]) {
+    std::cout << fmt::format("{}  clean {:.2f}%  ({} examples, {})\n", m["label"].get<std::string>(),
+                             100.0 * m["clean_accuracy"].get<double>(), m["n"].get<std::size_t>(),
+                             res["options"]["norm"].get<std::string>());
+    std::cout << fmt::format("  {:>8}  {:>9}  {}\n", "eps", "robust", "strongest attack");
+    for (const auto& r : m["robust"])
+      std::cout << fmt::format("  {:>8g}  {:>8.2f}%  {}\n", r["eps"].get<double>(),
+                               100.0 * r["robust_accuracy"].get<double>(), r["strongest_attack"].get<std::string>());
+    for (const auto& f : m["flags"])
+      if (f["raised"].get<bool>()) {
+        ++raised;
+        std::cout << fmt::format("  FLAG {}: {}\n", f["name"].get<std::string>(), f["detail"].get<std::string>());
+      }
+  }
+  std::cout << (raised == 0 ? "gradient-masking checks: no flag raised\n"
+                            : fmt::format("gradient-masking checks: {} flag(s) raised (see above)\n", raised));
+  if (!out_dir.empty()) std::cout << "wrote " << out_dir << "/robustness.json and robustness.csv\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -265,6 +339,44 @@ int main(int argc, char** argv) {
   analyze_cmd->add_option("--out,-o", analyze_out, "Write the JSON report to this file");
   analyze_cmd->add_flag("--json", json, "Print the JSON report instead of the summary");
 
+  // attack
+  auto* attack_cmd = app.add_subcommand(
+      "attack", "Robust accuracy under adversarial and noise attacks, with gradient-masking checks (docs/EVALUATION.md)");
+  AttackJob job;
+  std::vector<std::string> attack_list, eps_list;
+  std::string norm = "linf", attack_out;
+  attack_cmd->add_option("--model,-m", job.models, "Model file(s) (.safetensors); repeat to compare on the same examples")
+      ->required();
+  attack_cmd->add_option("--data,-d", job.data, "mnist:test | fashion:test | idx:IMAGES,LABELS")->capture_default_str();
+  attack_cmd->add_option("--n", job.n, "Attack a stratified subset of N examples (0: all)")->capture_default_str();
+  attack_cmd->add_option("--attacks", attack_list,
+                         "Comma list of fgsm, pgd_ce, pgd_margin, square, transfer, gaussian, salt_pepper "
+                         "(default: all that fit the norm; transfer when --transfer-from is given)");
+  attack_cmd->add_option("--eps", eps_list,
+                         "Comma list of radii (default: the grid of the data set, docs/EVALUATION.md)");
+  attack_cmd->add_option("--norm", norm, "Threat model: linf or l2")->capture_default_str();
+  attack_cmd->add_option("--steps", job.options.steps, "PGD steps per restart")->capture_default_str();
+  attack_cmd->add_option("--restarts", job.options.restarts, "PGD random restarts (worst case per example)")
+      ->capture_default_str();
+  attack_cmd->add_option("--step-factor", job.options.step_factor, "PGD step size = factor * eps / steps")
+      ->capture_default_str();
+  attack_cmd->add_option("--square-queries", job.options.square_queries, "Square attack query budget")
+      ->capture_default_str();
+  attack_cmd->add_option("--noise-draws", job.options.noise_draws, "Random draws per example for noise")
+      ->capture_default_str();
+  attack_cmd->add_option("--transfer-from", job.transfer_from, "Model file on which transfer examples are crafted");
+  attack_cmd->add_option("--batch", job.options.batch, "Examples per forward/backward pass")->capture_default_str();
+  attack_cmd->add_option("--seed", job.options.seed, "Seed of the attacks' random starts")->capture_default_str();
+  attack_cmd->add_option("--subset-seed", job.subset_seed, "Seed of the stratified subset")->capture_default_str();
+  attack_cmd->add_flag("--no-unbounded-check", [&job](std::int64_t) { job.options.unbounded_check = false; },
+                       "Skip the eps = 1 (whole input box) sanity attack");
+  attack_cmd->add_option("--out,-o", attack_out, "Write robustness.json and robustness.csv into this folder");
+  attack_cmd->add_option("--save-adv", job.save_adv_dir,
+                         "Write the worst-case adversarial examples per eps as float32 IDX files here");
+  attack_cmd->add_option("--threads", threads, "Threads (0: all)");
+  attack_cmd->add_flag("--json", json, "Print the results document as JSON");
+  attack_cmd->add_flag("--quiet,-q", quiet, "No progress output");
+
   // config
   auto* config_cmd = app.add_subcommand("config", "Show configuration keys, or a resolved configuration");
   config_cmd->require_subcommand(1);
@@ -300,6 +412,10 @@ int main(int argc, char** argv) {
       if (!analyze_out.empty()) write_file_atomic(analyze_out, rep.dump(2) + "\n");
       std::cout << (json ? rep.dump(2) + "\n" : analyze_summary(rep));
       return 0;
+    }
+    if (*attack_cmd) {
+      job.data_dir = data_dir;
+      return cmd_attack(job, norm, attack_list, eps_list, attack_out, json, quiet, threads);
     }
     if (*keys_cmd) {
       for (const auto& k : config_schema()) std::cout << fmt::format("{:28} {:18} {}\n", k.key, k.default_value, k.doc);

@@ -1,9 +1,12 @@
 #pragma once
 // Shared test helpers: temporary folders, synthetic IDX files and a learnable synthetic task.
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <array>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -112,4 +115,21 @@ inline std::string write_synthetic_idx(const TempDir& dir, std::uint32_t n_train
          (dir / "test-labels");
 }
 
+// The CLI as a subprocess (stdout and stderr together) and its exit code.
+struct CliRun {
+  int code;
+  std::string output;
+};
+inline CliRun run_cli(const std::string& args) {
+  const std::string cmd = std::string(DALENET_CLI) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (p != nullptr && std::fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
+  const int status = p != nullptr ? pclose(p) : -1;
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+inline bool has(const std::string& s, const std::string& f) {
+  return s.find(f) != std::string::npos;
+}
 }  // namespace dalenet::test

@@ -5,6 +5,7 @@
 #include "helpers.hpp"
 
 using namespace dalenet;
+using dalenet::test::has;
 
 namespace {
 template <class F>
@@ -16,9 +17,6 @@ std::string config_error(F&& fn) {
   }
   ADD_FAILURE() << "expected ConfigError";
   return "";
-}
-bool has(const std::string& s, const std::string& frag) {
-  return s.find(frag) != std::string::npos;
 }
 }  // namespace
 

@@ -64,9 +64,6 @@ std::vector<std::uint8_t> join(const nlohmann::json& header, const std::vector<s
   std::copy(data.begin(), data.end(), out.begin() + 8 + static_cast<std::ptrdiff_t>(h.size()));
   return out;
 }
-bool has(const std::string& s, const std::string& f) {
-  return s.find(f) != std::string::npos;
-}
 }  // namespace
 
 TEST(ModelFile, RoundTripIsExact) {

@@ -1,10 +1,6 @@
 // End-to-end training on a synthetic task, divergence handling, determinism, and the CLI's
 // error paths (run as a subprocess, checking exit codes and messages).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
 
 #include "dalenet/error.hpp"
 #include "dalenet/train.hpp"
@@ -21,22 +17,6 @@ TrainConfig synthetic_config(const std::string& dataset, const std::string& rule
        "train.epochs=4", "train.batch=32", "train.threads=1", rule == "eg" ? "train.lr=0.5" : "train.lr=0.01"});
 }
 
-struct CliRun {
-  int code;
-  std::string output;
-};
-CliRun run_cli(const std::string& args) {
-  const std::string cmd = std::string(DALENET_CLI) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (p != nullptr && std::fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
-  const int status = p != nullptr ? pclose(p) : -1;
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-bool has(const std::string& s, const std::string& f) {
-  return s.find(f) != std::string::npos;
-}
 }  // namespace
 
 TEST(Train, EveryGradientRuleLearnsASyntheticTask) {

@@ -24,6 +24,22 @@ struct IdxImages {
 inline constexpr std::size_t kMaxIdxBytes = std::size_t{1} << 31;
 IdxImages read_idx_images(const std::string& path);
 std::vector<std::uint8_t> read_idx_labels(const std::string& path);
+// The same parsers over bytes in memory (`name` appears in errors); the fuzz targets call these.
+IdxImages parse_idx_images(std::span<const std::uint8_t> bytes, const std::string& name);
+std::vector<std::uint8_t> parse_idx_labels(std::span<const std::uint8_t> bytes, const std::string& name);
+
+// Float32 images (IDX type 0x0D, big-endian): adversarial examples leave dalenet in this form,
+// so no rounding to 1/255 changes them. Non-finite values are refused.
+struct IdxFloatImages {
+  std::size_t count = 0;
+  int rows = 0, cols = 0;
+  std::vector<float> values;  // count * rows * cols, one image contiguous
+};
+IdxFloatImages read_idx_float_images(const std::string& path);
+IdxFloatImages parse_idx_float_images(std::span<const std::uint8_t> bytes, const std::string& name);
+// Serialisers: X is [rows*cols x N], one image per column.
+std::vector<std::uint8_t> idx_float_images_bytes(const Eigen::Ref<const Eigen::MatrixXf>& X, int rows, int cols);
+std::vector<std::uint8_t> idx_labels_bytes(std::span<const std::uint8_t> labels);
 
 struct DataFile {
   std::string path;
@@ -55,6 +71,11 @@ Dataset load_dataset(const std::string& spec, const std::string& cache_dir);
 
 // The subset of `d` at `indices`, in that order.
 Dataset subset(const Dataset& d, std::span<const std::uint32_t> indices, const std::string& name);
+
+// n indices of `d` drawn without replacement, stratified by class: n / C per class, the
+// remainder going one each to the lowest classes. Seeded; returned in increasing order.
+// Throws DataError if a class has too few examples.
+std::vector<std::uint32_t> stratified_indices(const Dataset& d, std::size_t n, std::uint64_t seed);
 
 struct TrainValSplit {
   Dataset train, validation;

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <numeric>
@@ -136,6 +137,28 @@ TrainValSplit split_validation(const Dataset& d, std::size_t n_validation, std::
   std::sort(val.begin(), val.end());
   std::sort(tr.begin(), tr.end());
   return {subset(d, tr, d.name + "/train"), subset(d, val, d.name + "/validation")};
+}
+
+std::vector<std::uint32_t> stratified_indices(const Dataset& d, std::size_t n, std::uint64_t seed) {
+  const auto C = static_cast<std::size_t>(d.num_classes);
+  if (C == 0) throw InputError("stratified_indices: " + d.name + " has no classes");
+  std::vector<std::vector<std::uint32_t>> by_class(C);
+  for (std::size_t i = 0; i < d.size(); ++i) by_class[d.labels[i]].push_back(static_cast<std::uint32_t>(i));
+  std::vector<std::uint32_t> out;
+  out.reserve(n);
+  for (std::size_t c = 0; c < C; ++c) {
+    const std::size_t want = n / C + (c < n % C ? 1 : 0);
+    auto& pool = by_class[c];
+    if (pool.size() < want)
+      throw DataError(d.name + ": class " + std::to_string(c) + " has " + std::to_string(pool.size()) +
+                      " examples, a stratified draw of " + std::to_string(n) + " needs " + std::to_string(want));
+    // One stream per class, so each class's draw does not depend on the others' sizes.
+    Rng rng(seed, 0x57A7000 + c);
+    rng.shuffle(std::span<std::uint32_t>(pool));
+    out.insert(out.end(), pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(want));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 namespace {

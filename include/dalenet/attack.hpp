@@ -1,0 +1,198 @@
+#pragma once
+// Robustness evaluation: white-box, black-box, transfer and noise attacks with per-example
+// worst cases and automatic gradient-masking checks (docs/EVALUATION.md, "Robustness").
+//
+// Threat model: inputs in [0, 1]; an L-inf or L2 ball of radius eps around each clean image;
+// the attacker sees the model's true inference function (competition, inhibition, masks and
+// all) through `Classifier`, never a learning-rule surrogate. Robust accuracy at eps is the
+// fraction of examples that every in-threat attack leaves correctly classified.
+#include <Eigen/Core>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "dalenet/backprop.hpp"
+#include "dalenet/network.hpp"
+
+namespace dalenet {
+
+// What an attack may ask of a model. Batches are [input x B], one example per column.
+class Classifier {
+ public:
+  virtual ~Classifier() = default;
+  virtual int input_size() const = 0;
+  // logits [classes x B]
+  virtual void logits(const Eigen::Ref<const Eigen::MatrixXf>& X, Eigen::MatrixXf& out) = 0;
+  // Fills `logits` for X, asks `loss` for dL/dlogits [classes x B] (L a sum of per-example
+  // losses), and returns dL/dX [input x B] in `grad`.
+  using LossGradient = std::function<void(const Eigen::MatrixXf& logits, Eigen::MatrixXf& dlogits)>;
+  virtual void input_gradient(const Eigen::Ref<const Eigen::MatrixXf>& X, const LossGradient& loss,
+                              Eigen::MatrixXf& logits, Eigen::MatrixXf& grad) = 0;
+};
+
+// A Network's own forward pass and its exact reverse-mode input gradient (backprop.hpp). The
+// gradient through hard competition (kwta) and rectification is the almost-everywhere exact
+// one: the winners' identity is held fixed for the step (the usual straight-through/BPDA
+// reading of a piecewise-linear map); the gradient-free attacks cover what that misses.
+class NetworkClassifier final : public Classifier {
+ public:
+  explicit NetworkClassifier(const Network& net) : net_(net) {}
+  int input_size() const override { return net_.input_size(); }
+  void logits(const Eigen::Ref<const Eigen::MatrixXf>& X, Eigen::MatrixXf& out) override;
+  void input_gradient(const Eigen::Ref<const Eigen::MatrixXf>& X, const LossGradient& loss, Eigen::MatrixXf& logits,
+                      Eigen::MatrixXf& grad) override;
+
+ private:
+  const Network& net_;
+  ForwardCache cache_;
+  BackwardScratch scratch_;
+  Eigen::MatrixXf dlogits_;
+};
+
+enum class ThreatNorm { linf, l2 };
+std::string to_string(ThreatNorm n);
+ThreatNorm threat_norm_from_string(const std::string& s);  // throws ConfigError
+
+// Attack names: fgsm, pgd_ce, pgd_margin, square (L-inf only), transfer (needs a source
+// model), gaussian, salt_pepper (L-inf only; a corruption outside the threat model, reported
+// beside the robust accuracy, never inside it). Whenever a PGD attack runs, a convergence
+// check "pgd_check" (PGD-margin, twice the steps, on the survivors) runs after the others.
+const std::vector<std::string>& attack_names();
+std::vector<std::string> default_attacks(ThreatNorm norm);
+// The documented eps grids: "mnist" and "fashion" (by the data set's name), L-inf or L2.
+std::vector<double> default_eps_grid(const std::string& dataset, ThreatNorm norm);
+
+struct AttackOptions {
+  ThreatNorm norm = ThreatNorm::linf;
+  std::vector<double> eps;                     // the grid; 0 should be in it (the eps = 0 check)
+  std::vector<std::string> attacks;            // empty: default_attacks(norm)
+  int steps = 100;                             // PGD iterations per restart
+  int restarts = 5;                            // PGD random restarts (worst case kept per example)
+  double step_factor = 2.5;                    // PGD step size = step_factor * eps / steps
+  int square_queries = 5000;                   // Square attack iterations (one query each)
+  double square_p_init = 0.8;                  // initial fraction of pixels in the square
+  int noise_draws = 10;                        // random draws per example for gaussian / salt_pepper
+  int image_rows = 28, image_cols = 28;        // for the Square attack's windows
+  std::size_t batch = 1000;                    // examples per forward/backward pass
+  std::uint64_t seed = 0;
+  bool unbounded_check = true;                 // PGD at the whole input box (eps = 1 L-inf, sqrt(dim) L2)
+  double tolerance = 0.005;                    // accuracy differences below this raise no flag
+  double unbounded_max_accuracy = 0.01;        // accuracy allowed under the unbounded attack
+  double zero_gradient_max_fraction = 0.01;    // clean points with an all-zero margin gradient
+  bool keep_adversarial = false;               // fill EpsResult::adversarial
+  std::function<void(const std::string& line)> progress;  // one line per finished (attack, eps)
+};
+
+struct AttackRun {
+  std::string attack;
+  double eps = 0.0;
+  std::size_t correct = 0;      // examples still correctly classified under this attack
+  double accuracy = 0.0;        // correct / n
+  double seconds = 0.0;
+  std::vector<double> accuracy_by_restart;  // PGD: cumulative worst case after each restart
+  double first_restart_half_steps_accuracy = -1.0;  // PGD: restart 1 stopped at steps / 2
+  double first_restart_accuracy = -1.0;             // PGD: restart 1 at full steps
+  std::size_t newly_fooled = 0;  // pgd_check: survivors of every other attack that it fooled
+  nlohmann::json to_json() const;
+};
+
+struct EpsResult {
+  double eps = 0.0;
+  std::size_t robust_correct = 0;
+  double robust_accuracy = 0.0;     // per-example worst case over the in-threat attacks
+  std::string strongest_attack;     // the attack with the lowest accuracy at this eps
+  std::vector<std::uint8_t> robust; // per example: 1 = correct under every in-threat attack
+  // [input x n]: per example, the input that fooled the model (first attack in run order to
+  // do so), or the clean input where none did. Filled only with keep_adversarial.
+  Eigen::MatrixXf adversarial;
+};
+
+struct Flag {
+  std::string name;
+  bool raised = false;
+  std::string detail;
+};
+
+struct RobustnessReport {
+  std::size_t n = 0;
+  std::size_t clean_correct = 0;
+  double clean_accuracy = 0.0;
+  std::vector<AttackRun> runs;
+  std::vector<EpsResult> by_eps;
+  double unbounded_eps = 0.0;
+  double unbounded_accuracy = -1.0;              // -1: not run
+  double zero_gradient_fraction_margin = 0.0;    // clean correct points with dmargin/dx == 0
+  double zero_gradient_fraction_ce = 0.0;        // same for the cross-entropy (softmax saturation)
+  std::vector<Flag> flags;
+  std::size_t flags_raised() const;
+  nlohmann::json to_json() const;  // without per-example vectors and adversarial examples
+};
+
+// Runs every attack of `opt` at every eps on the examples X [input x n] with `labels`.
+// `transfer_source` (may be null) crafts the transfer attack's examples. Throws InputError on
+// non-finite or out-of-range inputs, a bad eps, or an attack that does not fit the norm.
+RobustnessReport evaluate_robustness(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                                     std::span<const std::uint8_t> labels, const AttackOptions& opt,
+                                     Classifier* transfer_source = nullptr);
+
+// The individual attacks, exposed for tests and other tools. Each returns, per column, 1 if the
+// model still classifies every input it tried correctly, and writes the fooling input into
+// `adv` (same shape as X) where one was found (X's column otherwise).
+struct PgdOptions {
+  ThreatNorm norm = ThreatNorm::linf;
+  double eps = 0.0;
+  int steps = 100;
+  int restarts = 1;
+  double step_factor = 2.5;
+  bool margin_loss = false;  // false: cross-entropy
+  bool random_start = true;
+  std::uint64_t seed = 0;
+  std::size_t batch = 1000;
+};
+struct PgdStats {
+  std::vector<double> accuracy_by_restart;
+  double first_restart_half_steps_accuracy = 0.0, first_restart_accuracy = 0.0;
+};
+std::vector<std::uint8_t> pgd_attack(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                                     std::span<const std::uint8_t> labels, const PgdOptions& opt, Eigen::MatrixXf& adv,
+                                     PgdStats* stats = nullptr);
+// Plain PGD without early stopping, returning the last iterate (what transfers best).
+Eigen::MatrixXf pgd_final_iterate(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                                  std::span<const std::uint8_t> labels, const PgdOptions& opt);
+std::vector<std::uint8_t> square_attack(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                                        std::span<const std::uint8_t> labels, double eps, int queries, double p_init,
+                                        int rows, int cols, std::uint64_t seed, std::size_t batch,
+                                        Eigen::MatrixXf& adv);
+
+// Margin of each column: logit of the label minus the largest other logit (< 0: misclassified).
+Eigen::VectorXf label_margins(const Eigen::MatrixXf& logits, std::span<const std::uint8_t> labels);
+
+}  // namespace dalenet
+
+// ---- the `dalenet attack` job (shared by the CLI, the Python module and the paper report) ----
+namespace dalenet {
+
+struct AttackJob {
+  std::vector<std::string> models;  // model files, each attacked on the same examples
+  std::string data = "mnist:test";  // data set spec (load_dataset)
+  std::string data_dir;             // data cache ("" = default_data_dir())
+  std::size_t n = 0;                // stratified subset of this size (0: the whole set)
+  std::uint64_t subset_seed = 0;
+  std::string transfer_from;        // model file crafting the transfer attack ("" = none)
+  std::string save_adv_dir;         // write adversarial examples here as IDX ("" = don't)
+  AttackOptions options;            // an empty eps grid means default_eps_grid(data, norm)
+};
+
+// Runs the job; returns the results document (docs/FORMATS.md, "Robustness results"): the
+// job, the options, the subset's indices and, per model, RobustnessReport::to_json().
+nlohmann::json run_attack_job(const AttackJob& job);
+// The per model x attack x eps table of a results document, as CSV (one row per attack and
+// one "worst_case" row per eps).
+std::string robustness_csv(const nlohmann::json& results);
+nlohmann::json to_json(const AttackOptions& o);
+
+}  // namespace dalenet

@@ -1,0 +1,874 @@
+// The attack ladder (docs/EVALUATION.md, "Robustness"): FGSM, PGD (cross-entropy and margin
+// losses, random restarts, per-example worst case), the Square attack (Andriushchenko et al.
+// 2020), transfer from another model, and random noise; then the gradient-masking checks.
+#include "dalenet/attack.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "dalenet/error.hpp"
+#include "dalenet/rng.hpp"
+
+namespace dalenet {
+
+// ---- the model as an attack sees it ---------------------------------------------------------
+
+void NetworkClassifier::logits(const Eigen::Ref<const Eigen::MatrixXf>& X, Eigen::MatrixXf& out) {
+  forward(net_, X, cache_);
+  out = cache_.logits();
+}
+
+void NetworkClassifier::input_gradient(const Eigen::Ref<const Eigen::MatrixXf>& X, const LossGradient& loss,
+                                       Eigen::MatrixXf& logits, Eigen::MatrixXf& grad) {
+  forward(net_, X, cache_);
+  logits = cache_.logits();
+  loss(logits, dlogits_);
+  backward(net_, cache_, dlogits_, nullptr, &grad, scratch_);
+}
+
+std::string to_string(ThreatNorm n) { return n == ThreatNorm::linf ? "linf" : "l2"; }
+ThreatNorm threat_norm_from_string(const std::string& s) {
+  if (s == "linf") return ThreatNorm::linf;
+  if (s == "l2") return ThreatNorm::l2;
+  throw ConfigError("unknown norm '" + s + "' (expected linf or l2)");
+}
+
+const std::vector<std::string>& attack_names() {
+  static const std::vector<std::string> names = {"fgsm",     "pgd_ce",   "pgd_margin", "square",
+                                                 "transfer", "gaussian", "salt_pepper"};
+  return names;
+}
+
+std::vector<std::string> default_attacks(ThreatNorm norm) {
+  if (norm == ThreatNorm::linf) return {"fgsm", "pgd_ce", "pgd_margin", "square", "gaussian", "salt_pepper"};
+  return {"fgsm", "pgd_ce", "pgd_margin", "gaussian"};
+}
+
+std::vector<double> default_eps_grid(const std::string& dataset, ThreatNorm norm) {
+  const bool fashion = dataset.rfind("fashion", 0) == 0;
+  if (norm == ThreatNorm::linf) {
+    if (fashion) return {0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2};
+    return {0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3};
+  }
+  // L2 (images of 784 pixels in [0, 1]): the range of the MNIST L2 literature (eps = 2 is the
+  // common headline); Fashion-MNIST's is about half.
+  if (fashion) return {0.0, 0.25, 0.5, 0.75, 1.0, 1.5};
+  return {0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0};
+}
+
+Eigen::VectorXf label_margins(const Eigen::MatrixXf& logits, std::span<const std::uint8_t> labels) {
+  Eigen::VectorXf m(logits.cols());
+  for (Eigen::Index b = 0; b < logits.cols(); ++b) {
+    const int y = labels[static_cast<std::size_t>(b)];
+    float other = -std::numeric_limits<float>::infinity();
+    for (Eigen::Index c = 0; c < logits.rows(); ++c)
+      if (c != y) other = std::max(other, logits(c, b));
+    m(b) = logits(y, b) - other;
+  }
+  return m;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// The arg-max rule of evaluate(): the lowest index wins ties.
+bool classified_correctly(const Eigen::MatrixXf& logits, Eigen::Index b, int label) {
+  Eigen::Index arg = 0;
+  logits.col(b).maxCoeff(&arg);
+  return arg == label;
+}
+
+// Per-example loss gradients wrt the logits (L = sum over the batch).
+void cross_entropy_gradient(const Eigen::MatrixXf& logits, std::span<const std::uint8_t> labels, Eigen::MatrixXf& d) {
+  softmax_cross_entropy(logits, labels, Reduction::sum, &d);
+}
+// Margin (logit-difference) loss max_{j != y} z_j - z_y: > 0 once the example is misclassified.
+void margin_gradient(const Eigen::MatrixXf& logits, std::span<const std::uint8_t> labels, Eigen::MatrixXf& d) {
+  d.setZero(logits.rows(), logits.cols());
+  for (Eigen::Index b = 0; b < logits.cols(); ++b) {
+    const int y = labels[static_cast<std::size_t>(b)];
+    Eigen::Index best = -1;
+    for (Eigen::Index c = 0; c < logits.rows(); ++c)
+      if (c != y && (best < 0 || logits(c, b) > logits(best, b))) best = c;
+    if (best < 0) continue;
+    d(best, b) = 1.0F;
+    d(y, b) = -1.0F;
+  }
+}
+
+// x <- the point of the eps-ball around x0 (intersected with [0, 1]^D) per column.
+void project(ThreatNorm norm, float eps, const Eigen::MatrixXf& x0, Eigen::MatrixXf& x) {
+  if (norm == ThreatNorm::linf) {
+    x = x.array().max(x0.array() - eps).min(x0.array() + eps).matrix();
+  } else {
+    for (Eigen::Index b = 0; b < x.cols(); ++b) {
+      auto delta = x.col(b) - x0.col(b);
+      const float n = delta.norm();
+      if (n > eps) x.col(b) = x0.col(b) + delta * (eps / n);
+    }
+  }
+  x = x.cwiseMax(0.0F).cwiseMin(1.0F);
+}
+
+// One ascent step on the loss: sign of the gradient (L-inf) or the unit gradient (L2).
+void ascend(ThreatNorm norm, float alpha, const Eigen::MatrixXf& g, Eigen::MatrixXf& x) {
+  if (norm == ThreatNorm::linf) {
+    x.array() += alpha * g.array().sign();
+  } else {
+    for (Eigen::Index b = 0; b < x.cols(); ++b) {
+      const float n = g.col(b).norm();
+      if (n > 0.0F) x.col(b) += (alpha / n) * g.col(b);
+    }
+  }
+}
+
+// A random point of the eps-ball around column x0 (uniform per coordinate for L-inf; a random
+// direction at a uniform radius for L2).
+void random_start(ThreatNorm norm, float eps, Rng& rng, Eigen::Ref<Eigen::VectorXf> x) {
+  if (norm == ThreatNorm::linf) {
+    for (Eigen::Index i = 0; i < x.size(); ++i) x(i) += static_cast<float>(rng.uniform(-eps, eps));
+  } else {
+    Eigen::VectorXf d(x.size());
+    for (Eigen::Index i = 0; i < d.size(); ++i) d(i) = static_cast<float>(rng.normal());
+    const float n = d.norm();
+    if (n > 0.0F) x += d * (eps * static_cast<float>(rng.uniform()) / n);
+  }
+}
+
+// Columns `keep` of m, in order.
+Eigen::MatrixXf take_columns(const Eigen::MatrixXf& m, const std::vector<Eigen::Index>& keep) {
+  Eigen::MatrixXf out(m.rows(), static_cast<Eigen::Index>(keep.size()));
+  for (std::size_t k = 0; k < keep.size(); ++k) out.col(static_cast<Eigen::Index>(k)) = m.col(keep[k]);
+  return out;
+}
+
+// The state of a batch of examples under attack: iterates x, clean x0, labels and their global
+// ids; drop() removes the fooled columns so later passes only pay for the survivors.
+struct AttackBatch {
+  Eigen::MatrixXf x, x0;
+  std::vector<std::uint8_t> labels;
+  std::vector<std::size_t> ids;
+  void drop(const std::vector<std::uint8_t>& fooled) {
+    std::vector<Eigen::Index> keep;
+    for (std::size_t k = 0; k < ids.size(); ++k)
+      if (fooled[k] == 0) keep.push_back(static_cast<Eigen::Index>(k));
+    if (keep.size() == ids.size()) return;
+    x = take_columns(x, keep);
+    x0 = take_columns(x0, keep);
+    std::vector<std::uint8_t> l;
+    std::vector<std::size_t> i;
+    for (auto k : keep) {
+      l.push_back(labels[static_cast<std::size_t>(k)]);
+      i.push_back(ids[static_cast<std::size_t>(k)]);
+    }
+    labels = std::move(l);
+    ids = std::move(i);
+  }
+};
+
+AttackBatch make_batch(const Eigen::Ref<const Eigen::MatrixXf>& X, std::span<const std::uint8_t> labels,
+                       const std::vector<std::size_t>& ids) {
+  AttackBatch b;
+  b.x0.resize(X.rows(), static_cast<Eigen::Index>(ids.size()));
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    b.x0.col(static_cast<Eigen::Index>(k)) = X.col(static_cast<Eigen::Index>(ids[k]));
+    b.labels.push_back(labels[ids[k]]);
+  }
+  b.x = b.x0;
+  b.ids = ids;
+  return b;
+}
+
+// Splits `ids` into chunks of at most `batch`.
+std::vector<std::vector<std::size_t>> chunks(const std::vector<std::size_t>& ids, std::size_t batch) {
+  std::vector<std::vector<std::size_t>> out;
+  for (std::size_t s = 0; s < ids.size(); s += batch)
+    out.emplace_back(ids.begin() + static_cast<std::ptrdiff_t>(s),
+                     ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), s + batch)));
+  return out;
+}
+
+// Clean correctness of every column.
+std::vector<std::uint8_t> clean_correct(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                                        std::span<const std::uint8_t> labels, std::size_t batch) {
+  std::vector<std::uint8_t> ok(static_cast<std::size_t>(X.cols()), 0);
+  Eigen::MatrixXf logits;
+  for (Eigen::Index s = 0; s < X.cols(); s += static_cast<Eigen::Index>(batch)) {
+    const Eigen::Index m = std::min<Eigen::Index>(static_cast<Eigen::Index>(batch), X.cols() - s);
+    model.logits(X.middleCols(s, m), logits);
+    for (Eigen::Index b = 0; b < m; ++b)
+      ok[static_cast<std::size_t>(s + b)] =
+          classified_correctly(logits, b, labels[static_cast<std::size_t>(s + b)]) ? 1 : 0;
+  }
+  return ok;
+}
+
+std::vector<std::size_t> ids_where(const std::vector<std::uint8_t>& v) {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (v[i] != 0) out.push_back(i);
+  return out;
+}
+
+double fraction(const std::vector<std::uint8_t>& v, std::size_t n) {
+  return n == 0 ? 0.0
+                : static_cast<double>(std::count(v.begin(), v.end(), std::uint8_t{1})) / static_cast<double>(n);
+}
+
+}  // namespace
+
+// ---- PGD ------------------------------------------------------------------------------------
+
+std::vector<std::uint8_t> pgd_attack(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                                     std::span<const std::uint8_t> labels, const PgdOptions& opt, Eigen::MatrixXf& adv,
+                                     PgdStats* stats) {
+  const auto n = static_cast<std::size_t>(X.cols());
+  adv = X;
+  std::vector<std::uint8_t> robust = clean_correct(model, X, labels, opt.batch);
+  const auto eps = static_cast<float>(opt.eps);
+  const auto alpha = static_cast<float>(opt.step_factor * opt.eps / std::max(1, opt.steps));
+  const auto loss = [&](std::span<const std::uint8_t> lab) -> Classifier::LossGradient {
+    return [&opt, lab](const Eigen::MatrixXf& z, Eigen::MatrixXf& d) {
+      if (opt.margin_loss) {
+        margin_gradient(z, lab, d);
+      } else {
+        cross_entropy_gradient(z, lab, d);
+      }
+    };
+  };
+  if (stats != nullptr) *stats = PgdStats{};
+  // At eps = 0 every step projects back onto the clean point: one step of one restart checks the
+  // pipeline (eps = 0 must reproduce the clean accuracy) without paying for the rest.
+  const int steps = eps > 0.0F ? opt.steps : 1;
+  const int restarts = eps > 0.0F ? opt.restarts : 1;
+  Eigen::MatrixXf logits, grad;
+  for (int r = 0; r < restarts; ++r) {
+    const std::vector<std::size_t> active = ids_where(robust);
+    std::size_t fooled_by_half = 0, fooled_total = 0;
+    for (const auto& chunk : chunks(active, opt.batch)) {
+      AttackBatch b = make_batch(X, labels, chunk);
+      if (opt.random_start && eps > 0.0F) {
+        for (std::size_t k = 0; k < b.ids.size(); ++k) {
+          // One stream per (restart, example): results do not depend on the batch size.
+          Rng rng(opt.seed, (static_cast<std::uint64_t>(r) << 32) ^ b.ids[k]);
+          random_start(opt.norm, eps, rng, b.x.col(static_cast<Eigen::Index>(k)));
+        }
+        project(opt.norm, eps, b.x0, b.x);
+      }
+      for (int t = 0; t <= steps && !b.ids.empty(); ++t) {
+        const bool last = t == steps;
+        if (last) {
+          model.logits(b.x, logits);
+        } else {
+          model.input_gradient(b.x, loss(b.labels), logits, grad);
+        }
+        std::vector<std::uint8_t> fooled(b.ids.size(), 0);
+        bool any = false;
+        for (std::size_t k = 0; k < b.ids.size(); ++k) {
+          if (classified_correctly(logits, static_cast<Eigen::Index>(k), b.labels[k])) continue;
+          fooled[k] = 1;
+          any = true;
+          robust[b.ids[k]] = 0;
+          adv.col(static_cast<Eigen::Index>(b.ids[k])) = b.x.col(static_cast<Eigen::Index>(k));
+          ++fooled_total;
+          if (2 * t <= steps) ++fooled_by_half;
+        }
+        if (last) break;
+        if (any) {
+          // Keep the gradient columns of the survivors aligned with the compacted batch.
+          std::vector<Eigen::Index> keep;
+          for (std::size_t k = 0; k < fooled.size(); ++k)
+            if (fooled[k] == 0) keep.push_back(static_cast<Eigen::Index>(k));
+          grad = take_columns(grad, keep);
+          b.drop(fooled);
+          if (b.ids.empty()) break;
+        }
+        ascend(opt.norm, alpha, grad, b.x);
+        project(opt.norm, eps, b.x0, b.x);
+      }
+    }
+    if (stats != nullptr) {
+      const double acc = fraction(robust, n);
+      stats->accuracy_by_restart.push_back(acc);
+      if (r == 0) {
+        stats->first_restart_accuracy = acc;
+        stats->first_restart_half_steps_accuracy =
+            acc + static_cast<double>(fooled_total - fooled_by_half) / static_cast<double>(std::max<std::size_t>(n, 1));
+      }
+    }
+    if (!opt.random_start) break;  // restarts from the same point would repeat themselves
+  }
+  return robust;
+}
+
+Eigen::MatrixXf pgd_final_iterate(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                                  std::span<const std::uint8_t> labels, const PgdOptions& opt) {
+  const auto eps = static_cast<float>(opt.eps);
+  const auto alpha = static_cast<float>(opt.step_factor * opt.eps / std::max(1, opt.steps));
+  Eigen::MatrixXf out = X;
+  Eigen::MatrixXf logits, grad;
+  std::vector<std::size_t> all(static_cast<std::size_t>(X.cols()));
+  std::iota(all.begin(), all.end(), std::size_t{0});
+  for (const auto& chunk : chunks(all, opt.batch)) {
+    AttackBatch b = make_batch(X, labels, chunk);
+    if (opt.random_start && eps > 0.0F) {
+      for (std::size_t k = 0; k < b.ids.size(); ++k) {
+        Rng rng(opt.seed, b.ids[k]);
+        random_start(opt.norm, eps, rng, b.x.col(static_cast<Eigen::Index>(k)));
+      }
+      project(opt.norm, eps, b.x0, b.x);
+    }
+    const std::span<const std::uint8_t> lab(b.labels);
+    for (int t = 0; t < opt.steps; ++t) {
+      model.input_gradient(
+          b.x,
+          [&](const Eigen::MatrixXf& z, Eigen::MatrixXf& d) {
+            if (opt.margin_loss) {
+              margin_gradient(z, lab, d);
+            } else {
+              cross_entropy_gradient(z, lab, d);
+            }
+          },
+          logits, grad);
+      ascend(opt.norm, alpha, grad, b.x);
+      project(opt.norm, eps, b.x0, b.x);
+    }
+    for (std::size_t k = 0; k < b.ids.size(); ++k)
+      out.col(static_cast<Eigen::Index>(b.ids[k])) = b.x.col(static_cast<Eigen::Index>(k));
+  }
+  return out;
+}
+
+// ---- Square attack (L-inf), Andriushchenko et al. 2020, Algorithm 1 ---------------------------
+
+namespace {
+// The schedule of the fraction of pixels changed per query (their p_selection, with the
+// iteration rescaled to a 10 000-query budget).
+double square_fraction(double p_init, int it, int queries) {
+  const int i = static_cast<int>(static_cast<double>(it) / queries * 10000.0);
+  if (i <= 10) return p_init;
+  if (i <= 50) return p_init / 2;
+  if (i <= 200) return p_init / 4;
+  if (i <= 500) return p_init / 8;
+  if (i <= 1000) return p_init / 16;
+  if (i <= 2000) return p_init / 32;
+  if (i <= 4000) return p_init / 64;
+  if (i <= 6000) return p_init / 128;
+  if (i <= 8000) return p_init / 256;
+  return p_init / 512;
+}
+}  // namespace
+
+std::vector<std::uint8_t> square_attack(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                                        std::span<const std::uint8_t> labels, double eps_d, int queries, double p_init,
+                                        int rows, int cols, std::uint64_t seed, std::size_t batch,
+                                        Eigen::MatrixXf& adv) {
+  if (static_cast<Eigen::Index>(rows) * cols != X.rows())
+    throw InputError("square attack: images of " + std::to_string(rows) + "x" + std::to_string(cols) + " do not match " +
+                     std::to_string(X.rows()) + " input features");
+  adv = X;
+  std::vector<std::uint8_t> robust = clean_correct(model, X, labels, batch);
+  const auto eps = static_cast<float>(eps_d);
+  Eigen::MatrixXf logits;
+  for (const auto& chunk : chunks(ids_where(robust), batch)) {
+    AttackBatch b = make_batch(X, labels, chunk);
+    std::vector<Rng> rngs;
+    for (auto id : b.ids) rngs.emplace_back(seed, 0x5C0A7E00000000ULL ^ id);
+    // Start: vertical stripes of +-eps (one sign per image column).
+    for (std::size_t k = 0; k < b.ids.size(); ++k)
+      for (int c = 0; c < cols; ++c) {
+        const float s = rngs[k].uniform() < 0.5 ? -eps : eps;
+        for (int r = 0; r < rows; ++r) b.x(r * cols + c, static_cast<Eigen::Index>(k)) += s;
+      }
+    b.x = b.x.cwiseMax(0.0F).cwiseMin(1.0F);
+    model.logits(b.x, logits);
+    Eigen::VectorXf margin = label_margins(logits, b.labels);
+    std::vector<Rng> live_rngs = rngs;
+    auto record = [&](const Eigen::MatrixXf& z, const Eigen::MatrixXf& xs) {
+      std::vector<std::uint8_t> fooled(b.ids.size(), 0);
+      bool any = false;
+      for (std::size_t k = 0; k < b.ids.size(); ++k) {
+        if (classified_correctly(z, static_cast<Eigen::Index>(k), b.labels[k])) continue;
+        fooled[k] = 1;
+        any = true;
+        robust[b.ids[k]] = 0;
+        adv.col(static_cast<Eigen::Index>(b.ids[k])) = xs.col(static_cast<Eigen::Index>(k));
+      }
+      if (!any) return;
+      std::vector<Eigen::Index> keep;
+      std::vector<Rng> r2;
+      for (std::size_t k = 0; k < fooled.size(); ++k)
+        if (fooled[k] == 0) {
+          keep.push_back(static_cast<Eigen::Index>(k));
+          r2.push_back(live_rngs[k]);
+        }
+      Eigen::VectorXf m2(static_cast<Eigen::Index>(keep.size()));
+      for (std::size_t k = 0; k < keep.size(); ++k) m2(static_cast<Eigen::Index>(k)) = margin(keep[k]);
+      margin = m2;
+      live_rngs = std::move(r2);
+      b.drop(fooled);
+    };
+    record(logits, b.x);
+    Eigen::MatrixXf cand;
+    for (int it = 1; it <= queries && !b.ids.empty() && eps > 0.0F; ++it) {  // eps 0: the start is x0
+      const double p = square_fraction(p_init, it, queries);
+      int s = static_cast<int>(std::lround(std::sqrt(p * rows * cols)));
+      s = std::clamp(s, 1, std::max(1, std::min(rows, cols) - 1));
+      cand = b.x;
+      for (std::size_t k = 0; k < b.ids.size(); ++k) {
+        Rng& rng = live_rngs[k];
+        const int r0 = static_cast<int>(rng.below(static_cast<std::uint64_t>(rows - s + 1)));
+        const int c0 = static_cast<int>(rng.below(static_cast<std::uint64_t>(cols - s + 1)));
+        float sign = rng.uniform() < 0.5 ? -eps : eps;
+        const auto col = static_cast<Eigen::Index>(k);
+        // If the drawn window equals the current one, the other sign is the only new candidate.
+        bool same = true;
+        for (int r = r0; r < r0 + s && same; ++r)
+          for (int c = c0; c < c0 + s; ++c) {
+            const Eigen::Index i = r * cols + c;
+            if (std::abs(std::clamp(b.x0(i, col) + sign, 0.0F, 1.0F) - b.x(i, col)) > 1e-7F) {
+              same = false;
+              break;
+            }
+          }
+        if (same) sign = -sign;
+        for (int r = r0; r < r0 + s; ++r)
+          for (int c = c0; c < c0 + s; ++c) {
+            const Eigen::Index i = r * cols + c;
+            cand(i, col) = std::clamp(b.x0(i, col) + sign, 0.0F, 1.0F);
+          }
+      }
+      model.logits(cand, logits);
+      const Eigen::VectorXf m = label_margins(logits, b.labels);
+      for (Eigen::Index k = 0; k < m.size(); ++k)
+        if (m(k) < margin(k)) {
+          margin(k) = m(k);
+          b.x.col(k) = cand.col(k);
+        }
+      record(logits, cand);
+    }
+  }
+  return robust;
+}
+
+// ---- the evaluation -------------------------------------------------------------------------
+
+nlohmann::json AttackRun::to_json() const {
+  nlohmann::json j = {{"attack", attack}, {"eps", eps}, {"correct", correct}, {"accuracy", accuracy},
+                      {"seconds", seconds}};
+  if (attack == "pgd_check") j["newly_fooled"] = newly_fooled;
+  if (!accuracy_by_restart.empty()) {
+    j["accuracy_by_restart"] = accuracy_by_restart;
+    j["first_restart_accuracy"] = first_restart_accuracy;
+    j["first_restart_half_steps_accuracy"] = first_restart_half_steps_accuracy;
+  }
+  return j;
+}
+
+std::size_t RobustnessReport::flags_raised() const {
+  return static_cast<std::size_t>(std::count_if(flags.begin(), flags.end(), [](const Flag& f) { return f.raised; }));
+}
+
+nlohmann::json RobustnessReport::to_json() const {
+  nlohmann::json j;
+  j["n"] = n;
+  j["clean_correct"] = clean_correct;
+  j["clean_accuracy"] = clean_accuracy;
+  j["attacks"] = nlohmann::json::array();
+  for (const auto& r : runs) j["attacks"].push_back(r.to_json());
+  j["robust"] = nlohmann::json::array();
+  for (const auto& e : by_eps)
+    j["robust"].push_back({{"eps", e.eps},
+                           {"robust_correct", e.robust_correct},
+                           {"robust_accuracy", e.robust_accuracy},
+                           {"strongest_attack", e.strongest_attack}});
+  j["unbounded"] = {{"eps", unbounded_eps}, {"accuracy", unbounded_accuracy}};
+  j["zero_gradient_fraction"] = {{"margin", zero_gradient_fraction_margin}, {"cross_entropy", zero_gradient_fraction_ce}};
+  j["flags"] = nlohmann::json::array();
+  for (const auto& f : flags) j["flags"].push_back({{"name", f.name}, {"raised", f.raised}, {"detail", f.detail}});
+  j["flags_raised"] = flags_raised();
+  return j;
+}
+
+namespace {
+
+bool in_threat_model(const std::string& attack) { return attack != "salt_pepper"; }
+bool is_white_box(const std::string& attack) {
+  return attack == "fgsm" || attack == "pgd_ce" || attack == "pgd_margin";
+}
+
+// Worst case over `draws` random perturbations per example (gaussian: clipped N(0, eps^2) per
+// pixel for L-inf, a random direction of length eps for L2; salt_pepper: a fraction eps of the
+// pixels set to 0 or 1).
+std::vector<std::uint8_t> noise_attack(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                                       std::span<const std::uint8_t> labels, const std::string& kind, ThreatNorm norm,
+                                       double eps_d, int draws, std::uint64_t seed, std::size_t batch,
+                                       Eigen::MatrixXf& adv) {
+  adv = X;
+  std::vector<std::uint8_t> robust = clean_correct(model, X, labels, batch);
+  const auto eps = static_cast<float>(eps_d);
+  Eigen::MatrixXf logits;
+  for (int d = 0; d < draws; ++d) {
+    for (const auto& chunk : chunks(ids_where(robust), batch)) {
+      AttackBatch b = make_batch(X, labels, chunk);
+      for (std::size_t k = 0; k < b.ids.size(); ++k) {
+        Rng rng(seed, (static_cast<std::uint64_t>(d) << 32) ^ b.ids[k] ^ (kind == "gaussian" ? 0x6A0ULL << 40 : 0x5A1ULL << 40));
+        auto x = b.x.col(static_cast<Eigen::Index>(k));
+        if (kind == "salt_pepper") {
+          for (Eigen::Index i = 0; i < x.size(); ++i)
+            if (rng.uniform() < eps_d) x(i) = rng.uniform() < 0.5 ? 0.0F : 1.0F;
+        } else if (norm == ThreatNorm::linf) {
+          for (Eigen::Index i = 0; i < x.size(); ++i)
+            x(i) += std::clamp(static_cast<float>(rng.normal()) * eps, -eps, eps);
+        } else {
+          Eigen::VectorXf g(x.size());
+          for (Eigen::Index i = 0; i < g.size(); ++i) g(i) = static_cast<float>(rng.normal());
+          x += g * (eps / std::max(g.norm(), 1e-30F));
+        }
+      }
+      b.x = b.x.cwiseMax(0.0F).cwiseMin(1.0F);
+      model.logits(b.x, logits);
+      for (std::size_t k = 0; k < b.ids.size(); ++k)
+        if (!classified_correctly(logits, static_cast<Eigen::Index>(k), b.labels[k])) {
+          robust[b.ids[k]] = 0;
+          adv.col(static_cast<Eigen::Index>(b.ids[k])) = b.x.col(static_cast<Eigen::Index>(k));
+        }
+    }
+  }
+  return robust;
+}
+
+double zero_gradient_fraction(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                              std::span<const std::uint8_t> labels, const std::vector<std::size_t>& ids,
+                              bool margin, std::size_t batch) {
+  if (ids.empty()) return 0.0;
+  std::size_t zero = 0;
+  Eigen::MatrixXf logits, grad;
+  for (const auto& chunk : chunks(ids, batch)) {
+    AttackBatch b = make_batch(X, labels, chunk);
+    const std::span<const std::uint8_t> lab(b.labels);
+    model.input_gradient(
+        b.x0,
+        [&](const Eigen::MatrixXf& z, Eigen::MatrixXf& d) {
+          if (margin) {
+            margin_gradient(z, lab, d);
+          } else {
+            cross_entropy_gradient(z, lab, d);
+          }
+        },
+        logits, grad);
+    for (Eigen::Index k = 0; k < grad.cols(); ++k)
+      if (grad.col(k).cwiseAbs().maxCoeff() == 0.0F) ++zero;
+  }
+  return static_cast<double>(zero) / static_cast<double>(ids.size());
+}
+
+std::string pct(double a) { return fmt::format("{:.2f}%", 100.0 * a); }
+
+}  // namespace
+
+RobustnessReport evaluate_robustness(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                                     std::span<const std::uint8_t> labels, const AttackOptions& opt,
+                                     Classifier* transfer_source) {
+  if (X.rows() != model.input_size())
+    throw InputError("attack: inputs have " + std::to_string(X.rows()) + " features, the model expects " +
+                     std::to_string(model.input_size()));
+  if (static_cast<std::size_t>(X.cols()) != labels.size())
+    throw InputError("attack: " + std::to_string(X.cols()) + " inputs but " + std::to_string(labels.size()) + " labels");
+  if (!X.allFinite()) throw InputError("attack: inputs hold NaN or Inf");
+  if (X.size() > 0 && (X.minCoeff() < 0.0F || X.maxCoeff() > 1.0F))
+    throw InputError("attack: inputs must lie in [0, 1] (the threat model's input box)");
+  if (opt.eps.empty()) throw InputError("attack: the eps grid is empty");
+  for (double e : opt.eps)
+    if (!std::isfinite(e) || e < 0.0 || (opt.norm == ThreatNorm::linf && e > 1.0))
+      throw InputError("attack: eps " + std::to_string(e) + " is outside [0, " +
+                       (opt.norm == ThreatNorm::linf ? "1" : "inf") + ")");
+  if (opt.steps < 1 || opt.restarts < 1 || opt.square_queries < 0 || opt.noise_draws < 1 || opt.batch == 0)
+    throw InputError("attack: steps, restarts, noise draws and batch must be >= 1");
+  const std::vector<std::string> attacks = opt.attacks.empty() ? default_attacks(opt.norm) : opt.attacks;
+  for (const auto& a : attacks) {
+    if (std::find(attack_names().begin(), attack_names().end(), a) == attack_names().end())
+      throw InputError("attack: unknown attack '" + a + "' (known: fgsm, pgd_ce, pgd_margin, square, transfer, " +
+                       "gaussian, salt_pepper)");
+    if (opt.norm == ThreatNorm::l2 && (a == "square" || a == "salt_pepper"))
+      throw InputError("attack: '" + a + "' is implemented for the L-inf threat model only");
+    if (a == "transfer" && transfer_source == nullptr)
+      throw InputError("attack: 'transfer' needs a source model (--transfer-from)");
+  }
+
+  RobustnessReport rep;
+  const auto n = static_cast<std::size_t>(X.cols());
+  rep.n = n;
+  const std::vector<std::uint8_t> clean = clean_correct(model, X, labels, opt.batch);
+  const std::vector<std::size_t> clean_ids = ids_where(clean);
+  rep.clean_correct = clean_ids.size();
+  rep.clean_accuracy = fraction(clean, n);
+  rep.zero_gradient_fraction_margin = zero_gradient_fraction(model, X, labels, clean_ids, true, opt.batch);
+  rep.zero_gradient_fraction_ce = zero_gradient_fraction(model, X, labels, clean_ids, false, opt.batch);
+
+  // Attacks run on the clean-correct examples only (the others count as fooled already).
+  AttackBatch sub = make_batch(X, labels, clean_ids);
+  const std::span<const std::uint8_t> sub_labels(sub.labels);
+  std::vector<double> grid = opt.eps;
+  for (std::size_t ei = 0; ei < grid.size(); ++ei) {
+    const double eps = grid[ei];
+    EpsResult er;
+    er.eps = eps;
+    std::vector<std::uint8_t> robust_sub(clean_ids.size(), 1);
+    Eigen::MatrixXf adv_sub;
+    if (opt.keep_adversarial) adv_sub = sub.x0;
+    double best_acc = 2.0;
+    for (std::size_t ai = 0; ai < attacks.size(); ++ai) {
+      const std::string& a = attacks[ai];
+      const auto t0 = Clock::now();
+      const std::uint64_t seed = opt.seed ^ (0x9E37ULL * (ei + 1)) ^ (0x7F4AULL << 20) * (ai + 1);
+      AttackRun run;
+      run.attack = a;
+      run.eps = eps;
+      Eigen::MatrixXf adv;
+      std::vector<std::uint8_t> ok;
+      if (a == "fgsm" || a == "pgd_ce" || a == "pgd_margin") {
+        PgdOptions p;
+        p.norm = opt.norm;
+        p.eps = eps;
+        p.batch = opt.batch;
+        p.seed = seed;
+        if (a == "fgsm") {
+          p.steps = 1;
+          p.step_factor = 1.0;  // one step of size eps from the clean point
+          p.random_start = false;
+        } else {
+          p.steps = opt.steps;
+          p.restarts = opt.restarts;
+          p.step_factor = opt.step_factor;
+          p.margin_loss = a == "pgd_margin";
+        }
+        PgdStats st;
+        ok = pgd_attack(model, sub.x0, sub_labels, p, adv, &st);
+        if (a != "fgsm") {
+          const double scale = static_cast<double>(clean_ids.size()) / static_cast<double>(std::max<std::size_t>(n, 1));
+          for (double acc : st.accuracy_by_restart) run.accuracy_by_restart.push_back(acc * scale);
+          run.first_restart_accuracy = st.first_restart_accuracy * scale;
+          run.first_restart_half_steps_accuracy = st.first_restart_half_steps_accuracy * scale;
+        }
+      } else if (a == "square") {
+        ok = square_attack(model, sub.x0, sub_labels, eps, opt.square_queries, opt.square_p_init, opt.image_rows,
+                           opt.image_cols, seed, opt.batch, adv);
+      } else if (a == "transfer") {
+        PgdOptions p;
+        p.norm = opt.norm;
+        p.eps = eps;
+        p.steps = opt.steps;
+        p.step_factor = opt.step_factor;
+        p.batch = opt.batch;
+        p.seed = seed;
+        adv = pgd_final_iterate(*transfer_source, sub.x0, sub_labels, p);
+        ok = clean_correct(model, adv, sub_labels, opt.batch);
+      } else {
+        ok = noise_attack(model, sub.x0, sub_labels, a, opt.norm, eps, opt.noise_draws, seed, opt.batch, adv);
+      }
+      run.correct = static_cast<std::size_t>(std::count(ok.begin(), ok.end(), std::uint8_t{1}));
+      run.accuracy = n == 0 ? 0.0 : static_cast<double>(run.correct) / static_cast<double>(n);
+      run.seconds = seconds_since(t0);
+      if (in_threat_model(a)) {
+        for (std::size_t k = 0; k < ok.size(); ++k) {
+          if (ok[k] != 0 || robust_sub[k] == 0) continue;
+          robust_sub[k] = 0;
+          if (opt.keep_adversarial) adv_sub.col(static_cast<Eigen::Index>(k)) = adv.col(static_cast<Eigen::Index>(k));
+        }
+        if (run.accuracy < best_acc) {
+          best_acc = run.accuracy;
+          er.strongest_attack = a;
+        }
+      }
+      if (opt.progress)
+        opt.progress(fmt::format("  eps {:<6g} {:<11} accuracy {:>7}  ({:.1f}s)", eps, a, pct(run.accuracy),
+                                 run.seconds));
+      rep.runs.push_back(std::move(run));
+    }
+    // Convergence check: PGD-margin with twice the steps on the examples that survived
+    // everything. It is one more attack (what it fools counts), and if it fools more than
+    // `tolerance` of the examples, the budget above was not enough: flag pgd_not_converged.
+    const bool ran_pgd = std::find(attacks.begin(), attacks.end(), "pgd_margin") != attacks.end() ||
+                         std::find(attacks.begin(), attacks.end(), "pgd_ce") != attacks.end();
+    if (ran_pgd && eps > 0.0) {
+      const auto t0 = Clock::now();
+      const std::vector<std::size_t> alive = ids_where(robust_sub);
+      AttackBatch s = make_batch(sub.x0, sub_labels, alive);
+      PgdOptions p;
+      p.norm = opt.norm;
+      p.eps = eps;
+      p.steps = 2 * opt.steps;
+      p.restarts = 1;
+      p.step_factor = opt.step_factor;
+      p.margin_loss = true;
+      p.batch = opt.batch;
+      p.seed = opt.seed ^ 0xC0DEC0DEULL ^ (ei + 1);
+      Eigen::MatrixXf adv;
+      const auto ok = pgd_attack(model, s.x0, s.labels, p, adv);
+      AttackRun run;
+      run.attack = "pgd_check";
+      run.eps = eps;
+      std::size_t newly = 0;
+      for (std::size_t k = 0; k < alive.size(); ++k) {
+        if (ok[k] != 0) continue;
+        ++newly;
+        robust_sub[alive[k]] = 0;
+        if (opt.keep_adversarial) adv_sub.col(static_cast<Eigen::Index>(alive[k])) = adv.col(static_cast<Eigen::Index>(k));
+      }
+      run.correct = alive.size() - newly;
+      run.accuracy = n == 0 ? 0.0 : static_cast<double>(run.correct) / static_cast<double>(n);
+      run.seconds = seconds_since(t0);
+      run.newly_fooled = newly;
+      if (opt.progress)
+        opt.progress(fmt::format("  eps {:<6g} {:<11} fooled {} more of the survivors ({:.1f}s)", eps, "pgd_check",
+                                 newly, run.seconds));
+      rep.runs.push_back(std::move(run));
+    }
+    er.robust.assign(n, 0);
+    for (std::size_t k = 0; k < clean_ids.size(); ++k) er.robust[clean_ids[k]] = robust_sub[k];
+    er.robust_correct = static_cast<std::size_t>(std::count(robust_sub.begin(), robust_sub.end(), std::uint8_t{1}));
+    er.robust_accuracy = n == 0 ? 0.0 : static_cast<double>(er.robust_correct) / static_cast<double>(n);
+    if (opt.keep_adversarial) {
+      er.adversarial = X;
+      for (std::size_t k = 0; k < clean_ids.size(); ++k)
+        er.adversarial.col(static_cast<Eigen::Index>(clean_ids[k])) = adv_sub.col(static_cast<Eigen::Index>(k));
+    }
+    if (opt.progress)
+      opt.progress(fmt::format("eps {:<6g} robust accuracy {} (worst case over {} attacks)", eps,
+                               pct(er.robust_accuracy), attacks.size()));
+    rep.by_eps.push_back(std::move(er));
+  }
+
+  if (opt.unbounded_check) {
+    PgdOptions p;
+    p.norm = opt.norm;
+    p.eps = opt.norm == ThreatNorm::linf ? 1.0 : std::sqrt(static_cast<double>(X.rows()));
+    p.steps = opt.steps;
+    p.step_factor = opt.step_factor;
+    p.margin_loss = true;
+    p.batch = opt.batch;
+    p.seed = opt.seed ^ 0xB0B0ULL;
+    Eigen::MatrixXf adv;
+    const auto ok = pgd_attack(model, sub.x0, sub_labels, p, adv);
+    rep.unbounded_eps = p.eps;
+    rep.unbounded_accuracy =
+        n == 0 ? 0.0
+               : static_cast<double>(std::count(ok.begin(), ok.end(), std::uint8_t{1})) / static_cast<double>(n);
+    if (opt.progress) opt.progress(fmt::format("unbounded PGD (eps {:g}): accuracy {}", p.eps, pct(rep.unbounded_accuracy)));
+  }
+
+  // ---- gradient-masking checks ----
+  const double tol = opt.tolerance;
+  auto accuracy_of = [&](const std::string& a, double eps) -> double {
+    for (const auto& r : rep.runs)
+      if (r.attack == a && r.eps == eps) return r.accuracy;
+    return -1.0;
+  };
+  {
+    Flag f{"eps0_differs_from_clean", false, "0 is not in the eps grid: not checked"};
+    for (const auto& e : rep.by_eps)
+      if (e.eps == 0.0) {
+        f.raised = e.robust_correct != rep.clean_correct;
+        f.detail = fmt::format("robust accuracy at eps 0 is {}, clean accuracy {}", pct(e.robust_accuracy),
+                               pct(rep.clean_accuracy));
+      }
+    rep.flags.push_back(f);
+  }
+  {
+    Flag f{"robust_accuracy_increases_with_eps", false, "robust accuracy is non-increasing in eps"};
+    std::vector<const EpsResult*> sorted;
+    for (const auto& e : rep.by_eps) sorted.push_back(&e);
+    std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->eps < b->eps; });
+    for (std::size_t i = 1; i < sorted.size(); ++i)
+      if (sorted[i]->robust_accuracy > sorted[i - 1]->robust_accuracy + tol) {
+        f.raised = true;
+        f.detail = fmt::format("robust accuracy rises from {} at eps {:g} to {} at eps {:g}",
+                               pct(sorted[i - 1]->robust_accuracy), sorted[i - 1]->eps, pct(sorted[i]->robust_accuracy),
+                               sorted[i]->eps);
+      }
+    rep.flags.push_back(f);
+  }
+  {
+    Flag f{"unbounded_attack_fails", false, "not run"};
+    if (rep.unbounded_accuracy >= 0.0) {
+      f.raised = rep.unbounded_accuracy > opt.unbounded_max_accuracy;
+      f.detail = fmt::format("PGD-margin with eps {:g} (the whole input box) leaves {} accuracy (allowed {})",
+                             rep.unbounded_eps, pct(rep.unbounded_accuracy), pct(opt.unbounded_max_accuracy));
+    }
+    rep.flags.push_back(f);
+  }
+  {
+    Flag f{"iterative_weaker_than_fgsm", false, "PGD is at least as strong as FGSM at every eps"};
+    for (double eps : grid) {
+      const double fg = accuracy_of("fgsm", eps);
+      double pgd = 2.0;
+      for (const char* a : {"pgd_ce", "pgd_margin"})
+        if (accuracy_of(a, eps) >= 0.0) pgd = std::min(pgd, accuracy_of(a, eps));
+      if (fg < 0.0 || pgd > 1.5) continue;
+      if (pgd > fg + tol) {
+        f.raised = true;
+        f.detail = fmt::format("at eps {:g}: PGD {} vs FGSM {}", eps, pct(pgd), pct(fg));
+      }
+    }
+    rep.flags.push_back(f);
+  }
+  {
+    Flag f{"pgd_not_converged", false,
+           "PGD with twice the steps fooled <= tol more examples, and the last restart lowered accuracy by <= tol"};
+    for (const auto& r : rep.runs) {
+      if (r.eps == 0.0) continue;
+      if (r.attack == "pgd_check" && static_cast<double>(r.newly_fooled) > tol * static_cast<double>(n)) {
+        f.raised = true;
+        f.detail = fmt::format("at eps {:g}: PGD-margin with {} steps fooled {} more examples ({}) than all attacks before",
+                               r.eps, 2 * opt.steps, r.newly_fooled,
+                               pct(static_cast<double>(r.newly_fooled) / static_cast<double>(std::max<std::size_t>(n, 1))));
+      }
+      const auto R = r.accuracy_by_restart.size();
+      const double restart_gain = R >= 2 ? r.accuracy_by_restart[R - 2] - r.accuracy_by_restart[R - 1] : 0.0;
+      if (restart_gain > tol) {
+        f.raised = true;
+        f.detail = fmt::format("{} at eps {:g}: the last restart lowered accuracy by {}", r.attack, r.eps,
+                               pct(restart_gain));
+      }
+    }
+    rep.flags.push_back(f);
+  }
+  {
+    Flag f{"black_box_beats_white_box", false, "no gradient-free, transfer or noise attack beat the white-box attacks"};
+    for (double eps : grid) {
+      double white = 2.0;
+      for (const auto& a : attacks)
+        if (is_white_box(a)) white = std::min(white, accuracy_of(a, eps));
+      if (white > 1.5) continue;
+      for (const auto& a : attacks) {
+        if (is_white_box(a) || !in_threat_model(a)) continue;
+        const double acc = accuracy_of(a, eps);
+        if (acc >= 0.0 && acc < white - tol) {
+          f.raised = true;
+          f.detail = fmt::format("at eps {:g}: {} {} < white-box {} (white-box numbers not trusted)", eps, a, pct(acc),
+                                 pct(white));
+        }
+      }
+    }
+    rep.flags.push_back(f);
+  }
+  {
+    Flag f{"zero_input_gradient", rep.zero_gradient_fraction_margin > opt.zero_gradient_max_fraction,
+           fmt::format("{} of clean correct points have an all-zero margin-loss input gradient ({} for "
+                       "cross-entropy; allowed {})",
+                       pct(rep.zero_gradient_fraction_margin), pct(rep.zero_gradient_fraction_ce),
+                       pct(opt.zero_gradient_max_fraction))};
+    rep.flags.push_back(f);
+  }
+  return rep;
+}
+
+}  // namespace dalenet

@@ -1,0 +1,359 @@
+// The attack ladder on models where the answer is known: a linear classifier's exact minimal
+// L-inf perturbation (closed form per class pair, solved by bisection), a gradient-masked
+// model (input binarisation) that must trip the flags, per-example worst cases, eps = 0 and
+// the CLI with its output files.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "dalenet/attack.hpp"
+#include "dalenet/data.hpp"
+#include "dalenet/error.hpp"
+#include "dalenet/io.hpp"
+#include "helpers.hpp"
+
+using namespace dalenet;
+using namespace dalenet::test;
+
+namespace {
+
+// A linear classifier z = W x + b: one projection, identity output.
+Network linear_model(int dim, int classes, std::uint64_t seed) {
+  NetworkSpec spec;
+  spec.input = dim;
+  spec.hidden = {};
+  spec.output = classes;
+  Network net = make_network(spec);
+  Rng rng(seed);
+  for (Eigen::Index i = 0; i < net.projections[0].weight.size(); ++i)
+    net.projections[0].weight.data()[i] = static_cast<float>(rng.normal());
+  for (Eigen::Index i = 0; i < net.projections[0].bias.size(); ++i)
+    net.projections[0].bias(i) = static_cast<float>(0.5 * rng.normal());
+  return net;
+}
+
+// Exact minimal L-inf radius that changes the linear model's decision away from y (inside
+// the box [0, 1]): for each j != y, g_j(eps) = max over the box-clipped ball of z_j - z_y is
+// piecewise linear and increasing in eps; bisection finds its root. +inf if none exists.
+double minimal_linf(const Network& net, const Eigen::VectorXf& x, int y) {
+  const auto& W = net.projections[0].weight;
+  const auto& b = net.projections[0].bias;
+  double best = std::numeric_limits<double>::infinity();
+  for (Eigen::Index j = 0; j < W.rows(); ++j) {
+    if (j == y) continue;
+    auto g = [&](double eps) {
+      double v = static_cast<double>(b(j)) - b(y);
+      for (Eigen::Index i = 0; i < x.size(); ++i) {
+        const double d = static_cast<double>(W(j, i)) - W(y, i);
+        const double lo = std::max(-eps, -static_cast<double>(x(i)));
+        const double hi = std::min(eps, 1.0 - static_cast<double>(x(i)));
+        v += d * (static_cast<double>(x(i)) + (d > 0 ? hi : lo));
+      }
+      return v;
+    };
+    if (g(1.0) <= 0.0) continue;
+    double lo = 0.0, hi = 1.0;
+    for (int it = 0; it < 60; ++it) {
+      const double mid = 0.5 * (lo + hi);
+      (g(mid) > 0.0 ? hi : lo) = mid;
+    }
+    best = std::min(best, hi);
+  }
+  return best;
+}
+
+struct Points {
+  Eigen::MatrixXf X;
+  std::vector<std::uint8_t> labels;
+};
+// Uniform inputs labelled by the model itself (so clean accuracy is 100 %).
+Points labelled_by(const Network& net, int n, std::uint64_t seed) {
+  Points p;
+  p.X.resize(net.input_size(), n);
+  Rng rng(seed);
+  for (Eigen::Index i = 0; i < p.X.size(); ++i) p.X.data()[i] = static_cast<float>(rng.uniform());
+  const Eigen::MatrixXf z = predict_logits(net, p.X);
+  for (Eigen::Index b = 0; b < n; ++b) {
+    Eigen::Index arg = 0;
+    z.col(b).maxCoeff(&arg);
+    p.labels.push_back(static_cast<std::uint8_t>(arg));
+  }
+  return p;
+}
+
+// Input binarisation, x -> step(x - 0.5) through a sigmoid of gain 1e5 (saturated in float
+// everywhere but within 2e-4 of the threshold), then a linear readout: a model whose input
+// gradient is exactly zero almost everywhere, the textbook case of gradient masking.
+Network binarising_model(int dim, int classes, std::uint64_t seed) {
+  NetworkSpec spec;
+  spec.input = dim;
+  spec.hidden = {dim};
+  spec.output = classes;
+  spec.hidden_activation = Activation::sigmoid;
+  Network net = make_network(spec);
+  net.projections[0].weight = WeightMatrix::Identity(dim, dim) * 1e5F;
+  net.projections[0].bias.setConstant(-0.5e5F);
+  Rng rng(seed);
+  for (Eigen::Index i = 0; i < net.projections[1].weight.size(); ++i)
+    net.projections[1].weight.data()[i] = static_cast<float>(rng.normal());
+  return net;
+}
+
+}  // namespace
+
+TEST(Attack, PgdFindsTheExactMinimalPerturbationOfALinearClassifier) {
+  const Network net = linear_model(16, 4, 3);
+  const Points p = labelled_by(net, 400, 5);
+  NetworkClassifier clf(net);
+  std::vector<double> eps_star;
+  for (Eigen::Index b = 0; b < p.X.cols(); ++b) eps_star.push_back(minimal_linf(net, p.X.col(b), p.labels[b]));
+  const double eps = 0.1;
+  // The data must straddle eps for the test to mean anything.
+  const auto below = std::count_if(eps_star.begin(), eps_star.end(), [&](double e) { return e < eps; });
+  ASSERT_GT(below, 40);
+  ASSERT_LT(below, 360);
+  PgdOptions opt;
+  opt.eps = eps;
+  opt.steps = 100;
+  opt.restarts = 5;
+  for (bool margin : {false, true}) {
+    opt.margin_loss = margin;
+    Eigen::MatrixXf adv;
+    const auto robust = pgd_attack(clf, p.X, p.labels, opt, adv);
+    int missed = 0;
+    for (std::size_t i = 0; i < robust.size(); ++i) {
+      const auto col = static_cast<Eigen::Index>(i);
+      if (eps_star[i] > eps * 1.001) {
+        EXPECT_EQ(robust[i], 1) << "fooled beyond the provable radius, example " << i;  // soundness
+      } else if (eps_star[i] < eps * 0.98) {
+        missed += robust[i];
+      }
+      if (robust[i] == 0) {  // the adversarial example is valid: in the ball, in the box, misclassified
+        EXPECT_LE((adv.col(col) - p.X.col(col)).cwiseAbs().maxCoeff(), eps + 1e-6);
+        EXPECT_GE(adv.col(col).minCoeff(), 0.0F);
+        EXPECT_LE(adv.col(col).maxCoeff(), 1.0F);
+        Eigen::Index arg = 0;
+        predict_logits(net, adv.col(col)).col(0).maxCoeff(&arg);
+        EXPECT_NE(arg, p.labels[i]);
+      }
+    }
+    EXPECT_EQ(missed, 0) << (margin ? "margin" : "cross-entropy") << " PGD missed attackable examples";
+  }
+}
+
+TEST(Attack, RestartsOnlyEverLowerAccuracyAndEpsZeroIsClean) {
+  const Network net = linear_model(16, 4, 11);
+  const Points p = labelled_by(net, 300, 13);
+  NetworkClassifier clf(net);
+  PgdOptions opt;
+  opt.eps = 0.05;
+  opt.steps = 5;  // weak on purpose, so restarts matter
+  opt.restarts = 1;
+  Eigen::MatrixXf adv;
+  const auto one = pgd_attack(clf, p.X, p.labels, opt, adv);
+  opt.restarts = 4;
+  PgdStats st;
+  const auto four = pgd_attack(clf, p.X, p.labels, opt, adv, &st);
+  for (std::size_t i = 0; i < one.size(); ++i) EXPECT_LE(four[i], one[i]) << i;  // restart 1 is the same draw
+  ASSERT_EQ(st.accuracy_by_restart.size(), 4u);
+  for (std::size_t r = 1; r < 4; ++r) EXPECT_LE(st.accuracy_by_restart[r], st.accuracy_by_restart[r - 1]);
+
+  AttackOptions ao;
+  ao.eps = {0.0, 0.05};
+  ao.steps = 10;
+  ao.restarts = 2;
+  ao.square_queries = 50;
+  ao.image_rows = 4;
+  ao.image_cols = 4;
+  const RobustnessReport rep = evaluate_robustness(clf, p.X, p.labels, ao);
+  EXPECT_EQ(rep.clean_accuracy, 1.0);
+  EXPECT_EQ(rep.by_eps[0].robust_accuracy, 1.0);
+  for (const auto& r : rep.runs)
+    if (r.eps == 0.0) {
+      EXPECT_EQ(r.accuracy, 1.0) << r.attack;
+    }
+  // Worst case per example: never above any single in-threat attack.
+  for (const auto& r : rep.runs)
+    if (r.eps == 0.05 && r.attack != "salt_pepper") {
+      EXPECT_LE(rep.by_eps[1].robust_accuracy, r.accuracy) << r.attack;
+    }
+}
+
+TEST(Attack, HealthyModelRaisesNoFlag) {
+  const Network net = linear_model(16, 4, 3);
+  const Points p = labelled_by(net, 300, 17);
+  NetworkClassifier clf(net);
+  AttackOptions ao;
+  ao.eps = {0.0, 0.02, 0.05, 0.1, 0.2};
+  ao.square_queries = 300;
+  ao.image_rows = 4;
+  ao.image_cols = 4;
+  ao.keep_adversarial = true;
+  const RobustnessReport rep = evaluate_robustness(clf, p.X, p.labels, ao);
+  for (const auto& f : rep.flags) EXPECT_FALSE(f.raised) << f.name << ": " << f.detail;
+  EXPECT_LE(rep.unbounded_accuracy, 0.01);
+  // Every stored adversarial example of a non-robust example is valid and fools the model.
+  for (const auto& e : rep.by_eps) {
+    const Eigen::MatrixXf z = predict_logits(net, e.adversarial);
+    for (Eigen::Index b = 0; b < p.X.cols(); ++b) {
+      EXPECT_LE((e.adversarial.col(b) - p.X.col(b)).cwiseAbs().maxCoeff(), e.eps + 1e-6);
+      Eigen::Index arg = 0;
+      z.col(b).maxCoeff(&arg);
+      EXPECT_EQ(arg == p.labels[static_cast<std::size_t>(b)], e.robust[static_cast<std::size_t>(b)] == 1) << b;
+    }
+  }
+}
+
+TEST(Attack, MaskedGradientTripsTheFlags) {
+  const Network net = binarising_model(16, 4, 5);
+  const Points p = labelled_by(net, 300, 19);
+  NetworkClassifier clf(net);
+  AttackOptions ao;
+  ao.eps = {0.0, 0.1, 0.2};
+  ao.steps = 50;
+  ao.restarts = 2;
+  ao.square_queries = 500;
+  ao.image_rows = 4;
+  ao.image_cols = 4;
+  const RobustnessReport rep = evaluate_robustness(clf, p.X, p.labels, ao);
+  auto raised = [&](const std::string& name) {
+    for (const auto& f : rep.flags)
+      if (f.name == name) return f.raised;
+    ADD_FAILURE() << "no flag " << name;
+    return false;
+  };
+  EXPECT_GT(rep.zero_gradient_fraction_margin, 0.9);
+  EXPECT_TRUE(raised("zero_input_gradient"));
+  EXPECT_TRUE(raised("black_box_beats_white_box"));
+  EXPECT_FALSE(raised("eps0_differs_from_clean"));
+}
+
+TEST(Attack, SquareAttackFindsWhatPgdFindsOnALinearModel) {
+  const Network net = linear_model(64, 4, 23);
+  const Points p = labelled_by(net, 200, 29);
+  NetworkClassifier clf(net);
+  PgdOptions opt;
+  opt.eps = 0.1;
+  opt.restarts = 2;
+  Eigen::MatrixXf adv;
+  const auto pgd = pgd_attack(clf, p.X, p.labels, opt, adv);
+  const auto sq = square_attack(clf, p.X, p.labels, 0.1, 1000, 0.8, 8, 8, 1, 100, adv);
+  const auto n_pgd = std::count(pgd.begin(), pgd.end(), 1);
+  const auto n_sq = std::count(sq.begin(), sq.end(), 1);
+  EXPECT_GE(n_sq, n_pgd);  // a gradient-free attack is never stronger on a linear model ...
+  EXPECT_LE(n_sq, n_pgd + 20);  // ... but close to it: it works
+  for (Eigen::Index b = 0; b < p.X.cols(); ++b)
+    if (sq[static_cast<std::size_t>(b)] == 0) {
+      EXPECT_LE((adv.col(b) - p.X.col(b)).cwiseAbs().maxCoeff(), 0.1F + 1e-6F);
+    }
+}
+
+TEST(Attack, BadOptionsAreRefused) {
+  const Network net = linear_model(16, 4, 3);
+  const Points p = labelled_by(net, 10, 1);
+  NetworkClassifier clf(net);
+  AttackOptions ao;
+  ao.eps = {0.1};
+  ao.attacks = {"pgd_ce", "pgd_bogus"};
+  EXPECT_THROW(evaluate_robustness(clf, p.X, p.labels, ao), InputError);
+  ao.attacks = {"transfer"};
+  EXPECT_THROW(evaluate_robustness(clf, p.X, p.labels, ao), InputError);  // no source
+  ao.attacks = {"square"};
+  ao.norm = ThreatNorm::l2;
+  EXPECT_THROW(evaluate_robustness(clf, p.X, p.labels, ao), InputError);
+  ao = AttackOptions{};
+  ao.eps = {-0.1};
+  EXPECT_THROW(evaluate_robustness(clf, p.X, p.labels, ao), InputError);
+  ao.eps = {0.1};
+  Eigen::MatrixXf bad = p.X;
+  bad(3, 2) = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(evaluate_robustness(clf, bad, p.labels, ao), InputError);
+  bad(3, 2) = 1.5F;
+  EXPECT_THROW(evaluate_robustness(clf, bad, p.labels, ao), InputError);
+}
+
+TEST(Data, StratifiedIndicesAreExactAndSeeded) {
+  Dataset d;
+  d.name = "toy";
+  d.rows = d.cols = 1;
+  for (int i = 0; i < 1000; ++i) d.labels.push_back(static_cast<std::uint8_t>((i * 7) % 10));
+  d.pixels.assign(1000, 0);
+  const auto a = stratified_indices(d, 53, 1);
+  ASSERT_EQ(a.size(), 53u);
+  std::vector<int> per(10, 0);
+  for (auto i : a) per[d.labels[i]]++;
+  for (int c = 0; c < 10; ++c) EXPECT_EQ(per[static_cast<std::size_t>(c)], c < 3 ? 6 : 5) << c;
+  EXPECT_TRUE(std::is_sorted(a.begin(), a.end()));
+  EXPECT_EQ(std::adjacent_find(a.begin(), a.end()), a.end());  // no repeats
+  EXPECT_EQ(stratified_indices(d, 53, 1), a);
+  EXPECT_NE(stratified_indices(d, 53, 2), a);
+  EXPECT_THROW(stratified_indices(d, 1001, 1), DataError);
+}
+
+TEST(Data, FloatIdxRoundTripsExactlyAndRejectsBadFiles) {
+  Eigen::MatrixXf X(6, 3);
+  X << 0.0F, 1.0F, 0.5F, 1e-7F, 0.25F, 0.3333F, 0.1F, 0.2F, 0.3F, 0.4F, 0.5F, 0.6F, 0.7F, 0.8F, 0.9F, 0.123F, 0.456F,
+      0.789F;
+  const auto bytes = idx_float_images_bytes(X, 2, 3);
+  const IdxFloatImages img = parse_idx_float_images(bytes, "mem");
+  ASSERT_EQ(img.count, 3u);
+  EXPECT_EQ(img.rows, 2);
+  for (Eigen::Index b = 0; b < 3; ++b)
+    for (Eigen::Index i = 0; i < 6; ++i) EXPECT_EQ(img.values[static_cast<std::size_t>(b * 6 + i)], X(i, b));
+  auto truncated = bytes;
+  truncated.pop_back();
+  EXPECT_THROW(parse_idx_float_images(truncated, "mem"), DataError);
+  auto nan = bytes;
+  nan[16] = 0x7F;
+  nan[17] = 0xC0;
+  EXPECT_THROW(parse_idx_float_images(nan, "mem"), DataError);
+  EXPECT_THROW(parse_idx_images(bytes, "mem"), DataError);  // a float file is not a uint8 file
+}
+
+TEST(Cli, AttackWritesTablesAndAdversarialExamplesThatFoolTheModel) {
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 600, 200);
+  const CliRun t =
+      run_cli("train --quiet --set \"data.dataset='" + ds +
+              "'\" --set data.validation=100 --set network.hidden=[20] --set train.epochs=2 --out " + (dir / "run"));
+  ASSERT_EQ(t.code, 0) << t.output;
+  const std::string test = "idx:" + (dir / "test-images") + "," + (dir / "test-labels");
+  const CliRun a = run_cli("attack --model " + (dir / "run/model.safetensors") + " --data " + test +
+                           " --n 100 --eps 0,0.1,0.3 --steps 20 --restarts 2 --square-queries 100 --out " +
+                           (dir / "att") + " --save-adv " + (dir / "adv"));
+  ASSERT_EQ(a.code, 0) << a.output;
+  EXPECT_TRUE(has(a.output, "gradient-masking checks")) << a.output;
+  const auto res = nlohmann::json::parse(read_bytes(dir / "att/robustness.json"));
+  EXPECT_EQ(res["format"], "dalenet-robustness");
+  EXPECT_EQ(res["n"], 100);
+  const auto& m = res["models"][0];
+  EXPECT_EQ(m["robust"].size(), 3u);
+  const auto csv_bytes = read_bytes(dir / "att/robustness.csv");
+  const std::string csv(csv_bytes.begin(), csv_bytes.end());
+  EXPECT_TRUE(has(csv, "model,data,norm,attack,eps,accuracy,correct,n")) << csv;
+  EXPECT_TRUE(has(csv, "worst_case,0.3,")) << csv;
+  // Re-evaluate the saved eps = 0.3 examples independently of the attack code.
+  const Model model = load_model(dir / "run/model.safetensors");
+  const auto adv = read_idx_float_images(dir / ("adv/" + m["adversarial_files"][2]["images"].get<std::string>()));
+  const auto labels = read_idx_labels(dir / "adv/labels-idx1-ubyte");
+  ASSERT_EQ(adv.count, 100u);
+  const Eigen::Map<const Eigen::MatrixXf> X(adv.values.data(), 64, 100);
+  const Eigen::MatrixXf z = predict_logits(model.net, X);
+  std::size_t correct = 0;
+  for (Eigen::Index b = 0; b < 100; ++b) {
+    Eigen::Index arg = 0;
+    z.col(b).maxCoeff(&arg);
+    correct += arg == labels[static_cast<std::size_t>(b)] ? 1 : 0;
+  }
+  EXPECT_EQ(correct, m["robust"][2]["robust_correct"].get<std::size_t>());
+
+  const CliRun bad = run_cli("attack --model " + (dir / "run/model.safetensors") + " --data " + test +
+                             " --attacks pgd_ce,nope --eps 0.1");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_TRUE(has(bad.output, "unknown attack 'nope'")) << bad.output;
+  const CliRun bad_eps = run_cli("attack --model " + (dir / "run/model.safetensors") + " --data " + test + " --eps x");
+  EXPECT_EQ(bad_eps.code, 2);
+  EXPECT_TRUE(has(bad_eps.output, "'x' is not a number")) << bad_eps.output;
+}
