@@ -40,7 +40,8 @@ class Classifier {
 // reading of a piecewise-linear map); the gradient-free attacks cover what that misses.
 class NetworkClassifier final : public Classifier {
  public:
-  explicit NetworkClassifier(const Network& net) : net_(net) {}
+  // The network must not change while the classifier is in use (effective weights are cached).
+  explicit NetworkClassifier(const Network& net) : net_(net) { cache_.weights_fixed = true; }
   int input_size() const override { return net_.input_size(); }
   void logits(const Eigen::Ref<const Eigen::MatrixXf>& X, Eigen::MatrixXf& out) override;
   void input_gradient(const Eigen::Ref<const Eigen::MatrixXf>& X, const LossGradient& loss, Eigen::MatrixXf& logits,

@@ -25,6 +25,9 @@ struct ForwardCache {
   std::vector<Eigen::VectorXi> active_count, threshold_unit;
   std::vector<Eigen::VectorXf> pool;    // divisive layers: sum of rectified excitatory rates per example
   std::vector<WeightMatrix> effective;  // effective weights of non-linear-efficacy projections
+  // Set by callers whose weights do not change between passes (attacks, evaluation): the
+  // effective weights computed by the first pass are reused instead of recomputed.
+  bool weights_fixed = false;
   const Eigen::MatrixXf& logits() const { return act.back(); }
 };
 

@@ -203,6 +203,7 @@ nlohmann::json analyze_activity(const Network& net, const Dataset& data, const A
   if (data.dim() != net.input_size()) throw InputError(data.name + ": image size does not match the network input");
   const std::size_t n = std::min(opts.activity_limit, data.size());
   ForwardCache cache;
+  cache.weights_fixed = true;  // the network is const here
   Eigen::MatrixXf X;
   nlohmann::json out = nlohmann::json::array();
   std::vector<Eigen::MatrixXf> acts(net.layers.size());

@@ -31,6 +31,7 @@ EvalResult evaluate(const Network& net, const Dataset& data, std::size_t batch, 
   const auto C = static_cast<std::size_t>(net.output_size());
   r.confusion.assign(C, std::vector<std::int64_t>(C, 0));
   ForwardCache cache;
+  cache.weights_fixed = true;  // the network is const here
   Eigen::MatrixXf X;
   double loss_sum = 0.0;
   for (std::size_t b = 0; b < n; b += batch) {
@@ -57,6 +58,7 @@ Eigen::MatrixXf logits_for(const Network& net, const Dataset& data, std::size_t 
                      std::to_string(net.input_size()));
   Eigen::MatrixXf out(net.output_size(), static_cast<Eigen::Index>(data.size()));
   ForwardCache cache;
+  cache.weights_fixed = true;  // the network is const here
   Eigen::MatrixXf X;
   for (std::size_t b = 0; b < data.size(); b += batch) {
     const std::size_t e = std::min(data.size(), b + batch);

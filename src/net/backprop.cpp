@@ -186,7 +186,8 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
     if (p.efficacy == Efficacy::linear) {
       z.noalias() = p.weight * cache.act[l];
     } else {
-      p.effective_weight(cache.effective[l]);
+      if (!cache.weights_fixed || cache.effective[l].rows() != p.num_post() || cache.effective[l].cols() != p.num_pre())
+        p.effective_weight(cache.effective[l]);
       z.noalias() = cache.effective[l] * cache.act[l];
     }
     z.colwise() += p.bias;
