@@ -1,11 +1,12 @@
 # dalenet: the two commands of the README are `make demo` and `make test`; both install what
 # they need (Debian packages, as root), fetch and verify data, and build.
+SHELL := /bin/bash
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DALENET := $(BUILD)/dalenet
 
-.PHONY: all deps deps-torch configure build data test check-sanitize demo bench lint format clean
+.PHONY: all deps deps-torch configure build data test check-sanitize fuzz fuzz-merge demo bench lint format clean
 
 all: build
 
@@ -38,6 +39,28 @@ check-sanitize: data
 	cmake --build build-asan -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir build-asan --output-on-failure -j $(JOBS)
+
+# libFuzzer (clang, ASan + UBSan) on every parser of outside bytes, FUZZ_SECONDS each, starting
+# from the kept corpus in fuzz/corpus/<target> (copied: CI never modifies the repository). A crash
+# fails the target and leaves the input as build-fuzz/fuzz/crash-*. `make fuzz-merge` folds the new
+# interesting inputs of the last run into fuzz/corpus (then commit them as regression inputs).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := idx model config
+fuzz: deps
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDALENET_FUZZ=ON \
+	  -DDALENET_BUILD_TESTS=OFF -DDALENET_BUILD_BENCHMARKS=OFF
+	cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+	  rm -rf build-fuzz/work-$$t && mkdir -p build-fuzz/work-$$t && cp fuzz/corpus/$$t/* build-fuzz/work-$$t/ && \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s" && \
+	  (cd build-fuzz/fuzz && ASAN_OPTIONS=detect_leaks=1 ./fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	     -print_final_stats=1 ../work-$$t 2>&1 | tee fuzz-$$t.log | grep -E "stat::number_of_executed_units|ERROR|crash-" ; \
+	   exit $${PIPESTATUS[0]}) || exit 1; \
+	done
+
+fuzz-merge:
+	@for t in $(FUZZ_TARGETS); do \
+	  build-fuzz/fuzz/fuzz_$$t -merge=1 fuzz/corpus/$$t build-fuzz/work-$$t 2>&1 | tail -1; done
 
 # The main job (grows into the full report as the claim issues land): the backprop baseline on
 # MNIST, 784-1000-10 ReLU, Adam, 10 epochs; prints the test accuracy.

@@ -341,11 +341,13 @@ int main(int argc, char** argv) {
 
   // attack
   auto* attack_cmd = app.add_subcommand(
-      "attack", "Robust accuracy under adversarial and noise attacks, with gradient-masking checks (docs/EVALUATION.md)");
+      "attack",
+      "Robust accuracy under adversarial and noise attacks, with gradient-masking checks (docs/EVALUATION.md)");
   AttackJob job;
   std::vector<std::string> attack_list, eps_list;
   std::string norm = "linf", attack_out;
-  attack_cmd->add_option("--model,-m", job.models, "Model file(s) (.safetensors); repeat to compare on the same examples")
+  attack_cmd
+      ->add_option("--model,-m", job.models, "Model file(s) (.safetensors); repeat to compare on the same examples")
       ->required();
   attack_cmd->add_option("--data,-d", job.data, "mnist:test | fashion:test | idx:IMAGES,LABELS")->capture_default_str();
   attack_cmd->add_option("--n", job.n, "Attack a stratified subset of N examples (0: all)")->capture_default_str();
@@ -368,8 +370,9 @@ int main(int argc, char** argv) {
   attack_cmd->add_option("--batch", job.options.batch, "Examples per forward/backward pass")->capture_default_str();
   attack_cmd->add_option("--seed", job.options.seed, "Seed of the attacks' random starts")->capture_default_str();
   attack_cmd->add_option("--subset-seed", job.subset_seed, "Seed of the stratified subset")->capture_default_str();
-  attack_cmd->add_flag("--no-unbounded-check", [&job](std::int64_t) { job.options.unbounded_check = false; },
-                       "Skip the eps = 1 (whole input box) sanity attack");
+  attack_cmd->add_flag(
+      "--no-unbounded-check", [&job](std::int64_t) { job.options.unbounded_check = false; },
+      "Skip the eps = 1 (whole input box) sanity attack");
   attack_cmd->add_option("--out,-o", attack_out, "Write robustness.json and robustness.csv into this folder");
   attack_cmd->add_option("--save-adv", job.save_adv_dir,
                          "Write the worst-case adversarial examples per eps as float32 IDX files here");

@@ -242,7 +242,7 @@ TEST(Attack, SquareAttackFindsWhatPgdFindsOnALinearModel) {
   const auto sq = square_attack(clf, p.X, p.labels, 0.1, 1000, 0.8, 8, 8, 1, 100, adv);
   const auto n_pgd = std::count(pgd.begin(), pgd.end(), 1);
   const auto n_sq = std::count(sq.begin(), sq.end(), 1);
-  EXPECT_GE(n_sq, n_pgd);  // a gradient-free attack is never stronger on a linear model ...
+  EXPECT_GE(n_sq, n_pgd);       // a gradient-free attack is never stronger on a linear model ...
   EXPECT_LE(n_sq, n_pgd + 20);  // ... but close to it: it works
   for (Eigen::Index b = 0; b < p.X.cols(); ++b)
     if (sq[static_cast<std::size_t>(b)] == 0) {

@@ -101,6 +101,21 @@ TEST(Fit, RejectsBadSamples) {
   EXPECT_THROW(fit(Family::gamma, std::vector<double>{1.0, std::nan(""), 2.0}), InputError);
   EXPECT_THROW(fit(Family::normal, std::vector<double>{2.0, 2.0, 2.0}), InputError);
   EXPECT_EQ(lognormal_report(std::vector<double>{1.0, 2.0})["n"], 2);  // too few: reported, no fit
+  // A zero-variance sample (e.g. every surviving weight at one value): named, never fitted with
+  // a rounding-error sigma of 1e-16.
+  const std::vector<double> constant(100, 0.5);
+  for (Family f : {Family::lognormal, Family::normal, Family::gamma}) {
+    try {
+      (void)fit(f, constant);
+      ADD_FAILURE() << to_string(f) << " fitted a constant sample";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("zero spread"), std::string::npos) << e.what();
+    }
+  }
+  const auto rep = lognormal_report(constant);
+  EXPECT_FALSE(rep.contains("fits"));
+  EXPECT_NE(rep["note"].get<std::string>().find("zero spread"), std::string::npos);
+  EXPECT_EQ(skewness(constant), 0.0);
 }
 
 TEST(ActivityStatistics, SparsenessAndGiniExtremes) {

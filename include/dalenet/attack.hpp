@@ -69,44 +69,44 @@ std::vector<double> default_eps_grid(const std::string& dataset, ThreatNorm norm
 
 struct AttackOptions {
   ThreatNorm norm = ThreatNorm::linf;
-  std::vector<double> eps;                     // the grid; 0 should be in it (the eps = 0 check)
-  std::vector<std::string> attacks;            // empty: default_attacks(norm)
-  int steps = 100;                             // PGD iterations per restart
-  int restarts = 5;                            // PGD random restarts (worst case kept per example)
-  double step_factor = 2.5;                    // PGD step size = step_factor * eps / steps
-  int square_queries = 5000;                   // Square attack iterations (one query each)
-  double square_p_init = 0.8;                  // initial fraction of pixels in the square
-  int noise_draws = 10;                        // random draws per example for gaussian / salt_pepper
-  int image_rows = 28, image_cols = 28;        // for the Square attack's windows
-  std::size_t batch = 1000;                    // examples per forward/backward pass
+  std::vector<double> eps;               // the grid; 0 should be in it (the eps = 0 check)
+  std::vector<std::string> attacks;      // empty: default_attacks(norm)
+  int steps = 100;                       // PGD iterations per restart
+  int restarts = 5;                      // PGD random restarts (worst case kept per example)
+  double step_factor = 2.5;              // PGD step size = step_factor * eps / steps
+  int square_queries = 5000;             // Square attack iterations (one query each)
+  double square_p_init = 0.8;            // initial fraction of pixels in the square
+  int noise_draws = 10;                  // random draws per example for gaussian / salt_pepper
+  int image_rows = 28, image_cols = 28;  // for the Square attack's windows
+  std::size_t batch = 1000;              // examples per forward/backward pass
   std::uint64_t seed = 0;
-  bool unbounded_check = true;                 // PGD at the whole input box (eps = 1 L-inf, sqrt(dim) L2)
-  double tolerance = 0.005;                    // accuracy differences below this raise no flag
-  double unbounded_max_accuracy = 0.01;        // accuracy allowed under the unbounded attack
-  double zero_gradient_max_fraction = 0.01;    // clean points with an all-zero margin gradient
-  bool keep_adversarial = false;               // fill EpsResult::adversarial
+  bool unbounded_check = true;                            // PGD at the whole input box (eps = 1 L-inf, sqrt(dim) L2)
+  double tolerance = 0.005;                               // accuracy differences below this raise no flag
+  double unbounded_max_accuracy = 0.01;                   // accuracy allowed under the unbounded attack
+  double zero_gradient_max_fraction = 0.01;               // clean points with an all-zero margin gradient
+  bool keep_adversarial = false;                          // fill EpsResult::adversarial
   std::function<void(const std::string& line)> progress;  // one line per finished (attack, eps)
 };
 
 struct AttackRun {
   std::string attack;
   double eps = 0.0;
-  std::size_t correct = 0;      // examples still correctly classified under this attack
-  double accuracy = 0.0;        // correct / n
+  std::size_t correct = 0;  // examples still correctly classified under this attack
+  double accuracy = 0.0;    // correct / n
   double seconds = 0.0;
-  std::vector<double> accuracy_by_restart;  // PGD: cumulative worst case after each restart
+  std::vector<double> accuracy_by_restart;          // PGD: cumulative worst case after each restart
   double first_restart_half_steps_accuracy = -1.0;  // PGD: restart 1 stopped at steps / 2
   double first_restart_accuracy = -1.0;             // PGD: restart 1 at full steps
-  std::size_t newly_fooled = 0;  // pgd_check: survivors of every other attack that it fooled
+  std::size_t newly_fooled = 0;                     // pgd_check: survivors of every other attack that it fooled
   nlohmann::json to_json() const;
 };
 
 struct EpsResult {
   double eps = 0.0;
   std::size_t robust_correct = 0;
-  double robust_accuracy = 0.0;     // per-example worst case over the in-threat attacks
-  std::string strongest_attack;     // the attack with the lowest accuracy at this eps
-  std::vector<std::uint8_t> robust; // per example: 1 = correct under every in-threat attack
+  double robust_accuracy = 0.0;      // per-example worst case over the in-threat attacks
+  std::string strongest_attack;      // the attack with the lowest accuracy at this eps
+  std::vector<std::uint8_t> robust;  // per example: 1 = correct under every in-threat attack
   // [input x n]: per example, the input that fooled the model (first attack in run order to
   // do so), or the clean input where none did. Filled only with keep_adversarial.
   Eigen::MatrixXf adversarial;
@@ -125,9 +125,9 @@ struct RobustnessReport {
   std::vector<AttackRun> runs;
   std::vector<EpsResult> by_eps;
   double unbounded_eps = 0.0;
-  double unbounded_accuracy = -1.0;              // -1: not run
-  double zero_gradient_fraction_margin = 0.0;    // clean correct points with dmargin/dx == 0
-  double zero_gradient_fraction_ce = 0.0;        // same for the cross-entropy (softmax saturation)
+  double unbounded_accuracy = -1.0;            // -1: not run
+  double zero_gradient_fraction_margin = 0.0;  // clean correct points with dmargin/dx == 0
+  double zero_gradient_fraction_ce = 0.0;      // same for the cross-entropy (softmax saturation)
   std::vector<Flag> flags;
   std::size_t flags_raised() const;
   nlohmann::json to_json() const;  // without per-example vectors and adversarial examples
@@ -183,9 +183,9 @@ struct AttackJob {
   std::string data_dir;             // data cache ("" = default_data_dir())
   std::size_t n = 0;                // stratified subset of this size (0: the whole set)
   std::uint64_t subset_seed = 0;
-  std::string transfer_from;        // model file crafting the transfer attack ("" = none)
-  std::string save_adv_dir;         // write adversarial examples here as IDX ("" = don't)
-  AttackOptions options;            // an empty eps grid means default_eps_grid(data, norm)
+  std::string transfer_from;  // model file crafting the transfer attack ("" = none)
+  std::string save_adv_dir;   // write adversarial examples here as IDX ("" = don't)
+  AttackOptions options;      // an empty eps grid means default_eps_grid(data, norm)
 };
 
 // Runs the job; returns the results document (docs/FORMATS.md, "Robustness results"): the

@@ -24,6 +24,9 @@ struct IdxImages {
 inline constexpr std::size_t kMaxIdxBytes = std::size_t{1} << 31;
 IdxImages read_idx_images(const std::string& path);
 std::vector<std::uint8_t> read_idx_labels(const std::string& path);
+// Decompresses gzip data (one or more members) in memory, capped at kMaxIdxBytes. Throws
+// DataError naming `name` for corrupt or truncated input.
+std::vector<std::uint8_t> gunzip(std::span<const std::uint8_t> bytes, const std::string& name);
 // The same parsers over bytes in memory (`name` appears in errors); the fuzz targets call these.
 IdxImages parse_idx_images(std::span<const std::uint8_t> bytes, const std::string& name);
 std::vector<std::uint8_t> parse_idx_labels(std::span<const std::uint8_t> bytes, const std::string& name);

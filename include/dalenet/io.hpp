@@ -16,6 +16,22 @@ namespace dalenet {
 void write_file_atomic(const std::string& path, std::span<const std::uint8_t> bytes);
 void write_file_atomic(const std::string& path, const std::string& text);
 
+// An exclusive lock on an output folder: flock() on DIR/.dalenet.lock, held while the object
+// lives and released by the kernel when the process dies (kill -9 included), so a stale lock
+// never blocks a rerun. Throws IoError naming the folder and the holder's pid if another
+// process holds it. On success, temporary files left by killed writers (".NAME.tmp-PID") are
+// removed.
+class DirectoryLock {
+ public:
+  explicit DirectoryLock(const std::string& dir);
+  ~DirectoryLock();
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 inline constexpr int kModelFormatVersion = 1;
 // Refuse headers larger than this before allocating (a real one is a few KB).
 inline constexpr std::uint64_t kMaxModelHeaderBytes = 64ULL << 20;

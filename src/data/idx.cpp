@@ -3,6 +3,7 @@
 // examples are written and read as float32 images (type 0x0D).
 #include <zlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -36,30 +37,7 @@ std::vector<std::uint8_t> read_raw(const std::string& path) {
 }
 
 std::vector<std::uint8_t> read_gz(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) throw DataError("cannot open '" + path + "'");
-  std::vector<std::uint8_t> out;
-  std::vector<std::uint8_t> chunk(1 << 20);
-  for (;;) {
-    const int got = gzread(f, chunk.data(), static_cast<unsigned>(chunk.size()));
-    if (got < 0) {
-      int errnum = 0;
-      std::string msg = gzerror(f, &errnum);
-      gzclose(f);
-      throw DataError("'" + path + "' is not a valid gzip file: " + msg);
-    }
-    if (got == 0) break;
-    if (out.size() + static_cast<std::size_t>(got) > kMaxIdxBytes) {
-      gzclose(f);
-      throw DataError("'" + path + "' decompresses past the IDX size limit");
-    }
-    out.insert(out.end(), chunk.begin(), chunk.begin() + got);
-  }
-  // gzread returns 0 at a truncated stream too; gzclose_r reports it as Z_BUF_ERROR.
-  const int rc = gzclose_r(f);
-  if (rc == Z_BUF_ERROR) throw DataError("'" + path + "' is a truncated gzip file");
-  if (rc != Z_OK) throw DataError("'" + path + "' could not be decompressed");
-  return out;
+  return gunzip(read_raw(path), path);
 }
 
 std::vector<std::uint8_t> read_file_bytes(const std::string& path) {
@@ -118,6 +96,44 @@ void check_image_size(const std::vector<std::uint32_t>& dims, const std::string&
 
 }  // namespace
 
+std::vector<std::uint8_t> gunzip(std::span<const std::uint8_t> bytes, const std::string& name) {
+  z_stream zs{};
+  if (inflateInit2(&zs, 15 + 32) != Z_OK) throw DataError("cannot initialise zlib for '" + name + "'");
+  std::vector<std::uint8_t> out;
+  std::vector<std::uint8_t> chunk(1 << 20);
+  std::size_t consumed = 0;
+  int rc = Z_OK;
+  // Members are decompressed one after the other (gzip allows concatenation).
+  while (consumed < bytes.size()) {
+    const std::size_t avail = std::min<std::size_t>(bytes.size() - consumed, 1U << 30);
+    zs.next_in = const_cast<Bytef*>(bytes.data() + consumed);  // zlib's API is not const-correct
+    zs.avail_in = static_cast<uInt>(avail);
+    do {
+      zs.next_out = chunk.data();
+      zs.avail_out = static_cast<uInt>(chunk.size());
+      rc = inflate(&zs, Z_NO_FLUSH);
+      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+        const std::string msg = zs.msg != nullptr ? zs.msg : "corrupt data";
+        inflateEnd(&zs);
+        throw DataError("'" + name + "' is not a valid gzip file: " + msg);
+      }
+      const std::size_t got = chunk.size() - zs.avail_out;
+      if (out.size() + got > kMaxIdxBytes) {
+        inflateEnd(&zs);
+        throw DataError("'" + name + "' decompresses past the IDX size limit");
+      }
+      out.insert(out.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(got));
+      if (rc == Z_BUF_ERROR && got == 0) break;  // no progress possible: input exhausted
+    } while (rc != Z_STREAM_END && zs.avail_in > 0);
+    consumed += avail - zs.avail_in;
+    if (rc != Z_STREAM_END) break;
+    if (consumed < bytes.size() && inflateReset(&zs) != Z_OK) break;
+  }
+  inflateEnd(&zs);
+  if (rc != Z_STREAM_END) throw DataError("'" + name + "' is a truncated gzip file");
+  return out;
+}
+
 IdxImages parse_idx_images(std::span<const std::uint8_t> bytes, const std::string& name) {
   const auto dims = parse_header(bytes, name, 3);
   check_image_size(dims, name);
@@ -146,14 +162,15 @@ IdxFloatImages parse_idx_float_images(std::span<const std::uint8_t> bytes, const
     const std::uint32_t u = be32(bytes.data() + 16 + 4 * i);
     float v = 0.0F;
     std::memcpy(&v, &u, sizeof v);
-    if (!std::isfinite(v))
-      throw DataError("'" + name + "' holds a non-finite value at element " + std::to_string(i));
+    if (!std::isfinite(v)) throw DataError("'" + name + "' holds a non-finite value at element " + std::to_string(i));
     out.values[i] = v;
   }
   return out;
 }
 
-IdxImages read_idx_images(const std::string& path) { return parse_idx_images(read_file_bytes(path), path); }
+IdxImages read_idx_images(const std::string& path) {
+  return parse_idx_images(read_file_bytes(path), path);
+}
 std::vector<std::uint8_t> read_idx_labels(const std::string& path) {
   return parse_idx_labels(read_file_bytes(path), path);
 }

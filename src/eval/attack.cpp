@@ -31,7 +31,9 @@ void NetworkClassifier::input_gradient(const Eigen::Ref<const Eigen::MatrixXf>& 
   backward(net_, cache_, dlogits_, nullptr, &grad, scratch_);
 }
 
-std::string to_string(ThreatNorm n) { return n == ThreatNorm::linf ? "linf" : "l2"; }
+std::string to_string(ThreatNorm n) {
+  return n == ThreatNorm::linf ? "linf" : "l2";
+}
 ThreatNorm threat_norm_from_string(const std::string& s) {
   if (s == "linf") return ThreatNorm::linf;
   if (s == "l2") return ThreatNorm::l2;
@@ -76,7 +78,9 @@ Eigen::VectorXf label_margins(const Eigen::MatrixXf& logits, std::span<const std
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 // The arg-max rule of evaluate(): the lowest index wins ties.
 bool classified_correctly(const Eigen::MatrixXf& logits, Eigen::Index b, int label) {
@@ -218,8 +222,7 @@ std::vector<std::size_t> ids_where(const std::vector<std::uint8_t>& v) {
 }
 
 double fraction(const std::vector<std::uint8_t>& v, std::size_t n) {
-  return n == 0 ? 0.0
-                : static_cast<double>(std::count(v.begin(), v.end(), std::uint8_t{1})) / static_cast<double>(n);
+  return n == 0 ? 0.0 : static_cast<double>(std::count(v.begin(), v.end(), std::uint8_t{1})) / static_cast<double>(n);
 }
 
 }  // namespace
@@ -371,8 +374,8 @@ std::vector<std::uint8_t> square_attack(Classifier& model, const Eigen::Ref<cons
                                         int rows, int cols, std::uint64_t seed, std::size_t batch,
                                         Eigen::MatrixXf& adv) {
   if (static_cast<Eigen::Index>(rows) * cols != X.rows())
-    throw InputError("square attack: images of " + std::to_string(rows) + "x" + std::to_string(cols) + " do not match " +
-                     std::to_string(X.rows()) + " input features");
+    throw InputError("square attack: images of " + std::to_string(rows) + "x" + std::to_string(cols) +
+                     " do not match " + std::to_string(X.rows()) + " input features");
   adv = X;
   std::vector<std::uint8_t> robust = clean_correct(model, X, labels, batch);
   const auto eps = static_cast<float>(eps_d);
@@ -424,8 +427,10 @@ std::vector<std::uint8_t> square_attack(Classifier& model, const Eigen::Ref<cons
       cand = b.x;
       for (std::size_t k = 0; k < b.ids.size(); ++k) {
         Rng& rng = live_rngs[k];
-        const int r0 = static_cast<int>(rng.below(static_cast<std::uint64_t>(rows - s + 1)));
-        const int c0 = static_cast<int>(rng.below(static_cast<std::uint64_t>(cols - s + 1)));
+        const int r0 =
+            static_cast<int>(rng.below(static_cast<std::uint64_t>(rows) - static_cast<std::uint64_t>(s) + 1));
+        const int c0 =
+            static_cast<int>(rng.below(static_cast<std::uint64_t>(cols) - static_cast<std::uint64_t>(s) + 1));
         float sign = rng.uniform() < 0.5 ? -eps : eps;
         const auto col = static_cast<Eigen::Index>(k);
         // If the drawn window equals the current one, the other sign is the only new candidate.
@@ -461,8 +466,8 @@ std::vector<std::uint8_t> square_attack(Classifier& model, const Eigen::Ref<cons
 // ---- the evaluation -------------------------------------------------------------------------
 
 nlohmann::json AttackRun::to_json() const {
-  nlohmann::json j = {{"attack", attack}, {"eps", eps}, {"correct", correct}, {"accuracy", accuracy},
-                      {"seconds", seconds}};
+  nlohmann::json j = {
+      {"attack", attack}, {"eps", eps}, {"correct", correct}, {"accuracy", accuracy}, {"seconds", seconds}};
   if (attack == "pgd_check") j["newly_fooled"] = newly_fooled;
   if (!accuracy_by_restart.empty()) {
     j["accuracy_by_restart"] = accuracy_by_restart;
@@ -490,7 +495,8 @@ nlohmann::json RobustnessReport::to_json() const {
                            {"robust_accuracy", e.robust_accuracy},
                            {"strongest_attack", e.strongest_attack}});
   j["unbounded"] = {{"eps", unbounded_eps}, {"accuracy", unbounded_accuracy}};
-  j["zero_gradient_fraction"] = {{"margin", zero_gradient_fraction_margin}, {"cross_entropy", zero_gradient_fraction_ce}};
+  j["zero_gradient_fraction"] = {{"margin", zero_gradient_fraction_margin},
+                                 {"cross_entropy", zero_gradient_fraction_ce}};
   j["flags"] = nlohmann::json::array();
   for (const auto& f : flags) j["flags"].push_back({{"name", f.name}, {"raised", f.raised}, {"detail", f.detail}});
   j["flags_raised"] = flags_raised();
@@ -499,7 +505,9 @@ nlohmann::json RobustnessReport::to_json() const {
 
 namespace {
 
-bool in_threat_model(const std::string& attack) { return attack != "salt_pepper"; }
+bool in_threat_model(const std::string& attack) {
+  return attack != "salt_pepper";
+}
 bool is_white_box(const std::string& attack) {
   return attack == "fgsm" || attack == "pgd_ce" || attack == "pgd_margin";
 }
@@ -519,7 +527,8 @@ std::vector<std::uint8_t> noise_attack(Classifier& model, const Eigen::Ref<const
     for (const auto& chunk : chunks(ids_where(robust), batch)) {
       AttackBatch b = make_batch(X, labels, chunk);
       for (std::size_t k = 0; k < b.ids.size(); ++k) {
-        Rng rng(seed, (static_cast<std::uint64_t>(d) << 32) ^ b.ids[k] ^ (kind == "gaussian" ? 0x6A0ULL << 40 : 0x5A1ULL << 40));
+        Rng rng(seed, (static_cast<std::uint64_t>(d) << 32) ^ b.ids[k] ^
+                          (kind == "gaussian" ? 0x6A0ULL << 40 : 0x5A1ULL << 40));
         auto x = b.x.col(static_cast<Eigen::Index>(k));
         if (kind == "salt_pepper") {
           for (Eigen::Index i = 0; i < x.size(); ++i)
@@ -546,8 +555,8 @@ std::vector<std::uint8_t> noise_attack(Classifier& model, const Eigen::Ref<const
 }
 
 double zero_gradient_fraction(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
-                              std::span<const std::uint8_t> labels, const std::vector<std::size_t>& ids,
-                              bool margin, std::size_t batch) {
+                              std::span<const std::uint8_t> labels, const std::vector<std::size_t>& ids, bool margin,
+                              std::size_t batch) {
   if (ids.empty()) return 0.0;
   std::size_t zero = 0;
   Eigen::MatrixXf logits, grad;
@@ -570,7 +579,9 @@ double zero_gradient_fraction(Classifier& model, const Eigen::Ref<const Eigen::M
   return static_cast<double>(zero) / static_cast<double>(ids.size());
 }
 
-std::string pct(double a) { return fmt::format("{:.2f}%", 100.0 * a); }
+std::string pct(double a) {
+  return fmt::format("{:.2f}%", 100.0 * a);
+}
 
 }  // namespace
 
@@ -581,7 +592,8 @@ RobustnessReport evaluate_robustness(Classifier& model, const Eigen::Ref<const E
     throw InputError("attack: inputs have " + std::to_string(X.rows()) + " features, the model expects " +
                      std::to_string(model.input_size()));
   if (static_cast<std::size_t>(X.cols()) != labels.size())
-    throw InputError("attack: " + std::to_string(X.cols()) + " inputs but " + std::to_string(labels.size()) + " labels");
+    throw InputError("attack: " + std::to_string(X.cols()) + " inputs but " + std::to_string(labels.size()) +
+                     " labels");
   if (!X.allFinite()) throw InputError("attack: inputs hold NaN or Inf");
   if (X.size() > 0 && (X.minCoeff() < 0.0F || X.maxCoeff() > 1.0F))
     throw InputError("attack: inputs must lie in [0, 1] (the threat model's input box)");
@@ -689,8 +701,8 @@ RobustnessReport evaluate_robustness(Classifier& model, const Eigen::Ref<const E
         }
       }
       if (opt.progress)
-        opt.progress(fmt::format("  eps {:<6g} {:<11} accuracy {:>7}  ({:.1f}s)", eps, a, pct(run.accuracy),
-                                 run.seconds));
+        opt.progress(
+            fmt::format("  eps {:<6g} {:<11} accuracy {:>7}  ({:.1f}s)", eps, a, pct(run.accuracy), run.seconds));
       rep.runs.push_back(std::move(run));
     }
     // Convergence check: PGD-margin with twice the steps on the examples that survived
@@ -721,7 +733,8 @@ RobustnessReport evaluate_robustness(Classifier& model, const Eigen::Ref<const E
         if (ok[k] != 0) continue;
         ++newly;
         robust_sub[alive[k]] = 0;
-        if (opt.keep_adversarial) adv_sub.col(static_cast<Eigen::Index>(alive[k])) = adv.col(static_cast<Eigen::Index>(k));
+        if (opt.keep_adversarial)
+          adv_sub.col(static_cast<Eigen::Index>(alive[k])) = adv.col(static_cast<Eigen::Index>(k));
       }
       run.correct = alive.size() - newly;
       run.accuracy = n == 0 ? 0.0 : static_cast<double>(run.correct) / static_cast<double>(n);
@@ -760,9 +773,9 @@ RobustnessReport evaluate_robustness(Classifier& model, const Eigen::Ref<const E
     const auto ok = pgd_attack(model, sub.x0, sub_labels, p, adv);
     rep.unbounded_eps = p.eps;
     rep.unbounded_accuracy =
-        n == 0 ? 0.0
-               : static_cast<double>(std::count(ok.begin(), ok.end(), std::uint8_t{1})) / static_cast<double>(n);
-    if (opt.progress) opt.progress(fmt::format("unbounded PGD (eps {:g}): accuracy {}", p.eps, pct(rep.unbounded_accuracy)));
+        n == 0 ? 0.0 : static_cast<double>(std::count(ok.begin(), ok.end(), std::uint8_t{1})) / static_cast<double>(n);
+    if (opt.progress)
+      opt.progress(fmt::format("unbounded PGD (eps {:g}): accuracy {}", p.eps, pct(rep.unbounded_accuracy)));
   }
 
   // ---- gradient-masking checks ----
@@ -827,16 +840,17 @@ RobustnessReport evaluate_robustness(Classifier& model, const Eigen::Ref<const E
       if (r.eps == 0.0) continue;
       if (r.attack == "pgd_check" && static_cast<double>(r.newly_fooled) > tol * static_cast<double>(n)) {
         f.raised = true;
-        f.detail = fmt::format("at eps {:g}: PGD-margin with {} steps fooled {} more examples ({}) than all attacks before",
-                               r.eps, 2 * opt.steps, r.newly_fooled,
-                               pct(static_cast<double>(r.newly_fooled) / static_cast<double>(std::max<std::size_t>(n, 1))));
+        f.detail =
+            fmt::format("at eps {:g}: PGD-margin with {} steps fooled {} more examples ({}) than all attacks before",
+                        r.eps, 2 * opt.steps, r.newly_fooled,
+                        pct(static_cast<double>(r.newly_fooled) / static_cast<double>(std::max<std::size_t>(n, 1))));
       }
       const auto R = r.accuracy_by_restart.size();
       const double restart_gain = R >= 2 ? r.accuracy_by_restart[R - 2] - r.accuracy_by_restart[R - 1] : 0.0;
       if (restart_gain > tol) {
         f.raised = true;
-        f.detail = fmt::format("{} at eps {:g}: the last restart lowered accuracy by {}", r.attack, r.eps,
-                               pct(restart_gain));
+        f.detail =
+            fmt::format("{} at eps {:g}: the last restart lowered accuracy by {}", r.attack, r.eps, pct(restart_gain));
       }
     }
     rep.flags.push_back(f);

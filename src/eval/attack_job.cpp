@@ -109,8 +109,7 @@ nlohmann::json run_attack_job(const AttackJob& job) {
                        " inputs, " + job.data + " has " + std::to_string(d.dim()));
     NetworkClassifier clf(model.net);
     if (opt.progress) opt.progress(fmt::format("== {} ({} examples of {})", job.models[m], d.size(), job.data));
-    const RobustnessReport rep =
-        evaluate_robustness(clf, X, d.labels, opt, source_clf ? &*source_clf : nullptr);
+    const RobustnessReport rep = evaluate_robustness(clf, X, d.labels, opt, source_clf ? &*source_clf : nullptr);
     nlohmann::json j = rep.to_json();
     j["model"] = job.models[m];
     j["label"] = labels[m];

@@ -40,7 +40,9 @@ double skewness(std::span<const double> x) {
   const auto n = static_cast<double>(x.size());
   m2 /= n;
   m3 /= n;
-  return m2 > 0.0 ? m3 / std::pow(m2, 1.5) : 0.0;
+  // Rounding leaves m2 ~ 1e-32 for a constant sample; below this relative floor there is no spread.
+  const double floor = 1e-12 * std::max(1.0, std::abs(m));
+  return m2 > floor * floor ? m3 / std::pow(m2, 1.5) : 0.0;
 }
 
 double normal_cdf(double z) {
@@ -143,6 +145,10 @@ Fit fit(Family family, std::span<const double> x) {
     if (family != Family::normal && v <= 0.0)
       throw InputError("distribution fit (" + to_string(family) + "): samples must be > 0");
   }
+  const auto [lo, hi] = std::minmax_element(x.begin(), x.end());
+  if (*lo == *hi && family != Family::exponential)  // a zero-variance sample: no spread to fit
+    throw InputError("distribution fit (" + to_string(family) + "): sample has zero spread (all values equal " +
+                     std::to_string(*lo) + ")");
   const auto nd = static_cast<double>(n);
   Fit f;
   f.family = family;
@@ -230,6 +236,10 @@ nlohmann::json lognormal_report(std::span<const double> x) {
   j["n"] = x.size();
   if (x.size() < 10) {
     j["note"] = "fewer than 10 non-silent weights: no fit";
+    return j;
+  }
+  if (const auto [lo, hi] = std::minmax_element(x.begin(), x.end()); *lo == *hi) {
+    j["note"] = "all values equal (zero spread): no fit";
     return j;
   }
   std::vector<double> logs;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <numbers>
 #include <numeric>
+#include <optional>
 
 #include "dalenet/backprop.hpp"
 #include "dalenet/error.hpp"
@@ -78,6 +79,7 @@ TrainTestData load_config_data(const DataConfig& cfg, const std::string& data_di
 TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
   namespace fs = std::filesystem;
   const auto t_start = Clock::now();
+  std::optional<DirectoryLock> lock;  // held until train() returns
   if (!opts.out_dir.empty()) {
     if (fs::exists(fs::path(opts.out_dir) / "results.json") && !opts.overwrite)
       throw IoError("output folder '" + opts.out_dir +
@@ -85,6 +87,10 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
     std::error_code ec;
     fs::create_directories(opts.out_dir, ec);
     if (ec) throw IoError("cannot create output folder '" + opts.out_dir + "': " + ec.message());
+    lock.emplace(opts.out_dir);
+    // results.json marks a finished run and is written last; remove it first, so that a run that
+    // fails while overwriting leaves an unfinished folder, never a mix that looks finished.
+    fs::remove(fs::path(opts.out_dir) / "results.json", ec);
   }
   const int threads = set_threads(static_cast<int>(cfg.loop.threads));
 
