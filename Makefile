@@ -27,7 +27,7 @@ data: build
 	$(DALENET) data verify
 
 # Unit tests need no data; the integration tests use the fetched MNIST/Fashion-MNIST.
-test: data
+test: deps-torch data
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 # The unit and integration tests again, built with AddressSanitizer + UBSan (a finding fails).
@@ -35,7 +35,7 @@ test: data
 # AVX-512 headers; warnings are gated by the normal build.
 check-sanitize: data
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDALENET_SANITIZE=ON \
-	  -DDALENET_BUILD_BENCHMARKS=OFF
+	  -DDALENET_BUILD_BENCHMARKS=OFF -DDALENET_BUILD_PYTHON=OFF
 	cmake --build build-asan -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir build-asan --output-on-failure -j $(JOBS)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every build, test and data dependency of dalenet from Debian packages (idempotent).
 # Usage: scripts/install-deps.sh [--with-torch]
-#   --with-torch  also install python3-torch + OpenBLAS (the PyTorch peer for benchmarks/cross-checks).
+#   --with-torch  also install python3-torch + OpenBLAS (the PyTorch peer of the benchmarks and of the
+#                 cross-check tests; `make test` and `make bench` use it).
 set -euo pipefail
 
 pkgs=(
@@ -10,10 +11,11 @@ pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   gnuplot-nox python3
   dataset-fashion-mnist
-  clang-format clang-tidy
+  clang-format clang-tidy clang libclang-rt-14-dev
+  pybind11-dev python3-dev python3-numpy python3-matplotlib
 )
 if [[ "${1:-}" == "--with-torch" ]]; then
-  pkgs+=(python3-numpy python3-torch libopenblas0-pthread)
+  pkgs+=(python3-torch libopenblas0-pthread)
 fi
 
 missing=()

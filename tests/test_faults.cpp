@@ -3,10 +3,10 @@
 // SIGKILL at random points of `train`, two processes on one output folder, an unusable data
 // cache and a missing data set. Outputs must stay absent or previous, never truncated; reruns
 // must give the same results as an uninterrupted run.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,8 +55,8 @@ void expect_complete_outputs(const std::string& dir) {
 std::string train_args(const std::string& ds, const std::string& out, int seed = 1, const std::string& hidden = "[48]",
                        int epochs = 4) {
   return "train --quiet --set \"data.dataset='" + ds + "'\" --set data.validation=200 --set network.hidden=" + hidden +
-         " --set train.epochs=" + std::to_string(epochs) + " --set train.threads=1 --set train.seed=" +
-         std::to_string(seed) + " --out " + out;
+         " --set train.epochs=" + std::to_string(epochs) +
+         " --set train.threads=1 --set train.seed=" + std::to_string(seed) + " --out " + out;
 }
 
 // The CLI run directly (no shell in between, so SIGKILL reaches dalenet itself).
@@ -86,7 +86,8 @@ TEST(Faults, AtomicWriteThatFailsMidFileLeavesThePreviousFile) {
   write_file_atomic(path, std::string("previous content"));
   // RLIMIT_FSIZE makes write() fail with EFBIG part-way through (SIGXFSZ ignored), as a full
   // disk makes it fail with ENOSPC.
-  struct sigaction ignore {}, old_action {};
+  struct sigaction ignore {
+  }, old_action{};
   ignore.sa_handler = SIG_IGN;
   ::sigaction(SIGXFSZ, &ignore, &old_action);
   rlimit old_limit{};

@@ -1,0 +1,78 @@
+"""dalenet: biologically guided learning for sparse networks, from Python.
+
+The functions come from the C++ core (dalenet._core, the same library the `dalenet` command
+uses); this file adds only conversions that need Python: dict configs, a numpy reader of model
+files, and a PyTorch rebuild of a model's inference function (docs/PYTHON.md).
+"""
+import json
+import struct
+
+from ._core import (  # noqa: F401  (re-exported API)
+    ConfigError, DataError, DivergenceError, Error, InputError, IoError, Model, ModelFileError,
+    __version__, analyze, attack, attack_job, default_eps_grid, input_gradient, load_dataset,
+    load_model, pgd, predict, set_threads)
+from . import _core
+
+
+def _toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)  # a TOML basic string
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot express {v!r} in a dalenet config")
+
+
+def overrides_from_dict(settings):
+    """{"train": {"epochs": 2}, "network.hidden": [100]} -> ["train.epochs=2", "network.hidden=[100]"]."""
+    out = []
+    for key, value in (settings or {}).items():
+        if isinstance(value, dict):
+            out += [f"{key}.{k}={_toml_value(v)}" for k, v in value.items()]
+        else:
+            out.append(f"{key}={_toml_value(value)}")
+    return out
+
+
+def train(config="", settings=None, out="", data_dir="", overwrite=False, progress=None):
+    """Trains like `dalenet train`: `config` is a TOML file (or "" for defaults), `settings` a
+    dict of overrides ({"train": {"epochs": 2}} or {"train.epochs": 2}); returns (Model, results
+    dict). Unknown keys raise dalenet.ConfigError with the CLI's message."""
+    return _core.train(config, overrides_from_dict(settings), out, data_dir, overwrite, progress)
+
+
+def read_safetensors(path):
+    """Reads a model file with numpy only: (tensors dict name -> array, dalenet metadata dict)."""
+    import numpy as np
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    data = raw[8 + n:]
+    tensors = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        b, end = e["data_offsets"]
+        tensors[name] = np.frombuffer(data[b:end], {"F32": "<f4", "U8": "u1"}[e["dtype"]]).reshape(e["shape"]).copy()
+    return tensors, json.loads(header["__metadata__"]["dalenet"])
+
+
+def to_torch(model_or_path):
+    """A torch.nn.Module computing the same logits as the model file (docs/FORMATS.md), built
+    from the safetensors tensors and the architecture alone: linear and log-normalised
+    efficacies, feedback inhibition, k-WTA and divisive normalisation included. Input [N, 784]
+    in [0, 1], output logits [N, classes]; differentiable with autograd."""
+    import tempfile
+    import os
+    if isinstance(model_or_path, str):
+        tensors, meta = read_safetensors(model_or_path)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "model.safetensors")
+            model_or_path.save(path)
+            tensors, meta = read_safetensors(path)
+    from ._torch import DalenetModule
+    return DalenetModule(tensors, meta["architecture"])

@@ -1,0 +1,348 @@
+// The Python module dalenet._core: a thin layer over libdalenet. Every function here converts
+// arguments, calls the same library function the CLI calls, and converts the result (JSON
+// documents become Python dicts through the json module). Errors keep their messages and
+// become dalenet.Error subclasses.
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dalenet/analyze.hpp"
+#include "dalenet/attack.hpp"
+#include "dalenet/backprop.hpp"
+#include "dalenet/config.hpp"
+#include "dalenet/data.hpp"
+#include "dalenet/error.hpp"
+#include "dalenet/io.hpp"
+#include "dalenet/threads.hpp"
+#include "dalenet/train.hpp"
+#include "dalenet/version.hpp"
+
+namespace py = pybind11;
+using namespace dalenet;
+
+namespace {
+
+py::object to_python(const nlohmann::json& j) { return py::module_::import("json").attr("loads")(j.dump()); }
+
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+// An N x D (or N x rows x cols) C-order float32 array viewed as the library's D x N
+// column-major batch, without a copy.
+Eigen::Map<const Eigen::MatrixXf> as_batch(const FloatArray& x, int dim) {
+  if (x.ndim() < 1) throw InputError("expected an array of images, got a scalar");
+  const auto n = x.ndim() == 1 ? py::ssize_t{1} : x.shape(0);
+  py::ssize_t features = 1;
+  for (py::ssize_t k = x.ndim() == 1 ? 0 : 1; k < x.ndim(); ++k) features *= x.shape(k);
+  if (features != dim)
+    throw InputError("images have " + std::to_string(features) + " values each, the model expects " +
+                     std::to_string(dim) + " (shape N x " + std::to_string(dim) + " or N x 28 x 28)");
+  return {x.data(), dim, static_cast<Eigen::Index>(n)};
+}
+
+std::vector<std::uint8_t> as_labels(const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& y,
+                                    Eigen::Index n, int classes) {
+  if (y.ndim() != 1 || y.shape(0) != n)
+    throw InputError("labels must be a 1-D array of " + std::to_string(n) + " entries");
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(n));
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const auto v = y.data()[i];
+    if (v < 0 || v >= classes)
+      throw InputError("label " + std::to_string(v) + " at index " + std::to_string(i) + " is not in [0, " +
+                       std::to_string(classes) + ")");
+    out[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v);
+  }
+  return out;
+}
+
+// Library D x N column-major -> numpy N x D (a copy the caller owns).
+py::array_t<float> to_rows(const Eigen::MatrixXf& m) {
+  py::array_t<float> out({static_cast<py::ssize_t>(m.cols()), static_cast<py::ssize_t>(m.rows())});
+  std::copy(m.data(), m.data() + m.size(), out.mutable_data());
+  return out;
+}
+
+template <class Matrix>
+py::array matrix_rows(const Matrix& m) {  // row-major Eigen matrix -> numpy copy
+  using T = typename Matrix::Scalar;
+  py::array_t<T> out({static_cast<py::ssize_t>(m.rows()), static_cast<py::ssize_t>(m.cols())});
+  for (Eigen::Index r = 0; r < m.rows(); ++r)
+    for (Eigen::Index c = 0; c < m.cols(); ++c) out.mutable_at(r, c) = m(r, c);
+  return out;
+}
+
+py::dict projection_dict(const Projection& p) {
+  py::dict d;
+  d["weight"] = matrix_rows(p.weight);
+  d["bias"] = py::array_t<float>(p.bias.size(), p.bias.data());
+  d["mask"] = p.has_mask() ? py::object(matrix_rows(p.mask)) : py::object(py::none());
+  d["efficacy"] = to_string(p.efficacy);
+  d["efficacy_floor"] = p.efficacy_floor;
+  return d;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "dalenet: biologically guided learning for sparse networks (C++ core)";
+  m.attr("__version__") = std::string(kVersion);
+
+  // dalenet.Error (a RuntimeError) and one subclass per library error, same messages.
+  static py::exception<Error> error(m, "Error", PyExc_RuntimeError);
+  static py::exception<DataError> data_error(m, "DataError", error.ptr());
+  static py::exception<ConfigError> config_error(m, "ConfigError", error.ptr());
+  static py::exception<ModelFileError> model_error(m, "ModelFileError", error.ptr());
+  static py::exception<InputError> input_error(m, "InputError", error.ptr());
+  static py::exception<DivergenceError> divergence_error(m, "DivergenceError", error.ptr());
+  static py::exception<IoError> io_error(m, "IoError", error.ptr());
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const DataError& e) {
+      data_error(e.what());
+    } catch (const ConfigError& e) {
+      config_error(e.what());
+    } catch (const ModelFileError& e) {
+      model_error(e.what());
+    } catch (const InputError& e) {
+      input_error(e.what());
+    } catch (const DivergenceError& e) {
+      divergence_error(e.what());
+    } catch (const IoError& e) {
+      io_error(e.what());
+    } catch (const Error& e) {
+      error(e.what());
+    }
+  });
+
+  py::class_<Model>(m, "Model", "A network and its provenance, as stored in a model file (docs/FORMATS.md)")
+      .def_property_readonly("info", [](const Model& md) { return to_python(md.info); })
+      .def_property_readonly("architecture", [](const Model& md) { return to_python(architecture_to_json(md.net)); })
+      .def_property_readonly("input_size", [](const Model& md) { return md.net.input_size(); })
+      .def_property_readonly("output_size", [](const Model& md) { return md.net.output_size(); })
+      .def_property_readonly("num_parameters", [](const Model& md) { return md.net.num_parameters(); })
+      .def("projections",
+           [](const Model& md) {
+             py::list out;
+             for (const auto& p : md.net.projections) out.append(projection_dict(p));
+             return out;
+           },
+           "Copies of every projection: dicts of weight [post, pre], bias, mask (or None), efficacy")
+      .def("save", [](const Model& md, const std::string& path) { save_model(path, md); }, py::arg("path"),
+           "Write the model file atomically");
+
+  m.def("load_model", &load_model, py::arg("path"), "Load and validate a model file");
+
+  m.def(
+      "predict",
+      [](const Model& md, const FloatArray& x) {
+        const auto X = as_batch(x, md.net.input_size());
+        Eigen::MatrixXf z;
+        {
+          py::gil_scoped_release nogil;
+          z = predict_logits(md.net, X);
+        }
+        return to_rows(z);
+      },
+      py::arg("model"), py::arg("x"), "Logits [N, classes] for float32 images [N, 784] or [N, 28, 28] in [0, 1]");
+
+  m.def(
+      "input_gradient",
+      [](const Model& md, const FloatArray& x, const py::array_t<std::int64_t>& y) {
+        const auto X = as_batch(x, md.net.input_size());
+        const auto labels = as_labels(y, X.cols(), md.net.output_size());
+        Eigen::MatrixXf g;
+        {
+          py::gil_scoped_release nogil;
+          g = input_gradient(md.net, X, labels);
+        }
+        return to_rows(g);
+      },
+      py::arg("model"), py::arg("x"), py::arg("labels"),
+      "d(sum of per-example cross-entropies)/dx [N, 784], through the model's true inference function");
+
+  m.def(
+      "train",
+      [](const std::string& config, const std::vector<std::string>& overrides, const std::string& out,
+         const std::string& data_dir, bool overwrite, const std::function<void(py::dict)>& progress) {
+        const TrainConfig cfg = load_config(config, overrides);
+        TrainOptions opts;
+        opts.out_dir = out;
+        opts.data_dir = data_dir;
+        opts.overwrite = overwrite;
+        if (progress)
+          opts.progress = [&progress](const ProgressEvent& e) {
+            if (e.kind != ProgressEvent::Kind::epoch) return;
+            py::gil_scoped_acquire gil;
+            py::dict d;
+            d["epoch"] = e.epoch;
+            d["epochs"] = e.epochs;
+            d["train_loss"] = e.loss;
+            d["train_accuracy"] = e.accuracy;
+            d["val_loss"] = e.val_loss;
+            d["val_accuracy"] = e.val_accuracy;
+            d["elapsed_s"] = e.elapsed_s;
+            progress(d);
+          };
+        TrainOutcome r;
+        {
+          py::gil_scoped_release nogil;
+          r = train(cfg, opts);
+        }
+        return py::make_tuple(std::move(r.model), to_python(r.results));
+      },
+      py::arg("config") = "", py::arg("overrides") = std::vector<std::string>{}, py::arg("out") = "",
+      py::arg("data_dir") = "", py::arg("overwrite") = false, py::arg("progress") = nullptr,
+      "Train from a TOML config file and 'section.key=value' overrides; returns (Model, results dict)");
+
+  m.def(
+      "analyze",
+      [](const Model& md, const std::string& data, const std::string& data_dir, std::size_t limit,
+         double threshold) {
+        AnalyzeOptions o;
+        o.silence_threshold = threshold;
+        o.activity_limit = limit;
+        std::optional<Dataset> d;
+        if (!data.empty()) d = load_dataset(data, data_dir.empty() ? default_data_dir() : data_dir);
+        nlohmann::json rep;
+        {
+          py::gil_scoped_release nogil;
+          rep = analyze_model(md, d ? &*d : nullptr, o);
+        }
+        return to_python(rep);
+      },
+      py::arg("model"), py::arg("data") = "", py::arg("data_dir") = "", py::arg("limit") = 10000,
+      py::arg("threshold") = 0.01, "The audit of `dalenet analyze` as a dict (docs/EVALUATION.md)");
+
+  m.def(
+      "attack",
+      [](const Model& md, const FloatArray& x, const py::array_t<std::int64_t>& y, const std::vector<double>& eps,
+         const std::string& norm, const std::vector<std::string>& attacks, int steps, int restarts,
+         double step_factor, int square_queries, int noise_draws, std::uint64_t seed, const Model* transfer_from,
+         bool return_adversarial, std::pair<int, int> image_shape, std::size_t batch) {
+        const auto X = as_batch(x, md.net.input_size());
+        const auto labels = as_labels(y, X.cols(), md.net.output_size());
+        AttackOptions o;
+        o.norm = threat_norm_from_string(norm);
+        o.eps = eps;
+        o.attacks = attacks;
+        o.steps = steps;
+        o.restarts = restarts;
+        o.step_factor = step_factor;
+        o.square_queries = square_queries;
+        o.noise_draws = noise_draws;
+        o.seed = seed;
+        o.image_rows = image_shape.first;
+        o.image_cols = image_shape.second;
+        o.batch = batch;
+        o.keep_adversarial = return_adversarial;
+        NetworkClassifier clf(md.net);
+        std::optional<NetworkClassifier> src;
+        if (transfer_from != nullptr) src.emplace(transfer_from->net);
+        RobustnessReport rep;
+        {
+          py::gil_scoped_release nogil;
+          rep = evaluate_robustness(clf, X, labels, o, src ? &*src : nullptr);
+        }
+        py::dict out = to_python(rep.to_json());
+        out["options"] = to_python(to_json(o));
+        py::list robust_masks;
+        for (const auto& e : rep.by_eps) robust_masks.append(py::array_t<std::uint8_t>(e.robust.size(), e.robust.data()));
+        out["robust_mask"] = robust_masks;
+        if (return_adversarial) {
+          py::list adv;
+          for (const auto& e : rep.by_eps) adv.append(to_rows(e.adversarial));
+          out["adversarial"] = adv;
+        }
+        return out;
+      },
+      py::arg("model"), py::arg("x"), py::arg("labels"), py::arg("eps"), py::arg("norm") = "linf",
+      py::arg("attacks") = std::vector<std::string>{}, py::arg("steps") = 100, py::arg("restarts") = 5,
+      py::arg("step_factor") = 2.5, py::arg("square_queries") = 5000, py::arg("noise_draws") = 10,
+      py::arg("seed") = 0, py::arg("transfer_from") = nullptr, py::arg("return_adversarial") = false,
+      py::arg("image_shape") = std::pair<int, int>{28, 28}, py::arg("batch") = 1000,
+      "Robust accuracy per eps with gradient-masking flags (`dalenet attack`, docs/EVALUATION.md)");
+
+  m.def(
+      "pgd",
+      [](const Model& md, const FloatArray& x, const py::array_t<std::int64_t>& y, double eps, int steps,
+         int restarts, double step_factor, bool margin_loss, bool random_start, std::uint64_t seed,
+         const std::string& norm) {
+        const auto X = as_batch(x, md.net.input_size());
+        const auto labels = as_labels(y, X.cols(), md.net.output_size());
+        PgdOptions o;
+        o.norm = threat_norm_from_string(norm);
+        o.eps = eps;
+        o.steps = steps;
+        o.restarts = restarts;
+        o.step_factor = step_factor;
+        o.margin_loss = margin_loss;
+        o.random_start = random_start;
+        o.seed = seed;
+        NetworkClassifier clf(md.net);
+        Eigen::MatrixXf adv;
+        std::vector<std::uint8_t> robust;
+        {
+          py::gil_scoped_release nogil;
+          robust = pgd_attack(clf, X, labels, o, adv);
+        }
+        return py::make_tuple(py::array_t<std::uint8_t>(robust.size(), robust.data()), to_rows(adv));
+      },
+      py::arg("model"), py::arg("x"), py::arg("labels"), py::arg("eps"), py::arg("steps") = 100,
+      py::arg("restarts") = 1, py::arg("step_factor") = 2.5, py::arg("margin_loss") = false,
+      py::arg("random_start") = true, py::arg("seed") = 0, py::arg("norm") = "linf",
+      "One PGD attack: (robust mask [N], adversarial or clean inputs [N, 784])");
+
+  m.def(
+      "attack_job",
+      [](const std::vector<std::string>& models, const std::string& data, std::size_t n,
+         const std::string& transfer_from, const std::string& data_dir, const std::vector<double>& eps,
+         int steps, int restarts, int square_queries, std::uint64_t seed) {
+        AttackJob job;
+        job.models = models;
+        job.data = data;
+        job.n = n;
+        job.transfer_from = transfer_from;
+        job.data_dir = data_dir;
+        job.options.eps = eps;
+        job.options.steps = steps;
+        job.options.restarts = restarts;
+        job.options.square_queries = square_queries;
+        job.options.seed = seed;
+        nlohmann::json res;
+        {
+          py::gil_scoped_release nogil;
+          res = run_attack_job(job);
+        }
+        return to_python(res);
+      },
+      py::arg("models"), py::arg("data") = "mnist:test", py::arg("n") = 0, py::arg("transfer_from") = "",
+      py::arg("data_dir") = "", py::arg("eps") = std::vector<double>{}, py::arg("steps") = 100,
+      py::arg("restarts") = 5, py::arg("square_queries") = 5000, py::arg("seed") = 0,
+      "`dalenet attack` on model files: the results document as a dict (docs/FORMATS.md)");
+
+  m.def(
+      "load_dataset",
+      [](const std::string& spec, const std::string& data_dir) {
+        const Dataset d = load_dataset(spec, data_dir.empty() ? default_data_dir() : data_dir);
+        py::array_t<std::uint8_t> images({static_cast<py::ssize_t>(d.size()), static_cast<py::ssize_t>(d.rows),
+                                          static_cast<py::ssize_t>(d.cols)});
+        std::copy(d.pixels.begin(), d.pixels.end(), images.mutable_data());
+        py::array_t<std::uint8_t> labels(static_cast<py::ssize_t>(d.size()), d.labels.data());
+        return py::make_tuple(images, labels);
+      },
+      py::arg("spec"), py::arg("data_dir") = "",
+      "(images uint8 [N, rows, cols], labels uint8 [N]) for mnist:train|test, fashion:train|test, idx:...");
+
+  m.def("set_threads", &set_threads, py::arg("n"), "Threads for all kernels (0: all); returns the count in effect");
+  m.def(
+      "default_eps_grid",
+      [](const std::string& dataset, const std::string& norm) {
+        return default_eps_grid(dataset, threat_norm_from_string(norm));
+      },
+      py::arg("dataset"), py::arg("norm") = "linf", "The documented eps grid of a data set (docs/EVALUATION.md)");
+}
