@@ -18,6 +18,7 @@
 #include "dalenet/data.hpp"
 #include "dalenet/error.hpp"
 #include "dalenet/eval.hpp"
+#include "dalenet/fewshot.hpp"
 #include "dalenet/io.hpp"
 #include "dalenet/threads.hpp"
 #include "dalenet/train.hpp"
@@ -205,7 +206,7 @@ std::vector<std::string> split_list(const std::vector<std::string>& given) {
   return out;
 }
 
-std::vector<double> parse_eps_list(const std::vector<std::string>& given) {
+std::vector<double> parse_number_list(const std::vector<std::string>& given, const std::string& option) {
   std::vector<double> out;
   for (const auto& item : split_list(given)) {
     std::size_t used = 0;
@@ -215,7 +216,7 @@ std::vector<double> parse_eps_list(const std::vector<std::string>& given) {
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used != item.size()) throw ConfigError("--eps: '" + item + "' is not a number");
+    if (used != item.size()) throw ConfigError(option + ": '" + item + "' is not a number");
     out.push_back(v);
   }
   return out;
@@ -226,7 +227,7 @@ int cmd_attack(AttackJob job, const std::string& norm, const std::vector<std::st
   set_threads(threads);
   job.options.norm = threat_norm_from_string(norm);
   job.options.attacks = split_list(attacks);
-  job.options.eps = parse_eps_list(eps);
+  job.options.eps = parse_number_list(eps, "--eps");
   const bool tty = ::isatty(2) == 1;
   if (!quiet)
     job.options.progress = [tty](const std::string& line) {
@@ -380,6 +381,26 @@ int main(int argc, char** argv) {
   attack_cmd->add_flag("--json", json, "Print the results document as JSON");
   attack_cmd->add_flag("--quiet,-q", quiet, "No progress output");
 
+  // fewshot
+  auto* fewshot_cmd = app.add_subcommand(
+      "fewshot", "Few-shot generalisation: k-shot draws (regime A) and novel-class episodes (regime B)");
+  std::string fewshot_config, fewshot_out;
+  std::vector<std::string> shot_list;
+  int draws = 0, episodes = 0;
+  std::size_t test_limit = 0;
+  bool no_novel = false;
+  fewshot_cmd->add_option("--config,-c", fewshot_config, "Few-shot config (e.g. experiments/fewshot_mnist.toml)")
+      ->required();
+  fewshot_cmd->add_option("--out,-o", fewshot_out,
+                          "Folder for fewshot.json, fewshot.csv and the per-unit results (resumes from them)");
+  fewshot_cmd->add_option("--shots", shot_list, "Override fewshot.shots, e.g. 1,5,10");
+  fewshot_cmd->add_option("--draws", draws, "Override fewshot.draws");
+  fewshot_cmd->add_option("--episodes", episodes, "Override fewshot.episodes (regime B)");
+  fewshot_cmd->add_option("--test-limit", test_limit, "Evaluate on the first N test images (0: all)");
+  fewshot_cmd->add_flag("--no-novel", no_novel, "Skip regime B");
+  fewshot_cmd->add_option("--threads", threads, "Threads (0: all)");
+  fewshot_cmd->add_flag("--quiet,-q", quiet, "No progress output");
+
   // config
   auto* config_cmd = app.add_subcommand("config", "Show configuration keys, or a resolved configuration");
   config_cmd->require_subcommand(1);
@@ -419,6 +440,37 @@ int main(int argc, char** argv) {
     if (*attack_cmd) {
       job.data_dir = data_dir;
       return cmd_attack(job, norm, attack_list, eps_list, attack_out, json, quiet, threads);
+    }
+    if (*fewshot_cmd) {
+      set_threads(threads);
+      FewShotOptions o = load_fewshot_config(fewshot_config);
+      o.data_dir = data_dir;
+      o.out_dir = fewshot_out;
+      if (!shot_list.empty()) {
+        o.shots.clear();
+        for (double v : parse_number_list(shot_list, "--shots")) {
+          if (v < 1 || v != std::floor(v)) throw ConfigError("--shots: entries must be integers >= 1");
+          o.shots.push_back(static_cast<int>(v));
+        }
+      }
+      if (draws > 0) o.draws = draws;
+      if (episodes > 0) o.episodes = episodes;
+      if (test_limit > 0) o.test_limit = test_limit;
+      if (no_novel) o.novel = false;
+      if (!quiet)
+        o.progress = [](const std::string& line) {
+          std::fprintf(stderr, "%s\n", line.c_str());
+          std::fflush(stderr);
+        };
+      if (!fewshot_out.empty()) std::filesystem::create_directories(fewshot_out);
+      const nlohmann::json res = run_fewshot(o);
+      if (!fewshot_out.empty()) {
+        write_file_atomic(fewshot_out + "/fewshot.json", res.dump(2) + "\n");
+        write_file_atomic(fewshot_out + "/fewshot.csv", fewshot_csv(res));
+      }
+      std::cout << fewshot_summary(res);
+      if (!fewshot_out.empty()) std::cout << "wrote " << fewshot_out << "/fewshot.json and fewshot.csv\n";
+      return 0;
     }
     if (*keys_cmd) {
       for (const auto& k : config_schema()) std::cout << fmt::format("{:28} {:18} {}\n", k.key, k.default_value, k.doc);

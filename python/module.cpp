@@ -27,7 +27,9 @@ using namespace dalenet;
 
 namespace {
 
-py::object to_python(const nlohmann::json& j) { return py::module_::import("json").attr("loads")(j.dump()); }
+py::object to_python(const nlohmann::json& j) {
+  return py::module_::import("json").attr("loads")(j.dump());
+}
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 
@@ -125,15 +127,17 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("input_size", [](const Model& md) { return md.net.input_size(); })
       .def_property_readonly("output_size", [](const Model& md) { return md.net.output_size(); })
       .def_property_readonly("num_parameters", [](const Model& md) { return md.net.num_parameters(); })
-      .def("projections",
-           [](const Model& md) {
-             py::list out;
-             for (const auto& p : md.net.projections) out.append(projection_dict(p));
-             return out;
-           },
-           "Copies of every projection: dicts of weight [post, pre], bias, mask (or None), efficacy")
-      .def("save", [](const Model& md, const std::string& path) { save_model(path, md); }, py::arg("path"),
-           "Write the model file atomically");
+      .def(
+          "projections",
+          [](const Model& md) {
+            py::list out;
+            for (const auto& p : md.net.projections) out.append(projection_dict(p));
+            return out;
+          },
+          "Copies of every projection: dicts of weight [post, pre], bias, mask (or None), efficacy")
+      .def(
+          "save", [](const Model& md, const std::string& path) { save_model(path, md); }, py::arg("path"),
+          "Write the model file atomically");
 
   m.def("load_model", &load_model, py::arg("path"), "Load and validate a model file");
 
@@ -201,8 +205,7 @@ PYBIND11_MODULE(_core, m) {
 
   m.def(
       "analyze",
-      [](const Model& md, const std::string& data, const std::string& data_dir, std::size_t limit,
-         double threshold) {
+      [](const Model& md, const std::string& data, const std::string& data_dir, std::size_t limit, double threshold) {
         AnalyzeOptions o;
         o.silence_threshold = threshold;
         o.activity_limit = limit;
@@ -221,9 +224,9 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "attack",
       [](const Model& md, const FloatArray& x, const py::array_t<std::int64_t>& y, const std::vector<double>& eps,
-         const std::string& norm, const std::vector<std::string>& attacks, int steps, int restarts,
-         double step_factor, int square_queries, int noise_draws, std::uint64_t seed, const Model* transfer_from,
-         bool return_adversarial, std::pair<int, int> image_shape, std::size_t batch) {
+         const std::string& norm, const std::vector<std::string>& attacks, int steps, int restarts, double step_factor,
+         int square_queries, int noise_draws, std::uint64_t seed, const Model* transfer_from, bool return_adversarial,
+         std::pair<int, int> image_shape, std::size_t batch) {
         const auto X = as_batch(x, md.net.input_size());
         const auto labels = as_labels(y, X.cols(), md.net.output_size());
         AttackOptions o;
@@ -251,7 +254,8 @@ PYBIND11_MODULE(_core, m) {
         py::dict out = to_python(rep.to_json());
         out["options"] = to_python(to_json(o));
         py::list robust_masks;
-        for (const auto& e : rep.by_eps) robust_masks.append(py::array_t<std::uint8_t>(e.robust.size(), e.robust.data()));
+        for (const auto& e : rep.by_eps)
+          robust_masks.append(py::array_t<std::uint8_t>(e.robust.size(), e.robust.data()));
         out["robust_mask"] = robust_masks;
         if (return_adversarial) {
           py::list adv;
@@ -262,16 +266,15 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("model"), py::arg("x"), py::arg("labels"), py::arg("eps"), py::arg("norm") = "linf",
       py::arg("attacks") = std::vector<std::string>{}, py::arg("steps") = 100, py::arg("restarts") = 5,
-      py::arg("step_factor") = 2.5, py::arg("square_queries") = 5000, py::arg("noise_draws") = 10,
-      py::arg("seed") = 0, py::arg("transfer_from") = nullptr, py::arg("return_adversarial") = false,
+      py::arg("step_factor") = 2.5, py::arg("square_queries") = 5000, py::arg("noise_draws") = 10, py::arg("seed") = 0,
+      py::arg("transfer_from") = nullptr, py::arg("return_adversarial") = false,
       py::arg("image_shape") = std::pair<int, int>{28, 28}, py::arg("batch") = 1000,
       "Robust accuracy per eps with gradient-masking flags (`dalenet attack`, docs/EVALUATION.md)");
 
   m.def(
       "pgd",
-      [](const Model& md, const FloatArray& x, const py::array_t<std::int64_t>& y, double eps, int steps,
-         int restarts, double step_factor, bool margin_loss, bool random_start, std::uint64_t seed,
-         const std::string& norm) {
+      [](const Model& md, const FloatArray& x, const py::array_t<std::int64_t>& y, double eps, int steps, int restarts,
+         double step_factor, bool margin_loss, bool random_start, std::uint64_t seed, const std::string& norm) {
         const auto X = as_batch(x, md.net.input_size());
         const auto labels = as_labels(y, X.cols(), md.net.output_size());
         PgdOptions o;
@@ -300,8 +303,8 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "attack_job",
       [](const std::vector<std::string>& models, const std::string& data, std::size_t n,
-         const std::string& transfer_from, const std::string& data_dir, const std::vector<double>& eps,
-         int steps, int restarts, int square_queries, std::uint64_t seed) {
+         const std::string& transfer_from, const std::string& data_dir, const std::vector<double>& eps, int steps,
+         int restarts, int square_queries, std::uint64_t seed) {
         AttackJob job;
         job.models = models;
         job.data = data;
@@ -321,16 +324,16 @@ PYBIND11_MODULE(_core, m) {
         return to_python(res);
       },
       py::arg("models"), py::arg("data") = "mnist:test", py::arg("n") = 0, py::arg("transfer_from") = "",
-      py::arg("data_dir") = "", py::arg("eps") = std::vector<double>{}, py::arg("steps") = 100,
-      py::arg("restarts") = 5, py::arg("square_queries") = 5000, py::arg("seed") = 0,
+      py::arg("data_dir") = "", py::arg("eps") = std::vector<double>{}, py::arg("steps") = 100, py::arg("restarts") = 5,
+      py::arg("square_queries") = 5000, py::arg("seed") = 0,
       "`dalenet attack` on model files: the results document as a dict (docs/FORMATS.md)");
 
   m.def(
       "load_dataset",
       [](const std::string& spec, const std::string& data_dir) {
         const Dataset d = load_dataset(spec, data_dir.empty() ? default_data_dir() : data_dir);
-        py::array_t<std::uint8_t> images({static_cast<py::ssize_t>(d.size()), static_cast<py::ssize_t>(d.rows),
-                                          static_cast<py::ssize_t>(d.cols)});
+        py::array_t<std::uint8_t> images(
+            {static_cast<py::ssize_t>(d.size()), static_cast<py::ssize_t>(d.rows), static_cast<py::ssize_t>(d.cols)});
         std::copy(d.pixels.begin(), d.pixels.end(), images.mutable_data());
         py::array_t<std::uint8_t> labels(static_cast<py::ssize_t>(d.size()), d.labels.data());
         return py::make_tuple(images, labels);

@@ -183,3 +183,20 @@ TEST(Analyze, InterneuronsOfACompetitionLayerAreLeftOutOfTheDenominators) {
   EXPECT_DOUBLE_EQ(rep[1]["sparsity"]["silent_fraction"].get<double>(), 0.0);
   EXPECT_DOUBLE_EQ(rep[1]["dale"]["compliance"].get<double>(), 1.0);
 }
+
+TEST(StudentT, QuantilesMatchClosedFormsAndTables) {
+  // dof 1 is the Cauchy distribution, dof 2 has t_p = (2p - 1) / sqrt(2 p (1 - p)).
+  EXPECT_NEAR(student_t_quantile(0.975, 1), std::tan(std::numbers::pi * 0.475), 1e-9);
+  EXPECT_NEAR(student_t_quantile(0.975, 2), 0.95 / std::sqrt(2 * 0.975 * 0.025), 1e-9);
+  EXPECT_NEAR(student_t_quantile(0.975, 4), 2.776445105, 1e-8);  // tables
+  EXPECT_NEAR(student_t_quantile(0.975, 9), 2.262157163, 1e-8);
+  EXPECT_NEAR(student_t_quantile(0.975, 599), 1.963939, 1e-5);
+  EXPECT_NEAR(student_t_quantile(0.975, 1e7), 1.959964, 1e-5);  // the normal limit
+  EXPECT_NEAR(student_t_cdf(0.0, 3), 0.5, 1e-15);
+  // mean_ci95 of {1, 2, 3}: mean 2, sd 1, half-width t(0.975, 2) / sqrt(3).
+  const std::vector<double> x = {1.0, 2.0, 3.0};
+  const MeanCI ci = mean_ci95(x);
+  EXPECT_DOUBLE_EQ(ci.mean, 2.0);
+  EXPECT_NEAR(ci.half_width, 4.302652730 / std::sqrt(3.0), 1e-8);
+  EXPECT_TRUE(std::isnan(mean_ci95(std::vector<double>{1.0}).half_width));
+}

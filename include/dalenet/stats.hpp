@@ -43,6 +43,20 @@ double digamma(double x);
 double trigamma(double x);
 double gamma_p(double a, double x);  // regularised lower incomplete gamma P(a, x)
 
+// Regularised incomplete beta I_x(a, b) (continued fraction, Numerical Recipes 6.4).
+double incomplete_beta(double a, double b, double x);
+// Student t with `dof` degrees of freedom: CDF, and the quantile by bisection on it.
+double student_t_cdf(double t, double dof);
+double student_t_quantile(double p, double dof);
+
+// Mean and 95 % confidence half-width (Student t, n - 1 dof) of a sample; half_width is NaN for
+// n < 2. What every table of few-shot and robustness results reports.
+struct MeanCI {
+  double mean = 0.0, half_width = 0.0;
+  std::size_t n = 0;
+};
+MeanCI mean_ci95(std::span<const double> x);
+
 // All four fits plus Vuong tests of lognormal against each alternative, as JSON.
 nlohmann::json lognormal_report(std::span<const double> x);
 

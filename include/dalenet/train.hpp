@@ -29,6 +29,15 @@ struct TrainOptions {
   std::string data_dir;                                // data cache (default_data_dir() if empty)
   bool overwrite = false;                              // allow an out_dir that already holds a finished run
   std::function<void(const ProgressEvent&)> progress;  // may be empty
+  // In-memory data instead of the data sets the config names (few-shot draws): if train_data
+  // is set it is the training set, validation_data (may be null) the validation set and
+  // test_data (may be null) the test set; data.validation/train_limit/test_limit are ignored.
+  const Dataset* train_data = nullptr;
+  const Dataset* validation_data = nullptr;
+  const Dataset* test_data = nullptr;
+  // Early stopping by model selection: return (and save) the network of the epoch with the best
+  // validation accuracy (needs validation data); results.json records "best_epoch".
+  bool keep_best_validation = false;
 };
 
 struct TrainOutcome {

@@ -231,6 +231,74 @@ Vuong vuong(const Fit& a, const Fit& b, std::span<const double> x) {
   return r;
 }
 
+double incomplete_beta(double a, double b, double x) {
+  if (!(x >= 0.0 && x <= 1.0) || !(a > 0.0) || !(b > 0.0)) throw InputError("incomplete_beta: arguments out of range");
+  if (x == 0.0 || x == 1.0) return x;
+  // The continued fraction converges fast for x < (a + 1) / (a + b + 2); use the symmetry otherwise.
+  if (x > (a + 1.0) / (a + b + 2.0)) return 1.0 - incomplete_beta(b, a, 1.0 - x);
+  const double front =
+      std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x)) / a;
+  constexpr double tiny = 1e-300;
+  double c = 1.0, d = 1.0 - (a + b) * x / (a + 1.0);
+  if (std::abs(d) < tiny) d = tiny;
+  d = 1.0 / d;
+  double f = d;
+  for (int m = 1; m <= 300; ++m) {
+    const double md = m;
+    double num = md * (b - md) * x / ((a + 2 * md - 1) * (a + 2 * md));
+    for (int half = 0; half < 2; ++half) {
+      d = 1.0 + num * d;
+      if (std::abs(d) < tiny) d = tiny;
+      c = 1.0 + num / c;
+      if (std::abs(c) < tiny) c = tiny;
+      d = 1.0 / d;
+      const double delta = c * d;
+      f *= delta;
+      if (half == 1 && std::abs(delta - 1.0) < 1e-15) return front * f;
+      num = -(a + md) * (a + b + md) * x / ((a + 2 * md) * (a + 2 * md + 1));
+    }
+  }
+  return front * f;
+}
+
+double student_t_cdf(double t, double dof) {
+  if (!(dof > 0.0)) throw InputError("student_t_cdf: dof must be > 0");
+  const double x = dof / (dof + t * t);
+  const double tail = 0.5 * incomplete_beta(dof / 2.0, 0.5, x);  // P(T > |t|)
+  return t >= 0.0 ? 1.0 - tail : tail;
+}
+
+double student_t_quantile(double p, double dof) {
+  if (!(p > 0.0 && p < 1.0)) throw InputError("student_t_quantile: p must be in (0, 1)");
+  double lo = -1.0, hi = 1.0;
+  while (student_t_cdf(lo, dof) > p) lo *= 2.0;
+  while (student_t_cdf(hi, dof) < p) hi *= 2.0;
+  for (int it = 0; it < 200 && hi - lo > 1e-13 * std::max(1.0, std::abs(hi)); ++it) {
+    const double mid = 0.5 * (lo + hi);
+    (student_t_cdf(mid, dof) < p ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+MeanCI mean_ci95(std::span<const double> x) {
+  MeanCI r;
+  r.n = x.size();
+  if (x.empty()) {
+    r.mean = r.half_width = std::numeric_limits<double>::quiet_NaN();
+    return r;
+  }
+  r.mean = mean(x);
+  if (x.size() < 2) {
+    r.half_width = std::numeric_limits<double>::quiet_NaN();
+    return r;
+  }
+  double ss = 0.0;
+  for (double v : x) ss += (v - r.mean) * (v - r.mean);
+  const double n = static_cast<double>(x.size());
+  r.half_width = student_t_quantile(0.975, n - 1.0) * std::sqrt(ss / (n - 1.0) / n);
+  return r;
+}
+
 nlohmann::json lognormal_report(std::span<const double> x) {
   nlohmann::json j;
   j["n"] = x.size();

@@ -96,14 +96,26 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
 
   // ---- data ------------------------------------------------------------------------------
   const auto t_data = Clock::now();
-  TrainTestData data = load_config_data(cfg.data, opts.data_dir.empty() ? default_data_dir() : opts.data_dir);
-  const auto n_val = static_cast<std::size_t>(cfg.data.validation);
+  TrainTestData data;
   TrainValSplit split;
-  if (n_val > 0) {
-    split = split_validation(data.train, n_val, static_cast<std::uint64_t>(cfg.data.split_seed));
+  std::size_t n_val = 0;
+  if (opts.train_data != nullptr) {
+    split.train = *opts.train_data;
+    if (opts.validation_data != nullptr) split.validation = *opts.validation_data;
+    if (opts.test_data != nullptr) data.test = *opts.test_data;
+    n_val = split.validation.size();
   } else {
-    split.train = std::move(data.train);
+    data = load_config_data(cfg.data, opts.data_dir.empty() ? default_data_dir() : opts.data_dir);
+    n_val = static_cast<std::size_t>(cfg.data.validation);
+    if (n_val > 0) {
+      split = split_validation(data.train, n_val, static_cast<std::uint64_t>(cfg.data.split_seed));
+    } else {
+      split.train = std::move(data.train);
+    }
   }
+  if (opts.keep_best_validation && n_val == 0)
+    throw ConfigError("early stopping (keep_best_validation) needs validation data");
+  if (split.train.size() == 0) throw DataError("the training set is empty");
   const Dataset& train_set = split.train;
   const double data_s = seconds_since(t_data);
 
@@ -148,6 +160,9 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
   Eigen::MatrixXf X;
   std::vector<std::uint8_t> labels;
   Network last_good = model.net;
+  Network best = model.net;  // keep_best_validation: the network of the best validation epoch
+  double best_val = -1.0;
+  int best_epoch = 0;
   const auto t_train = Clock::now();
   const int epochs = static_cast<int>(cfg.loop.epochs);
   for (int epoch = 1; epoch <= epochs; ++epoch) {
@@ -212,6 +227,11 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
       const EvalResult v = evaluate(model.net, split.validation);
       ej["val_loss"] = v.mean_loss;
       ej["val_accuracy"] = v.accuracy;
+      if (opts.keep_best_validation && v.accuracy > best_val) {
+        best_val = v.accuracy;
+        best_epoch = epoch;
+        best = model.net;
+      }
     }
     if (nlohmann::json log = rule->epoch_log(model.net); !log.empty()) ej["rule"] = log;
     epochs_json.push_back(ej);
@@ -232,6 +252,10 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
     }
   }
   const double train_s = seconds_since(t_train);
+  if (opts.keep_best_validation && best_epoch > 0) {
+    model.net = best;
+    results["best_epoch"] = best_epoch;
+  }
 
   // ---- evaluation and outputs ------------------------------------------------------------
   const auto t_eval = Clock::now();

@@ -1,0 +1,75 @@
+#pragma once
+// Few-shot generalisation (docs/EVALUATION.md, "Few-shot"): regime A (k examples per class of
+// the same ten classes, many stratified draws, the full test set) and regime B (five novel
+// classes, k-shot episodes on a frozen hidden layer with a prototype readout), for every arm,
+// with per-draw results kept and 95 % confidence intervals.
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+#include <nlohmann/json.hpp>
+
+#include "dalenet/data.hpp"
+#include "dalenet/network.hpp"
+
+namespace dalenet {
+
+struct FewShotArm {
+  std::string name;                    // its label in the tables
+  std::string kind = "train";          // "train": a learning rule via train(); "ncm": nearest class mean on
+                                       // pixels; "knn": 1-nearest neighbour on pixels
+  std::string config;                  // kind "train": the TOML config (the full-data defaults; "" = built-in)
+  std::vector<std::string> overrides;  // "section.key=value"
+  bool early_stopping = false;         // hold out part of the k-shot set, keep the best-validation epoch
+};
+
+struct FewShotOptions {
+  std::string dataset = "mnist";  // mnist | fashion | idx:TRAIN_IMAGES,TRAIN_LABELS;TEST_IMAGES,TEST_LABELS
+                                  // (draws from the training set, evaluation on the test set)
+  std::string data_dir;
+  std::vector<int> shots = {1, 2, 5, 10, 20, 50, 100};
+  int draws = 10;                  // stratified draws per k (each its own seed)
+  std::uint64_t seed = 1;
+  int min_updates = 300;           // epochs are raised so every run makes at least this many updates
+  double holdout_fraction = 0.2;   // early-stopping arms: per class max(1, round(k * f)) held out (k >= 2)
+  std::size_t test_limit = 0;      // 0: the full test set
+  std::vector<FewShotArm> arms;
+  // Regime B: train on classes 0-4 (full training data), episodes on classes 5-9.
+  bool novel = true;
+  std::vector<int> novel_shots = {1, 5};
+  int episodes = 600;
+  int queries_per_class = 15;
+  std::vector<std::uint64_t> novel_seeds = {1, 2, 3};  // training seeds of the base-class models
+  std::string out_dir;  // per-unit results are stored here (resumable); "" = in memory only
+  std::function<void(const std::string&)> progress;
+};
+
+// Reads a few-shot config (strict: unknown keys are ConfigErrors naming the key). Relative arm
+// config paths are taken as they are (relative to the working directory).
+FewShotOptions load_fewshot_config(const std::string& path);
+// Runs both regimes; returns the results document (docs/FORMATS.md, "Few-shot results").
+nlohmann::json run_fewshot(const FewShotOptions& opt);
+// The per-draw table of a results document as CSV (regime A draws; regime B per seed and k).
+std::string fewshot_csv(const nlohmann::json& results);
+// A plain-text summary table (mean +- 95 % CI per arm and k; paired differences vs bp).
+std::string fewshot_summary(const nlohmann::json& results);
+
+// Exactly k examples of each class in `classes`, drawn without replacement, seeded; sorted.
+// Throws DataError naming the class when one has fewer than k examples.
+std::vector<std::uint32_t> sample_per_class(const Dataset& d, std::span<const int> classes, std::size_t k,
+                                            std::uint64_t seed);
+// The examples of `d` whose label is in `classes`, labels unchanged.
+Dataset filter_classes(const Dataset& d, std::span<const int> classes);
+
+// Pixel baselines: predictions for `test` from the examples `support` (features are pixels/255).
+std::vector<std::uint8_t> nearest_class_mean(const Dataset& support, const Dataset& test);
+std::vector<std::uint8_t> nearest_neighbour(const Dataset& support, const Dataset& test);
+
+// Representation the readout sees: rates of the last hidden layer [units x N] (its excitatory
+// neurons only when the layer has competition: the interneurons carry one shared level).
+Eigen::MatrixXf hidden_features(const Network& net, const Dataset& d);
+
+}  // namespace dalenet

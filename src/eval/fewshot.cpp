@@ -1,0 +1,524 @@
+// Few-shot protocols: regime A (low data, same classes) and regime B (novel classes on a frozen
+// hidden layer). Every unit (arm x k x draw, or arm x seed) is stored atomically in out_dir/units
+// when out_dir is set, and skipped when present, so an interrupted run resumes.
+#include "dalenet/fewshot.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "dalenet/backprop.hpp"
+#include "dalenet/config.hpp"
+#include "dalenet/error.hpp"
+#include "dalenet/eval.hpp"
+#include "dalenet/io.hpp"
+#include "dalenet/rng.hpp"
+#include "dalenet/stats.hpp"
+#include "dalenet/train.hpp"
+
+namespace dalenet {
+
+std::vector<std::uint32_t> sample_per_class(const Dataset& d, std::span<const int> classes, std::size_t k,
+                                            std::uint64_t seed) {
+  std::vector<std::uint32_t> out;
+  for (const int c : classes) {
+    std::vector<std::uint32_t> pool;
+    for (std::size_t i = 0; i < d.size(); ++i)
+      if (d.labels[i] == c) pool.push_back(static_cast<std::uint32_t>(i));
+    if (pool.size() < k)
+      throw DataError(d.name + ": class " + std::to_string(c) + " has " + std::to_string(pool.size()) +
+                      " examples, a draw of " + std::to_string(k) + " per class is impossible" +
+                      (pool.empty() ? " (the class is empty)" : ""));
+    Rng rng(seed, 0xF5000000ULL + static_cast<std::uint64_t>(c));
+    rng.shuffle(std::span<std::uint32_t>(pool));
+    out.insert(out.end(), pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(k));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Dataset filter_classes(const Dataset& d, std::span<const int> classes) {
+  std::vector<std::uint32_t> idx;
+  for (std::size_t i = 0; i < d.size(); ++i)
+    if (std::find(classes.begin(), classes.end(), d.labels[i]) != classes.end())
+      idx.push_back(static_cast<std::uint32_t>(i));
+  return subset(d, idx, d.name);
+}
+
+namespace {
+
+Eigen::MatrixXf pixels(const Dataset& d) {
+  Eigen::MatrixXf X;
+  fill_batch_range(d, 0, d.size(), X);
+  return X;
+}
+
+// Squared Euclidean distances [test x support] via one GEMM.
+Eigen::MatrixXf squared_distances(const Eigen::MatrixXf& A, const Eigen::MatrixXf& B) {
+  Eigen::MatrixXf D = -2.0F * (A.transpose() * B);
+  D.colwise() += A.colwise().squaredNorm().transpose();
+  D.rowwise() += B.colwise().squaredNorm();
+  return D;
+}
+
+// Predictions by the nearest column of `centres` (labels `centre_labels`).
+std::vector<std::uint8_t> nearest(const Eigen::MatrixXf& query, const Eigen::MatrixXf& centres,
+                                  const std::vector<std::uint8_t>& centre_labels) {
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(query.cols()));
+  const std::size_t chunk = 2000;
+  for (Eigen::Index s = 0; s < query.cols(); s += static_cast<Eigen::Index>(chunk)) {
+    const Eigen::Index m = std::min<Eigen::Index>(static_cast<Eigen::Index>(chunk), query.cols() - s);
+    const Eigen::MatrixXf D = squared_distances(query.middleCols(s, m), centres);
+    for (Eigen::Index i = 0; i < m; ++i) {
+      Eigen::Index j = 0;
+      D.row(i).minCoeff(&j);
+      out[static_cast<std::size_t>(s + i)] = centre_labels[static_cast<std::size_t>(j)];
+    }
+  }
+  return out;
+}
+
+// Class means of the columns of F by label (classes in increasing order).
+void class_means(const Eigen::MatrixXf& F, const std::vector<std::uint8_t>& labels, Eigen::MatrixXf& means,
+                 std::vector<std::uint8_t>& mean_labels) {
+  std::map<int, std::vector<Eigen::Index>> by;
+  for (std::size_t i = 0; i < labels.size(); ++i) by[labels[i]].push_back(static_cast<Eigen::Index>(i));
+  means.setZero(F.rows(), static_cast<Eigen::Index>(by.size()));
+  mean_labels.clear();
+  Eigen::Index k = 0;
+  for (const auto& [c, idx] : by) {
+    for (auto i : idx) means.col(k) += F.col(i);
+    means.col(k) /= static_cast<float>(idx.size());
+    mean_labels.push_back(static_cast<std::uint8_t>(c));
+    ++k;
+  }
+}
+
+double accuracy_of(const std::vector<std::uint8_t>& pred, const std::vector<std::uint8_t>& labels) {
+  std::size_t ok = 0;
+  for (std::size_t i = 0; i < pred.size(); ++i) ok += pred[i] == labels[i] ? 1 : 0;
+  return pred.empty() ? 0.0 : static_cast<double>(ok) / static_cast<double>(pred.size());
+}
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Stored units (resume): out_dir/units/<name>.json.
+struct UnitStore {
+  std::string dir;
+  bool has(const std::string& name, nlohmann::json& out) const {
+    if (dir.empty()) return false;
+    const std::string path = dir + "/units/" + name + ".json";
+    if (!std::filesystem::exists(path)) return false;
+    std::ifstream in(path);
+    out = nlohmann::json::parse(in, nullptr, false);
+    return !out.is_discarded();  // a unit that does not parse is recomputed
+  }
+  void put(const std::string& name, const nlohmann::json& j) const {
+    if (dir.empty()) return;
+    std::filesystem::create_directories(dir + "/units");
+    write_file_atomic(dir + "/units/" + name + ".json", j.dump() + "\n");
+  }
+};
+
+TrainConfig arm_config(const FewShotArm& arm, std::size_t n_train, int min_updates, std::uint64_t seed) {
+  std::vector<std::string> ov = arm.overrides;
+  ov.push_back("train.seed=" + std::to_string(seed));
+  ov.push_back("data.validation=0");
+  TrainConfig cfg = load_config(arm.config, ov);
+  // A priori rule: as many epochs as the config says, raised so that the run makes at least
+  // min_updates updates (a k = 1 set is one batch per epoch).
+  const auto B = static_cast<std::size_t>(cfg.loop.batch);
+  const auto batches = static_cast<std::int64_t>((n_train + B - 1) / B);
+  cfg.loop.epochs = std::max<std::int64_t>(cfg.loop.epochs, (min_updates + batches - 1) / batches);
+  return cfg;
+}
+
+nlohmann::json summarise(const std::vector<double>& v) {
+  const stats::MeanCI ci = stats::mean_ci95(v);
+  return {{"mean", ci.mean}, {"ci95", std::isnan(ci.half_width) ? nlohmann::json(nullptr) : nlohmann::json(ci.half_width)},
+          {"n", ci.n}};
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> nearest_class_mean(const Dataset& support, const Dataset& test) {
+  Eigen::MatrixXf means;
+  std::vector<std::uint8_t> mean_labels;
+  class_means(pixels(support), support.labels, means, mean_labels);
+  return nearest(pixels(test), means, mean_labels);
+}
+
+std::vector<std::uint8_t> nearest_neighbour(const Dataset& support, const Dataset& test) {
+  return nearest(pixels(test), pixels(support), support.labels);
+}
+
+Eigen::MatrixXf hidden_features(const Network& net, const Dataset& d) {
+  if (net.layers.size() < 3) throw InputError("hidden_features: the network has no hidden layer");
+  const std::size_t h = net.layers.size() - 2;
+  const Layer& layer = net.layers[h];
+  const Eigen::Index units = layer.competition == Competition::none ? layer.size() : layer.excitatory_count();
+  Eigen::MatrixXf F(units, static_cast<Eigen::Index>(d.size()));
+  ForwardCache cache;
+  cache.weights_fixed = true;
+  Eigen::MatrixXf X;
+  for (std::size_t s = 0; s < d.size(); s += 1000) {
+    const std::size_t e = std::min(d.size(), s + 1000);
+    fill_batch_range(d, s, e, X);
+    forward(net, X, cache);
+    F.middleCols(static_cast<Eigen::Index>(s), static_cast<Eigen::Index>(e - s)) = cache.act[h].topRows(units);
+  }
+  return F;
+}
+
+FewShotOptions load_fewshot_config(const std::string& path) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError("'" + path + "': " + std::string(e.description()));
+  }
+  FewShotOptions o;
+  auto where = [&](const std::string& k) { return "'" + path + "': key '" + k + "'"; };
+  for (const auto& [k, v] : t) {
+    const std::string key(k.str());
+    if (key != "fewshot" && key != "arm") throw ConfigError(where(key) + ": unknown section (known: fewshot, arm)");
+  }
+  auto ints = [&](const toml::node& n, const std::string& k) {
+    std::vector<int> out;
+    const auto* a = n.as_array();
+    if (a == nullptr) throw ConfigError(where(k) + ": expected an array of integers");
+    for (const auto& e : *a) {
+      const auto v = e.value<std::int64_t>();
+      if (!v || *v < 1 || *v > 100000) throw ConfigError(where(k) + ": entries must be integers >= 1");
+      out.push_back(static_cast<int>(*v));
+    }
+    if (out.empty()) throw ConfigError(where(k) + ": must not be empty");
+    return out;
+  };
+  auto integer = [&](const toml::node& n, const std::string& k, std::int64_t lo, std::int64_t hi) {
+    const auto v = n.value<std::int64_t>();
+    if (!v || *v < lo || *v > hi)
+      throw ConfigError(where(k) + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    return *v;
+  };
+  if (const auto* f = t["fewshot"].as_table()) {
+    for (const auto& [k, v] : *f) {
+      const std::string key = "fewshot." + std::string(k.str());
+      const std::string leaf(k.str());
+      if (leaf == "dataset") {
+        if (!v.is_string()) throw ConfigError(where(key) + ": expected a string");
+        o.dataset = *v.value<std::string>();
+      } else if (leaf == "shots") {
+        o.shots = ints(v, key);
+      } else if (leaf == "draws") {
+        o.draws = static_cast<int>(integer(v, key, 1, 100000));
+      } else if (leaf == "seed") {
+        o.seed = static_cast<std::uint64_t>(integer(v, key, 0, INT64_MAX));
+      } else if (leaf == "min_updates") {
+        o.min_updates = static_cast<int>(integer(v, key, 1, 10000000));
+      } else if (leaf == "holdout_fraction") {
+        const auto x = v.value<double>();
+        if (!x || !(*x > 0.0 && *x < 1.0)) throw ConfigError(where(key) + ": expected a number in (0, 1)");
+        o.holdout_fraction = *x;
+      } else if (leaf == "test_limit") {
+        o.test_limit = static_cast<std::size_t>(integer(v, key, 0, INT64_MAX));
+      } else if (leaf == "novel") {
+        if (!v.is_boolean()) throw ConfigError(where(key) + ": expected true or false");
+        o.novel = *v.value<bool>();
+      } else if (leaf == "novel_shots") {
+        o.novel_shots = ints(v, key);
+      } else if (leaf == "episodes") {
+        o.episodes = static_cast<int>(integer(v, key, 1, 10000000));
+      } else if (leaf == "queries_per_class") {
+        o.queries_per_class = static_cast<int>(integer(v, key, 1, 100000));
+      } else if (leaf == "novel_seeds") {
+        o.novel_seeds.clear();
+        for (int s : ints(v, key)) o.novel_seeds.push_back(static_cast<std::uint64_t>(s));
+      } else {
+        throw ConfigError(where(key) +
+                          ": unknown key (known: dataset, shots, draws, seed, min_updates, holdout_fraction, "
+                          "test_limit, novel, novel_shots, episodes, queries_per_class, novel_seeds)");
+      }
+    }
+  }
+  if (const auto* arms = t["arm"].as_array()) {
+    for (std::size_t i = 0; i < arms->size(); ++i) {
+      const auto* a = (*arms)[i].as_table();
+      if (a == nullptr) throw ConfigError(where("arm") + ": use [[arm]] tables");
+      FewShotArm arm;
+      for (const auto& [k, v] : *a) {
+        const std::string leaf(k.str());
+        const std::string key = "arm[" + std::to_string(i) + "]." + leaf;
+        if (leaf == "name" || leaf == "kind" || leaf == "config") {
+          if (!v.is_string()) throw ConfigError(where(key) + ": expected a string");
+          (leaf == "name" ? arm.name : leaf == "kind" ? arm.kind : arm.config) = *v.value<std::string>();
+        } else if (leaf == "set") {
+          const auto* s = v.as_array();
+          if (s == nullptr) throw ConfigError(where(key) + ": expected an array of \"section.key=value\" strings");
+          for (const auto& e : *s) {
+            if (!e.is_string()) throw ConfigError(where(key) + ": expected strings");
+            arm.overrides.push_back(*e.value<std::string>());
+          }
+        } else if (leaf == "early_stopping") {
+          if (!v.is_boolean()) throw ConfigError(where(key) + ": expected true or false");
+          arm.early_stopping = *v.value<bool>();
+        } else {
+          throw ConfigError(where(key) + ": unknown key (known: name, kind, config, set, early_stopping)");
+        }
+      }
+      if (arm.name.empty()) throw ConfigError(where("arm[" + std::to_string(i) + "]") + ": needs a name");
+      if (arm.kind != "train" && arm.kind != "ncm" && arm.kind != "knn")
+        throw ConfigError(where("arm[" + std::to_string(i) + "].kind") + ": expected train, ncm or knn");
+      if (arm.kind == "train") {
+        (void)load_config(arm.config, arm.overrides);  // validate now, not after an hour of work
+      }
+      o.arms.push_back(arm);
+    }
+  }
+  if (o.arms.empty()) throw ConfigError("'" + path + "': no [[arm]] defined");
+  std::set<std::string> names;
+  for (const auto& a : o.arms)
+    if (!names.insert(a.name).second) throw ConfigError("'" + path + "': two arms are named '" + a.name + "'");
+  return o;
+}
+
+nlohmann::json run_fewshot(const FewShotOptions& opt) {
+  const std::string dir = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
+  DataConfig dc;
+  dc.dataset = opt.dataset;
+  TrainTestData data = load_config_data(dc, dir);
+  const Dataset train_all = std::move(data.train);
+  Dataset test = std::move(data.test);
+  if (test.size() == 0) throw DataError("few-shot: '" + opt.dataset + "' has no test set");
+  if (opt.test_limit > 0 && opt.test_limit < test.size()) {
+    std::vector<std::uint32_t> idx(opt.test_limit);
+    std::iota(idx.begin(), idx.end(), 0U);
+    test = subset(test, idx, test.name);
+  }
+  const UnitStore store{opt.out_dir};
+  auto say = [&](const std::string& s) {
+    if (opt.progress) opt.progress(s);
+  };
+  std::vector<int> all_classes(static_cast<std::size_t>(train_all.num_classes));
+  std::iota(all_classes.begin(), all_classes.end(), 0);
+
+  // ---- regime A ----
+  nlohmann::json rows = nlohmann::json::array();
+  const std::size_t total = opt.shots.size() * static_cast<std::size_t>(opt.draws) * opt.arms.size();
+  std::size_t done = 0;
+  const auto t0 = Clock::now();
+  for (const int k : opt.shots) {
+    for (int d = 0; d < opt.draws; ++d) {
+      const std::uint64_t draw_seed = opt.seed * 1000003ULL + static_cast<std::uint64_t>(k) * 1009ULL + static_cast<std::uint64_t>(d);
+      const auto idx = sample_per_class(train_all, all_classes, static_cast<std::size_t>(k), draw_seed);
+      const Dataset support = subset(train_all, idx, fmt::format("{}:train/k{}-draw{}", opt.dataset, k, d));
+      for (const auto& arm : opt.arms) {
+        const std::string unit = fmt::format("A-{}-k{}-d{}", arm.name, k, d);
+        nlohmann::json row;
+        if (!store.has(unit, row)) {
+          const auto tu = Clock::now();
+          row = {{"regime", "A"}, {"arm", arm.name}, {"k", k}, {"draw", d}, {"draw_seed", draw_seed}};
+          if (arm.kind == "ncm" || arm.kind == "knn") {
+            const auto pred = arm.kind == "ncm" ? nearest_class_mean(support, test) : nearest_neighbour(support, test);
+            row["accuracy"] = accuracy_of(pred, test.labels);
+          } else {
+            Dataset tr = support, val;
+            if (arm.early_stopping && k >= 2) {
+              const auto per = static_cast<std::size_t>(
+                  std::max<long>(1, std::lround(static_cast<double>(k) * opt.holdout_fraction)));
+              const auto hold = sample_per_class(support, all_classes, per, draw_seed ^ 0xE5ULL);
+              std::vector<std::uint32_t> keep;
+              for (std::uint32_t i = 0; i < support.size(); ++i)
+                if (!std::binary_search(hold.begin(), hold.end(), i)) keep.push_back(i);
+              val = subset(support, hold, support.name + "/holdout");
+              tr = subset(support, keep, support.name + "/fit");
+            }
+            const TrainConfig cfg = arm_config(arm, tr.size(), opt.min_updates, draw_seed);
+            TrainOptions to;
+            to.train_data = &tr;
+            to.test_data = &test;
+            if (val.size() > 0) {
+              to.validation_data = &val;
+              to.keep_best_validation = true;
+            }
+            const TrainOutcome r = train(cfg, to);
+            row["accuracy"] = r.results["metrics"]["test"]["accuracy"];
+            row["epochs"] = cfg.loop.epochs;
+            if (r.results.contains("best_epoch")) row["best_epoch"] = r.results["best_epoch"];
+          }
+          row["seconds"] = seconds_since(tu);
+          store.put(unit, row);
+        }
+        rows.push_back(row);
+        ++done;
+        const double el = seconds_since(t0);
+        say(fmt::format("[A {}/{}] {:<10} k={:<4} draw {:<3} accuracy {:.2f}%   (elapsed {:.0f}s, ETA {:.0f}s)", done,
+                        total, arm.name, k, d, 100.0 * row["accuracy"].get<double>(), el,
+                        el / static_cast<double>(done) * static_cast<double>(total - done)));
+      }
+    }
+  }
+
+  // ---- regime B ----
+  nlohmann::json novel_rows = nlohmann::json::array();
+  if (opt.novel) {
+    const std::vector<int> base = {0, 1, 2, 3, 4}, novel = {5, 6, 7, 8, 9};
+    const Dataset base_train = filter_classes(train_all, base);
+    const Dataset novel_pool = filter_classes(train_all, novel);
+    const Dataset novel_test = filter_classes(test, novel);
+    for (const auto& arm : opt.arms) {
+      if (arm.kind == "knn") continue;  // the pixel prototype probe is the "ncm" arm
+      const std::vector<std::uint64_t> seeds =
+          arm.kind == "ncm" ? std::vector<std::uint64_t>{opt.novel_seeds.front()} : opt.novel_seeds;
+      for (const std::uint64_t s : seeds) {
+        const std::string unit = fmt::format("B-{}-seed{}", arm.name, s);
+        nlohmann::json row;
+        if (!store.has(unit, row)) {
+          const auto tu = Clock::now();
+          Eigen::MatrixXf Fpool, Ftest;
+          if (arm.kind == "ncm") {
+            Fpool = pixels(novel_pool);
+            Ftest = pixels(novel_test);
+          } else {
+            TrainConfig cfg = load_config(arm.config, [&] {
+              auto ov = arm.overrides;
+              ov.push_back("train.seed=" + std::to_string(s));
+              ov.push_back("data.validation=0");
+              return ov;
+            }());
+            TrainOptions to;
+            to.train_data = &base_train;
+            const TrainOutcome r = train(cfg, to);
+            Fpool = hidden_features(r.model.net, novel_pool);
+            Ftest = hidden_features(r.model.net, novel_test);
+          }
+          row = {{"regime", "B"}, {"arm", arm.name}, {"seed", s}};
+          for (const int k : opt.novel_shots) {
+            std::vector<double> acc;
+            for (int e = 0; e < opt.episodes; ++e) {
+              const std::uint64_t es = opt.seed * 7919ULL + s * 104729ULL + static_cast<std::uint64_t>(k) * 131ULL +
+                                       static_cast<std::uint64_t>(e);
+              const auto sup = sample_per_class(novel_pool, novel, static_cast<std::size_t>(k), es);
+              const auto qry = sample_per_class(novel_test, novel, static_cast<std::size_t>(opt.queries_per_class),
+                                                es ^ 0x51ULL);
+              Eigen::MatrixXf S(Fpool.rows(), static_cast<Eigen::Index>(sup.size()));
+              std::vector<std::uint8_t> sl, ql;
+              for (std::size_t i = 0; i < sup.size(); ++i) {
+                S.col(static_cast<Eigen::Index>(i)) = Fpool.col(sup[i]);
+                sl.push_back(novel_pool.labels[sup[i]]);
+              }
+              Eigen::MatrixXf Q(Ftest.rows(), static_cast<Eigen::Index>(qry.size()));
+              for (std::size_t i = 0; i < qry.size(); ++i) {
+                Q.col(static_cast<Eigen::Index>(i)) = Ftest.col(qry[i]);
+                ql.push_back(novel_test.labels[qry[i]]);
+              }
+              Eigen::MatrixXf means;
+              std::vector<std::uint8_t> ml;
+              class_means(S, sl, means, ml);
+              acc.push_back(accuracy_of(nearest(Q, means, ml), ql));
+            }
+            row[fmt::format("k{}", k)] = {{"episodes", acc.size()}, {"accuracy", summarise(acc)}};
+          }
+          row["seconds"] = seconds_since(tu);
+          store.put(unit, row);
+        }
+        novel_rows.push_back(row);
+        say(fmt::format("[B] {:<10} seed {}: {}", arm.name, s, row.dump()));
+      }
+    }
+  }
+
+  // ---- summaries ----
+  nlohmann::json summary = nlohmann::json::array();
+  std::map<std::pair<std::string, int>, std::map<int, double>> by;  // (arm, k) -> draw -> accuracy
+  for (const auto& r : rows) by[{r["arm"].get<std::string>(), r["k"].get<int>()}][r["draw"].get<int>()] = r["accuracy"];
+  for (const auto& arm : opt.arms)
+    for (const int k : opt.shots) {
+      std::vector<double> v;
+      for (const auto& [d, a] : by[{arm.name, k}]) v.push_back(a);
+      summary.push_back({{"arm", arm.name}, {"k", k}, {"accuracy", summarise(v)}});
+    }
+  // Paired differences of every arm against "bp" (same draws), if both ran.
+  nlohmann::json paired = nlohmann::json::array();
+  const bool have_bp = std::any_of(opt.arms.begin(), opt.arms.end(), [](const auto& a) { return a.name == "bp"; });
+  if (have_bp)
+    for (const auto& arm : opt.arms) {
+      if (arm.name == "bp") continue;
+      for (const int k : opt.shots) {
+        std::vector<double> diff;
+        for (const auto& [d, a] : by[{arm.name, k}])
+          if (by[{"bp", k}].count(d) != 0) diff.push_back(a - by[{"bp", k}][d]);
+        paired.push_back({{"arm", arm.name}, {"minus", "bp"}, {"k", k}, {"difference", summarise(diff)}});
+      }
+    }
+  nlohmann::json novel_summary = nlohmann::json::array();
+  for (const auto& arm : opt.arms)
+    for (const int k : opt.novel_shots) {
+      std::vector<double> means;  // one mean per training seed (episodes averaged within a seed)
+      for (const auto& r : novel_rows)
+        if (r["arm"] == arm.name) means.push_back(r[fmt::format("k{}", k)]["accuracy"]["mean"].get<double>());
+      if (!means.empty()) novel_summary.push_back({{"arm", arm.name}, {"k", k}, {"accuracy_over_seeds", summarise(means)}});
+    }
+
+  nlohmann::json arms = nlohmann::json::array();
+  for (const auto& a : opt.arms)
+    arms.push_back({{"name", a.name}, {"kind", a.kind}, {"config", a.config}, {"set", a.overrides},
+                    {"early_stopping", a.early_stopping}});
+  return {{"format", "dalenet-fewshot"},
+          {"format_version", 1},
+          {"dataset", opt.dataset},
+          {"test_examples", test.size()},
+          {"options",
+           {{"shots", opt.shots}, {"draws", opt.draws}, {"seed", opt.seed}, {"min_updates", opt.min_updates},
+            {"holdout_fraction", opt.holdout_fraction}, {"novel", opt.novel}, {"novel_shots", opt.novel_shots},
+            {"episodes", opt.episodes}, {"queries_per_class", opt.queries_per_class},
+            {"novel_seeds", opt.novel_seeds}}},
+          {"arms", arms},
+          {"regime_a", {{"draws", rows}, {"summary", summary}, {"paired_vs_bp", paired}}},
+          {"regime_b", {{"seeds", novel_rows}, {"summary", novel_summary}}}};
+}
+
+std::string fewshot_csv(const nlohmann::json& results) {
+  std::string csv = "regime,arm,k,draw_or_seed,accuracy,episodes\n";
+  for (const auto& r : results["regime_a"]["draws"])
+    csv += fmt::format("A,{},{},{},{:.6f},\n", r["arm"].get<std::string>(), r["k"].get<int>(), r["draw"].get<int>(),
+                       r["accuracy"].get<double>());
+  for (const auto& r : results["regime_b"]["seeds"])
+    for (const int k : results["options"]["novel_shots"].get<std::vector<int>>()) {
+      const auto& a = r[fmt::format("k{}", k)];
+      csv += fmt::format("B,{},{},{},{:.6f},{}\n", r["arm"].get<std::string>(), k, r["seed"].get<std::uint64_t>(),
+                         a["accuracy"]["mean"].get<double>(), a["episodes"].get<int>());
+    }
+  return csv;
+}
+
+std::string fewshot_summary(const nlohmann::json& results) {
+  auto cell = [](const nlohmann::json& s) {
+    if (s["ci95"].is_null()) return fmt::format("{:.2f}", 100.0 * s["mean"].get<double>());
+    return fmt::format("{:.2f} ± {:.2f}", 100.0 * s["mean"].get<double>(), 100.0 * s["ci95"].get<double>());
+  };
+  std::string out = fmt::format("Regime A ({}): test accuracy %, mean ± 95 % CI over draws\n", results["dataset"].get<std::string>());
+  for (const auto& r : results["regime_a"]["summary"])
+    out += fmt::format("  {:<10} k={:<4} {}\n", r["arm"].get<std::string>(), r["k"].get<int>(), cell(r["accuracy"]));
+  if (!results["regime_a"]["paired_vs_bp"].empty()) out += "Paired difference vs bp (same draws), percentage points\n";
+  for (const auto& r : results["regime_a"]["paired_vs_bp"])
+    out += fmt::format("  {:<10} k={:<4} {}\n", r["arm"].get<std::string>(), r["k"].get<int>(), cell(r["difference"]));
+  if (!results["regime_b"]["summary"].empty())
+    out += "Regime B (5-way, novel classes 5-9, prototype readout on the frozen hidden layer): accuracy %, mean ± 95 % "
+           "CI over training seeds\n";
+  for (const auto& r : results["regime_b"]["summary"])
+    out += fmt::format("  {:<10} k={:<4} {}\n", r["arm"].get<std::string>(), r["k"].get<int>(),
+                       cell(r["accuracy_over_seeds"]));
+  return out;
+}
+
+}  // namespace dalenet
