@@ -20,6 +20,7 @@
 #include "dalenet/eval.hpp"
 #include "dalenet/fewshot.hpp"
 #include "dalenet/io.hpp"
+#include "dalenet/represent.hpp"
 #include "dalenet/threads.hpp"
 #include "dalenet/train.hpp"
 #include "dalenet/version.hpp"
@@ -401,6 +402,18 @@ int main(int argc, char** argv) {
   fewshot_cmd->add_option("--threads", threads, "Threads (0: all)");
   fewshot_cmd->add_flag("--quiet,-q", quiet, "No progress output");
 
+  // represent
+  auto* represent_cmd = app.add_subcommand(
+      "represent", "Representation measures: receptive fields (PNG, Moran's I), selectivity, dimensionality");
+  std::string represent_data = "mnist:test", represent_out, represent_png;
+  std::size_t represent_limit = 5000;
+  represent_cmd->add_option("--model,-m", model_path, "Model file (.safetensors)")->required();
+  represent_cmd->add_option("--data,-d", represent_data, "Data for the activity statistics")->capture_default_str();
+  represent_cmd->add_option("--limit", represent_limit, "Examples used")->capture_default_str();
+  represent_cmd->add_option("--png", represent_png, "Write the receptive-field grid (PNG) here");
+  represent_cmd->add_option("--out,-o", represent_out, "Write the JSON report here");
+  represent_cmd->add_option("--threads", threads, "Threads (0: all)");
+
   // config
   auto* config_cmd = app.add_subcommand("config", "Show configuration keys, or a resolved configuration");
   config_cmd->require_subcommand(1);
@@ -470,6 +483,20 @@ int main(int argc, char** argv) {
       }
       std::cout << fewshot_summary(res);
       if (!fewshot_out.empty()) std::cout << "wrote " << fewshot_out << "/fewshot.json and fewshot.csv\n";
+      return 0;
+    }
+    if (*represent_cmd) {
+      set_threads(threads);
+      const Model model = load_model(model_path);
+      const Dataset d = load_dataset(represent_data, data_dir.empty() ? default_data_dir() : data_dir);
+      RepresentOptions o;
+      o.limit = represent_limit;
+      o.png = represent_png;
+      nlohmann::json rep = represent(model, d, o);
+      rep["model"] = model_path;
+      rep["data"] = represent_data;
+      if (!represent_out.empty()) write_file_atomic(represent_out, rep.dump(2) + "\n");
+      std::cout << rep.dump(2) << "\n";
       return 0;
     }
     if (*keys_cmd) {

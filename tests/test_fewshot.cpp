@@ -83,13 +83,14 @@ TEST(FewShot, ConfigIsStrict) {
 TEST(Cli, FewShotRunsBothRegimesAndResumes) {
   TempDir dir;
   const std::string ds = write_synthetic_idx(dir, 1500, 300);
-  const std::string cfg = "[fewshot]\ndataset = \"" + ds +
-                          "\"\nshots = [1, 5]\ndraws = 3\nmin_updates = 30\nepisodes = 20\nqueries_per_class = 5\n"
-                          "novel_seeds = [1, 2]\n"
-                          "[[arm]]\nname = \"bp\"\nconfig = \"\"\nset = [\"network.hidden=[32]\", \"train.threads=1\"]\n"
-                          "[[arm]]\nname = \"bp_es\"\nconfig = \"\"\nset = [\"network.hidden=[32]\", "
-                          "\"train.threads=1\"]\nearly_stopping = true\n"
-                          "[[arm]]\nname = \"ncm\"\nkind = \"ncm\"\n[[arm]]\nname = \"knn\"\nkind = \"knn\"\n";
+  const std::string cfg =
+      "[fewshot]\ndataset = \"" + ds +
+      "\"\nshots = [1, 5]\ndraws = 3\nmin_updates = 30\nepisodes = 20\nqueries_per_class = 5\n"
+      "novel_seeds = [1, 2]\n"
+      "[[arm]]\nname = \"bp\"\nconfig = \"\"\nset = [\"network.hidden=[32]\", \"train.threads=1\"]\n"
+      "[[arm]]\nname = \"bp_es\"\nconfig = \"\"\nset = [\"network.hidden=[32]\", "
+      "\"train.threads=1\"]\nearly_stopping = true\n"
+      "[[arm]]\nname = \"ncm\"\nkind = \"ncm\"\n[[arm]]\nname = \"knn\"\nkind = \"knn\"\n";
   write_bytes(dir / "fs.toml", std::vector<std::uint8_t>(cfg.begin(), cfg.end()));
   const CliRun r = run_cli("fewshot --config " + (dir / "fs.toml") + " --out " + (dir / "out"));
   ASSERT_EQ(r.code, 0) << r.output;

@@ -31,11 +31,11 @@ struct FewShotOptions {
                                   // (draws from the training set, evaluation on the test set)
   std::string data_dir;
   std::vector<int> shots = {1, 2, 5, 10, 20, 50, 100};
-  int draws = 10;                  // stratified draws per k (each its own seed)
+  int draws = 10;  // stratified draws per k (each its own seed)
   std::uint64_t seed = 1;
-  int min_updates = 300;           // epochs are raised so every run makes at least this many updates
-  double holdout_fraction = 0.2;   // early-stopping arms: per class max(1, round(k * f)) held out (k >= 2)
-  std::size_t test_limit = 0;      // 0: the full test set
+  int min_updates = 300;          // epochs are raised so every run makes at least this many updates
+  double holdout_fraction = 0.2;  // early-stopping arms: per class max(1, round(k * f)) held out (k >= 2)
+  std::size_t test_limit = 0;     // 0: the full test set
   std::vector<FewShotArm> arms;
   // Regime B: train on classes 0-4 (full training data), episodes on classes 5-9.
   bool novel = true;

@@ -109,7 +109,9 @@ double accuracy_of(const std::vector<std::uint8_t>& pred, const std::vector<std:
 }
 
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 // Stored units (resume): out_dir/units/<name>.json.
 struct UnitStore {
@@ -144,7 +146,8 @@ TrainConfig arm_config(const FewShotArm& arm, std::size_t n_train, int min_updat
 
 nlohmann::json summarise(const std::vector<double>& v) {
   const stats::MeanCI ci = stats::mean_ci95(v);
-  return {{"mean", ci.mean}, {"ci95", std::isnan(ci.half_width) ? nlohmann::json(nullptr) : nlohmann::json(ci.half_width)},
+  return {{"mean", ci.mean},
+          {"ci95", std::isnan(ci.half_width) ? nlohmann::json(nullptr) : nlohmann::json(ci.half_width)},
           {"n", ci.n}};
 }
 
@@ -318,7 +321,8 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
   const auto t0 = Clock::now();
   for (const int k : opt.shots) {
     for (int d = 0; d < opt.draws; ++d) {
-      const std::uint64_t draw_seed = opt.seed * 1000003ULL + static_cast<std::uint64_t>(k) * 1009ULL + static_cast<std::uint64_t>(d);
+      const std::uint64_t draw_seed =
+          opt.seed * 1000003ULL + static_cast<std::uint64_t>(k) * 1009ULL + static_cast<std::uint64_t>(d);
       const auto idx = sample_per_class(train_all, all_classes, static_cast<std::size_t>(k), draw_seed);
       const Dataset support = subset(train_all, idx, fmt::format("{}:train/k{}-draw{}", opt.dataset, k, d));
       for (const auto& arm : opt.arms) {
@@ -408,8 +412,8 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
               const std::uint64_t es = opt.seed * 7919ULL + s * 104729ULL + static_cast<std::uint64_t>(k) * 131ULL +
                                        static_cast<std::uint64_t>(e);
               const auto sup = sample_per_class(novel_pool, novel, static_cast<std::size_t>(k), es);
-              const auto qry = sample_per_class(novel_test, novel, static_cast<std::size_t>(opt.queries_per_class),
-                                                es ^ 0x51ULL);
+              const auto qry =
+                  sample_per_class(novel_test, novel, static_cast<std::size_t>(opt.queries_per_class), es ^ 0x51ULL);
               Eigen::MatrixXf S(Fpool.rows(), static_cast<Eigen::Index>(sup.size()));
               std::vector<std::uint8_t> sl, ql;
               for (std::size_t i = 0; i < sup.size(); ++i) {
@@ -466,21 +470,31 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
       std::vector<double> means;  // one mean per training seed (episodes averaged within a seed)
       for (const auto& r : novel_rows)
         if (r["arm"] == arm.name) means.push_back(r[fmt::format("k{}", k)]["accuracy"]["mean"].get<double>());
-      if (!means.empty()) novel_summary.push_back({{"arm", arm.name}, {"k", k}, {"accuracy_over_seeds", summarise(means)}});
+      if (!means.empty())
+        novel_summary.push_back({{"arm", arm.name}, {"k", k}, {"accuracy_over_seeds", summarise(means)}});
     }
 
   nlohmann::json arms = nlohmann::json::array();
   for (const auto& a : opt.arms)
-    arms.push_back({{"name", a.name}, {"kind", a.kind}, {"config", a.config}, {"set", a.overrides},
+    arms.push_back({{"name", a.name},
+                    {"kind", a.kind},
+                    {"config", a.config},
+                    {"set", a.overrides},
                     {"early_stopping", a.early_stopping}});
   return {{"format", "dalenet-fewshot"},
           {"format_version", 1},
           {"dataset", opt.dataset},
           {"test_examples", test.size()},
           {"options",
-           {{"shots", opt.shots}, {"draws", opt.draws}, {"seed", opt.seed}, {"min_updates", opt.min_updates},
-            {"holdout_fraction", opt.holdout_fraction}, {"novel", opt.novel}, {"novel_shots", opt.novel_shots},
-            {"episodes", opt.episodes}, {"queries_per_class", opt.queries_per_class},
+           {{"shots", opt.shots},
+            {"draws", opt.draws},
+            {"seed", opt.seed},
+            {"min_updates", opt.min_updates},
+            {"holdout_fraction", opt.holdout_fraction},
+            {"novel", opt.novel},
+            {"novel_shots", opt.novel_shots},
+            {"episodes", opt.episodes},
+            {"queries_per_class", opt.queries_per_class},
             {"novel_seeds", opt.novel_seeds}}},
           {"arms", arms},
           {"regime_a", {{"draws", rows}, {"summary", summary}, {"paired_vs_bp", paired}}},
@@ -506,15 +520,17 @@ std::string fewshot_summary(const nlohmann::json& results) {
     if (s["ci95"].is_null()) return fmt::format("{:.2f}", 100.0 * s["mean"].get<double>());
     return fmt::format("{:.2f} ± {:.2f}", 100.0 * s["mean"].get<double>(), 100.0 * s["ci95"].get<double>());
   };
-  std::string out = fmt::format("Regime A ({}): test accuracy %, mean ± 95 % CI over draws\n", results["dataset"].get<std::string>());
+  std::string out =
+      fmt::format("Regime A ({}): test accuracy %, mean ± 95 % CI over draws\n", results["dataset"].get<std::string>());
   for (const auto& r : results["regime_a"]["summary"])
     out += fmt::format("  {:<10} k={:<4} {}\n", r["arm"].get<std::string>(), r["k"].get<int>(), cell(r["accuracy"]));
   if (!results["regime_a"]["paired_vs_bp"].empty()) out += "Paired difference vs bp (same draws), percentage points\n";
   for (const auto& r : results["regime_a"]["paired_vs_bp"])
     out += fmt::format("  {:<10} k={:<4} {}\n", r["arm"].get<std::string>(), r["k"].get<int>(), cell(r["difference"]));
   if (!results["regime_b"]["summary"].empty())
-    out += "Regime B (5-way, novel classes 5-9, prototype readout on the frozen hidden layer): accuracy %, mean ± 95 % "
-           "CI over training seeds\n";
+    out +=
+        "Regime B (5-way, novel classes 5-9, prototype readout on the frozen hidden layer): accuracy %, mean ± 95 % "
+        "CI over training seeds\n";
   for (const auto& r : results["regime_b"]["summary"])
     out += fmt::format("  {:<10} k={:<4} {}\n", r["arm"].get<std::string>(), r["k"].get<int>(),
                        cell(r["accuracy_over_seeds"]));
