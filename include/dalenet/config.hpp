@@ -20,6 +20,7 @@ struct DataConfig {
   std::int64_t split_seed = 1;     // seed of the validation split
   std::int64_t train_limit = 0;    // use only the first N training examples (0: all)
   std::int64_t test_limit = 0;     // evaluate on the first N test examples (0: all)
+  std::vector<int> classes;        // train and test on these classes only (empty: all)
 };
 
 struct NetworkConfig {

@@ -133,9 +133,17 @@ nlohmann::json represent(const Model& model, const Dataset& data, const Represen
   const Network& net = model.net;
   if (net.layers.size() < 3) throw InputError("represent: the model has no hidden layer");
   if (data.dim() != net.input_size()) throw InputError(data.name + ": image size does not match the network input");
-  const std::size_t n = std::min(opt.limit, data.size());
-  std::vector<std::uint32_t> idx(n);
-  std::iota(idx.begin(), idx.end(), 0U);
+  // A model trained on some classes only (data.classes) is described on those classes.
+  std::vector<int> trained_on;
+  if (model.info.contains("config") && model.info["config"].contains("data") &&
+      model.info["config"]["data"].contains("classes"))
+    trained_on = model.info["config"]["data"]["classes"].get<std::vector<int>>();
+  std::vector<std::uint32_t> idx;
+  for (std::size_t i = 0; i < data.size() && idx.size() < opt.limit; ++i)
+    if (trained_on.empty() || std::find(trained_on.begin(), trained_on.end(), data.labels[i]) != trained_on.end())
+      idx.push_back(static_cast<std::uint32_t>(i));
+  const std::size_t n = idx.size();
+  if (n < 2) throw InputError(data.name + ": fewer than 2 examples of the model's classes");
   const Dataset d = subset(data, idx, data.name);
   // The first hidden layer (whose input weights are the receptive fields). hidden_features reads
   // the last hidden layer, so it is given the view [input -> hidden1 -> one dummy output].
@@ -160,8 +168,18 @@ nlohmann::json represent(const Model& model, const Dataset& data, const Represen
     means.col(d.labels[i]) += R.col(static_cast<Eigen::Index>(i)).cast<double>().cwiseAbs();
     count[d.labels[i]] += 1.0;
   }
+  // Only the classes present in the data (a model trained on 2 classes is judged on those 2).
+  std::vector<int> present;
   for (int c = 0; c < C; ++c)
-    if (count[static_cast<std::size_t>(c)] > 0) means.col(c) /= count[static_cast<std::size_t>(c)];
+    if (count[static_cast<std::size_t>(c)] > 0) {
+      means.col(c) /= count[static_cast<std::size_t>(c)];
+      present.push_back(c);
+    }
+  {
+    Eigen::MatrixXd p(units, static_cast<Eigen::Index>(present.size()));
+    for (std::size_t k = 0; k < present.size(); ++k) p.col(static_cast<Eigen::Index>(k)) = means.col(present[k]);
+    means = p;
+  }
   const std::vector<double> csi = class_selectivity(means);
   double csi_sum = 0.0;
   std::size_t csi_n = 0, selective = 0;
@@ -171,7 +189,7 @@ nlohmann::json represent(const Model& model, const Dataset& data, const Represen
       ++csi_n;
       selective += v > 0.5 ? 1 : 0;
     }
-  std::vector<int> per_class(static_cast<std::size_t>(C), 0);
+  std::vector<int> per_class(present.size(), 0);
   for (Eigen::Index u = 0; u < units; ++u)
     if (!std::isnan(csi[static_cast<std::size_t>(u)])) {
       Eigen::Index best = 0;
@@ -213,7 +231,7 @@ nlohmann::json represent(const Model& model, const Dataset& data, const Represen
       return pref(a) != pref(b) ? pref(a) < pref(b) : csi[static_cast<std::size_t>(a)] > csi[static_cast<std::size_t>(b)];
     });
     // Keep the grid balanced over classes: take neurons round-robin by preferred class.
-    std::vector<std::vector<Eigen::Index>> by(static_cast<std::size_t>(C));
+    std::vector<std::vector<Eigen::Index>> by(present.size());
     for (auto u : order) by[static_cast<std::size_t>(pref(u))].push_back(u);
     std::vector<Eigen::Index> pick;
     for (std::size_t r = 0; pick.size() < static_cast<std::size_t>(opt.grid_neurons); ++r) {
@@ -257,6 +275,7 @@ nlohmann::json represent(const Model& model, const Dataset& data, const Represen
           {"class_selectivity", {{"mean", csi_n ? csi_sum / static_cast<double>(csi_n) : 0.0},
                                  {"fraction_above_0_5", csi_n ? static_cast<double>(selective) / static_cast<double>(csi_n) : 0.0},
                                  {"responsive_units", csi_n},
+                                 {"classes", present},
                                  {"units_per_preferred_class", per_class}}},
           {"participation_ratio", participation_ratio(spec)},
           {"eigenspectrum_alpha", alpha},

@@ -147,6 +147,21 @@ const std::map<std::string, KeyDef>& schema() {
       {"data.test_limit", int_key(
                               "evaluate on the first N test examples (0: all)",
                               [](auto& c) -> auto& { return c.data.test_limit; }, 0, kBig)},
+      {"data.classes",
+       {"train and test on these classes only, e.g. [0, 1] (empty: all); for the task-growth analysis",
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          const auto* arr = n.as_array();
+          if (arr == nullptr) fail(w, "expected an array of class labels, e.g. [0, 1, 2]");
+          c.data.classes.clear();
+          for (std::size_t i = 0; i < arr->size(); ++i)
+            c.data.classes.push_back(static_cast<int>(
+                get_int(*arr->get(i), w.substr(0, w.size() - 1) + "[" + std::to_string(i) + "]'", 0, 255)));
+        },
+        [](const TrainConfig& c, toml::table& t, const std::string& leaf) {
+          toml::array a;
+          for (int h : c.data.classes) a.push_back(h);
+          t.insert_or_assign(leaf, a);
+        }}},
       // [network]
       {"network.hidden",
        {"hidden layer sizes, e.g. [1000]",

@@ -1,6 +1,7 @@
 #include "dalenet/train.hpp"
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -62,6 +63,19 @@ TrainTestData load_config_data(const DataConfig& cfg, const std::string& data_di
   } else {
     d.train = load_dataset(cfg.dataset + ":train", data_dir);
     d.test = load_dataset(cfg.dataset + ":test", data_dir);
+  }
+  if (!cfg.classes.empty()) {
+    // Output units stay num_classes wide; only examples of the listed classes are kept.
+    auto keep = [&](const Dataset& ds) {
+      std::vector<std::uint32_t> idx;
+      for (std::size_t i = 0; i < ds.size(); ++i)
+        if (std::find(cfg.classes.begin(), cfg.classes.end(), ds.labels[i]) != cfg.classes.end())
+          idx.push_back(static_cast<std::uint32_t>(i));
+      return subset(ds, idx, ds.name);
+    };
+    d.train = keep(d.train);
+    if (d.test.size() > 0) d.test = keep(d.test);
+    if (d.train.size() == 0) throw ConfigError("data.classes: no training example has one of the listed classes");
   }
   if (cfg.train_limit > 0 && static_cast<std::size_t>(cfg.train_limit) < d.train.size()) {
     std::vector<std::uint32_t> idx(static_cast<std::size_t>(cfg.train_limit));
