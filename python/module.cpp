@@ -17,7 +17,9 @@
 #include "dalenet/config.hpp"
 #include "dalenet/data.hpp"
 #include "dalenet/error.hpp"
+#include "dalenet/fewshot.hpp"
 #include "dalenet/io.hpp"
+#include "dalenet/represent.hpp"
 #include "dalenet/threads.hpp"
 #include "dalenet/train.hpp"
 #include "dalenet/version.hpp"
@@ -340,6 +342,47 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("spec"), py::arg("data_dir") = "",
       "(images uint8 [N, rows, cols], labels uint8 [N]) for mnist:train|test, fashion:train|test, idx:...");
+
+  m.def(
+      "fewshot",
+      [](const std::string& config, const std::string& out, const std::vector<int>& shots, int draws, int episodes,
+         bool novel, std::size_t test_limit, const std::string& data_dir) {
+        FewShotOptions o = load_fewshot_config(config);
+        o.out_dir = out;
+        o.data_dir = data_dir;
+        if (!shots.empty()) o.shots = shots;
+        if (draws > 0) o.draws = draws;
+        if (episodes > 0) o.episodes = episodes;
+        if (test_limit > 0) o.test_limit = test_limit;
+        o.novel = o.novel && novel;
+        nlohmann::json res;
+        {
+          py::gil_scoped_release nogil;
+          res = run_fewshot(o);
+        }
+        return to_python(res);
+      },
+      py::arg("config"), py::arg("out") = "", py::arg("shots") = std::vector<int>{}, py::arg("draws") = 0,
+      py::arg("episodes") = 0, py::arg("novel") = true, py::arg("test_limit") = 0, py::arg("data_dir") = "",
+      "`dalenet fewshot`: both regimes from a few-shot config; the results document as a dict");
+
+  m.def(
+      "represent",
+      [](const Model& md, const std::string& data, std::size_t limit, const std::string& png,
+         const std::string& data_dir) {
+        const Dataset d = load_dataset(data, data_dir.empty() ? default_data_dir() : data_dir);
+        RepresentOptions o;
+        o.limit = limit;
+        o.png = png;
+        nlohmann::json rep;
+        {
+          py::gil_scoped_release nogil;
+          rep = represent(md, d, o);
+        }
+        return to_python(rep);
+      },
+      py::arg("model"), py::arg("data") = "mnist:test", py::arg("limit") = 5000, py::arg("png") = "",
+      py::arg("data_dir") = "", "`dalenet represent`: receptive fields, selectivity, dimensionality as a dict");
 
   m.def("set_threads", &set_threads, py::arg("n"), "Threads for all kernels (0: all); returns the count in effect");
   m.def(

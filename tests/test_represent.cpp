@@ -35,9 +35,9 @@ TEST(Represent, MoransIOnKnownImages) {
 
 TEST(Represent, SelectivityAndParticipationRatioClosedForms) {
   Eigen::MatrixXd m(3, 4);
-  m << 1, 0, 0, 0,   // responds to one class only: CSI 1
-      1, 1, 1, 1,    // no preference: CSI 0
-      4, 1, 1, 1;    // (4 - 1) / (4 + 1)
+  m << 1, 0, 0, 0,  // responds to one class only: CSI 1
+      1, 1, 1, 1,   // no preference: CSI 0
+      4, 1, 1, 1;   // (4 - 1) / (4 + 1)
   const auto csi = class_selectivity(m);
   EXPECT_DOUBLE_EQ(csi[0], 1.0);
   EXPECT_DOUBLE_EQ(csi[1], 0.0);
@@ -82,13 +82,13 @@ TEST(Represent, PngIsAValidGreyscaleImage) {
 TEST(Cli, RepresentWritesReportAndGrid) {
   TempDir dir;
   const std::string ds = write_synthetic_idx(dir, 800, 200);
-  const CliRun t = run_cli("train --quiet --set \"data.dataset='" + ds +
-                           "'\" --set data.validation=100 --set network.hidden=[30] --set train.epochs=3 --out " +
-                           (dir / "run"));
+  const CliRun t =
+      run_cli("train --quiet --set \"data.dataset='" + ds +
+              "'\" --set data.validation=100 --set network.hidden=[30] --set train.epochs=3 --out " + (dir / "run"));
   ASSERT_EQ(t.code, 0) << t.output;
-  const CliRun r = run_cli("represent --model " + (dir / "run/model.safetensors") + " --data idx:" +
-                           (dir / "test-images") + "," + (dir / "test-labels") + " --png " + (dir / "rf.png") +
-                           " --out " + (dir / "rep.json"));
+  const CliRun r =
+      run_cli("represent --model " + (dir / "run/model.safetensors") + " --data idx:" + (dir / "test-images") + "," +
+              (dir / "test-labels") + " --png " + (dir / "rf.png") + " --out " + (dir / "rep.json"));
   ASSERT_EQ(r.code, 0) << r.output;
   const auto rep = nlohmann::json::parse(read_bytes(dir / "rep.json"));
   EXPECT_EQ(rep["format"], "dalenet-representation");

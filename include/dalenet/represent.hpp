@@ -15,11 +15,11 @@
 namespace dalenet {
 
 struct RepresentOptions {
-  std::size_t limit = 5000;     // test examples for the activity statistics
-  int alpha_min_rank = 10;      // eigenspectrum fit over ranks [min, max] (1-based), as Stringer et al. 2019
-  int alpha_max_rank = 500;     // (clamped to the number of positive eigenvalues / 2)
-  int grid_neurons = 100;       // receptive fields in the PNG grid
-  std::string png;              // write the receptive-field grid here ("" = don't)
+  std::size_t limit = 5000;  // test examples for the activity statistics
+  int alpha_min_rank = 10;   // eigenspectrum fit over ranks [min, max] (1-based), as Stringer et al. 2019
+  int alpha_max_rank = 500;  // (clamped to the number of positive eigenvalues / 2)
+  int grid_neurons = 100;    // receptive fields in the PNG grid
+  std::string png;           // write the receptive-field grid here ("" = don't)
 };
 
 // The representation report of the first hidden layer (docs/FORMATS.md, "Representation").

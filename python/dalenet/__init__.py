@@ -9,8 +9,8 @@ import struct
 
 from ._core import (  # noqa: F401  (re-exported API)
     ConfigError, DataError, DivergenceError, Error, InputError, IoError, Model, ModelFileError,
-    __version__, analyze, attack, attack_job, default_eps_grid, input_gradient, load_dataset,
-    load_model, pgd, predict, set_threads)
+    __version__, analyze, attack, attack_job, default_eps_grid, fewshot, input_gradient, load_dataset,
+    load_model, pgd, predict, represent, set_threads)
 from . import _core
 
 

@@ -105,7 +105,8 @@ void chunk(std::vector<std::uint8_t>& png, const std::string& type, const std::v
 
 void write_png_gray(const std::string& path, int width, int height, const std::vector<std::uint8_t>& pixels) {
   if (width <= 0 || height <= 0 || pixels.size() != static_cast<std::size_t>(width) * static_cast<std::size_t>(height))
-    throw InputError("write_png_gray: pixel count does not match " + std::to_string(width) + "x" + std::to_string(height));
+    throw InputError("write_png_gray: pixel count does not match " + std::to_string(width) + "x" +
+                     std::to_string(height));
   std::vector<std::uint8_t> raw;  // each row: filter byte 0, then the pixels
   raw.reserve(static_cast<std::size_t>(height) * (static_cast<std::size_t>(width) + 1));
   for (int r = 0; r < height; ++r) {
@@ -228,7 +229,8 @@ nlohmann::json represent(const Model& model, const Dataset& data, const Represen
       return b;
     };
     std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) {
-      return pref(a) != pref(b) ? pref(a) < pref(b) : csi[static_cast<std::size_t>(a)] > csi[static_cast<std::size_t>(b)];
+      return pref(a) != pref(b) ? pref(a) < pref(b)
+                                : csi[static_cast<std::size_t>(a)] > csi[static_cast<std::size_t>(b)];
     });
     // Keep the grid balanced over classes: take neurons round-robin by preferred class.
     std::vector<std::vector<Eigen::Index>> by(present.size());
@@ -254,7 +256,7 @@ nlohmann::json represent(const Model& model, const Dataset& data, const Represen
       const int gy = static_cast<int>(k) / g, gx = static_cast<int>(k) % g;
       for (int r = 0; r < rows; ++r)
         for (int c = 0; c < cols; ++c) {
-          const float v = m > 0.0F ? row(r * cols + c) / m : 0.0F;  // [-1, 1] or [0, 1]
+          const float v = m > 0.0F ? row(r * cols + c) / m : 0.0F;                  // [-1, 1] or [0, 1]
           const float grey = signed_w ? 127.5F * (1.0F + v) : 255.0F * (1.0F - v);  // dark = strong
           px[static_cast<std::size_t>((gy * tile + 1 + r) * width + gx * (cols + 2) + 1 + c)] =
               static_cast<std::uint8_t>(std::clamp(grey, 0.0F, 255.0F));
@@ -272,11 +274,12 @@ nlohmann::json represent(const Model& model, const Dataset& data, const Represen
           {"examples", n},
           {"units", units},
           {"activity", activity.empty() ? nlohmann::json(nullptr) : activity[0]},
-          {"class_selectivity", {{"mean", csi_n ? csi_sum / static_cast<double>(csi_n) : 0.0},
-                                 {"fraction_above_0_5", csi_n ? static_cast<double>(selective) / static_cast<double>(csi_n) : 0.0},
-                                 {"responsive_units", csi_n},
-                                 {"classes", present},
-                                 {"units_per_preferred_class", per_class}}},
+          {"class_selectivity",
+           {{"mean", csi_n ? csi_sum / static_cast<double>(csi_n) : 0.0},
+            {"fraction_above_0_5", csi_n ? static_cast<double>(selective) / static_cast<double>(csi_n) : 0.0},
+            {"responsive_units", csi_n},
+            {"classes", present},
+            {"units_per_preferred_class", per_class}}},
           {"participation_ratio", participation_ratio(spec)},
           {"eigenspectrum_alpha", alpha},
           {"alpha_fit_ranks", {opt.alpha_min_rank, hi}},

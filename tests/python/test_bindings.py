@@ -56,6 +56,16 @@ with tempdir() as tmp:
     check(int((zadv.argmax(1) == y[:100]).sum()) == res["robust"][2]["robust_correct"],
           "the returned adversarial examples reproduce the robust accuracy")
 
+    rep = dalenet.represent(model, data="idx:" + spec.split(";")[1],
+                            limit=200, png=os.path.join(tmp, "rf.png"))
+    check(rep["format"] == "dalenet-representation" and os.path.getsize(os.path.join(tmp, "rf.png")) > 100,
+          "represent returns the report and writes the grid")
+    cfg = os.path.join(tmp, "fs.toml")
+    open(cfg, "w").write(f'[fewshot]\ndataset = "{spec}"\nshots = [2]\ndraws = 2\nnovel = false\n'
+                         '[[arm]]\nname = "ncm"\nkind = "ncm"\n')
+    fs = dalenet.fewshot(cfg)
+    check(fs["format"] == "dalenet-fewshot" and fs["regime_a"]["summary"][0]["accuracy"]["n"] == 2, "fewshot")
+
     # Errors: exceptions carrying the CLI's messages.
     bad = os.path.join(tmp, "bad.safetensors")
     open(bad, "wb").write(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}      ")
