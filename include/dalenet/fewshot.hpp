@@ -33,7 +33,7 @@ struct FewShotOptions {
   std::vector<int> shots = {1, 2, 5, 10, 20, 50, 100};
   int draws = 10;  // stratified draws per k (each its own seed)
   std::uint64_t seed = 1;
-  int min_updates = 300;          // epochs are raised so every run makes at least this many updates
+  int min_updates = 100;          // epochs are raised so every run makes at least this many updates
   double holdout_fraction = 0.2;  // early-stopping arms: per class max(1, round(k * f)) held out (k >= 2)
   std::size_t test_limit = 0;     // 0: the full test set
   std::vector<FewShotArm> arms;
