@@ -183,6 +183,29 @@ if A:
                                          "not significantly different", diff))
             w("| " + " | ".join(row) + f" | {diff} |")
         w("")
+        # The curves as a figure (gnuplot): mean robust accuracy vs eps with 95 % CI error bars.
+        figdir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "figures")
+        os.makedirs(figdir, exist_ok=True)
+        dat = os.path.join(base_robust := os.path.dirname(robust_dir), f"curves_{data}.dat")
+        with open(dat, "w") as f:
+            for a in present:
+                f.write(f"# {a}\n")
+                for i, e in enumerate(eps_grid):
+                    mm, ci = mean_ci([100 * d["models"][0]["robust"][i]["robust_accuracy"] for d in A[(data, a)].values()])
+                    f.write(f"{e} {mm} {0 if math.isnan(ci) else ci}\n")
+                f.write("\n\n")
+        png = os.path.join(figdir, f"robustness_{data}.png")
+        plot = ", ".join(f"'{dat}' index {k} with yerrorlines title '{a}'" for k, a in enumerate(present))
+        script = (f"set terminal pngcairo size 640,420 noenhanced; set output '{png}'; set xlabel 'L-inf epsilon'; "
+                  f"set ylabel 'robust accuracy (%)'; set yrange [0:100]; set key top right; set grid; "
+                  f"set title '{'MNIST' if data == 'mnist' else 'Fashion-MNIST'}: worst case over all attacks, mean +- 95% CI'; "
+                  f"plot {plot}")
+        try:
+            import subprocess
+            subprocess.run(["gnuplot", "-e", script], check=True)
+            w(f"![robust accuracy vs ε, {data}](figures/robustness_{data}.png)\n")
+        except (OSError, subprocess.CalledProcessError) as e:
+            w(f"(figure not drawn: gnuplot failed: {e})\n")
         flags = []
         for a in present:
             for k, d in sorted(A[(data, a)].items()):
