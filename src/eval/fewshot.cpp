@@ -133,8 +133,8 @@ struct UnitStore {
 
 TrainConfig arm_config(const FewShotArm& arm, std::size_t n_train, int min_updates, std::uint64_t seed) {
   std::vector<std::string> ov = arm.overrides;
-  ov.push_back("train.seed=" + std::to_string(seed));
-  ov.push_back("data.validation=0");
+  ov.emplace_back("train.seed=" + std::to_string(seed));
+  ov.emplace_back("data.validation=0");
   TrainConfig cfg = load_config(arm.config, ov);
   // A priori rule: as many epochs as the config says, raised so that the run makes at least
   // min_updates updates (a k = 1 set is one batch per epoch).
@@ -395,8 +395,8 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
           } else {
             TrainConfig cfg = load_config(arm.config, [&] {
               auto ov = arm.overrides;
-              ov.push_back("train.seed=" + std::to_string(s));
-              ov.push_back("data.validation=0");
+              ov.emplace_back("train.seed=" + std::to_string(s));
+              ov.emplace_back("data.validation=0");
               return ov;
             }());
             TrainOptions to;

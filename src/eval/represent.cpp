@@ -258,8 +258,9 @@ nlohmann::json represent(const Model& model, const Dataset& data, const Represen
         for (int c = 0; c < cols; ++c) {
           const float v = m > 0.0F ? row(r * cols + c) / m : 0.0F;                  // [-1, 1] or [0, 1]
           const float grey = signed_w ? 127.5F * (1.0F + v) : 255.0F * (1.0F - v);  // dark = strong
-          px[static_cast<std::size_t>((gy * tile + 1 + r) * width + gx * (cols + 2) + 1 + c)] =
-              static_cast<std::uint8_t>(std::clamp(grey, 0.0F, 255.0F));
+          const auto at = static_cast<std::size_t>(gy * tile + 1 + r) * static_cast<std::size_t>(width) +
+                          static_cast<std::size_t>(gx * (cols + 2) + 1 + c);
+          px[at] = static_cast<std::uint8_t>(std::clamp(grey, 0.0F, 255.0F));
         }
     }
     write_png_gray(opt.png, width, height, px);
