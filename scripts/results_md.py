@@ -237,7 +237,8 @@ for data in ["mnist", "fashion"]:
           f"{len(o['novel_seeds'])} training seeds, {o['queries_per_class']} queries per class), prototype readout on "
           "the frozen hidden layer; mean ± 95 % CI over training seeds. Per-draw data: "
           "`runs/fewshot_<data>/fewshot.csv`.\n")
-    w(f"### {'MNIST' if data == 'mnist' else 'Fashion-MNIST'}, regime A ({o['draws']} draws per k)\n")
+    w(f"### {'MNIST' if data == 'mnist' else 'Fashion-MNIST'}, regime A ({o['draws']} draws per k; "
+      f"`dalenet fewshot --config experiments/fewshot_{data}.toml --draws {o['draws']} --threads 1`)\n")
     arms = [a["name"] for a in F["arms"]]
     shots = o["shots"]
     S = {(r["arm"], r["k"]): r["accuracy"] for r in F["regime_a"]["summary"]}
