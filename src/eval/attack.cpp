@@ -107,6 +107,17 @@ void margin_gradient(const Eigen::MatrixXf& logits, std::span<const std::uint8_t
   }
 }
 
+// The attack's loss as the Classifier callback: margin or cross-entropy, per-example labels.
+Classifier::LossGradient loss_gradient(bool margin, std::span<const std::uint8_t> labels) {
+  return [margin, labels](const Eigen::MatrixXf& z, Eigen::MatrixXf& d) {
+    if (margin) {
+      margin_gradient(z, labels, d);
+    } else {
+      cross_entropy_gradient(z, labels, d);
+    }
+  };
+}
+
 // x <- the point of the eps-ball around x0 (intersected with [0, 1]^D) per column.
 void project(ThreatNorm norm, float eps, const Eigen::MatrixXf& x0, Eigen::MatrixXf& x) {
   if (norm == ThreatNorm::linf) {
@@ -177,6 +188,22 @@ struct AttackBatch {
   }
 };
 
+// Columns of the batch that `logits` misclassifies: marked not robust, their input `xs` kept as
+// the adversarial example. Returns the mask (1 = fooled now) and whether any was.
+bool record_fooled(const Eigen::MatrixXf& logits, const Eigen::MatrixXf& xs, const AttackBatch& b,
+                   std::vector<std::uint8_t>& robust, Eigen::MatrixXf& adv, std::vector<std::uint8_t>& fooled) {
+  fooled.assign(b.ids.size(), 0);
+  bool any = false;
+  for (std::size_t k = 0; k < b.ids.size(); ++k) {
+    if (classified_correctly(logits, static_cast<Eigen::Index>(k), b.labels[k])) continue;
+    fooled[k] = 1;
+    any = true;
+    robust[b.ids[k]] = 0;
+    adv.col(static_cast<Eigen::Index>(b.ids[k])) = xs.col(static_cast<Eigen::Index>(k));
+  }
+  return any;
+}
+
 AttackBatch make_batch(const Eigen::Ref<const Eigen::MatrixXf>& X, std::span<const std::uint8_t> labels,
                        const std::vector<std::size_t>& ids) {
   AttackBatch b;
@@ -237,15 +264,6 @@ std::vector<std::uint8_t> pgd_attack(Classifier& model, const Eigen::Ref<const E
   std::vector<std::uint8_t> robust = clean_correct(model, X, labels, opt.batch);
   const auto eps = static_cast<float>(opt.eps);
   const auto alpha = static_cast<float>(opt.step_factor * opt.eps / std::max(1, opt.steps));
-  const auto loss = [&](std::span<const std::uint8_t> lab) -> Classifier::LossGradient {
-    return [&opt, lab](const Eigen::MatrixXf& z, Eigen::MatrixXf& d) {
-      if (opt.margin_loss) {
-        margin_gradient(z, lab, d);
-      } else {
-        cross_entropy_gradient(z, lab, d);
-      }
-    };
-  };
   if (stats != nullptr) *stats = PgdStats{};
   // At eps = 0 every step projects back onto the clean point: one step of one restart checks the
   // pipeline (eps = 0 must reproduce the clean accuracy) without paying for the rest.
@@ -270,19 +288,13 @@ std::vector<std::uint8_t> pgd_attack(Classifier& model, const Eigen::Ref<const E
         if (last) {
           model.logits(b.x, logits);
         } else {
-          model.input_gradient(b.x, loss(b.labels), logits, grad);
+          model.input_gradient(b.x, loss_gradient(opt.margin_loss, b.labels), logits, grad);
         }
-        std::vector<std::uint8_t> fooled(b.ids.size(), 0);
-        bool any = false;
-        for (std::size_t k = 0; k < b.ids.size(); ++k) {
-          if (classified_correctly(logits, static_cast<Eigen::Index>(k), b.labels[k])) continue;
-          fooled[k] = 1;
-          any = true;
-          robust[b.ids[k]] = 0;
-          adv.col(static_cast<Eigen::Index>(b.ids[k])) = b.x.col(static_cast<Eigen::Index>(k));
-          ++fooled_total;
-          if (2 * t <= steps) ++fooled_by_half;
-        }
+        std::vector<std::uint8_t> fooled;
+        const bool any = record_fooled(logits, b.x, b, robust, adv, fooled);
+        const auto now = static_cast<std::size_t>(std::count(fooled.begin(), fooled.end(), std::uint8_t{1}));
+        fooled_total += now;
+        if (2 * t <= steps) fooled_by_half += now;
         if (last) break;
         if (any) {
           // Keep the gradient columns of the survivors aligned with the compacted batch.
@@ -328,18 +340,8 @@ Eigen::MatrixXf pgd_final_iterate(Classifier& model, const Eigen::Ref<const Eige
       }
       project(opt.norm, eps, b.x0, b.x);
     }
-    const std::span<const std::uint8_t> lab(b.labels);
     for (int t = 0; t < opt.steps; ++t) {
-      model.input_gradient(
-          b.x,
-          [&](const Eigen::MatrixXf& z, Eigen::MatrixXf& d) {
-            if (opt.margin_loss) {
-              margin_gradient(z, lab, d);
-            } else {
-              cross_entropy_gradient(z, lab, d);
-            }
-          },
-          logits, grad);
+      model.input_gradient(b.x, loss_gradient(opt.margin_loss, b.labels), logits, grad);
       ascend(opt.norm, alpha, grad, b.x);
       project(opt.norm, eps, b.x0, b.x);
     }
@@ -395,16 +397,8 @@ std::vector<std::uint8_t> square_attack(Classifier& model, const Eigen::Ref<cons
     Eigen::VectorXf margin = label_margins(logits, b.labels);
     std::vector<Rng> live_rngs = rngs;
     auto record = [&](const Eigen::MatrixXf& z, const Eigen::MatrixXf& xs) {
-      std::vector<std::uint8_t> fooled(b.ids.size(), 0);
-      bool any = false;
-      for (std::size_t k = 0; k < b.ids.size(); ++k) {
-        if (classified_correctly(z, static_cast<Eigen::Index>(k), b.labels[k])) continue;
-        fooled[k] = 1;
-        any = true;
-        robust[b.ids[k]] = 0;
-        adv.col(static_cast<Eigen::Index>(b.ids[k])) = xs.col(static_cast<Eigen::Index>(k));
-      }
-      if (!any) return;
+      std::vector<std::uint8_t> fooled;
+      if (!record_fooled(z, xs, b, robust, adv, fooled)) return;
       std::vector<Eigen::Index> keep;
       std::vector<Rng> r2;
       for (std::size_t k = 0; k < fooled.size(); ++k)
@@ -562,17 +556,7 @@ double zero_gradient_fraction(Classifier& model, const Eigen::Ref<const Eigen::M
   Eigen::MatrixXf logits, grad;
   for (const auto& chunk : chunks(ids, batch)) {
     AttackBatch b = make_batch(X, labels, chunk);
-    const std::span<const std::uint8_t> lab(b.labels);
-    model.input_gradient(
-        b.x0,
-        [&](const Eigen::MatrixXf& z, Eigen::MatrixXf& d) {
-          if (margin) {
-            margin_gradient(z, lab, d);
-          } else {
-            cross_entropy_gradient(z, lab, d);
-          }
-        },
-        logits, grad);
+    model.input_gradient(b.x0, loss_gradient(margin, b.labels), logits, grad);
     for (Eigen::Index k = 0; k < grad.cols(); ++k)
       if (grad.col(k).cwiseAbs().maxCoeff() == 0.0F) ++zero;
   }
