@@ -102,6 +102,24 @@ KeyDef int_key(std::string doc, F get, std::int64_t lo, std::int64_t hi) {
             t.insert_or_assign(leaf, static_cast<std::int64_t>(get(c)));
           }};
 }
+// An array of integers, each in [lo, hi]; `example` completes the type error message.
+template <class F>
+KeyDef int_list_key(std::string doc, F get, std::int64_t lo, std::int64_t hi, std::string example) {
+  return {std::move(doc),
+          [=](TrainConfig& c, const toml::node& n, const std::string& w) {
+            const auto* arr = n.as_array();
+            if (arr == nullptr) fail(w, "expected an array of " + example);
+            get(c).clear();
+            for (std::size_t i = 0; i < arr->size(); ++i)
+              get(c).push_back(static_cast<int>(
+                  get_int(*arr->get(i), w.substr(0, w.size() - 1) + "[" + std::to_string(i) + "]'", lo, hi)));
+          },
+          [=](const TrainConfig& c, toml::table& t, const std::string& leaf) {
+            toml::array a;
+            for (int v : get(c)) a.push_back(v);
+            t.insert_or_assign(leaf, a);
+          }};
+}
 template <class F>
 KeyDef double_key(std::string doc, F get, double lo, double hi, bool lo_open = false) {
   return {
@@ -148,36 +166,13 @@ const std::map<std::string, KeyDef>& schema() {
                               "evaluate on the first N test examples (0: all)",
                               [](auto& c) -> auto& { return c.data.test_limit; }, 0, kBig)},
       {"data.classes",
-       {"train and test on these classes only, e.g. [0, 1] (empty: all); for the task-growth analysis",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          const auto* arr = n.as_array();
-          if (arr == nullptr) fail(w, "expected an array of class labels, e.g. [0, 1, 2]");
-          c.data.classes.clear();
-          for (std::size_t i = 0; i < arr->size(); ++i)
-            c.data.classes.push_back(static_cast<int>(
-                get_int(*arr->get(i), w.substr(0, w.size() - 1) + "[" + std::to_string(i) + "]'", 0, 255)));
-        },
-        [](const TrainConfig& c, toml::table& t, const std::string& leaf) {
-          toml::array a;
-          for (int h : c.data.classes) a.push_back(h);
-          t.insert_or_assign(leaf, a);
-        }}},
+       int_list_key(
+           "train and test on these classes only, e.g. [0, 1] (empty: all); for the task-growth analysis",
+           [](auto& c) -> auto& { return c.data.classes; }, 0, 255, "class labels, e.g. [0, 1, 2]")},
       // [network]
-      {"network.hidden",
-       {"hidden layer sizes, e.g. [1000]",
-        [](TrainConfig& c, const toml::node& n, const std::string& w) {
-          const auto* arr = n.as_array();
-          if (arr == nullptr) fail(w, "expected an array of integers, e.g. [1000]");
-          c.network.hidden.clear();
-          for (std::size_t i = 0; i < arr->size(); ++i)
-            c.network.hidden.push_back(static_cast<int>(
-                get_int(*arr->get(i), w.substr(0, w.size() - 1) + "[" + std::to_string(i) + "]'", 1, 1 << 20)));
-        },
-        [](const TrainConfig& c, toml::table& t, const std::string& leaf) {
-          toml::array a;
-          for (int h : c.network.hidden) a.push_back(h);
-          t.insert_or_assign(leaf, a);
-        }}},
+      {"network.hidden", int_list_key(
+                             "hidden layer sizes, e.g. [1000]", [](auto& c) -> auto& { return c.network.hidden; }, 1,
+                             1 << 20, "integers, e.g. [1000]")},
       {"network.activation", string_key("hidden activation: identity, relu, sigmoid, sigmoid2 (2*sigma(a)-1), tanh",
                                         [](auto& c) -> auto& { return c.network.activation; },
                                         {"identity", "relu", "sigmoid", "sigmoid2", "tanh"})},
