@@ -104,7 +104,7 @@ KeyDef int_key(std::string doc, F get, std::int64_t lo, std::int64_t hi) {
 }
 // An array of integers, each in [lo, hi]; `example` completes the type error message.
 template <class F>
-KeyDef int_list_key(std::string doc, F get, std::int64_t lo, std::int64_t hi, std::string example) {
+KeyDef int_list_key(std::string doc, F get, std::int64_t lo, std::int64_t hi, const std::string& example) {
   return {std::move(doc),
           [=](TrainConfig& c, const toml::node& n, const std::string& w) {
             const auto* arr = n.as_array();
