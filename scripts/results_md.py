@@ -234,7 +234,7 @@ for data in ["mnist", "fashion"]:
           "set; hyperparameters are the full-data configs with epochs raised to ≥ "
           f"{o['min_updates']} updates. Test accuracy %, mean ± 95 % CI over draws; `bio − bp` is paired by draw. "
           f"Regime B: trained on classes 0–4, 5-way k-shot episodes on classes 5–9 ({o['episodes']} episodes × "
-          f"{len(o['novel_seeds'])} training seeds, {o['queries_per_class']} queries per class), prototype readout on "
+          f"{len(o['novel_seeds'])} training seeds, {o['queries_per_class']} queries per class), readouts on "
           "the frozen hidden layer; mean ± 95 % CI over training seeds. Per-draw data: "
           "`runs/fewshot_<data>/fewshot.csv`.\n")
     w(f"### {'MNIST' if data == 'mnist' else 'Fashion-MNIST'}, regime A ({o['draws']} draws per k; "
@@ -265,14 +265,17 @@ for data in ["mnist", "fashion"]:
             verdict.append(f"k={k}: " + ("bio better" if lo > 0 else "bio worse" if hi < 0 else "no significant difference"))
     if verdict:
         w("Bio vs BP (95 % CI of the paired difference): " + "; ".join(verdict) + ".\n")
-    B = {(r["arm"], r["k"]): r["accuracy_over_seeds"] for r in F["regime_b"]["summary"]}
+    B = {(r["arm"], r.get("readout", "prototype"), r["k"]): r["accuracy_over_seeds"] for r in F["regime_b"]["summary"]}
     if B:
-        w(f"Regime B ({'MNIST' if data == 'mnist' else 'Fashion-MNIST'}, novel classes, prototype probe):\n")
-        w("| arm | " + " | ".join(f"5-way {k}-shot" for k in o["novel_shots"]) + " |")
-        w("|---|" + "---:|" * len(o["novel_shots"]))
+        w(f"Regime B ({'MNIST' if data == 'mnist' else 'Fashion-MNIST'}, novel classes; prototype probe for every "
+          "arm, and the bio rule's own readout (O1 alone on the frozen hidden rates, fresh initialisation, "
+          f"{o['min_updates']} full-batch updates at `bio.eta_output`):\n")
+        w("| arm | readout | " + " | ".join(f"5-way {k}-shot" for k in o["novel_shots"]) + " |")
+        w("|---|---|" + "---:|" * len(o["novel_shots"]))
         for a in arms:
-            if (a, o["novel_shots"][0]) in B:
-                w(f"| `{a}` | " + " | ".join(fmt(B.get((a, k))) for k in o["novel_shots"]) + " |")
+            for ro in ["prototype", "own"]:
+                if (a, ro, o["novel_shots"][0]) in B:
+                    w(f"| `{a}` | {ro} | " + " | ".join(fmt(B.get((a, ro, k))) for k in o["novel_shots"]) + " |")
         w("")
 
 # ---- representations (issue 5): scripts/task_growth.sh

@@ -221,3 +221,39 @@ TEST(BioRule, RejectsUnsupportedSetups) {
   EXPECT_THROW(train(bio_config(ds, {"network.sign_init=mixed"}), {}), ConfigError);
   EXPECT_THROW(parse_config("", "t", {"train.rule=bio", "bio.output_rule=backprop"}), ConfigError);
 }
+
+// The rule's own readout (O1 alone, used by few-shot regime B): on features whose classes are
+// separated by which units fire, it reaches every label; its weights stay positive by the form
+// of the update; bad input is refused.
+TEST(BioReadout, LearnsSeparableFeaturesAndKeepsWeightsPositive) {
+  Rng rng(5);
+  const int C = 4, per = 3, units = 12;
+  Eigen::MatrixXf F = Eigen::MatrixXf::Zero(units, C * per);
+  std::vector<std::uint8_t> y;
+  for (int c = 0; c < C; ++c)
+    for (int i = 0; i < per; ++i) {
+      const int col = c * per + i;
+      for (int u = 0; u < units; ++u)
+        F(u, col) = static_cast<float>((u % C == c ? 1.0 : 0.0) * rng.uniform(0.5, 1.0) + 0.1 * rng.uniform());
+      y.push_back(static_cast<std::uint8_t>(c));
+    }
+  const LocalReadout untrained = train_bio_readout(F, y, C, 0.5, 0, 1);
+  const LocalReadout r = train_bio_readout(F, y, C, 0.5, 200, 1);
+  std::size_t right = 0, right0 = 0;
+  const auto p = r.predict(F), p0 = untrained.predict(F);
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    right += p[i] == y[i] ? 1 : 0;
+    right0 += p0[i] == y[i] ? 1 : 0;
+  }
+  EXPECT_EQ(right, y.size());
+  EXPECT_LT(right0, y.size());  // the task is not solved by the initial weights
+  EXPECT_GT(r.weight.minCoeff(), 0.0F);
+  EXPECT_TRUE(r.weight.allFinite());
+  // Same seed, same readout.
+  EXPECT_EQ(train_bio_readout(F, y, C, 0.5, 200, 1).weight, r.weight);
+  std::vector<std::uint8_t> bad = y;
+  bad[0] = 9;
+  EXPECT_THROW(train_bio_readout(F, bad, C, 0.5, 10, 1), InputError);
+  EXPECT_THROW(train_bio_readout(-F, y, C, 0.5, 10, 1), InputError);
+  EXPECT_THROW(train_bio_readout(F.leftCols(3), y, C, 0.5, 10, 1), InputError);
+}

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "dalenet/error.hpp"
 #include "dalenet/fewshot.hpp"
@@ -106,6 +107,7 @@ TEST(Cli, FewShotRunsBothRegimesAndResumes) {
       EXPECT_GT(row["accuracy"]["mean"].get<double>(), 0.5) << row;
     }
   EXPECT_EQ(res["regime_b"]["summary"].size(), 3u * 2u);  // bp, bp_es, ncm (knn has no regime B) x k
+  for (const auto& row : res["regime_b"]["summary"]) EXPECT_EQ(row["readout"], "prototype");
   EXPECT_TRUE(std::filesystem::exists(dir / "out/fewshot.csv"));
   // Resume: remove one unit and the result; the rerun recomputes only that unit, same numbers.
   std::filesystem::remove(dir / "out/units/A-bp-k5-d1.json");
@@ -114,4 +116,29 @@ TEST(Cli, FewShotRunsBothRegimesAndResumes) {
   const auto res2 = nlohmann::json::parse(read_bytes(dir / "out/fewshot.json"));
   EXPECT_EQ(res2["regime_a"]["summary"], res["regime_a"]["summary"]);
   EXPECT_EQ(res2["regime_b"]["summary"], res["regime_b"]["summary"]);
+}
+
+// Regime B gives a bio-rule arm its own readout (O1 on the frozen hidden rates) besides the
+// prototype probe; both are far above the 20 % chance of a 5-way episode on this easy task.
+TEST(Cli, FewShotRegimeBGivesTheBioRuleItsOwnReadout) {
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 1500, 300);
+  const std::string cfg = "[fewshot]\ndataset = \"" + ds +
+                          "\"\nshots = [2]\ndraws = 1\nmin_updates = 50\nepisodes = 20\nqueries_per_class = 5\n"
+                          "novel_seeds = [1]\n"
+                          "[[arm]]\nname = \"bio\"\nconfig = \"\"\nset = [\"train.rule=bio\", \"network.hidden=[50]\", "
+                          "\"network.init=uniform\", \"train.threads=1\", \"train.epochs=2\", "
+                          "\"bio.structural_interval=10\", \"bio.eta_hidden=0.05\", \"bio.eta_output=0.5\"]\n";
+  write_bytes(dir / "fs.toml", std::vector<std::uint8_t>(cfg.begin(), cfg.end()));
+  const CliRun r = run_cli("fewshot --config " + (dir / "fs.toml") + " --out " + (dir / "out"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto res = nlohmann::json::parse(read_bytes(dir / "out/fewshot.json"));
+  std::set<std::string> readouts;
+  for (const auto& row : res["regime_b"]["summary"]) {
+    readouts.insert(row["readout"].get<std::string>());
+    EXPECT_GT(row["accuracy_over_seeds"]["mean"].get<double>(), 0.4) << row;
+  }
+  EXPECT_EQ(readouts, (std::set<std::string>{"prototype", "own"}));
+  const auto csv = read_bytes(dir / "out/fewshot.csv");
+  EXPECT_NE(std::string(csv.begin(), csv.end()).find("B,bio,own,1,1,"), std::string::npos);
 }

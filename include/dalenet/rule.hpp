@@ -102,6 +102,20 @@ struct RuleInfo {
   std::function<std::unique_ptr<LearningRule>(const RuleConfig&)> make;
 };
 const std::vector<RuleInfo>& rule_registry();
+
+// The bio rule's own output plasticity (O1, docs/RULE.md) on fixed features: a readout of
+// `classes` output neurons with weights drawn U(init_low, init_high) (the rule's initialisation)
+// and zero biases, trained by `updates` full-batch steps of the three-factor delta rule at rate
+// `eta`. Used where a frozen hidden layer gets a new readout (few-shot regime B). Labels must lie
+// in [0, classes). features: [units x N], non-negative rates.
+struct LocalReadout {
+  WeightMatrix weight;   // [classes x units]
+  Eigen::VectorXf bias;  // [classes]
+  std::vector<std::uint8_t> predict(const Eigen::MatrixXf& features) const;
+};
+LocalReadout train_bio_readout(const Eigen::MatrixXf& features, std::span<const std::uint8_t> labels, int classes,
+                               double eta, int updates, std::uint64_t seed, double init_low = 0.01,
+                               double init_high = 0.1);
 const RuleInfo& find_rule(const std::string& name);  // throws ConfigError naming train.rule
 std::unique_ptr<LearningRule> make_rule(const RuleConfig& cfg);
 

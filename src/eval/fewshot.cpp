@@ -389,6 +389,11 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
         if (!store.has(unit, row)) {
           const auto tu = Clock::now();
           Eigen::MatrixXf Fpool, Ftest;
+          // The bio rule also gets its own readout (O1 alone on the frozen hidden rates, from a fresh
+          // initialisation, min_updates full-batch steps at the arm's bio.eta_output), besides the
+          // common prototype probe.
+          bool own_readout = false;
+          double own_eta = 0.0;
           if (arm.kind == "ncm") {
             Fpool = pixels(novel_pool);
             Ftest = pixels(novel_test);
@@ -402,12 +407,14 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
             TrainOptions to;
             to.train_data = &base_train;
             const TrainOutcome r = train(cfg, to);
+            own_readout = cfg.rule.name == "bio";
+            own_eta = cfg.rule.bio.eta_output;
             Fpool = hidden_features(r.model.net, novel_pool);
             Ftest = hidden_features(r.model.net, novel_test);
           }
           row = {{"regime", "B"}, {"arm", arm.name}, {"seed", s}};
           for (const int k : opt.novel_shots) {
-            std::vector<double> acc;
+            std::vector<double> acc, own_acc;
             for (int e = 0; e < opt.episodes; ++e) {
               const std::uint64_t es = opt.seed * 7919ULL + s * 104729ULL + static_cast<std::uint64_t>(k) * 131ULL +
                                        static_cast<std::uint64_t>(e);
@@ -429,8 +436,18 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
               std::vector<std::uint8_t> ml;
               class_means(S, sl, means, ml);
               acc.push_back(accuracy_of(nearest(Q, means, ml), ql));
+              if (own_readout) {
+                std::vector<std::uint8_t> sl0(sl.size()), ql0(ql.size());  // labels 5..9 -> output neurons 0..4
+                for (std::size_t i = 0; i < sl.size(); ++i) sl0[i] = static_cast<std::uint8_t>(sl[i] - novel.front());
+                for (std::size_t i = 0; i < ql.size(); ++i) ql0[i] = static_cast<std::uint8_t>(ql[i] - novel.front());
+                const LocalReadout ro = train_bio_readout(S, sl0, static_cast<int>(novel.size()), own_eta,
+                                                          opt.min_updates, es ^ 0x0DEULL);
+                own_acc.push_back(accuracy_of(ro.predict(Q), ql0));
+              }
             }
             row[fmt::format("k{}", k)] = {{"episodes", acc.size()}, {"accuracy", summarise(acc)}};
+            if (own_readout)
+              row[fmt::format("own_k{}", k)] = {{"episodes", own_acc.size()}, {"accuracy", summarise(own_acc)}};
           }
           row["seconds"] = seconds_since(tu);
           store.put(unit, row);
@@ -467,11 +484,15 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
   nlohmann::json novel_summary = nlohmann::json::array();
   for (const auto& arm : opt.arms)
     for (const int k : opt.novel_shots) {
-      std::vector<double> means;  // one mean per training seed (episodes averaged within a seed)
-      for (const auto& r : novel_rows)
-        if (r["arm"] == arm.name) means.push_back(r[fmt::format("k{}", k)]["accuracy"]["mean"].get<double>());
-      if (!means.empty())
-        novel_summary.push_back({{"arm", arm.name}, {"k", k}, {"accuracy_over_seeds", summarise(means)}});
+      for (const char* readout : {"prototype", "own"}) {
+        const std::string key = (std::string_view(readout) == "own" ? "own_k" : "k") + std::to_string(k);
+        std::vector<double> means;  // one mean per training seed (episodes averaged within a seed)
+        for (const auto& r : novel_rows)
+          if (r["arm"].get<std::string>() == arm.name && r.contains(key)) means.push_back(r[key]["accuracy"]["mean"].get<double>());
+        if (!means.empty())
+          novel_summary.push_back(
+              {{"arm", arm.name}, {"k", k}, {"readout", readout}, {"accuracy_over_seeds", summarise(means)}});
+      }
     }
 
   nlohmann::json arms = nlohmann::json::array();
@@ -502,16 +523,19 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
 }
 
 std::string fewshot_csv(const nlohmann::json& results) {
-  std::string csv = "regime,arm,k,draw_or_seed,accuracy,episodes\n";
+  std::string csv = "regime,arm,readout,k,draw_or_seed,accuracy,episodes\n";
   for (const auto& r : results["regime_a"]["draws"])
-    csv += fmt::format("A,{},{},{},{:.6f},\n", r["arm"].get<std::string>(), r["k"].get<int>(), r["draw"].get<int>(),
-                       r["accuracy"].get<double>());
+    csv += fmt::format("A,{},own,{},{},{:.6f},\n", r["arm"].get<std::string>(), r["k"].get<int>(),
+                       r["draw"].get<int>(), r["accuracy"].get<double>());
   for (const auto& r : results["regime_b"]["seeds"])
-    for (const int k : results["options"]["novel_shots"].get<std::vector<int>>()) {
-      const auto& a = r[fmt::format("k{}", k)];
-      csv += fmt::format("B,{},{},{},{:.6f},{}\n", r["arm"].get<std::string>(), k, r["seed"].get<std::uint64_t>(),
-                         a["accuracy"]["mean"].get<double>(), a["episodes"].get<int>());
-    }
+    for (const int k : results["options"]["novel_shots"].get<std::vector<int>>())
+      for (const char* readout : {"prototype", "own"}) {
+        const std::string key = (std::string_view(readout) == "own" ? "own_k" : "k") + std::to_string(k);
+        if (!r.contains(key)) continue;
+        const auto& a = r[key];
+        csv += fmt::format("B,{},{},{},{},{:.6f},{}\n", r["arm"].get<std::string>(), readout, k,
+                           r["seed"].get<std::uint64_t>(), a["accuracy"]["mean"].get<double>(), a["episodes"].get<int>());
+      }
   return csv;
 }
 
@@ -529,11 +553,11 @@ std::string fewshot_summary(const nlohmann::json& results) {
     out += fmt::format("  {:<10} k={:<4} {}\n", r["arm"].get<std::string>(), r["k"].get<int>(), cell(r["difference"]));
   if (!results["regime_b"]["summary"].empty())
     out +=
-        "Regime B (5-way, novel classes 5-9, prototype readout on the frozen hidden layer): accuracy %, mean ± 95 % "
-        "CI over training seeds\n";
+        "Regime B (5-way, novel classes 5-9, frozen hidden layer; prototype probe for every arm, the bio rule's own "
+        "readout too): accuracy %, mean ± 95 % CI over training seeds\n";
   for (const auto& r : results["regime_b"]["summary"])
-    out += fmt::format("  {:<10} k={:<4} {}\n", r["arm"].get<std::string>(), r["k"].get<int>(),
-                       cell(r["accuracy_over_seeds"]));
+    out += fmt::format("  {:<10} {:<9} k={:<4} {}\n", r["arm"].get<std::string>(),
+                       r.value("readout", std::string("prototype")), r["k"].get<int>(), cell(r["accuracy_over_seeds"]));
   return out;
 }
 

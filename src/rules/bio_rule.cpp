@@ -4,10 +4,12 @@
 // output rule. Every equation, its source and its rationale: docs/RULE.md (labels H1..H5, O1, O2).
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "dalenet/backprop.hpp"
 #include "dalenet/error.hpp"
 #include "dalenet/local.hpp"
+#include "dalenet/rng.hpp"
 #include "rules/gradient_rules.hpp"
 
 namespace dalenet::rules {
@@ -121,6 +123,18 @@ class OutputPerturbation : public LocalPlasticity {
   WeightMatrix xi_, perturbed_, before_, hebb_;
 };
 
+// O1's third factor. On entry y holds the output logits [C x B]; on exit y = softmax(logits), the
+// output neurons' rates, and teach = t - y with t the one-hot teaching signal.
+void teaching_from_logits(Eigen::MatrixXf& y, std::span<const std::uint8_t> labels, Eigen::MatrixXf& teach) {
+  for (Eigen::Index b = 0; b < y.cols(); ++b) {
+    y.col(b).array() -= y.col(b).maxCoeff();
+    y.col(b) = y.col(b).array().exp();
+    y.col(b) /= y.col(b).sum();
+  }
+  teach = -y;
+  for (Eigen::Index b = 0; b < y.cols(); ++b) teach(labels[static_cast<std::size_t>(b)], b) += 1.0F;
+}
+
 class BioRule : public LearningRule {
  public:
   explicit BioRule(const RuleConfig& cfg) : cfg_(cfg.bio) {
@@ -217,19 +231,13 @@ class BioRule : public LearningRule {
     } else {
       // O1 on the E columns of the output projection: third factor t - y at each output neuron.
       Eigen::MatrixXf y = cache_.logits();
-      for (Eigen::Index b = 0; b < B; ++b) {
-        y.col(b).array() -= y.col(b).maxCoeff();
-        y.col(b) = y.col(b).array().exp();
-        y.col(b) /= y.col(b).sum();
-      }
-      Eigen::MatrixXf teach = -y;
-      for (Eigen::Index b = 0; b < B; ++b) teach(labels[static_cast<std::size_t>(b)], b) += 1.0F;
+      teaching_from_logits(y, labels, teach_);
       WeightMatrix vE = out.weight.leftCols(nE);
       MaskMatrix mE = out.mask.leftCols(nE);
       PlasticityCounters pc;
-      output_->update({vE, mE}, {h, y, &teach, 0.0}, pc);
+      output_->update({vE, mE}, {h, y, &teach_, 0.0}, pc);
       out.weight.leftCols(nE) = vE;
-      out.bias += eta_out / static_cast<float>(B) * teach.rowwise().sum();
+      out.bias += eta_out / static_cast<float>(B) * teach_.rowwise().sum();
       counters_.sign_flips += pc.sign_flips;
     }
     // H4: homeostatic thresholds (bias = -theta) from running rates of r.
@@ -323,7 +331,7 @@ class BioRule : public LearningRule {
   Eigen::MatrixXf logits_;
   Eigen::Index n_exc_ = 0;
   ForwardCache cache_;
-  Eigen::MatrixXf r_;
+  Eigen::MatrixXf r_, teach_;
   RuleCounters counters_, epoch_start_;
   struct {
     double active = 0.0;
@@ -340,3 +348,49 @@ std::unique_ptr<LearningRule> make_bio(const RuleConfig& cfg) {
 }
 
 }  // namespace dalenet::rules
+
+namespace dalenet {
+
+std::vector<std::uint8_t> LocalReadout::predict(const Eigen::MatrixXf& features) const {
+  Eigen::MatrixXf z = weight * features;
+  z.colwise() += bias;
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(z.cols()));
+  for (Eigen::Index b = 0; b < z.cols(); ++b) {
+    Eigen::Index k = 0;
+    z.col(b).maxCoeff(&k);
+    out[static_cast<std::size_t>(b)] = static_cast<std::uint8_t>(k);
+  }
+  return out;
+}
+
+LocalReadout train_bio_readout(const Eigen::MatrixXf& features, std::span<const std::uint8_t> labels, int classes,
+                               double eta, int updates, std::uint64_t seed, double init_low, double init_high) {
+  if (classes < 2) throw InputError("train_bio_readout: needs at least 2 classes");
+  if (static_cast<std::size_t>(features.cols()) != labels.size())
+    throw InputError("train_bio_readout: features and labels differ in count");
+  for (const auto l : labels)
+    if (l >= classes) throw InputError("train_bio_readout: label " + std::to_string(l) + " outside [0, classes)");
+  if (!features.allFinite() || (features.array() < 0.0F).any())
+    throw InputError("train_bio_readout: features must be finite, non-negative rates");
+  LocalReadout r;
+  Rng rng(seed, 0x0D1ULL);
+  r.weight.resize(classes, features.rows());
+  for (Eigen::Index k = 0; k < r.weight.size(); ++k)
+    r.weight.data()[k] = static_cast<float>(init_low + (init_high - init_low) * rng.uniform());
+  r.bias = Eigen::VectorXf::Zero(classes);
+  MaskMatrix mask = MaskMatrix::Ones(r.weight.rows(), r.weight.cols());
+  rules::OutputDelta rule(eta);
+  Eigen::MatrixXf y, teach;
+  PlasticityCounters pc;
+  const auto B = static_cast<float>(features.cols());
+  for (int u = 0; u < updates; ++u) {
+    y.noalias() = r.weight * features;
+    y.colwise() += r.bias;
+    rules::teaching_from_logits(y, labels, teach);
+    rule.update({r.weight, mask}, {features, y, &teach, 0.0}, pc);
+    r.bias += static_cast<float>(eta) / B * teach.rowwise().sum();
+  }
+  return r;
+}
+
+}  // namespace dalenet
