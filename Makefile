@@ -70,9 +70,8 @@ demo: data
 
 # dalenet vs PyTorch on the same work, in one run (a benchmark, not a test).
 bench: deps-torch data
-	bash bench/vs_pytorch.sh $(BUILD)
+	/usr/bin/python3 bench/table.py --build $(BUILD)
 	bash bench/bio_vs_bp.sh $(BUILD)
-	$(BUILD)/bench/dalenet_bench --benchmark_min_time=0.2
 
 lint: configure
 	clang-format --dry-run --Werror $$(git ls-files '*.cpp' '*.hpp')

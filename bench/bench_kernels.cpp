@@ -80,8 +80,46 @@ void BM_Gemm(benchmark::State& st) {
   }
   flops(st, 2.0 * static_cast<double>(m * k * n));
 }
+
+// Sparse vs dense execution of a bio-like input projection (784 -> 2000, log-normalised
+// efficacy) with a given percentage of silent synapses, weights fixed (evaluation, attacks).
+// Arguments: silent %, 1 = sparse / 0 = dense. Forward then input gradient, batch 100.
+void BM_SilentProjection(benchmark::State& st) {
+  set_threads(2);
+  NetworkSpec spec;
+  spec.hidden = {2000};
+  Network net = make_network(spec);
+  Rng rng(1);
+  InitSpec init;
+  init.kind = InitKind::uniform;
+  init_weights(net, init, rng);
+  auto& p = net.projections[0];
+  p.efficacy = Efficacy::log_normalized;
+  p.efficacy_floor = 1e-3F / 784.0F;
+  const double silent = static_cast<double>(st.range(0)) / 100.0;
+  for (Eigen::Index k = 0; k < p.weight.size(); ++k)
+    if (rng.uniform() < silent) p.weight.data()[k] = 0.0F;
+  const Eigen::MatrixXf X = Eigen::MatrixXf::Random(784, 100).cwiseAbs();
+  std::vector<std::uint8_t> y(100);
+  for (int i = 0; i < 100; ++i) y[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(i % 10);
+  ForwardCache c;
+  c.weights_fixed = true;
+  c.execution = st.range(1) != 0 ? Execution::sparse : Execution::dense;
+  Eigen::MatrixXf d, gx;
+  BackwardScratch scratch;
+  for (auto _ : st) {
+    forward(net, X, c);
+    softmax_cross_entropy(c.logits(), y, Reduction::sum, &d);
+    backward(net, c, d, nullptr, &gx, scratch);
+    benchmark::DoNotOptimize(gx.data());
+  }
+  st.SetLabel(st.range(1) != 0 ? "sparse" : "dense");
+}
 }  // namespace
 
+BENCHMARK(BM_SilentProjection)
+    ->ArgsProduct({{0, 50, 70, 80, 90, 95, 99}, {0, 1}})
+    ->UseRealTime();
 BENCHMARK(BM_Forward)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_Backward)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_AdamTrainStep)->Arg(1)->Arg(2)->UseRealTime();

@@ -9,7 +9,7 @@ Usage: scripts/readout_probe.py runs/results/bio_mnist_ne200-seed1/model.safeten
 """
 import json, struct, sys, numpy as np, torch
 import os
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'bench')); from torch_peer import idx
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'bench')); from torch_workloads import idx
 torch.set_num_threads(2); torch.manual_seed(0)
 path=sys.argv[1]
 raw=open(path,'rb').read(); n=struct.unpack('<Q',raw[:8])[0]; h=json.loads(raw[8:8+n]); d=raw[8+n:]

@@ -12,6 +12,10 @@ for arm in bio bp; do
     n=$(python3 -c "import sys; c='$classes'; print(len(eval(c)) if c else 10)")
     for s in 1 2 3; do
       run="$root/${arm}-c$n-seed$s"
+      # All ten classes with this config and seed is exactly a robustness run: reuse its model.
+      if [[ $n == 10 && ! -f "$run/model.safetensors" && -f "runs/robust/${arm}_mnist-seed$s/model.safetensors" ]]; then
+        mkdir -p "$run" && cp "runs/robust/${arm}_mnist-seed$s/"{model.safetensors,results.json,config.toml} "$run/"
+      fi
       if [[ ! -f "$run/model.safetensors" ]]; then
         echo "== train $run" >&2
         if [[ -n "$classes" ]]; then

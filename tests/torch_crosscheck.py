@@ -15,7 +15,7 @@ except ImportError:
     sys.exit(77)
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "bench"))
-from torch_peer import idx  # noqa: E402
+from torch_workloads import idx  # noqa: E402
 
 dalenet = sys.argv[1]
 data = os.environ.get("DALENET_DATA", os.path.expanduser("~/.cache/dalenet"))

@@ -6,6 +6,7 @@
 // Gradients with respect to parameters are used by the backprop rules; gradients with respect
 // to the inputs are used by attacks. Both are checked against finite differences in the tests.
 #include <Eigen/Core>
+#include <Eigen/SparseCore>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -15,6 +16,16 @@
 namespace dalenet {
 
 // Activations of one forward pass; reused across batches (allocates only when B changes).
+// How a projection's product runs. Sparse execution keeps the effective weights in compressed
+// sparse row storage (CSR) and skips silent synapses in the forward product and in the input
+// gradient; both kernels give the same results within float rounding (tests/test_sparse.cpp).
+// automatic: sparse when the weights are fixed (ForwardCache::weights_fixed: evaluation, attacks,
+// analysis) and at least kSparseZeroFraction of the projection's effective weights are zero. The
+// threshold is fixed, not timed at run time, so the same input always takes the same kernel and
+// results stay reproducible; it is the crossover measured by `make bench` (docs/PERFORMANCE.md).
+enum class Execution { automatic, dense, sparse };
+inline constexpr double kSparseZeroFraction = 0.70;
+
 struct ForwardCache {
   std::vector<Eigen::MatrixXf> pre;  // pre[l]: drive of layer l, [size_l x B] (pre[0] unused)
   std::vector<Eigen::MatrixXf> act;  // act[l]: output of layer l; act[0] = X; act.back() = logits
@@ -28,6 +39,14 @@ struct ForwardCache {
   // Set by callers whose weights do not change between passes (attacks, evaluation): the
   // effective weights computed by the first pass are reused instead of recomputed.
   bool weights_fixed = false;
+  Execution execution = Execution::automatic;
+  // Per projection, prepared once while weights_fixed: whether it runs sparse, its CSR weights
+  // [post x pre] and their transpose (for the input gradient; row-major so both products thread).
+  std::vector<char> prepared, sparse_active;
+  std::vector<Eigen::SparseMatrix<float, Eigen::RowMajor>> sparse, sparse_t;
+  struct SparseScratch {  // row-major copies for the CSR kernel (reused: no per-batch allocation)
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rhs, result;
+  } sparse_scratch;
   const Eigen::MatrixXf& logits() const { return act.back(); }
 };
 
@@ -58,6 +77,7 @@ struct Gradients {
 // (if non-null). `scratch` holds per-layer deltas and is reused across calls.
 struct BackwardScratch {
   std::vector<Eigen::MatrixXf> delta;
+  ForwardCache::SparseScratch sparse;
 };
 void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<const Eigen::MatrixXf>& dlogits,
               Gradients* grads, Eigen::MatrixXf* input_grad, BackwardScratch& scratch);

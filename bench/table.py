@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""`make bench`: dalenet vs PyTorch on the same work, measured in one run, as one table.
+
+Each workload runs in its own process (bench/workloads.cpp for dalenet, bench/torch_workloads.py
+for PyTorch) so its peak resident memory (getrusage of the child) is its own. Times are medians
+over epochs or repeats, excluding data loading. GFLOP/s count the dense multiply-adds of the work
+(x2); "of peak" divides by the 1000^3 GEMM rate measured by dalenet_bench in this same run (Eigen,
+this build's flags). The PyTorch peer is Debian's python3-torch on OpenBLAS (libopenblas0-pthread),
+never the reference BLAS: the script refuses to run otherwise.
+
+Usage: bench/table.py [--build build] [--threads N] [--data DIR] [--markdown FILE] [--quick]
+"""
+import argparse, json, os, re, shutil, statistics, subprocess, sys, tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PY = "/usr/bin/python3"  # Debian's python, where python3-torch lives
+
+
+def run_measured(cmd):
+    """Runs cmd in a child and returns (JSON, peak RSS MiB) using wait4 on that child alone."""
+    pid = os.fork()
+    if pid == 0:  # child: exec with stdout to a temp file
+        fd = os.open(tmp_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(fd, 1)
+        err = os.open(tmp_err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(err, 2)
+        try:
+            os.execv(cmd[0], cmd)
+        finally:
+            os._exit(127)
+    _, status, usage = os.wait4(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed ({code}):\n{open(tmp_err).read()[-2000:]}")
+    lines = open(tmp_out).read().strip().splitlines()
+    return json.loads(lines[-1]), usage.ru_maxrss / 1024.0
+
+
+def gemm_rates(build, threads):
+    out = subprocess.run([f"{build}/bench/dalenet_bench", "--benchmark_filter=BM_Gemm|BM_SilentProjection",
+                          "--benchmark_min_time=0.3", "--benchmark_format=json"],
+                         capture_output=True, text=True, check=True,
+                         env={**os.environ, "OMP_NUM_THREADS": str(threads)}).stdout
+    res = json.loads(out)["benchmarks"]
+    gemm = {b["name"]: b["GFLOP/s"] / 1e9 for b in res if b["name"].startswith("BM_Gemm")}
+    silent = {}
+    for b in res:
+        m = re.match(r"BM_SilentProjection/(\d+)/(\d)/", b["name"])
+        if m:
+            silent.setdefault(int(m.group(1)), {})["sparse" if m.group(2) == "1" else "dense"] = b["real_time"] / 1e6
+    return gemm, silent
+
+
+def main():
+    global tmp_out, tmp_err
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--data", default=os.environ.get("DALENET_DATA", os.path.expanduser("~/.cache/dalenet")))
+    ap.add_argument("--markdown", help="also write the tables as Markdown to this file")
+    ap.add_argument("--quick", action="store_true", help="1 epoch / 1 repeat per workload (a smoke run)")
+    a = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="dalenet-bench-")
+    tmp_out, tmp_err = os.path.join(work, "out"), os.path.join(work, "err")
+    try:
+        torch_cfg = subprocess.run([PY, "-c", "import torch; print(torch.__config__.show())"],
+                                   capture_output=True, text=True)
+        if torch_cfg.returncode != 0:
+            sys.exit("bench: python3-torch missing (run: bash scripts/install-deps.sh --with-torch)")
+        libs = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+        if "libopenblas" not in libs:
+            sys.exit("bench: the PyTorch peer would run on the reference BLAS; install libopenblas0-pthread "
+                     "(scripts/install-deps.sh --with-torch)")
+        E = "1" if a.quick else "3"
+        R = "1" if a.quick else "3"
+        T = str(a.threads)
+        dn = [f"{a.build}/bench/dalenet_workloads"]
+        pt = [PY, os.path.join(HERE, "torch_workloads.py")]
+        cfg = lambda name: os.path.join(ROOT, "experiments", name)  # noqa: E731
+        print(f"== GEMM peak and sparse kernels (dalenet_bench, {T} threads)", file=sys.stderr)
+        gemm, silent = gemm_rates(a.build, a.threads)
+        peak = max(gemm.values())
+        rows = []
+
+        def row(name, dcmd, pcmd):
+            print(f"== {name}: dalenet", file=sys.stderr)
+            d, dm = run_measured(dcmd)
+            print(f"== {name}: PyTorch", file=sys.stderr)
+            p, pm = run_measured(pcmd)
+            ds, ps = statistics.median(d["seconds"]), statistics.median(p["seconds"])
+            rows.append({"workload": name, "dalenet_s": ds, "pytorch_s": ps, "ratio": ds / ps,
+                         "gflops": d["flop"] / ds / 1e9, "gflops_pytorch": d["flop"] / ps / 1e9,
+                         "of_peak": d["flop"] / ds / 1e9 / peak, "dalenet_mib": dm, "pytorch_mib": pm,
+                         "check": {k: (d.get(k), p.get(k)) for k in ("test_accuracy", "robust_accuracy") if k in d}})
+
+        bp_model = os.path.join(work, "bp", "model.safetensors")
+        bio_model = os.path.join(work, "bio", "model.safetensors")
+        row("BP epoch 784-1000-10, batch 128",
+            dn + ["bp_epoch", "--config", cfg("bp_mnist.toml"), "--epochs", E, "--threads", T, "--out",
+                  os.path.join(work, "bp")],
+            pt + ["bp_epoch", "--data", a.data, "--epochs", E, "--threads", T])
+        row("bio-rule epoch N_E=1000, batch 100",
+            dn + ["bio_epoch", "--config", cfg("bio_mnist.toml"), "--epochs", "1" if a.quick else "2", "--threads",
+                  T, "--out", os.path.join(work, "bio")],
+            pt + ["bio_epoch", "--data", a.data, "--epochs", "1" if a.quick else "2", "--threads", T])
+        for label, model in [("BP", bp_model), ("bio", bio_model)]:
+            row(f"PGD-100 on 1000 images, {label} model",
+                dn + ["pgd", "--model", model, "--repeats", R, "--threads", T],
+                pt + ["pgd", "--data", a.data, "--model", model, "--repeats", R, "--threads", T])
+            row(f"inference 10 000 images, {label} model",
+                dn + ["inference", "--model", model, "--repeats", R, "--threads", T],
+                pt + ["inference", "--data", a.data, "--model", model, "--repeats", R, "--threads", T])
+        # Thread scaling of dalenet itself: 1 thread vs the run's thread count, same work.
+        scaling = []
+        if a.threads > 1:
+            for label, w, extra in [("inference, BP", "inference", ["--model", bp_model, "--repeats", R]),
+                                    ("PGD-100, BP", "pgd", ["--model", bp_model, "--repeats", R])]:
+                print(f"== thread scaling: {label}", file=sys.stderr)
+                one, _ = run_measured(dn + [w] + extra + ["--threads", "1"])
+                many, _ = run_measured(dn + [w] + extra + ["--threads", T])
+                scaling.append((label, statistics.median(one["seconds"]), statistics.median(many["seconds"]),
+                                one.get("test_accuracy", one.get("robust_accuracy")),
+                                many.get("test_accuracy", many.get("robust_accuracy"))))
+
+        lines = []
+        w = lines.append
+        w(f"dalenet vs PyTorch (Debian python3-torch on OpenBLAS), {T} threads, medians over "
+          f"{'1' if a.quick else '3'} epochs/repeats (bio: {'1' if a.quick else '2'} epochs); "
+          f"GEMM peak {peak:.0f} GFLOP/s (Eigen 1000^3, this run)")
+        w("")
+        w("| workload | dalenet s | PyTorch s | ratio | GFLOP/s | PyTorch GFLOP/s | of peak | peak MiB dalenet | peak MiB PyTorch | check (dalenet / PyTorch) |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for r in rows:
+            chk = "; ".join(f"{k} {v[0]:.4f} / {v[1]:.4f}" for k, v in r["check"].items() if v[0] is not None and v[1] is not None)
+            w(f"| {r['workload']} | {r['dalenet_s']:.3f} | {r['pytorch_s']:.3f} | {r['ratio']:.2f} | {r['gflops']:.1f} | "
+              f"{r['gflops_pytorch']:.1f} | {100 * r['of_peak']:.0f} % | {r['dalenet_mib']:.0f} | {r['pytorch_mib']:.0f} | {chk} |")
+        w("")
+        w("GEMM (Eigen, dalenet_bench): " + ", ".join(f"{k.replace('BM_Gemm/', '').replace('/real_time', '')}: "
+                                                    f"{v:.1f} GFLOP/s" for k, v in sorted(gemm.items())))
+        w("")
+        w("Sparse vs dense execution of a 784 -> 2000 log-normalised projection, forward + input gradient, batch 100 "
+          "(ms per pass; dalenet_bench BM_SilentProjection):")
+        w("")
+        w("| silent % | dense ms | sparse ms | speed-up |")
+        w("|---:|---:|---:|---:|")
+        for s in sorted(silent):
+            v = silent[s]
+            w(f"| {s} | {v['dense']:.2f} | {v['sparse']:.2f} | {v['dense'] / v['sparse']:.1f}× |")
+        if scaling:
+            w("")
+            w(f"Thread scaling (dalenet): | workload | 1 thread s | {T} threads s | speed-up | same result |")
+            w("|---|---:|---:|---:|---|")
+            for label, s1, sn, r1, rn in scaling:
+                w(f"| {label} | {s1:.3f} | {sn:.3f} | {s1 / sn:.2f}× | {'yes' if r1 == rn else 'NO'} |")
+        text = "\n".join(lines)
+        print(text)
+        if a.markdown:
+            tmp = a.markdown + ".tmp"
+            with open(tmp, "w") as f:
+                f.write(text + "\n")
+            os.replace(tmp, a.markdown)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+// dalenet's side of `make bench` (bench/table.py runs it, one workload per process so each
+// row's peak memory is its own). Every workload calls the same library functions as the CLI:
+//   bp_epoch    784-1000-10 ReLU MLP, Adam, batch 128, MNIST (55 000 images), `--epochs` epochs
+//   bio_epoch   the bio rule (experiments/bio_mnist.toml) with N_E = 1000 (hidden 1250), batch 100
+//   pgd         PGD-CE, 100 steps, eps 0.1, one random start, no early stop, on the first 1000
+//               MNIST test images against a model file (pgd_final_iterate)
+//   inference   logits of the 10 000 MNIST test images (evaluate), `--repeats` times
+// Prints one JSON line: {"workload", "seconds": [per epoch or repeat], "flop": per repeat, ...}.
+// Usage: dalenet_workloads WORKLOAD [--config FILE] [--model FILE] [--out DIR] [--epochs N]
+//                          [--repeats N] [--threads N]
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "dalenet/attack.hpp"
+#include "dalenet/config.hpp"
+#include "dalenet/data.hpp"
+#include "dalenet/error.hpp"
+#include "dalenet/eval.hpp"
+#include "dalenet/io.hpp"
+#include "dalenet/threads.hpp"
+#include "dalenet/train.hpp"
+
+using namespace dalenet;
+
+namespace {
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Multiply-adds of one forward pass per example: sum over projections of post x pre.
+double macs_per_example(const Network& net) {
+  double m = 0.0;
+  for (const auto& p : net.projections) m += static_cast<double>(p.weight.rows() * p.weight.cols());
+  return m;
+}
+
+int run(int argc, char** argv) {
+  if (argc < 2) throw InputError("usage: dalenet_workloads bp_epoch|bio_epoch|pgd|inference [options]");
+  const std::string workload = argv[1];
+  std::string config, model_path, out;
+  int epochs = 3, repeats = 3, threads = 0;
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw InputError(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--config") config = next();
+    else if (a == "--model") model_path = next();
+    else if (a == "--out") out = next();
+    else if (a == "--epochs") epochs = std::stoi(next());
+    else if (a == "--repeats") repeats = std::stoi(next());
+    else if (a == "--threads") threads = std::stoi(next());
+    else throw InputError("unknown option " + a);
+  }
+  set_threads(threads);
+  nlohmann::json r = {{"workload", workload}, {"threads", current_threads()}};
+  if (workload == "bp_epoch" || workload == "bio_epoch") {
+    std::vector<std::string> sets = {"train.epochs=" + std::to_string(epochs),
+                                     "train.threads=" + std::to_string(current_threads())};
+    if (workload == "bp_epoch") {
+      sets.insert(sets.end(), {"network.hidden=[1000]", "train.batch=128", "train.lr_schedule=constant"});
+    } else {
+      sets.insert(sets.end(), {"network.hidden=[1250]", "train.batch=100"});
+    }
+    const TrainConfig cfg = load_config(config, sets);
+    TrainOptions to;
+    to.out_dir = out;
+    to.overwrite = true;
+    const TrainOutcome t = train(cfg, to);
+    r["seconds"] = t.results["timings"]["epoch_s"];
+    const double n = 55000.0, mac = macs_per_example(t.model.net);
+    // bp: forward + weight gradient + input-side gradient of the hidden layer is not needed
+    // (the input layer has no parent), so 2 GEMMs for the first projection, 3 for the output.
+    r["flop"] = workload == "bp_epoch" ? 2.0 * n * (2.0 * 784.0 * 1000.0 + 3.0 * 1000.0 * 10.0)
+                                       : 2.0 * n * 2.0 * mac;  // bio: forward + one Hebbian outer product
+    r["test_accuracy"] = t.results["metrics"]["test"]["accuracy"];
+  } else if (workload == "pgd" || workload == "inference") {
+    const Model m = load_model(model_path);
+    const Dataset test = load_dataset("mnist:test", default_data_dir());
+    const double mac = macs_per_example(m.net);
+    std::vector<double> secs;
+    if (workload == "pgd") {
+      std::vector<std::uint32_t> idx(1000);
+      for (std::uint32_t i = 0; i < 1000; ++i) idx[i] = i;
+      const Dataset sub = subset(test, idx, "mnist:test[0:1000]");
+      Eigen::MatrixXf X;
+      fill_batch_range(sub, 0, sub.size(), X);
+      PgdOptions p;
+      p.eps = 0.1;
+      p.steps = 100;
+      p.restarts = 1;
+      p.seed = 1;
+      Eigen::MatrixXf adv;
+      for (int k = 0; k < repeats; ++k) {
+        NetworkClassifier model(m.net);
+        const double t0 = now_s();
+        adv = pgd_final_iterate(model, X, sub.labels, p);
+        secs.push_back(now_s() - t0);
+      }
+      NetworkClassifier model(m.net);
+      Eigen::MatrixXf logits;
+      model.logits(adv, logits);
+      r["robust_accuracy"] = static_cast<double>(count_correct(logits, sub.labels)) / 1000.0;
+      r["flop"] = 100.0 * 1000.0 * 2.0 * 2.0 * mac;  // per step: forward + input gradient
+    } else {
+      double acc = 0.0;
+      for (int k = 0; k < repeats; ++k) {
+        const double t0 = now_s();
+        acc = evaluate(m.net, test).accuracy;
+        secs.push_back(now_s() - t0);
+      }
+      r["test_accuracy"] = acc;
+      r["flop"] = 2.0 * 10000.0 * mac;
+    }
+    r["seconds"] = secs;
+    r["model"] = model_path;
+  } else {
+    throw InputError("unknown workload '" + workload + "'");
+  }
+  std::cout << r.dump() << "\n";
+  return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dalenet_workloads: %s\n", e.what());
+    return 1;
+  }
+}

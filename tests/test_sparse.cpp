@@ -1,0 +1,83 @@
+// Sparse execution (CSR) of mostly silent projections: the same logits and input gradients as
+// the dense kernels within float rounding, and the automatic choice follows the documented rule.
+#include <gtest/gtest.h>
+
+#include "dalenet/backprop.hpp"
+#include "helpers.hpp"
+
+using namespace dalenet;
+
+namespace {
+// A 30-40-5 network whose input projection has `silent` of its synapses at zero.
+Network sparse_net(double silent, Efficacy efficacy, Rng& rng) {
+  NetworkSpec spec;
+  spec.input = 30;
+  spec.hidden = {40};
+  spec.output = 5;
+  spec.hidden_activation = Activation::relu;
+  Network net = make_network(spec);
+  InitSpec init;
+  init.kind = InitKind::uniform;
+  init_weights(net, init, rng);
+  auto& p = net.projections[0];
+  p.efficacy = efficacy;
+  p.efficacy_floor = 1e-3F;
+  for (Eigen::Index k = 0; k < p.weight.size(); ++k)
+    if (rng.uniform() < silent) p.weight.data()[k] = 0.0F;
+  for (Eigen::Index i = 0; i < p.bias.size(); ++i) p.bias(i) = static_cast<float>(rng.uniform(-0.1, 0.1));
+  return net;
+}
+
+struct Pass {
+  Eigen::MatrixXf logits, grad;
+  bool sparse0 = false;
+};
+Pass run(const Network& net, const Eigen::MatrixXf& X, const std::vector<std::uint8_t>& y, Execution e, bool fixed) {
+  ForwardCache c;
+  c.execution = e;
+  c.weights_fixed = fixed;
+  Pass r;
+  for (int rep = 0; rep < 2; ++rep) {  // the second pass reuses what the first prepared
+    forward(net, X, c);
+    Eigen::MatrixXf d;
+    softmax_cross_entropy(c.logits(), y, Reduction::sum, &d);
+    BackwardScratch s;
+    backward(net, c, d, nullptr, &r.grad, s);
+  }
+  r.logits = c.logits();
+  r.sparse0 = c.sparse_active[0] != 0;
+  return r;
+}
+}  // namespace
+
+TEST(SparseExecution, MatchesDenseForwardAndInputGradient) {
+  for (const Efficacy e : {Efficacy::linear, Efficacy::log_normalized})
+    for (const double silent : {0.5, 0.9, 0.99}) {
+      Rng rng(3);
+      const Network net = sparse_net(silent, e, rng);
+      const Eigen::MatrixXf X = Eigen::MatrixXf::Random(30, 17).cwiseAbs();
+      std::vector<std::uint8_t> y;
+      for (int i = 0; i < 17; ++i) y.push_back(static_cast<std::uint8_t>(i % 5));
+      const Pass dense = run(net, X, y, Execution::dense, true), sparse = run(net, X, y, Execution::sparse, true);
+      EXPECT_FALSE(dense.sparse0);
+      EXPECT_TRUE(sparse.sparse0);
+      EXPECT_TRUE(dense.logits.isApprox(sparse.logits, 1e-5F)) << to_string(e) << " silent " << silent;
+      EXPECT_TRUE(dense.grad.isApprox(sparse.grad, 1e-5F)) << to_string(e) << " silent " << silent;
+    }
+}
+
+TEST(SparseExecution, AutomaticChoiceFollowsTheZeroFractionOnlyForFixedWeights) {
+  Rng rng(4);
+  const Network mostly_silent = sparse_net(0.95, Efficacy::log_normalized, rng);
+  const Network half_silent = sparse_net(0.3, Efficacy::linear, rng);
+  const Eigen::MatrixXf X = Eigen::MatrixXf::Random(30, 4).cwiseAbs();
+  const std::vector<std::uint8_t> y = {0, 1, 2, 3};
+  EXPECT_TRUE(run(mostly_silent, X, y, Execution::automatic, true).sparse0);
+  EXPECT_FALSE(run(mostly_silent, X, y, Execution::automatic, false).sparse0);  // training: dense
+  EXPECT_FALSE(run(half_silent, X, y, Execution::automatic, true).sparse0);
+  // Output layer (dense weights) never runs sparse automatically.
+  ForwardCache c;
+  c.weights_fixed = true;
+  forward(mostly_silent, X, c);
+  EXPECT_FALSE(c.sparse_active[1] != 0);
+}
