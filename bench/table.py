@@ -43,7 +43,7 @@ def gemm_rates(build, threads):
                          capture_output=True, text=True, check=True,
                          env={**os.environ, "OMP_NUM_THREADS": str(threads)}).stdout
     res = json.loads(out)["benchmarks"]
-    gemm = {b["name"]: b["GFLOP/s"] / 1e9 for b in res if b["name"].startswith("BM_Gemm")}
+    gemm = {b["name"]: b["GFLOP/s"] for b in res if b["name"].startswith("BM_Gemm")}
     silent = {}
     for b in res:
         m = re.match(r"BM_SilentProjection/(\d+)/(\d)/", b["name"])

@@ -5,9 +5,13 @@
 //   pgd         PGD-CE, 100 steps, eps 0.1, one random start, no early stop, on the first 1000
 //               MNIST test images against a model file (pgd_final_iterate)
 //   inference   logits of the 10 000 MNIST test images (evaluate), `--repeats` times
-// Prints one JSON line: {"workload", "seconds": [per epoch or repeat], "flop": per repeat, ...}.
+// Prints one JSON line: {"workload", "seconds": [per epoch or repeat], "flop": per repeat, ...,
+// "allocations_per_batch"}: heap allocations per steady-state step of the hot loop (one
+// training batch: fill_batch + LearningRule::train_batch; one PGD step: forward + input
+// gradient), counted by interposing malloc in this executable.
 // Usage: dalenet_workloads WORKLOAD [--config FILE] [--model FILE] [--out DIR] [--epochs N]
 //                          [--repeats N] [--threads N]
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -22,10 +26,34 @@
 #include "dalenet/error.hpp"
 #include "dalenet/eval.hpp"
 #include "dalenet/io.hpp"
+#include "dalenet/rule.hpp"
 #include "dalenet/threads.hpp"
 #include "dalenet/train.hpp"
 
 using namespace dalenet;
+
+// Counts heap allocations (glibc: an executable's malloc family overrides libc's; operator new
+// and Eigen's aligned allocator both end in malloc).
+namespace {
+std::atomic<std::uint64_t> g_allocations{0};
+}
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void* malloc(std::size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_malloc(n);
+}
+void* calloc(std::size_t n, std::size_t m) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_calloc(n, m);
+}
+void* realloc(void* p, std::size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_realloc(p, n);
+}
+}
 
 namespace {
 double now_s() {
@@ -69,6 +97,32 @@ int run(int argc, char** argv) {
       sets.insert(sets.end(), {"network.hidden=[1250]", "train.batch=100"});
     }
     const TrainConfig cfg = load_config(config, sets);
+    {  // allocations per steady-state batch of the hot loop, as train() runs it
+      const Dataset tr = load_dataset("mnist:train", default_data_dir());
+      Network net = make_network(cfg.network_spec(tr.dim(), tr.num_classes));
+      Rng rng(1);
+      init_weights(net, cfg.init_spec(), rng);
+      auto rule = make_rule(cfg.rule);
+      rule->prepare(net, rng);
+      rule->begin(net);
+      const auto B = static_cast<std::size_t>(cfg.loop.batch);
+      std::vector<std::uint32_t> idx(B);
+      Eigen::MatrixXf X;
+      std::vector<std::uint8_t> labels(B);
+      auto step = [&](std::size_t k) {
+        for (std::size_t i = 0; i < B; ++i) {
+          idx[i] = static_cast<std::uint32_t>((k * B + i) % tr.size());
+          labels[i] = tr.labels[idx[i]];
+        }
+        fill_batch(tr, idx, X);
+        rule->train_batch(net, X, labels);
+      };
+      for (std::size_t k = 0; k < 3; ++k) step(k);  // warm-up: buffers reach their sizes
+      const std::uint64_t before = g_allocations.load();
+      const std::size_t steps = 100;  // includes one structural step of the bio rule
+      for (std::size_t k = 3; k < 3 + steps; ++k) step(k);
+      r["allocations_per_batch"] = static_cast<double>(g_allocations.load() - before) / static_cast<double>(steps);
+    }
     TrainOptions to;
     to.out_dir = out;
     to.overwrite = true;
@@ -97,6 +151,17 @@ int run(int argc, char** argv) {
       p.restarts = 1;
       p.seed = 1;
       Eigen::MatrixXf adv;
+      {  // allocations per steady-state PGD step (forward + input gradient)
+        NetworkClassifier model(m.net);
+        Eigen::MatrixXf logits, grad, dlogits;
+        const Classifier::LossGradient loss = [&](const Eigen::MatrixXf& lg, Eigen::MatrixXf& d) {
+          softmax_cross_entropy(lg, sub.labels, Reduction::sum, &d);
+        };
+        for (int k = 0; k < 2; ++k) model.input_gradient(X, loss, logits, grad);
+        const std::uint64_t before = g_allocations.load();
+        for (int k = 0; k < 10; ++k) model.input_gradient(X, loss, logits, grad);
+        r["allocations_per_batch"] = static_cast<double>(g_allocations.load() - before) / 10.0;
+      }
       for (int k = 0; k < repeats; ++k) {
         NetworkClassifier model(m.net);
         const double t0 = now_s();

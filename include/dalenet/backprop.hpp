@@ -47,6 +47,8 @@ struct ForwardCache {
   struct SparseScratch {  // row-major copies for the CSR kernel (reused: no per-batch allocation)
     Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rhs, result;
   } sparse_scratch;
+  Eigen::MatrixXf rect;       // scratch: rectified drives of a competition layer
+  std::vector<float> sorted;  // scratch: sorted drives of one example (feedback inhibition)
   const Eigen::MatrixXf& logits() const { return act.back(); }
 };
 

@@ -14,16 +14,18 @@
 namespace dalenet {
 
 struct LocalBatch {
-  const Eigen::MatrixXf& pre;        // presynaptic rates [pre x B]
-  const Eigen::MatrixXf& post;       // postsynaptic rates [post x B]
+  Eigen::Ref<const Eigen::MatrixXf> pre;   // presynaptic rates [pre x B]
+  Eigen::Ref<const Eigen::MatrixXf> post;  // postsynaptic rates [post x B]
   const Eigen::MatrixXf* modulator;  // third factor per postsynaptic neuron [post x B], or nullptr
   double global = 0.0;               // one global modulatory scalar
 };
 
 // The synapses of one projection: what a local rule may change.
+// Views (Eigen::Ref) rather than matrices, so a rule can be handed one population's block of a
+// projection (e.g. the excitatory rows) in place, without a copy per batch.
 struct Synapses {
-  WeightMatrix& weight;  // [post x pre], non-negative for the bio rule
-  MaskMatrix& mask;      // [post x pre]: 1 existing, 0 silent
+  Eigen::Ref<WeightMatrix> weight;  // [post x pre], non-negative for the bio rule
+  Eigen::Ref<MaskMatrix> mask;      // [post x pre]: 1 existing, 0 silent
 };
 
 struct PlasticityCounters {

@@ -228,7 +228,7 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
   cache.sparse.resize(L);
   cache.sparse_t.resize(L);
   cache.act[0] = X;
-  std::vector<float> sorted;
+  std::vector<float>& sorted = cache.sorted;
   for (std::size_t l = 0; l + 1 < L; ++l) {
     const auto& p = net.projections[l];
     auto& z = cache.pre[l + 1];
@@ -264,7 +264,8 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
       z.col(b).head(nE).array() -= level;
       z.col(b).tail(z.rows() - nE).setConstant(std::isfinite(level) ? level : 0.0F);
     }
-    Eigen::MatrixXf rect = z;
+    Eigen::MatrixXf& rect = cache.rect;
+    rect = z;
     rect.topRows(nE) = rect.topRows(nE).cwiseMax(0.0F);
     if (layer.divisive) {
       cache.pool[l + 1] = rect.topRows(nE).colwise().sum().transpose();

@@ -16,7 +16,7 @@ namespace dalenet::rules {
 namespace {
 
 // Counts weights whose sign changed between `before` and `after` (zero counts as no sign).
-std::uint64_t count_flips(const WeightMatrix& before, const WeightMatrix& after) {
+std::uint64_t count_flips(const WeightMatrix& before, const Eigen::Ref<const WeightMatrix>& after) {
   const auto sb = (before.array() > 0.0F).cast<int>() - (before.array() < 0.0F).cast<int>();
   const auto sa = (after.array() > 0.0F).cast<int>() - (after.array() < 0.0F).cast<int>();
   return static_cast<std::uint64_t>(((sb != 0) && (sa != sb) && (sa != 0)).count());
@@ -32,16 +32,17 @@ class HiddenEm : public LocalPlasticity {
   HiddenEm(bool multiplicative, double eta) : multiplicative_(multiplicative), eta_(eta), base_eta_(eta) {}
   void set_scale(double s) { eta_ = base_eta_ * s; }
   void update(Synapses syn, const LocalBatch& b, PlasticityCounters& counters) override {
-    WeightMatrix& w = syn.weight;
+    auto& w = syn.weight;
     const Eigen::Index N = w.rows(), B = b.pre.cols();
     before_ = w;
-    const Eigen::VectorXf sums = w.rowwise().sum();
+    sums_ = w.rowwise().sum();
     for (Eigen::Index j = 0; j < N; ++j)
-      if (sums(j) > 0.0F) w.row(j) /= sums(j);  // synaptic scaling: w_hat
-    d_.noalias() = w * b.pre;                   // [N x B]
+      if (sums_(j) > 0.0F) w.row(j) /= sums_(j);  // synaptic scaling: w_hat
+    d_.noalias() = w * b.pre;                     // [N x B]
     ratio_ = b.post.array() / (d_.array() + 1e-12F);
     g_.noalias() = ratio_ * b.pre.transpose();  // [N x pre]: sum_b r_jb x_ib / d_jb
-    const Eigen::VectorXf rsum = b.post.rowwise().sum();
+    rsum_ = b.post.rowwise().sum();
+    const Eigen::VectorXf& rsum = rsum_;
     for (Eigen::Index j = 0; j < N; ++j) {
       const float mean_r = rsum(j) / static_cast<float>(B);
       if (!(rsum(j) > 0.0F)) continue;  // a neuron that did not fire does not learn
@@ -62,6 +63,7 @@ class HiddenEm : public LocalPlasticity {
   double eta_, base_eta_;
   WeightMatrix before_;
   Eigen::MatrixXf d_, ratio_;
+  Eigen::VectorXf sums_, rsum_;
   WeightMatrix g_;
 };
 
@@ -208,7 +210,8 @@ class BioRule : public LearningRule {
 
     // Postsynaptic factor of hidden plasticity (H3): each excitatory neuron's rate divided by
     // the pooled excitatory rate (divisive inhibition; a global scalar per example).
-    const Eigen::MatrixXf h = cache_.act[1].topRows(nE);
+    h_ = cache_.act[1].topRows(nE);
+    const Eigen::MatrixXf& h = h_;
     r_ = h;
     for (Eigen::Index b = 0; b < B; ++b) {
       const float total = r_.col(b).sum();
@@ -219,32 +222,26 @@ class BioRule : public LearningRule {
 
     // H3 on the E rows of the input projection.
     {
-      WeightMatrix wE = in.weight.topRows(nE);
-      MaskMatrix mE = in.mask.topRows(nE);
       PlasticityCounters pc;
-      hidden_->update({wE, mE}, {X.derived(), r_, nullptr, 0.0}, pc);
-      in.weight.topRows(nE) = wE;
+      hidden_->update({in.weight.topRows(nE), in.mask.topRows(nE)}, {X, r_, nullptr, 0.0}, pc);
       counters_.sign_flips += pc.sign_flips;
     }
     if (perturbation_) {
       output_perturbation_step(net, h, labels);
     } else {
       // O1 on the E columns of the output projection: third factor t - y at each output neuron.
-      Eigen::MatrixXf y = cache_.logits();
-      teaching_from_logits(y, labels, teach_);
-      WeightMatrix vE = out.weight.leftCols(nE);
-      MaskMatrix mE = out.mask.leftCols(nE);
+      y_ = cache_.logits();
+      const Eigen::MatrixXf& y = y_;
+      teaching_from_logits(y_, labels, teach_);
       PlasticityCounters pc;
-      output_->update({vE, mE}, {h, y, &teach_, 0.0}, pc);
-      out.weight.leftCols(nE) = vE;
+      output_->update({out.weight.leftCols(nE), out.mask.leftCols(nE)}, {h, y, &teach_, 0.0}, pc);
       out.bias += eta_out / static_cast<float>(B) * teach_.rowwise().sum();
       counters_.sign_flips += pc.sign_flips;
     }
     // H4: homeostatic thresholds (bias = -theta) from running rates of r.
     if (cfg_.homeostasis) {
       const auto a = static_cast<float>(cfg_.rate_decay);
-      const Eigen::VectorXf batch_rate = r_.rowwise().mean();
-      hidden.rate.head(nE) = (1.0F - a) * hidden.rate.head(nE) + a * batch_rate;
+      hidden.rate.head(nE) = (1.0F - a) * hidden.rate.head(nE) + a * r_.rowwise().mean();
       const float target = 1.0F / static_cast<float>(nE);
       in.bias.head(nE).array() -=
           static_cast<float>(cfg_.homeostasis_rate) * static_cast<float>(nE) * (hidden.rate.head(nE).array() - target);
@@ -331,7 +328,7 @@ class BioRule : public LearningRule {
   Eigen::MatrixXf logits_;
   Eigen::Index n_exc_ = 0;
   ForwardCache cache_;
-  Eigen::MatrixXf r_, teach_;
+  Eigen::MatrixXf h_, r_, y_, teach_;  // per-batch buffers, kept to avoid reallocation
   RuleCounters counters_, epoch_start_;
   struct {
     double active = 0.0;
