@@ -2,8 +2,10 @@
 # Feature- vs task-specific encoding (issue 5, docs/EVALUATION.md): bio and BP trained on the
 # first 2, 5 and 10 MNIST classes (3 seeds), then `dalenet represent` on each; the models of the
 # robustness runs (runs/robust) get their representation reports too. Regenerates docs/RESULTS.md.
+# env THREADS (default 0: all cores).
 set -euo pipefail
 BUILD=${1:-build}
+THREADS=${THREADS:-0}   # 0: all cores
 cd "$(dirname "$0")/.."
 root=runs/task_growth
 mkdir -p "$root"
@@ -19,14 +21,14 @@ for arm in bio bp; do
       if [[ ! -f "$run/model.safetensors" ]]; then
         echo "== train $run" >&2
         if [[ -n "$classes" ]]; then
-          "$BUILD/dalenet" train --quiet --config "experiments/${arm}_mnist.toml" --set train.seed="$s" \
+          "$BUILD/dalenet" train --quiet --config "experiments/${arm}_mnist.toml" --set train.seed="$s" --set train.threads="$THREADS" \
             --set "data.classes=$classes" --out "$run" --overwrite
         else
-          "$BUILD/dalenet" train --quiet --config "experiments/${arm}_mnist.toml" --set train.seed="$s" \
+          "$BUILD/dalenet" train --quiet --config "experiments/${arm}_mnist.toml" --set train.seed="$s" --set train.threads="$THREADS" \
             --out "$run" --overwrite
         fi
       fi
-      [[ -f "$run/representation.json" ]] || "$BUILD/dalenet" represent --model "$run/model.safetensors" \
+      [[ -f "$run/representation.json" ]] || "$BUILD/dalenet" represent --model "$run/model.safetensors" --threads "$THREADS" \
         --data mnist:test --limit 5000 --png "$run/receptive_fields.png" --out "$run/representation.json" > /dev/null
     done
   done
@@ -35,7 +37,7 @@ done
 for run in runs/robust/*-seed*/; do
   [[ -f "$run/model.safetensors" ]] || continue
   case "$run" in *fashion*) data=fashion:test ;; *) data=mnist:test ;; esac
-  [[ -f "$run/representation.json" ]] || "$BUILD/dalenet" represent --model "$run/model.safetensors" \
+  [[ -f "$run/representation.json" ]] || "$BUILD/dalenet" represent --model "$run/model.safetensors" --threads "$THREADS" \
     --data "$data" --limit 5000 --png "$run/receptive_fields.png" --out "$run/representation.json" > /dev/null
 done
 python3 scripts/results_md.py runs/results > docs/RESULTS.md.tmp && mv docs/RESULTS.md.tmp docs/RESULTS.md

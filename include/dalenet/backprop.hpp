@@ -48,7 +48,6 @@ struct ForwardCache {
     Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rhs, result;
   } sparse_scratch;
   Eigen::MatrixXf rect;       // scratch: rectified drives of a competition layer
-  std::vector<float> sorted;  // scratch: sorted drives of one example (feedback inhibition)
   const Eigen::MatrixXf& logits() const { return act.back(); }
 };
 

@@ -61,10 +61,36 @@ void check_finite_input(const Eigen::Ref<const Eigen::MatrixXf>& X) {
                          std::to_string(b) + ", feature " + std::to_string(i));
 }
 
+// Sum and count of the z_j > t. Sixteen independent lanes, added in a fixed order at the end:
+// the compiler vectorises it (a single accumulator would need reassociation), and the result
+// is the same on every run.
+double sum_above(const float* z, Eigen::Index n, float t, int& count) {
+  constexpr int kLanes = 16;
+  float s[kLanes] = {}, c[kLanes] = {};
+  Eigen::Index j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const float a = z[j + l] > t ? 1.0F : 0.0F;
+      c[l] += a;
+      s[l] += a * z[j + l];
+    }
+  double sum = 0.0, cnt = 0.0;
+  for (; j < n; ++j)
+    if (z[j] > t) {
+      sum += z[j];
+      cnt += 1.0;
+    }
+  for (int l = 0; l < kLanes; ++l) {
+    sum += s[l];
+    cnt += c[l];
+  }
+  count = static_cast<int>(cnt);
+  return sum;
+}
+
 // Inhibition level of one example's excitatory drives z (docs/RULE.md, H2).
-// feedback_inhibition: I = g * sum_j max(0, z_j - I), solved exactly over the sorted drives.
-void compete(const Layer& L, const float* z, Eigen::Index n, std::vector<float>& sorted, float& level, int& active,
-             int& unit) {
+// feedback_inhibition: I = g * sum_j max(0, z_j - I), solved exactly (Newton, see below).
+void compete(const Layer& L, const float* z, Eigen::Index n, float& level, int& active, int& unit) {
   unit = -1;
   if (L.competition == Competition::kwta) {
     const auto k = static_cast<Eigen::Index>(L.kwta_k);
@@ -89,32 +115,27 @@ void compete(const Layer& L, const float* z, Eigen::Index n, std::vector<float>&
   level = 0.0F;
   active = 0;
   if (n == 0) return;
-  // Only the largest drives can be active: sort the top K first and fall back to a full sort
-  // when the fixed point lies deeper (the result is the same either way).
-  sorted.assign(z, z + n);
-  auto solve = [&](Eigen::Index upto) -> bool {
-    if (sorted[0] <= 0.0F) return true;  // no positive drive: I = 0, nobody active
-    double sum = 0.0;
-    for (Eigen::Index m = 1; m <= upto; ++m) {
-      sum += sorted[static_cast<std::size_t>(m - 1)];
-      const double I = g * sum / (1.0 + g * static_cast<double>(m));
-      const double next = m < n ? sorted[static_cast<std::size_t>(m)] : -std::numeric_limits<double>::infinity();
-      if (sorted[static_cast<std::size_t>(m - 1)] > I && next <= I) {
-        level = static_cast<float>(I);
-        active = static_cast<int>(m);
-        return true;
-      }
+  // The fixed point of I = g * sum_j max(0, z_j - I) by Newton's method on the convex,
+  // decreasing, piecewise-linear f(I) = g * sum_j max(0, z_j - I) - I, started at I = 0 where
+  // f >= 0: each step solves the equation exactly for the current active set {z_j > I}, I only
+  // grows, and the set only shrinks, so the iteration ends (exactly) when the set stops
+  // changing, after a few vectorised O(n) passes (no sort). Sums in a fixed order: the result
+  // does not depend on the thread count.
+  double I = 0.0;
+  int m_count = 0;
+  int m_prev = -1;
+  for (Eigen::Index it = 0; it <= n; ++it) {
+    const double sum = sum_above(z, n, static_cast<float>(I), m_count);
+    const int m = m_count;
+    if (m == 0) {  // no drive above I (at I = 0: no positive drive; nobody active)
+      break;
     }
-    return false;
-  };
-  const Eigen::Index K = std::min<Eigen::Index>(n, 128);
-  if (K < n) {
-    // Top K+1 in order: element K is then the largest of the rest ("next" for m = K).
-    std::partial_sort(sorted.begin(), sorted.begin() + K + 1, sorted.end(), std::greater<>());
-    if (solve(K)) return;
+    if (m == m_prev) break;  // the active set did not change: I solves the equation for it
+    I = g * sum / (1.0 + g * static_cast<double>(m));
+    m_prev = m;
+    active = m;
   }
-  std::sort(sorted.begin(), sorted.end(), std::greater<>());
-  solve(n);
+  level = static_cast<float>(I);
 }
 }  // namespace
 
@@ -228,7 +249,6 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
   cache.sparse.resize(L);
   cache.sparse_t.resize(L);
   cache.act[0] = X;
-  std::vector<float>& sorted = cache.sorted;
   for (std::size_t l = 0; l + 1 < L; ++l) {
     const auto& p = net.projections[l];
     auto& z = cache.pre[l + 1];
@@ -257,7 +277,7 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
     for (Eigen::Index b = 0; b < B; ++b) {
       float level = 0.0F;
       int active = 0, unit = -1;
-      compete(layer, z.col(b).data(), nE, sorted, level, active, unit);
+      compete(layer, z.col(b).data(), nE, level, active, unit);
       cache.inhibition[l + 1](b) = level;
       cache.active_count[l + 1](b) = active;
       cache.threshold_unit[l + 1](b) = unit;
