@@ -117,9 +117,7 @@ void BM_SilentProjection(benchmark::State& st) {
 }
 }  // namespace
 
-BENCHMARK(BM_SilentProjection)
-    ->ArgsProduct({{0, 50, 70, 80, 90, 95, 99}, {0, 1}})
-    ->UseRealTime();
+BENCHMARK(BM_SilentProjection)->ArgsProduct({{0, 50, 70, 80, 90, 95, 99}, {0, 1}})->UseRealTime();
 BENCHMARK(BM_Forward)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_Backward)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_AdamTrainStep)->Arg(1)->Arg(2)->UseRealTime();

@@ -78,13 +78,20 @@ int run(int argc, char** argv) {
       if (i + 1 >= argc) throw InputError(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--config") config = next();
-    else if (a == "--model") model_path = next();
-    else if (a == "--out") out = next();
-    else if (a == "--epochs") epochs = std::stoi(next());
-    else if (a == "--repeats") repeats = std::stoi(next());
-    else if (a == "--threads") threads = std::stoi(next());
-    else throw InputError("unknown option " + a);
+    if (a == "--config")
+      config = next();
+    else if (a == "--model")
+      model_path = next();
+    else if (a == "--out")
+      out = next();
+    else if (a == "--epochs")
+      epochs = std::stoi(next());
+    else if (a == "--repeats")
+      repeats = std::stoi(next());
+    else if (a == "--threads")
+      threads = std::stoi(next());
+    else
+      throw InputError("unknown option " + a);
   }
   set_threads(threads);
   nlohmann::json r = {{"workload", workload}, {"threads", current_threads()}};

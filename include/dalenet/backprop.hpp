@@ -47,7 +47,7 @@ struct ForwardCache {
   struct SparseScratch {  // row-major copies for the CSR kernel (reused: no per-batch allocation)
     Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rhs, result;
   } sparse_scratch;
-  Eigen::MatrixXf rect;       // scratch: rectified drives of a competition layer
+  Eigen::MatrixXf rect;  // scratch: rectified drives of a competition layer
   const Eigen::MatrixXf& logits() const { return act.back(); }
 };
 

@@ -16,8 +16,8 @@ namespace dalenet {
 struct LocalBatch {
   Eigen::Ref<const Eigen::MatrixXf> pre;   // presynaptic rates [pre x B]
   Eigen::Ref<const Eigen::MatrixXf> post;  // postsynaptic rates [post x B]
-  const Eigen::MatrixXf* modulator;  // third factor per postsynaptic neuron [post x B], or nullptr
-  double global = 0.0;               // one global modulatory scalar
+  const Eigen::MatrixXf* modulator;        // third factor per postsynaptic neuron [post x B], or nullptr
+  double global = 0.0;                     // one global modulatory scalar
 };
 
 // The synapses of one projection: what a local rule may change.

@@ -440,8 +440,8 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
                 std::vector<std::uint8_t> sl0(sl.size()), ql0(ql.size());  // labels 5..9 -> output neurons 0..4
                 for (std::size_t i = 0; i < sl.size(); ++i) sl0[i] = static_cast<std::uint8_t>(sl[i] - novel.front());
                 for (std::size_t i = 0; i < ql.size(); ++i) ql0[i] = static_cast<std::uint8_t>(ql[i] - novel.front());
-                const LocalReadout ro = train_bio_readout(S, sl0, static_cast<int>(novel.size()), own_eta,
-                                                          opt.min_updates, es ^ 0x0DEULL);
+                const LocalReadout ro =
+                    train_bio_readout(S, sl0, static_cast<int>(novel.size()), own_eta, opt.min_updates, es ^ 0x0DEULL);
                 own_acc.push_back(accuracy_of(ro.predict(Q), ql0));
               }
             }
@@ -488,7 +488,8 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
         const std::string key = (std::string_view(readout) == "own" ? "own_k" : "k") + std::to_string(k);
         std::vector<double> means;  // one mean per training seed (episodes averaged within a seed)
         for (const auto& r : novel_rows)
-          if (r["arm"].get<std::string>() == arm.name && r.contains(key)) means.push_back(r[key]["accuracy"]["mean"].get<double>());
+          if (r["arm"].get<std::string>() == arm.name && r.contains(key))
+            means.push_back(r[key]["accuracy"]["mean"].get<double>());
         if (!means.empty())
           novel_summary.push_back(
               {{"arm", arm.name}, {"k", k}, {"readout", readout}, {"accuracy_over_seeds", summarise(means)}});
@@ -525,16 +526,17 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
 std::string fewshot_csv(const nlohmann::json& results) {
   std::string csv = "regime,arm,readout,k,draw_or_seed,accuracy,episodes\n";
   for (const auto& r : results["regime_a"]["draws"])
-    csv += fmt::format("A,{},own,{},{},{:.6f},\n", r["arm"].get<std::string>(), r["k"].get<int>(),
-                       r["draw"].get<int>(), r["accuracy"].get<double>());
+    csv += fmt::format("A,{},own,{},{},{:.6f},\n", r["arm"].get<std::string>(), r["k"].get<int>(), r["draw"].get<int>(),
+                       r["accuracy"].get<double>());
   for (const auto& r : results["regime_b"]["seeds"])
     for (const int k : results["options"]["novel_shots"].get<std::vector<int>>())
       for (const char* readout : {"prototype", "own"}) {
         const std::string key = (std::string_view(readout) == "own" ? "own_k" : "k") + std::to_string(k);
         if (!r.contains(key)) continue;
         const auto& a = r[key];
-        csv += fmt::format("B,{},{},{},{},{:.6f},{}\n", r["arm"].get<std::string>(), readout, k,
-                           r["seed"].get<std::uint64_t>(), a["accuracy"]["mean"].get<double>(), a["episodes"].get<int>());
+        csv +=
+            fmt::format("B,{},{},{},{},{:.6f},{}\n", r["arm"].get<std::string>(), readout, k,
+                        r["seed"].get<std::uint64_t>(), a["accuracy"]["mean"].get<double>(), a["episodes"].get<int>());
       }
   return csv;
 }

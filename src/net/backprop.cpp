@@ -254,8 +254,8 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
     auto& z = cache.pre[l + 1];
     z.resize(p.num_post(), X.cols());
     const bool reuse = cache.weights_fixed && cache.prepared[l] != 0 &&
-                       (p.efficacy == Efficacy::linear || (cache.effective[l].rows() == p.num_post() &&
-                                                           cache.effective[l].cols() == p.num_pre()));
+                       (p.efficacy == Efficacy::linear ||
+                        (cache.effective[l].rows() == p.num_post() && cache.effective[l].cols() == p.num_pre()));
     if (!reuse) prepare_projection(p, l, cache);
     if (cache.sparse_active[l] != 0) {
       csr_times_dense(cache.sparse[l], cache.act[l], z, cache.sparse_scratch);
