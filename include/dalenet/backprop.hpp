@@ -24,7 +24,7 @@ namespace dalenet {
 // threshold is fixed, not timed at run time, so the same input always takes the same kernel and
 // results stay reproducible; it is the crossover measured by `make bench` (docs/PERFORMANCE.md).
 enum class Execution { automatic, dense, sparse };
-inline constexpr double kSparseZeroFraction = 0.70;
+inline constexpr double kSparseZeroFraction = 0.50;
 
 struct ForwardCache {
   std::vector<Eigen::MatrixXf> pre;  // pre[l]: drive of layer l, [size_l x B] (pre[0] unused)

@@ -61,11 +61,16 @@ void Projection::effective_weight(WeightMatrix& out) const {
   const Eigen::VectorXf inv = (sums.array() > 0.0F).select(sums.array().inverse(), 0.0F);
   const float floor = efficacy_floor;
   out.resize(weight.rows(), weight.cols());
-  // Two passes: Eigen vectorises the log (plog) only in a plain unary expression; fused with the
-  // row-broadcast product it fell back to scalar logf, a fifth of a bio-rule epoch.
+  // Row by row, so the log is Eigen's vectorised plog: fused with a column-broadcast product
+  // over the whole matrix it fell back to scalar logf, a fifth of a bio-rule epoch.
   const float log_floor = std::log(floor);
-  for (Eigen::Index i = 0; i < weight.rows(); ++i) out.row(i) = weight.row(i) * inv(i);
-  out.array() = out.array().max(floor).log() - log_floor;
+  for (Eigen::Index i = 0; i < weight.rows(); ++i) {
+    if (inv(i) == 0.0F) {
+      out.row(i).setZero();  // a neuron without input synapses (e.g. an interneuron): ln(floor) - ln(floor)
+    } else {
+      out.row(i).array() = (weight.row(i).array() * inv(i)).max(floor).log() - log_floor;
+    }
+  }
 }
 
 std::string to_string(NeuronType t) {
