@@ -8,6 +8,9 @@ over epochs or repeats, excluding data loading. GFLOP/s count the dense multiply
 this build's flags). The PyTorch peer is Debian's python3-torch on OpenBLAS (libopenblas0-pthread),
 never the reference BLAS: the script refuses to run otherwise.
 
+"allocations per step": heap allocations per steady-state training batch or PGD step of dalenet
+(counted in workloads.cpp by interposing malloc; inference rows do not count them).
+
 Usage: bench/table.py [--build build] [--threads N] [--data DIR] [--markdown FILE] [--quick]
 """
 import argparse, json, os, re, shutil, statistics, subprocess, sys, tempfile
@@ -38,15 +41,18 @@ def run_measured(cmd):
 
 
 def gemm_rates(build, threads):
+    # Medians of 3 repetitions of >= 1 s each: single short runs of these kernels varied by 2x on
+    # the shared 2-vCPU machine.
     out = subprocess.run([f"{build}/bench/dalenet_bench", "--benchmark_filter=BM_Gemm|BM_SilentProjection",
-                          "--benchmark_min_time=0.3", "--benchmark_format=json"],
+                          "--benchmark_min_time=1", "--benchmark_repetitions=3",
+                          "--benchmark_report_aggregates_only=true", "--benchmark_format=json"],
                          capture_output=True, text=True, check=True,
                          env={**os.environ, "OMP_NUM_THREADS": str(threads)}).stdout
-    res = json.loads(out)["benchmarks"]
-    gemm = {b["name"]: b["GFLOP/s"] for b in res if b["name"].startswith("BM_Gemm")}
+    res = [b for b in json.loads(out)["benchmarks"] if b.get("aggregate_name") == "median"]
+    gemm = {b["run_name"]: b["GFLOP/s"] for b in res if b["name"].startswith("BM_Gemm")}
     silent = {}
     for b in res:
-        m = re.match(r"BM_SilentProjection/(\d+)/(\d)/", b["name"])
+        m = re.match(r"BM_SilentProjection/(\d+)/(\d)/", b["run_name"])
         if m:
             silent.setdefault(int(m.group(1)), {})["sparse" if m.group(2) == "1" else "dense"] = b["real_time"] / 1e6
     return gemm, silent
@@ -92,6 +98,7 @@ def main():
             rows.append({"workload": name, "dalenet_s": ds, "pytorch_s": ps, "ratio": ds / ps,
                          "gflops": d["flop"] / ds / 1e9, "gflops_pytorch": d["flop"] / ps / 1e9,
                          "of_peak": d["flop"] / ds / 1e9 / peak, "dalenet_mib": dm, "pytorch_mib": pm,
+                         "allocs": d.get("allocations_per_batch"),
                          "check": {k: (d.get(k), p.get(k)) for k in ("test_accuracy", "robust_accuracy") if k in d}})
 
         bp_model = os.path.join(work, "bp", "model.safetensors")
@@ -129,18 +136,20 @@ def main():
           f"{'1' if a.quick else '3'} epochs/repeats (bio: {'1' if a.quick else '2'} epochs); "
           f"GEMM peak {peak:.0f} GFLOP/s (Eigen 1000^3, this run)")
         w("")
-        w("| workload | dalenet s | PyTorch s | ratio | GFLOP/s | PyTorch GFLOP/s | of peak | peak MiB dalenet | peak MiB PyTorch | check (dalenet / PyTorch) |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        w("| workload | dalenet s | PyTorch s | ratio | GFLOP/s | PyTorch GFLOP/s | of peak | peak MiB dalenet | "
+          "peak MiB PyTorch | dalenet allocations per step | check (dalenet / PyTorch) |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         for r in rows:
             chk = "; ".join(f"{k} {v[0]:.4f} / {v[1]:.4f}" for k, v in r["check"].items() if v[0] is not None and v[1] is not None)
             w(f"| {r['workload']} | {r['dalenet_s']:.3f} | {r['pytorch_s']:.3f} | {r['ratio']:.2f} | {r['gflops']:.1f} | "
-              f"{r['gflops_pytorch']:.1f} | {100 * r['of_peak']:.0f} % | {r['dalenet_mib']:.0f} | {r['pytorch_mib']:.0f} | {chk} |")
+              f"{r['gflops_pytorch']:.1f} | {100 * r['of_peak']:.0f} % | {r['dalenet_mib']:.0f} | {r['pytorch_mib']:.0f} | "
+              f"{'–' if r['allocs'] is None else format(r['allocs'], '.0f')} | {chk} |")
         w("")
         w("GEMM (Eigen, dalenet_bench): " + ", ".join(f"{k.replace('BM_Gemm/', '').replace('/real_time', '')}: "
                                                     f"{v:.1f} GFLOP/s" for k, v in sorted(gemm.items())))
         w("")
         w("Sparse vs dense execution of a 784 -> 2000 log-normalised projection, forward + input gradient, batch 100 "
-          "(ms per pass; dalenet_bench BM_SilentProjection):")
+          "(ms per pass, median of 3 repetitions; dalenet_bench BM_SilentProjection):")
         w("")
         w("| silent % | dense ms | sparse ms | speed-up |")
         w("|---:|---:|---:|---:|")
