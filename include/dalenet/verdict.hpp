@@ -1,0 +1,65 @@
+#pragma once
+// Verdicts on the paper's claims (Inoue, Röhrbein & Knoblauch 2026), decided from measured result
+// documents by fixed rules — the verdict table of the report (issue 6) is this code, not prose.
+// Each rule is documented in docs/EVALUATION.md ("Verdicts") and tested in tests/test_verdict.cpp.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace dalenet {
+
+enum class Verdict { reproduced, partly, not_reproduced, not_measured };
+std::string to_string(Verdict v);  // "reproduced", "partly", "not reproduced", "not measured"
+
+struct ClaimVerdict {
+  std::string claim;  // the paper's claim, in words
+  Verdict verdict = Verdict::not_measured;
+  std::string deciding;  // the deciding numbers (with CIs where there are any)
+  nlohmann::json to_json() const;
+};
+
+// A measured difference (bio − reference) with the half-width of its 95 % CI.
+struct Difference {
+  std::string label;  // what was compared, e.g. "mnist eps=0.1"
+  double mean = 0.0;
+  double ci95 = 0.0;
+  // +1: significantly positive (mean − ci95 > 0), −1: significantly negative, 0: neither.
+  int sign() const;
+};
+
+// "Sparse connectivity emerges": the silent fraction of the bio model's input -> hidden
+// synapses at the documented threshold. ≥ 0.8 reproduced, ≥ 0.5 partly, else not.
+// analysis: the `dalenet analyze --json` document of a bio model.
+ClaimVerdict sparsity_verdict(const nlohmann::json& analysis);
+
+// "Lognormal weights emerge": the non-silent positive input -> hidden weights prefer lognormal
+// over normal, gamma and exponential (Vuong, p < 0.01) while the initial weights do not (the
+// control). All three and the control: reproduced; some families or a failing control: partly;
+// none: not reproduced.
+ClaimVerdict lognormal_verdict(const nlohmann::json& analysis);
+
+// "Dale's law emerges": every projection's compliance is 1 and no sign flipped. From a mixed-
+// sign start (each synapse's sign random) that is an emergent result: reproduced, partly for
+// compliance ≥ 0.9 on every projection, else not. From a per-neuron start the signs were given,
+// not learned: at most partly (holds, by construction), not reproduced if it does not hold.
+ClaimVerdict dale_verdict(const nlohmann::json& analysis, bool mixed_sign_start);
+
+// "More robust to adversarial attacks": per data set, the paired differences bio − BP of robust
+// accuracy at each eps > 0. A data set supports the claim when bio is significantly more robust
+// at a majority of its eps and significantly less robust at none. All data sets: reproduced;
+// some: partly; none: not reproduced.
+ClaimVerdict robustness_verdict(const std::vector<std::pair<std::string, std::vector<Difference>>>& per_dataset);
+
+// "Better (few-shot) generalisation": paired differences bio − BP over the few-shot comparisons
+// (every k of regime A, both readouts' k of regime B, every data set). Significantly better in
+// all: reproduced; in some: partly; in none: not reproduced.
+ClaimVerdict fewshot_verdict(const std::vector<Difference>& comparisons);
+
+// "Biologically plausible representations": named markers that hold or not (sparse activity,
+// structured receptive fields, eigenspectrum alpha near 1, feature-like units, ...). All hold:
+// reproduced; some: partly; none: not reproduced.
+ClaimVerdict representation_verdict(const std::vector<std::pair<std::string, bool>>& markers);
+
+}  // namespace dalenet
