@@ -4,6 +4,7 @@
 
 #include "dalenet/backprop.hpp"
 #include "dalenet/error.hpp"
+#include "dalenet/local.hpp"
 #include "dalenet/train.hpp"
 #include "helpers.hpp"
 
@@ -256,4 +257,15 @@ TEST(BioReadout, LearnsSeparableFeaturesAndKeepsWeightsPositive) {
   EXPECT_THROW(train_bio_readout(F, bad, C, 0.5, 10, 1), InputError);
   EXPECT_THROW(train_bio_readout(-F, y, C, 0.5, 10, 1), InputError);
   EXPECT_THROW(train_bio_readout(F.leftCols(3), y, C, 0.5, 10, 1), InputError);
+}
+
+// Sign-flip accounting: zero is no sign, tiny magnitudes still count, any length (lanes + tail).
+TEST(SignFlips, CountsSignChangesOnly) {
+  const std::vector<float> before = {1.0F, -1.0F, 1e-30F, -1e-30F, 0.0F, 2.0F, 0.5F, -3.0F, 1.0F, 1.0F,
+                                     1.0F, 1.0F,  1.0F,   1.0F,    1.0F, 1.0F, 1.0F, -1.0F, 4.0F};
+  const std::vector<float> after = {-1.0F, 1.0F, -1e-30F, 1e-30F, -5.0F, 0.0F, 0.7F,  -0.1F, 1.0F, 1.0F,
+                                    1.0F,  1.0F, 1.0F,    1.0F,   1.0F,  1.0F, -1.0F, 1.0F,  4.0F};
+  // flips: 0, 1, 2, 3 (tiny), 16, 17 (in the tail); 4 (from zero) and 5 (to zero) are not flips.
+  EXPECT_EQ(count_sign_changes(before.data(), after.data(), static_cast<Eigen::Index>(before.size())), 6u);
+  EXPECT_EQ(count_sign_changes(before.data(), before.data(), static_cast<Eigen::Index>(before.size())), 0u);
 }

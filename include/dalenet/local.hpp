@@ -33,6 +33,10 @@ struct PlasticityCounters {
   std::uint64_t clip_events = 0;
 };
 
+// Sign flips between two arrays of n weights: entries whose sign differs, zero counting as no
+// sign (w -> 0 is an elimination, not a flip). For a rule's PlasticityCounters::sign_flips.
+std::uint64_t count_sign_changes(const float* before, const float* after, Eigen::Index n);
+
 class LocalPlasticity {
  public:
   virtual ~LocalPlasticity() = default;

@@ -15,25 +15,13 @@
 namespace dalenet::rules {
 namespace {
 
-// Counts weights whose sign changed between `before` and `after` (zero counts as no sign).
+// count_sign_changes (local.hpp) over two row-major matrices of one shape (rows are contiguous;
+// a block view's rows may be strided apart).
 std::uint64_t count_flips(const WeightMatrix& before, const Eigen::Ref<const WeightMatrix>& after) {
-  const auto sb = (before.array() > 0.0F).cast<int>() - (before.array() < 0.0F).cast<int>();
-  const auto sa = (after.array() > 0.0F).cast<int>() - (after.array() < 0.0F).cast<int>();
-  return static_cast<std::uint64_t>(((sb != 0) && (sa != sb) && (sa != 0)).count());
-}
-
-// Entries whose sign differs between `before` and `after` with neither zero (count_flips' rule),
-// in sixteen float lanes so that the compiler vectorises it (Eigen's boolean counts do not).
-std::uint64_t count_sign_changes(const float* before, const float* after, Eigen::Index n) {
-  constexpr int kLanes = 16;
-  float lanes[kLanes] = {};
-  Eigen::Index i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) lanes[l] += before[i + l] * after[i + l] < 0.0F ? 1.0F : 0.0F;
-  std::uint64_t count = 0;
-  for (; i < n; ++i) count += before[i] * after[i] < 0.0F ? 1U : 0U;
-  for (const float c : lanes) count += static_cast<std::uint64_t>(c);
-  return count;
+  std::uint64_t n = 0;
+  for (Eigen::Index r = 0; r < before.rows(); ++r)
+    n += count_sign_changes(before.row(r).data(), after.row(r).data(), before.cols());
+  return n;
 }
 
 // H3: competitive Hebbian plasticity in EM form. With w_hat the row-normalised weights and
