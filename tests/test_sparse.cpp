@@ -81,3 +81,27 @@ TEST(SparseExecution, AutomaticChoiceFollowsTheZeroFractionOnlyForFixedWeights) 
   forward(mostly_silent, X, c);
   EXPECT_FALSE(c.sparse_active[1] != 0);
 }
+
+// A cache with fixed weights that meets a second network (other weights, other shape) prepares
+// again instead of reusing the first network's effective or CSR weights.
+TEST(SparseExecution, ACacheReusedAcrossNetworksPreparesAgain) {
+  Rng rng(6);
+  const Network a = sparse_net(0.95, Efficacy::log_normalized, rng);
+  const Network b = sparse_net(0.9, Efficacy::linear, rng);
+  NetworkSpec wide;
+  wide.input = 30;
+  wide.hidden = {64};
+  wide.output = 5;
+  Network c = make_network(wide);
+  init_weights(c, InitSpec{}, rng);
+  const Eigen::MatrixXf X = Eigen::MatrixXf::Random(30, 6).cwiseAbs();
+  ForwardCache shared;
+  shared.weights_fixed = true;
+  for (const Network* n : std::vector<const Network*>{&a, &b, &c, &a}) {
+    forward(*n, X, shared);
+    ForwardCache fresh;
+    fresh.weights_fixed = true;
+    forward(*n, X, fresh);
+    EXPECT_EQ(shared.logits(), fresh.logits());
+  }
+}

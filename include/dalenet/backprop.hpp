@@ -9,6 +9,7 @@
 #include <Eigen/SparseCore>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "dalenet/network.hpp"
@@ -40,9 +41,11 @@ struct ForwardCache {
   // effective weights computed by the first pass are reused instead of recomputed.
   bool weights_fixed = false;
   Execution execution = Execution::automatic;
-  // Per projection, prepared once while weights_fixed: whether it runs sparse, its CSR weights
+  // Per projection, prepared once per weight matrix while weights_fixed: whether it runs sparse, its CSR weights
   // [post x pre] and their transpose (for the input gradient; row-major so both products thread).
-  std::vector<char> prepared, sparse_active;
+  std::vector<const float*> prepared;  // the weights each layer was prepared from (nullptr: none)
+  std::vector<std::pair<Eigen::Index, Eigen::Index>> prepared_shape;
+  std::vector<char> sparse_active;
   std::vector<Eigen::SparseMatrix<float, Eigen::RowMajor>> sparse, sparse_t;
   struct SparseScratch {  // row-major copies for the CSR kernel (reused: no per-batch allocation)
     Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rhs, result;

@@ -228,7 +228,8 @@ void prepare_projection(const Projection& p, std::size_t l, ForwardCache& cache)
     cache.sparse[l].resize(0, 0);
     cache.sparse_t[l].resize(0, 0);
   }
-  cache.prepared[l] = 1;
+  cache.prepared[l] = p.weight.data();
+  cache.prepared_shape[l] = {p.num_post(), p.num_pre()};
 }
 }  // namespace
 
@@ -244,7 +245,8 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
   cache.threshold_unit.resize(L);
   cache.effective.resize(L);
   cache.pool.resize(L);
-  cache.prepared.resize(L, 0);
+  cache.prepared.resize(L, nullptr);
+  cache.prepared_shape.resize(L);
   cache.sparse_active.resize(L, 0);
   cache.sparse.resize(L);
   cache.sparse_t.resize(L);
@@ -253,9 +255,9 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
     const auto& p = net.projections[l];
     auto& z = cache.pre[l + 1];
     z.resize(p.num_post(), X.cols());
-    const bool reuse = cache.weights_fixed && cache.prepared[l] != 0 &&
-                       (p.efficacy == Efficacy::linear ||
-                        (cache.effective[l].rows() == p.num_post() && cache.effective[l].cols() == p.num_pre()));
+    // Reuse only what was prepared from these very weights (a cache may meet another network).
+    const bool reuse = cache.weights_fixed && cache.prepared[l] == p.weight.data() &&
+                       cache.prepared_shape[l] == std::pair{p.num_post(), p.num_pre()};
     if (!reuse) prepare_projection(p, l, cache);
     if (cache.sparse_active[l] != 0) {
       csr_times_dense(cache.sparse[l], cache.act[l], z, cache.sparse_scratch);
