@@ -67,6 +67,9 @@ def main():
     ap.add_argument("--markdown", help="also write the tables as Markdown to this file")
     ap.add_argument("--quick", action="store_true", help="1 epoch / 1 repeat per workload (a smoke run)")
     a = ap.parse_args()
+    # The PyTorch peer rebuilds model files with this build's Python module (dalenet.to_torch).
+    os.environ["PYTHONPATH"] = os.path.join(os.path.abspath(a.build), "python") + (
+        os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else "")
     work = tempfile.mkdtemp(prefix="dalenet-bench-")
     tmp_out, tmp_err = os.path.join(work, "out"), os.path.join(work, "err")
     try:

@@ -137,8 +137,10 @@ def bio_epoch(a, X, Y):
 
 
 def load(path):
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "build", "python"))
-    import dalenet  # noqa: E402  (the Python module: its to_torch rebuilds the model file)
+    # The Python module (its to_torch rebuilds the model file): from PYTHONPATH (bench/table.py
+    # sets it to the build's python folder), else the default build folder.
+    sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "python"))
+    import dalenet  # noqa: E402
     return dalenet.to_torch(path)
 
 
