@@ -151,6 +151,11 @@ nlohmann::json summarise(const std::vector<double>& v) {
           {"n", ci.n}};
 }
 
+// The key of a regime-B seed row that holds readout "prototype" ("k5") or "own" ("own_k5").
+std::string readout_key(std::string_view readout, int k) {
+  return (readout == "own" ? "own_k" : "k") + std::to_string(k);
+}
+
 }  // namespace
 
 std::vector<std::uint8_t> nearest_class_mean(const Dataset& support, const Dataset& test) {
@@ -445,9 +450,9 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
                 own_acc.push_back(accuracy_of(ro.predict(Q), ql0));
               }
             }
-            row[fmt::format("k{}", k)] = {{"episodes", acc.size()}, {"accuracy", summarise(acc)}};
+            row[readout_key("prototype", k)] = {{"episodes", acc.size()}, {"accuracy", summarise(acc)}};
             if (own_readout)
-              row[fmt::format("own_k{}", k)] = {{"episodes", own_acc.size()}, {"accuracy", summarise(own_acc)}};
+              row[readout_key("own", k)] = {{"episodes", own_acc.size()}, {"accuracy", summarise(own_acc)}};
           }
           row["seconds"] = seconds_since(tu);
           store.put(unit, row);
@@ -485,7 +490,7 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
   for (const auto& arm : opt.arms)
     for (const int k : opt.novel_shots) {
       for (const char* readout : {"prototype", "own"}) {
-        const std::string key = (std::string_view(readout) == "own" ? "own_k" : "k") + std::to_string(k);
+        const std::string key = readout_key(readout, k);
         std::vector<double> means;  // one mean per training seed (episodes averaged within a seed)
         for (const auto& r : novel_rows)
           if (r["arm"].get<std::string>() == arm.name && r.contains(key))
@@ -531,7 +536,7 @@ std::string fewshot_csv(const nlohmann::json& results) {
   for (const auto& r : results["regime_b"]["seeds"])
     for (const int k : results["options"]["novel_shots"].get<std::vector<int>>())
       for (const char* readout : {"prototype", "own"}) {
-        const std::string key = (std::string_view(readout) == "own" ? "own_k" : "k") + std::to_string(k);
+        const std::string key = readout_key(readout, k);
         if (!r.contains(key)) continue;
         const auto& a = r[key];
         csv +=
