@@ -11,6 +11,8 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
