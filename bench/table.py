@@ -20,24 +20,17 @@ ROOT = os.path.dirname(HERE)
 PY = "/usr/bin/python3"  # Debian's python, where python3-torch lives
 
 
-def run_measured(cmd):
-    """Runs cmd in a child and returns (JSON, peak RSS MiB) using wait4 on that child alone."""
-    pid = os.fork()
-    if pid == 0:  # child: exec with stdout to a temp file
-        fd = os.open(tmp_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(fd, 1)
-        err = os.open(tmp_err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(err, 2)
-        try:
-            os.execv(cmd[0], cmd)
-        finally:
-            os._exit(127)
-    _, status, usage = os.wait4(pid, 0)
+def run_measured(cmd, work):
+    """Runs cmd in a child; returns (its last JSON line, its peak RSS in MiB from wait4 on that
+    child alone). stdout/stderr go to files in `work`."""
+    out_path, err_path = os.path.join(work, "out"), os.path.join(work, "err")
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        p = subprocess.Popen(cmd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(p.pid, 0)
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
-        sys.exit(f"bench: {' '.join(cmd)} failed ({code}):\n{open(tmp_err).read()[-2000:]}")
-    lines = open(tmp_out).read().strip().splitlines()
-    return json.loads(lines[-1]), usage.ru_maxrss / 1024.0
+        sys.exit(f"bench: {' '.join(cmd)} failed ({code}):\n{open(err_path).read()[-2000:]}")
+    return json.loads(open(out_path).read().strip().splitlines()[-1]), usage.ru_maxrss / 1024.0
 
 
 def gemm_rates(build, threads):
@@ -59,7 +52,6 @@ def gemm_rates(build, threads):
 
 
 def main():
-    global tmp_out, tmp_err
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -71,7 +63,6 @@ def main():
     os.environ["PYTHONPATH"] = os.path.join(os.path.abspath(a.build), "python") + (
         os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else "")
     work = tempfile.mkdtemp(prefix="dalenet-bench-")
-    tmp_out, tmp_err = os.path.join(work, "out"), os.path.join(work, "err")
     try:
         torch_cfg = subprocess.run([PY, "-c", "import torch; print(torch.__config__.show())"],
                                    capture_output=True, text=True)
@@ -94,9 +85,9 @@ def main():
 
         def row(name, dcmd, pcmd):
             print(f"== {name}: dalenet", file=sys.stderr)
-            d, dm = run_measured(dcmd)
+            d, dm = run_measured(dcmd, work)
             print(f"== {name}: PyTorch", file=sys.stderr)
-            p, pm = run_measured(pcmd)
+            p, pm = run_measured(pcmd, work)
             ds, ps = statistics.median(d["seconds"]), statistics.median(p["seconds"])
             rows.append({"workload": name, "dalenet_s": ds, "pytorch_s": ps, "ratio": ds / ps,
                          "gflops": d["flop"] / ds / 1e9, "gflops_pytorch": d["flop"] / ps / 1e9,
@@ -127,8 +118,8 @@ def main():
             for label, w, extra in [("inference, BP", "inference", ["--model", bp_model, "--repeats", R]),
                                     ("PGD-100, BP", "pgd", ["--model", bp_model, "--repeats", R])]:
                 print(f"== thread scaling: {label}", file=sys.stderr)
-                one, _ = run_measured(dn + [w] + extra + ["--threads", "1"])
-                many, _ = run_measured(dn + [w] + extra + ["--threads", T])
+                one, _ = run_measured(dn + [w] + extra + ["--threads", "1"], work)
+                many, _ = run_measured(dn + [w] + extra + ["--threads", T], work)
                 scaling.append((label, statistics.median(one["seconds"]), statistics.median(many["seconds"]),
                                 one.get("test_accuracy", one.get("robust_accuracy")),
                                 many.get("test_accuracy", many.get("robust_accuracy"))))

@@ -122,11 +122,10 @@ void compete(const Layer& L, const float* z, Eigen::Index n, float& level, int& 
   // changing, after a few vectorised O(n) passes (no sort). Sums in a fixed order: the result
   // does not depend on the thread count.
   double I = 0.0;
-  int m_count = 0;
   int m_prev = -1;
   for (Eigen::Index it = 0; it <= n; ++it) {
-    const double sum = sum_above(z, n, static_cast<float>(I), m_count);
-    const int m = m_count;
+    int m = 0;
+    const double sum = sum_above(z, n, static_cast<float>(I), m);
     if (m == 0) {  // no drive above I (at I = 0: no positive drive; nobody active)
       break;
     }
