@@ -34,7 +34,7 @@ test: deps-torch data
 # Not -Werror here: with -fsanitize GCC 12 reports false "uninitialized" warnings inside its own
 # AVX-512 headers; warnings are gated by the normal build.
 check-sanitize: data
-	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDALENET_SANITIZE=ON \
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDALENET_SANITIZE=ON -DDALENET_MPI=OFF \
 	  -DDALENET_BUILD_BENCHMARKS=OFF -DDALENET_BUILD_PYTHON=OFF
 	cmake --build build-asan -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -47,7 +47,7 @@ check-sanitize: data
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := idx model config
 fuzz: deps
-	CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDALENET_FUZZ=ON \
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDALENET_FUZZ=ON -DDALENET_MPI=OFF \
 	  -DDALENET_BUILD_TESTS=OFF -DDALENET_BUILD_BENCHMARKS=OFF
 	cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
 	@for t in $(FUZZ_TARGETS); do \

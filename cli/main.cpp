@@ -20,6 +20,7 @@
 #include "dalenet/eval.hpp"
 #include "dalenet/fewshot.hpp"
 #include "dalenet/io.hpp"
+#include "dalenet/paper.hpp"
 #include "dalenet/represent.hpp"
 #include "dalenet/threads.hpp"
 #include "dalenet/train.hpp"
@@ -422,6 +423,29 @@ int main(int argc, char** argv) {
   show_cmd->add_option("--config,-c", config, "TOML config file");
   show_cmd->add_option("--set,-s", sets, "Override a config key: section.key=value (repeatable)");
 
+  // paper
+  auto* paper_cmd = app.add_subcommand(
+      "paper",
+      "Test every claim of the paper end to end (train, audit, attack, few-shot) and write the report: "
+      "OUT/index.html, summary.md, results.json, figures/. Resumable: run it again after an interruption. "
+      "Under `mpirun -np N` the units are spread over the ranks.");
+  std::string paper_preset, paper_config, paper_out;
+  int paper_workers = 1, paper_worker_index = -1, paper_stage = -1, paper_threads = -1;
+  bool report_only = false;
+  auto* preset_opt = paper_cmd->add_option("--preset,-p", paper_preset,
+                                           "quick (about 15 min on 2 cores) or full (hours): experiments/paper_<preset>.toml");
+  paper_cmd->add_option("--config,-c", paper_config, "A paper config file (copy experiments/paper_quick.toml to edit)")
+      ->excludes(preset_opt);
+  paper_cmd->add_option("--out,-o", paper_out, "Output folder (default: runs/paper-<preset>)");
+  paper_cmd->add_option("--workers", paper_workers, "Local worker processes per stage (without MPI)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  paper_cmd->add_option("--threads", paper_threads, "Threads per unit (overrides paper.threads; 0: all cores)");
+  paper_cmd->add_flag("--report-only", report_only, "Only rebuild the report from the finished units");
+  paper_cmd->add_option("--worker-index", paper_worker_index)->group("");  // internal: a local worker
+  paper_cmd->add_option("--stage", paper_stage)->group("");
+  paper_cmd->add_flag("--quiet,-q", quiet, "No progress output");
+
   // rules
   auto* rules_cmd = app.add_subcommand("rules", "List the learning rules (config key train.rule)");
 
@@ -497,6 +521,37 @@ int main(int argc, char** argv) {
       rep["data"] = represent_data;
       if (!represent_out.empty()) write_file_atomic(represent_out, rep.dump(2) + "\n");
       std::cout << rep.dump(2) << "\n";
+      return 0;
+    }
+    if (*paper_cmd) {
+      if (paper_preset.empty() && paper_config.empty()) throw ConfigError("paper: give --preset quick|full or --config FILE");
+      const std::string path = paper_config.empty() ? preset_config_path(paper_preset) : paper_config;
+      PaperConfig cfg = load_paper_config(path);
+      if (paper_threads >= 0) cfg.threads = paper_threads;
+      PaperOptions o;
+      o.out_dir = paper_out.empty() ? "runs/paper-" + cfg.preset : paper_out;
+      o.data_dir = data_dir;
+      o.workers = paper_workers;
+      o.only_worker = paper_worker_index;
+      o.only_stage = paper_stage;
+      o.report_only = report_only;
+      o.config_path = path;
+      o.self_exe = std::filesystem::read_symlink("/proc/self/exe").string();
+      if (!quiet)
+        o.progress = [](const std::string& line) {
+          std::fprintf(stderr, "%s\n", line.c_str());
+          std::fflush(stderr);
+        };
+      std::unique_ptr<PaperComm> mpi = make_mpi_comm(&argc, &argv);
+      PaperComm single;
+      PaperComm& comm = mpi ? *mpi : single;
+      if (mpi && paper_workers > 1) throw ConfigError("paper: --workers is for runs without MPI (use mpirun -np N)");
+      const nlohmann::json res = run_paper(cfg, o, comm);
+      if (!res.empty()) {
+        for (const auto& c : res["claims"])
+          std::cout << fmt::format("{:45} {:15}\n", c["claim"].get<std::string>(), c["verdict"].get<std::string>());
+        std::cout << "report: " << o.out_dir << "/index.html (also summary.md, results.json, figures/)\n";
+      }
       return 0;
     }
     if (*keys_cmd) {

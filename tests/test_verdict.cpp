@@ -101,3 +101,55 @@ TEST(Verdict, ReadsARealAnalysisDocument) {
     EXPECT_FALSE(v.deciding.empty());
   }
 }
+
+TEST(Verdict, CombineTakesTheWeakestMeasuredVerdict) {
+  const ClaimVerdict yes{"c", Verdict::reproduced, "a"}, part{"c", Verdict::partly, "b"},
+      no{"c", Verdict::not_reproduced, "n"}, none{"c", Verdict::not_measured, "-"};
+  EXPECT_EQ(combine_verdicts({{"A", yes}, {"B", yes}}).verdict, Verdict::reproduced);
+  EXPECT_EQ(combine_verdicts({{"A", no}, {"B", no}}).verdict, Verdict::not_reproduced);
+  EXPECT_EQ(combine_verdicts({{"A", part}, {"B", part}}).verdict, Verdict::partly);
+  // Holds on one data set, not on the other: partly.
+  EXPECT_EQ(combine_verdicts({{"A", yes}, {"B", no}}).verdict, Verdict::partly);
+  EXPECT_EQ(combine_verdicts({{"A", yes}, {"B", none}}).verdict, Verdict::reproduced);
+  EXPECT_EQ(combine_verdicts({{"A", none}}).verdict, Verdict::not_measured);
+  EXPECT_EQ(combine_verdicts({}).verdict, Verdict::not_measured);
+  const auto c = combine_verdicts({{"MNIST", yes}, {"Fashion", no}});
+  EXPECT_EQ(c.claim, "c");
+  EXPECT_NE(c.deciding.find("MNIST: reproduced — a"), std::string::npos);
+  EXPECT_NE(c.deciding.find("Fashion: not reproduced — n"), std::string::npos);
+}
+
+TEST(Verdict, ProportionDifferenceMatchesTheClosedForm) {
+  // 80/100 vs 60/100: difference 0.2, se = sqrt(.8*.2/100 + .6*.4/100) = sqrt(0.004) = 0.0632456
+  const Difference d = proportion_difference("x", 80, 100, 60, 100);
+  EXPECT_DOUBLE_EQ(d.mean, 0.2);
+  EXPECT_NEAR(d.ci95, 1.959963984540054 * 0.06324555320336759, 1e-12);
+  EXPECT_EQ(d.sign(), 1);
+  EXPECT_EQ(proportion_difference("x", 50, 100, 55, 100).sign(), 0);  // 95 % CI covers 0
+  EXPECT_DOUBLE_EQ(proportion_difference("x", 0, 10, 0, 10).ci95, 0.0);
+  EXPECT_THROW(proportion_difference("x", 1, 0, 1, 10), InputError);
+}
+
+TEST(Verdict, RepresentationMarkers) {
+  auto rep = [](double active, double moran, double alpha, double selective) {
+    return nlohmann::json{{"activity", {{"fraction_active", active}}},
+                          {"receptive_field_morans_i", moran},
+                          {"eigenspectrum_alpha", alpha},
+                          {"class_selectivity", {{"fraction_above_0_5", selective}}}};
+  };
+  // Means over seeds decide: bio active 0.05 (vs BP 0.5), Moran 0.9 > 0.5, alpha 1.05, 30 % selective.
+  auto m = representation_markers({rep(0.04, 0.9, 1.0, 0.2), rep(0.06, 0.9, 1.1, 0.4)}, {rep(0.5, 0.5, 1.7, 0.6)}, "X: ");
+  ASSERT_EQ(m.size(), 4U);
+  for (const auto& [name, holds] : m) {
+    EXPECT_TRUE(holds) << name;
+    EXPECT_EQ(name.rfind("X: ", 0), 0U);
+  }
+  EXPECT_EQ(representation_verdict(m).verdict, Verdict::reproduced);
+  // The opposite on every marker; a missing alpha (null) does not hold.
+  auto bad = rep(0.4, 0.1, 1.0, 0.9);
+  bad["eigenspectrum_alpha"] = nullptr;
+  m = representation_markers({bad}, {rep(0.5, 0.5, 1.7, 0.6)}, "");
+  for (const auto& [name, holds] : m) EXPECT_FALSE(holds) << name;
+  EXPECT_EQ(representation_verdict(m).verdict, Verdict::not_reproduced);
+  EXPECT_TRUE(representation_markers({}, {rep(0.5, 0.5, 1.7, 0.6)}, "").empty());
+}

@@ -28,6 +28,15 @@ nlohmann::json analyze_model(const Model& model, const Dataset* data, const Anal
 // initial-weight control).
 nlohmann::json analyze_weights(const Network& net, const AnalyzeOptions& opts);
 
+// The range of the ln|w| histograms in analyze_weights' "log_histogram" (fixed, so that
+// histograms of different models and of the initial weights share bins).
+inline constexpr double kLogHistogramLo = -14.0, kLogHistogramHi = 2.0;
+inline constexpr int kLogHistogramBins = 64;
+
+// Cheap per-projection structure, logged every epoch by train(): [{projection,
+// silent_fraction, dale_compliance}], with the same definitions as analyze_weights.
+nlohmann::json structure_summary(const Network& net, double silence_threshold);
+
 // Activity sparseness of each hidden layer on `data` (up to opts.activity_limit examples).
 nlohmann::json analyze_activity(const Network& net, const Dataset& data, const AnalyzeOptions& opts);
 

@@ -62,4 +62,21 @@ ClaimVerdict fewshot_verdict(const std::vector<Difference>& comparisons);
 // reproduced; some: partly; none: not reproduced.
 ClaimVerdict representation_verdict(const std::vector<std::pair<std::string, bool>>& markers);
 
+// One claim judged on several data sets: the weakest verdict of the measured ones (a claim that
+// holds on MNIST but not on Fashion-MNIST is "partly"); the deciding numbers of each, labelled.
+ClaimVerdict combine_verdicts(const std::vector<std::pair<std::string, ClaimVerdict>>& per_dataset);
+
+// bio - bp of two accuracies, each k correct of n independent examples; the 95 % CI is the
+// normal approximation of the unpaired two-proportion difference (conservative for paired data).
+Difference proportion_difference(const std::string& label, double correct_a, double n_a, double correct_b,
+                                 double n_b);
+
+// The four representation markers (docs/EVALUATION.md): sparse activity (bio's fraction of
+// active unit-example pairs below half of BP's), structured receptive fields (Moran's I above
+// BP's), a V1-like eigenspectrum (|alpha - 1| < 0.2), feature-like units (at most half of the bio
+// units class-selective). Inputs: `dalenet represent` documents, one per seed; `prefix` labels.
+std::vector<std::pair<std::string, bool>> representation_markers(const std::vector<nlohmann::json>& bio,
+                                                                  const std::vector<nlohmann::json>& bp,
+                                                                  const std::string& prefix);
+
 }  // namespace dalenet

@@ -32,6 +32,52 @@ std::vector<std::uint8_t> silent_mask(const Projection& p, double rel) {
   return silent;
 }
 
+// Neurons that take part in the feedforward projections of a layer. The interneurons of a layer
+// with competition receive no feedforward input and send no feedforward output: they carry the
+// competition (network.hpp). Their absent-by-design synapses are left out of every denominator,
+// so they do not count as "silent". (Synapses removed by learning do count.)
+std::vector<std::uint8_t> in_projection(const Layer& L) {
+  std::vector<std::uint8_t> v;
+  for (const auto& pop : L.populations)
+    for (int k = 0; k < pop.size; ++k)
+      v.push_back(L.competition == Competition::none || pop.type == NeuronType::excitatory ? 1 : 0);
+  return v;
+}
+
+// Per presynaptic neuron (column), the signs of its non-silent outgoing synapses.
+struct DaleCounts {
+  std::int64_t compliant = 0, matches_type = 0, violating = 0, only_pos = 0, only_neg = 0, mixed = 0, none = 0;
+  std::int64_t presynaptic = 0, declared_excitatory = 0;
+};
+DaleCounts count_dale(const Projection& p, const std::vector<std::uint8_t>& silent,
+                      const std::vector<std::uint8_t>& col_in, const Eigen::VectorXf& declared) {
+  const Eigen::Index R = p.weight.rows(), C = p.weight.cols();
+  DaleCounts d;
+  for (Eigen::Index jj = 0; jj < C; ++jj) {
+    if (!col_in[static_cast<std::size_t>(jj)]) continue;
+    ++d.presynaptic;
+    d.declared_excitatory += declared(jj) > 0 ? 1 : 0;
+    std::int64_t pos = 0, neg = 0;
+    for (Eigen::Index i = 0; i < R; ++i) {
+      if (silent[static_cast<std::size_t>(i * C + jj)]) continue;
+      (p.weight(i, jj) > 0 ? pos : neg)++;
+    }
+    if (pos == 0 && neg == 0)
+      ++d.none;
+    else if (neg == 0)
+      ++d.only_pos;
+    else if (pos == 0)
+      ++d.only_neg;
+    else
+      ++d.mixed;
+    if (pos == 0 || neg == 0) ++d.compliant;
+    d.violating += std::min(pos, neg);
+    const bool ok_type = declared(jj) > 0 ? neg == 0 : pos == 0;
+    if (ok_type) ++d.matches_type;
+  }
+  return d;
+}
+
 nlohmann::json histogram(const std::vector<double>& values, double lo, double hi, int bins) {
   std::vector<std::int64_t> counts(static_cast<std::size_t>(bins), 0);
   for (double v : values) {
@@ -88,17 +134,6 @@ nlohmann::json analyze_weights(const Network& net, const AnalyzeOptions& opts) {
     j["projection"] = l;
     j["pre"] = net.layers[l].name;
     j["post"] = net.layers[l + 1].name;
-    // The interneurons of a layer with competition receive no feedforward input and send no
-    // feedforward output: they carry the competition (network.hpp). Their absent-by-design
-    // synapses are left out of every denominator below, so they do not count as "silent".
-    // (Synapses removed by learning, e.g. structural plasticity, do count.)
-    auto in_projection = [](const Layer& L) {
-      std::vector<std::uint8_t> v;
-      for (const auto& pop : L.populations)
-        for (int k = 0; k < pop.size; ++k)
-          v.push_back(L.competition == Competition::none || pop.type == NeuronType::excitatory ? 1 : 0);
-      return v;
-    };
     const std::vector<std::uint8_t> row_in = in_projection(net.layers[l + 1]);
     const std::vector<std::uint8_t> col_in = in_projection(net.layers[l]);
     std::int64_t rows_n = 0, cols_n = 0;
@@ -152,39 +187,16 @@ nlohmann::json analyze_weights(const Network& net, const AnalyzeOptions& opts) {
     j["sparsity"]["in_degree"] = degree(in_deg, static_cast<double>(cols_n));
     j["sparsity"]["out_degree"] = degree(out_deg, static_cast<double>(rows_n));
     // ---- Dale's law (per presynaptic neuron, over its non-silent outgoing synapses)
-    const Eigen::VectorXf declared = net.layers[l].neuron_sign();
-    std::int64_t compliant = 0, matches_type = 0, violating = 0, only_pos = 0, only_neg = 0, mixed = 0, none = 0;
-    for (Eigen::Index jj = 0; jj < C; ++jj) {
-      if (!col_in[static_cast<std::size_t>(jj)]) continue;
-      std::int64_t pos = 0, neg = 0;
-      for (Eigen::Index i = 0; i < R; ++i) {
-        if (silent[static_cast<std::size_t>(i * C + jj)]) continue;
-        (p.weight(i, jj) > 0 ? pos : neg)++;
-      }
-      if (pos == 0 && neg == 0)
-        ++none;
-      else if (neg == 0)
-        ++only_pos;
-      else if (pos == 0)
-        ++only_neg;
-      else
-        ++mixed;
-      if (pos == 0 || neg == 0) ++compliant;
-      violating += std::min(pos, neg);
-      const bool ok_type = declared(jj) > 0 ? neg == 0 : pos == 0;
-      if (ok_type) ++matches_type;
-    }
-    std::int64_t declared_e = 0;
-    for (Eigen::Index jj = 0; jj < C; ++jj)
-      declared_e += (col_in[static_cast<std::size_t>(jj)] && declared(jj) > 0) ? 1 : 0;
+    const DaleCounts dc = count_dale(p, silent, col_in, net.layers[l].neuron_sign());
     const auto cols_d = static_cast<double>(std::max<std::int64_t>(cols_n, 1));
     j["dale"] = {
         {"presynaptic_neurons", cols_n},
-        {"compliance", static_cast<double>(compliant) / cols_d},
-        {"matches_declared_type", static_cast<double>(matches_type) / cols_d},
-        {"violating_synapses", violating},
-        {"realised", {{"excitatory", only_pos}, {"inhibitory", only_neg}, {"mixed", mixed}, {"no_output", none}}},
-        {"declared", {{"excitatory", declared_e}, {"inhibitory", cols_n - declared_e}}}};
+        {"compliance", static_cast<double>(dc.compliant) / cols_d},
+        {"matches_declared_type", static_cast<double>(dc.matches_type) / cols_d},
+        {"violating_synapses", dc.violating},
+        {"realised",
+         {{"excitatory", dc.only_pos}, {"inhibitory", dc.only_neg}, {"mixed", dc.mixed}, {"no_output", dc.none}}},
+        {"declared", {{"excitatory", dc.declared_excitatory}, {"inhibitory", cols_n - dc.declared_excitatory}}}};
     // ---- weight distributions of non-silent |w|, per sign
     std::vector<double> pos_w, neg_w;
     for (Eigen::Index k = 0; k < R * C; ++k) {
@@ -194,7 +206,41 @@ nlohmann::json analyze_weights(const Network& net, const AnalyzeOptions& opts) {
     }
     j["distribution"]["positive"] = stats::lognormal_report(pos_w);
     j["distribution"]["negative"] = stats::lognormal_report(neg_w);
+    // ln|w| histograms (for the report's weight figure; fixed range so runs can be overlaid).
+    auto log_histogram = [](const std::vector<double>& w) {
+      std::vector<double> logs;
+      logs.reserve(w.size());
+      for (double v : w) logs.push_back(std::log(v));
+      return histogram(logs, kLogHistogramLo, kLogHistogramHi, kLogHistogramBins);
+    };
+    j["distribution"]["positive"]["log_histogram"] = log_histogram(pos_w);
+    j["distribution"]["negative"]["log_histogram"] = log_histogram(neg_w);
     out.push_back(j);
+  }
+  return out;
+}
+
+nlohmann::json structure_summary(const Network& net, double silence_threshold) {
+  nlohmann::json out = nlohmann::json::array();
+  for (std::size_t l = 0; l < net.projections.size(); ++l) {
+    const Projection& p = net.projections[l];
+    const Eigen::Index R = p.weight.rows(), C = p.weight.cols();
+    const auto silent = silent_mask(p, silence_threshold);
+    const auto row_in = in_projection(net.layers[l + 1]);
+    const auto col_in = in_projection(net.layers[l]);
+    std::int64_t potential = 0, n_silent = 0;
+    for (Eigen::Index i = 0; i < R; ++i)
+      for (Eigen::Index jj = 0; jj < C; ++jj)
+        if (row_in[static_cast<std::size_t>(i)] && col_in[static_cast<std::size_t>(jj)]) {
+          ++potential;
+          n_silent += silent[static_cast<std::size_t>(i * C + jj)];
+        }
+    const DaleCounts dc = count_dale(p, silent, col_in, net.layers[l].neuron_sign());
+    out.push_back({{"projection", l},
+                   {"silent_fraction", potential ? static_cast<double>(n_silent) / static_cast<double>(potential) : 0.0},
+                   {"dale_compliance", dc.presynaptic ? static_cast<double>(dc.compliant) /
+                                                            static_cast<double>(dc.presynaptic)
+                                                      : 1.0}});
   }
   return out;
 }

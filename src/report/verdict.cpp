@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "dalenet/error.hpp"
 
@@ -175,6 +176,85 @@ ClaimVerdict representation_verdict(const std::vector<std::pair<std::string, boo
   v.deciding = fmt::format("holds: {}; does not hold: {}", yes.empty() ? "none" : join(yes, ", "),
                            no.empty() ? "none" : join(no, ", "));
   return v;
+}
+
+ClaimVerdict combine_verdicts(const std::vector<std::pair<std::string, ClaimVerdict>>& per_dataset) {
+  ClaimVerdict v;
+  if (per_dataset.empty()) return v;
+  v.claim = per_dataset.front().second.claim;
+  auto rank = [](Verdict x) {
+    switch (x) {
+      case Verdict::reproduced:
+        return 0;
+      case Verdict::partly:
+        return 1;
+      case Verdict::not_reproduced:
+        return 2;
+      case Verdict::not_measured:
+        return -1;
+    }
+    return -1;
+  };
+  int worst = -1, best = 3;
+  std::vector<std::string> parts;
+  for (const auto& [name, c] : per_dataset) {
+    parts.push_back(name + ": " + to_string(c.verdict) + " — " + c.deciding);
+    const int r = rank(c.verdict);
+    if (r < 0) continue;
+    worst = std::max(worst, r);
+    best = std::min(best, r);
+  }
+  if (worst < 0) {
+    v.verdict = Verdict::not_measured;
+  } else if (worst == best) {
+    v.verdict = worst == 0 ? Verdict::reproduced : worst == 1 ? Verdict::partly : Verdict::not_reproduced;
+  } else {
+    v.verdict = Verdict::partly;  // holds (at least partly) somewhere, not everywhere
+  }
+  v.deciding = join(parts, ". ");
+  return v;
+}
+
+Difference proportion_difference(const std::string& label, double correct_a, double n_a, double correct_b,
+                                 double n_b) {
+  if (!(n_a > 0) || !(n_b > 0)) throw InputError("proportion_difference: " + label + ": no examples");
+  const double pa = correct_a / n_a, pb = correct_b / n_b;
+  const double se = std::sqrt(pa * (1.0 - pa) / n_a + pb * (1.0 - pb) / n_b);
+  return {label, pa - pb, 1.959963984540054 * se};
+}
+
+std::vector<std::pair<std::string, bool>> representation_markers(const std::vector<nlohmann::json>& bio,
+                                                                  const std::vector<nlohmann::json>& bp,
+                                                                  const std::string& prefix) {
+  if (bio.empty() || bp.empty()) return {};
+  auto mean_of = [](const std::vector<nlohmann::json>& docs, auto get) {
+    double s = 0.0;
+    int n = 0;
+    for (const auto& d : docs) {
+      const double x = get(d);
+      if (std::isfinite(x)) {
+        s += x;
+        ++n;
+      }
+    }
+    return n > 0 ? s / n : std::nan("");
+  };
+  auto number = [](const nlohmann::json& j) { return j.is_number() ? j.get<double>() : std::nan(""); };
+  auto active = [&](const nlohmann::json& d) { return number(d.at("activity").at("fraction_active")); };
+  auto moran = [&](const nlohmann::json& d) { return number(d.at("receptive_field_morans_i")); };
+  auto alpha = [&](const nlohmann::json& d) { return number(d.at("eigenspectrum_alpha")); };
+  auto selective = [&](const nlohmann::json& d) { return number(d.at("class_selectivity").at("fraction_above_0_5")); };
+  const double act_bio = mean_of(bio, active), act_bp = mean_of(bp, active);
+  const double mor_bio = mean_of(bio, moran), mor_bp = mean_of(bp, moran);
+  const double alpha_bio = mean_of(bio, alpha), sel_bio = mean_of(bio, selective);
+  return {
+      {fmt::format("{}sparse activity (fraction active {:.3f} vs BP {:.3f})", prefix, act_bio, act_bp),
+       act_bio < act_bp / 2.0},
+      {fmt::format("{}structured receptive fields (Moran's I {:.2f} vs BP {:.2f})", prefix, mor_bio, mor_bp),
+       mor_bio > mor_bp},
+      {fmt::format("{}eigenspectrum alpha near 1 (alpha {:.2f})", prefix, alpha_bio), std::abs(alpha_bio - 1.0) < 0.2},
+      {fmt::format("{}feature-like units ({:.0f} % class-selective)", prefix, 100.0 * sel_bio), sel_bio <= 0.5},
+  };
 }
 
 }  // namespace dalenet

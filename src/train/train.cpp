@@ -9,6 +9,7 @@
 #include <numeric>
 #include <optional>
 
+#include "dalenet/analyze.hpp"
 #include "dalenet/backprop.hpp"
 #include "dalenet/error.hpp"
 #include "dalenet/eval.hpp"
@@ -142,6 +143,8 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
   Rng prepare_rng(static_cast<std::uint64_t>(cfg.loop.seed), /*stream=*/4);
   rule->prepare(model.net, prepare_rng);
   rule->begin(model.net);
+  // Silent fraction and Dale compliance before learning (epoch 0 of the structure log).
+  const nlohmann::json initial_structure = structure_summary(model.net, AnalyzeOptions{}.silence_threshold);
 
   nlohmann::json data_json = {{"train", describe(train_set)}};
   if (n_val > 0) data_json["validation"] = describe(split.validation);
@@ -248,6 +251,7 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
       }
     }
     if (nlohmann::json log = rule->epoch_log(model.net); !log.empty()) ej["rule"] = log;
+    ej["structure"] = structure_summary(model.net, AnalyzeOptions{}.silence_threshold);
     epochs_json.push_back(ej);
     last_good = model.net;
     if (opts.progress) {
@@ -273,7 +277,7 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
 
   // ---- evaluation and outputs ------------------------------------------------------------
   const auto t_eval = Clock::now();
-  nlohmann::json metrics = {{"epochs", epochs_json}};
+  nlohmann::json metrics = {{"epochs", epochs_json}, {"initial_structure", initial_structure}};
   if (n_val > 0) metrics["validation"] = evaluate(model.net, split.validation).to_json();
   if (data.test.size() > 0) metrics["test"] = evaluate(model.net, data.test).to_json();
   const RuleCounters c = rule->counters();

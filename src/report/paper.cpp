@@ -1,0 +1,555 @@
+// `dalenet paper`: the config, the plan of units, and running them (resumably, locally or over
+// MPI). The report itself is written by report.cpp from the finished units' files.
+#include "dalenet/paper.hpp"
+
+#include <fmt/format.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <toml++/toml.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <cstdio>
+#include <set>
+
+#include "dalenet/analyze.hpp"
+#include "dalenet/attack.hpp"
+#include "dalenet/config.hpp"
+#include "dalenet/data.hpp"
+#include "dalenet/error.hpp"
+#include "dalenet/fewshot.hpp"
+#include "dalenet/io.hpp"
+#include "dalenet/represent.hpp"
+#include "dalenet/threads.hpp"
+#include "dalenet/train.hpp"
+
+extern char** environ;
+
+namespace dalenet {
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// ---- config parsing -----------------------------------------------------------------------
+class Reader {
+ public:
+  explicit Reader(std::string path) : path_(std::move(path)) {}
+  std::string where(const std::string& key) const { return "'" + path_ + "': key '" + key + "'"; }
+  std::string str(const toml::node& n, const std::string& key) const {
+    if (!n.is_string()) throw ConfigError(where(key) + ": expected a string");
+    return *n.value<std::string>();
+  }
+  bool boolean(const toml::node& n, const std::string& key) const {
+    if (!n.is_boolean()) throw ConfigError(where(key) + ": expected true or false");
+    return *n.value<bool>();
+  }
+  std::int64_t integer(const toml::node& n, const std::string& key, std::int64_t lo, std::int64_t hi) const {
+    const auto v = n.is_integer() ? n.value<std::int64_t>() : std::nullopt;
+    if (!v || *v < lo || *v > hi)
+      throw ConfigError(where(key) + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                        "]");
+    return *v;
+  }
+  const toml::array& array(const toml::node& n, const std::string& key) const {
+    const auto* a = n.as_array();
+    if (a == nullptr) throw ConfigError(where(key) + ": expected an array");
+    return *a;
+  }
+  std::vector<std::string> strings(const toml::node& n, const std::string& key, bool allow_empty) const {
+    std::vector<std::string> out;
+    for (const auto& e : array(n, key)) out.push_back(str(e, key));
+    if (!allow_empty && out.empty()) throw ConfigError(where(key) + ": must not be empty");
+    return out;
+  }
+  std::vector<std::int64_t> integers(const toml::node& n, const std::string& key, std::int64_t lo,
+                                     std::int64_t hi) const {
+    std::vector<std::int64_t> out;
+    for (const auto& e : array(n, key)) out.push_back(integer(e, key, lo, hi));
+    if (out.empty()) throw ConfigError(where(key) + ": must not be empty");
+    std::set<std::int64_t> seen(out.begin(), out.end());
+    if (seen.size() != out.size()) throw ConfigError(where(key) + ": entries must be distinct");
+    return out;
+  }
+  std::vector<double> numbers(const toml::node& n, const std::string& key, double lo, double hi) const {
+    std::vector<double> out;
+    for (const auto& e : array(n, key)) {
+      const auto v = e.value<double>();
+      if (!v || !(*v >= lo && *v <= hi))
+        throw ConfigError(where(key) + fmt::format(": entries must be numbers in [{}, {}]", lo, hi));
+      out.push_back(*v);
+    }
+    if (out.empty()) throw ConfigError(where(key) + ": must not be empty");
+    return out;
+  }
+  [[noreturn]] void unknown(const std::string& key, const std::string& known) const {
+    throw ConfigError(where(key) + ": unknown key (known: " + known + ")");
+  }
+
+ private:
+  std::string path_;
+};
+
+template <class T>
+std::vector<T> to_vector_of(const std::vector<std::int64_t>& v) {
+  std::vector<T> out;
+  for (auto x : v) out.push_back(static_cast<T>(x));
+  return out;
+}
+
+// ---- units ----------------------------------------------------------------------------------
+std::string run_name(const std::string& arm, const std::string& dataset, std::int64_t seed) {
+  return fmt::format("{}_{}-seed{}", arm, dataset, seed);
+}
+
+std::string unit_dir(const std::string& out, const std::string& id) { return out + "/units/" + id; }
+bool unit_done(const std::string& out, const std::string& id) { return fs::exists(unit_dir(out, id) + "/done.json"); }
+
+std::string model_path(const std::string& out, const std::string& arm, const std::string& dataset, std::int64_t seed) {
+  return unit_dir(out, "train-" + run_name(arm, dataset, seed)) + "/model.safetensors";
+}
+
+std::vector<std::string> train_overrides(const PaperConfig& cfg, const std::string& arm, std::int64_t seed) {
+  std::vector<std::string> sets = cfg.overrides;
+  if (auto it = cfg.arm_overrides.find(arm); it != cfg.arm_overrides.end())
+    sets.insert(sets.end(), it->second.begin(), it->second.end());
+  sets.push_back("train.seed=" + std::to_string(seed));
+  sets.push_back("train.threads=" + std::to_string(cfg.threads));
+  return sets;
+}
+
+std::string arm_config(const PaperConfig& cfg, const std::string& arm, const std::string& dataset) {
+  return cfg.config_dir + "/" + arm + "_" + dataset + ".toml";
+}
+
+void run_train(const PaperConfig& cfg, const PaperUnit& u, const std::string& dir, const PaperOptions& opt) {
+  const TrainConfig tc = load_config(arm_config(cfg, u.arm, u.dataset), train_overrides(cfg, u.arm, u.seed));
+  TrainOptions to;
+  to.out_dir = dir;
+  to.data_dir = opt.data_dir;
+  to.overwrite = true;  // a half-finished earlier attempt is redone from the start
+  if (opt.progress) {
+    to.progress = [&](const ProgressEvent& ev) {
+      if (ev.kind != ProgressEvent::Kind::epoch) return;
+      opt.progress(fmt::format("    {} epoch {}/{}: train acc {:.4f}, val acc {:.4f} ({:.0f} s)", u.id, ev.epoch,
+                               ev.epochs, ev.accuracy, ev.val_accuracy, ev.elapsed_s));
+    };
+  }
+  train(tc, to);
+}
+
+void run_audit(const PaperConfig& cfg, const PaperUnit& u, const std::string& dir, const PaperOptions& opt) {
+  const Model model = load_model(model_path(opt.out_dir, u.arm, u.dataset, u.seed));
+  const Dataset test = load_dataset(u.dataset + ":test", opt.data_dir.empty() ? default_data_dir() : opt.data_dir);
+  AnalyzeOptions ao;
+  ao.activity_limit = cfg.analyze_limit;
+  nlohmann::json analysis = analyze_model(model, &test, ao);
+  write_file_atomic(dir + "/analysis.json", analysis.dump(1) + "\n");
+  RepresentOptions ro;
+  ro.limit = cfg.represent_limit;
+  ro.png = dir + "/receptive_fields.png";
+  const nlohmann::json rep = represent(model, test, ro);
+  write_file_atomic(dir + "/representation.json", rep.dump(1) + "\n");
+}
+
+void run_attack(const PaperConfig& cfg, const PaperUnit& u, const std::string& dir, const PaperOptions& opt) {
+  AttackJob job;
+  job.models = {model_path(opt.out_dir, u.arm, u.dataset, u.seed)};
+  job.data = u.dataset + ":test";
+  job.data_dir = opt.data_dir;
+  job.n = cfg.attack_n;
+  job.subset_seed = cfg.attack_subset_seed;
+  // Transfer source: BP of the same seed; for BP itself, BP of the next seed (none with one seed).
+  std::int64_t src = u.seed;
+  if (u.arm == "bp") {
+    const auto it = std::find(cfg.seeds.begin(), cfg.seeds.end(), u.seed);
+    src = cfg.seeds.size() > 1 ? (std::next(it) == cfg.seeds.end() ? cfg.seeds.front() : *std::next(it)) : -1;
+  }
+  if (src >= 0) job.transfer_from = model_path(opt.out_dir, "bp", u.dataset, src);
+  AttackOptions& o = job.options;
+  o.steps = cfg.attack_steps;
+  o.restarts = cfg.attack_restarts;
+  o.square_queries = cfg.square_queries;
+  o.noise_draws = cfg.noise_draws;
+  o.attacks = cfg.attacks;
+  if (auto it = cfg.eps.find(u.dataset); it != cfg.eps.end()) o.eps = it->second;
+  if (opt.progress) o.progress = [&](const std::string& line) { opt.progress("    " + u.id + ": " + line); };
+  const nlohmann::json res = run_attack_job(job);
+  write_file_atomic(dir + "/robustness.json", res.dump(1) + "\n");
+}
+
+void run_fewshot_unit(const PaperConfig& cfg, const PaperUnit& u, const std::string& dir, const PaperOptions& opt) {
+  FewShotOptions o;
+  o.dataset = u.dataset;
+  o.data_dir = opt.data_dir;
+  o.shots = cfg.shots;
+  o.draws = cfg.draws;
+  o.min_updates = cfg.min_updates;
+  o.test_limit = cfg.fewshot_test_limit;
+  o.novel = cfg.novel;
+  o.novel_shots = cfg.novel_shots;
+  o.episodes = cfg.episodes;
+  o.novel_seeds = cfg.novel_seeds;
+  o.out_dir = dir + "/draws";  // run_fewshot's own finer-grained resumable units
+  for (const auto& name : cfg.fewshot_arms) {
+    FewShotArm arm;
+    arm.name = name;
+    if (name == "ncm" || name == "knn") {
+      arm.kind = name;
+    } else {
+      arm.config = arm_config(cfg, name, u.dataset);
+      arm.overrides = cfg.fewshot_overrides;
+      arm.overrides.push_back("train.threads=" + std::to_string(cfg.threads));
+    }
+    o.arms.push_back(arm);
+  }
+  if (opt.progress) o.progress = [&](const std::string& line) { opt.progress("    " + u.id + ": " + line); };
+  fs::create_directories(o.out_dir);
+  const nlohmann::json res = run_fewshot(o);
+  write_file_atomic(dir + "/fewshot.json", res.dump(1) + "\n");
+}
+
+void run_unit(const PaperConfig& cfg, const PaperUnit& u, const PaperOptions& opt) {
+  const std::string dir = unit_dir(opt.out_dir, u.id);
+  fs::create_directories(dir);
+  const auto t0 = Clock::now();
+  if (u.kind == "train") {
+    run_train(cfg, u, dir, opt);
+  } else if (u.kind == "audit") {
+    run_audit(cfg, u, dir, opt);
+  } else if (u.kind == "attack") {
+    run_attack(cfg, u, dir, opt);
+  } else if (u.kind == "fewshot") {
+    run_fewshot_unit(cfg, u, dir, opt);
+  } else {
+    throw InputError("paper: unknown unit kind '" + u.kind + "'");
+  }
+  const nlohmann::json done = {{"id", u.id}, {"kind", u.kind}, {"stage", u.stage}, {"seconds", seconds_since(t0)},
+                               {"threads", current_threads()}};
+  write_file_atomic(dir + "/done.json", done.dump(1) + "\n");
+}
+
+// Local workers: the same binary, one process per worker, each taking every workers-th unit.
+void spawn_workers(const PaperOptions& opt, int stage) {
+  std::vector<pid_t> pids;
+  for (int k = 0; k < opt.workers; ++k) {
+    std::vector<std::string> args = {opt.self_exe,       "paper",          "--config", opt.config_path,
+                                     "--out",            opt.out_dir,      "--workers", std::to_string(opt.workers),
+                                     "--worker-index",   std::to_string(k), "--stage",  std::to_string(stage)};
+    if (!opt.data_dir.empty()) {
+      args.emplace_back("--data-dir");
+      args.push_back(opt.data_dir);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    if (posix_spawn(&pid, opt.self_exe.c_str(), nullptr, nullptr, argv.data(), environ) != 0)
+      throw IoError("paper: cannot start a local worker (" + opt.self_exe + ")");
+    pids.push_back(pid);
+  }
+  int failed = 0;
+  for (pid_t pid : pids) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
+  }
+  if (failed > 0)
+    throw Error(fmt::format("paper: {} of {} local workers failed in stage {} (their errors are above); run the "
+                            "command again to resume",
+                            failed, opt.workers, stage));
+}
+
+nlohmann::json environment_json(const PaperConfig& cfg, const PaperOptions& opt, const PaperComm& comm,
+                                const std::vector<PaperUnit>& units, double wall_s) {
+  nlohmann::json env;
+  env["build"] = build_info();
+  env["threads_per_unit"] = cfg.threads == 0 ? hardware_threads() : cfg.threads;
+  env["hardware_threads"] = hardware_threads();
+  env["processes"] = comm.size() > 1 ? comm.size() : opt.workers;
+  env["distribution"] = comm.size() > 1 ? "mpi" : opt.workers > 1 ? "local workers" : "single process";
+  env["seeds"] = cfg.seeds;
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  env["host"] = host;
+  const std::string cache = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
+  nlohmann::json hashes = nlohmann::json::object();
+  for (const auto& e : verify_data(cache, cfg.datasets))
+    hashes[e.file.dataset + "/" + e.file.filename] = e.present ? e.actual_sha256 : "missing";
+  env["data_sha256"] = hashes;
+  // Wall time per stage: the sum of the units' own times (across resumed invocations and processes).
+  std::map<std::string, double> per_kind;
+  double total_units = 0.0;
+  for (const auto& u : units) {
+    const std::string p = unit_dir(opt.out_dir, u.id) + "/done.json";
+    std::ifstream f(p);
+    if (!f) continue;
+    const auto d = nlohmann::json::parse(f, nullptr, false);
+    if (d.is_discarded()) continue;
+    per_kind[u.kind] += d.value("seconds", 0.0);
+    total_units += d.value("seconds", 0.0);
+  }
+  env["unit_seconds_by_kind"] = per_kind;
+  env["unit_seconds_total"] = total_units;
+  env["this_invocation_wall_s"] = wall_s;
+  return env;
+}
+
+}  // namespace
+
+std::string preset_config_path(const std::string& preset) {
+  for (char c : preset)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'))
+      throw ConfigError("--preset '" + preset + "': a preset is a name (quick, full), not a path; use --config FILE");
+  const std::string p = "experiments/paper_" + preset + ".toml";
+  if (!fs::exists(p))
+    throw ConfigError("--preset '" + preset + "': " + p +
+                      " does not exist (presets: quick, full; run from the repository root, or use --config FILE)");
+  return p;
+}
+
+PaperConfig load_paper_config(const std::string& path) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError("'" + path + "': " + std::string(e.description()));
+  }
+  PaperConfig c;
+  c.source = path;
+  c.preset = fs::path(path).stem().string();
+  if (c.preset.starts_with("paper_")) c.preset = c.preset.substr(6);
+  const Reader r(path);
+  for (const auto& [k, v] : t) {
+    const std::string key(k.str());
+    if (key != "paper" && key != "overrides" && key != "robustness" && key != "fewshot" && key != "audit")
+      throw ConfigError(r.where(key) + ": unknown section (known: paper, overrides, robustness, fewshot, audit)");
+    if (!v.is_table()) throw ConfigError(r.where(key) + ": expected a table [" + key + "]");
+  }
+  if (const auto* p = t["paper"].as_table()) {
+    for (const auto& [k, v] : *p) {
+      const std::string leaf(k.str()), key = "paper." + leaf;
+      if (leaf == "name") {
+        c.preset = r.str(v, key);
+      } else if (leaf == "datasets") {
+        c.datasets = r.strings(v, key, false);
+        for (const auto& d : c.datasets)
+          if (d != "mnist" && d != "fashion") throw ConfigError(r.where(key) + ": '" + d + "' (known: mnist, fashion)");
+      } else if (leaf == "arms") {
+        c.arms = r.strings(v, key, false);
+      } else if (leaf == "seeds") {
+        c.seeds = r.integers(v, key, 0, INT32_MAX);
+      } else if (leaf == "config_dir") {
+        c.config_dir = r.str(v, key);
+      } else if (leaf == "threads") {
+        c.threads = static_cast<int>(r.integer(v, key, 0, 4096));
+      } else {
+        r.unknown(key, "name, datasets, arms, seeds, config_dir, threads");
+      }
+    }
+  }
+  if (std::find(c.arms.begin(), c.arms.end(), "bio") == c.arms.end() ||
+      std::find(c.arms.begin(), c.arms.end(), "bp") == c.arms.end())
+    throw ConfigError(r.where("paper.arms") + ": must contain \"bio\" and \"bp\" (the verdicts compare them)");
+  if (const auto* o = t["overrides"].as_table()) {
+    for (const auto& [k, v] : *o) {
+      const std::string leaf(k.str()), key = "overrides." + leaf;
+      if (leaf == "all") {
+        c.overrides = r.strings(v, key, true);
+      } else if (std::find(c.arms.begin(), c.arms.end(), leaf) != c.arms.end()) {
+        c.arm_overrides[leaf] = r.strings(v, key, true);
+      } else {
+        r.unknown(key, "all, or an arm of paper.arms");
+      }
+    }
+  }
+  if (const auto* a = t["robustness"].as_table()) {
+    for (const auto& [k, v] : *a) {
+      const std::string leaf(k.str()), key = "robustness." + leaf;
+      if (leaf == "n") {
+        c.attack_n = static_cast<std::size_t>(r.integer(v, key, 10, 10000));
+      } else if (leaf == "subset_seed") {
+        c.attack_subset_seed = static_cast<std::uint64_t>(r.integer(v, key, 0, INT64_MAX));
+      } else if (leaf == "steps") {
+        c.attack_steps = static_cast<int>(r.integer(v, key, 1, 100000));
+      } else if (leaf == "restarts") {
+        c.attack_restarts = static_cast<int>(r.integer(v, key, 1, 1000));
+      } else if (leaf == "square_queries") {
+        c.square_queries = static_cast<int>(r.integer(v, key, 1, 1000000));
+      } else if (leaf == "noise_draws") {
+        c.noise_draws = static_cast<int>(r.integer(v, key, 1, 10000));
+      } else if (leaf == "attacks") {
+        c.attacks = r.strings(v, key, false);
+        for (const auto& name : c.attacks)
+          if (std::find(attack_names().begin(), attack_names().end(), name) == attack_names().end())
+            throw ConfigError(r.where(key) + ": unknown attack '" + name + "'");
+      } else if (leaf.starts_with("eps_")) {
+        const std::string d = leaf.substr(4);
+        if (std::find(c.datasets.begin(), c.datasets.end(), d) == c.datasets.end())
+          throw ConfigError(r.where(key) + ": '" + d + "' is not in paper.datasets");
+        c.eps[d] = r.numbers(v, key, 0.0, 1.0);
+      } else {
+        r.unknown(key, "n, subset_seed, steps, restarts, square_queries, noise_draws, attacks, eps_<dataset>");
+      }
+    }
+  }
+  if (const auto* f = t["fewshot"].as_table()) {
+    for (const auto& [k, v] : *f) {
+      const std::string leaf(k.str()), key = "fewshot." + leaf;
+      if (leaf == "enabled") {
+        c.fewshot = r.boolean(v, key);
+      } else if (leaf == "arms") {
+        c.fewshot_arms = r.strings(v, key, false);
+      } else if (leaf == "shots") {
+        c.shots = to_vector_of<int>(r.integers(v, key, 1, 100000));
+      } else if (leaf == "draws") {
+        c.draws = static_cast<int>(r.integer(v, key, 2, 100000));
+      } else if (leaf == "min_updates") {
+        c.min_updates = static_cast<int>(r.integer(v, key, 1, 10000000));
+      } else if (leaf == "test_limit") {
+        c.fewshot_test_limit = static_cast<std::size_t>(r.integer(v, key, 0, INT64_MAX));
+      } else if (leaf == "overrides") {
+        c.fewshot_overrides = r.strings(v, key, true);
+      } else if (leaf == "novel") {
+        c.novel = r.boolean(v, key);
+      } else if (leaf == "novel_shots") {
+        c.novel_shots = to_vector_of<int>(r.integers(v, key, 1, 100000));
+      } else if (leaf == "episodes") {
+        c.episodes = static_cast<int>(r.integer(v, key, 1, 10000000));
+      } else if (leaf == "novel_seeds") {
+        c.novel_seeds = to_vector_of<std::uint64_t>(r.integers(v, key, 0, INT32_MAX));
+      } else {
+        r.unknown(key,
+                  "enabled, arms, shots, draws, min_updates, test_limit, overrides, novel, novel_shots, episodes, "
+                  "novel_seeds");
+      }
+    }
+  }
+  if (c.fewshot) {
+    if (std::find(c.fewshot_arms.begin(), c.fewshot_arms.end(), "bio") == c.fewshot_arms.end() ||
+        std::find(c.fewshot_arms.begin(), c.fewshot_arms.end(), "bp") == c.fewshot_arms.end())
+      throw ConfigError(r.where("fewshot.arms") + ": must contain \"bio\" and \"bp\" (the verdict compares them)");
+  }
+  if (const auto* a = t["audit"].as_table()) {
+    for (const auto& [k, v] : *a) {
+      const std::string leaf(k.str()), key = "audit." + leaf;
+      if (leaf == "activity_limit") {
+        c.analyze_limit = static_cast<std::size_t>(r.integer(v, key, 10, 100000));
+      } else if (leaf == "represent_limit") {
+        c.represent_limit = static_cast<std::size_t>(r.integer(v, key, 10, 100000));
+      } else {
+        r.unknown(key, "activity_limit, represent_limit");
+      }
+    }
+  }
+  // Every arm config must exist and parse (with the overrides) before hours of work start.
+  for (const auto& d : c.datasets)
+    for (const auto& arm : c.arms) {
+      const std::string p = arm_config(c, arm, d);
+      if (!fs::exists(p))
+        throw ConfigError(r.where("paper.arms") + ": arm '" + arm + "' needs " + p + " (paper.config_dir = '" +
+                          c.config_dir + "')");
+      try {
+        (void)load_config(p, train_overrides(c, arm, c.seeds.front()));
+      } catch (const ConfigError& e) {
+        throw ConfigError("'" + path + "': arm '" + arm + "' on " + d + " (with overrides.all and overrides." + arm +
+                          "): " + e.what());
+      }
+    }
+  return c;
+}
+
+std::vector<PaperUnit> plan_paper(const PaperConfig& cfg) {
+  std::vector<PaperUnit> units;
+  for (const auto& d : cfg.datasets)
+    for (const auto& arm : cfg.arms)
+      for (auto s : cfg.seeds) units.push_back({"train-" + run_name(arm, d, s), "train", 1, arm, d, s});
+  if (cfg.fewshot)
+    for (const auto& d : cfg.datasets) units.push_back({"fewshot-" + d, "fewshot", 1, "", d, 0});
+  for (const auto& d : cfg.datasets)
+    for (const auto& arm : cfg.arms)
+      for (auto s : cfg.seeds) {
+        units.push_back({"audit-" + run_name(arm, d, s), "audit", 2, arm, d, s});
+        units.push_back({"attack-" + run_name(arm, d, s), "attack", 2, arm, d, s});
+      }
+  return units;
+}
+
+nlohmann::json run_paper(const PaperConfig& cfg, const PaperOptions& opt, PaperComm& comm) {
+  const auto t0 = Clock::now();
+  set_threads(cfg.threads);
+  const auto units = plan_paper(cfg);
+  const bool worker = opt.only_worker >= 0;
+  auto say = [&](const std::string& s) {
+    if (opt.progress && (comm.rank() == 0 || comm.size() > 1)) opt.progress(s);
+  };
+  fs::create_directories(opt.out_dir + "/units");
+  if (!worker && comm.rank() == 0)
+    write_file_atomic(opt.out_dir + "/plan.json", nlohmann::json({{"config", cfg.source}, {"units", units.size()}}).dump() + "\n");
+  const int stages = units.empty() ? 0 : std::max_element(units.begin(), units.end(), [](auto& a, auto& b) {
+                                           return a.stage < b.stage;
+                                         })->stage;
+  for (int stage = 1; stage <= stages && !opt.report_only; ++stage) {
+    if (worker && stage != opt.only_stage) continue;
+    std::vector<PaperUnit> here;
+    for (const auto& u : units)
+      if (u.stage == stage) here.push_back(u);
+    std::size_t pending = 0;
+    for (const auto& u : here) pending += unit_done(opt.out_dir, u.id) ? 0 : 1;
+    if (!worker)
+      say(fmt::format("[paper] stage {}/{}: {} units, {} to run ({} done earlier)", stage, stages, here.size(), pending,
+                      here.size() - pending));
+    if (!worker && comm.size() == 1 && opt.workers > 1 && pending > 0) {
+      spawn_workers(opt, stage);
+      continue;
+    }
+    // This process's share: every size-th unit of the stage (by position, so that every process
+    // computes the same split without talking), skipping finished ones.
+    const int share_of = worker ? opt.workers : comm.size();
+    const int me = worker ? opt.only_worker : comm.rank();
+    std::vector<std::string> ids;
+    std::vector<int> owners;
+    for (std::size_t i = 0; i < here.size(); ++i) {
+      const auto& u = here[i];
+      const int owner = static_cast<int>(i % static_cast<std::size_t>(share_of));
+      ids.push_back(u.id);
+      owners.push_back(owner);
+      if (owner != me || unit_done(opt.out_dir, u.id)) continue;
+      const auto tu = Clock::now();
+      say(fmt::format("[paper]{} {} ...", share_of > 1 ? fmt::format(" [{}]", me) : "", u.id));
+      try {
+        run_unit(cfg, u, opt);
+      } catch (const std::exception& e) {
+        const std::string msg =
+            "paper: unit " + u.id + " failed: " + e.what() + " (run the same command again to resume)";
+        if (comm.size() > 1) {
+          std::fprintf(stderr, "dalenet: error (rank %d): %s\n", comm.rank(), msg.c_str());
+          comm.fail();
+        }
+        throw Error(msg);
+      }
+      say(fmt::format("[paper]{} {} done in {:.1f} s (run wall {:.0f} s)", share_of > 1 ? fmt::format(" [{}]", me) : "",
+                      u.id, seconds_since(tu), seconds_since(t0)));
+    }
+    if (comm.size() > 1) comm.share(opt.out_dir + "/units", ids, owners);
+  }
+  if (worker || comm.rank() != 0) {
+    comm.barrier();
+    return {};
+  }
+  for (const auto& u : units)
+    if (!unit_done(opt.out_dir, u.id))
+      throw Error("paper: unit " + u.id + " has not finished (run without --report-only to compute it)");
+  say("[paper] writing the report");
+  const nlohmann::json env = environment_json(cfg, opt, comm, units, seconds_since(t0));
+  nlohmann::json res = write_paper_report(cfg, opt.out_dir, env);
+  comm.barrier();
+  return res;
+}
+
+}  // namespace dalenet

@@ -1,0 +1,721 @@
+// The report of `dalenet paper`: reads the finished units' files, computes every table and
+// verdict (verdict.cpp holds the rules), draws the figures with gnuplot, and writes
+// results.json, summary.md and index.html atomically.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "dalenet/analyze.hpp"
+#include "dalenet/error.hpp"
+#include "dalenet/io.hpp"
+#include "dalenet/paper.hpp"
+#include "dalenet/stats.hpp"
+#include "dalenet/verdict.hpp"
+
+namespace dalenet {
+namespace fs = std::filesystem;
+
+namespace {
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw IoError("report: cannot read " + path);
+  try {
+    return nlohmann::json::parse(f);
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError("report: " + path + " is not valid JSON (" + e.what() + "); delete its unit folder to redo it");
+  }
+}
+
+std::string dataset_title(const std::string& d) { return d == "mnist" ? "MNIST" : d == "fashion" ? "Fashion-MNIST" : d; }
+
+std::string html_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      default:
+        o += c;
+    }
+  }
+  return o;
+}
+
+// Mean and 95 % half-width over seeds; half-width NaN with one seed.
+struct Summary {
+  double mean = std::nan(""), ci = std::nan("");
+  std::size_t n = 0;
+};
+Summary summarise(const std::vector<double>& x) {
+  if (x.empty()) return {};
+  const auto m = stats::mean_ci95(x);
+  return {m.mean, m.half_width, m.n};
+}
+std::string pct(const Summary& s) {
+  if (s.n == 0 || !std::isfinite(s.mean)) return "–";
+  return std::isfinite(s.ci) ? fmt::format("{:.1f} ± {:.1f}", 100 * s.mean, 100 * s.ci) : fmt::format("{:.1f}", 100 * s.mean);
+}
+// A label inside a single-quoted gnuplot string (enhanced text mode: '_' would subscript).
+std::string gp_label(const std::string& s) {
+  std::string o;
+  for (char c : s) o += c == '_' ? std::string("\\_") : std::string(1, c);
+  return o;
+}
+std::string num(double x, int digits = 3) { return std::isfinite(x) ? fmt::format("{:.{}f}", x, digits) : "–"; }
+double number(const nlohmann::json& j) { return j.is_number() ? j.get<double>() : std::nan(""); }
+
+// A simple table rendered both as Markdown and as HTML.
+struct Table {
+  std::vector<std::string> head;
+  std::vector<std::vector<std::string>> rows;
+  bool numeric = true;  // Markdown: right-align every column but the first
+  static std::string md_cell(const std::string& c) {
+    std::string o;
+    for (char ch : c) o += ch == '|' ? std::string("\\|") : std::string(1, ch);
+    return o;
+  }
+  std::string markdown() const {
+    std::string s = "|";
+    for (const auto& h : head) s += " " + md_cell(h) + " |";
+    s += "\n|";
+    for (std::size_t i = 0; i < head.size(); ++i) s += i == 0 || !numeric ? "---|" : "---:|";
+    s += "\n";
+    for (const auto& r : rows) {
+      s += "|";
+      for (const auto& c : r) s += " " + md_cell(c) + " |";
+      s += "\n";
+    }
+    return s;
+  }
+  std::string html() const {
+    std::string s = "<table><thead><tr>";
+    for (const auto& h : head) s += "<th>" + html_escape(h) + "</th>";
+    s += "</tr></thead><tbody>\n";
+    for (const auto& r : rows) {
+      s += "<tr>";
+      for (const auto& c : r) s += "<td>" + html_escape(c) + "</td>";
+      s += "</tr>\n";
+    }
+    return s + "</tbody></table>\n";
+  }
+};
+
+// The report's two renderings, written side by side.
+struct Doc {
+  std::string md, html;
+  void heading(const std::string& text, const std::string& anchor) {
+    md += "\n## " + text + "\n\n";
+    html += "<h2 id=\"" + anchor + "\">" + html_escape(text) + "</h2>\n";
+  }
+  void sub(const std::string& text) {
+    md += "\n### " + text + "\n\n";
+    html += "<h3>" + html_escape(text) + "</h3>\n";
+  }
+  void para(const std::string& text) {
+    md += text + "\n\n";
+    html += "<p>" + html_escape(text) + "</p>\n";
+  }
+  void table(const Table& t) {
+    md += t.markdown() + "\n";
+    html += t.html();
+  }
+  void figure(const std::string& file, const std::string& caption, bool has_svg = true) {
+    md += "![" + caption + "](figures/" + file + ".png)\n\n";
+    html += "<figure><img src=\"figures/" + file + ".png\" alt=\"" + html_escape(caption) + "\"><figcaption>" +
+            html_escape(caption) +
+            (has_svg ? " (<a href=\"figures/" + file + ".svg\">SVG</a>)" : std::string()) + "</figcaption></figure>\n";
+  }
+};
+
+// Runs gnuplot on `body` twice (PNG, then SVG) in the figures folder.
+void plot(const std::string& dir, const std::string& name, const std::string& body, int width = 900, int height = 540) {
+  std::string gp = fmt::format("set terminal pngcairo size {},{} font ',10'\nset output '{}.png'\n{}\nunset output\n",
+                               width, height, name, body);
+  gp += fmt::format("set terminal svg size {},{} dynamic font ',10'\nset output '{}.svg'\n{}\nunset output\n", width,
+                    height, name, body);
+  write_file_atomic(dir + "/" + name + ".gp", gp);
+  const std::string cmd = fmt::format("cd '{}' && gnuplot '{}.gp' > '{}.log' 2>&1", dir, name, name);
+  if (std::system(cmd.c_str()) != 0) {  // NOLINT(cert-env33-c): a fixed command line, no user shell input
+    std::ifstream log(dir + "/" + name + ".log");
+    std::stringstream ss;
+    ss << log.rdbuf();
+    throw Error("report: gnuplot failed on " + dir + "/" + name + ".gp (is gnuplot installed? `make deps`): " + ss.str());
+  }
+}
+
+struct Run {  // one trained model and what was measured on it
+  std::string arm, dataset;
+  std::int64_t seed = 0;
+  nlohmann::json train, analysis, representation, robustness;
+};
+
+}  // namespace
+
+nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out_dir, const nlohmann::json& run_info) {
+  const std::string units = out_dir + "/units";
+  const std::string figdir = out_dir + "/figures";
+  fs::create_directories(figdir);
+  std::map<std::string, std::map<std::string, std::vector<Run>>> runs;  // dataset -> arm -> seeds
+  for (const auto& d : cfg.datasets)
+    for (const auto& a : cfg.arms)
+      for (auto s : cfg.seeds) {
+        const std::string name = fmt::format("{}_{}-seed{}", a, d, s);
+        Run r{a, d, s, read_json(units + "/train-" + name + "/results.json"),
+              read_json(units + "/audit-" + name + "/analysis.json"),
+              read_json(units + "/audit-" + name + "/representation.json"),
+              read_json(units + "/attack-" + name + "/robustness.json")};
+        runs[d][a].push_back(std::move(r));
+      }
+  std::map<std::string, nlohmann::json> fewshot;
+  if (cfg.fewshot)
+    for (const auto& d : cfg.datasets) fewshot[d] = read_json(units + "/fewshot-" + d + "/fewshot.json");
+
+  nlohmann::json res;
+  res["format"] = "dalenet-paper";
+  res["format_version"] = 1;
+  res["preset"] = cfg.preset;
+  res["config"] = cfg.source;
+  Doc doc;
+  const std::string cmd = "dalenet paper --config " + cfg.source + " --out " + out_dir;
+
+  // ---- accuracy -------------------------------------------------------------------------
+  Table acc{{"data set"}, {}};
+  for (const auto& a : cfg.arms) acc.head.push_back(a);
+  nlohmann::json acc_json = nlohmann::json::array();
+  for (const auto& d : cfg.datasets) {
+    std::vector<std::string> row = {dataset_title(d)};
+    for (const auto& a : cfg.arms) {
+      std::vector<double> v;
+      for (const auto& r : runs[d][a]) v.push_back(r.train.at("metrics").at("test").at("accuracy").get<double>());
+      const Summary s = summarise(v);
+      row.push_back(pct(s));
+      acc_json.push_back({{"dataset", d}, {"arm", a}, {"accuracy", v}, {"mean", s.mean}, {"ci95", s.ci}});
+    }
+    acc.rows.push_back(row);
+  }
+  res["accuracy"] = acc_json;
+
+  // ---- structure: sparsity, lognormal, Dale (the bio model of the first seed per data set) -----
+  std::vector<std::pair<std::string, ClaimVerdict>> sparsity_v, lognormal_v, dale_v;
+  nlohmann::json audit_json = nlohmann::json::array();
+  std::map<std::string, Table> audit_tables;
+  for (const auto& d : cfg.datasets) {
+    const auto& bio = runs[d]["bio"].front().analysis;
+    sparsity_v.emplace_back(dataset_title(d), sparsity_verdict(bio));
+    lognormal_v.emplace_back(dataset_title(d), lognormal_verdict(bio));
+    dale_v.emplace_back(dataset_title(d), dale_verdict(bio, false));
+    Table t{{"arm", "silent fraction (in→hidden)", "Dale compliance (min over projections)", "sign flips",
+             "clip events", "lognormal preferred over (of 3)", "ln|w| μ", "ln|w| σ", "hidden E / I / mixed",
+             "fraction active", "population sparseness"},
+            {}};
+    for (const auto& a : cfg.arms) {
+      const auto& an = runs[d][a].front().analysis;
+      const auto& p0 = an.at("projections").at(0);
+      double compliance = 1.0;
+      for (const auto& p : an.at("projections")) compliance = std::min(compliance, p.at("dale").at("compliance").get<double>());
+      const auto& pos = p0.at("distribution").at("positive");
+      int over = 0;
+      if (pos.contains("vuong_lognormal_vs"))
+        for (const auto& [fam, test] : pos["vuong_lognormal_vs"].items())
+          over += test.value("preferred", "") == "lognormal" && test.value("p_value", 1.0) < 0.01 ? 1 : 0;
+      const auto& realised = an.at("projections").back().at("dale").at("realised");
+      const auto counters = an.value("counters", nlohmann::json::object());
+      const auto& act = an.contains("activity") ? an["activity"].at(0) : nlohmann::json::object();
+      const nlohmann::json row = {
+          {"dataset", d},
+          {"arm", a},
+          {"seed", runs[d][a].front().seed},
+          {"silent_fraction", p0.at("sparsity").at("silent_fraction")},
+          {"dale_compliance_min", compliance},
+          {"sign_flips", counters.value("sign_flips", std::int64_t{0})},
+          {"clip_events", counters.value("clip_events", std::int64_t{0})},
+          {"lognormal_preferred_over", over},
+          {"log_mean", pos.value("log_mean", std::nan(""))},
+          {"log_sd", pos.value("log_sd", std::nan(""))},
+          {"hidden_realised", realised},
+          {"fraction_active", act.value("fraction_active", std::nan(""))},
+          {"population_sparseness", act.value("population_sparseness", std::nan(""))}};
+      audit_json.push_back(row);
+      t.rows.push_back({a, num(row["silent_fraction"].get<double>()), num(compliance, 4),
+                        std::to_string(row["sign_flips"].get<std::int64_t>()),
+                        std::to_string(row["clip_events"].get<std::int64_t>()), std::to_string(over),
+                        num(number(row["log_mean"]), 2), num(number(row["log_sd"]), 2),
+                        fmt::format("{} / {} / {}", realised.value("excitatory", 0), realised.value("inhibitory", 0),
+                                    realised.value("mixed", 0)),
+                        num(number(row["fraction_active"])), num(number(row["population_sparseness"]))});
+    }
+    audit_tables[d] = t;
+  }
+  res["audit"] = audit_json;
+
+  // Figures: weights (bio, learned vs initial vs fitted lognormal; BP for contrast) and the
+  // structure over training.
+  for (const auto& d : cfg.datasets) {
+    std::string dat;
+    auto hist_block = [&](const nlohmann::json& dist, const std::string& label) {
+      dat += "# " + label + "\n";
+      const auto& h = dist.at("log_histogram");
+      const auto& counts = h.at("counts");
+      double total = 0;
+      for (const auto& c : counts) total += c.get<double>();
+      const double lo = h.at("lo").get<double>(), hi = h.at("hi").get<double>();
+      const double width = (hi - lo) / static_cast<double>(counts.size());
+      for (std::size_t i = 0; i < counts.size(); ++i)
+        dat += fmt::format("{} {}\n", lo + (static_cast<double>(i) + 0.5) * width,
+                           total > 0 ? counts[i].get<double>() / (total * width) : 0.0);
+      dat += "\n\n";
+    };
+    const auto& bio = runs[d]["bio"].front().analysis;
+    const auto& learned = bio.at("projections").at(0).at("distribution").at("positive");
+    hist_block(learned, "bio learned");
+    hist_block(bio.at("initial").at(0).at("distribution").at("positive"), "bio initial");
+    hist_block(runs[d]["bp"].front().analysis.at("projections").at(0).at("distribution").at("positive"), "bp learned");
+    write_file_atomic(figdir + "/weights_" + d + ".dat", dat);
+    const auto& fit = learned.at("fits").at("lognormal");
+    plot(figdir, "weights_" + d,
+         fmt::format("set title '{}: input→hidden weights |w| > 0 (non-silent), density of ln|w|'\n"
+                     "set logscale x\nset format x '10^{{%L}}'\nset xlabel '|w| (log axis)'\nset ylabel 'density of ln|w|'\n"
+                     "set grid\nset key top left\nmu={}\nsg={}\n"
+                     "f(x)=exp(-(log(x)-mu)**2/(2*sg**2))/(sg*sqrt(2*pi))\n"
+                     "plot [1e-5:2] 'weights_{}.dat' index 0 using (exp($1)):2 with steps lw 2 title 'bio, learned', "
+                     "'' index 1 using (exp($1)):2 with steps lw 2 title 'bio, initial (uniform [0.01, 0.1])', "
+                     "f(x) with lines dt 2 lw 2 title sprintf('lognormal fit (μ=%.2f, σ=%.2f)', mu, sg), "
+                     "'' index 2 using (exp($1)):2 with steps lw 1 title 'BP, learned (positive)'",
+                     dataset_title(d), fit.at("mu").get<double>(), fit.at("sigma").get<double>(), d));
+    // Structure over training: silent fraction of input→hidden, Dale compliance (min over projections).
+    std::string sdat;
+    for (const auto& a : cfg.arms) {
+      const auto& m = runs[d][a].front().train.at("metrics");
+      sdat += "# " + a + "\n";
+      auto line = [&](int epoch, const nlohmann::json& st) {
+        double comp = 1.0;
+        for (const auto& p : st) comp = std::min(comp, p.at("dale_compliance").get<double>());
+        sdat += fmt::format("{} {} {}\n", epoch, st.at(0).at("silent_fraction").get<double>(), comp);
+      };
+      if (m.contains("initial_structure")) line(0, m["initial_structure"]);
+      for (const auto& e : m.at("epochs"))
+        if (e.contains("structure")) line(e.at("epoch").get<int>(), e["structure"]);
+      sdat += "\n\n";
+    }
+    write_file_atomic(figdir + "/training_" + d + ".dat", sdat);
+    std::string plots1, plots2;
+    for (std::size_t i = 0; i < cfg.arms.size(); ++i) {
+      plots1 += fmt::format("{}'training_{}.dat' index {} using 1:2 with linespoints lw 2 title '{}'", i ? ", " : "", d,
+                            i, gp_label(cfg.arms[i]));
+      plots2 += fmt::format("{}'training_{}.dat' index {} using 1:3 with linespoints lw 2 title '{}'", i ? ", " : "", d,
+                            i, gp_label(cfg.arms[i]));
+    }
+    plot(figdir, "training_" + d,
+         fmt::format("set multiplot layout 1,2 title '{}: structure over training (epoch 0 = initial weights)'\n"
+                     "set grid\nset xlabel 'epoch'\nset key bottom right\nset yrange [0:1.02]\n"
+                     "set ylabel 'silent fraction, input→hidden'\nplot {}\n"
+                     "set ylabel 'Dale compliance (min over projections)'\nplot {}\nunset multiplot",
+                     dataset_title(d), plots1, plots2),
+         1000, 440);
+  }
+
+  // ---- robustness -------------------------------------------------------------------------
+  std::vector<std::pair<std::string, std::vector<Difference>>> robust_diffs;
+  nlohmann::json robust_json = nlohmann::json::object();
+  std::map<std::string, Table> robust_tables;
+  std::vector<std::string> flags;
+  const bool seed_ci = cfg.seeds.size() >= 3;
+  for (const auto& d : cfg.datasets) {
+    const auto& first = runs[d]["bio"].front().robustness.at("models").at(0).at("robust");
+    std::vector<double> eps;
+    for (const auto& e : first) eps.push_back(e.at("eps").get<double>());
+    const double n = runs[d]["bio"].front().robustness.at("n").get<double>();
+    Table t{{"ε"}, {}};
+    for (const auto& a : cfg.arms) t.head.push_back(a);
+    t.head.emplace_back("bio − bp (pp)");
+    std::string dat;
+    nlohmann::json arms_json = nlohmann::json::object();
+    std::map<std::string, std::vector<std::vector<double>>> robust_acc;  // arm -> eps index -> per seed
+    for (const auto& a : cfg.arms) {
+      robust_acc[a].resize(eps.size());
+      for (const auto& r : runs[d][a]) {
+        const auto& m = r.robustness.at("models").at(0);
+        const auto& rb = m.at("robust");
+        if (rb.size() != eps.size()) throw InputError("report: " + a + " " + d + ": a different eps grid than bio");
+        for (std::size_t i = 0; i < eps.size(); ++i) robust_acc[a][i].push_back(rb[i].at("robust_accuracy").get<double>());
+        for (const auto& f : m.at("flags"))
+          if (f.value("raised", false))
+            flags.push_back(fmt::format("{} {} seed {}: {} — {}", dataset_title(d), a, r.seed,
+                                        f.value("name", std::string()), f.value("detail", std::string())));
+      }
+    }
+    // The CI of a curve: over seeds when there are >= 3, else the binomial interval over the
+    // pooled examples (documented in EVALUATION.md).
+    auto interval = [&](const std::vector<double>& per_seed) {
+      const Summary s = summarise(per_seed);
+      if (seed_ci) return std::pair{s.mean, s.ci};
+      const double pooled = n * static_cast<double>(per_seed.size());
+      return std::pair{s.mean, 1.959963984540054 * std::sqrt(s.mean * (1 - s.mean) / pooled)};
+    };
+    for (const auto& a : cfg.arms) {
+      dat += "# " + a + ": eps mean lo hi\n";
+      nlohmann::json curve = nlohmann::json::array();
+      for (std::size_t i = 0; i < eps.size(); ++i) {
+        const auto [m, ci] = interval(robust_acc[a][i]);
+        dat += fmt::format("{} {} {} {}\n", eps[i], 100 * m, 100 * std::max(0.0, m - ci), 100 * std::min(1.0, m + ci));
+        curve.push_back({{"eps", eps[i]}, {"mean", m}, {"ci95", ci}, {"per_seed", robust_acc[a][i]}});
+      }
+      arms_json[a] = curve;
+      dat += "\n\n";
+    }
+    std::vector<Difference> diffs;
+    for (std::size_t i = 0; i < eps.size(); ++i) {
+      std::vector<std::string> row = {fmt::format("{:g}", eps[i])};
+      for (const auto& a : cfg.arms) {
+        const auto [m, ci] = interval(robust_acc[a][i]);
+        row.push_back(fmt::format("{:.1f} ± {:.1f}", 100 * m, 100 * ci));
+      }
+      Difference diff;
+      const std::string label = fmt::format("ε={:g}", eps[i]);
+      if (seed_ci) {
+        std::vector<double> dd;
+        for (std::size_t s = 0; s < cfg.seeds.size(); ++s) dd.push_back(robust_acc["bio"][i][s] - robust_acc["bp"][i][s]);
+        const Summary s = summarise(dd);
+        diff = {label, s.mean, s.ci};
+      } else {
+        const double pooled = n * static_cast<double>(cfg.seeds.size());
+        diff = proportion_difference(label, summarise(robust_acc["bio"][i]).mean * pooled, pooled,
+                                     summarise(robust_acc["bp"][i]).mean * pooled, pooled);
+      }
+      row.push_back(fmt::format("{:+.1f} ± {:.1f}", 100 * diff.mean, 100 * diff.ci95));
+      t.rows.push_back(row);
+      if (eps[i] > 0) diffs.push_back(diff);
+    }
+    robust_tables[d] = t;
+    robust_diffs.emplace_back(dataset_title(d), diffs);
+    robust_json[d] = {{"n", n}, {"curves", arms_json}, {"ci", seed_ci ? "t over seeds" : "binomial over pooled examples"}};
+    write_file_atomic(figdir + "/robustness_" + d + ".dat", dat);
+    std::string plots;
+    for (std::size_t i = 0; i < cfg.arms.size(); ++i)
+      plots += fmt::format(
+          "{}'robustness_{}.dat' index {} using 1:3:4 with filledcurves fs transparent solid 0.18 lc {} notitle, "
+          "'' index {} using 1:2 with linespoints lw 2 lc {} title '{}'",
+          i ? ", " : "", d, i, i + 1, i, i + 1, gp_label(cfg.arms[i]));
+    plot(figdir, "robustness_" + d,
+         fmt::format("set title '{}: robust accuracy (worst case over the attack ladder), {} test images × {} seed(s), "
+                     "95 % CI band'\nset xlabel 'ε (L∞)'\nset ylabel 'robust accuracy (%)'\nset yrange [0:100]\n"
+                     "set grid\nset key top right\nplot {}",
+                     dataset_title(d), static_cast<int>(n), cfg.seeds.size(), plots));
+  }
+  res["robustness"] = robust_json;
+  res["gradient_masking_flags"] = flags;
+
+  // ---- few-shot ---------------------------------------------------------------------------
+  std::vector<Difference> fewshot_diffs;
+  nlohmann::json fewshot_json = nlohmann::json::object();
+  std::map<std::string, Table> fewshot_tables;
+  for (const auto& [d, F] : fewshot) {
+    Table t{{"arm"}, {}};
+    for (int k : cfg.shots) t.head.push_back(fmt::format("k={}", k));
+    std::map<std::pair<std::string, int>, nlohmann::json> S, P;
+    for (const auto& r : F.at("regime_a").at("summary")) S[{r.at("arm"), r.at("k").get<int>()}] = r.at("accuracy");
+    for (const auto& r : F.at("regime_a").at("paired_vs_bp")) P[{r.at("arm"), r.at("k").get<int>()}] = r.at("difference");
+    auto cell = [](const nlohmann::json& a, bool sign) {
+      if (a.is_null() || !a.at("mean").is_number()) return std::string("–");
+      const double m = 100 * a.at("mean").get<double>();
+      const std::string ci = a.at("ci95").is_number() ? fmt::format(" ± {:.1f}", 100 * a.at("ci95").get<double>()) : "";
+      return (sign ? fmt::format("{:+.1f}", m) : fmt::format("{:.1f}", m)) + ci;
+    };
+    std::string dat;
+    for (const auto& a : cfg.fewshot_arms) {
+      std::vector<std::string> row = {a};
+      dat += "# " + a + ": k mean lo hi\n";
+      for (int k : cfg.shots) {
+        const auto& s = S[{a, k}];
+        row.push_back(cell(s, false));
+        if (!s.is_null()) {
+          const double m = s.at("mean").get<double>(), ci = s.at("ci95").is_number() ? s.at("ci95").get<double>() : 0.0;
+          dat += fmt::format("{} {} {} {}\n", k, 100 * m, 100 * (m - ci), 100 * (m + ci));
+        }
+      }
+      dat += "\n\n";
+      t.rows.push_back(row);
+    }
+    std::vector<std::string> drow = {"bio − bp (paired by draw)"};
+    for (int k : cfg.shots) {
+      const auto& p = P[{"bio", k}];
+      drow.push_back(cell(p, true));
+      if (!p.is_null() && p.at("ci95").is_number())
+        fewshot_diffs.push_back({fmt::format("{} k={}", dataset_title(d), k), p.at("mean").get<double>(),
+                                 p.at("ci95").get<double>()});
+    }
+    t.rows.push_back(drow);
+    // Regime B (novel classes), paired by training seed: bio prototype probe - bp prototype probe.
+    if (F.contains("regime_b") && F["regime_b"].contains("seeds")) {
+      std::map<std::pair<std::string, std::uint64_t>, nlohmann::json> seeds;
+      for (const auto& r : F["regime_b"]["seeds"]) seeds[{r.at("arm"), r.at("seed").get<std::uint64_t>()}] = r;
+      for (int k : cfg.novel_shots) {
+        std::vector<double> dd;
+        for (auto s : cfg.novel_seeds) {
+          const std::string key = fmt::format("k{}", k);
+          if (seeds.contains({"bio", s}) && seeds.contains({"bp", s}) && seeds[{"bio", s}].contains(key))
+            dd.push_back(seeds[{"bio", s}][key].at("accuracy").at("mean").get<double>() -
+                         seeds[{"bp", s}][key].at("accuracy").at("mean").get<double>());
+        }
+        if (dd.size() >= 2) {
+          const Summary s = summarise(dd);
+          fewshot_diffs.push_back({fmt::format("{} novel 5-way {}-shot", dataset_title(d), k), s.mean, s.ci});
+        }
+      }
+    }
+    fewshot_tables[d] = t;
+    nlohmann::json regime_a = F.at("regime_a");
+    for (auto& draw : regime_a["draws"]) draw.erase("seconds");  // measured numbers only
+    nlohmann::json regime_b = F.value("regime_b", nlohmann::json());
+    if (regime_b.is_object() && regime_b.contains("seeds"))
+      for (auto& seed : regime_b["seeds"]) seed.erase("seconds");
+    fewshot_json[d] = {{"regime_a", regime_a}, {"regime_b", regime_b}};
+    write_file_atomic(figdir + "/fewshot_" + d + ".dat", dat);
+    std::string plots;
+    for (std::size_t i = 0; i < cfg.fewshot_arms.size(); ++i)
+      plots += fmt::format(
+          "{}'fewshot_{}.dat' index {} using 1:3:4 with filledcurves fs transparent solid 0.18 lc {} notitle, "
+          "'' index {} using 1:2 with linespoints lw 2 lc {} title '{}'",
+          i ? ", " : "", d, i, i + 1, i, i + 1, gp_label(cfg.fewshot_arms[i]));
+    plot(figdir, "fewshot_" + d,
+         fmt::format("set title '{}: few-shot test accuracy, k examples per class, {} draws, 95 % CI band'\n"
+                     "set logscale x\nset xlabel 'k (examples per class)'\nset ylabel 'test accuracy (%)'\n"
+                     "set yrange [0:100]\nset grid\nset key bottom right\nplot {}",
+                     dataset_title(d), cfg.draws, plots));
+  }
+  res["fewshot"] = fewshot_json;
+
+  // ---- representations ------------------------------------------------------------------------
+  std::vector<std::pair<std::string, bool>> markers;
+  std::map<std::string, Table> rep_tables;
+  nlohmann::json rep_json = nlohmann::json::array();
+  for (const auto& d : cfg.datasets) {
+    std::vector<nlohmann::json> bio, bp;
+    for (const auto& r : runs[d]["bio"]) bio.push_back(r.representation);
+    for (const auto& r : runs[d]["bp"]) bp.push_back(r.representation);
+    for (auto& m : representation_markers(bio, bp, dataset_title(d) + ": ")) markers.push_back(m);
+    Table t{{"measure"}, {}};
+    for (const auto& a : cfg.arms) t.head.push_back(a);
+    const std::vector<std::pair<std::string, std::vector<std::string>>> measures = {
+        {"fraction active", {"activity", "fraction_active"}},
+        {"population sparseness", {"activity", "population_sparseness"}},
+        {"lifetime sparseness", {"activity", "lifetime_sparseness"}},
+        {"class selectivity (mean)", {"class_selectivity", "mean"}},
+        {"fraction class-selective > 0.5", {"class_selectivity", "fraction_above_0_5"}},
+        {"participation ratio", {"participation_ratio"}},
+        {"eigenspectrum α", {"eigenspectrum_alpha"}},
+        {"receptive-field Moran's I", {"receptive_field_morans_i"}}};
+    std::string bars = "measure";
+    for (const auto& a : cfg.arms) bars += " \"" + gp_label(a) + "\"";
+    bars += "\n";
+    for (const auto& [label, path] : measures) {
+      std::vector<std::string> row = {label};
+      const bool bar = label == "fraction active" || label == "population sparseness" ||
+                       label == "fraction class-selective > 0.5";
+      if (bar) bars += "\"" + label + "\"";
+      for (const auto& a : cfg.arms) {
+        std::vector<double> v;
+        for (const auto& r : runs[d][a]) {
+          const nlohmann::json* j = &r.representation;
+          for (const auto& k : path) j = &j->at(k);
+          if (j->is_number()) v.push_back(j->get<double>());
+        }
+        const Summary s = summarise(v);
+        row.push_back(std::isfinite(s.ci) ? fmt::format("{:.3f} ± {:.3f}", s.mean, s.ci) : num(s.mean));
+        rep_json.push_back({{"dataset", d}, {"arm", a}, {"measure", label}, {"mean", s.mean}, {"ci95", s.ci}});
+        if (bar) bars += " " + (std::isfinite(s.mean) ? fmt::format("{}", s.mean) : std::string("0"));
+      }
+      if (bar) bars += "\n";
+      t.rows.push_back(row);
+    }
+    // E/I: the realised sign of each hidden neuron's outgoing synapses (hidden→output), as fractions.
+    bars += "\"hidden neurons realised E\"";
+    std::string dale_row = "\"Dale compliance (min)\"";
+    for (const auto& a : cfg.arms) {
+      const auto& an = runs[d][a].front().analysis;
+      const auto& re = an.at("projections").back().at("dale").at("realised");
+      const double e = re.value("excitatory", 0.0), i = re.value("inhibitory", 0.0), m = re.value("mixed", 0.0);
+      bars += fmt::format(" {}", e + i + m > 0 ? e / (e + i + m) : 0.0);
+      double compliance = 1.0;
+      for (const auto& p : an.at("projections")) compliance = std::min(compliance, p.at("dale").at("compliance").get<double>());
+      dale_row += fmt::format(" {}", compliance);
+    }
+    bars += "\n" + dale_row + "\n";
+    rep_tables[d] = t;
+    write_file_atomic(figdir + "/activity_" + d + ".dat", bars);
+    plot(figdir, "activity_" + d,
+         fmt::format("set title '{}: activity sparseness and E/I, hidden layer (test set)'\n"
+                     "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n"
+                     "set yrange [0:1.05]\nset grid ytics\nset key top right outside\nset xtics rotate by -15\n"
+                     "plot for [i=2:{}] 'activity_{}.dat' using i:xtic(1) title columnhead(i)",
+                     dataset_title(d), cfg.arms.size() + 1, d),
+         1000, 480);
+    for (const auto& a : cfg.arms)
+      fs::copy_file(units + fmt::format("/audit-{}_{}-seed{}/receptive_fields.png", a, d, cfg.seeds.front()),
+                    figdir + fmt::format("/receptive_fields_{}_{}.png", a, d), fs::copy_options::overwrite_existing);
+  }
+  res["representations"] = rep_json;
+
+  // ---- verdicts -----------------------------------------------------------------------------------
+  struct Row {
+    ClaimVerdict v;
+    std::string anchor;
+  };
+  const std::vector<Row> claims = {
+      {combine_verdicts(sparsity_v), "structure"},      {combine_verdicts(lognormal_v), "structure"},
+      {combine_verdicts(dale_v), "structure"},          {robustness_verdict(robust_diffs), "robustness"},
+      {fewshot_verdict(fewshot_diffs), "fewshot"},      {representation_verdict(markers), "representations"}};
+  nlohmann::json claims_json = nlohmann::json::array();
+  for (const auto& c : claims) {
+    auto j = c.v.to_json();
+    j["evidence"] = "index.html#" + c.anchor;
+    claims_json.push_back(j);
+  }
+  res["claims"] = claims_json;
+
+  // ---- the documents ----------------------------------------------------------------------------
+  doc.md = "# dalenet paper report: " + cfg.preset + "\n\nReproduction of Inoue, Röhrbein & Knoblauch (2026, "
+           "arXiv 2603.03234) with the rule reconstructed in docs/RULE.md. Produced by `" + cmd +
+           "`; every number below is computed from the unit files in `" + out_dir +
+           "/units/` (the report alone: `" + cmd + " --report-only`).\n";
+  doc.html = "<h1>dalenet paper report: " + html_escape(cfg.preset) + "</h1>\n<p>Reproduction of Inoue, Röhrbein &amp; "
+             "Knoblauch (2026, arXiv 2603.03234) with the rule reconstructed in docs/RULE.md. Produced by <code>" +
+             html_escape(cmd) + "</code>; every number is computed from the unit files in <code>" +
+             html_escape(out_dir) + "/units/</code>.</p>\n";
+  doc.heading("Verdicts", "verdicts");
+  Table vt{{"claim of the paper", "verdict", "deciding numbers", "evidence"}, {}, false};
+  std::string vhtml = "<table id=\"verdict-table\"><thead><tr><th>claim of the paper</th><th>verdict</th><th>deciding "
+                      "numbers</th><th>evidence</th></tr></thead><tbody>\n";
+  for (const auto& c : claims) {
+    const std::string v = to_string(c.v.verdict);
+    vt.rows.push_back({c.v.claim, "**" + v + "**", c.v.deciding, "[evidence](index.html#" + c.anchor + ")"});
+    std::string cls = v;
+    std::replace(cls.begin(), cls.end(), ' ', '-');
+    vhtml += "<tr><td>" + html_escape(c.v.claim) + "</td><td class=\"v " + cls + "\">" + html_escape(v) + "</td><td>" +
+             html_escape(c.v.deciding) + "</td><td><a href=\"#" + c.anchor + "\">evidence</a></td></tr>\n";
+  }
+  doc.md += vt.markdown() + "\n";
+  doc.html += vhtml + "</tbody></table>\n";
+  doc.para("Verdict rules (code: src/report/verdict.cpp, tests: tests/test_verdict.cpp, definitions: "
+           "docs/EVALUATION.md \"Verdicts\"). Dale's law can at most be \"partly\" here: the bio rule starts from "
+           "per-neuron signs, so sign persistence is shown, not emergence from mixed signs.");
+
+  doc.heading("Test accuracy", "accuracy");
+  doc.para(fmt::format("Full test set, % (mean ± 95 % CI over {} seed(s)). Configs: {}/<arm>_<data>.toml with the "
+                       "overrides of {}.",
+                       cfg.seeds.size(), cfg.config_dir, cfg.source));
+  doc.table(acc);
+
+  doc.heading("Sparsity, weight distributions and Dale's law", "structure");
+  doc.para(fmt::format("`dalenet analyze` of each model (seed {}), silence threshold 0.01 × the largest |w| of the "
+                       "postsynaptic neuron. Lognormal: Vuong tests of lognormal against normal, gamma and exponential "
+                       "on the non-silent positive input→hidden weights, p < 0.01.",
+                       cfg.seeds.front()));
+  for (const auto& d : cfg.datasets) {
+    doc.sub(dataset_title(d));
+    doc.table(audit_tables[d]);
+    doc.figure("weights_" + d, dataset_title(d) + ": input→hidden weight distribution (bio learned, initial, fit; BP)");
+    doc.figure("training_" + d, dataset_title(d) + ": silent fraction and Dale compliance over training");
+  }
+
+  doc.heading("Adversarial robustness", "robustness");
+  doc.para(fmt::format("`dalenet attack` ladder (FGSM, PGD cross-entropy and margin with {} steps × {} restarts, "
+                       "Square with {} queries, transfer from BP, noise) on the same {} stratified test images per "
+                       "model; robust accuracy is the per-example worst case. CIs: {}.",
+                       cfg.attack_steps, cfg.attack_restarts, cfg.square_queries, cfg.attack_n,
+                       seed_ci ? "Student t over seeds" : "binomial over the pooled examples (fewer than 3 seeds)"));
+  for (const auto& d : cfg.datasets) {
+    doc.sub(dataset_title(d));
+    doc.table(robust_tables[d]);
+    doc.figure("robustness_" + d, dataset_title(d) + ": robust accuracy vs ε");
+  }
+  doc.para("Gradient-masking flags raised: " +
+           (flags.empty() ? std::string("none.") : fmt::format("{}.", fmt::join(flags, "; "))));
+
+  if (cfg.fewshot) {
+    doc.heading("Few-shot generalisation", "fewshot");
+    doc.para(fmt::format("`dalenet fewshot` regime A: k training examples per class ({} stratified draws per k, the "
+                         "same draws for every arm), full-data hyperparameters with at least {} updates, evaluated on "
+                         "the {} test set. Test accuracy %, mean ± 95 % CI over draws.",
+                         cfg.draws, cfg.min_updates, cfg.fewshot_test_limit ? "first part of the" : "full"));
+    for (const auto& d : cfg.datasets) {
+      doc.sub(dataset_title(d));
+      doc.table(fewshot_tables[d]);
+      doc.figure("fewshot_" + d, dataset_title(d) + ": few-shot accuracy vs k");
+    }
+  }
+
+  doc.heading("Representations", "representations");
+  doc.para(fmt::format("`dalenet represent` of the first hidden layer on {} test images; mean ± 95 % CI over seeds. "
+                       "Receptive fields: the input weights of 100 hidden neurons sorted by preferred class (seed {}).",
+                       cfg.represent_limit, cfg.seeds.front()));
+  for (const auto& d : cfg.datasets) {
+    doc.sub(dataset_title(d));
+    doc.table(rep_tables[d]);
+    doc.figure("activity_" + d, dataset_title(d) + ": activity sparseness, selectivity and realised E/I by arm");
+    for (const auto& a : cfg.arms)
+      doc.figure(fmt::format("receptive_fields_{}_{}", a, d), dataset_title(d) + ": receptive fields, " + a, false);
+  }
+
+  doc.heading("Environment", "environment");
+  Table env{{"item", "value"}, {}};
+  env.rows.push_back({"dalenet", run_info.at("build").value("version", std::string("?"))});
+  env.rows.push_back({"compiler", run_info.at("build").value("compiler", std::string("?"))});
+  env.rows.push_back({"host", run_info.value("host", std::string("?"))});
+  env.rows.push_back({"processes", fmt::format("{} ({})", run_info.value("processes", 1),
+                                               run_info.value("distribution", std::string("?")))});
+  env.rows.push_back({"threads per unit", std::to_string(run_info.value("threads_per_unit", 0))});
+  env.rows.push_back({"seeds", fmt::format("{}", fmt::join(cfg.seeds, ", "))});
+  for (const auto& [k, v] : run_info.at("unit_seconds_by_kind").items())
+    env.rows.push_back({"unit time: " + k, fmt::format("{:.0f} s", v.get<double>())});
+  env.rows.push_back({"unit time: total", fmt::format("{:.0f} s", run_info.value("unit_seconds_total", 0.0))});
+  env.rows.push_back({"wall time of the last invocation", fmt::format("{:.0f} s", run_info.value("this_invocation_wall_s", 0.0))});
+  for (const auto& [k, v] : run_info.at("data_sha256").items()) env.rows.push_back({"sha256 " + k, v.get<std::string>()});
+  doc.table(env);
+  res["environment"] = run_info;
+  res["figures"] = nlohmann::json::array();
+  for (const auto& e : fs::directory_iterator(figdir))
+    if (e.path().extension() == ".png" || e.path().extension() == ".svg")
+      res["figures"].push_back("figures/" + e.path().filename().string());
+  std::sort(res["figures"].begin(), res["figures"].end());
+
+  const std::string page =
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>dalenet paper report: " +
+      html_escape(cfg.preset) +
+      "</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+      "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}"
+      "th{background:#f3f3f3}figure{margin:1em 0}img{max-width:100%}code{background:#f6f6f6}"
+      ".v{font-weight:bold}.reproduced{background:#d8f5d0}.partly{background:#fff2c2}"
+      ".not-reproduced{background:#f9d0d0}.not-measured{background:#e8e8e8}</style>\n"
+      // Marks the page once loaded: the browser test reads these attributes.
+      "<script>var dalenetErrors=0;window.addEventListener('error',function(){dalenetErrors++;},true);"
+      "var consoleError=console.error;console.error=function(){dalenetErrors++;consoleError.apply(console,arguments);};"
+      "window.addEventListener('load',function(){var im=document.images,b=0;for(var i=0;i<im.length;i++)"
+      "if(!(im[i].complete&&im[i].naturalWidth>0))b++;document.body.setAttribute('data-images',im.length);"
+      "document.body.setAttribute('data-broken-images',b);"
+      "document.body.setAttribute('data-console-errors',dalenetErrors);});</script>\n</head><body>\n" +
+      doc.html + "</body></html>\n";
+  write_file_atomic(out_dir + "/summary.md", doc.md);
+  write_file_atomic(out_dir + "/results.json", res.dump(2) + "\n");
+  write_file_atomic(out_dir + "/index.html", page);
+  return res;
+}
+
+}  // namespace dalenet

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# End-to-end tests of `dalenet paper` on tests/data/paper_tiny.toml (about a minute of work).
+# Usage: test_paper.sh DALENET WORKDIR MODE     MODE: resume | mpi | browser
+#   resume:  a run killed with SIGKILL mid-way, then resumed, ends with the same results.json
+#            (all but "environment") as an uninterrupted run; a second kill lands in a later unit.
+#   mpi:     `mpirun -np 2 dalenet paper` gives the same results as the single-process run.
+#   browser: headless Chromium renders index.html: the verdict table is there, every image
+#            loads and no console error; the check fails on a page with a missing figure.
+# Run from the source root (CTest sets it). Exit 77 (skip) only when MNIST is not in the cache.
+set -euo pipefail
+DALENET=$1 WORK=$2 MODE=$3
+CONFIG=tests/data/paper_tiny.toml
+PY=python3
+"$DALENET" data verify mnist > /dev/null 2>&1 || { echo "MNIST not in the data cache (make data): skipped"; exit 77; }
+rm -rf "$WORK" && mkdir -p "$WORK"
+
+reference() {  # an uninterrupted single-process run
+  "$DALENET" paper --config "$CONFIG" --out "$WORK/ref" --quiet > "$WORK/ref.log"
+  test -f "$WORK/ref/results.json"
+}
+
+case "$MODE" in
+resume)
+  reference
+  out="$WORK/killed"
+  for target in 2 5; do  # kill after 2, then after 5 finished units
+    "$DALENET" paper --config "$CONFIG" --out "$out" > "$WORK/killed-$target.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 600); do
+      n=$( (find "$out/units" -name done.json 2> /dev/null || true) | wc -l)
+      [[ $n -ge $target ]] && break
+      kill -0 $pid 2> /dev/null || break
+      sleep 0.05
+    done
+    kill -9 $pid 2> /dev/null || { echo "the run ended before it could be killed"; exit 1; }
+    wait $pid 2> /dev/null || true
+    echo "killed with $(find "$out/units" -name done.json | wc -l) finished units"
+  done
+  [[ ! -f "$out/results.json" ]] || { echo "a killed run left a report"; exit 1; }
+  "$DALENET" paper --config "$CONFIG" --out "$out" > "$WORK/resumed.log" 2>&1
+  grep -q "done earlier" "$WORK/resumed.log"
+  grep -E "stage 1/2: [0-9]+ units, [0-9]+ to run \(([1-9][0-9]*) done earlier\)" "$WORK/resumed.log" \
+    || { echo "the resumed run did not reuse finished units"; cat "$WORK/resumed.log"; exit 1; }
+  $PY tests/paper/same_results.py "$WORK/ref/results.json" "$out/results.json"
+  # A resumed run with everything finished redoes nothing and still agrees.
+  "$DALENET" paper --config "$CONFIG" --out "$out" > "$WORK/again.log" 2>&1
+  grep -q "0 to run" "$WORK/again.log"
+  $PY tests/paper/same_results.py "$WORK/ref/results.json" "$out/results.json"
+  ;;
+mpi)
+  command -v mpirun > /dev/null || { echo "mpirun is not installed (make deps installs openmpi-bin)"; exit 1; }
+  reference
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader OMPI_MCA_plm=isolated
+  mpirun -np 2 --oversubscribe "$DALENET" paper --config "$CONFIG" --out "$WORK/mpi" > "$WORK/mpi.log" 2>&1 \
+    || { cat "$WORK/mpi.log"; exit 1; }
+  grep -q "\[1\]" "$WORK/mpi.log" || { echo "rank 1 ran no unit"; cat "$WORK/mpi.log"; exit 1; }
+  $PY - "$WORK/mpi/results.json" <<'PYEOF'
+import json, sys
+env = json.load(open(sys.argv[1]))["environment"]
+assert env["distribution"] == "mpi" and env["processes"] == 2, env
+PYEOF
+  $PY tests/paper/same_results.py "$WORK/ref/results.json" "$WORK/mpi/results.json"
+  # Local workers (no MPI) agree too.
+  "$DALENET" paper --config "$CONFIG" --out "$WORK/workers" --workers 2 --quiet > /dev/null
+  $PY tests/paper/same_results.py "$WORK/ref/results.json" "$WORK/workers/results.json"
+  ;;
+browser)
+  command -v chromium > /dev/null || { echo "chromium is not installed (make deps installs it)"; exit 1; }
+  reference
+  render() {  # page -> prints "images broken errors verdict_rows"
+    local dom="$WORK/dom.html" err="$WORK/chromium.err"
+    timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --enable-logging=stderr --v=0 \
+      --virtual-time-budget=10000 --dump-dom "file://$(realpath "$1")" > "$dom" 2> "$err"
+    $PY - "$dom" "$err" <<'PYEOF'
+import re, sys
+dom, err = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+body = re.search(r"<body([^>]*)>", dom)
+attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', body.group(1))) if body else {}
+images = int(attrs.get("data-images", -1))
+broken = int(attrs.get("data-broken-images", -1))
+errors = int(attrs.get("data-console-errors", -1))
+# Chromium's own log of uncaught exceptions, as a second witness.
+errors += len(re.findall(r"CONSOLE.*Uncaught", err))
+rows = len(re.findall(r"<tr><td", dom.split('id="verdict-table"')[1].split("</table>")[0])) if 'id="verdict-table"' in dom else 0
+print(images, broken, errors, rows)
+PYEOF
+  }
+  read -r images broken errors rows < <(render "$WORK/ref/index.html")
+  echo "report: $images images, $broken broken, $errors console errors, $rows verdict rows"
+  [[ $images -ge 7 && $broken -eq 0 && $errors -eq 0 && $rows -eq 6 ]] || { cat "$WORK/chromium.err" | tail -20; exit 1; }
+  # The check must be able to fail: the same page with one figure missing, and with a script error.
+  cp -r "$WORK/ref" "$WORK/broken"
+  rm "$WORK/broken/figures/robustness_mnist.png"
+  sed -i 's|</body>|<script>undefined_function_of_the_test();</script></body>|' "$WORK/broken/index.html"
+  read -r images broken errors rows < <(render "$WORK/broken/index.html")
+  echo "negative control: $images images, $broken broken, $errors console errors"
+  [[ $broken -eq 1 && $errors -ge 1 ]] || { echo "the browser check did not notice a missing figure / script error"; exit 1; }
+  ;;
+*)
+  echo "unknown mode $MODE"; exit 2 ;;
+esac
+echo "ok: $MODE"
