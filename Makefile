@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DALENET := $(BUILD)/dalenet
 
-.PHONY: all deps deps-torch configure build data test check-sanitize fuzz fuzz-merge demo bench lint format clean
+.PHONY: all deps deps-torch deps-test configure build build-cli data test check-sanitize fuzz fuzz-merge demo paper-full bench lint format clean
 
 all: build
 
@@ -16,18 +16,25 @@ deps:
 deps-torch:
 	bash scripts/install-deps.sh --with-torch
 
+deps-test:
+	bash scripts/install-deps.sh --with-torch --with-browser
+
 configure: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The command-line tool alone (what `make demo` needs; the tests and bindings are not built).
+build-cli: configure
+	cmake --build $(BUILD) -j $(JOBS) --target dalenet
+
 data: build
 	$(DALENET) data fetch
 	$(DALENET) data verify
 
 # Unit tests need no data; the integration tests use the fetched MNIST/Fashion-MNIST.
-test: deps-torch data
+test: deps-test data
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 # The unit and integration tests again, built with AddressSanitizer + UBSan (a finding fails).
@@ -62,11 +69,17 @@ fuzz-merge:
 	@for t in $(FUZZ_TARGETS); do \
 	  build-fuzz/fuzz/fuzz_$$t -merge=1 fuzz/corpus/$$t build-fuzz/work-$$t 2>&1 | tail -1; done
 
-# The main job (grows into the full report as the claim issues land): the backprop baseline on
-# MNIST, 784-1000-10 ReLU, Adam, 10 epochs; prints the test accuracy.
-demo: data
-	$(DALENET) train --config experiments/bp_mnist.toml --out runs/demo --overwrite
-	$(DALENET) eval --model runs/demo/model.safetensors --data mnist:test
+# The main job: every claim of the paper measured end to end (experiments/paper_quick.toml, about
+# 10 minutes on 2 cores) and the report in runs/paper-quick/ (index.html, summary.md, results.json,
+# figures/). Resumable: run it again after an interruption. `make paper-full` runs the full preset.
+demo: build-cli
+	$(DALENET) data fetch
+	$(DALENET) data verify
+	$(DALENET) paper --preset quick --out runs/paper-quick
+
+paper-full: build-cli
+	$(DALENET) data fetch
+	$(DALENET) paper --preset full --out runs/paper-full
 
 # dalenet vs PyTorch on the same work, in one run (a benchmark, not a test).
 bench: deps-torch data

@@ -432,8 +432,8 @@ int main(int argc, char** argv) {
   std::string paper_preset, paper_config, paper_out;
   int paper_workers = 1, paper_worker_index = -1, paper_stage = -1, paper_threads = -1;
   bool report_only = false;
-  auto* preset_opt = paper_cmd->add_option("--preset,-p", paper_preset,
-                                           "quick (about 15 min on 2 cores) or full (hours): experiments/paper_<preset>.toml");
+  auto* preset_opt = paper_cmd->add_option(
+      "--preset,-p", paper_preset, "quick (about 15 min on 2 cores) or full (hours): experiments/paper_<preset>.toml");
   paper_cmd->add_option("--config,-c", paper_config, "A paper config file (copy experiments/paper_quick.toml to edit)")
       ->excludes(preset_opt);
   paper_cmd->add_option("--out,-o", paper_out, "Output folder (default: runs/paper-<preset>)");
@@ -524,7 +524,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*paper_cmd) {
-      if (paper_preset.empty() && paper_config.empty()) throw ConfigError("paper: give --preset quick|full or --config FILE");
+      if (paper_preset.empty() && paper_config.empty())
+        throw ConfigError("paper: give --preset quick|full or --config FILE");
       const std::string path = paper_config.empty() ? preset_config_path(paper_preset) : paper_config;
       PaperConfig cfg = load_paper_config(path);
       if (paper_threads >= 0) cfg.threads = paper_threads;

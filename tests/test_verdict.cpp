@@ -138,7 +138,8 @@ TEST(Verdict, RepresentationMarkers) {
                           {"class_selectivity", {{"fraction_above_0_5", selective}}}};
   };
   // Means over seeds decide: bio active 0.05 (vs BP 0.5), Moran 0.9 > 0.5, alpha 1.05, 30 % selective.
-  auto m = representation_markers({rep(0.04, 0.9, 1.0, 0.2), rep(0.06, 0.9, 1.1, 0.4)}, {rep(0.5, 0.5, 1.7, 0.6)}, "X: ");
+  auto m =
+      representation_markers({rep(0.04, 0.9, 1.0, 0.2), rep(0.06, 0.9, 1.1, 0.4)}, {rep(0.5, 0.5, 1.7, 0.6)}, "X: ");
   ASSERT_EQ(m.size(), 4U);
   for (const auto& [name, holds] : m) {
     EXPECT_TRUE(holds) << name;

@@ -15,21 +15,21 @@ namespace dalenet {
 
 // A paper config (experiments/paper_<preset>.toml). Paths are relative to the working directory.
 struct PaperConfig {
-  std::string source;                                   // the file it was read from
-  std::string preset;                                   // its name, for the report
+  std::string source;  // the file it was read from
+  std::string preset;  // its name, for the report
   std::vector<std::string> datasets = {"mnist", "fashion"};
   std::vector<std::string> arms = {"bio", "bp", "bp_sign", "eg"};  // must contain bio and bp
   std::vector<std::int64_t> seeds = {1};
-  std::string config_dir = "experiments";               // arm configs: <config_dir>/<arm>_<dataset>.toml
-  std::vector<std::string> overrides;                   // "section.key=value", every training run
+  std::string config_dir = "experiments";                         // arm configs: <config_dir>/<arm>_<dataset>.toml
+  std::vector<std::string> overrides;                             // "section.key=value", every training run
   std::map<std::string, std::vector<std::string>> arm_overrides;  // per arm, after `overrides`
-  int threads = 0;                                      // per unit; 0: all cores
+  int threads = 0;                                                // per unit; 0: all cores
   // robustness (every trained model; the same stratified test subset for all)
   std::size_t attack_n = 200;
   std::uint64_t attack_subset_seed = 0;
   int attack_steps = 100, attack_restarts = 5, square_queries = 1000, noise_draws = 10;
-  std::vector<std::string> attacks;                     // empty: the default ladder
-  std::map<std::string, std::vector<double>> eps;       // per dataset; missing: the default grid
+  std::vector<std::string> attacks;                // empty: the default ladder
+  std::map<std::string, std::vector<double>> eps;  // per dataset; missing: the default grid
   // few-shot (regime A always; regime B when novel)
   bool fewshot = true;
   std::vector<std::string> fewshot_arms = {"bio", "bp", "ncm"};  // ncm / knn: pixel references
@@ -37,7 +37,7 @@ struct PaperConfig {
   int draws = 3;
   int min_updates = 100;
   std::size_t fewshot_test_limit = 0;
-  std::vector<std::string> fewshot_overrides;           // every few-shot training run
+  std::vector<std::string> fewshot_overrides;  // every few-shot training run
   bool novel = false;
   std::vector<int> novel_shots = {1, 5};
   int episodes = 600;
@@ -47,15 +47,15 @@ struct PaperConfig {
   std::size_t represent_limit = 2000;
 };
 
-PaperConfig load_paper_config(const std::string& path);  // throws ConfigError naming file and key
+PaperConfig load_paper_config(const std::string& path);     // throws ConfigError naming file and key
 std::string preset_config_path(const std::string& preset);  // "quick" -> experiments/paper_quick.toml
 
 // One unit of work. Its outputs live in <out>/units/<id>/; the unit is finished when
 // <out>/units/<id>/done.json exists (written atomically, last).
 struct PaperUnit {
-  std::string id;     // e.g. "train-bio_mnist-seed1"
-  std::string kind;   // train | fewshot | attack | audit
-  int stage = 0;      // units of a stage depend only on units of earlier stages
+  std::string id;    // e.g. "train-bio_mnist-seed1"
+  std::string kind;  // train | fewshot | attack | audit
+  int stage = 0;     // units of a stage depend only on units of earlier stages
   std::string arm, dataset;
   std::int64_t seed = 0;
 };
@@ -83,13 +83,13 @@ bool have_mpi();  // built with MPI
 
 struct PaperOptions {
   std::string out_dir = "runs/paper";
-  std::string data_dir;       // "" = default_data_dir()
-  int workers = 1;            // local worker processes per stage (no MPI); 1: in this process
-  std::string self_exe;       // the dalenet binary, for local workers
-  std::string config_path;    // passed to local workers
-  int only_worker = -1;       // >= 0: run as local worker k of `workers` for `only_stage` only
+  std::string data_dir;     // "" = default_data_dir()
+  int workers = 1;          // local worker processes per stage (no MPI); 1: in this process
+  std::string self_exe;     // the dalenet binary, for local workers
+  std::string config_path;  // passed to local workers
+  int only_worker = -1;     // >= 0: run as local worker k of `workers` for `only_stage` only
   int only_stage = -1;
-  bool report_only = false;   // rebuild the report from finished units
+  bool report_only = false;  // rebuild the report from finished units
   std::function<void(const std::string&)> progress;
 };
 

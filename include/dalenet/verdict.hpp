@@ -68,15 +68,14 @@ ClaimVerdict combine_verdicts(const std::vector<std::pair<std::string, ClaimVerd
 
 // bio - bp of two accuracies, each k correct of n independent examples; the 95 % CI is the
 // normal approximation of the unpaired two-proportion difference (conservative for paired data).
-Difference proportion_difference(const std::string& label, double correct_a, double n_a, double correct_b,
-                                 double n_b);
+Difference proportion_difference(const std::string& label, double correct_a, double n_a, double correct_b, double n_b);
 
 // The four representation markers (docs/EVALUATION.md): sparse activity (bio's fraction of
 // active unit-example pairs below half of BP's), structured receptive fields (Moran's I above
 // BP's), a V1-like eigenspectrum (|alpha - 1| < 0.2), feature-like units (at most half of the bio
 // units class-selective). Inputs: `dalenet represent` documents, one per seed; `prefix` labels.
 std::vector<std::pair<std::string, bool>> representation_markers(const std::vector<nlohmann::json>& bio,
-                                                                  const std::vector<nlohmann::json>& bp,
-                                                                  const std::string& prefix);
+                                                                 const std::vector<nlohmann::json>& bp,
+                                                                 const std::string& prefix);
 
 }  // namespace dalenet

@@ -10,7 +10,7 @@ import struct
 from ._core import (  # noqa: F401  (re-exported API)
     ConfigError, DataError, DivergenceError, Error, InputError, IoError, Model, ModelFileError,
     __version__, analyze, attack, attack_job, default_eps_grid, fewshot, input_gradient, load_dataset,
-    load_model, pgd, predict, represent, set_threads)
+    load_model, paper, pgd, predict, represent, set_threads)
 from . import _core
 
 

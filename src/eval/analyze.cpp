@@ -236,11 +236,11 @@ nlohmann::json structure_summary(const Network& net, double silence_threshold) {
           n_silent += silent[static_cast<std::size_t>(i * C + jj)];
         }
     const DaleCounts dc = count_dale(p, silent, col_in, net.layers[l].neuron_sign());
-    out.push_back({{"projection", l},
-                   {"silent_fraction", potential ? static_cast<double>(n_silent) / static_cast<double>(potential) : 0.0},
-                   {"dale_compliance", dc.presynaptic ? static_cast<double>(dc.compliant) /
-                                                            static_cast<double>(dc.presynaptic)
-                                                      : 1.0}});
+    out.push_back(
+        {{"projection", l},
+         {"silent_fraction", potential ? static_cast<double>(n_silent) / static_cast<double>(potential) : 0.0},
+         {"dale_compliance",
+          dc.presynaptic ? static_cast<double>(dc.compliant) / static_cast<double>(dc.presynaptic) : 1.0}});
   }
   return out;
 }

@@ -10,9 +10,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <cstdio>
 #include <set>
 
 #include "dalenet/analyze.hpp"
@@ -34,7 +34,9 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 // ---- config parsing -----------------------------------------------------------------------
 class Reader {
@@ -107,8 +109,12 @@ std::string run_name(const std::string& arm, const std::string& dataset, std::in
   return fmt::format("{}_{}-seed{}", arm, dataset, seed);
 }
 
-std::string unit_dir(const std::string& out, const std::string& id) { return out + "/units/" + id; }
-bool unit_done(const std::string& out, const std::string& id) { return fs::exists(unit_dir(out, id) + "/done.json"); }
+std::string unit_dir(const std::string& out, const std::string& id) {
+  return out + "/units/" + id;
+}
+bool unit_done(const std::string& out, const std::string& id) {
+  return fs::exists(unit_dir(out, id) + "/done.json");
+}
 
 std::string model_path(const std::string& out, const std::string& arm, const std::string& dataset, std::int64_t seed) {
   return unit_dir(out, "train-" + run_name(arm, dataset, seed)) + "/model.safetensors";
@@ -229,7 +235,10 @@ void run_unit(const PaperConfig& cfg, const PaperUnit& u, const PaperOptions& op
   } else {
     throw InputError("paper: unknown unit kind '" + u.kind + "'");
   }
-  const nlohmann::json done = {{"id", u.id}, {"kind", u.kind}, {"stage", u.stage}, {"seconds", seconds_since(t0)},
+  const nlohmann::json done = {{"id", u.id},
+                               {"kind", u.kind},
+                               {"stage", u.stage},
+                               {"seconds", seconds_since(t0)},
                                {"threads", current_threads()}};
   write_file_atomic(dir + "/done.json", done.dump(1) + "\n");
 }
@@ -238,9 +247,9 @@ void run_unit(const PaperConfig& cfg, const PaperUnit& u, const PaperOptions& op
 void spawn_workers(const PaperOptions& opt, int stage) {
   std::vector<pid_t> pids;
   for (int k = 0; k < opt.workers; ++k) {
-    std::vector<std::string> args = {opt.self_exe,       "paper",          "--config", opt.config_path,
-                                     "--out",            opt.out_dir,      "--workers", std::to_string(opt.workers),
-                                     "--worker-index",   std::to_string(k), "--stage",  std::to_string(stage)};
+    std::vector<std::string> args = {opt.self_exe,     "paper",           "--config",  opt.config_path,
+                                     "--out",          opt.out_dir,       "--workers", std::to_string(opt.workers),
+                                     "--worker-index", std::to_string(k), "--stage",   std::to_string(stage)};
     if (!opt.data_dir.empty()) {
       args.emplace_back("--data-dir");
       args.push_back(opt.data_dir);
@@ -260,9 +269,10 @@ void spawn_workers(const PaperOptions& opt, int stage) {
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
   }
   if (failed > 0)
-    throw Error(fmt::format("paper: {} of {} local workers failed in stage {} (their errors are above); run the "
-                            "command again to resume",
-                            failed, opt.workers, stage));
+    throw Error(
+        fmt::format("paper: {} of {} local workers failed in stage {} (their errors are above); run the "
+                    "command again to resume",
+                    failed, opt.workers, stage));
 }
 
 nlohmann::json environment_json(const PaperConfig& cfg, const PaperOptions& opt, const PaperComm& comm,
@@ -283,7 +293,7 @@ nlohmann::json environment_json(const PaperConfig& cfg, const PaperOptions& opt,
     hashes[e.file.dataset + "/" + e.file.filename] = e.present ? e.actual_sha256 : "missing";
   env["data_sha256"] = hashes;
   // Wall time per stage: the sum of the units' own times (across resumed invocations and processes).
-  std::map<std::string, double> per_kind;
+  std::map<std::string, double> per_kind, per_stage;
   double total_units = 0.0;
   for (const auto& u : units) {
     const std::string p = unit_dir(opt.out_dir, u.id) + "/done.json";
@@ -292,9 +302,11 @@ nlohmann::json environment_json(const PaperConfig& cfg, const PaperOptions& opt,
     const auto d = nlohmann::json::parse(f, nullptr, false);
     if (d.is_discarded()) continue;
     per_kind[u.kind] += d.value("seconds", 0.0);
+    per_stage["stage " + std::to_string(u.stage)] += d.value("seconds", 0.0);
     total_units += d.value("seconds", 0.0);
   }
   env["unit_seconds_by_kind"] = per_kind;
+  env["unit_seconds_by_stage"] = per_stage;
   env["unit_seconds_total"] = total_units;
   env["this_invocation_wall_s"] = wall_s;
   return env;
@@ -306,7 +318,7 @@ std::string preset_config_path(const std::string& preset) {
   for (char c : preset)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'))
       throw ConfigError("--preset '" + preset + "': a preset is a name (quick, full), not a path; use --config FILE");
-  const std::string p = "experiments/paper_" + preset + ".toml";
+  std::string p = "experiments/paper_" + preset + ".toml";
   if (!fs::exists(p))
     throw ConfigError("--preset '" + preset + "': " + p +
                       " does not exist (presets: quick, full; run from the repository root, or use --config FILE)");
@@ -490,7 +502,8 @@ nlohmann::json run_paper(const PaperConfig& cfg, const PaperOptions& opt, PaperC
   };
   fs::create_directories(opt.out_dir + "/units");
   if (!worker && comm.rank() == 0)
-    write_file_atomic(opt.out_dir + "/plan.json", nlohmann::json({{"config", cfg.source}, {"units", units.size()}}).dump() + "\n");
+    write_file_atomic(opt.out_dir + "/plan.json",
+                      nlohmann::json({{"config", cfg.source}, {"units", units.size()}}).dump() + "\n");
   const int stages = units.empty() ? 0 : std::max_element(units.begin(), units.end(), [](auto& a, auto& b) {
                                            return a.stage < b.stage;
                                          })->stage;

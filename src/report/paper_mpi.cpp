@@ -122,10 +122,16 @@ std::unique_ptr<PaperComm> make_mpi_comm(int* argc, char*** argv) {
   MPI_Init(argc, argv);
   return std::make_unique<MpiComm>();
 }
-bool have_mpi() { return true; }
+bool have_mpi() {
+  return true;
+}
 #else
-std::unique_ptr<PaperComm> make_mpi_comm(int* /*argc*/, char*** /*argv*/) { return nullptr; }
-bool have_mpi() { return false; }
+std::unique_ptr<PaperComm> make_mpi_comm(int* /*argc*/, char*** /*argv*/) {
+  return nullptr;
+}
+bool have_mpi() {
+  return false;
+}
 #endif
 
 }  // namespace dalenet

@@ -33,7 +33,9 @@ nlohmann::json read_json(const std::string& path) {
   }
 }
 
-std::string dataset_title(const std::string& d) { return d == "mnist" ? "MNIST" : d == "fashion" ? "Fashion-MNIST" : d; }
+std::string dataset_title(const std::string& d) {
+  return d == "mnist" ? "MNIST" : d == "fashion" ? "Fashion-MNIST" : d;
+}
 
 std::string html_escape(const std::string& s) {
   std::string o;
@@ -70,7 +72,8 @@ Summary summarise(const std::vector<double>& x) {
 }
 std::string pct(const Summary& s) {
   if (s.n == 0 || !std::isfinite(s.mean)) return "–";
-  return std::isfinite(s.ci) ? fmt::format("{:.1f} ± {:.1f}", 100 * s.mean, 100 * s.ci) : fmt::format("{:.1f}", 100 * s.mean);
+  return std::isfinite(s.ci) ? fmt::format("{:.1f} ± {:.1f}", 100 * s.mean, 100 * s.ci)
+                             : fmt::format("{:.1f}", 100 * s.mean);
 }
 // A label inside a single-quoted gnuplot string (enhanced text mode: '_' would subscript).
 std::string gp_label(const std::string& s) {
@@ -78,8 +81,12 @@ std::string gp_label(const std::string& s) {
   for (char c : s) o += c == '_' ? std::string("\\_") : std::string(1, c);
   return o;
 }
-std::string num(double x, int digits = 3) { return std::isfinite(x) ? fmt::format("{:.{}f}", x, digits) : "–"; }
-double number(const nlohmann::json& j) { return j.is_number() ? j.get<double>() : std::nan(""); }
+std::string num(double x, int digits = 3) {
+  return std::isfinite(x) ? fmt::format("{:.{}f}", x, digits) : "–";
+}
+double number(const nlohmann::json& j) {
+  return j.is_number() ? j.get<double>() : std::nan("");
+}
 
 // A simple table rendered both as Markdown and as HTML.
 struct Table {
@@ -130,7 +137,19 @@ struct Doc {
   }
   void para(const std::string& text) {
     md += text + "\n\n";
-    html += "<p>" + html_escape(text) + "</p>\n";
+    // `code` spans become <code> elements
+    std::string h = html_escape(text), out;
+    bool open = false;
+    for (char c : h) {
+      if (c == '`') {
+        out += open ? "</code>" : "<code>";
+        open = !open;
+      } else {
+        out += c;
+      }
+    }
+    if (open) out += "</code>";
+    html += "<p>" + out + "</p>\n";
   }
   void table(const Table& t) {
     md += t.markdown() + "\n";
@@ -139,8 +158,8 @@ struct Doc {
   void figure(const std::string& file, const std::string& caption, bool has_svg = true) {
     md += "![" + caption + "](figures/" + file + ".png)\n\n";
     html += "<figure><img src=\"figures/" + file + ".png\" alt=\"" + html_escape(caption) + "\"><figcaption>" +
-            html_escape(caption) +
-            (has_svg ? " (<a href=\"figures/" + file + ".svg\">SVG</a>)" : std::string()) + "</figcaption></figure>\n";
+            html_escape(caption) + (has_svg ? " (<a href=\"figures/" + file + ".svg\">SVG</a>)" : std::string()) +
+            "</figcaption></figure>\n";
   }
 };
 
@@ -156,7 +175,8 @@ void plot(const std::string& dir, const std::string& name, const std::string& bo
     std::ifstream log(dir + "/" + name + ".log");
     std::stringstream ss;
     ss << log.rdbuf();
-    throw Error("report: gnuplot failed on " + dir + "/" + name + ".gp (is gnuplot installed? `make deps`): " + ss.str());
+    throw Error("report: gnuplot failed on " + dir + "/" + name +
+                ".gp (is gnuplot installed? `make deps`): " + ss.str());
   }
 }
 
@@ -177,7 +197,10 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
     for (const auto& a : cfg.arms)
       for (auto s : cfg.seeds) {
         const std::string name = fmt::format("{}_{}-seed{}", a, d, s);
-        Run r{a, d, s, read_json(units + "/train-" + name + "/results.json"),
+        Run r{a,
+              d,
+              s,
+              read_json(units + "/train-" + name + "/results.json"),
               read_json(units + "/audit-" + name + "/analysis.json"),
               read_json(units + "/audit-" + name + "/representation.json"),
               read_json(units + "/attack-" + name + "/robustness.json")};
@@ -229,7 +252,8 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
       const auto& an = runs[d][a].front().analysis;
       const auto& p0 = an.at("projections").at(0);
       double compliance = 1.0;
-      for (const auto& p : an.at("projections")) compliance = std::min(compliance, p.at("dale").at("compliance").get<double>());
+      for (const auto& p : an.at("projections"))
+        compliance = std::min(compliance, p.at("dale").at("compliance").get<double>());
       const auto& pos = p0.at("distribution").at("positive");
       int over = 0;
       if (pos.contains("vuong_lognormal_vs"))
@@ -238,20 +262,19 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
       const auto& realised = an.at("projections").back().at("dale").at("realised");
       const auto counters = an.value("counters", nlohmann::json::object());
       const auto& act = an.contains("activity") ? an["activity"].at(0) : nlohmann::json::object();
-      const nlohmann::json row = {
-          {"dataset", d},
-          {"arm", a},
-          {"seed", runs[d][a].front().seed},
-          {"silent_fraction", p0.at("sparsity").at("silent_fraction")},
-          {"dale_compliance_min", compliance},
-          {"sign_flips", counters.value("sign_flips", std::int64_t{0})},
-          {"clip_events", counters.value("clip_events", std::int64_t{0})},
-          {"lognormal_preferred_over", over},
-          {"log_mean", pos.value("log_mean", std::nan(""))},
-          {"log_sd", pos.value("log_sd", std::nan(""))},
-          {"hidden_realised", realised},
-          {"fraction_active", act.value("fraction_active", std::nan(""))},
-          {"population_sparseness", act.value("population_sparseness", std::nan(""))}};
+      const nlohmann::json row = {{"dataset", d},
+                                  {"arm", a},
+                                  {"seed", runs[d][a].front().seed},
+                                  {"silent_fraction", p0.at("sparsity").at("silent_fraction")},
+                                  {"dale_compliance_min", compliance},
+                                  {"sign_flips", counters.value("sign_flips", std::int64_t{0})},
+                                  {"clip_events", counters.value("clip_events", std::int64_t{0})},
+                                  {"lognormal_preferred_over", over},
+                                  {"log_mean", pos.value("log_mean", std::nan(""))},
+                                  {"log_sd", pos.value("log_sd", std::nan(""))},
+                                  {"hidden_realised", realised},
+                                  {"fraction_active", act.value("fraction_active", std::nan(""))},
+                                  {"population_sparseness", act.value("population_sparseness", std::nan(""))}};
       audit_json.push_back(row);
       t.rows.push_back({a, num(row["silent_fraction"].get<double>()), num(compliance, 4),
                         std::to_string(row["sign_flips"].get<std::int64_t>()),
@@ -290,15 +313,16 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
     write_file_atomic(figdir + "/weights_" + d + ".dat", dat);
     const auto& fit = learned.at("fits").at("lognormal");
     plot(figdir, "weights_" + d,
-         fmt::format("set title '{}: input→hidden weights |w| > 0 (non-silent), density of ln|w|'\n"
-                     "set logscale x\nset format x '10^{{%L}}'\nset xlabel '|w| (log axis)'\nset ylabel 'density of ln|w|'\n"
-                     "set grid\nset key top left\nmu={}\nsg={}\n"
-                     "f(x)=exp(-(log(x)-mu)**2/(2*sg**2))/(sg*sqrt(2*pi))\n"
-                     "plot [1e-5:2] 'weights_{}.dat' index 0 using (exp($1)):2 with steps lw 2 title 'bio, learned', "
-                     "'' index 1 using (exp($1)):2 with steps lw 2 title 'bio, initial (uniform [0.01, 0.1])', "
-                     "f(x) with lines dt 2 lw 2 title sprintf('lognormal fit (μ=%.2f, σ=%.2f)', mu, sg), "
-                     "'' index 2 using (exp($1)):2 with steps lw 1 title 'BP, learned (positive)'",
-                     dataset_title(d), fit.at("mu").get<double>(), fit.at("sigma").get<double>(), d));
+         fmt::format(
+             "set title '{}: input→hidden weights |w| > 0 (non-silent), density of ln|w|'\n"
+             "set logscale x\nset format x '10^{{%L}}'\nset xlabel '|w| (log axis)'\nset ylabel 'density of ln|w|'\n"
+             "set grid\nset key top left\nmu={}\nsg={}\n"
+             "f(x)=exp(-(log(x)-mu)**2/(2*sg**2))/(sg*sqrt(2*pi))\n"
+             "plot [1e-5:2] 'weights_{}.dat' index 0 using (exp($1)):2 with steps lw 2 title 'bio, learned', "
+             "'' index 1 using (exp($1)):2 with steps lw 2 title 'bio, initial (uniform [0.01, 0.1])', "
+             "f(x) with lines dt 2 lw 2 title sprintf('lognormal fit (μ=%.2f, σ=%.2f)', mu, sg), "
+             "'' index 2 using (exp($1)):2 with steps lw 1 title 'BP, learned (positive)'",
+             dataset_title(d), fit.at("mu").get<double>(), fit.at("sigma").get<double>(), d));
     // Structure over training: silent fraction of input→hidden, Dale compliance (min over projections).
     std::string sdat;
     for (const auto& a : cfg.arms) {
@@ -354,7 +378,8 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
         const auto& m = r.robustness.at("models").at(0);
         const auto& rb = m.at("robust");
         if (rb.size() != eps.size()) throw InputError("report: " + a + " " + d + ": a different eps grid than bio");
-        for (std::size_t i = 0; i < eps.size(); ++i) robust_acc[a][i].push_back(rb[i].at("robust_accuracy").get<double>());
+        for (std::size_t i = 0; i < eps.size(); ++i)
+          robust_acc[a][i].push_back(rb[i].at("robust_accuracy").get<double>());
         for (const auto& f : m.at("flags"))
           if (f.value("raised", false))
             flags.push_back(fmt::format("{} {} seed {}: {} — {}", dataset_title(d), a, r.seed,
@@ -391,7 +416,8 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
       const std::string label = fmt::format("ε={:g}", eps[i]);
       if (seed_ci) {
         std::vector<double> dd;
-        for (std::size_t s = 0; s < cfg.seeds.size(); ++s) dd.push_back(robust_acc["bio"][i][s] - robust_acc["bp"][i][s]);
+        for (std::size_t s = 0; s < cfg.seeds.size(); ++s)
+          dd.push_back(robust_acc["bio"][i][s] - robust_acc["bp"][i][s]);
         const Summary s = summarise(dd);
         diff = {label, s.mean, s.ci};
       } else {
@@ -405,7 +431,8 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
     }
     robust_tables[d] = t;
     robust_diffs.emplace_back(dataset_title(d), diffs);
-    robust_json[d] = {{"n", n}, {"curves", arms_json}, {"ci", seed_ci ? "t over seeds" : "binomial over pooled examples"}};
+    robust_json[d] = {
+        {"n", n}, {"curves", arms_json}, {"ci", seed_ci ? "t over seeds" : "binomial over pooled examples"}};
     write_file_atomic(figdir + "/robustness_" + d + ".dat", dat);
     std::string plots;
     for (std::size_t i = 0; i < cfg.arms.size(); ++i)
@@ -431,7 +458,8 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
     for (int k : cfg.shots) t.head.push_back(fmt::format("k={}", k));
     std::map<std::pair<std::string, int>, nlohmann::json> S, P;
     for (const auto& r : F.at("regime_a").at("summary")) S[{r.at("arm"), r.at("k").get<int>()}] = r.at("accuracy");
-    for (const auto& r : F.at("regime_a").at("paired_vs_bp")) P[{r.at("arm"), r.at("k").get<int>()}] = r.at("difference");
+    for (const auto& r : F.at("regime_a").at("paired_vs_bp"))
+      P[{r.at("arm"), r.at("k").get<int>()}] = r.at("difference");
     auto cell = [](const nlohmann::json& a, bool sign) {
       if (a.is_null() || !a.at("mean").is_number()) return std::string("–");
       const double m = 100 * a.at("mean").get<double>();
@@ -458,8 +486,8 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
       const auto& p = P[{"bio", k}];
       drow.push_back(cell(p, true));
       if (!p.is_null() && p.at("ci95").is_number())
-        fewshot_diffs.push_back({fmt::format("{} k={}", dataset_title(d), k), p.at("mean").get<double>(),
-                                 p.at("ci95").get<double>()});
+        fewshot_diffs.push_back(
+            {fmt::format("{} k={}", dataset_title(d), k), p.at("mean").get<double>(), p.at("ci95").get<double>()});
     }
     t.rows.push_back(drow);
     // Regime B (novel classes), paired by training seed: bio prototype probe - bp prototype probe.
@@ -527,8 +555,8 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
     bars += "\n";
     for (const auto& [label, path] : measures) {
       std::vector<std::string> row = {label};
-      const bool bar = label == "fraction active" || label == "population sparseness" ||
-                       label == "fraction class-selective > 0.5";
+      const bool bar =
+          label == "fraction active" || label == "population sparseness" || label == "fraction class-selective > 0.5";
       if (bar) bars += "\"" + label + "\"";
       for (const auto& a : cfg.arms) {
         std::vector<double> v;
@@ -554,18 +582,20 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
       const double e = re.value("excitatory", 0.0), i = re.value("inhibitory", 0.0), m = re.value("mixed", 0.0);
       bars += fmt::format(" {}", e + i + m > 0 ? e / (e + i + m) : 0.0);
       double compliance = 1.0;
-      for (const auto& p : an.at("projections")) compliance = std::min(compliance, p.at("dale").at("compliance").get<double>());
+      for (const auto& p : an.at("projections"))
+        compliance = std::min(compliance, p.at("dale").at("compliance").get<double>());
       dale_row += fmt::format(" {}", compliance);
     }
     bars += "\n" + dale_row + "\n";
     rep_tables[d] = t;
     write_file_atomic(figdir + "/activity_" + d + ".dat", bars);
     plot(figdir, "activity_" + d,
-         fmt::format("set title '{}: activity sparseness and E/I, hidden layer (test set)'\n"
-                     "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n"
-                     "set yrange [0:1.05]\nset grid ytics\nset key top right outside\nset xtics rotate by -15\n"
-                     "plot for [i=2:{}] 'activity_{}.dat' using i:xtic(1) title columnhead(i)",
-                     dataset_title(d), cfg.arms.size() + 1, d),
+         fmt::format(
+             "set title '{}: activity sparseness and E/I, hidden layer (test set)'\n"
+             "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n"
+             "set yrange [0:1.05]\nset grid ytics\nset key top right outside\nset xtics rotate by -15\n"
+             "plot for [i=2:{}] 'activity_{}.dat' using i:xtic(1) title columnhead(i)",
+             dataset_title(d), cfg.arms.size() + 1, d),
          1000, 480);
     for (const auto& a : cfg.arms)
       fs::copy_file(units + fmt::format("/audit-{}_{}-seed{}/receptive_fields.png", a, d, cfg.seeds.front()),
@@ -579,9 +609,9 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
     std::string anchor;
   };
   const std::vector<Row> claims = {
-      {combine_verdicts(sparsity_v), "structure"},      {combine_verdicts(lognormal_v), "structure"},
-      {combine_verdicts(dale_v), "structure"},          {robustness_verdict(robust_diffs), "robustness"},
-      {fewshot_verdict(fewshot_diffs), "fewshot"},      {representation_verdict(markers), "representations"}};
+      {combine_verdicts(sparsity_v), "structure"}, {combine_verdicts(lognormal_v), "structure"},
+      {combine_verdicts(dale_v), "structure"},     {robustness_verdict(robust_diffs), "robustness"},
+      {fewshot_verdict(fewshot_diffs), "fewshot"}, {representation_verdict(markers), "representations"}};
   nlohmann::json claims_json = nlohmann::json::array();
   for (const auto& c : claims) {
     auto j = c.v.to_json();
@@ -591,18 +621,21 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
   res["claims"] = claims_json;
 
   // ---- the documents ----------------------------------------------------------------------------
-  doc.md = "# dalenet paper report: " + cfg.preset + "\n\nReproduction of Inoue, Röhrbein & Knoblauch (2026, "
-           "arXiv 2603.03234) with the rule reconstructed in docs/RULE.md. Produced by `" + cmd +
-           "`; every number below is computed from the unit files in `" + out_dir +
+  doc.md = "# dalenet paper report: " + cfg.preset +
+           "\n\nReproduction of Inoue, Röhrbein & Knoblauch (2026, "
+           "arXiv 2603.03234) with the rule reconstructed in docs/RULE.md. Produced by `" +
+           cmd + "`; every number below is computed from the unit files in `" + out_dir +
            "/units/` (the report alone: `" + cmd + " --report-only`).\n";
-  doc.html = "<h1>dalenet paper report: " + html_escape(cfg.preset) + "</h1>\n<p>Reproduction of Inoue, Röhrbein &amp; "
+  doc.html = "<h1>dalenet paper report: " + html_escape(cfg.preset) +
+             "</h1>\n<p>Reproduction of Inoue, Röhrbein &amp; "
              "Knoblauch (2026, arXiv 2603.03234) with the rule reconstructed in docs/RULE.md. Produced by <code>" +
              html_escape(cmd) + "</code>; every number is computed from the unit files in <code>" +
              html_escape(out_dir) + "/units/</code>.</p>\n";
   doc.heading("Verdicts", "verdicts");
   Table vt{{"claim of the paper", "verdict", "deciding numbers", "evidence"}, {}, false};
-  std::string vhtml = "<table id=\"verdict-table\"><thead><tr><th>claim of the paper</th><th>verdict</th><th>deciding "
-                      "numbers</th><th>evidence</th></tr></thead><tbody>\n";
+  std::string vhtml =
+      "<table id=\"verdict-table\"><thead><tr><th>claim of the paper</th><th>verdict</th><th>deciding "
+      "numbers</th><th>evidence</th></tr></thead><tbody>\n";
   for (const auto& c : claims) {
     const std::string v = to_string(c.v.verdict);
     vt.rows.push_back({c.v.claim, "**" + v + "**", c.v.deciding, "[evidence](index.html#" + c.anchor + ")"});
@@ -613,21 +646,24 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
   }
   doc.md += vt.markdown() + "\n";
   doc.html += vhtml + "</tbody></table>\n";
-  doc.para("Verdict rules (code: src/report/verdict.cpp, tests: tests/test_verdict.cpp, definitions: "
-           "docs/EVALUATION.md \"Verdicts\"). Dale's law can at most be \"partly\" here: the bio rule starts from "
-           "per-neuron signs, so sign persistence is shown, not emergence from mixed signs.");
+  doc.para(
+      "Verdict rules (code: src/report/verdict.cpp, tests: tests/test_verdict.cpp, definitions: "
+      "docs/EVALUATION.md \"Verdicts\"). Dale's law can at most be \"partly\" here: the bio rule starts from "
+      "per-neuron signs, so sign persistence is shown, not emergence from mixed signs.");
 
   doc.heading("Test accuracy", "accuracy");
-  doc.para(fmt::format("Full test set, % (mean ± 95 % CI over {} seed(s)). Configs: {}/<arm>_<data>.toml with the "
-                       "overrides of {}.",
-                       cfg.seeds.size(), cfg.config_dir, cfg.source));
+  doc.para(
+      fmt::format("Full test set, % (mean ± 95 % CI over {} seed(s)). Configs: {}/<arm>_<data>.toml with the "
+                  "overrides of {}.",
+                  cfg.seeds.size(), cfg.config_dir, cfg.source));
   doc.table(acc);
 
   doc.heading("Sparsity, weight distributions and Dale's law", "structure");
-  doc.para(fmt::format("`dalenet analyze` of each model (seed {}), silence threshold 0.01 × the largest |w| of the "
-                       "postsynaptic neuron. Lognormal: Vuong tests of lognormal against normal, gamma and exponential "
-                       "on the non-silent positive input→hidden weights, p < 0.01.",
-                       cfg.seeds.front()));
+  doc.para(
+      fmt::format("`dalenet analyze` of each model (seed {}), silence threshold 0.01 × the largest |w| of the "
+                  "postsynaptic neuron. Lognormal: Vuong tests of lognormal against normal, gamma and exponential "
+                  "on the non-silent positive input→hidden weights, p < 0.01.",
+                  cfg.seeds.front()));
   for (const auto& d : cfg.datasets) {
     doc.sub(dataset_title(d));
     doc.table(audit_tables[d]);
@@ -636,11 +672,12 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
   }
 
   doc.heading("Adversarial robustness", "robustness");
-  doc.para(fmt::format("`dalenet attack` ladder (FGSM, PGD cross-entropy and margin with {} steps × {} restarts, "
-                       "Square with {} queries, transfer from BP, noise) on the same {} stratified test images per "
-                       "model; robust accuracy is the per-example worst case. CIs: {}.",
-                       cfg.attack_steps, cfg.attack_restarts, cfg.square_queries, cfg.attack_n,
-                       seed_ci ? "Student t over seeds" : "binomial over the pooled examples (fewer than 3 seeds)"));
+  doc.para(
+      fmt::format("`dalenet attack` ladder (FGSM, PGD cross-entropy and margin with {} steps × {} restarts, "
+                  "Square with {} queries, transfer from BP, noise) on the same {} stratified test images per "
+                  "model; robust accuracy is the per-example worst case. CIs: {}.",
+                  cfg.attack_steps, cfg.attack_restarts, cfg.square_queries, cfg.attack_n,
+                  seed_ci ? "Student t over seeds" : "binomial over the pooled examples (fewer than 3 seeds)"));
   for (const auto& d : cfg.datasets) {
     doc.sub(dataset_title(d));
     doc.table(robust_tables[d]);
@@ -651,10 +688,11 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
 
   if (cfg.fewshot) {
     doc.heading("Few-shot generalisation", "fewshot");
-    doc.para(fmt::format("`dalenet fewshot` regime A: k training examples per class ({} stratified draws per k, the "
-                         "same draws for every arm), full-data hyperparameters with at least {} updates, evaluated on "
-                         "the {} test set. Test accuracy %, mean ± 95 % CI over draws.",
-                         cfg.draws, cfg.min_updates, cfg.fewshot_test_limit ? "first part of the" : "full"));
+    doc.para(
+        fmt::format("`dalenet fewshot` regime A: k training examples per class ({} stratified draws per k, the "
+                    "same draws for every arm), full-data hyperparameters with at least {} updates, evaluated on "
+                    "the {} test set. Test accuracy %, mean ± 95 % CI over draws.",
+                    cfg.draws, cfg.min_updates, cfg.fewshot_test_limit ? "first part of the" : "full"));
     for (const auto& d : cfg.datasets) {
       doc.sub(dataset_title(d));
       doc.table(fewshot_tables[d]);
@@ -663,9 +701,10 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
   }
 
   doc.heading("Representations", "representations");
-  doc.para(fmt::format("`dalenet represent` of the first hidden layer on {} test images; mean ± 95 % CI over seeds. "
-                       "Receptive fields: the input weights of 100 hidden neurons sorted by preferred class (seed {}).",
-                       cfg.represent_limit, cfg.seeds.front()));
+  doc.para(
+      fmt::format("`dalenet represent` of the first hidden layer on {} test images; mean ± 95 % CI over seeds. "
+                  "Receptive fields: the input weights of 100 hidden neurons sorted by preferred class (seed {}).",
+                  cfg.represent_limit, cfg.seeds.front()));
   for (const auto& d : cfg.datasets) {
     doc.sub(dataset_title(d));
     doc.table(rep_tables[d]);
@@ -683,11 +722,15 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
                                                run_info.value("distribution", std::string("?")))});
   env.rows.push_back({"threads per unit", std::to_string(run_info.value("threads_per_unit", 0))});
   env.rows.push_back({"seeds", fmt::format("{}", fmt::join(cfg.seeds, ", "))});
+  for (const auto& [k, v] : run_info.at("unit_seconds_by_stage").items())
+    env.rows.push_back({"unit time, " + k, fmt::format("{:.0f} s", v.get<double>())});
   for (const auto& [k, v] : run_info.at("unit_seconds_by_kind").items())
-    env.rows.push_back({"unit time: " + k, fmt::format("{:.0f} s", v.get<double>())});
+    env.rows.push_back({"unit time, " + k + " units", fmt::format("{:.0f} s", v.get<double>())});
   env.rows.push_back({"unit time: total", fmt::format("{:.0f} s", run_info.value("unit_seconds_total", 0.0))});
-  env.rows.push_back({"wall time of the last invocation", fmt::format("{:.0f} s", run_info.value("this_invocation_wall_s", 0.0))});
-  for (const auto& [k, v] : run_info.at("data_sha256").items()) env.rows.push_back({"sha256 " + k, v.get<std::string>()});
+  env.rows.push_back(
+      {"wall time of the last invocation", fmt::format("{:.0f} s", run_info.value("this_invocation_wall_s", 0.0))});
+  for (const auto& [k, v] : run_info.at("data_sha256").items())
+    env.rows.push_back({"sha256 " + k, v.get<std::string>()});
   doc.table(env);
   res["environment"] = run_info;
   res["figures"] = nlohmann::json::array();

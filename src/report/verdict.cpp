@@ -215,8 +215,7 @@ ClaimVerdict combine_verdicts(const std::vector<std::pair<std::string, ClaimVerd
   return v;
 }
 
-Difference proportion_difference(const std::string& label, double correct_a, double n_a, double correct_b,
-                                 double n_b) {
+Difference proportion_difference(const std::string& label, double correct_a, double n_a, double correct_b, double n_b) {
   if (!(n_a > 0) || !(n_b > 0)) throw InputError("proportion_difference: " + label + ": no examples");
   const double pa = correct_a / n_a, pb = correct_b / n_b;
   const double se = std::sqrt(pa * (1.0 - pa) / n_a + pb * (1.0 - pb) / n_b);
@@ -224,8 +223,8 @@ Difference proportion_difference(const std::string& label, double correct_a, dou
 }
 
 std::vector<std::pair<std::string, bool>> representation_markers(const std::vector<nlohmann::json>& bio,
-                                                                  const std::vector<nlohmann::json>& bp,
-                                                                  const std::string& prefix) {
+                                                                 const std::vector<nlohmann::json>& bp,
+                                                                 const std::string& prefix) {
   if (bio.empty() || bp.empty()) return {};
   auto mean_of = [](const std::vector<nlohmann::json>& docs, auto get) {
     double s = 0.0;

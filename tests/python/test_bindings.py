@@ -81,6 +81,13 @@ with tempdir() as tmp:
         check(False, "unknown key raises")
     except dalenet.ConfigError as e:
         check("train.epochz" in str(e) and isinstance(e, dalenet.Error), "ConfigError names the key")
+    paper_cfg = os.path.join(tmp, "paper.toml")
+    open(paper_cfg, "w").write("[paper]\nseedz = [1]\n")
+    try:
+        dalenet.paper(paper_cfg)
+        check(False, "a bad paper config raises")
+    except dalenet.ConfigError as e:
+        check("paper.seedz" in str(e) and "paper.toml" in str(e), "paper: ConfigError names the file and key")
     try:
         dalenet.predict(model, np.zeros((3, 63), np.float32))
         check(False, "wrong shape raises")
