@@ -46,6 +46,10 @@ struct ForwardCache {
   std::vector<const float*> prepared;  // the weights each layer was prepared from (nullptr: none)
   std::vector<std::pair<Eigen::Index, Eigen::Index>> prepared_shape;
   std::vector<char> sparse_active;
+  // Per projection: rows of the (effective) weights up to the last non-zero one. A layer's
+  // interneurons take no feedforward input, so their trailing all-zero rows are skipped by the
+  // dense products (non-linear efficacy only; linear projections use every row).
+  std::vector<Eigen::Index> live_rows;
   std::vector<Eigen::SparseMatrix<float, Eigen::RowMajor>> sparse, sparse_t;
   struct SparseScratch {  // row-major copies for the CSR kernel (reused: no per-batch allocation)
     Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rhs, result;

@@ -219,6 +219,10 @@ void prepare_projection(const Projection& p, std::size_t l, ForwardCache& cache)
     sparse = zeros >= kSparseZeroFraction * static_cast<double>(w.size());
   }
   cache.sparse_active[l] = sparse ? 1 : 0;
+  Eigen::Index live = w.rows();
+  if (p.efficacy != Efficacy::linear)
+    while (live > 0 && (w.row(live - 1).array() == 0.0F).all()) --live;
+  cache.live_rows[l] = live;
   if (sparse) {
     cache.sparse[l] = w.sparseView(0.0F, 0.0F);
     cache.sparse[l].makeCompressed();
@@ -247,6 +251,7 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
   cache.prepared.resize(L, nullptr);
   cache.prepared_shape.resize(L);
   cache.sparse_active.resize(L, 0);
+  cache.live_rows.resize(L, 0);
   cache.sparse.resize(L);
   cache.sparse_t.resize(L);
   cache.act[0] = X;
@@ -263,7 +268,9 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
     } else if (p.efficacy == Efficacy::linear) {
       z.noalias() = p.weight * cache.act[l];
     } else {
-      z.noalias() = cache.effective[l] * cache.act[l];
+      const Eigen::Index live = cache.live_rows[l];
+      z.topRows(live).noalias() = cache.effective[l].topRows(live) * cache.act[l];
+      z.bottomRows(z.rows() - live).setZero();
     }
     z.colwise() += p.bias;
     const Layer& layer = net.layers[l + 1];
@@ -383,7 +390,8 @@ void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<co
     } else if (p.efficacy == Efficacy::linear) {
       below.noalias() = p.weight.transpose() * d;
     } else {
-      below.noalias() = cache.effective[l - 1].transpose() * d;
+      const Eigen::Index live = cache.live_rows[l - 1];
+      below.noalias() = cache.effective[l - 1].topRows(live).transpose() * d.topRows(live);
     }
     if (l > 1) layer_derivative(net.layers[l - 1], cache, l - 1, below);
   }

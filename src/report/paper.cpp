@@ -534,7 +534,8 @@ nlohmann::json run_paper(const PaperConfig& cfg, const PaperOptions& opt, PaperC
       owners.push_back(owner);
       if (owner != me || unit_done(opt.out_dir, u.id)) continue;
       const auto tu = Clock::now();
-      say(fmt::format("[paper]{} {} ...", share_of > 1 ? fmt::format(" [{}]", me) : "", u.id));
+      say(fmt::format("[paper]{} stage {}/{}, unit {}/{}: {} ...", share_of > 1 ? fmt::format(" [{}]", me) : "", stage,
+                      stages, i + 1, here.size(), u.id));
       try {
         run_unit(cfg, u, opt);
       } catch (const std::exception& e) {
