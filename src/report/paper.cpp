@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "dalenet/analyze.hpp"
@@ -244,16 +245,16 @@ void run_unit(const PaperConfig& cfg, const PaperUnit& u, const PaperOptions& op
 }
 
 // Local workers: the same binary, one process per worker, each taking every workers-th unit.
-void spawn_workers(const PaperOptions& opt, int stage) {
+void spawn_workers(const PaperOptions& opt, int stage, int threads) {
   std::vector<pid_t> pids;
   for (int k = 0; k < opt.workers; ++k) {
     std::vector<std::string> args = {opt.self_exe,     "paper",           "--config",  opt.config_path,
                                      "--out",          opt.out_dir,       "--workers", std::to_string(opt.workers),
                                      "--worker-index", std::to_string(k), "--stage",   std::to_string(stage)};
-    if (!opt.data_dir.empty()) {
-      args.emplace_back("--data-dir");
-      args.push_back(opt.data_dir);
-    }
+    if (!opt.data_dir.empty())  // an option of the program, so before the subcommand
+      args.insert(args.begin() + 1, {"--data-dir", opt.data_dir});
+    args.emplace_back("--threads");  // the parent's, after --threads overrides
+    args.push_back(std::to_string(threads));
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -501,6 +502,9 @@ nlohmann::json run_paper(const PaperConfig& cfg, const PaperOptions& opt, PaperC
     if (opt.progress && (comm.rank() == 0 || comm.size() > 1)) opt.progress(s);
   };
   fs::create_directories(opt.out_dir + "/units");
+  // One run per output folder (its workers and MPI ranks share it under this one lock).
+  std::optional<DirectoryLock> lock;
+  if (!worker && comm.rank() == 0) lock.emplace(opt.out_dir);
   if (!worker && comm.rank() == 0)
     write_file_atomic(opt.out_dir + "/plan.json",
                       nlohmann::json({{"config", cfg.source}, {"units", units.size()}}).dump() + "\n");
@@ -518,7 +522,7 @@ nlohmann::json run_paper(const PaperConfig& cfg, const PaperOptions& opt, PaperC
       say(fmt::format("[paper] stage {}/{}: {} units, {} to run ({} done earlier)", stage, stages, here.size(), pending,
                       here.size() - pending));
     if (!worker && comm.size() == 1 && opt.workers > 1 && pending > 0) {
-      spawn_workers(opt, stage);
+      spawn_workers(opt, stage, cfg.threads);
       continue;
     }
     // This process's share: every size-th unit of the stage (by position, so that every process

@@ -2,7 +2,8 @@
 # End-to-end tests of `dalenet paper` on tests/data/paper_tiny.toml (about a minute of work).
 # Usage: test_paper.sh DALENET WORKDIR MODE     MODE: resume | mpi | browser
 #   resume:  a run killed with SIGKILL mid-way, then resumed, ends with the same results.json
-#            (all but "environment") as an uninterrupted run; a second kill lands in a later unit.
+#            (all but "environment") as an uninterrupted run; a second kill lands in stage 2; a
+#            second run on a folder in use is refused.
 #   mpi:     `mpirun -np 2 dalenet paper` gives the same results as the single-process run.
 #   browser: headless Chromium renders index.html: the verdict table is there, every image
 #            loads and no console error; the check fails on a page with a missing figure.
@@ -23,7 +24,7 @@ case "$MODE" in
 resume)
   reference
   out="$WORK/killed"
-  for target in 2 5; do  # kill after 2, then after 5 finished units
+  for target in 3 8; do  # kill after 3 finished units (stage 1), then after 8 (in stage 2)
     "$DALENET" paper --config "$CONFIG" --out "$out" > "$WORK/killed-$target.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 600); do
@@ -37,6 +38,15 @@ resume)
     echo "killed with $(find "$out/units" -name done.json | wc -l) finished units"
   done
   [[ ! -f "$out/results.json" ]] || { echo "a killed run left a report"; exit 1; }
+  # A second run on a folder in use is refused (no two writers of one unit).
+  "$DALENET" paper --config "$CONFIG" --out "$WORK/locked" --quiet > /dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 1 400); do [[ -f "$WORK/locked/plan.json" ]] && break; sleep 0.05; done
+  if "$DALENET" paper --config "$CONFIG" --out "$WORK/locked" > "$WORK/second.log" 2>&1; then
+    echo "a second run on a folder in use was not refused"; exit 1
+  fi
+  grep -q "in use by another dalenet process" "$WORK/second.log" || { cat "$WORK/second.log"; exit 1; }
+  wait $pid
   "$DALENET" paper --config "$CONFIG" --out "$out" > "$WORK/resumed.log" 2>&1
   grep -q "done earlier" "$WORK/resumed.log"
   grep -E "stage 1/2: [0-9]+ units, [0-9]+ to run \(([1-9][0-9]*) done earlier\)" "$WORK/resumed.log" \
