@@ -13,7 +13,7 @@ thread count. Prints one JSON line like dalenet_workloads.
 
 Usage: torch_workloads.py WORKLOAD --data DIR [--model FILE] [--epochs N] [--repeats N] [--threads N]
 """
-import argparse, gzip, json, math, os, sys, time
+import argparse, gzip, json, math, os, statistics, sys, time
 
 import numpy as np
 import torch
@@ -146,7 +146,7 @@ def load(path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("workload", choices=["bp_epoch", "bio_epoch", "pgd", "inference"])
+    ap.add_argument("workload", choices=["bp_epoch", "bio_epoch", "pgd", "inference", "gemm"])
     ap.add_argument("--data", required=True)
     ap.add_argument("--model")
     ap.add_argument("--epochs", type=int, default=3)
@@ -156,6 +156,21 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     out = {"workload": a.workload, "threads": a.threads, "peer": "pytorch", "torch": torch.__version__}
+    if a.workload == "gemm":  # the peer's GEMM rate (median of 5 x 20 products), as dalenet_bench's BM_Gemm
+        out["gflops"] = {}
+        for m, k, n in [(1000, 784, 128), (1000, 1000, 1000)]:
+            x, y = torch.randn(m, k), torch.randn(k, n)
+            for _ in range(3):
+                x @ y
+            rates = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                for _ in range(20):
+                    x @ y
+                rates.append(2 * m * k * n * 20 / (time.perf_counter() - t0) / 1e9)
+            out["gflops"][f"{m}/{k}/{n}"] = statistics.median(rates)
+        print(json.dumps(out))
+        return
     if a.workload in ("bp_epoch", "bio_epoch"):
         X, Y = mnist(a.data, "train")
         keep = torch.randperm(len(X))[5000:]  # the same 55 000-image training split size
