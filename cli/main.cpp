@@ -530,7 +530,7 @@ int main(int argc, char** argv) {
       PaperConfig cfg = load_paper_config(path);
       if (paper_threads >= 0) cfg.threads = paper_threads;
       PaperOptions o;
-      o.out_dir = paper_out.empty() ? "runs/paper-" + cfg.preset : paper_out;
+      o.out_dir = paper_out.empty() ? default_paper_out(cfg) : paper_out;
       o.data_dir = data_dir;
       o.workers = paper_workers;
       o.only_worker = paper_worker_index;

@@ -371,11 +371,10 @@ PYBIND11_MODULE(_core, m) {
       "paper",
       [](const std::string& config, const std::string& out, int threads, bool report_only, const std::string& data_dir,
          const py::object& progress) {
-        const PaperConfig cfg0 = load_paper_config(config);
-        PaperConfig cfg = cfg0;
+        PaperConfig cfg = load_paper_config(config);
         if (threads >= 0) cfg.threads = threads;
         PaperOptions o;
-        o.out_dir = out.empty() ? "runs/paper-" + cfg.preset : out;
+        o.out_dir = out.empty() ? default_paper_out(cfg) : out;
         o.data_dir = data_dir;
         o.report_only = report_only;
         o.config_path = config;

@@ -150,6 +150,24 @@ TEST(Analyze, CountsSilenceAndDaleViolationsOnAHandBuiltNetwork) {
   EXPECT_DOUBLE_EQ(rep[1]["dale"]["compliance"].get<double>(), 0.5);
   EXPECT_EQ(rep[1]["dale"]["realised"]["mixed"], 1);
   EXPECT_EQ(rep[1]["dale"]["realised"]["excitatory"], 1);
+  // The cheap per-epoch summary that train() logs agrees with the full audit.
+  const nlohmann::json st = structure_summary(net, o.silence_threshold);
+  ASSERT_EQ(st.size(), 2U);
+  for (std::size_t l = 0; l < 2; ++l) {
+    EXPECT_DOUBLE_EQ(st[l]["silent_fraction"].get<double>(), rep[l]["sparsity"]["silent_fraction"].get<double>());
+    EXPECT_DOUBLE_EQ(st[l]["dale_compliance"].get<double>(), rep[l]["dale"]["compliance"].get<double>());
+  }
+  // ln|w| histograms count every non-silent weight of its sign, in the fixed bins.
+  auto total = [](const nlohmann::json& h) {
+    std::int64_t n = 0;
+    for (const auto& c : h["counts"]) n += c.get<std::int64_t>();
+    return n;
+  };
+  const auto& pos = rep[0]["distribution"]["positive"]["log_histogram"];
+  EXPECT_EQ(total(pos), 5);  // 1.0, 0.5, 0.2, 0.2, 0.2
+  EXPECT_EQ(total(rep[0]["distribution"]["negative"]["log_histogram"]), 1);
+  EXPECT_EQ(pos["counts"].size(), static_cast<std::size_t>(kLogHistogramBins));
+  EXPECT_DOUBLE_EQ(pos["lo"].get<double>(), kLogHistogramLo);
 }
 
 TEST(Analyze, InterneuronsOfACompetitionLayerAreLeftOutOfTheDenominators) {
@@ -182,6 +200,9 @@ TEST(Analyze, InterneuronsOfACompetitionLayerAreLeftOutOfTheDenominators) {
   EXPECT_EQ(rep[1]["synapses"], 4);                     // 2 outputs x 2 E neurons
   EXPECT_DOUBLE_EQ(rep[1]["sparsity"]["silent_fraction"].get<double>(), 0.0);
   EXPECT_DOUBLE_EQ(rep[1]["dale"]["compliance"].get<double>(), 1.0);
+  const nlohmann::json st = structure_summary(net, AnalyzeOptions{}.silence_threshold);
+  EXPECT_DOUBLE_EQ(st[0]["silent_fraction"].get<double>(), 1.0 / 8.0);
+  EXPECT_DOUBLE_EQ(st[1]["dale_compliance"].get<double>(), 1.0);
 }
 
 TEST(StudentT, QuantilesMatchClosedFormsAndTables) {

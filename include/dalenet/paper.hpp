@@ -49,6 +49,7 @@ struct PaperConfig {
 
 PaperConfig load_paper_config(const std::string& path);     // throws ConfigError naming file and key
 std::string preset_config_path(const std::string& preset);  // "quick" -> experiments/paper_quick.toml
+std::string default_paper_out(const PaperConfig& cfg);      // runs/paper-<preset>
 
 // One unit of work. Its outputs live in <out>/units/<id>/; the unit is finished when
 // <out>/units/<id>/done.json exists (written atomically, last).

@@ -326,6 +326,10 @@ std::string preset_config_path(const std::string& preset) {
   return p;
 }
 
+std::string default_paper_out(const PaperConfig& cfg) {
+  return "runs/paper-" + cfg.preset;
+}
+
 PaperConfig load_paper_config(const std::string& path) {
   toml::table t;
   try {

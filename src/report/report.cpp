@@ -180,6 +180,18 @@ void plot(const std::string& dir, const std::string& name, const std::string& bo
   }
 }
 
+// The plot clauses of a curves-with-CI-bands figure: data block i of `dat` holds arm i as
+// "x mean lo hi" rows; each arm gets a translucent band and a line in its own colour.
+std::string band_plots(const std::string& dat, const std::vector<std::string>& arms) {
+  std::string plots;
+  for (std::size_t i = 0; i < arms.size(); ++i)
+    plots += fmt::format(
+        "{}'{}' index {} using 1:3:4 with filledcurves fs transparent solid 0.18 lc {} notitle, "
+        "'' index {} using 1:2 with linespoints lw 2 lc {} title '{}'",
+        i ? ", " : "", dat, i, i + 1, i, i + 1, gp_label(arms[i]));
+  return plots;
+}
+
 struct Run {  // one trained model and what was measured on it
   std::string arm, dataset;
   std::int64_t seed = 0;
@@ -434,12 +446,7 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
     robust_json[d] = {
         {"n", n}, {"curves", arms_json}, {"ci", seed_ci ? "t over seeds" : "binomial over pooled examples"}};
     write_file_atomic(figdir + "/robustness_" + d + ".dat", dat);
-    std::string plots;
-    for (std::size_t i = 0; i < cfg.arms.size(); ++i)
-      plots += fmt::format(
-          "{}'robustness_{}.dat' index {} using 1:3:4 with filledcurves fs transparent solid 0.18 lc {} notitle, "
-          "'' index {} using 1:2 with linespoints lw 2 lc {} title '{}'",
-          i ? ", " : "", d, i, i + 1, i, i + 1, gp_label(cfg.arms[i]));
+    const std::string plots = band_plots("robustness_" + d + ".dat", cfg.arms);
     plot(figdir, "robustness_" + d,
          fmt::format("set title '{}: robust accuracy (worst case over the attack ladder), {} test images × {} seed(s), "
                      "95 % CI band'\nset xlabel 'ε (L∞)'\nset ylabel 'robust accuracy (%)'\nset yrange [0:100]\n"
@@ -516,12 +523,7 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
       for (auto& seed : regime_b["seeds"]) seed.erase("seconds");
     fewshot_json[d] = {{"regime_a", regime_a}, {"regime_b", regime_b}};
     write_file_atomic(figdir + "/fewshot_" + d + ".dat", dat);
-    std::string plots;
-    for (std::size_t i = 0; i < cfg.fewshot_arms.size(); ++i)
-      plots += fmt::format(
-          "{}'fewshot_{}.dat' index {} using 1:3:4 with filledcurves fs transparent solid 0.18 lc {} notitle, "
-          "'' index {} using 1:2 with linespoints lw 2 lc {} title '{}'",
-          i ? ", " : "", d, i, i + 1, i, i + 1, gp_label(cfg.fewshot_arms[i]));
+    const std::string plots = band_plots("fewshot_" + d + ".dat", cfg.fewshot_arms);
     plot(figdir, "fewshot_" + d,
          fmt::format("set title '{}: few-shot test accuracy, k examples per class, {} draws, 95 % CI band'\n"
                      "set logscale x\nset xlabel 'k (examples per class)'\nset ylabel 'test accuracy (%)'\n"
