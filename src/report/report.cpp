@@ -192,6 +192,14 @@ std::string band_plots(const std::string& dat, const std::vector<std::string>& a
   return plots;
 }
 
+// The lowest Dale compliance over the projections of a `dalenet analyze` document.
+double min_dale_compliance(const nlohmann::json& analysis) {
+  double compliance = 1.0;
+  for (const auto& p : analysis.at("projections"))
+    compliance = std::min(compliance, p.at("dale").at("compliance").get<double>());
+  return compliance;
+}
+
 struct Run {  // one trained model and what was measured on it
   std::string arm, dataset;
   std::int64_t seed = 0;
@@ -263,9 +271,7 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
     for (const auto& a : cfg.arms) {
       const auto& an = runs[d][a].front().analysis;
       const auto& p0 = an.at("projections").at(0);
-      double compliance = 1.0;
-      for (const auto& p : an.at("projections"))
-        compliance = std::min(compliance, p.at("dale").at("compliance").get<double>());
+      const double compliance = min_dale_compliance(an);
       const auto& pos = p0.at("distribution").at("positive");
       int over = 0;
       if (pos.contains("vuong_lognormal_vs"))
@@ -583,9 +589,7 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
       const auto& re = an.at("projections").back().at("dale").at("realised");
       const double e = re.value("excitatory", 0.0), i = re.value("inhibitory", 0.0), m = re.value("mixed", 0.0);
       bars += fmt::format(" {}", e + i + m > 0 ? e / (e + i + m) : 0.0);
-      double compliance = 1.0;
-      for (const auto& p : an.at("projections"))
-        compliance = std::min(compliance, p.at("dale").at("compliance").get<double>());
+      const double compliance = min_dale_compliance(an);
       dale_row += fmt::format(" {}", compliance);
     }
     bars += "\n" + dale_row + "\n";
