@@ -147,6 +147,9 @@ TEST(Analyze, CountsSilenceAndDaleViolationsOnAHandBuiltNetwork) {
   EXPECT_DOUBLE_EQ(rep[0]["dale"]["compliance"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(rep[0]["dale"]["matches_declared_type"].get<double>(), 0.75);
   EXPECT_EQ(rep[1]["dale"]["violating_synapses"], 1);
+  // Graded: 3 of the 4 non-silent output synapses carry their neuron's majority sign.
+  EXPECT_DOUBLE_EQ(rep[1]["dale"]["majority_sign_fraction"].get<double>(), 0.75);
+  EXPECT_DOUBLE_EQ(rep[0]["dale"]["majority_sign_fraction"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(rep[1]["dale"]["compliance"].get<double>(), 0.5);
   EXPECT_EQ(rep[1]["dale"]["realised"]["mixed"], 1);
   EXPECT_EQ(rep[1]["dale"]["realised"]["excitatory"], 1);

@@ -60,6 +60,12 @@ TEST(Verdict, DaleDependsOnTheStartingSigns) {
   EXPECT_EQ(dale_verdict(analysis(0.9, 1.0, none, none), false).verdict, Verdict::partly);  // given, not learned
   EXPECT_EQ(dale_verdict(analysis(0.9, 1.0, none, none, 3), false).verdict, Verdict::not_reproduced);
   EXPECT_EQ(dale_verdict(analysis(0.9, 1.0, none, none, 3), true).verdict, Verdict::partly);
+  // Both starts measured: the mixed-sign run decides, whichever way it goes; the text names both.
+  const auto both = dale_verdict(analysis(0.9, 1.0, none, none), analysis(0.9, 0.2, none, none));
+  EXPECT_EQ(both.verdict, Verdict::not_reproduced);
+  EXPECT_NE(both.deciding.find("mixed-sign start (decides)"), std::string::npos);
+  EXPECT_NE(both.deciding.find("Per-neuron start: partly"), std::string::npos);
+  EXPECT_EQ(dale_verdict(analysis(0.9, 0.2, none, none), analysis(0.9, 1.0, none, none)).verdict, Verdict::reproduced);
 }
 
 TEST(Verdict, RobustnessNeedsAMajorityOfEpsPerDataSetAndNoLoss) {

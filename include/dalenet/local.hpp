@@ -24,7 +24,7 @@ struct LocalBatch {
 // Views (Eigen::Ref) rather than matrices, so a rule can be handed one population's block of a
 // projection (e.g. the excitatory rows) in place, without a copy per batch.
 struct Synapses {
-  Eigen::Ref<WeightMatrix> weight;  // [post x pre], non-negative for the bio rule
+  Eigen::Ref<WeightMatrix> weight;  // [post x pre]; the bio rule keeps every weight's sign
   Eigen::Ref<MaskMatrix> mask;      // [post x pre]: 1 existing, 0 silent
 };
 

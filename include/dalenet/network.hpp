@@ -34,12 +34,12 @@ enum class Activation {
 std::string to_string(Activation a);
 Activation activation_from_string(const std::string& s);  // throws ConfigError
 
-// How the stored weights w >= 0 of a projection act on the postsynaptic drive.
+// How the stored weights of a projection act on the postsynaptic drive.
 enum class Efficacy {
   linear,          // drive = sum_i w_ij x_i (every gradient rule)
-  log_normalized,  // drive = sum_i x_i ln(max(w_ij / sum_i' w_i'j, floor) / floor): a compressive,
-                   // non-negative efficacy; synapses at or below the floor contribute nothing
-                   // (docs/RULE.md, equation H1)
+  log_normalized,  // drive = sum_i x_i sign(w_ij) ln(max(|w_ij| / sum_i' |w_i'j|, floor) / floor): a
+                   // compressive efficacy with the synapse's sign (non-negative weights: non-negative
+                   // efficacy); synapses at or below the floor contribute nothing (docs/RULE.md, H1)
 };
 std::string to_string(Efficacy e);
 Efficacy efficacy_from_string(const std::string& s);
@@ -97,7 +97,8 @@ struct Projection {
   Eigen::Index num_post() const { return weight.rows(); }
   Eigen::Index num_pre() const { return weight.cols(); }
   // The matrix that multiplies the presynaptic rates: `weight` itself for linear efficacy.
-  // For log_normalized, rows are normalised to sum 1 and mapped through ln(max(w, floor)/floor).
+  // For log_normalized, |w| rows are normalised to sum 1, mapped through ln(max(|w|, floor)/floor)
+  // and given the weight's sign.
   void effective_weight(WeightMatrix& out) const;
 };
 

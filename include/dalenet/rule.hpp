@@ -33,8 +33,12 @@ struct OptimizerConfig {
 
 // The biologically guided rule (docs/RULE.md); config section [bio].
 struct BioConfig {
-  std::string hidden_update = "multiplicative";     // multiplicative (H3) | additive (H3a)
-  double eta_hidden = 0.01;                         // hidden plasticity rate
+  std::string hidden_update = "multiplicative";  // multiplicative (H3) | additive (H3a)
+  double eta_hidden = 0.01;                      // hidden plasticity rate
+  // Mixed-sign starts only: H3 grows a synapse's magnitude with co-activity whatever its sign
+  // ("magnitude"), or moves its signed efficacy in the Hebbian direction ("efficacy": an
+  // inhibitory synapse weakens where an excitatory one would strengthen). docs/RULE.md.
+  std::string signed_hebbian = "magnitude";
   std::string competition = "feedback_inhibition";  // feedback_inhibition (interneurons) | kwta
   double inhibition_gain = 1.0;                     // E -> I -> E loop gain (feedback_inhibition)
   int kwta_k = 20;                                  // winners (kwta)

@@ -45,6 +45,10 @@ ClaimVerdict lognormal_verdict(const nlohmann::json& analysis);
 // compliance ≥ 0.9 on every projection, else not. From a per-neuron start the signs were given,
 // not learned: at most partly (holds, by construction), not reproduced if it does not hold.
 ClaimVerdict dale_verdict(const nlohmann::json& analysis, bool mixed_sign_start);
+// One data set with both starts: the bio arm (per-neuron start) and the arm trained from a
+// mixed-sign start. The mixed-sign run decides (it tests the claim's strong form); the deciding
+// text carries both.
+ClaimVerdict dale_verdict(const nlohmann::json& per_neuron_analysis, const nlohmann::json& mixed_analysis);
 
 // "More robust to adversarial attacks": per data set, the paired differences bio − BP of robust
 // accuracy at each eps > 0. A data set supports the claim when bio is significantly more robust

@@ -47,7 +47,7 @@ std::vector<std::uint8_t> in_projection(const Layer& L) {
 // Per presynaptic neuron (column), the signs of its non-silent outgoing synapses.
 struct DaleCounts {
   std::int64_t compliant = 0, matches_type = 0, violating = 0, only_pos = 0, only_neg = 0, mixed = 0, none = 0;
-  std::int64_t presynaptic = 0, declared_excitatory = 0;
+  std::int64_t presynaptic = 0, declared_excitatory = 0, synapses = 0;  // synapses: non-silent, counted here
 };
 DaleCounts count_dale(const Projection& p, const std::vector<std::uint8_t>& silent,
                       const std::vector<std::uint8_t>& col_in, const Eigen::VectorXf& declared) {
@@ -72,6 +72,7 @@ DaleCounts count_dale(const Projection& p, const std::vector<std::uint8_t>& sile
       ++d.mixed;
     if (pos == 0 || neg == 0) ++d.compliant;
     d.violating += std::min(pos, neg);
+    d.synapses += pos + neg;
     const bool ok_type = declared(jj) > 0 ? neg == 0 : pos == 0;
     if (ok_type) ++d.matches_type;
   }
@@ -194,6 +195,10 @@ nlohmann::json analyze_weights(const Network& net, const AnalyzeOptions& opts) {
         {"compliance", static_cast<double>(dc.compliant) / cols_d},
         {"matches_declared_type", static_cast<double>(dc.matches_type) / cols_d},
         {"violating_synapses", dc.violating},
+        // How far towards Dale's law, graded: the fraction of non-silent synapses that carry their
+        // presynaptic neuron's majority sign (1 = compliant; about 0.5 for signs drawn at random).
+        {"majority_sign_fraction",
+         dc.synapses ? 1.0 - static_cast<double>(dc.violating) / static_cast<double>(dc.synapses) : 1.0},
         {"realised",
          {{"excitatory", dc.only_pos}, {"inhibitory", dc.only_neg}, {"mixed", dc.mixed}, {"no_output", dc.none}}},
         {"declared", {{"excitatory", dc.declared_excitatory}, {"inhibitory", cols_n - dc.declared_excitatory}}}};
@@ -368,6 +373,14 @@ std::string analyze_summary(const nlohmann::json& rep) {
         100.0 * p["dale"]["compliance"].get<double>(), 100.0 * p["dale"]["matches_declared_type"].get<double>(),
         p["dale"]["violating_synapses"].get<std::int64_t>(), p["dale"]["realised"]["excitatory"].get<std::int64_t>(),
         p["dale"]["realised"]["inhibitory"].get<std::int64_t>(), p["dale"]["realised"]["mixed"].get<std::int64_t>());
+    if (p["dale"].contains("majority_sign_fraction")) {
+      os << fmt::format("  majority-sign fraction {:.3f}", p["dale"]["majority_sign_fraction"].get<double>());
+      if (rep.contains("initial") && rep["initial"][k]["dale"].contains("majority_sign_fraction"))
+        os << fmt::format(" (initial weights {:.3f}, compliance {:.1f}%)",
+                          rep["initial"][k]["dale"]["majority_sign_fraction"].get<double>(),
+                          100.0 * rep["initial"][k]["dale"]["compliance"].get<double>());
+      os << "\n";
+    }
     for (const char* sign : {"positive", "negative"}) {
       os << fmt::format("  |w| of {} weights: {}\n", sign, dist_line(p["distribution"][sign]));
       if (rep.contains("initial"))

@@ -244,6 +244,9 @@ const std::map<std::string, KeyDef>& schema() {
       {"bio.hidden_update",
        string_key("multiplicative (H3) | additive (H3a)", [](auto& c) -> auto& { return c.rule.bio.hidden_update; },
                   {"multiplicative", "additive"})},
+      {"bio.signed_hebbian",
+       string_key("mixed-sign starts: H3 on |w| whatever the sign (magnitude) | on the signed efficacy (efficacy)",
+                  [](auto& c) -> auto& { return c.rule.bio.signed_hebbian; }, {"magnitude", "efficacy"})},
       {"bio.eta_hidden",
        double_key(
            "hidden plasticity rate, > 0", [](auto& c) -> auto& { return c.rule.bio.eta_hidden; }, 0.0, 10.0, true)},

@@ -56,8 +56,12 @@ void Projection::effective_weight(WeightMatrix& out) const {
     out = weight;
     return;
   }
-  // Vectorised: e = ln(max(w / sum, floor)) - ln(floor), which is exactly 0 at or below the floor.
-  const Eigen::VectorXf sums = weight.rowwise().sum();
+  // Vectorised: e = ln(max(|w| / sum|w|, floor)) - ln(floor), exactly 0 at or below the floor,
+  // carrying the synapse's sign. Rules that start from non-negative weights (the default) never
+  // meet a negative one; a mixed-sign start (docs/RULE.md) does.
+  const bool has_negative = weight.size() > 0 && weight.minCoeff() < 0.0F;
+  const Eigen::VectorXf sums =
+      has_negative ? Eigen::VectorXf(weight.cwiseAbs().rowwise().sum()) : Eigen::VectorXf(weight.rowwise().sum());
   const Eigen::VectorXf inv = (sums.array() > 0.0F).select(sums.array().inverse(), 0.0F);
   const float floor = efficacy_floor;
   out.resize(weight.rows(), weight.cols());
@@ -67,8 +71,11 @@ void Projection::effective_weight(WeightMatrix& out) const {
   for (Eigen::Index i = 0; i < weight.rows(); ++i) {
     if (inv(i) == 0.0F) {
       out.row(i).setZero();  // a neuron without input synapses (e.g. an interneuron): ln(floor) - ln(floor)
-    } else {
+    } else if (!has_negative) {
       out.row(i).array() = (weight.row(i).array() * inv(i)).max(floor).log() - log_floor;
+    } else {
+      out.row(i).array() = (weight.row(i).array().abs() * inv(i)).max(floor).log() - log_floor;
+      out.row(i).array() = (weight.row(i).array() < 0.0F).select(-out.row(i).array(), out.row(i).array());
     }
   }
 }
@@ -168,8 +175,6 @@ void Network::validate() const {
     if (p.efficacy == Efficacy::log_normalized) {
       if (!(p.efficacy_floor > 0.0F && p.efficacy_floor < 1.0F))
         throw ModelFileError(where + ": log_normalized efficacy needs a floor in (0, 1)");
-      if ((p.weight.array() < 0.0F).any())
-        throw ModelFileError(where + ": log_normalized efficacy is defined for non-negative weights only");
     }
     if (p.has_mask()) {
       if (p.mask.rows() != p.weight.rows() || p.mask.cols() != p.weight.cols())

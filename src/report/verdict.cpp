@@ -125,6 +125,14 @@ ClaimVerdict dale_verdict(const nlohmann::json& analysis, bool mixed_sign_start)
   return v;
 }
 
+ClaimVerdict dale_verdict(const nlohmann::json& per_neuron_analysis, const nlohmann::json& mixed_analysis) {
+  ClaimVerdict mixed = dale_verdict(mixed_analysis, true);
+  const ClaimVerdict given = dale_verdict(per_neuron_analysis, false);
+  mixed.deciding = fmt::format("mixed-sign start (decides): {}. Per-neuron start: {} — {}", mixed.deciding,
+                               to_string(given.verdict), given.deciding);
+  return mixed;
+}
+
 ClaimVerdict robustness_verdict(const std::vector<std::pair<std::string, std::vector<Difference>>>& per_dataset) {
   ClaimVerdict v{"more robust to adversarial attacks", Verdict::not_measured, ""};
   if (per_dataset.empty()) return v;

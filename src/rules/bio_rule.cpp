@@ -28,20 +28,30 @@ std::uint64_t count_flips(const WeightMatrix& before, const Eigen::Ref<const Wei
 // d_j = w_hat_j . x the neuron's summed normalised input, g_ij = E_r[x_i / d_j] / E_r[1].
 // Multiplicative: w_ij <- w_hat_ij * exp(eta * c_j * (g_ij - 1)); additive (H3a):
 // w_ij <- w_hat_ij + min(1, eta * c_j) * w_hat_ij * (g_ij - 1). c_j = min(5, N * mean_b r_j) speeds
-// up rarely winning neurons. Both keep w >= 0 by their form; silent synapses (w = 0) stay 0.
+// up rarely winning neurons. Both multiply each weight by a positive factor, so every weight keeps
+// its sign by their form (w >= 0 stays >= 0); silent synapses (w = 0) stay 0. From a mixed-sign
+// start (docs/RULE.md, "Mixed-sign start") the normalisation and d_j use |w|: the update is
+// Hebbian in the magnitude whatever the sign.
 class HiddenEm : public LocalPlasticity {
  public:
-  HiddenEm(bool multiplicative, double eta) : multiplicative_(multiplicative), eta_(eta), base_eta_(eta) {}
+  HiddenEm(bool multiplicative, bool signed_efficacy, double eta)
+      : multiplicative_(multiplicative), signed_efficacy_(signed_efficacy), eta_(eta), base_eta_(eta) {}
   void set_scale(double s) { eta_ = base_eta_ * s; }
   void update(Synapses syn, const LocalBatch& b, PlasticityCounters& counters) override {
     auto& w = syn.weight;
     const Eigen::Index N = w.rows(), B = b.pre.cols();
-    sums_ = w.rowwise().sum();
+    const bool has_negative = w.size() > 0 && w.minCoeff() < 0.0F;
+    if (has_negative) abs_ = w.cwiseAbs();
+    sums_ = has_negative ? Eigen::VectorXf(abs_.rowwise().sum()) : Eigen::VectorXf(w.rowwise().sum());
     // Synaptic scaling w_hat = w / sum_i w_ij, folded into the passes that need it: d = w_hat x is
     // the product with the stored weights scaled per row, and w_hat itself is only formed inside
     // the fused update below (one sweep over the weights instead of four). Rows summing to 0 stay.
     inv_ = (sums_.array() > 0.0F).select(sums_.array().inverse(), 1.0F);
-    d_.noalias() = w * b.pre;  // [N x B]
+    if (has_negative) {
+      d_.noalias() = abs_ * b.pre;  // [N x B]
+    } else {
+      d_.noalias() = w * b.pre;
+    }
     d_.array().colwise() *= inv_.array();
     ratio_ = b.post.array() / (d_.array() + 1e-12F);
     g_.noalias() = ratio_ * b.pre.transpose();  // [N x pre]: sum_b r_jb x_ib / d_jb
@@ -55,7 +65,9 @@ class HiddenEm : public LocalPlasticity {
       } else {
         const float c = std::min(5.0F, static_cast<float>(N) * rs / static_cast<float>(B));
         const auto g = g_.row(j).array() / rs;
-        if (multiplicative_) {
+        if (multiplicative_ && signed_efficacy_ && has_negative) {
+          next_ = row * inv_(j) * (static_cast<float>(eta_) * c * (g - 1.0F) * row.sign()).exp();
+        } else if (multiplicative_) {
           next_ = row * inv_(j) * (static_cast<float>(eta_) * c * (g - 1.0F)).exp();
         } else {
           const float lambda = std::min(1.0F, static_cast<float>(eta_) * c);
@@ -70,17 +82,20 @@ class HiddenEm : public LocalPlasticity {
   }
 
  private:
-  bool multiplicative_;
+  bool multiplicative_, signed_efficacy_;
   double eta_, base_eta_;
   Eigen::MatrixXf d_, ratio_;
   Eigen::VectorXf sums_, inv_, rsum_;
   Eigen::Array<float, 1, Eigen::Dynamic> next_;  // one updated row
-  WeightMatrix g_;
+  WeightMatrix g_, abs_;
 };
 
-// O1: three-factor delta rule at the output neuron, multiplicative so that the non-negative
-// weights of excitatory hidden neurons stay non-negative: V_kj <- V_kj * exp(eta * mean_b h_j (t_k - y_k)),
-// with y = softmax(V h + c) the output neuron's own rate and t_k the teaching signal it receives.
+// O1: three-factor delta rule at the output neuron, multiplicative so that every weight keeps its
+// sign (the non-negative weights of excitatory hidden neurons stay non-negative):
+// V_kj <- V_kj * exp(eta * s_kj * mean_b h_j (t_k - y_k)), with y = softmax(V h + c) the output
+// neuron's own rate, t_k the teaching signal it receives and s_kj = sign(V_kj) the synapse's own
+// sign (1 from the default start; from a mixed-sign start an inhibitory synapse weakens where an
+// excitatory one would strengthen: the exponentiated-gradient form of the delta rule, EG+-).
 class OutputDelta : public LocalPlasticity {
  public:
   explicit OutputDelta(double eta) : eta_(eta), base_eta_(eta) {}
@@ -89,7 +104,7 @@ class OutputDelta : public LocalPlasticity {
     before_ = syn.weight;
     const auto B = static_cast<float>(b.pre.cols());
     step_.noalias() = (*b.modulator) * b.pre.transpose();  // sum_b (t - y)_k h_j
-    syn.weight.array() *= (static_cast<float>(eta_) / B * step_.array()).exp();
+    syn.weight.array() *= (static_cast<float>(eta_) / B * step_.array() * syn.weight.array().sign()).exp();
     counters.sign_flips += count_flips(before_, syn.weight);
   }
 
@@ -102,7 +117,8 @@ class OutputDelta : public LocalPlasticity {
 // summarised). Each synapse draws its own noise xi ~ N(0, 1) and the circuit is evaluated with
 // V' = V * exp(sigma * xi); one global scalar, the change in performance dR = R(V') - R(V)
 // (R = -cross-entropy on the batch), broadcast to all synapses, then drives
-// ln V <- ln V + eta * dR / sigma * xi + eta_hebb * mean_b h_j (t_k - 1/C) (label-gated Hebbian).
+// ln|V| <- ln|V| + eta * dR / sigma * xi + eta_hebb * sign(V) * mean_b h_j (t_k - 1/C) (label-gated
+// Hebbian; the sign as in O1).
 class OutputPerturbation : public LocalPlasticity {
  public:
   OutputPerturbation(double eta, double sigma, double eta_hebb) : eta_(eta), sigma_(sigma), eta_hebb_(eta_hebb) {}
@@ -118,13 +134,13 @@ class OutputPerturbation : public LocalPlasticity {
     before_ = syn.weight;
     const auto B = static_cast<float>(b.pre.cols());
     hebb_.noalias() = (*b.modulator) * b.pre.transpose();
-    const auto step =
-        static_cast<float>(eta_ * b.global / sigma_) * xi_.array() + static_cast<float>(eta_hebb_) / B * hebb_.array();
+    const auto step = static_cast<float>(eta_ * b.global / sigma_) * xi_.array() +
+                      static_cast<float>(eta_hebb_) / B * hebb_.array() * syn.weight.array().sign();
     syn.weight.array() *= step.exp();
     // Synaptic scaling at each output neuron (as in H3): the label-gated Hebbian term alone grows
     // without bound, so each neuron keeps its initial total weight; shape and signs are unchanged.
-    if (target_sum_.size() != syn.weight.rows()) target_sum_ = before_.rowwise().sum();
-    const Eigen::VectorXf sums = syn.weight.rowwise().sum();
+    if (target_sum_.size() != syn.weight.rows()) target_sum_ = before_.cwiseAbs().rowwise().sum();
+    const Eigen::VectorXf sums = syn.weight.cwiseAbs().rowwise().sum();
     for (Eigen::Index k = 0; k < syn.weight.rows(); ++k)
       if (sums(k) > 0.0F) syn.weight.row(k) *= target_sum_(k) / sums(k);
     counters.sign_flips += count_flips(before_, syn.weight);
@@ -158,7 +174,14 @@ class BioRule : public LearningRule {
       throw ConfigError("bio.competition: '" + c.competition + "' is not feedback_inhibition or kwta");
     if (c.output_rule != "delta" && c.output_rule != "perturbation")
       throw ConfigError("bio.output_rule: '" + c.output_rule + "' is not delta or perturbation");
-    hidden_ = std::make_unique<HiddenEm>(c.hidden_update == "multiplicative", c.eta_hidden);
+    if (c.signed_hebbian != "magnitude" && c.signed_hebbian != "efficacy")
+      throw ConfigError("bio.signed_hebbian: '" + c.signed_hebbian + "' is not magnitude or efficacy");
+    if (c.signed_hebbian == "efficacy" && c.hidden_update != "multiplicative")
+      throw ConfigError(
+          "bio.signed_hebbian = \"efficacy\" needs bio.hidden_update = \"multiplicative\" (the additive step "
+          "would flip signs)");
+    hidden_ =
+        std::make_unique<HiddenEm>(c.hidden_update == "multiplicative", c.signed_hebbian == "efficacy", c.eta_hidden);
     if (c.output_rule == "delta") {
       output_ = std::make_unique<OutputDelta>(c.eta_output);
     } else {
@@ -183,10 +206,10 @@ class BioRule : public LearningRule {
     // Interneurons receive no feedforward input and do not project to the output: their
     // synapses are the E -> I -> E loop of the competition (fixed, see docs/RULE.md H2).
     n_exc_ = hidden.excitatory_count();
-    if ((in.weight.topRows(n_exc_).array() < 0.0F).any() || (out.weight.leftCols(n_exc_).array() < 0.0F).any())
-      throw ConfigError(
-          "train.rule = \"bio\" starts from non-negative weights: use network.sign_init = \"per_neuron\" "
-          "(inputs and hidden excitatory neurons are excitatory)");
+    // From network.sign_init = "per_neuron" every plastic weight starts >= 0 (inputs and hidden E
+    // neurons are excitatory). From "mixed" (or "free") signs are random per synapse and the rule
+    // runs unchanged on them: whether Dale's law emerges is then measured (docs/RULE.md).
+    signed_ = (in.weight.topRows(n_exc_).array() < 0.0F).any() || (out.weight.leftCols(n_exc_).array() < 0.0F).any();
     in.mask = MaskMatrix::Ones(in.weight.rows(), in.weight.cols());
     in.mask.bottomRows(in.weight.rows() - n_exc_).setZero();
     in.weight.bottomRows(in.weight.rows() - n_exc_).setZero();
@@ -316,16 +339,19 @@ class BioRule : public LearningRule {
     Projection& in = net.projections[0];
     const float floor = in.efficacy_floor;
     for (Eigen::Index i = 0; i < n_exc_; ++i) {
-      const float sum = in.weight.row(i).sum();
+      const float sum = in.weight.row(i).cwiseAbs().sum();
       if (!(sum > 0.0F)) continue;
       for (Eigen::Index j = 0; j < in.weight.cols(); ++j) {
-        if (in.mask(i, j) != 0 && in.weight(i, j) / sum <= floor) {
+        if (in.mask(i, j) != 0 && std::abs(in.weight(i, j)) / sum <= floor) {
           in.mask(i, j) = 0;
           in.weight(i, j) = 0.0F;
           ++counters_.eliminations;
         } else if (in.mask(i, j) == 0 && cfg_.regrowth > 0.0 && rng_.uniform() < cfg_.regrowth) {
           in.mask(i, j) = 1;
-          in.weight(i, j) = 10.0F * floor * sum;
+          // A regrown synapse takes a random sign when the run started from mixed signs, so
+          // regrowth cannot hand Dale's law back to the network.
+          const float sign = signed_ && rng_.uniform() < 0.5 ? -1.0F : 1.0F;
+          in.weight(i, j) = sign * 10.0F * floor * sum;
           ++counters_.creations;
         }
       }
@@ -346,7 +372,8 @@ class BioRule : public LearningRule {
     std::int64_t batches = 0;
   } epoch_;
   std::int64_t batches_ = 0;
-  Rng rng_;  // structural regrowth and output perturbations; seeded in prepare()
+  bool signed_ = false;  // some plastic weight started negative (network.sign_init = "mixed")
+  Rng rng_;              // structural regrowth and output perturbations; seeded in prepare()
 };
 
 }  // namespace

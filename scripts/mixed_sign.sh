@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The mixed-sign experiment of issue 3 (docs/RULE.md "Mixed-sign start"): the bio rule from a
+# start whose signs are drawn per synapse, not per neuron, with both ways of extending H3 to
+# negative weights (bio.signed_hebbian = magnitude | efficacy), next to the per-neuron start.
+# N_E = 200: 3 seeds; N_E = 1600: seed 1. About 6 minutes on 2 cores. Then splices the
+# "Mixed-sign start" section of docs/RESULTS.md (the rest of the file is left as it is).
+# Usage: scripts/mixed_sign.sh [BUILD_DIR]     (after `make data`)
+set -euo pipefail
+BUILD=${1:-build}
+cd "$(dirname "$0")/.."
+runs=runs/results
+mkdir -p "$runs"
+train() {  # name config [--set ...]
+  local name=$1 cfg=$2; shift 2
+  echo "== $name" >&2
+  "$BUILD/dalenet" train --quiet --config "$cfg" "$@" --out "$runs/$name" --overwrite
+  "$BUILD/dalenet" analyze --model "$runs/$name/model.safetensors" --data mnist:test --limit 2000 --json \
+    --out "$runs/$name/analysis.json" > /dev/null
+}
+for s in 1 2 3; do
+  for v in magnitude efficacy; do
+    train "mixed-$v-mnist_ne200-seed$s" experiments/bio_mnist_ne200.toml --set train.seed="$s" \
+      --set network.sign_init=mixed --set bio.signed_hebbian="$v"
+  done
+  train "bio_mnist_ne200-seed$s" experiments/bio_mnist_ne200.toml --set train.seed="$s"
+done
+for v in magnitude efficacy; do
+  train "mixed-$v-mnist-seed1" experiments/bio_mnist.toml --set network.sign_init=mixed --set bio.signed_hebbian="$v"
+done
+[[ -f "$runs/bio_mnist-seed1/analysis.json" ]] || train bio_mnist-seed1 experiments/bio_mnist.toml
+python3 scripts/results_md.py "$runs" --splice mixed_sign docs/RESULTS.md
+echo "updated the mixed-sign section of docs/RESULTS.md" >&2
