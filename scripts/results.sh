@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates docs/RESULTS.md from fresh runs: every number in it comes from the results.json
-# and analysis.json files this script produces (runs/results/<name>/). About 15 minutes on 2 cores.
+# and analysis.json files this script produces (runs/results/<name>/), from runs/paper-quick
+# (`make demo`) and from the other scripts' run folders where present (mixed_sign.sh,
+# robustness.sh, fewshot.sh, task_growth.sh); sections whose runs are absent are carried over
+# from the previous page, marked as such. About 15 minutes on 2 cores.
 # Usage: scripts/results.sh [BUILD_DIR]     (after `make data`)
 #        ANALYZE_ONLY=1 scripts/results.sh   re-runs only the audit and the page on existing runs
 #        SKIP_BASELINES=1 scripts/results.sh keeps existing backprop runs, (re)runs the rest
@@ -42,6 +45,7 @@ train ablation-no-homeostasis "$base" --set bio.homeostasis=false
 train ablation-output-perturbation "$base" --set bio.output_rule=perturbation --set bio.eta_output=0.01
 train ablation-regrowth "$base" --set bio.regrowth=0.001
 train ablation-divisive "$base" --set bio.divisive=true --set bio.eta_output=20
+train ablation-reward "$base" --set bio.hidden_modulation=reward --set bio.reward_punish=0.3
 fi
 # The audit of every model.
 for d in "$runs"/*/; do
@@ -49,5 +53,5 @@ for d in "$runs"/*/; do
   case "$name" in *fashion*) data=fashion:test ;; *) data=mnist:test ;; esac
   analyze "$name" "$data"
 done
-python3 scripts/results_md.py "$runs" > docs/RESULTS.md.tmp && mv docs/RESULTS.md.tmp docs/RESULTS.md
+python3 scripts/results_md.py "$runs" --previous docs/RESULTS.md > docs/RESULTS.md.tmp && mv docs/RESULTS.md.tmp docs/RESULTS.md
 echo "wrote docs/RESULTS.md" >&2

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes docs/RESULTS.md (to stdout) from the run folders that scripts/results.sh produced.
 
-    results_md.py RUNS                          the whole page, to stdout
+    results_md.py RUNS [--previous FILE]        the whole page, to stdout (sections whose runs are
+                                                missing are carried over from FILE, marked)
     results_md.py RUNS --splice SECTION FILE    regenerate one marked section of FILE in place
                                                 (SECTION: mixed_sign, from scripts/mixed_sign.sh;
                                                 paper, from runs/paper-quick after `make demo`)
@@ -10,8 +11,8 @@ import glob, json, math, os, re, statistics, sys
 
 runs = sys.argv[1]
 splice = sys.argv[3:5] if len(sys.argv) >= 5 and sys.argv[2] == "--splice" else None
-if len(sys.argv) > 2 and splice is None:
-    sys.exit("usage: results_md.py RUNS [--splice SECTION FILE]")
+if len(sys.argv) > 2 and splice is None and not (len(sys.argv) == 4 and sys.argv[2] == "--previous"):
+    sys.exit("usage: results_md.py RUNS [--splice SECTION FILE | --previous FILE]")
 R = {}
 for path in sorted(glob.glob(os.path.join(runs, "*", "results.json"))):
     name = os.path.basename(os.path.dirname(path))
@@ -176,6 +177,7 @@ w(f"Build: dalenet {b['dalenet']}, Eigen {b['eigen']}, GCC {b['compiler']}, nati
 # ---- backprop baselines
 for line in paper_section():
     w(line)
+w("")
 w("## Backprop baselines (issue 2)\n")
 w("| runs | rule | data | lr schedule | seeds | test accuracy, mean ± 95 % CI | per seed | train s/epoch | sign flips | clip events |")
 w("|---|---|---|---|---:|---|---|---:|---:|---:|")
@@ -538,4 +540,42 @@ if TG:
           ", ".join(f"{100 * sel[('bp', n)]:.0f} %" for n in ns if ("bp", n) in sel) +
           "). The paper's preliminary claim of feature-specific encoding is therefore " +
           ("reproduced" if feature_like else "not reproduced") + " by this reconstruction.\n")
-print("\n".join(out))
+
+# Sections whose runs take hours (robustness, few-shot, representations, task growth): when this
+# regeneration did not find their runs, the previous page's section is carried over verbatim,
+# marked as such, instead of being dropped (--previous FILE).
+CARRY = ["## Robustness (issue 4)", "## Few-shot generalisation (issue 5)", "## Representations (issue 5)",
+         "### Feature- vs task-specific encoding: task growth (MNIST)"]
+CARRIED_NOTE = ("*(Carried over from the previous generation of docs/RESULTS.md: the runs of this section were "
+                "not present when the page was regenerated; the numbers are from the commit that produced them.)*\n")
+
+
+def blocks(text):
+    """The CARRY sections of a page: heading -> its text, up to the next carried or level-2 heading."""
+    found = {}
+    for h in CARRY:
+        i = text.find("\n" + h + "\n")
+        if i < 0:
+            continue
+        ends = [j for j in (text.find("\n## ", i + 1),) + tuple(text.find("\n" + g + "\n", i + 1) for g in CARRY)
+                if j > i]
+        found[h] = text[i + 1:min(ends) + 1 if ends else len(text)]
+    return found
+
+
+page = "\n".join(out) + "\n"
+previous = sys.argv[sys.argv.index("--previous") + 1] if "--previous" in sys.argv else None
+if previous and os.path.exists(previous):
+    new_blocks, old_blocks = blocks(page), blocks(open(previous).read())
+    first = min([page.find("\n" + h + "\n") for h in new_blocks] or [len(page)])
+    page = page[:first + 1] if first < len(page) else page
+    page = page.rstrip("\n") + "\n\n"
+    for h in CARRY:
+        if h in new_blocks:
+            page += new_blocks[h].rstrip("\n") + "\n\n"
+        elif h in old_blocks:
+            b = old_blocks[h]
+            if CARRIED_NOTE not in b:
+                b = b.replace(h + "\n", h + "\n\n" + CARRIED_NOTE, 1)
+            page += b.rstrip("\n") + "\n\n"
+sys.stdout.write(page.rstrip("\n") + "\n")

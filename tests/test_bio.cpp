@@ -227,6 +227,28 @@ TEST(BioRule, HiddenPlasticityIsBlindToLabels) {
   EXPECT_NE(a.model.net.projections[1].weight, b.model.net.projections[1].weight);
 }
 
+// H3r (bio.hidden_modulation = "reward"): the hidden layer receives one global scalar per example
+// (was the answer right?). It still learns, keeps every sign, and now does depend on the labels
+// (through that scalar); the additive step is refused (a negative scalar could flip signs).
+TEST(BioRule, RewardModulatedHiddenPlasticityLearnsAndKeepsSigns) {
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 3000, 500);
+  const std::vector<std::string> reward = {"bio.hidden_modulation=reward"};
+  const TrainOutcome a = train(bio_config(ds, reward), {});
+  EXPECT_GT(a.results["metrics"]["test"]["accuracy"].get<double>(), 0.6);  // chance: 0.1
+  EXPECT_EQ(a.results["metrics"]["counters"]["sign_flips"], 0);
+  EXPECT_TRUE((a.model.net.projections[0].weight.array() >= 0.0F).all());
+  // Different labels: the hidden synapses change (unlike H3 without the scalar, tested below).
+  auto labels = read_bytes(dir / "train-labels");
+  const auto original = labels;
+  for (std::size_t i = 8; i < labels.size(); ++i) labels[i] = static_cast<std::uint8_t>((labels[i] + 1) % 10);
+  write_bytes(dir / "train-labels", labels);
+  const TrainOutcome b = train(bio_config(ds, reward), {});
+  EXPECT_NE(a.model.net.projections[0].weight, b.model.net.projections[0].weight);
+  write_bytes(dir / "train-labels", original);
+  EXPECT_THROW(train(bio_config(ds, {"bio.hidden_modulation=reward", "bio.hidden_update=additive"}), {}), ConfigError);
+}
+
 TEST(BioRule, HomeostasisKeepsEveryUnitInUse) {
   TempDir dir;
   const std::string ds = write_synthetic_idx(dir, 3000, 200);

@@ -39,6 +39,10 @@ struct BioConfig {
   // ("magnitude"), or moves its signed efficacy in the Hebbian direction ("efficacy": an
   // inhibitory synapse weakens where an excitatory one would strengthen). docs/RULE.md.
   std::string signed_hebbian = "magnitude";
+  // H3r: "none" (hidden plasticity sees no label information) | "reward": one global scalar per
+  // example, +1 if the network's answer was right and -reward_punish if wrong, gates H3 (docs/RULE.md).
+  std::string hidden_modulation = "none";
+  double reward_punish = 0.5;
   std::string competition = "feedback_inhibition";  // feedback_inhibition (interneurons) | kwta
   double inhibition_gain = 1.0;                     // E -> I -> E loop gain (feedback_inhibition)
   int kwta_k = 20;                                  // winners (kwta)

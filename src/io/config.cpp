@@ -247,6 +247,13 @@ const std::map<std::string, KeyDef>& schema() {
       {"bio.signed_hebbian",
        string_key("mixed-sign starts: H3 on |w| whatever the sign (magnitude) | on the signed efficacy (efficacy)",
                   [](auto& c) -> auto& { return c.rule.bio.signed_hebbian; }, {"magnitude", "efficacy"})},
+      {"bio.hidden_modulation",
+       string_key(
+           "H3r: none (label-blind hidden plasticity) | reward (a global right/wrong scalar per example gates H3)",
+           [](auto& c) -> auto& { return c.rule.bio.hidden_modulation; }, {"none", "reward"})},
+      {"bio.reward_punish", double_key(
+                                "H3r: the scalar of a wrong answer is -reward_punish, [0, 10]",
+                                [](auto& c) -> auto& { return c.rule.bio.reward_punish; }, 0.0, 10.0, false)},
       {"bio.eta_hidden",
        double_key(
            "hidden plasticity rate, > 0", [](auto& c) -> auto& { return c.rule.bio.eta_hidden; }, 0.0, 10.0, true)},

@@ -662,10 +662,15 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
   }
   doc.md += vt.markdown() + "\n";
   doc.html += vhtml + "</tbody></table>\n";
-  doc.para(
-      "Verdict rules (code: src/report/verdict.cpp, tests: tests/test_verdict.cpp, definitions: "
-      "docs/EVALUATION.md \"Verdicts\"). Dale's law can at most be \"partly\" here: the bio rule starts from "
-      "per-neuron signs, so sign persistence is shown, not emergence from mixed signs.");
+  const bool has_mixed_arm = std::find(cfg.arms.begin(), cfg.arms.end(), "bio_mixed") != cfg.arms.end();
+  doc.para(std::string("Verdict rules (code: src/report/verdict.cpp, tests: tests/test_verdict.cpp, definitions: "
+                       "docs/EVALUATION.md \"Verdicts\"). ") +
+           (has_mixed_arm ? "Dale's law is decided by the arm bio_mixed, the bio rule from signs drawn at random per "
+                            "synapse (the claim's strong form); the bio arm starts from per-neuron signs, so it can "
+                            "show sign persistence, not emergence."
+                          : "Dale's law can at most be \"partly\" here: the bio rule starts from per-neuron signs, so "
+                            "sign persistence is shown, not emergence from mixed signs (add the arm bio_mixed to test "
+                            "the strong form)."));
 
   doc.heading("Test accuracy", "accuracy");
   doc.para(

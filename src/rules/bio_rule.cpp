@@ -53,7 +53,17 @@ class HiddenEm : public LocalPlasticity {
       d_.noalias() = w * b.pre;
     }
     d_.array().colwise() *= inv_.array();
-    ratio_ = b.post.array() / (d_.array() + 1e-12F);
+    // H3r: with a third factor m_jb (a global scalar per example, broadcast to every neuron), each
+    // example's contribution is weighted by m: g_ij = sum_b m_b r_jb x_ib / d_jb / sum_b r_jb, and
+    // its fixed-point term 1 becomes sum_b m_b r_jb / sum_b r_jb (m = 1 gives H3 exactly).
+    const bool modulated = b.modulator != nullptr;
+    if (modulated) {
+      rm_ = b.post.array() * b.modulator->array();
+      ratio_ = rm_.array() / (d_.array() + 1e-12F);
+      msum_ = rm_.rowwise().sum();
+    } else {
+      ratio_ = b.post.array() / (d_.array() + 1e-12F);
+    }
     g_.noalias() = ratio_ * b.pre.transpose();  // [N x pre]: sum_b r_jb x_ib / d_jb
     rsum_ = b.post.rowwise().sum();
     std::uint64_t flips = 0;
@@ -65,13 +75,14 @@ class HiddenEm : public LocalPlasticity {
       } else {
         const float c = std::min(5.0F, static_cast<float>(N) * rs / static_cast<float>(B));
         const auto g = g_.row(j).array() / rs;
+        const float one = modulated ? msum_(j) / rs : 1.0F;
         if (multiplicative_ && signed_efficacy_ && has_negative) {
-          next_ = row * inv_(j) * (static_cast<float>(eta_) * c * (g - 1.0F) * row.sign()).exp();
+          next_ = row * inv_(j) * (static_cast<float>(eta_) * c * (g - one) * row.sign()).exp();
         } else if (multiplicative_) {
-          next_ = row * inv_(j) * (static_cast<float>(eta_) * c * (g - 1.0F)).exp();
+          next_ = row * inv_(j) * (static_cast<float>(eta_) * c * (g - one)).exp();
         } else {
           const float lambda = std::min(1.0F, static_cast<float>(eta_) * c);
-          next_ = row * inv_(j) * (1.0F + lambda * (g - 1.0F));
+          next_ = row * inv_(j) * (1.0F + lambda * (g - one));
         }
       }
       // Sign flips of this row (zero counts as no sign), counted before the row is overwritten.
@@ -84,8 +95,8 @@ class HiddenEm : public LocalPlasticity {
  private:
   bool multiplicative_, signed_efficacy_;
   double eta_, base_eta_;
-  Eigen::MatrixXf d_, ratio_;
-  Eigen::VectorXf sums_, inv_, rsum_;
+  Eigen::MatrixXf d_, ratio_, rm_;
+  Eigen::VectorXf sums_, inv_, rsum_, msum_;
   Eigen::Array<float, 1, Eigen::Dynamic> next_;  // one updated row
   WeightMatrix g_, abs_;
 };
@@ -104,7 +115,10 @@ class OutputDelta : public LocalPlasticity {
     before_ = syn.weight;
     const auto B = static_cast<float>(b.pre.cols());
     step_.noalias() = (*b.modulator) * b.pre.transpose();  // sum_b (t - y)_k h_j
-    syn.weight.array() *= (static_cast<float>(eta_) / B * step_.array() * syn.weight.array().sign()).exp();
+    // The sign factor in its own statement, and only when needed: inside the exp expression it
+    // made Eigen fall back to the scalar exp, which rounds differently from the vectorised one.
+    if (syn.weight.size() > 0 && syn.weight.minCoeff() < 0.0F) step_.array() *= syn.weight.array().sign();
+    syn.weight.array() *= (static_cast<float>(eta_) / B * step_.array()).exp();
     counters.sign_flips += count_flips(before_, syn.weight);
   }
 
@@ -134,13 +148,19 @@ class OutputPerturbation : public LocalPlasticity {
     before_ = syn.weight;
     const auto B = static_cast<float>(b.pre.cols());
     hebb_.noalias() = (*b.modulator) * b.pre.transpose();
-    const auto step = static_cast<float>(eta_ * b.global / sigma_) * xi_.array() +
-                      static_cast<float>(eta_hebb_) / B * hebb_.array() * syn.weight.array().sign();
+    if (syn.weight.size() > 0 && syn.weight.minCoeff() < 0.0F) hebb_.array() *= syn.weight.array().sign();
+    const auto step =
+        static_cast<float>(eta_ * b.global / sigma_) * xi_.array() + static_cast<float>(eta_hebb_) / B * hebb_.array();
     syn.weight.array() *= step.exp();
     // Synaptic scaling at each output neuron (as in H3): the label-gated Hebbian term alone grows
     // without bound, so each neuron keeps its initial total weight; shape and signs are unchanged.
-    if (target_sum_.size() != syn.weight.rows()) target_sum_ = before_.cwiseAbs().rowwise().sum();
-    const Eigen::VectorXf sums = syn.weight.cwiseAbs().rowwise().sum();
+    // (|V| only from a mixed-sign start: the plain sums keep earlier results bit-identical.)
+    const bool has_negative = before_.size() > 0 && before_.minCoeff() < 0.0F;
+    if (target_sum_.size() != syn.weight.rows())
+      target_sum_ =
+          has_negative ? Eigen::VectorXf(before_.cwiseAbs().rowwise().sum()) : Eigen::VectorXf(before_.rowwise().sum());
+    const Eigen::VectorXf sums = has_negative ? Eigen::VectorXf(syn.weight.cwiseAbs().rowwise().sum())
+                                              : Eigen::VectorXf(syn.weight.rowwise().sum());
     for (Eigen::Index k = 0; k < syn.weight.rows(); ++k)
       if (sums(k) > 0.0F) syn.weight.row(k) *= target_sum_(k) / sums(k);
     counters.sign_flips += count_flips(before_, syn.weight);
@@ -180,6 +200,12 @@ class BioRule : public LearningRule {
       throw ConfigError(
           "bio.signed_hebbian = \"efficacy\" needs bio.hidden_update = \"multiplicative\" (the additive step "
           "would flip signs)");
+    if (c.hidden_modulation != "none" && c.hidden_modulation != "reward")
+      throw ConfigError("bio.hidden_modulation: '" + c.hidden_modulation + "' is not none or reward");
+    if (c.hidden_modulation == "reward" && c.hidden_update != "multiplicative")
+      throw ConfigError(
+          "bio.hidden_modulation = \"reward\" needs bio.hidden_update = \"multiplicative\" (a negative scalar in "
+          "the additive step could flip signs)");
     hidden_ =
         std::make_unique<HiddenEm>(c.hidden_update == "multiplicative", c.signed_hebbian == "efficacy", c.eta_hidden);
     if (c.output_rule == "delta") {
@@ -254,10 +280,23 @@ class BioRule : public LearningRule {
     epoch_.active += static_cast<double>((h.array() > 0.0F).count()) / static_cast<double>(B);
     ++epoch_.batches;
 
-    // H3 on the E rows of the input projection.
+    // H3 on the E rows of the input projection. H3r: the third factor is one global scalar per
+    // example, whether the network's answer (before this update) was right: +1, or -reward_punish.
+    const Eigen::MatrixXf* hidden_factor = nullptr;
+    if (cfg_.hidden_modulation == "reward") {
+      const auto& logits = cache_.logits();
+      reward_.resize(nE, B);
+      for (Eigen::Index b = 0; b < B; ++b) {
+        Eigen::Index k = 0;
+        logits.col(b).maxCoeff(&k);
+        const bool right = k == labels[static_cast<std::size_t>(b)];
+        reward_.col(b).setConstant(right ? 1.0F : -static_cast<float>(cfg_.reward_punish));
+      }
+      hidden_factor = &reward_;
+    }
     {
       PlasticityCounters pc;
-      hidden_->update({in.weight.topRows(nE), in.mask.topRows(nE)}, {X, r_, nullptr, 0.0}, pc);
+      hidden_->update({in.weight.topRows(nE), in.mask.topRows(nE)}, {X, r_, hidden_factor, 0.0}, pc);
       counters_.sign_flips += pc.sign_flips;
     }
     if (perturbation_) {
@@ -365,7 +404,7 @@ class BioRule : public LearningRule {
   Eigen::MatrixXf logits_;
   Eigen::Index n_exc_ = 0;
   ForwardCache cache_;
-  Eigen::MatrixXf h_, r_, y_, teach_;  // per-batch buffers, kept to avoid reallocation
+  Eigen::MatrixXf h_, r_, y_, teach_, reward_;  // per-batch buffers, kept to avoid reallocation
   RuleCounters counters_, epoch_start_;
   struct {
     double active = 0.0;
