@@ -8,25 +8,21 @@
 set -euo pipefail
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
-runs=runs/results
-mkdir -p "$runs"
-train() {  # name config [--set ...]
-  local name=$1 cfg=$2; shift 2
-  echo "== $name" >&2
-  "$BUILD/dalenet" train --quiet --config "$cfg" "$@" --out "$runs/$name" --overwrite
-  "$BUILD/dalenet" analyze --model "$runs/$name/model.safetensors" --data mnist:test --limit 2000 --json \
-    --out "$runs/$name/analysis.json" > /dev/null
+source scripts/results_lib.sh
+run() {  # name config [--set ...]: train, then the audit on the MNIST test set
+  train "$@"
+  analyze "$1" mnist:test
 }
 for s in 1 2 3; do
   for v in magnitude efficacy; do
-    train "mixed-$v-mnist_ne200-seed$s" experiments/bio_mnist_ne200.toml --set train.seed="$s" \
+    run "mixed-$v-mnist_ne200-seed$s" experiments/bio_mnist_ne200.toml --set train.seed="$s" \
       --set network.sign_init=mixed --set bio.signed_hebbian="$v"
   done
-  train "bio_mnist_ne200-seed$s" experiments/bio_mnist_ne200.toml --set train.seed="$s"
+  run "bio_mnist_ne200-seed$s" experiments/bio_mnist_ne200.toml --set train.seed="$s"
 done
 for v in magnitude efficacy; do
-  train "mixed-$v-mnist-seed1" experiments/bio_mnist.toml --set network.sign_init=mixed --set bio.signed_hebbian="$v"
+  run "mixed-$v-mnist-seed1" experiments/bio_mnist.toml --set network.sign_init=mixed --set bio.signed_hebbian="$v"
 done
-[[ -f "$runs/bio_mnist-seed1/analysis.json" ]] || train bio_mnist-seed1 experiments/bio_mnist.toml
+[[ -f "$runs/bio_mnist-seed1/analysis.json" ]] || run bio_mnist-seed1 experiments/bio_mnist.toml
 python3 scripts/results_md.py "$runs" --splice mixed_sign docs/RESULTS.md
 echo "updated the mixed-sign section of docs/RESULTS.md" >&2

@@ -10,17 +10,7 @@
 set -euo pipefail
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
-runs=runs/results
-mkdir -p "$runs"
-train() {  # name config [--set ...]
-  local name=$1 cfg=$2; shift 2
-  echo "== $name" >&2
-  "$BUILD/dalenet" train --quiet --config "$cfg" "$@" --out "$runs/$name" --overwrite
-}
-analyze() {  # name data
-  "$BUILD/dalenet" analyze --model "$runs/$1/model.safetensors" --data "$2" --limit 2000 --json \
-    --out "$runs/$1/analysis.json" > /dev/null
-}
+source scripts/results_lib.sh
 if [[ "${ANALYZE_ONLY:-0}" != 1 ]]; then
 if [[ "${SKIP_BASELINES:-0}" != 1 ]]; then
 # Backprop baselines (issue 2): 3 seeds each.
