@@ -146,16 +146,17 @@ class OutputPerturbation : public LocalPlasticity {
   // batch.global = dR; batch.modulator = label gate (t - 1/C) per output neuron.
   void update(Synapses syn, const LocalBatch& b, PlasticityCounters& counters) override {
     before_ = syn.weight;
+    // Some weight negative (a mixed-sign start): signed Hebbian term and |V| sums below.
+    const bool has_negative = before_.size() > 0 && before_.minCoeff() < 0.0F;
     const auto B = static_cast<float>(b.pre.cols());
     hebb_.noalias() = (*b.modulator) * b.pre.transpose();
-    if (syn.weight.size() > 0 && syn.weight.minCoeff() < 0.0F) hebb_.array() *= syn.weight.array().sign();
+    if (has_negative) hebb_.array() *= syn.weight.array().sign();
     const auto step =
         static_cast<float>(eta_ * b.global / sigma_) * xi_.array() + static_cast<float>(eta_hebb_) / B * hebb_.array();
     syn.weight.array() *= step.exp();
     // Synaptic scaling at each output neuron (as in H3): the label-gated Hebbian term alone grows
     // without bound, so each neuron keeps its initial total weight; shape and signs are unchanged.
     // (|V| only from a mixed-sign start: the plain sums keep earlier results bit-identical.)
-    const bool has_negative = before_.size() > 0 && before_.minCoeff() < 0.0F;
     if (target_sum_.size() != syn.weight.rows())
       target_sum_ =
           has_negative ? Eigen::VectorXf(before_.cwiseAbs().rowwise().sum()) : Eigen::VectorXf(before_.rowwise().sum());
