@@ -102,6 +102,14 @@ struct Projection {
   void effective_weight(WeightMatrix& out) const;
 };
 
+// Signed weights (a mixed-sign start, docs/RULE.md) are handled through their magnitudes by the
+// log-normalised efficacy and the bio rule; these two helpers are their shared first steps.
+// Whether any weight is negative (false for an empty matrix).
+bool any_negative(const Eigen::Ref<const WeightMatrix>& w);
+// Row sums of |w|; when no weight is negative (`negative` false) the plain row sums, computed as
+// such so that results from non-negative weights are bit-identical to the sums of w itself.
+Eigen::VectorXf magnitude_row_sums(const Eigen::Ref<const WeightMatrix>& w, bool negative);
+
 class Network {
  public:
   std::vector<Layer> layers;            // layers[0] is the input layer

@@ -51,6 +51,14 @@ Competition competition_from_string(const std::string& s) {
   throw ConfigError("unknown competition '" + s + "' (known: none, feedback_inhibition, kwta)");
 }
 
+bool any_negative(const Eigen::Ref<const WeightMatrix>& w) {
+  return w.size() > 0 && w.minCoeff() < 0.0F;
+}
+
+Eigen::VectorXf magnitude_row_sums(const Eigen::Ref<const WeightMatrix>& w, bool negative) {
+  return negative ? Eigen::VectorXf(w.cwiseAbs().rowwise().sum()) : Eigen::VectorXf(w.rowwise().sum());
+}
+
 void Projection::effective_weight(WeightMatrix& out) const {
   if (efficacy == Efficacy::linear) {
     out = weight;
@@ -59,9 +67,8 @@ void Projection::effective_weight(WeightMatrix& out) const {
   // Vectorised: e = ln(max(|w| / sum|w|, floor)) - ln(floor), exactly 0 at or below the floor,
   // carrying the synapse's sign. Rules that start from non-negative weights (the default) never
   // meet a negative one; a mixed-sign start (docs/RULE.md) does.
-  const bool has_negative = weight.size() > 0 && weight.minCoeff() < 0.0F;
-  const Eigen::VectorXf sums =
-      has_negative ? Eigen::VectorXf(weight.cwiseAbs().rowwise().sum()) : Eigen::VectorXf(weight.rowwise().sum());
+  const bool has_negative = any_negative(weight);
+  const Eigen::VectorXf sums = magnitude_row_sums(weight, has_negative);
   const Eigen::VectorXf inv = (sums.array() > 0.0F).select(sums.array().inverse(), 0.0F);
   const float floor = efficacy_floor;
   out.resize(weight.rows(), weight.cols());

@@ -259,19 +259,20 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
   std::vector<std::pair<std::string, ClaimVerdict>> sparsity_v, lognormal_v, dale_v;
   nlohmann::json audit_json = nlohmann::json::array();
   std::map<std::string, Table> audit_tables;
+  const bool has_mixed_arm = std::find(cfg.arms.begin(), cfg.arms.end(), "bio_mixed") != cfg.arms.end();
   for (const auto& d : cfg.datasets) {
     const auto& bio = runs[d]["bio"].front().analysis;
     sparsity_v.emplace_back(dataset_title(d), sparsity_verdict(bio));
     lognormal_v.emplace_back(dataset_title(d), lognormal_verdict(bio));
     // The arm "bio_mixed" (experiments/bio_mixed_<data>.toml: the bio rule from signs drawn per
     // synapse) tests the strong form of the Dale claim; when the config has it, it decides.
-    const auto& bio_start = runs[d]["bio"].front().train.at("config").at("network").value("sign_init", "");
-    if (runs[d].count("bio_mixed") != 0) {
+    if (has_mixed_arm) {
       const Run& m = runs[d]["bio_mixed"].front();
       if (m.train.at("config").at("network").value("sign_init", "") != "mixed")
         throw ConfigError("paper.arms: arm 'bio_mixed' must train with network.sign_init = \"mixed\" (" + d + ")");
       dale_v.emplace_back(dataset_title(d), dale_verdict(bio, m.analysis));
     } else {
+      const auto& bio_start = runs[d]["bio"].front().train.at("config").at("network").value("sign_init", "");
       dale_v.emplace_back(dataset_title(d), dale_verdict(bio, bio_start == "mixed"));
     }
     Table t{{"arm", "silent fraction (in→hidden)", "Dale compliance (min over projections)", "sign flips",
@@ -662,7 +663,6 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
   }
   doc.md += vt.markdown() + "\n";
   doc.html += vhtml + "</tbody></table>\n";
-  const bool has_mixed_arm = std::find(cfg.arms.begin(), cfg.arms.end(), "bio_mixed") != cfg.arms.end();
   doc.para(std::string("Verdict rules (code: src/report/verdict.cpp, tests: tests/test_verdict.cpp, definitions: "
                        "docs/EVALUATION.md \"Verdicts\"). ") +
            (has_mixed_arm ? "Dale's law is decided by the arm bio_mixed, the bio rule from signs drawn at random per "

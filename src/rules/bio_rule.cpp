@@ -40,8 +40,8 @@ class HiddenEm : public LocalPlasticity {
   void update(Synapses syn, const LocalBatch& b, PlasticityCounters& counters) override {
     auto& w = syn.weight;
     const Eigen::Index N = w.rows(), B = b.pre.cols();
-    const bool has_negative = w.size() > 0 && w.minCoeff() < 0.0F;
-    if (has_negative) abs_ = w.cwiseAbs();
+    const bool has_negative = any_negative(w);
+    if (has_negative) abs_ = w.cwiseAbs();  // also the operand of d below
     sums_ = has_negative ? Eigen::VectorXf(abs_.rowwise().sum()) : Eigen::VectorXf(w.rowwise().sum());
     // Synaptic scaling w_hat = w / sum_i w_ij, folded into the passes that need it: d = w_hat x is
     // the product with the stored weights scaled per row, and w_hat itself is only formed inside
@@ -117,7 +117,7 @@ class OutputDelta : public LocalPlasticity {
     step_.noalias() = (*b.modulator) * b.pre.transpose();  // sum_b (t - y)_k h_j
     // The sign factor in its own statement, and only when needed: inside the exp expression it
     // made Eigen fall back to the scalar exp, which rounds differently from the vectorised one.
-    if (syn.weight.size() > 0 && syn.weight.minCoeff() < 0.0F) step_.array() *= syn.weight.array().sign();
+    if (any_negative(syn.weight)) step_.array() *= syn.weight.array().sign();
     syn.weight.array() *= (static_cast<float>(eta_) / B * step_.array()).exp();
     counters.sign_flips += count_flips(before_, syn.weight);
   }
@@ -147,7 +147,7 @@ class OutputPerturbation : public LocalPlasticity {
   void update(Synapses syn, const LocalBatch& b, PlasticityCounters& counters) override {
     before_ = syn.weight;
     // Some weight negative (a mixed-sign start): signed Hebbian term and |V| sums below.
-    const bool has_negative = before_.size() > 0 && before_.minCoeff() < 0.0F;
+    const bool has_negative = any_negative(before_);
     const auto B = static_cast<float>(b.pre.cols());
     hebb_.noalias() = (*b.modulator) * b.pre.transpose();
     if (has_negative) hebb_.array() *= syn.weight.array().sign();
@@ -157,11 +157,8 @@ class OutputPerturbation : public LocalPlasticity {
     // Synaptic scaling at each output neuron (as in H3): the label-gated Hebbian term alone grows
     // without bound, so each neuron keeps its initial total weight; shape and signs are unchanged.
     // (|V| only from a mixed-sign start: the plain sums keep earlier results bit-identical.)
-    if (target_sum_.size() != syn.weight.rows())
-      target_sum_ =
-          has_negative ? Eigen::VectorXf(before_.cwiseAbs().rowwise().sum()) : Eigen::VectorXf(before_.rowwise().sum());
-    const Eigen::VectorXf sums = has_negative ? Eigen::VectorXf(syn.weight.cwiseAbs().rowwise().sum())
-                                              : Eigen::VectorXf(syn.weight.rowwise().sum());
+    if (target_sum_.size() != syn.weight.rows()) target_sum_ = magnitude_row_sums(before_, has_negative);
+    const Eigen::VectorXf sums = magnitude_row_sums(syn.weight, has_negative);
     for (Eigen::Index k = 0; k < syn.weight.rows(); ++k)
       if (sums(k) > 0.0F) syn.weight.row(k) *= target_sum_(k) / sums(k);
     counters.sign_flips += count_flips(before_, syn.weight);
