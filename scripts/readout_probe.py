@@ -5,7 +5,10 @@ H1 and the feedback-inhibition fixed point H2, docs/RULE.md, for a model without
 normalisation) and fits two gradient-trained linear probes on the MNIST
 training set: a signed one, and the best non-negative one (weights clamped at 0: a probe, not a
 learning rule). Needs python3-torch (scripts/install-deps.sh --with-torch).
-Usage: scripts/readout_probe.py runs/results/bio_mnist_ne200-seed1/model.safetensors
+Usage: scripts/readout_probe.py runs/results/bio_mnist_ne200-seed1/model.safetensors [--kmeans]
+--kmeans: the ceiling of the code's form instead of the learned weights: the same H1/H2 (this
+model's efficacy floor and inhibition gain) on N_E prototypes found by k-means on the training
+images (15 Lloyd iterations from N_E random training images, seed 0), probed the same way.
 """
 import json, struct, sys, numpy as np, torch
 import os
@@ -18,6 +21,7 @@ meta=json.loads(h['__metadata__']['dalenet']); arch=meta['architecture']
 W=t('projections.0.weight').astype(np.float64); b=t('projections.0.bias'); floor=arch['projections'][0]['floor']
 L=arch['layers'][1]; nE=L['populations'][0]['size']; g=L['inhibition_gain']
 W=W[:nE]; b=b[:nE]
+kmeans='--kmeans' in sys.argv[2:]
 E=np.log(np.maximum(W/W.sum(1,keepdims=True),floor)/floor)
 def feats(X):
     z=X@E.T+b
@@ -28,6 +32,15 @@ def feats(X):
 base=os.environ.get('DALENET_DATA', os.path.expanduser('~/.cache/dalenet'))+'/mnist/'
 X=idx(base+'train-images-idx3-ubyte').reshape(-1,784)/255.; Y=idx(base+'train-labels-idx1-ubyte').astype(np.int64)
 Xt=idx(base+'t10k-images-idx3-ubyte').reshape(-1,784)/255.; Yt=idx(base+'t10k-labels-idx1-ubyte').astype(np.int64)
+if kmeans:  # prototypes = k-means centroids of the training images; thresholds 0
+    Xk=torch.tensor(X,dtype=torch.float32); C=Xk[torch.randperm(len(Xk))[:nE]].clone()
+    for it in range(15):
+        a=(-2*Xk@C.T+(C*C).sum(1)[None]).argmin(1)
+        for k in range(nE):
+            m=a==k
+            if m.any(): C[k]=Xk[m].mean(0)
+    W=C.numpy().astype(np.float64); b=np.zeros(nE)
+    E=np.log(np.maximum(W/np.maximum(W.sum(1,keepdims=True),1e-30),floor)/floor)
 F=torch.tensor(feats(X),dtype=torch.float32); Ft=torch.tensor(feats(Xt),dtype=torch.float32); s=F.std(); F/=s; Ft/=s
 Y=torch.tensor(Y); Yt=torch.tensor(Yt)
 def fit(nonneg):
@@ -40,4 +53,4 @@ def fit(nonneg):
             bb=p[i:i+256]; opt.zero_grad(); torch.nn.functional.cross_entropy(lin(F[bb]),Y[bb]).backward(); opt.step()
             if nonneg: lin.weight.data.clamp_(min=0)   # probe only: measures the best non-negative readout
     return (lin(Ft).argmax(1)==Yt).float().mean().item()
-print('model',path,'N_E',nE,'signed probe',round(fit(False),4),'non-negative probe',round(fit(True),4))
+print('model',path,'(k-means prototypes)' if kmeans else '','N_E',nE,'signed probe',round(fit(False),4),'non-negative probe',round(fit(True),4))

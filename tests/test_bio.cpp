@@ -249,6 +249,21 @@ TEST(BioRule, RewardModulatedHiddenPlasticityLearnsAndKeepsSigns) {
   EXPECT_THROW(train(bio_config(ds, {"bio.hidden_modulation=reward", "bio.hidden_update=additive"}), {}), ConfigError);
 }
 
+// H3p: a supralinear postsynaptic factor changes what the hidden synapses learn, still learns,
+// and keeps every sign (the factor is >= 0, so the update stays multiplicative by a positive number).
+TEST(BioRule, SupralinearPostsynapticFactorLearnsAndKeepsSigns) {
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 3000, 500);
+  const TrainOutcome linear = train(bio_config(ds, {}), {});
+  const TrainOutcome cubic = train(bio_config(ds, {"bio.hebbian_exponent=3"}), {});
+  EXPECT_GT(cubic.results["metrics"]["test"]["accuracy"].get<double>(), 0.6);  // chance: 0.1
+  EXPECT_EQ(cubic.results["metrics"]["counters"]["sign_flips"], 0);
+  EXPECT_TRUE((cubic.model.net.projections[0].weight.array() >= 0.0F).all());
+  EXPECT_TRUE(cubic.model.net.projections[0].weight.allFinite());
+  EXPECT_NE(linear.model.net.projections[0].weight, cubic.model.net.projections[0].weight);
+  EXPECT_THROW(train(bio_config(ds, {"bio.hebbian_exponent=0.5"}), {}), ConfigError);
+}
+
 TEST(BioRule, HomeostasisKeepsEveryUnitInUse) {
   TempDir dir;
   const std::string ds = write_synthetic_idx(dir, 3000, 200);

@@ -50,20 +50,24 @@ Pass run(const Network& net, const Eigen::MatrixXf& X, const std::vector<std::ui
 }
 }  // namespace
 
+// Batch sizes cover every column block of the CSR kernel: under one block of 16, a partial
+// block (17 -> 32), exactly one 64-block, 64 + 48 (100) and 2 x 64 + 32 (150).
 TEST(SparseExecution, MatchesDenseForwardAndInputGradient) {
   for (const Efficacy e : {Efficacy::linear, Efficacy::log_normalized})
-    for (const double silent : {0.5, 0.9, 0.99}) {
-      Rng rng(3);
-      const Network net = sparse_net(silent, e, rng);
-      const Eigen::MatrixXf X = Eigen::MatrixXf::Random(30, 17).cwiseAbs();
-      std::vector<std::uint8_t> y;
-      for (int i = 0; i < 17; ++i) y.push_back(static_cast<std::uint8_t>(i % 5));
-      const Pass dense = run(net, X, y, Execution::dense, true), sparse = run(net, X, y, Execution::sparse, true);
-      EXPECT_FALSE(dense.sparse0);
-      EXPECT_TRUE(sparse.sparse0);
-      EXPECT_TRUE(dense.logits.isApprox(sparse.logits, 1e-5F)) << to_string(e) << " silent " << silent;
-      EXPECT_TRUE(dense.grad.isApprox(sparse.grad, 1e-5F)) << to_string(e) << " silent " << silent;
-    }
+    for (const double silent : {0.5, 0.9, 0.99})
+      for (const int batch : {1, 17, 64, 100, 150}) {
+        Rng rng(3);
+        const Network net = sparse_net(silent, e, rng);
+        const Eigen::MatrixXf X = Eigen::MatrixXf::Random(30, batch).cwiseAbs();
+        std::vector<std::uint8_t> y;
+        for (int i = 0; i < batch; ++i) y.push_back(static_cast<std::uint8_t>(i % 5));
+        const Pass dense = run(net, X, y, Execution::dense, true), sparse = run(net, X, y, Execution::sparse, true);
+        EXPECT_FALSE(dense.sparse0);
+        EXPECT_TRUE(sparse.sparse0);
+        EXPECT_TRUE(dense.logits.isApprox(sparse.logits, 1e-5F))
+            << to_string(e) << " silent " << silent << " B " << batch;
+        EXPECT_TRUE(dense.grad.isApprox(sparse.grad, 1e-5F)) << to_string(e) << " silent " << silent << " B " << batch;
+      }
 }
 
 TEST(SparseExecution, AutomaticChoiceFollowsTheZeroFractionOnlyForFixedWeights) {

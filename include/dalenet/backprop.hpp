@@ -65,6 +65,13 @@ Eigen::MatrixXf predict_logits(const Network& net, const Eigen::Ref<const Eigen:
 
 enum class Reduction { mean, sum };
 
+// Sets every entry of m whose magnitude is below the smallest normal float (1.2e-38) to 0.
+// Softmax probabilities of confidently wrong classes underflow to subnormal floats, and on
+// Intel cores every multiply-add with a subnormal operand takes a microcode assist (measured:
+// a sparse input-gradient pass 5x slower). Such values are below float resolution of anything
+// they are added to, so the results are unchanged except for these entries.
+void flush_subnormals(Eigen::MatrixXf& m);
+
 // Softmax cross-entropy of logits [C x B] against labels (B entries, each < C). Returns the
 // loss (mean or sum over the batch) and, if dlogits != nullptr, its gradient [C x B].
 // Computed with the log-sum-exp shift, so large logits do not overflow.

@@ -43,6 +43,10 @@ struct BioConfig {
   // example, +1 if the network's answer was right and -reward_punish if wrong, gates H3 (docs/RULE.md).
   std::string hidden_modulation = "none";
   double reward_punish = 0.5;
+  // H3p: the postsynaptic factor of H3 is r_j = y_j^p / sum_k y_k^p (p = hebbian_exponent; 1 gives
+  // H3 as first written). p > 1: plasticity depends supralinearly on the postsynaptic rate, so the
+  // strongest responders learn most (docs/RULE.md).
+  double hebbian_exponent = 1.0;
   std::string competition = "feedback_inhibition";  // feedback_inhibition (interneurons) | kwta
   double inhibition_gain = 1.0;                     // E -> I -> E loop gain (feedback_inhibition)
   int kwta_k = 20;                                  // winners (kwta)

@@ -254,6 +254,10 @@ const std::map<std::string, KeyDef>& schema() {
       {"bio.reward_punish", double_key(
                                 "H3r: the scalar of a wrong answer is -reward_punish, [0, 10]",
                                 [](auto& c) -> auto& { return c.rule.bio.reward_punish; }, 0.0, 10.0, false)},
+      {"bio.hebbian_exponent",
+       double_key(
+           "H3p: H3's postsynaptic factor is y_j^p / sum_k y_k^p with p = hebbian_exponent, [1, 64]",
+           [](auto& c) -> auto& { return c.rule.bio.hebbian_exponent; }, 1.0, 64.0, false)},
       {"bio.eta_hidden",
        double_key(
            "hidden plasticity rate, > 0", [](auto& c) -> auto& { return c.rule.bio.eta_hidden; }, 0.0, 10.0, true)},

@@ -178,6 +178,7 @@ void teaching_from_logits(Eigen::MatrixXf& y, std::span<const std::uint8_t> labe
     y.col(b) = y.col(b).array().exp();
     y.col(b) /= y.col(b).sum();
   }
+  flush_subnormals(y);  // the rates of confidently wrong outputs (backprop.hpp)
   teach = -y;
   for (Eigen::Index b = 0; b < y.cols(); ++b) teach(labels[static_cast<std::size_t>(b)], b) += 1.0F;
 }
@@ -270,7 +271,18 @@ class BioRule : public LearningRule {
     // the pooled excitatory rate (divisive inhibition; a global scalar per example).
     h_ = cache_.act[1].topRows(nE);
     const Eigen::MatrixXf& h = h_;
-    r_ = h;
+    if (cfg_.hebbian_exponent == 1.0) {
+      r_ = h;
+    } else {  // scaled by the column maximum first, so that y^p cannot overflow
+      r_ = h;
+      const auto p = static_cast<float>(cfg_.hebbian_exponent);
+      for (Eigen::Index b = 0; b < B; ++b) {
+        const float top = r_.col(b).maxCoeff();
+        // (y/top)^p as exp(p ln(y/top)): ln 0 = -inf gives 0, and Eigen's vectorised pow draws
+        // false "uninitialized" warnings from GCC 12's AVX-512 headers.
+        if (top > 0.0F) r_.col(b) = (p * (r_.col(b).array() / top).log()).exp().matrix();
+      }
+    }
     for (Eigen::Index b = 0; b < B; ++b) {
       const float total = r_.col(b).sum();
       if (total > 0.0F) r_.col(b) /= total;
