@@ -188,7 +188,7 @@ void layer_derivative(const Layer& layer, const ForwardCache& cache, std::size_t
 // 16 floats with AVX-512): the accumulators stay in registers, so each non-zero costs NP loads
 // and NP FMAs and no store.
 using FloatPacket = Eigen::internal::packet_traits<float>::type;
-constexpr int kPacket = Eigen::internal::unpacket_traits<FloatPacket>::size;
+constexpr int kPacket = Eigen::internal::packet_traits<float>::size;
 
 template <int NP>
 inline void csr_row_block(const int* inner, const float* value, int begin, int end, const float* rhs, Eigen::Index ld,
