@@ -206,9 +206,9 @@ inline void csr_row_block(const int* inner, const float* value, int begin, int e
 
 // out = S * X for CSR S [m x k] and dense X [k x B]. Eigen's own sparse x dense product walks
 // X's rows with stride k and, threaded, slowed down by two orders of magnitude on a busy 2-core
-// machine; here X is copied once to row-major, its rows padded with zeros to a multiple of 16
-// floats, and each row of the result is accumulated in registers over blocks of 64 columns (a
-// block of X, k x 64 floats, stays in cache while every row uses it). Rows of the result are split
+// machine; here X is copied once to row-major, its rows padded with zeros to a whole number of
+// SIMD packets, and each row of the result is accumulated in registers over blocks of 4 packets
+// (64 columns with AVX-512; a block of X stays in cache while every row uses it). Rows of the result are split
 // statically over threads; each element is summed by one thread in CSR order, so the result does
 // not depend on the thread count.
 void csr_times_dense(const Eigen::SparseMatrix<float, Eigen::RowMajor>& S, const Eigen::MatrixXf& X,
