@@ -22,7 +22,8 @@ W=t('projections.0.weight').astype(np.float64); b=t('projections.0.bias'); floor
 L=arch['layers'][1]; nE=L['populations'][0]['size']; g=L['inhibition_gain']
 W=W[:nE]; b=b[:nE]
 kmeans='--kmeans' in sys.argv[2:]
-E=np.log(np.maximum(W/W.sum(1,keepdims=True),floor)/floor)
+def efficacy(W): return np.log(np.maximum(W/np.maximum(W.sum(1,keepdims=True),1e-30),floor)/floor)  # H1
+E=efficacy(W)
 def feats(X):
     z=X@E.T+b
     s=-np.sort(-z,1); cs=np.cumsum(s,1); m=np.arange(1,z.shape[1]+1)
@@ -40,7 +41,7 @@ if kmeans:  # prototypes = k-means centroids of the training images; thresholds 
             m=a==k
             if m.any(): C[k]=Xk[m].mean(0)
     W=C.numpy().astype(np.float64); b=np.zeros(nE)
-    E=np.log(np.maximum(W/np.maximum(W.sum(1,keepdims=True),1e-30),floor)/floor)
+    E=efficacy(W)
 F=torch.tensor(feats(X),dtype=torch.float32); Ft=torch.tensor(feats(Xt),dtype=torch.float32); s=F.std(); F/=s; Ft/=s
 Y=torch.tensor(Y); Yt=torch.tensor(Yt)
 def fit(nonneg):

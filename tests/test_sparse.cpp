@@ -50,8 +50,9 @@ Pass run(const Network& net, const Eigen::MatrixXf& X, const std::vector<std::ui
 }
 }  // namespace
 
-// Batch sizes cover every column block of the CSR kernel: under one block of 16, a partial
-// block (17 -> 32), exactly one 64-block, 64 + 48 (100) and 2 x 64 + 32 (150).
+// Batch sizes cover every column block of the CSR kernel (with AVX-512 packets of 16 floats):
+// under one packet, a partial packet (17 -> 32), exactly one 4-packet block, 64 + 48 (100) and
+// 2 x 64 + 32 (150).
 TEST(SparseExecution, MatchesDenseForwardAndInputGradient) {
   for (const Efficacy e : {Efficacy::linear, Efficacy::log_normalized})
     for (const double silent : {0.5, 0.9, 0.99})

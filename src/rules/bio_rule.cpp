@@ -271,19 +271,17 @@ class BioRule : public LearningRule {
     // the pooled excitatory rate (divisive inhibition; a global scalar per example).
     h_ = cache_.act[1].topRows(nE);
     const Eigen::MatrixXf& h = h_;
-    if (cfg_.hebbian_exponent == 1.0) {
-      r_ = h;
-    } else {  // scaled by the column maximum first, so that y^p cannot overflow
-      r_ = h;
-      const auto p = static_cast<float>(cfg_.hebbian_exponent);
-      for (Eigen::Index b = 0; b < B; ++b) {
+    // H3p (exponent p != 1): y^p, scaled by the column maximum first so that it cannot overflow,
+    // as exp(p ln(y/top)): ln 0 = -inf gives 0, and Eigen's vectorised pow draws false
+    // "uninitialized" warnings from GCC 12's AVX-512 headers.
+    const bool sharpen = cfg_.hebbian_exponent != 1.0;
+    const auto p = static_cast<float>(cfg_.hebbian_exponent);
+    r_ = h;
+    for (Eigen::Index b = 0; b < B; ++b) {
+      if (sharpen) {
         const float top = r_.col(b).maxCoeff();
-        // (y/top)^p as exp(p ln(y/top)): ln 0 = -inf gives 0, and Eigen's vectorised pow draws
-        // false "uninitialized" warnings from GCC 12's AVX-512 headers.
         if (top > 0.0F) r_.col(b) = (p * (r_.col(b).array() / top).log()).exp().matrix();
       }
-    }
-    for (Eigen::Index b = 0; b < B; ++b) {
       const float total = r_.col(b).sum();
       if (total > 0.0F) r_.col(b) /= total;
     }
