@@ -33,8 +33,45 @@ def run_measured(cmd, work, env=None):
     return json.loads(open(out_path).read().strip().splitlines()[-1]), usage.ru_maxrss / 1024.0
 
 
+CORETYPE = {}  # {"OPENBLAS_CORETYPE": kernel} for the peer, or {} for OpenBLAS's own detection
+
+
 def blas_env(threads):
-    return {"OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+    return {"OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads), **CORETYPE}
+
+
+def cpu_flags():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def choose_coretype(pt, data, threads, work):
+    """OpenBLAS picks its GEMM kernel from the CPU model; on a CPU newer than its tables (this
+    project's Intel machine, family 6 model 207, with Debian's OpenBLAS 0.3.21) it falls back to
+    "Prescott" (SSE3) and runs 4-7x below its AVX-512 kernel. The peer gets the fastest of OpenBLAS's
+    own choice and the kernels the CPU's flags support, by torch.mm's GEMM rate at 1 torch thread.
+    An OPENBLAS_CORETYPE set by the caller is kept. Returns (detected core, chosen core, rates)."""
+    if os.environ.get("OPENBLAS_CORETYPE"):
+        return None, os.environ["OPENBLAS_CORETYPE"], {}
+    flags = cpu_flags()
+    candidates = [None]
+    if {"avx2", "fma"} <= flags:
+        candidates += ["Haswell"]
+    if {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"} <= flags:
+        candidates += ["SkylakeX"]
+    rates, detected = {}, None
+    for c in candidates:
+        env = {**blas_env(threads), "OPENBLAS_VERBOSE": "2", **({"OPENBLAS_CORETYPE": c} if c else {})}
+        q, _ = run_measured(pt + ["gemm", "--data", data, "--threads", "1"], work, env)
+        core = re.search(r"Core: (\S+)", open(os.path.join(work, "err")).read())
+        if c is None and core:
+            detected = core.group(1)
+        rates[c or "auto"] = max(q["gflops"].values())
+    best = max(rates, key=rates.get)
+    return detected, (detected if best == "auto" else best), rates
 
 
 def gemm_rates(build, threads):
@@ -47,11 +84,12 @@ def gemm_rates(build, threads):
                          env={**os.environ, "OMP_NUM_THREADS": str(threads)}).stdout
     res = [b for b in json.loads(out)["benchmarks"] if b.get("aggregate_name") == "median"]
     gemm = {b["run_name"]: b["GFLOP/s"] for b in res if b["name"].startswith("BM_Gemm")}
-    silent = {}
+    silent = {}  # silent % -> {(kernel, pass): ms}
     for b in res:
-        m = re.match(r"BM_SilentProjection/(\d+)/(\d)/", b["run_name"])
+        m = re.match(r"BM_SilentProjection/(\d+)/(\d)/(\d)/", b["run_name"])
         if m:
-            silent.setdefault(int(m.group(1)), {})["sparse" if m.group(2) == "1" else "dense"] = b["real_time"] / 1e6
+            silent.setdefault(int(m.group(1)), {})[("sparse" if m.group(2) == "1" else "dense",
+                                                    "gradient" if m.group(3) == "1" else "forward")] = b["real_time"] / 1e6
     return gemm, silent
 
 
@@ -82,6 +120,10 @@ def main():
         dn = [f"{a.build}/bench/dalenet_workloads"]
         pt = [PY, os.path.join(HERE, "torch_workloads.py")]
         cfg = lambda name: os.path.join(ROOT, "experiments", name)  # noqa: E731
+        print("== OpenBLAS kernel for the peer", file=sys.stderr)
+        detected, chosen, core_rates = choose_coretype(pt, a.data, a.threads, work)
+        if chosen and chosen != detected:
+            CORETYPE["OPENBLAS_CORETYPE"] = chosen
         print(f"== GEMM peak and sparse kernels (dalenet_bench, {T} threads)", file=sys.stderr)
         gemm, silent = gemm_rates(a.build, a.threads)
         peak = max(gemm.values())
@@ -171,20 +213,29 @@ def main():
               f"{r['gflops_pytorch']:.1f} | {100 * r['of_peak']:.0f} % | {r['dalenet_mib']:.0f} | {r['pytorch_mib']:.0f} | "
               f"{'–' if r['allocs'] is None else format(r['allocs'], '.0f')} | {chk} |")
         w("")
+        w(f"OpenBLAS kernel of the peer: {chosen} (OpenBLAS's own detection: {detected or 'not probed'}; "
+          "torch.mm GEMM rate by kernel, best shape, 1 torch thread: " +
+          (", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in core_rates.items()) or "OPENBLAS_CORETYPE set by the caller") + ")")
+        w("")
         w("GEMM of the peer (torch.mm on OpenBLAS, torch/BLAS threads): " + ", ".join(
             f"{k}: {v:.1f} GFLOP/s" for k, v in peer_gemm.items()))
         w("")
         w("GEMM (Eigen, dalenet_bench): " + ", ".join(f"{k.replace('BM_Gemm/', '').replace('/real_time', '')}: "
                                                     f"{v:.1f} GFLOP/s" for k, v in sorted(gemm.items())))
         w("")
-        w("Sparse vs dense execution of a 784 -> 2000 log-normalised projection, forward + input gradient, batch 100 "
-          "(ms per pass, median of 3 repetitions; dalenet_bench BM_SilentProjection):")
+        w("Sparse vs dense execution of a 784 -> 2000 log-normalised projection (the 2000 -> 10 output projection "
+          "dense in both), batch 100, forward alone and forward + input gradient (ms per pass, median of 3 "
+          "repetitions; dalenet_bench BM_SilentProjection):")
         w("")
-        w("| silent % | dense ms | sparse ms | speed-up |")
-        w("|---:|---:|---:|---:|")
+        w("| silent % | forward: dense ms | sparse ms | speed-up | forward + gradient: dense ms | sparse ms | speed-up |")
+        w("|---:|---:|---:|---:|---:|---:|---:|")
         for s in sorted(silent):
             v = silent[s]
-            w(f"| {s} | {v['dense']:.2f} | {v['sparse']:.2f} | {v['dense'] / v['sparse']:.1f}× |")
+            cells = []
+            for pass_ in ("forward", "gradient"):
+                dn_, sp_ = v[("dense", pass_)], v[("sparse", pass_)]
+                cells.append(f"{dn_:.2f} | {sp_:.2f} | {dn_ / sp_:.1f}×")
+            w(f"| {s} | " + " | ".join(cells) + " |")
         if scaling:
             w("")
             w(f"Thread scaling (dalenet): | workload | 1 thread s | {T} threads s | speed-up | same result |")

@@ -67,7 +67,7 @@ def feedback_level(z, gain):
 def bio_epoch(a, X, Y):
     """One epoch of the bio rule, the same operations as src/rules/bio_rule.cpp (N_E = 1000)."""
     nE, nI, B = 1000, 250, 100
-    eta_h, eta_o, gain, beta, alpha = 0.01, 0.05, 0.3, 0.01, 0.01
+    eta_h, eta_o, gain, beta, alpha = 0.01, 0.1, 0.3, 0.01, 0.01
     floor = 1e-3 / 784
     W = torch.empty(nE + nI, 784).uniform_(0.01, 0.1)
     W[nE:] = 0  # interneurons receive no feed-forward input

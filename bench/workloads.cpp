@@ -101,7 +101,8 @@ int run(int argc, char** argv) {
     if (workload == "bp_epoch") {
       sets.insert(sets.end(), {"network.hidden=[1000]", "train.batch=128", "train.lr_schedule=constant"});
     } else {
-      sets.insert(sets.end(), {"network.hidden=[1250]", "train.batch=100"});
+      // Plastic epochs only (the readout phase of bio.readout_epochs is the cheap part: forward + O1).
+      sets.insert(sets.end(), {"network.hidden=[1250]", "train.batch=100", "bio.readout_epochs=0"});
     }
     const TrainConfig cfg = load_config(config, sets);
     {  // allocations per steady-state batch of the hot loop, as train() runs it

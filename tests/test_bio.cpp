@@ -373,3 +373,47 @@ TEST(SignFlips, CountsSignChangesOnly) {
   EXPECT_EQ(count_sign_changes(before.data(), after.data(), static_cast<Eigen::Index>(before.size())), 6u);
   EXPECT_EQ(count_sign_changes(before.data(), before.data(), static_cast<Eigen::Index>(before.size())), 0u);
 }
+
+// O1c: in the readout epochs the hidden layer is fixed (weights, thresholds, synapse mask exactly
+// as after the plastic epochs) while the output rule goes on learning; the cosine schedule restarts
+// for the readout phase, so the plastic phase is exactly a run of that many epochs.
+TEST(BioRule, ReadoutEpochsFreezeTheHiddenLayerAndTrainTheOutput) {
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 3000, 500);
+  const TrainOutcome plastic = train(bio_config(ds, {"train.epochs=2", "train.lr_schedule=cosine"}), {});
+  const TrainOutcome readout =
+      train(bio_config(ds, {"train.epochs=3", "bio.readout_epochs=1", "train.lr_schedule=cosine"}), {});
+  const Network &a = plastic.model.net, &b = readout.model.net;
+  EXPECT_EQ(a.projections[0].weight, b.projections[0].weight);
+  EXPECT_EQ(a.projections[0].bias, b.projections[0].bias);
+  EXPECT_EQ(a.projections[0].mask, b.projections[0].mask);
+  EXPECT_NE(a.projections[1].weight, b.projections[1].weight);
+  const auto& epochs = readout.results["metrics"]["epochs"];
+  EXPECT_FALSE(epochs[1]["rule"]["readout_phase"].get<bool>());
+  EXPECT_TRUE(epochs[2]["rule"]["readout_phase"].get<bool>());
+  EXPECT_EQ(epochs[2]["rule"]["eliminations"], 0);
+  EXPECT_EQ(readout.results["metrics"]["counters"]["sign_flips"], 0);
+  EXPECT_TRUE((b.projections[1].weight.array() >= 0.0F).all());
+  EXPECT_GT(readout.results["metrics"]["test"]["accuracy"].get<double>(), 0.8);
+  // A run shorter than the readout phase keeps one plastic epoch (a --set train.epochs=N override).
+  const TrainOutcome shortened = train(bio_config(ds, {"train.epochs=2", "bio.readout_epochs=5"}), {});
+  EXPECT_FALSE(shortened.results["metrics"]["epochs"][0]["rule"]["readout_phase"].get<bool>());
+  EXPECT_TRUE(shortened.results["metrics"]["epochs"][1]["rule"]["readout_phase"].get<bool>());
+  const TrainOutcome one = train(bio_config(ds, {"train.epochs=1", "bio.readout_epochs=5"}), {});
+  EXPECT_FALSE(one.results["metrics"]["epochs"][0]["rule"]["readout_phase"].get<bool>());
+}
+
+// The rule's parallel loops (H3 per neuron, the competition per example, the efficacy per row)
+// compute each result by one thread in a fixed order: 1 and 2 threads train the same model.
+TEST(BioRule, OneAndTwoThreadsTrainTheSameModel) {
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 2000, 200);
+  const std::vector<std::string> sets = {"network.hidden=[100]", "bio.readout_epochs=1"};
+  std::vector<std::string> two = sets;
+  two.emplace_back("train.threads=2");
+  const TrainOutcome a = train(bio_config(ds, sets), {});
+  const TrainOutcome b = train(bio_config(ds, two), {});
+  EXPECT_EQ(a.model.net.projections[0].weight, b.model.net.projections[0].weight);
+  EXPECT_EQ(a.model.net.projections[1].weight, b.model.net.projections[1].weight);
+  EXPECT_EQ(a.results["metrics"], b.results["metrics"]);
+}

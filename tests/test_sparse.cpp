@@ -50,13 +50,13 @@ Pass run(const Network& net, const Eigen::MatrixXf& X, const std::vector<std::ui
 }
 }  // namespace
 
-// Batch sizes cover every column block of the CSR kernel (with AVX-512 packets of 16 floats):
-// under one packet, a partial packet (17 -> 32), exactly one 4-packet block, 64 + 48 (100) and
-// 2 x 64 + 32 (150).
+// Batch sizes cover the CSR kernel's column blocks (with AVX-512 packets of 16 floats, blocks of
+// up to 8 packets): under one packet, a partial packet (17 -> 2 packets), 4 packets, 7 (100),
+// 8 + 2 (150) and 8 + 5 (200); and the transposing copies' whole 16 x 16 tiles and ragged edges.
 TEST(SparseExecution, MatchesDenseForwardAndInputGradient) {
   for (const Efficacy e : {Efficacy::linear, Efficacy::log_normalized})
     for (const double silent : {0.5, 0.9, 0.99})
-      for (const int batch : {1, 17, 64, 100, 150}) {
+      for (const int batch : {1, 17, 64, 100, 150, 200}) {
         Rng rng(3);
         const Network net = sparse_net(silent, e, rng);
         const Eigen::MatrixXf X = Eigen::MatrixXf::Random(30, batch).cwiseAbs();
@@ -85,6 +85,19 @@ TEST(SparseExecution, AutomaticChoiceFollowsTheZeroFractionOnlyForFixedWeights) 
   c.weights_fixed = true;
   forward(mostly_silent, X, c);
   EXPECT_FALSE(c.sparse_active[1] != 0);
+  // A per-projection choice overrides `execution` for the projections it names.
+  ForwardCache per;
+  per.weights_fixed = true;
+  per.execution = Execution::dense;
+  per.projection_execution = {Execution::automatic};  // projection 0 only; projection 1 keeps dense
+  forward(mostly_silent, X, per);
+  EXPECT_TRUE(per.sparse_active[0] != 0);
+  EXPECT_FALSE(per.sparse_active[1] != 0);
+  per.projection_execution = {Execution::dense, Execution::sparse};
+  per.weights_fixed = false;  // prepare again
+  forward(mostly_silent, X, per);
+  EXPECT_FALSE(per.sparse_active[0] != 0);
+  EXPECT_TRUE(per.sparse_active[1] != 0);
 }
 
 // A cache with fixed weights that meets a second network (other weights, other shape) prepares

@@ -41,6 +41,9 @@ struct ForwardCache {
   // effective weights computed by the first pass are reused instead of recomputed.
   bool weights_fixed = false;
   Execution execution = Execution::automatic;
+  // Optional per-projection choice: when it has an entry for projection l, that entry replaces
+  // `execution` for l (a benchmark runs one projection sparse and leaves the others automatic).
+  std::vector<Execution> projection_execution;
   // Per projection, prepared once per weight matrix while weights_fixed: whether it runs sparse, its CSR weights
   // [post x pre] and their transpose (for the input gradient; row-major so both products thread).
   std::vector<const float*> prepared;  // the weights each layer was prepared from (nullptr: none)

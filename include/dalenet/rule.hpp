@@ -60,6 +60,10 @@ struct BioConfig {
   std::int64_t structural_interval = 100;  // batches between structural steps
   std::string output_rule = "delta";       // delta (O1, three-factor) | perturbation (O2)
   double eta_output = 0.05;
+  // O1c: the last readout_epochs of train.epochs are a readout phase: hidden plasticity (H3, H4,
+  // H5) is off and only the output rule learns, on the now fixed hidden code (0: none). At most
+  // train.epochs - 1 of them: a shorter run keeps one plastic epoch.
+  std::int64_t readout_epochs = 0;
   double perturbation_sigma = 0.05;  // O2: size of the multiplicative weight perturbation
   double eta_hebbian = 0.01;         // O2: label-gated Hebbian term
 };
@@ -96,6 +100,12 @@ class LearningRule {
   virtual BatchStats train_batch(Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X,
                                  std::span<const std::uint8_t> labels) = 0;
   virtual RuleCounters counters() const { return {}; }
+  // Called by the training loop before each epoch (1-based, of `epochs`): rules whose behaviour
+  // changes over the run (phases) learn where they are; the others ignore it.
+  virtual void begin_epoch(int /*epoch*/, int /*epochs*/) {}
+  // Epochs (of `epochs`) after which train.lr_schedule starts again from its initial value: a rule
+  // with phases gives each phase a whole schedule (the bio rule's readout phase). Default: none.
+  virtual std::vector<int> schedule_restarts(int /*epochs*/) const { return {}; }
   // Called at the end of each epoch: rule-specific state worth logging (JSON object, may be empty).
   virtual nlohmann::json epoch_log(const Network& /*net*/) { return nlohmann::json::object(); }
   // Learning-rate schedule: the loop sets a factor in (0, 1] that scales the rule's step sizes

@@ -234,9 +234,9 @@ const std::map<std::string, KeyDef>& schema() {
        int_key(
            "seed of initialisation and shuffling", [](auto& c) -> auto& { return c.loop.seed; }, 0, kBig)},
       {"train.lr_schedule",
-       string_key(
-           "constant | cosine (lr * (1 + cos(pi * t / T)) / 2 over all T batches; also scales the bio rule's rates)",
-           [](auto& c) -> auto& { return c.loop.lr_schedule; }, {"constant", "cosine"})},
+       string_key("constant | cosine (lr * (1 + cos(pi * t / T)) / 2 over all T batches, or over each phase of a rule "
+                  "with phases (bio.readout_epochs); also scales the bio rule's rates)",
+                  [](auto& c) -> auto& { return c.loop.lr_schedule; }, {"constant", "cosine"})},
       {"train.threads", int_key(
                             "threads (0: all hardware threads); results are bit-identical for a fixed count",
                             [](auto& c) -> auto& { return c.loop.threads; }, 0, 4096)},
@@ -293,6 +293,11 @@ const std::map<std::string, KeyDef>& schema() {
       {"bio.structural_interval", int_key(
                                       "batches between structural steps",
                                       [](auto& c) -> auto& { return c.rule.bio.structural_interval; }, 1, 1 << 30)},
+      {"bio.readout_epochs",
+       int_key(
+           "O1c: the last readout_epochs of train.epochs train the output rule alone (hidden plasticity off); "
+           "at most train.epochs - 1",
+           [](auto& c) -> auto& { return c.rule.bio.readout_epochs; }, 0, 100000)},
       {"bio.output_rule",
        string_key("delta (O1, three-factor) | perturbation (O2, Hebbian + weight perturbation)",
                   [](auto& c) -> auto& { return c.rule.bio.output_rule; }, {"delta", "perturbation"})},

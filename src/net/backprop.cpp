@@ -204,53 +204,112 @@ inline void csr_row_block(const int* inner, const float* value, int begin, int e
   for (int k = 0; k < NP; ++k) ei::pstoreu(dst + k * kPacket, acc[k]);
 }
 
+// Up to kMaxPackets packets per row block: at batch 100 (7 packets) one pass over the CSR covers
+// every column, each non-zero reads 7 adjacent cache lines of the right-hand side (which the
+// hardware prefetcher follows) and its loop overhead is shared by 7 FMAs. Blocks of 4 packets
+// were a second pass and ran about [measured below] slower.
+constexpr int kMaxPackets = 8;
+inline void csr_row_dispatch(int packets, const int* inner, const float* value, int begin, int end, const float* rhs,
+                             Eigen::Index ld, float* dst) {
+  switch (packets) {
+    case 8:
+      csr_row_block<8>(inner, value, begin, end, rhs, ld, dst);
+      break;
+    case 7:
+      csr_row_block<7>(inner, value, begin, end, rhs, ld, dst);
+      break;
+    case 6:
+      csr_row_block<6>(inner, value, begin, end, rhs, ld, dst);
+      break;
+    case 5:
+      csr_row_block<5>(inner, value, begin, end, rhs, ld, dst);
+      break;
+    case 4:
+      csr_row_block<4>(inner, value, begin, end, rhs, ld, dst);
+      break;
+    case 3:
+      csr_row_block<3>(inner, value, begin, end, rhs, ld, dst);
+      break;
+    case 2:
+      csr_row_block<2>(inner, value, begin, end, rhs, ld, dst);
+      break;
+    default:
+      csr_row_block<1>(inner, value, begin, end, rhs, ld, dst);
+      break;
+  }
+}
+
+// dst(r, c) = src(r, c) for a col-major src [rows x cols] (leading dimension lds) written
+// row-major (row r at dst + r * ldd): a transposing copy. Whole P x P tiles (P = the SIMD packet
+// width) go through registers (P packet loads, one in-register transpose, P packet stores); the
+// ragged edges are copied one float at a time. Called inside a parallel region: tiles of rows are
+// shared out with `omp for` (each element is written once, so the copy is thread-count
+// independent). A scalar strided copy here cost more than the sparse product itself.
+void transpose_copy(const float* src, Eigen::Index rows, Eigen::Index cols, Eigen::Index lds, float* dst,
+                    Eigen::Index ldd) {
+  namespace ei = Eigen::internal;
+  const Eigen::Index row_tiles = rows / kPacket, col_tiles = cols / kPacket;
+#pragma omp for schedule(static) nowait
+  for (Eigen::Index t = 0; t < row_tiles; ++t) {
+    const Eigen::Index r0 = t * kPacket;
+    for (Eigen::Index c0 = 0; c0 < col_tiles * kPacket; c0 += kPacket) {
+// GCC warns that the packet type's vector attributes are dropped as a template argument; Eigen's
+// own headers use the same PacketBlock (they are system headers, so there it is silent).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+      ei::PacketBlock<FloatPacket, kPacket> tile;
+#pragma GCC diagnostic pop
+      for (int j = 0; j < kPacket; ++j) tile.packet[j] = ei::ploadu<FloatPacket>(src + (c0 + j) * lds + r0);
+      ei::ptranspose(tile);
+      for (int i = 0; i < kPacket; ++i) ei::pstoreu(dst + (r0 + i) * ldd + c0, tile.packet[i]);
+    }
+    for (Eigen::Index r = r0; r < r0 + kPacket; ++r)
+      for (Eigen::Index c = col_tiles * kPacket; c < cols; ++c) dst[r * ldd + c] = src[c * lds + r];
+  }
+#pragma omp for schedule(static) nowait
+  for (Eigen::Index r = row_tiles * kPacket; r < rows; ++r)
+    for (Eigen::Index c = 0; c < cols; ++c) dst[r * ldd + c] = src[c * lds + r];
+}
+
 // out = S * X for CSR S [m x k] and dense X [k x B]. Eigen's own sparse x dense product walks
 // X's rows with stride k and, threaded, slowed down by two orders of magnitude on a busy 2-core
-// machine; here X is copied once to row-major, its rows padded with zeros to a whole number of
-// SIMD packets, and each row of the result is accumulated in registers over blocks of 4 packets
-// (64 columns with AVX-512; a block of X stays in cache while every row uses it). Rows of the result are split
-// statically over threads; each element is summed by one thread in CSR order, so the result does
-// not depend on the thread count.
+// machine; here X is copied once to row-major (transpose_copy), its rows padded with zeros to a
+// whole number of SIMD packets, and each row of the result is accumulated in registers over
+// blocks of 4 packets (64 columns with AVX-512; a block of X stays in cache while every row uses
+// it), then copied back to column-major the same way. Rows of the result are split statically
+// over threads; each element is summed by one thread in CSR order, so the result does not depend
+// on the thread count.
 void csr_times_dense(const Eigen::SparseMatrix<float, Eigen::RowMajor>& S, const Eigen::MatrixXf& X,
                      Eigen::MatrixXf& out, ForwardCache::SparseScratch& scratch) {
-  constexpr Eigen::Index kBlock = 4 * kPacket, kPad = kPacket;
+  constexpr Eigen::Index kBlock = kMaxPackets * kPacket, kPad = kPacket;
   const Eigen::Index B = X.cols(), ld = (B + kPad - 1) / kPad * kPad;
   scratch.rhs.resize(X.rows(), ld);
-  scratch.rhs.leftCols(B) = X;
   scratch.rhs.rightCols(ld - B).setZero();
   scratch.result.resize(S.rows(), ld);
+  out.resize(S.rows(), B);
   const int* outer = S.outerIndexPtr();
   const int* inner = S.innerIndexPtr();
   const float* value = S.valuePtr();
   const auto rows = static_cast<int>(S.rows());
   float* res = scratch.result.data();
-  const float* rhs = scratch.rhs.data();
+  float* rhs = scratch.rhs.data();
 #pragma omp parallel
   {
+    transpose_copy(X.data(), X.rows(), B, X.rows(), rhs, ld);
+#pragma omp barrier
     for (Eigen::Index c0 = 0; c0 < ld; c0 += kBlock) {
       const Eigen::Index width = std::min(kBlock, ld - c0);
 #pragma omp for schedule(static) nowait
       for (int i = 0; i < rows; ++i) {
         float* dst = res + static_cast<Eigen::Index>(i) * ld + c0;
         const float* src = rhs + c0;
-        switch (width / kPacket) {
-          case 4:
-            csr_row_block<4>(inner, value, outer[i], outer[i + 1], src, ld, dst);
-            break;
-          case 3:
-            csr_row_block<3>(inner, value, outer[i], outer[i + 1], src, ld, dst);
-            break;
-          case 2:
-            csr_row_block<2>(inner, value, outer[i], outer[i + 1], src, ld, dst);
-            break;
-          default:
-            csr_row_block<1>(inner, value, outer[i], outer[i + 1], src, ld, dst);
-            break;
-        }
+        csr_row_dispatch(static_cast<int>(width / kPacket), inner, value, outer[i], outer[i + 1], src, ld, dst);
       }
     }
+#pragma omp barrier
+    // result [m x ld] row-major is, read column-major, its transpose [ld x m]: copy its first B rows.
+    transpose_copy(res, B, S.rows(), ld, out.data(), S.rows());
   }
-  out = scratch.result.leftCols(B);
 }
 
 // Computes what projection l needs for this pass: its effective weights (non-linear efficacy)
@@ -259,8 +318,9 @@ void csr_times_dense(const Eigen::SparseMatrix<float, Eigen::RowMajor>& S, const
 void prepare_projection(const Projection& p, std::size_t l, ForwardCache& cache) {
   if (p.efficacy != Efficacy::linear) p.effective_weight(cache.effective[l]);
   const WeightMatrix& w = p.efficacy == Efficacy::linear ? p.weight : cache.effective[l];
-  bool sparse = cache.execution == Execution::sparse;
-  if (cache.execution == Execution::automatic && cache.weights_fixed) {
+  const Execution execution = l < cache.projection_execution.size() ? cache.projection_execution[l] : cache.execution;
+  bool sparse = execution == Execution::sparse;
+  if (execution == Execution::automatic && cache.weights_fixed) {
     const auto zeros = static_cast<double>((w.array() == 0.0F).count());
     sparse = zeros >= kSparseZeroFraction * static_cast<double>(w.size());
   }
@@ -328,6 +388,9 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
     cache.inhibition[l + 1].resize(B);
     cache.active_count[l + 1].resize(B);
     cache.threshold_unit[l + 1].resize(B);
+    // Examples are independent (each column's fixed point is its own): shared out over threads,
+    // each column computed by one thread, so the result does not depend on the thread count.
+#pragma omp parallel for schedule(static) if (B >= 16)
     for (Eigen::Index b = 0; b < B; ++b) {
       float level = 0.0F;
       int active = 0, unit = -1;

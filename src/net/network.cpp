@@ -75,6 +75,8 @@ void Projection::effective_weight(WeightMatrix& out) const {
   // Row by row, so the log is Eigen's vectorised plog: fused with a column-broadcast product
   // over the whole matrix it fell back to scalar logf, a fifth of a bio-rule epoch.
   const float log_floor = std::log(floor);
+  // Rows are independent: shared out over threads (each row by one thread: thread-count independent).
+#pragma omp parallel for schedule(static) if (weight.rows() >= 64)
   for (Eigen::Index i = 0; i < weight.rows(); ++i) {
     if (inv(i) == 0.0F) {
       out.row(i).setZero();  // a neuron without input synapses (e.g. an interneuron): ln(floor) - ln(floor)

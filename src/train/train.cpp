@@ -182,8 +182,16 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
   int best_epoch = 0;
   const auto t_train = Clock::now();
   const int epochs = static_cast<int>(cfg.loop.epochs);
+  const std::vector<int> restarts = rule->schedule_restarts(epochs);
   for (int epoch = 1; epoch <= epochs; ++epoch) {
     const auto t_epoch = Clock::now();
+    rule->begin_epoch(epoch, epochs);
+    // The schedule's span: [span_begin, span_end) in epochs, cut at the rule's restarts.
+    int span_begin = 0, span_end = epochs;
+    for (const int r : restarts) {
+      if (r < epoch) span_begin = std::max(span_begin, r);
+      if (r >= epoch) span_end = std::min(span_end, r);
+    }
     shuffle_rng.shuffle(std::span<std::uint32_t>(order));
     double loss_sum = 0.0;
     std::size_t correct = 0, seen = 0;
@@ -194,7 +202,9 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
       labels.resize(idx.size());
       for (std::size_t k = 0; k < idx.size(); ++k) labels[k] = train_set.labels[idx[k]];
       if (cfg.loop.lr_schedule == "cosine") {
-        const double t = static_cast<double>((epoch - 1) * batches + b) / static_cast<double>(epochs * batches);
+        // t runs from 0 to 1 over the schedule's span: the whole run, or the phase that holds this epoch.
+        const double t = static_cast<double>((epoch - 1 - span_begin) * batches + b) /
+                         static_cast<double>((span_end - span_begin) * batches);
         rule->set_lr_scale(0.5 * (1.0 + std::cos(std::numbers::pi * t)));
       }
       const BatchStats s = rule->train_batch(model.net, X, labels);
