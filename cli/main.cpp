@@ -427,7 +427,8 @@ int main(int argc, char** argv) {
   auto* paper_cmd = app.add_subcommand(
       "paper",
       "Test every claim of the paper end to end (train, audit, attack, few-shot) and write the report: "
-      "OUT/index.html, summary.md, results.json, figures/. Resumable: run it again after an interruption. "
+      "OUT/index.html, summary.md, results.json, figures/. Resumable: run it again after an interruption (a folder "
+      "whose units came from other inputs is refused). "
       "Under `mpirun -np N` the units are spread over the ranks.");
   std::string paper_preset, paper_config, paper_out;
   int paper_workers = 1, paper_worker_index = -1, paper_stage = -1, paper_threads = -1;

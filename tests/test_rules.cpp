@@ -71,6 +71,49 @@ TEST(Optimizer, AdamFirstStepMovesEachWeightByLrAgainstItsGradient) {
   }
 }
 
+// Adam runs in chunks of 4096 parameters shared out over threads: on a projection of several chunks
+// plus a ragged tail, three steps match the textbook update written over the whole arrays.
+TEST(Optimizer, ChunkedAdamMatchesTheWholeArrayUpdate) {
+  const auto t = make_synthetic_task(64, 15, 13, 4, 3);  // 195 pixels
+  NetworkSpec spec;
+  spec.input = 195;
+  spec.hidden = {101};  // 195 x 101 = 19 695 weights: 4 whole chunks and a tail of 3311
+  spec.output = 4;
+  Network net = make_network(spec);
+  Rng rng(7);
+  init_weights(net, InitSpec{}, rng);
+  Eigen::MatrixXf X(195, 64);
+  for (Eigen::Index i = 0; i < X.size(); ++i) X.data()[i] = t.pixels[static_cast<std::size_t>(i)] / 255.0F;
+  RuleConfig cfg;
+  cfg.optim.optimizer = "adam";
+  cfg.optim.lr = 1e-2;
+  auto rule = make_rule(cfg);
+  rule->begin(net);
+  Network ref = net;
+  std::vector<Eigen::ArrayXXf> m, v;
+  for (const auto& p : ref.projections) {
+    m.emplace_back(Eigen::ArrayXXf::Zero(p.weight.rows(), p.weight.cols()));
+    v.emplace_back(Eigen::ArrayXXf::Zero(p.weight.rows(), p.weight.cols()));
+  }
+  for (int step = 1; step <= 3; ++step) {
+    const Gradients g = grads_of(ref, X, t.labels);
+    rule->train_batch(net, X, t.labels);
+    const auto c1 = static_cast<float>(1.0 - std::pow(0.9, step)), c2 = static_cast<float>(1.0 - std::pow(0.999, step));
+    for (std::size_t l = 0; l < ref.projections.size(); ++l) {
+      const Eigen::ArrayXXf gl = g.weight[l].array();
+      m[l] = 0.9F * m[l] + 0.1F * gl;
+      v[l] = 0.999F * v[l] + 0.001F * gl.square();
+      const Eigen::ArrayXXf delta = 1e-2F * (m[l] / c1) / ((v[l] / c2).sqrt() + 1e-8F);
+      ref.projections[l].weight.array() -= delta;
+      // Biases take the same update; not compared here (they are one chunk).
+      ref.projections[l].bias = net.projections[l].bias;
+    }
+    for (std::size_t l = 0; l < ref.projections.size(); ++l)
+      EXPECT_LT((net.projections[l].weight - ref.projections[l].weight).cwiseAbs().maxCoeff(), 1e-6F)
+          << "projection " << l << ", step " << step;
+  }
+}
+
 TEST(Optimizer, SgdMomentumMatchesHandComputation) {
   Fixture f = make_fixture(0.0, SignInit::free);
   RuleConfig cfg;

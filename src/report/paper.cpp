@@ -24,6 +24,7 @@
 #include "dalenet/fewshot.hpp"
 #include "dalenet/io.hpp"
 #include "dalenet/represent.hpp"
+#include "dalenet/sha256.hpp"
 #include "dalenet/threads.hpp"
 #include "dalenet/train.hpp"
 
@@ -132,6 +133,23 @@ std::vector<std::string> train_overrides(const PaperConfig& cfg, const std::stri
 
 std::string arm_config(const PaperConfig& cfg, const std::string& arm, const std::string& dataset) {
   return cfg.config_dir + "/" + arm + "_" + dataset + ".toml";
+}
+
+// What the units' results depend on besides the code: the paper config's own settings and every
+// train unit's resolved configuration (its arm file plus overrides, as `config show` prints it).
+// Stored in plan.json; a resume finds units from other inputs and refuses to mix them.
+std::string plan_inputs_sha256(const PaperConfig& cfg, const std::vector<PaperUnit>& units) {
+  std::string text;
+  if (!cfg.source.empty() && fs::exists(cfg.source)) {
+    std::ifstream in(cfg.source, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  for (const auto& u : units) {
+    if (u.kind != "train") continue;
+    text += "\n# " + u.id + "\n" +
+            to_toml(load_config(arm_config(cfg, u.arm, u.dataset), train_overrides(cfg, u.arm, u.seed)));
+  }
+  return sha256_hex(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
 }
 
 void run_train(const PaperConfig& cfg, const PaperUnit& u, const std::string& dir, const PaperOptions& opt) {
@@ -509,9 +527,26 @@ nlohmann::json run_paper(const PaperConfig& cfg, const PaperOptions& opt, PaperC
   // One run per output folder (its workers and MPI ranks share it under this one lock).
   std::optional<DirectoryLock> lock;
   if (!worker && comm.rank() == 0) lock.emplace(opt.out_dir);
-  if (!worker && comm.rank() == 0)
-    write_file_atomic(opt.out_dir + "/plan.json",
-                      nlohmann::json({{"config", cfg.source}, {"units", units.size()}}).dump() + "\n");
+  if (!worker && comm.rank() == 0) {
+    const std::string inputs = plan_inputs_sha256(cfg, units);
+    const std::string plan_path = opt.out_dir + "/plan.json";
+    bool any_done = false;
+    for (const auto& u : units) any_done = any_done || unit_done(opt.out_dir, u.id);
+    if (any_done && fs::exists(plan_path)) {
+      std::ifstream in(plan_path);
+      const auto old_plan = nlohmann::json::parse(in, nullptr, false);
+      const std::string before = old_plan.is_object() ? old_plan.value("inputs_sha256", std::string()) : std::string();
+      if (before != inputs)
+        throw ConfigError(opt.out_dir + " holds units run from other inputs (the paper config or an arm's " +
+                          "experiments/<arm>_<dataset>.toml changed since" +
+                          (before.empty() ? std::string(", or they predate this check") : std::string()) +
+                          "): resuming would mix them. Choose another --out, or delete " + opt.out_dir +
+                          " to start again");
+    }
+    write_file_atomic(
+        plan_path,
+        nlohmann::json({{"config", cfg.source}, {"units", units.size()}, {"inputs_sha256", inputs}}).dump() + "\n");
+  }
   const int stages = units.empty() ? 0 : std::max_element(units.begin(), units.end(), [](auto& a, auto& b) {
                                            return a.stage < b.stage;
                                          })->stage;

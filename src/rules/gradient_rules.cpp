@@ -66,8 +66,8 @@ class Optimizer {
         p.weight -= lr * m_w_[l];
         p.bias -= lr * m_b_[l];
       } else {
-        adam(p.weight.array(), g.weight[l].array(), m_w_[l].array(), v_w_[l].array());
-        adam(p.bias.array(), g.bias[l].array(), m_b_[l].array(), v_b_[l].array());
+        adam(p.weight.data(), g.weight[l].data(), m_w_[l].data(), v_w_[l].data(), p.weight.size());
+        adam(p.bias.data(), g.bias[l].data(), m_b_[l].data(), v_b_[l].data(), p.bias.size());
       }
       // Masked (absent) synapses have zero gradient; with weight decay and momentum they stay 0
       // because they start at 0 and every term of their update is 0.
@@ -75,16 +75,28 @@ class Optimizer {
   }
 
  private:
-  template <class P, class G, class M, class V>
-  void adam(P&& p, G&& g, M&& m, V&& v) {
+  // Adam on n contiguous parameters. Split into chunks of kChunk floats (a multiple of every SIMD
+  // packet width, so each chunk is processed in whole aligned packets exactly as one pass over the
+  // array would be, and the results are bit-identical to it): the chunks are shared out over
+  // threads, and a chunk's three passes (m, v, p) find their operands still in cache. One serial
+  // pass per expression over the 785 k parameters was about a third of a BP epoch.
+  void adam(float* p, const float* g, float* m, float* v, Eigen::Index n) const {
     const auto b1 = static_cast<float>(cfg_.beta1), b2 = static_cast<float>(cfg_.beta2);
     const auto t = static_cast<double>(step_);
     const auto c1 = static_cast<float>(1.0 - std::pow(cfg_.beta1, t));
     const auto c2 = static_cast<float>(1.0 - std::pow(cfg_.beta2, t));
     const auto lr = static_cast<float>(lr_), eps = static_cast<float>(cfg_.eps);
-    m = b1 * m + (1.0F - b1) * g;
-    v = b2 * v + (1.0F - b2) * g.square();
-    p -= lr * (m / c1) / ((v / c2).sqrt() + eps);
+    constexpr Eigen::Index kChunk = 4096;
+    const Eigen::Index chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (chunks >= 4)
+    for (Eigen::Index c = 0; c < chunks; ++c) {
+      const Eigen::Index begin = c * kChunk, len = std::min(kChunk, n - begin);
+      Eigen::Map<Eigen::ArrayXf, Eigen::AlignedMax> P(p + begin, len), M(m + begin, len), V(v + begin, len);
+      const Eigen::Map<const Eigen::ArrayXf, Eigen::AlignedMax> G(g + begin, len);
+      M = b1 * M + (1.0F - b1) * G;
+      V = b2 * V + (1.0F - b2) * G.square();
+      P -= lr * (M / c1) / ((V / c2).sqrt() + eps);
+    }
   }
 
   OptimizerConfig cfg_;

@@ -3,7 +3,8 @@
 # Usage: test_paper.sh DALENET WORKDIR MODE     MODE: resume | mpi | browser
 #   resume:  a run killed with SIGKILL mid-way, then resumed, ends with the same results.json
 #            (all but "environment") as an uninterrupted run; a second kill lands in stage 2; a
-#            second run on a folder in use is refused.
+#            second run on a folder in use is refused; a run whose inputs changed (paper config
+#            or an arm's resolved config) is refused on the old folder.
 #   mpi:     `mpirun -np 2 dalenet paper` gives the same results as the single-process run.
 #   browser: headless Chromium renders index.html: the verdict table is there, every image
 #            loads and no console error; the check fails on a page with a missing figure.
@@ -56,6 +57,13 @@ resume)
   "$DALENET" paper --config "$CONFIG" --out "$out" > "$WORK/again.log" 2>&1
   grep -q "0 to run" "$WORK/again.log"
   $PY tests/paper/same_results.py "$WORK/ref/results.json" "$out/results.json"
+  # Changed inputs (here an arm's override) are not resumed over the finished units: refused.
+  sed 's/bp = \["network.hidden=\[64\]"\]/bp = ["network.hidden=[65]"]/' "$CONFIG" > "$WORK/changed.toml"
+  ! cmp -s "$CONFIG" "$WORK/changed.toml" || { echo "the test's config edit did not apply"; exit 1; }
+  if "$DALENET" paper --config "$WORK/changed.toml" --out "$out" > "$WORK/changed.log" 2>&1; then
+    echo "a run with changed inputs resumed over the old units"; exit 1
+  fi
+  grep -q "holds units run from other inputs" "$WORK/changed.log" || { cat "$WORK/changed.log"; exit 1; }
   ;;
 mpi)
   command -v mpirun > /dev/null || { echo "mpirun is not installed (make deps installs openmpi-bin)"; exit 1; }
