@@ -284,18 +284,17 @@ class BioRule : public LearningRule {
     const Eigen::Index B = X.cols(), nE = n_exc_;
     Layer& hidden = net.layers[1];
     Projection& in = net.projections[0];
+    h_ = cache_.act[1].topRows(nE);
+    const Eigen::MatrixXf& h = h_;
+    epoch_.active += static_cast<double>((h.array() > 0.0F).count()) / static_cast<double>(B);
+    ++epoch_.batches;
     if (readout_phase_) {  // O1c: the hidden code is fixed; only the output rule learns
-      h_ = cache_.act[1].topRows(nE);
-      epoch_.active += static_cast<double>((h_.array() > 0.0F).count()) / static_cast<double>(B);
-      ++epoch_.batches;
-      output_step(net, h_, labels, eta_out);
+      output_step(net, h, labels, eta_out);
       return s;
     }
 
     // Postsynaptic factor of hidden plasticity (H3): each excitatory neuron's rate divided by
     // the pooled excitatory rate (divisive inhibition; a global scalar per example).
-    h_ = cache_.act[1].topRows(nE);
-    const Eigen::MatrixXf& h = h_;
     // H3p (exponent p != 1): y^p, scaled by the column maximum first so that it cannot overflow,
     // as exp(p ln(y/top)): ln 0 = -inf gives 0, and Eigen's vectorised pow draws false
     // "uninitialized" warnings from GCC 12's AVX-512 headers.
@@ -310,8 +309,6 @@ class BioRule : public LearningRule {
       const float total = r_.col(b).sum();
       if (total > 0.0F) r_.col(b) /= total;
     }
-    epoch_.active += static_cast<double>((h.array() > 0.0F).count()) / static_cast<double>(B);
-    ++epoch_.batches;
 
     // H3 on the E rows of the input projection. H3r: the third factor is one global scalar per
     // example, whether the network's answer (before this update) was right: +1, or -reward_punish.
