@@ -264,6 +264,27 @@ TEST(BioRule, SupralinearPostsynapticFactorLearnsAndKeepsSigns) {
   EXPECT_THROW(train(bio_config(ds, {"bio.hebbian_exponent=0.5"}), {}), ConfigError);
 }
 
+// H3p annealed: the exponent of each plastic epoch steps linearly from 1 to bio.hebbian_exponent,
+// is logged per epoch, and the run still learns with every sign kept.
+TEST(BioRule, AnnealedExponentStepsFromOneToTheConfiguredValue) {
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 3000, 500);
+  const std::vector<std::string> sets = {"train.epochs=4", "bio.readout_epochs=1", "bio.hebbian_exponent=3"};
+  std::vector<std::string> annealed = sets;
+  annealed.emplace_back("bio.hebbian_anneal=true");
+  const TrainOutcome fixed = train(bio_config(ds, sets), {});
+  const TrainOutcome anneal = train(bio_config(ds, annealed), {});
+  std::vector<double> exponents, fixed_exponents;
+  for (const auto& e : anneal.results["metrics"]["epochs"]) exponents.push_back(e["rule"]["hebbian_exponent"]);
+  for (const auto& e : fixed.results["metrics"]["epochs"]) fixed_exponents.push_back(e["rule"]["hebbian_exponent"]);
+  EXPECT_EQ(exponents, (std::vector<double>{1.0, 2.0, 3.0, 3.0}));  // the 4th is the readout epoch
+  EXPECT_EQ(fixed_exponents, (std::vector<double>{3.0, 3.0, 3.0, 3.0}));
+  EXPECT_NE(fixed.model.net.projections[0].weight, anneal.model.net.projections[0].weight);
+  EXPECT_GT(anneal.results["metrics"]["test"]["accuracy"].get<double>(), 0.6);  // chance: 0.1
+  EXPECT_EQ(anneal.results["metrics"]["counters"]["sign_flips"], 0);
+  EXPECT_TRUE((anneal.model.net.projections[0].weight.array() >= 0.0F).all());
+}
+
 TEST(BioRule, HomeostasisKeepsEveryUnitInUse) {
   TempDir dir;
   const std::string ds = write_synthetic_idx(dir, 3000, 200);

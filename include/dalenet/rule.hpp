@@ -47,6 +47,9 @@ struct BioConfig {
   // H3 as first written). p > 1: plasticity depends supralinearly on the postsynaptic rate, so the
   // strongest responders learn most (docs/RULE.md).
   double hebbian_exponent = 1.0;
+  // H3p annealed: the exponent rises linearly, epoch by epoch, from 1 in the first plastic epoch
+  // to hebbian_exponent in the last (soft shares while the features form, sharper ones after).
+  bool hebbian_anneal = false;
   std::string competition = "feedback_inhibition";  // feedback_inhibition (interneurons) | kwta
   double inhibition_gain = 1.0;                     // E -> I -> E loop gain (feedback_inhibition)
   int kwta_k = 20;                                  // winners (kwta)

@@ -258,6 +258,10 @@ const std::map<std::string, KeyDef>& schema() {
        double_key(
            "H3p: H3's postsynaptic factor is y_j^p / sum_k y_k^p with p = hebbian_exponent, [1, 64]",
            [](auto& c) -> auto& { return c.rule.bio.hebbian_exponent; }, 1.0, 64.0, false)},
+      {"bio.hebbian_anneal",
+       bool_key(
+           "H3p annealed: the exponent rises linearly from 1 (first plastic epoch) to hebbian_exponent (last)",
+           [](auto& c) -> auto& { return c.rule.bio.hebbian_anneal; })},
       {"bio.eta_hidden",
        double_key(
            "hidden plasticity rate, > 0", [](auto& c) -> auto& { return c.rule.bio.eta_hidden; }, 0.0, 10.0, true)},

@@ -262,7 +262,15 @@ class BioRule : public LearningRule {
   int readout_epochs(int epochs) const {
     return static_cast<int>(std::min<std::int64_t>(cfg_.readout_epochs, std::max(0, epochs - 1)));
   }
-  void begin_epoch(int epoch, int epochs) override { readout_phase_ = epoch > epochs - readout_epochs(epochs); }
+  void begin_epoch(int epoch, int epochs) override {
+    readout_phase_ = epoch > epochs - readout_epochs(epochs);
+    exponent_ = cfg_.hebbian_exponent;
+    if (cfg_.hebbian_anneal) {  // H3p annealed: 1 in the first plastic epoch, hebbian_exponent in the last
+      const int plastic = epochs - readout_epochs(epochs);
+      const double progress = plastic > 1 ? static_cast<double>(epoch - 1) / (plastic - 1) : 1.0;
+      exponent_ = 1.0 + (cfg_.hebbian_exponent - 1.0) * std::min(1.0, progress);
+    }
+  }
   // Each phase gets the whole train.lr_schedule, so the plastic phase of an (E + R)-epoch run is
   // exactly an E-epoch run.
   std::vector<int> schedule_restarts(int epochs) const override {
@@ -298,8 +306,8 @@ class BioRule : public LearningRule {
     // H3p (exponent p != 1): y^p, scaled by the column maximum first so that it cannot overflow,
     // as exp(p ln(y/top)): ln 0 = -inf gives 0, and Eigen's vectorised pow draws false
     // "uninitialized" warnings from GCC 12's AVX-512 headers.
-    const bool sharpen = cfg_.hebbian_exponent != 1.0;
-    const auto p = static_cast<float>(cfg_.hebbian_exponent);
+    const bool sharpen = exponent_ != 1.0;
+    const auto p = static_cast<float>(exponent_);
     r_ = h;
     for (Eigen::Index b = 0; b < B; ++b) {
       if (sharpen) {
@@ -378,7 +386,8 @@ class BioRule : public LearningRule {
         {"mean_active_per_example", epoch_.batches ? epoch_.active / static_cast<double>(epoch_.batches) : 0.0},
         {"rate_min", rate.minCoeff()},
         {"rate_max", rate.maxCoeff()},
-        {"readout_phase", readout_phase_}};
+        {"readout_phase", readout_phase_},
+        {"hebbian_exponent", exponent_}};
     epoch_start_ = counters_;
     epoch_ = {};
     return j;
@@ -444,7 +453,8 @@ class BioRule : public LearningRule {
   ForwardCache cache_;
   Eigen::MatrixXf h_, r_, y_, teach_, reward_;  // per-batch buffers, kept to avoid reallocation
   RuleCounters counters_, epoch_start_;
-  bool readout_phase_ = false;  // O1c: this epoch trains the output rule alone
+  bool readout_phase_ = false;               // O1c: this epoch trains the output rule alone
+  double exponent_ = cfg_.hebbian_exponent;  // H3p's exponent in this epoch (begin_epoch anneals it)
   struct {
     double active = 0.0;
     std::int64_t batches = 0;
