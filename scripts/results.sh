@@ -36,6 +36,7 @@ train ablation-output-perturbation "$base" --set bio.output_rule=perturbation --
 train ablation-regrowth "$base" --set bio.regrowth=0.001
 train ablation-divisive "$base" --set bio.divisive=true --set bio.eta_output=20
 train ablation-reward "$base" --set bio.hidden_modulation=reward --set bio.reward_punish=0.3
+train ablation-anneal "$base" --set bio.hebbian_exponent=4 --set bio.hebbian_anneal=true
 fi
 # The audit of every model.
 for d in "$runs"/*/; do
