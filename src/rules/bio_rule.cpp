@@ -40,9 +40,6 @@ class HiddenEm : public LocalPlasticity {
   void update(Synapses syn, const LocalBatch& b, PlasticityCounters& counters) override {
     auto& w = syn.weight;
     const Eigen::Index N = w.rows(), P = w.cols(), B = b.pre.cols();
-    const bool has_negative = any_negative(w);
-    if (has_negative) abs_ = w.cwiseAbs();  // the operand of d below
-    sums_ = has_negative ? Eigen::VectorXf(abs_.rowwise().sum()) : Eigen::VectorXf(w.rowwise().sum());
     // H3r: with a third factor m_jb (a global scalar per example, broadcast to every neuron), each
     // example's contribution is weighted by m: g_ij = sum_b m_b r_jb x_ib / d_jb / sum_b r_jb, and
     // its fixed-point term 1 becomes sum_b m_b r_jb / sum_b r_jb (m = 1 gives H3 exactly).
@@ -57,11 +54,16 @@ class HiddenEm : public LocalPlasticity {
     // same sweep; rows summing to 0 stay.
 #pragma omp parallel reduction(+ : flips)
     {
-      Eigen::Array<float, 1, Eigen::Dynamic> g(P), next(P);
+      Eigen::Array<float, 1, Eigen::Dynamic> g(P), next(P), magnitude(P);
 #pragma omp for schedule(static)
       for (Eigen::Index j = 0; j < N; ++j) {
-        const float inv = sums_(j) > 0.0F ? 1.0F / sums_(j) : 1.0F;
-        const float* op_row = has_negative ? abs_.row(j).data() : w.row(j).data();
+        // A row with a negative weight (mixed-sign starts only) works on |w|; the sign check and
+        // the row sum are made here, per row, rather than as serial whole-matrix passes.
+        const bool has_negative = P > 0 && w.row(j).minCoeff() < 0.0F;
+        if (has_negative) magnitude = w.row(j).array().abs();
+        const float sum = has_negative ? magnitude.sum() : w.row(j).sum();
+        const float inv = sum > 0.0F ? 1.0F / sum : 1.0F;
+        const float* op_row = has_negative ? magnitude.data() : w.row(j).data();
         const Eigen::Map<const Eigen::VectorXf> wj(op_row, P);
         float rs = 0.0F, ms = 0.0F;
         g.setZero();
@@ -101,8 +103,6 @@ class HiddenEm : public LocalPlasticity {
  private:
   bool multiplicative_, signed_efficacy_;
   double eta_, base_eta_;
-  Eigen::VectorXf sums_;
-  WeightMatrix abs_;
 };
 
 // O1: three-factor delta rule at the output neuron, multiplicative so that every weight keeps its
