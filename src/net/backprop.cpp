@@ -464,7 +464,7 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
     if (!reuse) prepare_projection(p, l, cache);
     if (cache.sparse_active[l] != 0) {
       csr_times_dense(cache.sparse[l], cache.act[l], z, cache.sparse_scratch);
-    } else if (p.num_post() <= kThinRows) {
+    } else if (p.num_post() >= 1 && p.num_post() <= kThinRows) {
       thin_times_dense(p.efficacy == Efficacy::linear ? p.weight : cache.effective[l], cache.act[l], z);
     } else if (p.efficacy == Efficacy::linear) {
       z.noalias() = p.weight * cache.act[l];
@@ -603,7 +603,7 @@ void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<co
     below.resize(p.num_pre(), d.cols());
     if (cache.sparse_active[l - 1] != 0) {
       csr_times_dense(cache.sparse_t[l - 1], d, below, scratch.sparse);
-    } else if (p.num_post() <= kThinRows) {
+    } else if (p.num_post() >= 1 && p.num_post() <= kThinRows) {
       thin_transposed_times_dense(p.efficacy == Efficacy::linear ? p.weight : cache.effective[l - 1], d, below);
     } else if (p.efficacy == Efficacy::linear) {
       below.noalias() = p.weight.transpose() * d;
