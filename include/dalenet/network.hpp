@@ -109,6 +109,14 @@ bool any_negative(const Eigen::Ref<const WeightMatrix>& w);
 // Row sums of |w|; when no weight is negative (`negative` false) the plain row sums, computed as
 // such so that results from non-negative weights are bit-identical to the sums of w itself.
 Eigen::VectorXf magnitude_row_sums(const Eigen::Ref<const WeightMatrix>& w, bool negative);
+// One row's sum of |w| and whether the row holds a negative weight; for a row without one, the
+// plain sum (bit-identical to the sum of w). The per-row form, for loops that run over rows in
+// parallel (the log-normalised efficacy, H3).
+struct RowMagnitude {
+  float sum = 0.0F;
+  bool negative = false;
+};
+RowMagnitude row_magnitude(const Eigen::Ref<const Eigen::RowVectorXf>& row);
 
 class Network {
  public:

@@ -59,6 +59,11 @@ Eigen::VectorXf magnitude_row_sums(const Eigen::Ref<const WeightMatrix>& w, bool
   return negative ? Eigen::VectorXf(w.cwiseAbs().rowwise().sum()) : Eigen::VectorXf(w.rowwise().sum());
 }
 
+RowMagnitude row_magnitude(const Eigen::Ref<const Eigen::RowVectorXf>& row) {
+  const bool negative = row.size() > 0 && row.minCoeff() < 0.0F;
+  return {negative ? row.cwiseAbs().sum() : row.sum(), negative};
+}
+
 void Projection::effective_weight(WeightMatrix& out) const {
   if (efficacy == Efficacy::linear) {
     out = weight;
@@ -78,8 +83,7 @@ void Projection::effective_weight(WeightMatrix& out) const {
 #pragma omp parallel for schedule(static) if (weight.rows() >= 64)
   for (Eigen::Index i = 0; i < weight.rows(); ++i) {
     const auto row = weight.row(i).array();
-    const bool negative = row.size() > 0 && row.minCoeff() < 0.0F;
-    const float sum = negative ? row.abs().sum() : row.sum();
+    const auto [sum, negative] = row_magnitude(weight.row(i));
     if (!(sum > 0.0F)) {
       out.row(i).setZero();  // a neuron without input synapses (e.g. an interneuron): ln(floor) - ln(floor)
       continue;

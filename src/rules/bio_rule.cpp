@@ -59,9 +59,8 @@ class HiddenEm : public LocalPlasticity {
       for (Eigen::Index j = 0; j < N; ++j) {
         // A row with a negative weight (mixed-sign starts only) works on |w|; the sign check and
         // the row sum are made here, per row, rather than as serial whole-matrix passes.
-        const bool has_negative = P > 0 && w.row(j).minCoeff() < 0.0F;
+        const auto [sum, has_negative] = row_magnitude(w.row(j));
         if (has_negative) magnitude = w.row(j).array().abs();
-        const float sum = has_negative ? magnitude.sum() : w.row(j).sum();
         const float inv = sum > 0.0F ? 1.0F / sum : 1.0F;
         const float* op_row = has_negative ? magnitude.data() : w.row(j).data();
         const Eigen::Map<const Eigen::VectorXf> wj(op_row, P);
