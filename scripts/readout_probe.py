@@ -37,9 +37,8 @@ if kmeans:  # prototypes = k-means centroids of the training images; thresholds 
     Xk=torch.tensor(X,dtype=torch.float32); C=Xk[torch.randperm(len(Xk))[:nE]].clone()
     for it in range(15):
         a=(-2*Xk@C.T+(C*C).sum(1)[None]).argmin(1)
-        for k in range(nE):
-            m=a==k
-            if m.any(): C[k]=Xk[m].mean(0)
+        S=torch.zeros_like(C).index_add_(0,a,Xk); cnt=torch.bincount(a,minlength=nE).float()
+        C=torch.where(cnt[:,None]>0,S/cnt.clamp(min=1)[:,None],C)   # empty cluster: keep its centroid
     W=C.numpy().astype(np.float64); b=np.zeros(nE)
     E=efficacy(W)
 F=torch.tensor(feats(X),dtype=torch.float32); Ft=torch.tensor(feats(Xt),dtype=torch.float32); s=F.std(); F/=s; Ft/=s
@@ -47,11 +46,15 @@ Y=torch.tensor(Y); Yt=torch.tensor(Yt)
 def fit(nonneg):
     lin=torch.nn.Linear(nE,10); 
     if nonneg: lin.weight.data=lin.weight.data.abs()
+    # Adam with a cosine-annealed step over 5 epochs: a constant step (1e-2) stopped ~1 point short
+    # of the converged probe (k-means prototypes at N_E = 1600: 96.7 % constant, 97.6 % annealed).
     opt=torch.optim.Adam(lin.parameters(),1e-2)
+    sched=torch.optim.lr_scheduler.CosineAnnealingLR(opt,5*((len(F)+255)//256))
     for ep in range(5):
         p=torch.randperm(len(F))
         for i in range(0,len(F),256):
             bb=p[i:i+256]; opt.zero_grad(); torch.nn.functional.cross_entropy(lin(F[bb]),Y[bb]).backward(); opt.step()
             if nonneg: lin.weight.data.clamp_(min=0)   # probe only: measures the best non-negative readout
+            sched.step()
     return (lin(Ft).argmax(1)==Yt).float().mean().item()
 print('model',path,'(k-means prototypes)' if kmeans else '','N_E',nE,'signed probe',round(fit(False),4),'non-negative probe',round(fit(True),4))
