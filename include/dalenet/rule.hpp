@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dalenet/local.hpp"
 #include "dalenet/network.hpp"
 
 namespace dalenet {
@@ -141,6 +142,12 @@ struct LocalReadout {
 LocalReadout train_bio_readout(const Eigen::MatrixXf& features, std::span<const std::uint8_t> labels, int classes,
                                double eta, int updates, std::uint64_t seed, double init_low = 0.01,
                                double init_high = 0.1);
+// The bio rule's hidden plasticity on its own (docs/RULE.md: H3, or H3a with
+// cfg.hidden_update = "additive"; cfg.signed_hebbian and cfg.eta_hidden as in the rule; H3p's
+// exponent and H3r's reward are applied by the rule to the rates it passes in). Rows of the
+// synapses are the postsynaptic neurons; LocalBatch::post holds their shares r_jb of the pooled
+// rate, LocalBatch::modulator the optional H3r factor. Throws ConfigError for an unknown update.
+std::unique_ptr<LocalPlasticity> make_hidden_plasticity(const BioConfig& cfg);
 const RuleInfo& find_rule(const std::string& name);  // throws ConfigError naming train.rule
 std::unique_ptr<LearningRule> make_rule(const RuleConfig& cfg);
 

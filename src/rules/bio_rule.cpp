@@ -24,8 +24,11 @@ std::uint64_t count_flips(const WeightMatrix& before, const Eigen::Ref<const Wei
   return n;
 }
 
-// H3: competitive Hebbian plasticity in EM form. With w_hat the row-normalised weights and
-// d_j = w_hat_j . x the neuron's summed normalised input, g_ij = E_r[x_i / d_j] / E_r[1].
+// H3: competitive Hebbian plasticity. With w_hat the row-normalised weights and
+// d_j = w_hat_j . x the neuron's summed normalised input, g_ij = E_r[x_i / d_j] / E_r[1]: the
+// gradient of sum_b r_jb ln(w_hat_j . x_b) over its multiplier, so the multiplicative form is
+// exponentiated-gradient ascent towards the log-optimal portfolio of the neuron's images (sparse;
+// not their mean image: docs/RULE.md, "What H3 converges to").
 // Multiplicative: w_ij <- w_hat_ij * exp(eta * c_j * (g_ij - 1)); additive (H3a):
 // w_ij <- w_hat_ij + min(1, eta * c_j) * w_hat_ij * (g_ij - 1). c_j = min(5, N * mean_b r_j) speeds
 // up rarely winning neurons. Both multiply each weight by a positive factor, so every weight keeps
@@ -186,30 +189,34 @@ void teaching_from_logits(Eigen::MatrixXf& y, std::span<const std::uint8_t> labe
   for (Eigen::Index b = 0; b < y.cols(); ++b) teach(labels[static_cast<std::size_t>(b)], b) += 1.0F;
 }
 
+// H3 / H3a from the config (the one place that checks bio.hidden_update and bio.signed_hebbian).
+std::unique_ptr<HiddenEm> make_hidden_em(const BioConfig& c) {
+  if (c.hidden_update != "multiplicative" && c.hidden_update != "additive")
+    throw ConfigError("bio.hidden_update: '" + c.hidden_update + "' is not multiplicative or additive");
+  if (c.signed_hebbian != "magnitude" && c.signed_hebbian != "efficacy")
+    throw ConfigError("bio.signed_hebbian: '" + c.signed_hebbian + "' is not magnitude or efficacy");
+  if (c.signed_hebbian == "efficacy" && c.hidden_update != "multiplicative")
+    throw ConfigError(
+        "bio.signed_hebbian = \"efficacy\" needs bio.hidden_update = \"multiplicative\" (the additive step "
+        "would flip signs)");
+  return std::make_unique<HiddenEm>(c.hidden_update == "multiplicative", c.signed_hebbian == "efficacy", c.eta_hidden);
+}
+
 class BioRule : public LearningRule {
  public:
   explicit BioRule(const RuleConfig& cfg) : cfg_(cfg.bio) {
     const auto& c = cfg_;
-    if (c.hidden_update != "multiplicative" && c.hidden_update != "additive")
-      throw ConfigError("bio.hidden_update: '" + c.hidden_update + "' is not multiplicative or additive");
+    hidden_ = make_hidden_em(c);
     if (c.competition != "feedback_inhibition" && c.competition != "kwta")
       throw ConfigError("bio.competition: '" + c.competition + "' is not feedback_inhibition or kwta");
     if (c.output_rule != "delta" && c.output_rule != "perturbation")
       throw ConfigError("bio.output_rule: '" + c.output_rule + "' is not delta or perturbation");
-    if (c.signed_hebbian != "magnitude" && c.signed_hebbian != "efficacy")
-      throw ConfigError("bio.signed_hebbian: '" + c.signed_hebbian + "' is not magnitude or efficacy");
-    if (c.signed_hebbian == "efficacy" && c.hidden_update != "multiplicative")
-      throw ConfigError(
-          "bio.signed_hebbian = \"efficacy\" needs bio.hidden_update = \"multiplicative\" (the additive step "
-          "would flip signs)");
     if (c.hidden_modulation != "none" && c.hidden_modulation != "reward")
       throw ConfigError("bio.hidden_modulation: '" + c.hidden_modulation + "' is not none or reward");
     if (c.hidden_modulation == "reward" && c.hidden_update != "multiplicative")
       throw ConfigError(
           "bio.hidden_modulation = \"reward\" needs bio.hidden_update = \"multiplicative\" (a negative scalar in "
           "the additive step could flip signs)");
-    hidden_ =
-        std::make_unique<HiddenEm>(c.hidden_update == "multiplicative", c.signed_hebbian == "efficacy", c.eta_hidden);
     if (c.output_rule == "delta") {
       output_ = std::make_unique<OutputDelta>(c.eta_output);
     } else {
@@ -472,6 +479,10 @@ std::unique_ptr<LearningRule> make_bio(const RuleConfig& cfg) {
 }  // namespace dalenet::rules
 
 namespace dalenet {
+
+std::unique_ptr<LocalPlasticity> make_hidden_plasticity(const BioConfig& cfg) {
+  return rules::make_hidden_em(cfg);
+}
 
 std::vector<std::uint8_t> LocalReadout::predict(const Eigen::MatrixXf& features) const {
   Eigen::MatrixXf z = weight * features;
