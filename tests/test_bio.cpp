@@ -446,7 +446,8 @@ TEST(BioRule, OneAndTwoThreadsTrainTheSameModel) {
 // (r = 1 for every example), repeated H3 steps converge to the log-optimal portfolio, the
 // maximiser of sum_b ln(w_hat . x_b) over the simplex: the KKT conditions hold (g_i = 1 on the
 // support, g_i <= 1 off it), the objective beats the mean image's, and the support is sparser
-// than the mean image's (which H3 would reach if it were multinomial-mixture EM).
+// than the mean image's (which H3 would reach if it were multinomial-mixture EM). H3a, the additive
+// step, has the same fixed point.
 TEST(BioRule, HiddenPlasticityConvergesToTheLogOptimalPortfolio) {
   constexpr Eigen::Index P = 12, B = 6;
   Rng rng(7, 0);
@@ -456,28 +457,7 @@ TEST(BioRule, HiddenPlasticityConvergesToTheLogOptimalPortfolio) {
       x(i, b) = (i > 0 && rng.uniform() < 0.5) ? static_cast<float>(0.3 + 0.7 * rng.uniform()) : 0.0F;
   for (Eigen::Index b = 0; b < B; ++b) x(1 + b, b) = 1.0F;  // no empty image
   const Eigen::MatrixXf post = Eigen::MatrixXf::Ones(1, B);
-  BioConfig cfg;
-  cfg.hidden_update = "multiplicative";
-  cfg.eta_hidden = 0.05;
-  const std::unique_ptr<LocalPlasticity> h3 = make_hidden_plasticity(cfg);
-  WeightMatrix w = WeightMatrix::Constant(1, P, 0.05F);
-  MaskMatrix mask = MaskMatrix::Ones(1, P);
-  PlasticityCounters counters;
-  for (int step = 0; step < 20000; ++step) h3->update({w, mask}, {x, post, nullptr, 0.0}, counters);
-  const Eigen::VectorXd w_hat = (w.row(0).transpose().cast<double>() / w.sum());
   const Eigen::MatrixXd xd = x.cast<double>();
-  const Eigen::VectorXd d = xd.transpose() * w_hat;  // [B]
-  Eigen::VectorXd g = Eigen::VectorXd::Zero(P);
-  for (Eigen::Index b = 0; b < B; ++b) g += xd.col(b) / d(b) / static_cast<double>(B);
-  int support = 0;
-  for (Eigen::Index i = 0; i < P; ++i) {
-    if (w_hat(i) > 1e-3) {
-      ++support;
-      EXPECT_NEAR(g(i), 1.0, 1e-2) << "pixel " << i << " on the support";
-    } else {
-      EXPECT_LT(g(i), 1.0 + 1e-2) << "pixel " << i << " off the support";
-    }
-  }
   const Eigen::VectorXd mean = xd.rowwise().sum() / xd.sum();  // the multinomial-mixture M-step
   int mean_support = 0;
   for (Eigen::Index i = 0; i < P; ++i) mean_support += mean(i) > 0.0 ? 1 : 0;
@@ -487,8 +467,31 @@ TEST(BioRule, HiddenPlasticityConvergesToTheLogOptimalPortfolio) {
     for (Eigen::Index b = 0; b < B; ++b) sum += std::log(dv(b));
     return sum;
   };
-  EXPECT_GT(objective(w_hat), objective(mean) + 0.1);
-  EXPECT_LT(support, mean_support);
-  EXPECT_GT(support, 1);
-  EXPECT_EQ(counters.sign_flips, 0U);
+  for (const char* update : {"multiplicative", "additive"}) {  // H3 and H3a: the same fixed point
+    BioConfig cfg;
+    cfg.hidden_update = update;
+    cfg.eta_hidden = 0.05;
+    const std::unique_ptr<LocalPlasticity> h3 = make_hidden_plasticity(cfg);
+    WeightMatrix w = WeightMatrix::Constant(1, P, 0.05F);
+    MaskMatrix mask = MaskMatrix::Ones(1, P);
+    PlasticityCounters counters;
+    for (int step = 0; step < 20000; ++step) h3->update({w, mask}, {x, post, nullptr, 0.0}, counters);
+    const Eigen::VectorXd w_hat = (w.row(0).transpose().cast<double>() / w.sum());
+    const Eigen::VectorXd d = xd.transpose() * w_hat;  // [B]
+    Eigen::VectorXd g = Eigen::VectorXd::Zero(P);
+    for (Eigen::Index b = 0; b < B; ++b) g += xd.col(b) / d(b) / static_cast<double>(B);
+    int support = 0;
+    for (Eigen::Index i = 0; i < P; ++i) {
+      if (w_hat(i) > 1e-3) {
+        ++support;
+        EXPECT_NEAR(g(i), 1.0, 1e-2) << update << ": pixel " << i << " on the support";
+      } else {
+        EXPECT_LT(g(i), 1.0 + 1e-2) << update << ": pixel " << i << " off the support";
+      }
+    }
+    EXPECT_GT(objective(w_hat), objective(mean) + 0.1) << update;
+    EXPECT_LT(support, mean_support) << update;
+    EXPECT_GT(support, 1) << update;
+    EXPECT_EQ(counters.sign_flips, 0U) << update;
+  }
 }
