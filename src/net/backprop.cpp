@@ -286,6 +286,11 @@ void csr_times_dense(const Eigen::SparseMatrix<float, Eigen::RowMajor>& S, const
 // thread in the same order whatever NB, so the result does not depend on the thread count.
 constexpr int kThinRows = 12;
 constexpr int kThinColumns = kPacket >= 16 ? 2 : 1;  // 2 x 12 accumulators fit AVX-512's 32 registers
+// Whether the forward and input-gradient products of p run on these kernels (an empty layer never
+// indexes their tables).
+bool runs_thin(const Projection& p) {
+  return p.num_post() >= 1 && p.num_post() <= kThinRows;
+}
 
 template <int M, int NB>
 void thin_block(const float* w, Eigen::Index k, const float* a, Eigen::Index lda, float* out) {
@@ -463,7 +468,7 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
     if (!reuse) prepare_projection(p, l, cache);
     if (cache.sparse_active[l] != 0) {
       csr_times_dense(cache.sparse[l], cache.act[l], z, cache.sparse_scratch);
-    } else if (p.num_post() >= 1 && p.num_post() <= kThinRows) {
+    } else if (runs_thin(p)) {
       thin_times_dense(product_weight(p, cache, l), cache.act[l], z);
     } else if (p.efficacy == Efficacy::linear) {
       z.noalias() = p.weight * cache.act[l];
@@ -602,7 +607,7 @@ void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<co
     below.resize(p.num_pre(), d.cols());
     if (cache.sparse_active[l - 1] != 0) {
       csr_times_dense(cache.sparse_t[l - 1], d, below, scratch.sparse);
-    } else if (p.num_post() >= 1 && p.num_post() <= kThinRows) {
+    } else if (runs_thin(p)) {
       thin_transposed_times_dense(product_weight(p, cache, l - 1), d, below);
     } else if (p.efficacy == Efficacy::linear) {
       below.noalias() = p.weight.transpose() * d;
