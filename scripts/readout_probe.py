@@ -10,7 +10,9 @@ Usage: scripts/readout_probe.py runs/results/bio_mnist_ne200-seed1/model.safeten
 model's efficacy floor and inhibition gain) on N_E prototypes found by k-means on the training
 images (15 Lloyd iterations from N_E random training images, seed 0), probed the same way.
 Also prints the silent fraction of the weights probed (below 1 % of the neuron's largest weight,
-the `dalenet analyze` default) of the excitatory units.
+the `dalenet analyze` default) of the excitatory units, `never_top` (units that are the most
+active unit for no training image: capacity a competitive code does not use) and the mean number
+of active units per test image.
 """
 import json, struct, sys, numpy as np, torch
 import os
@@ -60,4 +62,7 @@ def fit(nonneg):
             sched.step()
     return (lin(Ft).argmax(1)==Yt).float().mean().item()
 silent=(W<0.01*W.max(1,keepdims=True)).mean()   # as `dalenet analyze`: |w| < 1 % of the neuron's largest
-print('model',path,'(k-means prototypes)' if kmeans else '','N_E',nE,'silent',round(silent,4),'signed probe',round(fit(False),4),'non-negative probe',round(fit(True),4))
+# Recruitment: units that are the most active one for no training image, and active units per test image.
+never_top=int((np.bincount(F.argmax(1).numpy(),minlength=nE)==0).sum()); active=(Ft>0).sum(1).float().mean().item()
+print('model',path,'(k-means prototypes)' if kmeans else '','N_E',nE,'silent',round(silent,4),'never_top',never_top,
+      'active_per_test_image',round(active,1),'signed probe',round(fit(False),4),'non-negative probe',round(fit(True),4))

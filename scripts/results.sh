@@ -37,6 +37,7 @@ train ablation-regrowth "$base" --set bio.regrowth=0.001
 train ablation-divisive "$base" --set bio.divisive=true --set bio.eta_output=20
 train ablation-reward "$base" --set bio.hidden_modulation=reward --set bio.reward_punish=0.3
 train ablation-anneal "$base" --set bio.hebbian_exponent=4 --set bio.hebbian_anneal=true
+train ablation-mean "$base" --set bio.hidden_update=mean --set bio.hebbian_exponent=32 --set bio.hebbian_anneal=true --set bio.eta_hidden=0.3
 fi
 # The audit of every model.
 for d in "$runs"/*/; do

@@ -250,6 +250,8 @@ TEST(BioRule, RewardModulatedHiddenPlasticityLearnsAndKeepsSigns) {
   EXPECT_NE(a.model.net.projections[0].weight, b.model.net.projections[0].weight);
   write_bytes(dir / "train-labels", original);
   EXPECT_THROW(train(bio_config(ds, {"bio.hidden_modulation=reward", "bio.hidden_update=additive"}), {}), ConfigError);
+  EXPECT_THROW(train(bio_config(ds, {"bio.hidden_modulation=reward", "bio.hidden_update=mean"}), {}), ConfigError);
+  EXPECT_THROW(train(bio_config(ds, {"bio.hidden_update=median"}), {}), ConfigError);
 }
 
 // H3p: a supralinear postsynaptic factor changes what the hidden synapses learn, still learns,
@@ -494,4 +496,43 @@ TEST(BioRule, HiddenPlasticityConvergesToTheLogOptimalPortfolio) {
     EXPECT_GT(support, 1) << update;
     EXPECT_EQ(counters.sign_flips, 0U) << update;
   }
+}
+
+// H3m (bio.hidden_update = "mean") is competitive learning towards the neuron's normalised,
+// share-weighted mean input over its existing synapses (the multinomial-mixture M-step): on a fixed
+// batch it must reach that prototype, keep a silent synapse at 0 and never flip a sign.
+TEST(BioRule, MeanSeekingHiddenPlasticityConvergesToTheSharedWeightedMean) {
+  constexpr Eigen::Index P = 12, B = 6;
+  Rng rng(11, 0);
+  Eigen::MatrixXf x(P, B);
+  for (Eigen::Index b = 0; b < B; ++b)
+    for (Eigen::Index i = 0; i < P; ++i) x(i, b) = rng.uniform() < 0.5 ? static_cast<float>(rng.uniform()) : 0.0F;
+  for (Eigen::Index b = 0; b < B; ++b) x(b, b) = 1.0F;  // pixel 0 (silent below) is on in image 0
+  Eigen::MatrixXf post(2, B);                          // two neurons, unequal shares of the images
+  for (Eigen::Index b = 0; b < B; ++b) {
+    post(0, b) = static_cast<float>(b + 1) / static_cast<float>(B + 1);
+    post(1, b) = 1.0F - post(0, b);
+  }
+  BioConfig cfg;
+  cfg.hidden_update = "mean";
+  cfg.eta_hidden = 0.05;
+  const std::unique_ptr<LocalPlasticity> h3m = make_hidden_plasticity(cfg);
+  WeightMatrix w(2, P);
+  for (Eigen::Index k = 0; k < w.size(); ++k) w.data()[k] = static_cast<float>(0.01 + 0.09 * rng.uniform());
+  MaskMatrix mask = MaskMatrix::Ones(2, P);
+  mask(1, 0) = 0;  // neuron 1's synapse from pixel 0 is silent
+  w(1, 0) = 0.0F;
+  PlasticityCounters counters;
+  for (int step = 0; step < 2000; ++step) h3m->update({w, mask}, {x, post, nullptr, 0.0}, counters);
+  for (Eigen::Index j = 0; j < 2; ++j) {
+    Eigen::VectorXd expected = Eigen::VectorXd::Zero(P);
+    for (Eigen::Index b = 0; b < B; ++b) expected += static_cast<double>(post(j, b)) * x.col(b).cast<double>();
+    for (Eigen::Index i = 0; i < P; ++i) expected(i) *= mask(j, i);
+    expected /= expected.sum();
+    const Eigen::VectorXd w_hat = w.row(j).transpose().cast<double>() / static_cast<double>(w.row(j).sum());
+    for (Eigen::Index i = 0; i < P; ++i) EXPECT_NEAR(w_hat(i), expected(i), 1e-5) << "neuron " << j << " pixel " << i;
+  }
+  EXPECT_EQ(w(1, 0), 0.0F);
+  EXPECT_GT(w(0, 0), 0.0F);
+  EXPECT_EQ(counters.sign_flips, 0U);
 }

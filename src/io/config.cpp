@@ -242,8 +242,8 @@ const std::map<std::string, KeyDef>& schema() {
                             [](auto& c) -> auto& { return c.loop.threads; }, 0, 4096)},
       // [bio] (docs/RULE.md)
       {"bio.hidden_update",
-       string_key("multiplicative (H3) | additive (H3a)", [](auto& c) -> auto& { return c.rule.bio.hidden_update; },
-                  {"multiplicative", "additive"})},
+       string_key("multiplicative (H3) | additive (H3a) | mean (H3m, towards the mean input)",
+                  [](auto& c) -> auto& { return c.rule.bio.hidden_update; }, {"multiplicative", "additive", "mean"})},
       {"bio.signed_hebbian",
        string_key("mixed-sign starts: H3 on |w| whatever the sign (magnitude) | on the signed efficacy (efficacy)",
                   [](auto& c) -> auto& { return c.rule.bio.signed_hebbian; }, {"magnitude", "efficacy"})},
@@ -256,8 +256,8 @@ const std::map<std::string, KeyDef>& schema() {
                                 [](auto& c) -> auto& { return c.rule.bio.reward_punish; }, 0.0, 10.0, false)},
       {"bio.hebbian_exponent",
        double_key(
-           "H3p: H3's postsynaptic factor is y_j^p / sum_k y_k^p with p = hebbian_exponent, [1, 64]",
-           [](auto& c) -> auto& { return c.rule.bio.hebbian_exponent; }, 1.0, 64.0, false)},
+           "H3p: H3's postsynaptic factor is y_j^p / sum_k y_k^p with p = hebbian_exponent, [1, 1000]",
+           [](auto& c) -> auto& { return c.rule.bio.hebbian_exponent; }, 1.0, 1000.0, false)},
       {"bio.hebbian_anneal",
        bool_key(
            "H3p annealed: the exponent rises linearly from 1 (first plastic epoch) to hebbian_exponent (last)",

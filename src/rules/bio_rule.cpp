@@ -35,10 +35,18 @@ std::uint64_t count_flips(const WeightMatrix& before, const Eigen::Ref<const Wei
 // its sign by their form (w >= 0 stays >= 0); silent synapses (w = 0) stay 0. From a mixed-sign
 // start (docs/RULE.md, "Mixed-sign start") the normalisation and d_j use |w|: the update is
 // Hebbian in the magnitude whatever the sign.
+//
+// H3m ("mean"): competitive learning towards the neuron's normalised mean input,
+// w_ij <- w_hat_ij + lambda_j (m_ij - w_hat_ij), m_ij = sum_b r_jb x_ib over the neuron's existing
+// synapses, normalised to sum 1 (the M-step of a multinomial mixture: the prototype that the drive
+// H1 reads best), lambda_j = min(1, eta * c_j). A convex combination of non-negative terms, so
+// w >= 0 stays >= 0; silent synapses (mask 0) get m = 0 and stay 0.
+enum class HiddenUpdate { multiplicative, additive, mean };
+
 class HiddenEm : public LocalPlasticity {
  public:
-  HiddenEm(bool multiplicative, bool signed_efficacy, double eta)
-      : multiplicative_(multiplicative), signed_efficacy_(signed_efficacy), eta_(eta), base_eta_(eta) {}
+  HiddenEm(HiddenUpdate kind, bool signed_efficacy, double eta)
+      : kind_(kind), signed_efficacy_(signed_efficacy), eta_(eta), base_eta_(eta) {}
   void set_scale(double s) { eta_ = base_eta_ * s; }
   void update(Synapses syn, const LocalBatch& b, PlasticityCounters& counters) override {
     auto& w = syn.weight;
@@ -75,6 +83,10 @@ class HiddenEm : public LocalPlasticity {
           rs += r;
           const float rm = modulated ? r * (*b.modulator)(j, e) : r;
           ms += rm;
+          if (kind_ == HiddenUpdate::mean) {  // H3m needs the rate-weighted input sum only
+            g += rm * b.pre.col(e).transpose().array();
+            continue;
+          }
           const float d = inv * wj.dot(b.pre.col(e));
           g += (rm / (d + 1e-12F)) * b.pre.col(e).transpose().array();
         }
@@ -85,9 +97,17 @@ class HiddenEm : public LocalPlasticity {
           const float c = std::min(5.0F, static_cast<float>(N) * rs / static_cast<float>(B));
           g /= rs;
           const float one = modulated ? ms / rs : 1.0F;
-          if (multiplicative_ && signed_efficacy_ && has_negative) {
+          const bool multiplicative = kind_ == HiddenUpdate::multiplicative;
+          if (kind_ == HiddenUpdate::mean) {
+            // m over the existing synapses only (a silent one has no presynaptic partner left).
+            g *= syn.mask.row(j).array().cast<float>();
+            const float total = g.sum();
+            const float lambda = std::min(1.0F, eta * c);
+            next = row * inv;
+            if (total > 0.0F) next = (1.0F - lambda) * next + (lambda / total) * g;
+          } else if (multiplicative && signed_efficacy_ && has_negative) {
             next = row * inv * (eta * c * (g - one) * row.sign()).exp();
-          } else if (multiplicative_) {
+          } else if (multiplicative) {
             next = row * inv * (eta * c * (g - one)).exp();
           } else {
             const float lambda = std::min(1.0F, eta * c);
@@ -103,7 +123,8 @@ class HiddenEm : public LocalPlasticity {
   }
 
  private:
-  bool multiplicative_, signed_efficacy_;
+  HiddenUpdate kind_;
+  bool signed_efficacy_;
   double eta_, base_eta_;
 };
 
@@ -191,15 +212,18 @@ void teaching_from_logits(Eigen::MatrixXf& y, std::span<const std::uint8_t> labe
 
 // H3 / H3a from the config (the one place that checks bio.hidden_update and bio.signed_hebbian).
 std::unique_ptr<HiddenEm> make_hidden_em(const BioConfig& c) {
-  if (c.hidden_update != "multiplicative" && c.hidden_update != "additive")
-    throw ConfigError("bio.hidden_update: '" + c.hidden_update + "' is not multiplicative or additive");
+  if (c.hidden_update != "multiplicative" && c.hidden_update != "additive" && c.hidden_update != "mean")
+    throw ConfigError("bio.hidden_update: '" + c.hidden_update + "' is not multiplicative, additive or mean");
   if (c.signed_hebbian != "magnitude" && c.signed_hebbian != "efficacy")
     throw ConfigError("bio.signed_hebbian: '" + c.signed_hebbian + "' is not magnitude or efficacy");
   if (c.signed_hebbian == "efficacy" && c.hidden_update != "multiplicative")
     throw ConfigError(
         "bio.signed_hebbian = \"efficacy\" needs bio.hidden_update = \"multiplicative\" (the additive step "
         "would flip signs)");
-  return std::make_unique<HiddenEm>(c.hidden_update == "multiplicative", c.signed_hebbian == "efficacy", c.eta_hidden);
+  const HiddenUpdate kind = c.hidden_update == "multiplicative" ? HiddenUpdate::multiplicative
+                            : c.hidden_update == "additive"     ? HiddenUpdate::additive
+                                                                : HiddenUpdate::mean;
+  return std::make_unique<HiddenEm>(kind, c.signed_hebbian == "efficacy", c.eta_hidden);
 }
 
 class BioRule : public LearningRule {
