@@ -508,7 +508,7 @@ TEST(BioRule, MeanSeekingHiddenPlasticityConvergesToTheSharedWeightedMean) {
   for (Eigen::Index b = 0; b < B; ++b)
     for (Eigen::Index i = 0; i < P; ++i) x(i, b) = rng.uniform() < 0.5 ? static_cast<float>(rng.uniform()) : 0.0F;
   for (Eigen::Index b = 0; b < B; ++b) x(b, b) = 1.0F;  // pixel 0 (silent below) is on in image 0
-  Eigen::MatrixXf post(2, B);                          // two neurons, unequal shares of the images
+  Eigen::MatrixXf post(2, B);                           // two neurons, unequal shares of the images
   for (Eigen::Index b = 0; b < B; ++b) {
     post(0, b) = static_cast<float>(b + 1) / static_cast<float>(B + 1);
     post(1, b) = 1.0F - post(0, b);
