@@ -68,6 +68,10 @@ struct BioConfig {
   // H5) is off and only the output rule learns, on the now fixed hidden code (0: none). At most
   // train.epochs - 1 of them: a shorter run keeps one plastic epoch.
   std::int64_t readout_epochs = 0;
+  // O1c: whether the output rule also learns in the plastic epochs. false: it learns only in the
+  // readout phase, from its initial weights, on the mature hidden code (needs readout_epochs > 0;
+  // a run shortened to no readout phase learns the output throughout, as readout_epochs = 0 does).
+  bool output_in_plastic_phase = true;
   double perturbation_sigma = 0.05;  // O2: size of the multiplicative weight perturbation
   double eta_hebbian = 0.01;         // O2: label-gated Hebbian term
 };

@@ -241,6 +241,9 @@ class BioRule : public LearningRule {
       throw ConfigError(
           "bio.hidden_modulation = \"reward\" needs bio.hidden_update = \"multiplicative\" (a negative scalar in "
           "the additive step could flip signs)");
+    if (!c.output_in_plastic_phase && c.readout_epochs == 0)
+      throw ConfigError(
+          "bio.output_in_plastic_phase = false needs bio.readout_epochs > 0 (the output rule would never learn)");
     if (c.output_rule == "delta") {
       output_ = std::make_unique<OutputDelta>(c.eta_output);
     } else {
@@ -294,6 +297,9 @@ class BioRule : public LearningRule {
   }
   void begin_epoch(int epoch, int epochs) override {
     readout_phase_ = epoch > epochs - readout_epochs(epochs);
+    // O1c: the output rule learns in this epoch (always, unless it waits for the readout phase and
+    // this run has one).
+    output_learns_ = readout_phase_ || cfg_.output_in_plastic_phase || readout_epochs(epochs) == 0;
     exponent_ = cfg_.hebbian_exponent;
     if (cfg_.hebbian_anneal) {  // H3p annealed: 1 in the first plastic epoch, hebbian_exponent in the last
       const int plastic = epochs - readout_epochs(epochs);
@@ -367,7 +373,7 @@ class BioRule : public LearningRule {
       hidden_->update({in.weight.topRows(nE), in.mask.topRows(nE)}, {X, r_, hidden_factor, 0.0}, pc);
       counters_.sign_flips += pc.sign_flips;
     }
-    output_step(net, h, labels, eta_out);
+    if (output_learns_) output_step(net, h, labels, eta_out);
     // H4: homeostatic thresholds (bias = -theta) from running rates of r.
     if (cfg_.homeostasis) {
       const auto a = static_cast<float>(cfg_.rate_decay);
@@ -484,6 +490,7 @@ class BioRule : public LearningRule {
   Eigen::MatrixXf h_, r_, y_, teach_, reward_;  // per-batch buffers, kept to avoid reallocation
   RuleCounters counters_, epoch_start_;
   bool readout_phase_ = false;               // O1c: this epoch trains the output rule alone
+  bool output_learns_ = true;                // O1c: the output rule learns in this epoch
   double exponent_ = cfg_.hebbian_exponent;  // H3p's exponent in this epoch (begin_epoch anneals it)
   struct {
     double active = 0.0;
