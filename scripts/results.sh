@@ -35,7 +35,8 @@ train ablation-no-homeostasis "$base" --set bio.homeostasis=false
 train ablation-output-perturbation "$base" --set bio.output_rule=perturbation --set bio.eta_output=0.01
 train ablation-regrowth "$base" --set bio.regrowth=0.001
 train ablation-divisive "$base" --set bio.divisive=true --set bio.eta_output=20
-train ablation-reward "$base" --set bio.hidden_modulation=reward --set bio.reward_punish=0.3
+train ablation-reward "$base" --set bio.hidden_modulation=reward --set bio.reward_punish=0.3 \
+  --set bio.output_in_plastic_phase=true  # the reward needs an output that learns in the plastic epochs
 train ablation-anneal "$base" --set bio.hebbian_exponent=4 --set bio.hebbian_anneal=true
 train ablation-mean "$base" --set bio.hidden_update=mean --set bio.hebbian_exponent=32 --set bio.hebbian_anneal=true --set bio.eta_hidden=0.3
 fi

@@ -429,6 +429,40 @@ TEST(BioRule, ReadoutEpochsFreezeTheHiddenLayerAndTrainTheOutput) {
   EXPECT_FALSE(one.results["metrics"]["epochs"][0]["rule"]["readout_phase"].get<bool>());
 }
 
+// O1c with bio.output_in_plastic_phase = false: the output rule is silent in the plastic epochs
+// (the readout keeps its initial weights, so validation accuracy stays near chance) and learns in
+// the readout phase. The hidden layer is bit-identical to a run whose output learns throughout:
+// hidden plasticity never sees the output. A run shortened to no readout phase learns the output
+// throughout, and a config without a readout phase is refused.
+TEST(BioRule, OutputRuleCanWaitForTheReadoutPhase) {
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 3000, 500);
+  const std::vector<std::string> base = {"train.epochs=3", "bio.readout_epochs=1"};
+  std::vector<std::string> waiting_sets = base;
+  waiting_sets.emplace_back("bio.output_in_plastic_phase=false");
+  const TrainOutcome learning = train(bio_config(ds, base), {});
+  const TrainOutcome waiting = train(bio_config(ds, waiting_sets), {});
+  const Network &a = learning.model.net, &b = waiting.model.net;
+  EXPECT_EQ(a.projections[0].weight, b.projections[0].weight);
+  EXPECT_EQ(a.projections[0].bias, b.projections[0].bias);
+  EXPECT_EQ(a.projections[0].mask, b.projections[0].mask);
+  EXPECT_NE(a.projections[1].weight, b.projections[1].weight);
+  const auto& learning_epochs = learning.results["metrics"]["epochs"];
+  const auto& waiting_epochs = waiting.results["metrics"]["epochs"];
+  EXPECT_GT(learning_epochs[1]["val_accuracy"].get<double>(), 0.8);
+  EXPECT_LT(waiting_epochs[1]["val_accuracy"].get<double>(), 0.5);
+  EXPECT_GT(waiting.results["metrics"]["test"]["accuracy"].get<double>(), 0.8);
+  EXPECT_EQ(waiting.results["metrics"]["counters"]["sign_flips"], 0);
+  const TrainOutcome one =
+      train(bio_config(ds, {"train.epochs=1", "bio.readout_epochs=1", "bio.output_in_plastic_phase=false"}), {});
+  EXPECT_GT(one.results["metrics"]["test"]["accuracy"].get<double>(), 0.5);
+  EXPECT_THROW(train(bio_config(ds, {"bio.output_in_plastic_phase=false"}), {}), ConfigError);
+  EXPECT_THROW(train(bio_config(ds, {"bio.output_in_plastic_phase=false", "bio.readout_epochs=1",
+                                     "bio.hidden_modulation=reward"}),
+                     {}),
+               ConfigError);
+}
+
 // The rule's parallel loops (H3 per neuron, the competition per example, the efficacy per row)
 // compute each result by one thread in a fixed order: 1 and 2 threads train the same model.
 TEST(BioRule, OneAndTwoThreadsTrainTheSameModel) {

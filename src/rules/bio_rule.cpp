@@ -241,6 +241,10 @@ class BioRule : public LearningRule {
       throw ConfigError(
           "bio.hidden_modulation = \"reward\" needs bio.hidden_update = \"multiplicative\" (a negative scalar in "
           "the additive step could flip signs)");
+    if (c.hidden_modulation == "reward" && !c.output_in_plastic_phase)
+      throw ConfigError(
+          "bio.hidden_modulation = \"reward\" needs bio.output_in_plastic_phase = true (the reward is whether the "
+          "network's answer was right, which needs an output that learns while the hidden layer does)");
     if (!c.output_in_plastic_phase && c.readout_epochs == 0)
       throw ConfigError(
           "bio.output_in_plastic_phase = false needs bio.readout_epochs > 0 (the output rule would never learn)");
