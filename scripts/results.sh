@@ -36,7 +36,8 @@ train ablation-output-perturbation "$base" --set bio.output_rule=perturbation --
 train ablation-regrowth "$base" --set bio.regrowth=0.001
 train ablation-divisive "$base" --set bio.divisive=true --set bio.eta_output=20
 train ablation-reward "$base" --set bio.hidden_modulation=reward --set bio.reward_punish=0.3 \
-  --set bio.output_in_plastic_phase=true  # the reward needs an output that learns in the plastic epochs
+  --set bio.output_in_plastic_phase=true --set bio.eta_output=0.05  # needs an output that learns in the plastic
+                                                                    # epochs; eta_output as before that switch
 train ablation-anneal "$base" --set bio.hebbian_exponent=4 --set bio.hebbian_anneal=true
 train ablation-mean "$base" --set bio.hidden_update=mean --set bio.hebbian_exponent=32 --set bio.hebbian_anneal=true --set bio.eta_hidden=0.3
 fi
