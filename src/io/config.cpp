@@ -303,9 +303,10 @@ const std::map<std::string, KeyDef>& schema() {
            "at most train.epochs - 1",
            [](auto& c) -> auto& { return c.rule.bio.readout_epochs; }, 0, 100000)},
       {"bio.output_in_plastic_phase",
-       bool_key("O1c: the output rule also learns in the plastic epochs (false: only in the readout phase, "
-                "from its initial weights; needs bio.readout_epochs > 0)",
-                [](auto& c) -> auto& { return c.rule.bio.output_in_plastic_phase; })},
+       bool_key(
+           "O1c: the output rule also learns in the plastic epochs (false: only in the readout phase, "
+           "from its initial weights; needs bio.readout_epochs > 0)",
+           [](auto& c) -> auto& { return c.rule.bio.output_in_plastic_phase; })},
       {"bio.output_rule",
        string_key("delta (O1, three-factor) | perturbation (O2, Hebbian + weight perturbation)",
                   [](auto& c) -> auto& { return c.rule.bio.output_rule; }, {"delta", "perturbation"})},
