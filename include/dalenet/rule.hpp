@@ -147,7 +147,7 @@ LocalReadout train_bio_readout(const Eigen::MatrixXf& features, std::span<const 
                                double eta, int updates, std::uint64_t seed, double init_low = 0.01,
                                double init_high = 0.1);
 // The bio rule's hidden plasticity on its own (docs/RULE.md: H3, or H3a with
-// cfg.hidden_update = "additive"; cfg.signed_hebbian and cfg.eta_hidden as in the rule; H3p's
+// cfg.hidden_update = "additive", or H3m with "mean"; cfg.signed_hebbian and cfg.eta_hidden as in the rule; H3p's
 // exponent and H3r's reward are applied by the rule to the rates it passes in). Rows of the
 // synapses are the postsynaptic neurons; LocalBatch::post holds their shares r_jb of the pooled
 // rate, LocalBatch::modulator the optional H3r factor. Throws ConfigError for an unknown update.

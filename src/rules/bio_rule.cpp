@@ -210,7 +210,7 @@ void teaching_from_logits(Eigen::MatrixXf& y, std::span<const std::uint8_t> labe
   for (Eigen::Index b = 0; b < y.cols(); ++b) teach(labels[static_cast<std::size_t>(b)], b) += 1.0F;
 }
 
-// H3 / H3a from the config (the one place that checks bio.hidden_update and bio.signed_hebbian).
+// H3 / H3a / H3m from the config (the one place that checks bio.hidden_update and bio.signed_hebbian).
 std::unique_ptr<HiddenEm> make_hidden_em(const BioConfig& c) {
   if (c.hidden_update != "multiplicative" && c.hidden_update != "additive" && c.hidden_update != "mean")
     throw ConfigError("bio.hidden_update: '" + c.hidden_update + "' is not multiplicative, additive or mean");
