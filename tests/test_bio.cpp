@@ -162,6 +162,19 @@ TrainConfig bio_config(const std::string& ds, std::vector<std::string> extra = {
   sets.insert(sets.end(), extra.begin(), extra.end());
   return parse_config("", "test", sets);
 }
+
+// A test's base settings plus one more (the variant it compares against).
+std::vector<std::string> with(std::vector<std::string> sets, const std::string& extra) {
+  sets.push_back(extra);
+  return sets;
+}
+
+// The hidden layer of two models is bit-identical: input weights, thresholds and synapse mask.
+void expect_same_hidden_layer(const Network& a, const Network& b) {
+  EXPECT_EQ(a.projections[0].weight, b.projections[0].weight);
+  EXPECT_EQ(a.projections[0].bias, b.projections[0].bias);
+  EXPECT_EQ(a.projections[0].mask, b.projections[0].mask);
+}
 }  // namespace
 
 TEST(BioRule, LearnsASyntheticTaskWithoutSignChangesOrClipping) {
@@ -275,10 +288,8 @@ TEST(BioRule, AnnealedExponentStepsFromOneToTheConfiguredValue) {
   TempDir dir;
   const std::string ds = write_synthetic_idx(dir, 3000, 500);
   const std::vector<std::string> sets = {"train.epochs=4", "bio.readout_epochs=1", "bio.hebbian_exponent=3"};
-  std::vector<std::string> annealed = sets;
-  annealed.emplace_back("bio.hebbian_anneal=true");
   const TrainOutcome fixed = train(bio_config(ds, sets), {});
-  const TrainOutcome anneal = train(bio_config(ds, annealed), {});
+  const TrainOutcome anneal = train(bio_config(ds, with(sets, "bio.hebbian_anneal=true")), {});
   std::vector<double> exponents, fixed_exponents;
   for (const auto& e : anneal.results["metrics"]["epochs"]) exponents.push_back(e["rule"]["hebbian_exponent"]);
   for (const auto& e : fixed.results["metrics"]["epochs"]) fixed_exponents.push_back(e["rule"]["hebbian_exponent"]);
@@ -410,9 +421,7 @@ TEST(BioRule, ReadoutEpochsFreezeTheHiddenLayerAndTrainTheOutput) {
   const TrainOutcome readout =
       train(bio_config(ds, {"train.epochs=3", "bio.readout_epochs=1", "train.lr_schedule=cosine"}), {});
   const Network &a = plastic.model.net, &b = readout.model.net;
-  EXPECT_EQ(a.projections[0].weight, b.projections[0].weight);
-  EXPECT_EQ(a.projections[0].bias, b.projections[0].bias);
-  EXPECT_EQ(a.projections[0].mask, b.projections[0].mask);
+  expect_same_hidden_layer(a, b);
   EXPECT_NE(a.projections[1].weight, b.projections[1].weight);
   const auto& epochs = readout.results["metrics"]["epochs"];
   EXPECT_FALSE(epochs[1]["rule"]["readout_phase"].get<bool>());
@@ -438,14 +447,10 @@ TEST(BioRule, OutputRuleCanWaitForTheReadoutPhase) {
   TempDir dir;
   const std::string ds = write_synthetic_idx(dir, 3000, 500);
   const std::vector<std::string> base = {"train.epochs=3", "bio.readout_epochs=1"};
-  std::vector<std::string> waiting_sets = base;
-  waiting_sets.emplace_back("bio.output_in_plastic_phase=false");
   const TrainOutcome learning = train(bio_config(ds, base), {});
-  const TrainOutcome waiting = train(bio_config(ds, waiting_sets), {});
+  const TrainOutcome waiting = train(bio_config(ds, with(base, "bio.output_in_plastic_phase=false")), {});
   const Network &a = learning.model.net, &b = waiting.model.net;
-  EXPECT_EQ(a.projections[0].weight, b.projections[0].weight);
-  EXPECT_EQ(a.projections[0].bias, b.projections[0].bias);
-  EXPECT_EQ(a.projections[0].mask, b.projections[0].mask);
+  expect_same_hidden_layer(a, b);
   EXPECT_NE(a.projections[1].weight, b.projections[1].weight);
   const auto& learning_epochs = learning.results["metrics"]["epochs"];
   const auto& waiting_epochs = waiting.results["metrics"]["epochs"];
@@ -469,10 +474,8 @@ TEST(BioRule, OneAndTwoThreadsTrainTheSameModel) {
   TempDir dir;
   const std::string ds = write_synthetic_idx(dir, 2000, 200);
   const std::vector<std::string> sets = {"network.hidden=[100]", "bio.readout_epochs=1"};
-  std::vector<std::string> two = sets;
-  two.emplace_back("train.threads=2");
   const TrainOutcome a = train(bio_config(ds, sets), {});
-  const TrainOutcome b = train(bio_config(ds, two), {});
+  const TrainOutcome b = train(bio_config(ds, with(sets, "train.threads=2")), {});
   EXPECT_EQ(a.model.net.projections[0].weight, b.model.net.projections[0].weight);
   EXPECT_EQ(a.model.net.projections[1].weight, b.model.net.projections[1].weight);
   EXPECT_EQ(a.results["metrics"], b.results["metrics"]);

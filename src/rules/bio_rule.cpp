@@ -97,21 +97,19 @@ class HiddenEm : public LocalPlasticity {
           const float c = std::min(5.0F, static_cast<float>(N) * rs / static_cast<float>(B));
           g /= rs;
           const float one = modulated ? ms / rs : 1.0F;
-          const bool multiplicative = kind_ == HiddenUpdate::multiplicative;
+          const float lambda = std::min(1.0F, eta * c);  // step of the convex forms (H3a, H3m)
           if (kind_ == HiddenUpdate::mean) {
             // m over the existing synapses only (a silent one has no presynaptic partner left).
             g *= syn.mask.row(j).array().cast<float>();
             const float total = g.sum();
-            const float lambda = std::min(1.0F, eta * c);
             next = row * inv;
             if (total > 0.0F) next = (1.0F - lambda) * next + (lambda / total) * g;
-          } else if (multiplicative && signed_efficacy_ && has_negative) {
-            next = row * inv * (eta * c * (g - one) * row.sign()).exp();
-          } else if (multiplicative) {
-            next = row * inv * (eta * c * (g - one)).exp();
-          } else {
-            const float lambda = std::min(1.0F, eta * c);
+          } else if (kind_ == HiddenUpdate::additive) {
             next = row * inv * (1.0F + lambda * (g - one));
+          } else if (signed_efficacy_ && has_negative) {
+            next = row * inv * (eta * c * (g - one) * row.sign()).exp();
+          } else {
+            next = row * inv * (eta * c * (g - one)).exp();
           }
         }
         // Sign flips of this row (zero counts as no sign), counted before the row is overwritten.
