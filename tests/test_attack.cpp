@@ -12,6 +12,7 @@
 #include "dalenet/data.hpp"
 #include "dalenet/error.hpp"
 #include "dalenet/io.hpp"
+#include "eval/relu_iterates.hpp"
 #include "helpers.hpp"
 
 using namespace dalenet;
@@ -248,6 +249,158 @@ TEST(Attack, SquareAttackFindsWhatPgdFindsOnALinearModel) {
     if (sq[static_cast<std::size_t>(b)] == 0) {
       EXPECT_LE((adv.col(b) - p.X.col(b)).cwiseAbs().maxCoeff(), 0.1F + 1e-6F);
     }
+}
+
+// ---- incremental logits and gradients of one-hidden-layer ReLU networks (relu_iterates.hpp) ----
+
+namespace {
+
+// input -> ReLU(hidden) -> identity, weights N(0, 1/dim), biases N(0, 0.1): about half the
+// hidden units active on inputs in [0, 1].
+Network relu_model(int dim, int hidden, int classes, std::uint64_t seed) {
+  NetworkSpec spec;
+  spec.input = dim;
+  spec.hidden = {hidden};
+  spec.output = classes;
+  spec.hidden_activation = Activation::relu;
+  Network net = make_network(spec);
+  Rng rng(seed);
+  for (auto& p : net.projections) {
+    const double scale = 1.0 / std::sqrt(static_cast<double>(p.num_pre()));
+    for (Eigen::Index i = 0; i < p.weight.size(); ++i) p.weight.data()[i] = static_cast<float>(scale * rng.normal());
+    for (Eigen::Index i = 0; i < p.bias.size(); ++i) p.bias(i) = static_cast<float>(0.1 * rng.normal());
+  }
+  return net;
+}
+
+Eigen::MatrixXf uniform_batch(Eigen::Index dim, Eigen::Index n, Rng& rng) {
+  Eigen::MatrixXf x(dim, n);
+  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(rng.uniform());
+  return x;
+}
+
+std::vector<std::uint8_t> cyclic_labels(Eigen::Index n, int classes) {
+  std::vector<std::uint8_t> y(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<std::uint8_t>(i % static_cast<std::size_t>(classes));
+  return y;
+}
+
+}  // namespace
+
+TEST(ReluIterates, AppliesExactlyToOneHiddenReluLayerWithIdentityOutput) {
+  const Network mlp = relu_model(12, 8, 3, 1);
+  EXPECT_TRUE(detail::ReluIterates::applies(mlp));
+  EXPECT_TRUE(NetworkClassifier(mlp).incremental());
+  EXPECT_FALSE(NetworkClassifier(mlp, false).incremental());
+  Network sigmoid = mlp;
+  sigmoid.layers[1].activation = Activation::sigmoid;
+  Network kwta = mlp;
+  kwta.layers[1].competition = Competition::kwta;
+  Network efficacy = mlp;
+  efficacy.projections[0].efficacy = Efficacy::log_normalized;
+  NetworkSpec deep;
+  deep.input = 12;
+  deep.hidden = {8, 8};
+  deep.output = 3;
+  for (const Network& n : {sigmoid, kwta, efficacy, make_network(deep), linear_model(12, 3, 1)}) {
+    EXPECT_FALSE(detail::ReluIterates::applies(n));
+    EXPECT_FALSE(NetworkClassifier(n).incremental());
+  }
+  EXPECT_THROW(detail::ReluIterates{sigmoid}, InputError);
+}
+
+// Along a PGD path (steps that clip and repeat, a compaction of the batch, an invalid compaction, a
+// new batch of the same shape) every call's logits and input gradient equal the dense pass
+// (forward + backward) within float rounding, and every route of the class is taken.
+TEST(ReluIterates, MatchesTheDensePassAlongAPgdPath) {
+  const int D = 64, H = 48, C = 10;
+  const Network net = relu_model(D, H, C, 7);
+  Rng rng(11);
+  Eigen::MatrixXf x0 = uniform_batch(D, 37, rng);
+  std::vector<std::uint8_t> labels = cyclic_labels(x0.cols(), C);
+  const auto loss = [&labels](const Eigen::MatrixXf& z, Eigen::MatrixXf& d) {
+    softmax_cross_entropy(z, labels, Reduction::sum, &d);
+  };
+  Eigen::MatrixXf x = x0;
+  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] += static_cast<float>(rng.uniform(-0.1, 0.1));
+  detail::ReluIterates it(net);
+  ForwardCache cache;
+  BackwardScratch scratch;
+  Eigen::MatrixXf logits, grad, ref_grad, dlogits;
+  const float eps = 0.1F, alpha = 0.01F;
+  for (int t = 0; t < 90; ++t) {
+    x = x.array().max(x0.array() - eps).min(x0.array() + eps).max(0.0F).min(1.0F).matrix();
+    it.input_gradient(x, loss, logits, grad);
+    forward(net, x, cache);
+    softmax_cross_entropy(cache.logits(), labels, Reduction::sum, &dlogits);
+    backward(net, cache, dlogits, nullptr, &ref_grad, scratch);
+    ASSERT_EQ(logits.cols(), x.cols());
+    EXPECT_LT((logits - cache.logits()).cwiseAbs().maxCoeff(), 1e-4F * (1.0F + cache.logits().cwiseAbs().maxCoeff()))
+        << "step " << t;
+    EXPECT_LT((grad - ref_grad).cwiseAbs().maxCoeff(), 1e-4F * ref_grad.cwiseAbs().maxCoeff() + 1e-6F) << "step " << t;
+    if (t == 30) {  // the attack drops examples 0, 5 and 17
+      std::vector<Eigen::Index> keep;
+      for (Eigen::Index b = 0; b < x.cols(); ++b)
+        if (b != 0 && b != 5 && b != 17) keep.push_back(b);
+      it.keep_columns(keep);
+      Eigen::MatrixXf kx(D, static_cast<Eigen::Index>(keep.size())), kx0 = kx, kg = kx;
+      std::vector<std::uint8_t> kl;
+      for (std::size_t k = 0; k < keep.size(); ++k) {
+        kx.col(static_cast<Eigen::Index>(k)) = x.col(keep[k]);
+        kx0.col(static_cast<Eigen::Index>(k)) = x0.col(keep[k]);
+        kg.col(static_cast<Eigen::Index>(k)) = grad.col(keep[k]);
+        kl.push_back(labels[static_cast<std::size_t>(keep[k])]);
+      }
+      x = kx, x0 = kx0, grad = kg, labels = kl;
+    }
+    if (t == 45) it.keep_columns({3, 1});  // not ascending: the state is dropped, results stay right
+    if (t == 60) {                         // another batch of the same shape
+      x0 = uniform_batch(D, x0.cols(), rng);
+      x = x0;
+      continue;
+    }
+    x.array() += alpha * grad.array().sign();
+  }
+  const auto& c = it.counters();
+  EXPECT_EQ(c.calls, 90);
+  EXPECT_GE(c.jacobian_builds, 3);        // after call 11, after the reset at 45, after the new batch
+  EXPECT_GE(c.incremental_forwards, 20);  // steps that repeat their predecessor's step
+  EXPECT_GE(c.dense_forwards, 4);         // the first call of each sequence and steps that change a lot
+  EXPECT_GT(c.flips, 0);
+}
+
+// The attack itself: PGD with restarts and early stopping (compaction) reaches the same verdicts
+// with the incremental path as with the dense one.
+TEST(ReluIterates, PgdVerdictsMatchTheDensePath) {
+  const Network net = relu_model(64, 48, 10, 3);
+  Rng rng(5);
+  const Eigen::MatrixXf X = uniform_batch(64, 120, rng);
+  Eigen::MatrixXf logits;
+  predict_logits(net, X).swap(logits);
+  std::vector<std::uint8_t> labels(static_cast<std::size_t>(X.cols()));
+  for (Eigen::Index b = 0; b < X.cols(); ++b) {  // the model's own decisions: every example starts correct
+    Eigen::Index k = 0;
+    logits.col(b).maxCoeff(&k);
+    labels[static_cast<std::size_t>(b)] = static_cast<std::uint8_t>(k);
+  }
+  PgdOptions opt;
+  opt.eps = 0.02;
+  opt.steps = 40;
+  opt.restarts = 2;
+  opt.batch = 50;
+  NetworkClassifier fast(net), dense(net, false);
+  ASSERT_TRUE(fast.incremental());
+  Eigen::MatrixXf adv_fast, adv_dense;
+  const auto robust_fast = pgd_attack(fast, X, labels, opt, adv_fast);
+  const auto robust_dense = pgd_attack(dense, X, labels, opt, adv_dense);
+  std::size_t differ = 0, fooled = 0;
+  for (std::size_t i = 0; i < robust_fast.size(); ++i) {
+    differ += robust_fast[i] != robust_dense[i] ? 1 : 0;
+    fooled += robust_dense[i] == 0 ? 1 : 0;
+  }
+  EXPECT_GT(fooled, 10U);  // the attack does something at this eps
+  EXPECT_LT(fooled, 110U);
+  EXPECT_LE(differ, 1U);  // rounding may tip an example whose loss ties; nothing more
 }
 
 TEST(Attack, BadOptionsAreRefused) {

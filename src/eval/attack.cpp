@@ -13,10 +13,22 @@
 
 #include "dalenet/error.hpp"
 #include "dalenet/rng.hpp"
+#include "relu_iterates.hpp"
 
 namespace dalenet {
 
 // ---- the model as an attack sees it ---------------------------------------------------------
+
+NetworkClassifier::NetworkClassifier(const Network& net, bool incremental) : net_(net) {
+  cache_.weights_fixed = true;
+  if (incremental && detail::ReluIterates::applies(net)) iterates_ = std::make_unique<detail::ReluIterates>(net);
+}
+
+NetworkClassifier::~NetworkClassifier() = default;
+
+void NetworkClassifier::keep_columns(const std::vector<Eigen::Index>& keep) {
+  if (iterates_) iterates_->keep_columns(keep);
+}
 
 void NetworkClassifier::logits(const Eigen::Ref<const Eigen::MatrixXf>& X, Eigen::MatrixXf& out) {
   forward(net_, X, cache_);
@@ -25,6 +37,10 @@ void NetworkClassifier::logits(const Eigen::Ref<const Eigen::MatrixXf>& X, Eigen
 
 void NetworkClassifier::input_gradient(const Eigen::Ref<const Eigen::MatrixXf>& X, const LossGradient& loss,
                                        Eigen::MatrixXf& logits, Eigen::MatrixXf& grad) {
+  if (iterates_) {
+    iterates_->input_gradient(X, loss, logits, grad);
+    return;
+  }
   forward(net_, X, cache_);
   logits = cache_.logits();
   loss(logits, dlogits_);
@@ -118,26 +134,32 @@ Classifier::LossGradient loss_gradient(bool margin, std::span<const std::uint8_t
   };
 }
 
-// x <- the point of the eps-ball around x0 (intersected with [0, 1]^D) per column.
+// x <- the point of the eps-ball around x0 (intersected with [0, 1]^D) per column. Columns are
+// independent and each is done by one thread (elementwise, or its own norm): the result does not
+// depend on the thread count. Threaded because a PGD step on a ReLU network costs little more
+// than these passes (src/eval/relu_iterates.hpp).
 void project(ThreatNorm norm, float eps, const Eigen::MatrixXf& x0, Eigen::MatrixXf& x) {
-  if (norm == ThreatNorm::linf) {
-    x = x.array().max(x0.array() - eps).min(x0.array() + eps).matrix();
-  } else {
-    for (Eigen::Index b = 0; b < x.cols(); ++b) {
-      auto delta = x.col(b) - x0.col(b);
+#pragma omp parallel for schedule(static) if (x.size() >= 65536)
+  for (Eigen::Index b = 0; b < x.cols(); ++b) {
+    auto col = x.col(b);
+    if (norm == ThreatNorm::linf) {
+      col = col.array().max(x0.col(b).array() - eps).min(x0.col(b).array() + eps).matrix();
+    } else {
+      auto delta = col - x0.col(b);
       const float n = delta.norm();
-      if (n > eps) x.col(b) = x0.col(b) + delta * (eps / n);
+      if (n > eps) col = x0.col(b) + delta * (eps / n);
     }
+    col = col.cwiseMax(0.0F).cwiseMin(1.0F);
   }
-  x = x.cwiseMax(0.0F).cwiseMin(1.0F);
 }
 
 // One ascent step on the loss: sign of the gradient (L-inf) or the unit gradient (L2).
 void ascend(ThreatNorm norm, float alpha, const Eigen::MatrixXf& g, Eigen::MatrixXf& x) {
-  if (norm == ThreatNorm::linf) {
-    x.array() += alpha * g.array().sign();
-  } else {
-    for (Eigen::Index b = 0; b < x.cols(); ++b) {
+#pragma omp parallel for schedule(static) if (x.size() >= 65536)
+  for (Eigen::Index b = 0; b < x.cols(); ++b) {
+    if (norm == ThreatNorm::linf) {
+      x.col(b).array() += alpha * g.col(b).array().sign();
+    } else {
       const float n = g.col(b).norm();
       if (n > 0.0F) x.col(b) += (alpha / n) * g.col(b);
     }
@@ -302,6 +324,7 @@ std::vector<std::uint8_t> pgd_attack(Classifier& model, const Eigen::Ref<const E
           for (std::size_t k = 0; k < fooled.size(); ++k)
             if (fooled[k] == 0) keep.push_back(static_cast<Eigen::Index>(k));
           grad = take_columns(grad, keep);
+          model.keep_columns(keep);
           b.drop(fooled);
           if (b.ids.empty()) break;
         }
