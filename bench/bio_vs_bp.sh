@@ -14,7 +14,9 @@ trap 'rm -rf "$out"' EXIT
 common=(--quiet --set "network.hidden=[$HIDDEN]" --set train.batch="$BATCH" --set train.threads="$THREADS"
         --set train.epochs="$EPOCHS")
 "$BUILD/dalenet" train --config "$here/../experiments/bio_mnist.toml" "${common[@]}" --set bio.readout_epochs=0 \
-  --out "$out/bio"  # plastic epochs only: the readout phase (forward + output rule) is the cheap part
+  --set bio.output_in_plastic_phase=true \
+  --out "$out/bio"  # plastic epochs only (the readout phase, forward + output rule, is the cheap part),
+                    # the output rule learning in them (bio_mnist.toml lets it wait for the readout phase)
 "$BUILD/dalenet" train --config "$here/../experiments/bp_mnist.toml" "${common[@]}" --out "$out/bp"
 python3 - "$out/bio/results.json" "$out/bp/results.json" "$HIDDEN" "$BATCH" "$THREADS" <<'PY'
 import json, statistics, sys

@@ -65,18 +65,23 @@ void ReluIterates::incremental_forward() {
 
 // rate = relu(z + b1); records which units changed state since J was last brought up to date;
 // logits = V rate + b2.
-void ReluIterates::update_activity_and_logits(Eigen::MatrixXf& logits, bool count_flips) {
+void ReluIterates::update_activity_and_logits(Eigen::MatrixXf& logits, bool add_step, bool count_flips) {
   const Eigen::Index H = z_.rows(), B = z_.cols();
   const Eigen::VectorXf& b1 = net_.projections[0].bias;
+  const Eigen::VectorXf& b2 = net_.projections[1].bias;
   rate_.resize(H, B);
+  logits.resize(v_.rows(), B);
   flipped_.resize(static_cast<std::size_t>(B));
   std::int64_t flips = 0;
 #pragma omp parallel for schedule(static) reduction(+ : flips) if (B >= 16)
   for (Eigen::Index b = 0; b < B; ++b) {
     auto& f = flipped_[static_cast<std::size_t>(b)];
     f.clear();
-    // Vectorised: the rates, then whether any unit changed state; the scan for which ones runs
-    // only where one did (a PGD step changes 1-4 units of 1000 per example).
+    // One sweep per example while its column is in cache: z += W s, the rates, whether any unit
+    // changed state (vectorised; the scan for which ones runs only in chunks where one did: a PGD
+    // step changes 1-4 units of 1000 per example), and the logits. As whole-matrix passes these
+    // were four trips through memory, two of them on one thread.
+    if (add_step) z_.col(b) += drive_step_.col(b);
     rate_.col(b) = (z_.col(b) + b1).cwiseMax(0.0F);
     auto now_active = (rate_.col(b).array() > 0.0F).cast<float>();
     constexpr Eigen::Index kChunk = 64;
@@ -92,6 +97,8 @@ void ReluIterates::update_activity_and_logits(Eigen::MatrixXf& logits, bool coun
       }
     }
     flips += static_cast<std::int64_t>(f.size());
+    logits.col(b).noalias() = v_ * rate_.col(b);
+    logits.col(b) += b2;
   }
   if (count_flips) counters_.flips += flips;
   if (static_cast<double>(flips) > kNewBatchFlipFraction * static_cast<double>(H * B)) {
@@ -100,8 +107,6 @@ void ReluIterates::update_activity_and_logits(Eigen::MatrixXf& logits, bool coun
     calls_on_batch_ = 1;
     jacobian_ready_ = false;
   }
-  logits.noalias() = v_ * rate_;
-  logits.colwise() += net_.projections[1].bias;
 }
 
 // J_b = W^T diag(active_b) V^T for every example: one GEMM per class over the whole batch,
@@ -132,6 +137,7 @@ void ReluIterates::input_gradient(const Eigen::Ref<const Eigen::MatrixXf>& X, co
   const Eigen::Index D = X.rows(), B = X.cols(), H = w_.rows(), C = v_.rows();
   ++counters_.calls;
   const bool new_batch = B != batch_;
+  bool add_step = false;
   if (new_batch) {
     batch_ = B;
     calls_on_batch_ = 0;
@@ -182,12 +188,12 @@ void ReluIterates::input_gradient(const Eigen::Ref<const Eigen::MatrixXf>& X, co
       } else {
         incremental_forward();
       }
-      z_ += drive_step_;
+      add_step = true;  // z += W s, in the sweep below
       ++incremental_since_dense_;
     }
   }
   ++calls_on_batch_;
-  update_activity_and_logits(logits, !new_batch);
+  update_activity_and_logits(logits, add_step, !new_batch);
   loss(logits, dlogits_);
   flush_subnormals(dlogits_);
   if (jacobian_ready_ && calls_on_batch_ - jacobian_built_at_ > kRefreshAfterCalls) jacobian_ready_ = false;
