@@ -3,7 +3,7 @@
 # and analysis.json files this script produces (runs/results/<name>/), from runs/paper-quick
 # (`make demo`) and from the other scripts' run folders where present (mixed_sign.sh,
 # robustness.sh, fewshot.sh, task_growth.sh); sections whose runs are absent are carried over
-# from the previous page, marked as such. About 15 minutes on 2 cores.
+# from the previous page, marked as such. About 25 minutes on 2 cores.
 # Usage: scripts/results.sh [BUILD_DIR]     (after `make data`)
 #        ANALYZE_ONLY=1 scripts/results.sh   re-runs only the audit and the page on existing runs
 #        SKIP_BASELINES=1 scripts/results.sh keeps existing backprop runs, (re)runs the rest
@@ -24,6 +24,7 @@ train eg_mnist-seed1 experiments/eg_mnist.toml
 fi
 # The bio rule (issue 3).
 train bio_mnist-seed1 experiments/bio_mnist.toml
+for s in 1 2 3; do train "bio_mnist_ne2000-seed$s" experiments/bio_mnist_ne2000.toml --set train.seed="$s"; done
 train bio_mnist_ne200-seed1 experiments/bio_mnist_ne200.toml
 train bio_fashion-seed1 experiments/bio_fashion.toml
 # Ablations: the N_E = 200 configuration with one switch each.
