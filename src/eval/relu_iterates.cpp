@@ -43,9 +43,9 @@ void ReluIterates::incremental_forward() {
     const Eigen::Index n = std::min(kTile, H - h0);
 #pragma omp for schedule(static) nowait
     for (Eigen::Index b = 0; b < B; ++b) {
-      const std::int32_t* idx = moved_[static_cast<std::size_t>(b)].data();
-      const float* by = moved_by_[static_cast<std::size_t>(b)].data();
-      const std::size_t count = moved_count_[static_cast<std::size_t>(b)];
+      const std::int32_t* idx = changed_pixels_[static_cast<std::size_t>(b)].data();
+      const float* by = changed_by_[static_cast<std::size_t>(b)].data();
+      const std::size_t count = changed_count_[static_cast<std::size_t>(b)];
       float* z = drive_step_.col(b).data() + h0;
       if (n == kTile) {
         Eigen::Matrix<float, kTile, 1> acc = Eigen::Map<const Eigen::Matrix<float, kTile, 1>>(z);
@@ -144,9 +144,9 @@ void ReluIterates::input_gradient(const Eigen::Ref<const Eigen::MatrixXf>& X, co
     incremental_since_dense_ = 0;
     jacobian_ready_ = false;
     active_.setZero(H, B);
-    moved_.assign(static_cast<std::size_t>(B), std::vector<std::int32_t>(static_cast<std::size_t>(D)));
-    moved_by_.assign(static_cast<std::size_t>(B), std::vector<float>(static_cast<std::size_t>(D)));
-    moved_count_.assign(static_cast<std::size_t>(B), 0);
+    changed_pixels_.assign(static_cast<std::size_t>(B), std::vector<std::int32_t>(static_cast<std::size_t>(D)));
+    changed_by_.assign(static_cast<std::size_t>(B), std::vector<float>(static_cast<std::size_t>(D)));
+    changed_count_.assign(static_cast<std::size_t>(B), 0);
     step_prev_.setZero(D, B);
     drive_step_.setZero(H, B);
     dense_forward(X);
@@ -157,8 +157,8 @@ void ReluIterates::input_gradient(const Eigen::Ref<const Eigen::MatrixXf>& X, co
     std::int64_t changed = 0;
 #pragma omp parallel for schedule(static) reduction(+ : changed) if (B >= 16)
     for (Eigen::Index b = 0; b < B; ++b) {
-      std::int32_t* idx = moved_[static_cast<std::size_t>(b)].data();
-      float* by = moved_by_[static_cast<std::size_t>(b)].data();
+      std::int32_t* idx = changed_pixels_[static_cast<std::size_t>(b)].data();
+      float* by = changed_by_[static_cast<std::size_t>(b)].data();
       std::size_t n = 0;
       float* prev = x_prev_.col(b).data();
       float* step = step_prev_.col(b).data();
@@ -171,7 +171,7 @@ void ReluIterates::input_gradient(const Eigen::Ref<const Eigen::MatrixXf>& X, co
         by[n] = change;
         n += change != 0.0F ? 1 : 0;
       }
-      moved_count_[static_cast<std::size_t>(b)] = n;
+      changed_count_[static_cast<std::size_t>(b)] = n;
       changed += static_cast<std::int64_t>(n);
     }
     counters_.changed_steps += changed;

@@ -23,16 +23,16 @@
 // Not part of the public API: NetworkClassifier uses it for the networks it applies to.
 #include <Eigen/Core>
 #include <cstdint>
-#include <functional>
 #include <vector>
 
+#include "dalenet/attack.hpp"
 #include "dalenet/network.hpp"
 
 namespace dalenet::detail {
 
 class ReluIterates {
  public:
-  using LossGradient = std::function<void(const Eigen::MatrixXf& logits, Eigen::MatrixXf& dlogits)>;
+  using LossGradient = Classifier::LossGradient;
   // Whether `net` has the form this class computes exactly: input -> one hidden layer (ReLU, no
   // competition, no divisive normalisation, linear efficacy) -> identity output layer.
   static bool applies(const Network& net);
@@ -78,7 +78,7 @@ class ReluIterates {
 
  private:
   void dense_forward(const Eigen::Ref<const Eigen::MatrixXf>& X);
-  void incremental_forward();  // drive_step_ += W (change of the step), from moved_ / moved_by_
+  void incremental_forward();  // drive_step_ += W (change of the step), from changed_pixels_ / changed_by_
   // z += drive_step_ if add_step; rates, state changes (flipped_), logits.
   void update_activity_and_logits(Eigen::MatrixXf& logits, bool add_step, bool count_flips);
   void build_jacobian();
@@ -99,10 +99,10 @@ class ReluIterates {
   Eigen::MatrixXf rate_;        // [hidden x B], relu(z + b1)
   Eigen::MatrixXf active_;      // [hidden x B], 1 or 0: the active sets as J knows them
   Eigen::MatrixXf jac_;         // [input x classes*B]: J_b = columns b*C .. b*C+C-1
-  Eigen::MatrixXf dlogits_, hidden_grad_, scratch_;
-  std::vector<std::vector<std::int32_t>> moved_;  // per example: pixels whose step changed this call
-  std::vector<std::vector<float>> moved_by_;      // and the change (first moved_count_ entries)
-  std::vector<std::size_t> moved_count_;
+  Eigen::MatrixXf dlogits_, hidden_grad_;
+  std::vector<std::vector<std::int32_t>> changed_pixels_;  // per example: pixels whose step changed this call
+  std::vector<std::vector<float>> changed_by_;             // and the change (first changed_count_ entries)
+  std::vector<std::size_t> changed_count_;
   std::vector<std::vector<std::int32_t>> flipped_;  // per example: units whose state changed
   Counters counters_;
 };
