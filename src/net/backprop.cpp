@@ -6,6 +6,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "dalenet/error.hpp"
@@ -41,6 +42,29 @@ void check_finite_input(const Eigen::Ref<const Eigen::MatrixXf>& X) {
       if (!std::isfinite(X(i, b)))
         throw InputError("input holds a non-finite value (" + std::to_string(X(i, b)) + ") at example " +
                          std::to_string(b) + ", feature " + std::to_string(i));
+}
+
+// dst = product (an Eigen GEMM expression) for a large dst, zeroed in parallel first: with `=`,
+// Eigen zeroes the destination on one thread and then adds the product into it with its threaded
+// GEMM. That serial pass (3 MB per batch for the weight gradient at 784-1000) kept the second
+// thread idle: the BP epoch went from 0.80-0.83 to 0.72-0.78 s. The same sums (0 + x = x), so
+// bit-identical results; small products keep `=` (Eigen evaluates them coefficient-wise).
+template <typename Dst, typename Product>
+void assign_product(Dst&& dst, const Product& product) {
+  constexpr Eigen::Index kParallelZeroSize = 65536;
+  if (dst.size() < kParallelZeroSize) {
+    dst.noalias() = product;
+    return;
+  }
+  const Eigen::Index outer = dst.outerSize();
+#pragma omp parallel for schedule(static)
+  for (Eigen::Index o = 0; o < outer; ++o) {
+    if constexpr (std::decay_t<Dst>::IsRowMajor)
+      dst.row(o).setZero();
+    else
+      dst.col(o).setZero();
+  }
+  dst.noalias() += product;
 }
 
 // Sum and count of the z_j > t. Sixteen independent lanes, added in a fixed order at the end
@@ -475,10 +499,10 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
     } else if (runs_thin(p)) {
       thin_times_dense(product_weight(p, cache, l), cache.act[l], z);
     } else if (p.efficacy == Efficacy::linear) {
-      z.noalias() = p.weight * cache.act[l];
+      assign_product(z, p.weight * cache.act[l]);
     } else {
       const Eigen::Index live = cache.live_rows[l];
-      z.topRows(live).noalias() = cache.effective[l].topRows(live) * cache.act[l];
+      assign_product(z.topRows(live), cache.effective[l].topRows(live) * cache.act[l]);
       z.bottomRows(z.rows() - live).setZero();
     }
     const Layer& layer = net.layers[l + 1];
@@ -601,7 +625,7 @@ void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<co
       if (p.efficacy != Efficacy::linear)
         throw InputError("parameter gradients through " + to_string(p.efficacy) +
                          " efficacy are not implemented (such projections learn by local rules)");
-      grads->weight[l - 1].noalias() = d * cache.act[l - 1].transpose();
+      assign_product(grads->weight[l - 1], d * cache.act[l - 1].transpose());
       grads->bias[l - 1].noalias() = d.rowwise().sum();
       if (p.has_mask()) grads->weight[l - 1].array() *= p.mask.cast<float>().array();
     }
@@ -614,10 +638,10 @@ void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<co
     } else if (runs_thin(p)) {
       thin_transposed_times_dense(product_weight(p, cache, l - 1), d, below);
     } else if (p.efficacy == Efficacy::linear) {
-      below.noalias() = p.weight.transpose() * d;
+      assign_product(below, p.weight.transpose() * d);
     } else {
       const Eigen::Index live = cache.live_rows[l - 1];
-      below.noalias() = cache.effective[l - 1].topRows(live).transpose() * d.topRows(live);
+      assign_product(below, cache.effective[l - 1].topRows(live).transpose() * d.topRows(live));
     }
     if (l > 1) layer_derivative(net.layers[l - 1], cache, l - 1, below);
   }
