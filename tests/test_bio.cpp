@@ -128,6 +128,34 @@ TEST(LogNormalizedEfficacy, MatchesTheClosedFormWithSigns) {
   }
 }
 
+// A synapse at or below the floor has efficacy exactly 0 (it is silent), for every floor: the
+// vectorised log of some floors (e.g. 3.25e-6) differs from std::log's by one step, and subtracting
+// the wrong one left such synapses at -9.5e-7. Rows of 50: three whole packets of 16 and a tail.
+TEST(LogNormalizedEfficacy, SilentSynapsesAreExactlyZeroForEveryFloor) {
+  for (const float floor : {3.25e-6F, 6.5e-5F, 1.10256e-4F, 1.2755102e-6F, 1e-3F}) {
+    Projection p;
+    p.efficacy = Efficacy::log_normalized;
+    p.efficacy_floor = floor;
+    p.weight = WeightMatrix::Constant(3, 50, 1.0F);
+    p.weight.row(0).segment(16, 16).setZero();  // a whole silent packet
+    p.weight(1, 3) = 0.0F;                      // silent synapses among live ones, one in the tail
+    p.weight(1, 49) = 0.0F;
+    p.weight(2, 7) = 1e-12F;  // below the floor without being 0
+    p.weight(2, 48) = -1e-12F;
+    WeightMatrix e;
+    p.effective_weight(e);
+    for (Eigen::Index i = 0; i < 3; ++i) {
+      const float total = p.weight.row(i).cwiseAbs().sum();
+      for (Eigen::Index j = 0; j < 50; ++j) {
+        if (std::abs(p.weight(i, j)) / total <= floor)
+          EXPECT_EQ(e(i, j), 0.0F) << "floor " << floor << " at " << i << "," << j;
+        else
+          EXPECT_NEAR(e(i, j), std::log(std::abs(p.weight(i, j)) / total / floor), 1e-5) << floor;
+      }
+    }
+  }
+}
+
 TEST(FeedbackInhibition, LevelSolvesTheFixedPointEquation) {
   Rng rng(5);
   Network net = competition_net(Competition::feedback_inhibition, false, Efficacy::linear, rng);
