@@ -2,9 +2,9 @@
 """Diagnostic: how good is a bio model's hidden code, independent of its output rule?
 Rebuilds the hidden layer's inference from the model file alone (numpy: log-normalised efficacy
 H1 and the feedback-inhibition fixed point H2, docs/RULE.md, for a model without divisive
-normalisation) and fits two gradient-trained linear probes on the MNIST
-training set: a signed one, and the best non-negative one (weights clamped at 0: a probe, not a
-learning rule). Needs python3-torch (scripts/install-deps.sh --with-torch).
+normalisation) and fits two gradient-trained linear probes on the training set the model was
+trained on (MNIST or Fashion-MNIST, from the model file's metadata): a signed one, and the best
+non-negative one (weights clamped at 0: a probe, not a learning rule). Needs python3-torch (scripts/install-deps.sh --with-torch).
 Usage: scripts/readout_probe.py runs/results/bio_mnist_ne200-seed1/model.safetensors [--kmeans]
 --kmeans: the ceiling of the code's form instead of the learned weights: the same H1/H2 (this
 model's efficacy floor and inhibition gain) on N_E prototypes found by k-means on the training
@@ -34,9 +34,12 @@ def feats(X):
     I=g*cs/(1+g*m); nxt=np.concatenate([s[:,1:],np.full((len(z),1),-np.inf)],1)
     ok=(s>I)&(nxt<=I); j=ok.argmax(1); lev=I[np.arange(len(z)),j]; lev[s[:,0]<=0]=0
     return np.maximum(z-lev[:,None],0)
-base=os.environ.get('DALENET_DATA', os.path.expanduser('~/.cache/dalenet'))+'/mnist/'
-X=idx(base+'train-images-idx3-ubyte').reshape(-1,784)/255.; Y=idx(base+'train-labels-idx1-ubyte').astype(np.int64)
-Xt=idx(base+'t10k-images-idx3-ubyte').reshape(-1,784)/255.; Yt=idx(base+'t10k-labels-idx1-ubyte').astype(np.int64)
+dataset=meta.get('info',{}).get('dataset','mnist')   # the data set the model was trained on (mnist or fashion)
+if dataset not in ('mnist','fashion'): sys.exit(f'readout_probe.py: {path}: data set {dataset!r} is not mnist or fashion')
+base=os.environ.get('DALENET_DATA', os.path.expanduser('~/.cache/dalenet'))+'/'+dataset+'/'
+def data_file(name): return base+name if os.path.exists(base+name) else base+name+'.gz'   # the cache keeps raw or gzipped IDX
+X=idx(data_file('train-images-idx3-ubyte')).reshape(-1,784)/255.; Y=idx(data_file('train-labels-idx1-ubyte')).astype(np.int64)
+Xt=idx(data_file('t10k-images-idx3-ubyte')).reshape(-1,784)/255.; Yt=idx(data_file('t10k-labels-idx1-ubyte')).astype(np.int64)
 if kmeans:  # prototypes = k-means centroids of the training images; thresholds 0
     Xk=torch.tensor(X,dtype=torch.float32); C=Xk[torch.randperm(len(Xk))[:nE]].clone()
     for it in range(15):
@@ -64,5 +67,5 @@ def fit(nonneg):
 silent=(W<0.01*W.max(1,keepdims=True)).mean()   # as `dalenet analyze`: |w| < 1 % of the neuron's largest
 # Recruitment: units that are the most active one for no training image, and active units per test image.
 never_top=int((np.bincount(F.argmax(1).numpy(),minlength=nE)==0).sum()); active=(Ft>0).sum(1).float().mean().item()
-print('model',path,'(k-means prototypes)' if kmeans else '','N_E',nE,'silent',round(silent,4),'never_top',never_top,
+print('model',path,dataset,'(k-means prototypes)' if kmeans else '','N_E',nE,'silent',round(silent,4),'never_top',never_top,
       'active_per_test_image',round(active,1),'signed probe',round(fit(False),4),'non-negative probe',round(fit(True),4))
