@@ -3,7 +3,8 @@
 # and analysis.json files this script produces (runs/results/<name>/), from runs/paper-quick
 # (`make demo`) and from the other scripts' run folders where present (mixed_sign.sh,
 # robustness.sh, fewshot.sh, task_growth.sh); sections whose runs are absent are carried over
-# from the previous page, marked as such. About 25 minutes on 2 cores.
+# from the previous page, marked as such. About 40 minutes on 2 cores (13 of them the three
+# N_E = 8000 Fashion-MNIST runs).
 # Usage: scripts/results.sh [BUILD_DIR]     (after `make data`)
 #        ANALYZE_ONLY=1 scripts/results.sh   re-runs only the audit and the page on existing runs
 #        SKIP_BASELINES=1 scripts/results.sh keeps existing backprop runs, (re)runs the rest
@@ -27,6 +28,7 @@ train bio_mnist-seed1 experiments/bio_mnist.toml
 for s in 1 2 3; do train "bio_mnist_ne2000-seed$s" experiments/bio_mnist_ne2000.toml --set train.seed="$s"; done
 train bio_mnist_ne200-seed1 experiments/bio_mnist_ne200.toml
 train bio_fashion-seed1 experiments/bio_fashion.toml
+for s in 1 2 3; do train "bio_fashion_ne8000-seed$s" experiments/bio_fashion_ne8000.toml --set train.seed="$s"; done
 # Ablations: the N_E = 200 configuration with one switch each.
 base=experiments/bio_mnist_ne200.toml
 train ablation-additive "$base" --set bio.hidden_update=additive

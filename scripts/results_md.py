@@ -240,9 +240,9 @@ w("Silent: |w| < 1 % of the postsynaptic neuron's largest |w| (or absent), over 
   "neurons (interneurons receive no input by design and are left out of the denominator by `dalenet analyze`). "
   "Masked by H5: synapses removed by structural plasticity. Dale compliance: fraction of presynaptic neurons whose "
   "non-silent outgoing weights share one sign (input projection / output projection). Commands: "
-  "`dalenet train --config experiments/bio_mnist.toml` (`bio_mnist_ne200.toml`, `bio_mnist_ne2000.toml`, `bio_fashion.toml`); ablations: "
+  "`dalenet train --config experiments/bio_mnist.toml` (`bio_mnist_ne200.toml`, `bio_mnist_ne2000.toml`, `bio_fashion.toml`, `bio_fashion_ne8000.toml`); ablations: "
   "`experiments/bio_mnist_ne200.toml` (the `bio_mnist_ne200` row is their baseline) with the one switch named "
-  "in scripts/results.sh; audit: `dalenet analyze --model runs/results/<run>/model.safetensors --data mnist:test`.\n")
+  "in scripts/results.sh; audit: `dalenet analyze --model runs/results/<run>/model.safetensors --data mnist:test` (`fashion:test` for the Fashion-MNIST runs).\n")
 # Configs run with several seeds: test accuracy as mean ± 95 % CI (Student t) over the seeds.
 seeded = {}
 for name, (r, a) in R.items():

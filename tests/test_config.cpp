@@ -90,8 +90,9 @@ TEST(Config, ResolvedTomlRoundTrips) {
 }
 
 TEST(Config, ShippedExperimentsParse) {
-  for (const char* f : {"bp_mnist.toml", "bp_fashion.toml", "bp_sign_mnist.toml", "eg_mnist.toml", "bio_mnist.toml",
-                        "bio_mnist_ne200.toml", "bio_mnist_ne2000.toml", "bio_fashion.toml"}) {
+  for (const char* f :
+       {"bp_mnist.toml", "bp_fashion.toml", "bp_sign_mnist.toml", "eg_mnist.toml", "bio_mnist.toml",
+        "bio_mnist_ne200.toml", "bio_mnist_ne2000.toml", "bio_fashion.toml", "bio_fashion_ne8000.toml"}) {
     EXPECT_NO_THROW(load_config(std::string(DALENET_SOURCE_DIR) + "/experiments/" + f)) << f;
   }
   EXPECT_THROW(load_config("/nonexistent.toml"), ConfigError);
