@@ -73,7 +73,7 @@ enum class Reduction { mean, sum };
 // Intel cores every multiply-add with a subnormal operand takes a microcode assist (measured:
 // a sparse input-gradient pass 5x slower). Such values are below float resolution of anything
 // they are added to, so the results are unchanged except for these entries.
-void flush_subnormals(Eigen::MatrixXf& m);
+void flush_subnormals(Eigen::Ref<Eigen::MatrixXf> m);  // any contiguous float matrix or map
 
 // Softmax cross-entropy of logits [C x B] against labels (B entries, each < C). Returns the
 // loss (mean or sum over the batch) and, if dlogits != nullptr, its gradient [C x B].

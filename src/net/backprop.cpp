@@ -554,7 +554,7 @@ Eigen::MatrixXf predict_logits(const Network& net, const Eigen::Ref<const Eigen:
   return cache.logits();
 }
 
-void flush_subnormals(Eigen::MatrixXf& m) {
+void flush_subnormals(Eigen::Ref<Eigen::MatrixXf> m) {
   const float smallest = std::numeric_limits<float>::min();
   m = (m.array().abs() < smallest).select(0.0F, m);
 }

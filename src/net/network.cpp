@@ -72,21 +72,24 @@ namespace {
 // subtracted as the same log computes it: the vectorised log (packets) and std::log (the scalar
 // tail) differ by one step for about 4 % of floors (e.g. floor 3.25e-6), where a silent synapse
 // got -9.5e-7 instead of 0. silence_factor's default floors are not among them.
+constexpr Eigen::Index kPacket = 16;
+using Packet = Eigen::Array<float, 1, kPacket>;
+struct LogFloor {
+  float packet;  // ln(floor) as the vectorised log computes it
+  float scalar;  // as std::log does
+  explicit LogFloor(float floor) : packet(Packet(Packet::Constant(floor).log())(0)), scalar(std::log(floor)) {}
+};
 template <typename Magnitudes, typename Out>
-void log_efficacy(const Magnitudes& m, float inv, float floor, Out&& out) {
-  constexpr Eigen::Index kPacket = 16;
-  using Packet = Eigen::Array<float, 1, kPacket>;
-  const Packet log_floors = Packet::Constant(floor).log();  // evaluated as a packet, as below
-  const float packet_log_floor = log_floors(0);
+void log_efficacy(const Magnitudes& m, float inv, float floor, const LogFloor& log_floor, Out&& out) {
   const Eigen::Index n = m.size(), whole = n / kPacket * kPacket;
   for (Eigen::Index s = 0; s < whole; s += kPacket) {
     const Packet x = m.template segment<kPacket>(s) * inv;
     if ((x <= floor).all())
       out.template segment<kPacket>(s).setZero();
     else
-      out.template segment<kPacket>(s) = x.max(floor).log() - packet_log_floor;
+      out.template segment<kPacket>(s) = x.max(floor).log() - log_floor.packet;
   }
-  if (whole < n) out.tail(n - whole) = (m.tail(n - whole) * inv).max(floor).log() - std::log(floor);
+  if (whole < n) out.tail(n - whole) = (m.tail(n - whole) * inv).max(floor).log() - log_floor.scalar;
 }
 }  // namespace
 
@@ -104,6 +107,7 @@ void Projection::effective_weight(WeightMatrix& out) const {
   out.resize(weight.rows(), weight.cols());
   // Row by row, so the log is Eigen's vectorised plog: fused with a column-broadcast product
   // over the whole matrix it fell back to scalar logf, a fifth of a bio-rule epoch.
+  const LogFloor log_floor(floor);
   // Rows are independent: shared out over threads (each row by one thread: thread-count independent).
 #pragma omp parallel for schedule(static) if (weight.rows() >= 64)
   for (Eigen::Index i = 0; i < weight.rows(); ++i) {
@@ -115,9 +119,9 @@ void Projection::effective_weight(WeightMatrix& out) const {
     }
     const float inv = 1.0F / sum;
     if (!negative) {
-      log_efficacy(row, inv, floor, out.row(i).array());
+      log_efficacy(row, inv, floor, log_floor, out.row(i).array());
     } else {
-      log_efficacy(row.abs(), inv, floor, out.row(i).array());
+      log_efficacy(row.abs(), inv, floor, log_floor, out.row(i).array());
       out.row(i).array() = (row < 0.0F).select(-out.row(i).array(), out.row(i).array());
     }
   }
