@@ -5,10 +5,11 @@ H1 and the feedback-inhibition fixed point H2, docs/RULE.md, for a model without
 normalisation) and fits two gradient-trained linear probes on the training set the model was
 trained on (MNIST or Fashion-MNIST, from the model file's metadata): a signed one, and the best
 non-negative one (weights clamped at 0: a probe, not a learning rule). Needs python3-torch (scripts/install-deps.sh --with-torch).
-Usage: scripts/readout_probe.py runs/results/bio_mnist_ne200-seed1/model.safetensors [--kmeans]
+Usage: scripts/readout_probe.py runs/results/bio_mnist_ne200-seed1/model.safetensors [--kmeans] [--gain G]
 --kmeans: the ceiling of the code's form instead of the learned weights: the same H1/H2 (this
 model's efficacy floor and inhibition gain) on N_E prototypes found by k-means on the training
 images (15 Lloyd iterations from N_E random training images, seed 0), probed the same way.
+--gain G: use inhibition gain G in H2 instead of the model's (with --kmeans: the ceiling of the form at that gain).
 Also prints the silent fraction of the weights probed (below 1 % of the neuron's largest weight,
 the `dalenet analyze` default) of the excitatory units, `never_top` (units that are the most
 active unit for no training image: capacity a competitive code does not use) and the mean number
@@ -24,6 +25,9 @@ t=lambda k: np.frombuffer(d[h[k]['data_offsets'][0]:h[k]['data_offsets'][1]],{'F
 meta=json.loads(h['__metadata__']['dalenet']); arch=meta['architecture']
 W=t('projections.0.weight').astype(np.float64); b=t('projections.0.bias'); floor=arch['projections'][0]['floor']
 L=arch['layers'][1]; nE=L['populations'][0]['size']; g=L['inhibition_gain']
+if '--gain' in sys.argv[2:]:   # H2's gain g instead of the model's (for ceilings of the form at other gains)
+    try: g=float(sys.argv[sys.argv.index('--gain')+1]); assert g>0
+    except (IndexError,ValueError,AssertionError): sys.exit('readout_probe.py: --gain needs a positive number')
 W=W[:nE]; b=b[:nE]
 kmeans='--kmeans' in sys.argv[2:]
 def efficacy(W): return np.log(np.maximum(W/np.maximum(W.sum(1,keepdims=True),1e-30),floor)/floor)  # H1
@@ -67,5 +71,5 @@ def fit(nonneg):
 silent=(W<0.01*W.max(1,keepdims=True)).mean()   # as `dalenet analyze`: |w| < 1 % of the neuron's largest
 # Recruitment: units that are the most active one for no training image, and active units per test image.
 never_top=int((np.bincount(F.argmax(1).numpy(),minlength=nE)==0).sum()); active=(Ft>0).sum(1).float().mean().item()
-print('model',path,dataset,'(k-means prototypes)' if kmeans else '','N_E',nE,'silent',round(silent,4),'never_top',never_top,
+print('model',path,dataset,'(k-means prototypes)' if kmeans else '','N_E',nE,'gain',g,'silent',round(silent,4),'never_top',never_top,
       'active_per_test_image',round(active,1),'signed probe',round(fit(False),4),'non-negative probe',round(fit(True),4))
