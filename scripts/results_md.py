@@ -256,8 +256,63 @@ for g in sorted(seeded):
           f"{', '.join(f'{x:.2f}' for x in seeded[g])} %; command: "
           f"`dalenet train --config experiments/{g}.toml --set train.seed=<seed>`)")
 w("")
-w("Targets of issue 3 (MNIST ≥ 95.6 % at N_E = 200, ≥ 97.5 % at N_E ≤ 2000, Fashion ≥ 85 %, silent ≥ 80 %, Dale 100 %, "
-  "lognormal preferred at p < 0.01 while the initial weights reject it): compare the rows above.\n")
+
+
+def issue3_targets():
+    """Issue 3's targets, one row per shipped bio configuration (not the ablations), each verdict computed
+    from that configuration's runs above. Accuracy: met if the whole 95 % CI over seeds lies at or above
+    the target, "mean only" if the mean does but the CI reaches below it, not met otherwise (one seed: the
+    value itself)."""
+    groups = {}
+    for name, (r, a) in R.items():
+        m = re.match(r"(bio_[a-z0-9_]+?)(?:-seed\d+)?$", name)
+        if m and a is not None:
+            groups.setdefault(m.group(1), []).append((r, a))
+    rows = []
+    for g in sorted(groups):
+        runs_g = groups[g]
+        c = runs_g[0][0]["config"]
+        data = c["data"]["dataset"]
+        ne = round(c["network"]["hidden"][0] * (1 - c["network"]["inhibitory_fraction"]))
+        if data == "mnist" and ne == 200:
+            target, what = 95.6, "MNIST ≥ 95.6 % at N_E = 200"
+        elif data == "mnist" and ne <= 2000:
+            target, what = 97.5, "MNIST ≥ 97.5 % at N_E ≤ 2000"
+        elif data == "fashion":
+            target, what = 85.0, "Fashion-MNIST ≥ 85 %"
+        else:
+            continue
+        accs = [acc(r) for r, _ in runs_g]
+        mm, ci = mean_ci(accs)
+        lo = mm - ci if len(accs) > 1 else mm
+        verdict = "met" if lo >= target else ("mean only" if mm >= target else "**not met**")
+        acc_cell = f"{mm:.2f} % ± {ci:.2f} ({len(accs)} seeds)" if len(accs) > 1 else f"{mm:.2f} % (1 seed)"
+        silent = [100 * proj(a, 0)["sparsity"]["silent_fraction"] for _, a in runs_g]
+        dale = min(min(proj(a, k)["dale"]["compliance"] for k in (0, 1)) for _, a in runs_g)
+        flips = sum(r["metrics"]["counters"]["sign_flips"] for r, _ in runs_g)
+        clips = sum(r["metrics"]["counters"]["clip_events"] for r, _ in runs_g)
+        logn = sum(1 for _, a in runs_g if proj(a, 0)["distribution"]["positive"].get("lognormal_preferred_p01")
+                   and "initial" in a and not a["initial"][0]["distribution"]["positive"].get("lognormal_preferred_p01"))
+        rows.append(f"| `{g}` | {data} | {ne} | {what}: {acc_cell} | {verdict} | "
+                    f"{min(silent):.1f} % | {'met' if min(silent) >= 80 else '**not met**'} | "
+                    f"{100 * dale:.0f} %, {flips} flips, {clips} clips | {'met' if dale == 1 and flips == 0 and clips == 0 else '**not met**'} | "
+                    f"{logn} of {len(runs_g)} | {'met' if logn == len(runs_g) else '**not met**'} |")
+    return rows
+
+
+w("### Issue 3's targets, per configuration\n")
+w("| configuration | data | N_E | accuracy target: test accuracy (mean ± 95 % CI) | verdict | silent input→E, lowest seed (target ≥ 80 %) | verdict | "
+  "Dale compliance (lowest, in and out), sign flips, clips | verdict | lognormal preferred (p < 0.01) and rejected for the "
+  "initial weights | verdict |")
+w("|---|---|---:|---|---|---:|---|---|---|---|---|")
+for line in issue3_targets():
+    w(line)
+w("")
+w("Computed from the runs of the table above (scripts/results_md.py). Accuracy verdict: *met* if the whole 95 % CI "
+  "over seeds lies at or above the target, *mean only* if the mean does and the CI reaches below it. A "
+  "configuration meets the issue's claim only if every column is met. Where the accuracy is lost, and what was "
+  "tried: docs/RULE.md (\"Where the accuracy is lost\"). The remaining targets: Dale's law from a mixed-sign "
+  "start (below) and bio epoch ≤ BP epoch (docs/PERFORMANCE.md, `bench/bio_vs_bp.sh`).\n")
 for line in mixed_sign_section():
     w(line)
 w("")
