@@ -529,7 +529,7 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
       split_rows_product(z, p.weight, cache.act[l]);
     } else {
       const Eigen::Index live = cache.live_rows[l];
-      assign_product(z.topRows(live), cache.effective[l].topRows(live) * cache.act[l]);
+      split_rows_product(z.topRows(live), cache.effective[l].topRows(live), cache.act[l]);
       z.bottomRows(z.rows() - live).setZero();
     }
     const Layer& layer = net.layers[l + 1];
