@@ -243,17 +243,19 @@ w("Silent: |w| < 1 % of the postsynaptic neuron's largest |w| (or absent), over 
   "`dalenet train --config experiments/bio_mnist.toml` (`bio_mnist_ne200.toml`, `bio_mnist_ne2000.toml`, `bio_fashion.toml`, `bio_fashion_ne8000.toml`); ablations: "
   "`experiments/bio_mnist_ne200.toml` (the `bio_mnist_ne200` row is their baseline) with the one switch named "
   "in scripts/results.sh; audit: `dalenet analyze --model runs/results/<run>/model.safetensors --data mnist:test` (`fashion:test` for the Fashion-MNIST runs).\n")
-# Configs run with several seeds: test accuracy as mean ± 95 % CI (Student t) over the seeds.
-seeded = {}
+# The shipped bio configurations (not the ablations): config name -> its audited runs, one per seed.
+bio_groups = {}
 for name, (r, a) in R.items():
     m = re.match(r"(bio_[a-z0-9_]+)-seed(\d+)$", name)
     if m and a is not None:
-        seeded.setdefault(m.group(1), []).append(acc(r))
-for g in sorted(seeded):
-    if len(seeded[g]) > 1:
-        mm, ci = mean_ci(seeded[g])
-        w(f"- `{g}`, {len(seeded[g])} seeds: test accuracy **{mm:.2f} % ± {ci:.2f}** (per seed: "
-          f"{', '.join(f'{x:.2f}' for x in seeded[g])} %; command: "
+        bio_groups.setdefault(m.group(1), []).append((r, a))
+# Configs run with several seeds: test accuracy as mean ± 95 % CI (Student t) over the seeds.
+for g in sorted(bio_groups):
+    accs = [acc(r) for r, _ in bio_groups[g]]
+    if len(accs) > 1:
+        mm, ci = mean_ci(accs)
+        w(f"- `{g}`, {len(accs)} seeds: test accuracy **{mm:.2f} % ± {ci:.2f}** (per seed: "
+          f"{', '.join(f'{x:.2f}' for x in accs)} %; command: "
           f"`dalenet train --config experiments/{g}.toml --set train.seed=<seed>`)")
 w("")
 
@@ -263,14 +265,9 @@ def issue3_targets():
     from that configuration's runs above. Accuracy: met if the whole 95 % CI over seeds lies at or above
     the target, "mean only" if the mean does but the CI reaches below it, not met otherwise (one seed: the
     value itself)."""
-    groups = {}
-    for name, (r, a) in R.items():
-        m = re.match(r"(bio_[a-z0-9_]+?)(?:-seed\d+)?$", name)
-        if m and a is not None:
-            groups.setdefault(m.group(1), []).append((r, a))
     rows = []
-    for g in sorted(groups):
-        runs_g = groups[g]
+    for g in sorted(bio_groups):
+        runs_g = bio_groups[g]
         c = runs_g[0][0]["config"]
         data = c["data"]["dataset"]
         ne = round(c["network"]["hidden"][0] * (1 - c["network"]["inhibitory_fraction"]))

@@ -44,6 +44,10 @@ void check_finite_input(const Eigen::Ref<const Eigen::MatrixXf>& X) {
                          std::to_string(b) + ", feature " + std::to_string(i));
 }
 
+// Destination size (entries) from which assign_product and split_rows_product share a product's
+// work out over the threads; smaller products are not worth a parallel region.
+constexpr Eigen::Index kLargeProduct = 65536;
+
 // dst = product (an Eigen GEMM expression) for a large dst, zeroed in parallel first: with `=`,
 // Eigen zeroes the destination on one thread and then adds the product into it with its threaded
 // GEMM. That serial pass (3 MB per batch for the weight gradient at 784-1000) kept the second
@@ -51,8 +55,7 @@ void check_finite_input(const Eigen::Ref<const Eigen::MatrixXf>& X) {
 // bit-identical results; small products keep `=` (Eigen evaluates them coefficient-wise).
 template <typename Dst, typename Product>
 void assign_product(Dst&& dst, const Product& product) {
-  constexpr Eigen::Index kParallelZeroSize = 65536;
-  if (dst.size() < kParallelZeroSize) {
+  if (dst.size() < kLargeProduct) {
     dst.noalias() = product;
     return;
   }
@@ -78,9 +81,9 @@ void assign_product(Dst&& dst, const Product& product) {
 // with Eigen's threaded product); for a given count they are the same on every run.
 template <typename Dst, typename Lhs, typename Rhs>
 void split_rows_product(Dst&& dst, const Lhs& lhs, const Rhs& rhs) {
-  constexpr Eigen::Index kSplitSize = 65536, kPanel = 48;
+  constexpr Eigen::Index kPanel = 48;
   const Eigen::Index rows = dst.rows(), parts = std::max(1, Eigen::nbThreads());
-  if (dst.size() < kSplitSize || parts == 1) {
+  if (dst.size() < kLargeProduct || parts == 1) {
     assign_product(dst, lhs * rhs);
     return;
   }
