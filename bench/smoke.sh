@@ -3,7 +3,8 @@
 # that a change to the experiments' configs or the library cannot leave the benchmark unable to
 # start (it did once: bio_mnist.toml's output_in_plastic_phase = false refused the benchmarks'
 # readout_epochs = 0, and nothing ran `make bench` until the next measurement). Times are not
-# checked: this is not a benchmark. Exit 77 (skipped) when MNIST is not in the data cache.
+# checked: this is not a benchmark; heap allocations per step of the hot loops are (a count, which
+# must be 0). Exit 77 (skipped) when MNIST is not in the data cache.
 # Usage: bench/smoke.sh BUILD_DIR
 set -euo pipefail
 BUILD=$1
@@ -33,6 +34,10 @@ assert r["pgd_bp"]["incremental"] is True, r["pgd_bp"]  # the BP model takes the
 assert r["pgd_bio"]["incremental"] is False, r["pgd_bio"]
 for k, v in r.items():
     assert all(s > 0 for s in v["seconds"]), (k, v)
+# Issue 8: no heap allocation per steady-state step of the hot loops (a training batch, a PGD
+# step), counted by dalenet_workloads' malloc interposer. A count, not a time.
+for k in ("bp", "bio", "pgd_bp", "pgd_bio"):
+    assert r[k]["allocations_per_batch"] == 0, (k, r[k]["allocations_per_batch"])
 print("workloads ran:", ", ".join(f"{k} {v['seconds'][0]:.2f} s" for k, v in r.items()))
 PY
 grep "ratio bio/BP" "$out/bio_vs_bp.txt"

@@ -22,10 +22,12 @@ PY = "/usr/bin/python3"  # Debian's python, where python3-torch lives
 
 def run_measured(cmd, work, env=None):
     """Runs cmd in a child; returns (its last JSON line, its peak RSS in MiB from wait4 on that
-    child alone). stdout/stderr go to files in `work`; `env` adds environment variables."""
+    child alone). stdout/stderr go to files in `work`; `env` adds environment variables (a value of
+    None removes the variable)."""
     out_path, err_path = os.path.join(work, "out"), os.path.join(work, "err")
     with open(out_path, "w") as out, open(err_path, "w") as err:
-        p = subprocess.Popen(cmd, stdout=out, stderr=err, env={**os.environ, **(env or {})})
+        child_env = {k: v for k, v in {**os.environ, **(env or {})}.items() if v is not None}  # None: unset
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=child_env)
         _, status, usage = os.wait4(p.pid, 0)
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
@@ -48,23 +50,28 @@ def cpu_flags():
     return set()
 
 
-def choose_coretype(pt, data, threads, work):
+def choose_coretype(pt, data, threads, work, forced=None):
     """OpenBLAS picks its GEMM kernel from the CPU model; on a CPU newer than its tables (this
     project's Intel machine, family 6 model 207, with Debian's OpenBLAS 0.3.21) it falls back to
     "Prescott" (SSE3) and runs 4-7x below its AVX-512 kernel. The peer gets the fastest of OpenBLAS's
-    own choice and the kernels the CPU's flags support, by torch.mm's GEMM rate at 1 torch thread.
-    An OPENBLAS_CORETYPE set by the caller is kept. Returns (detected core, chosen core, rates)."""
-    if os.environ.get("OPENBLAS_CORETYPE"):
-        return None, os.environ["OPENBLAS_CORETYPE"], {}
+    own choice, the kernels the CPU's flags support and a kernel named by the caller's
+    OPENBLAS_CORETYPE (some machines set one for every process), by torch.mm's GEMM rate at 1 torch
+    thread; `forced` (--peer-coretype) skips the choice. Returns (detected core, chosen core, rates)."""
+    if forced:
+        return None, forced, {}
     flags = cpu_flags()
     candidates = [None]
     if {"avx2", "fma"} <= flags:
         candidates += ["Haswell"]
     if {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"} <= flags:
         candidates += ["SkylakeX"]
+    caller = os.environ.get("OPENBLAS_CORETYPE")
+    if caller and caller not in candidates:
+        candidates += [caller]
     rates, detected = {}, None
     for c in candidates:
-        env = {**blas_env(threads), "OPENBLAS_VERBOSE": "2", **({"OPENBLAS_CORETYPE": c} if c else {})}
+        # None: no OPENBLAS_CORETYPE in the child at all, so that OpenBLAS detects the CPU itself.
+        env = {**blas_env(threads), "OPENBLAS_VERBOSE": "2", "OPENBLAS_CORETYPE": c}
         q, _ = run_measured(pt + ["gemm", "--data", data, "--threads", "1"], work, env)
         core = re.search(r"Core: (\S+)", open(os.path.join(work, "err")).read())
         if c is None and core:
@@ -75,10 +82,14 @@ def choose_coretype(pt, data, threads, work):
 
 
 def gemm_rates(build, threads):
-    # Medians of 3 repetitions of >= 1 s each: single short runs of these kernels varied by 2x on
-    # the shared 2-vCPU machine.
+    # Medians of 5 repetitions of >= 1 s each, the repetitions of all kernels run in a random
+    # interleaved order: single short runs of these kernels varied by 2x on the shared 2-vCPU
+    # machine, and with each kernel's repetitions back to back a burst of noise from the host
+    # slowed one kernel's median alone (the dense pass, whose work does not depend on the silent
+    # fraction, came out at 1.46-3.90 ms across the silent fractions of one run).
     out = subprocess.run([f"{build}/bench/dalenet_bench", "--benchmark_filter=BM_Gemm|BM_SilentProjection",
-                          "--benchmark_min_time=1", "--benchmark_repetitions=3",
+                          "--benchmark_min_time=1", "--benchmark_repetitions=5",
+                          "--benchmark_enable_random_interleaving=true",
                           "--benchmark_report_aggregates_only=true", "--benchmark_format=json"],
                          capture_output=True, text=True, check=True,
                          env={**os.environ, "OMP_NUM_THREADS": str(threads)}).stdout
@@ -99,6 +110,9 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--data", default=os.environ.get("DALENET_DATA", os.path.expanduser("~/.cache/dalenet")))
     ap.add_argument("--markdown", help="also write the tables as Markdown to this file")
+    ap.add_argument("--peer-coretype", metavar="KERNEL",
+                    help="run the peer on this OpenBLAS kernel (OPENBLAS_CORETYPE, e.g. SkylakeX) instead of the "
+                         "fastest one measured")
     ap.add_argument("--quick", action="store_true", help="1 epoch / 1 repeat per workload (a smoke run)")
     a = ap.parse_args()
     # The PyTorch peer rebuilds model files with this build's Python module (dalenet.to_torch).
@@ -121,9 +135,9 @@ def main():
         pt = [PY, os.path.join(HERE, "torch_workloads.py")]
         cfg = lambda name: os.path.join(ROOT, "experiments", name)  # noqa: E731
         print("== OpenBLAS kernel for the peer", file=sys.stderr)
-        detected, chosen, core_rates = choose_coretype(pt, a.data, a.threads, work)
-        if chosen and chosen != detected:
-            CORETYPE["OPENBLAS_CORETYPE"] = chosen
+        detected, chosen, core_rates = choose_coretype(pt, a.data, a.threads, work, a.peer_coretype)
+        # None unsets a caller's OPENBLAS_CORETYPE in the peer's processes: OpenBLAS's own choice won.
+        CORETYPE["OPENBLAS_CORETYPE"] = chosen if chosen != detected else None
         print(f"== GEMM peak and sparse kernels (dalenet_bench, {T} threads)", file=sys.stderr)
         gemm, silent = gemm_rates(a.build, a.threads)
         peak = max(gemm.values())
@@ -226,9 +240,12 @@ def main():
           f"{dense_pgd_s / pgd_bp['pytorch_best_s']:.2f}, robust_accuracy {dense_pgd.get('robust_accuracy', float('nan')):.4f}; "
           f"the incremental path (the row above) takes {pgd_bp['dalenet_s'] / dense_pgd_s:.2f} of its time")
         w("")
-        w(f"OpenBLAS kernel of the peer: {chosen} (OpenBLAS's own detection: {detected or 'not probed'}; "
+        caller = os.environ.get("OPENBLAS_CORETYPE")
+        w(f"OpenBLAS kernel of the peer: {chosen or 'OpenBLAS own choice'} (OpenBLAS's own detection: "
+          f"{detected or 'not probed'}; "
+          + (f"the caller's OPENBLAS_CORETYPE={caller} was a candidate; " if caller and not a.peer_coretype else "") +
           "torch.mm GEMM rate by kernel, best shape, 1 torch thread: " +
-          (", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in core_rates.items()) or "OPENBLAS_CORETYPE set by the caller") + ")")
+          (", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in core_rates.items()) or "not probed: --peer-coretype") + ")")
         w("")
         w("GEMM of the peer (torch.mm on OpenBLAS, torch/BLAS threads): " + ", ".join(
             f"{k}: {v:.1f} GFLOP/s" for k, v in peer_gemm.items()))
@@ -237,8 +254,8 @@ def main():
                                                     f"{v:.1f} GFLOP/s" for k, v in sorted(gemm.items())))
         w("")
         w("Sparse vs dense execution of a 784 -> 2000 log-normalised projection (the 2000 -> 10 output projection "
-          "dense in both), batch 100, forward alone and forward + input gradient (ms per pass, median of 3 "
-          "repetitions; dalenet_bench BM_SilentProjection):")
+          "dense in both), batch 100, forward alone and forward + input gradient (ms per pass, median of 5 "
+          "repetitions run in a random interleaved order; dalenet_bench BM_SilentProjection):")
         w("")
         w("| silent % | forward: dense ms | sparse ms | speed-up | forward + gradient: dense ms | sparse ms | speed-up |")
         w("|---:|---:|---:|---:|---:|---:|---:|")

@@ -96,6 +96,7 @@ struct Gradients {
 struct BackwardScratch {
   std::vector<Eigen::MatrixXf> delta;
   ForwardCache::SparseScratch sparse;
+  Eigen::MatrixXf rect, dtop;  // a competition layer's rectified drive and excitatory deltas [N_E x B]
 };
 void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<const Eigen::MatrixXf>& dlogits,
               Gradients* grads, Eigen::MatrixXf* input_grad, BackwardScratch& scratch);

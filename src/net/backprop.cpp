@@ -5,17 +5,22 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "dalenet/error.hpp"
+#include "util/gemm.hpp"
 
 namespace dalenet {
 
 namespace {
 // delta (in: dL/dy, out: dL/dpre), elementwise by the activation's derivative.
-void times_derivative(Activation a, const Eigen::MatrixXf& pre, const Eigen::MatrixXf& y, Eigen::MatrixXf& delta) {
+// pre and y as Refs: a block of rows (the excitatory units) binds without a copy.
+void times_derivative(Activation a, const Eigen::Ref<const Eigen::MatrixXf>& pre,
+                      const Eigen::Ref<const Eigen::MatrixXf>& y, Eigen::MatrixXf& delta) {
   switch (a) {
     case Activation::identity:
       return;
@@ -44,56 +49,46 @@ void check_finite_input(const Eigen::Ref<const Eigen::MatrixXf>& X) {
                          std::to_string(b) + ", feature " + std::to_string(i));
 }
 
-// Destination size (entries) from which assign_product and split_rows_product share a product's
-// work out over the threads; smaller products are not worth a parallel region.
+// Destination size (entries) from which split_rows_product shares a product's work out over the
+// threads; smaller products are not worth a parallel region.
 constexpr Eigen::Index kLargeProduct = 65536;
 
-// dst = product (an Eigen GEMM expression) for a large dst, zeroed in parallel first: with `=`,
-// Eigen zeroes the destination on one thread and then adds the product into it with its threaded
-// GEMM. That serial pass (3 MB per batch for the weight gradient at 784-1000) kept the second
-// thread idle: the BP epoch went from 0.80-0.83 to 0.72-0.78 s. The same sums (0 + x = x), so
-// bit-identical results; small products keep `=` (Eigen evaluates them coefficient-wise).
-template <typename Dst, typename Product>
-void assign_product(Dst&& dst, const Product& product) {
-  if (dst.size() < kLargeProduct) {
-    dst.noalias() = product;
-    return;
-  }
-  const Eigen::Index outer = dst.outerSize();
-#pragma omp parallel for schedule(static)
-  for (Eigen::Index o = 0; o < outer; ++o) {
-    if constexpr (std::decay_t<Dst>::IsRowMajor)
-      dst.row(o).setZero();
-    else
-      dst.col(o).setZero();
-  }
-  dst.noalias() += product;
-}
-
-// dst = lhs * rhs for a large dst, the rows of lhs (and of dst) split statically over the threads,
-// each share one Eigen GEMM on one thread (inside a parallel region Eigen starts none of its own).
-// Eigen's threaded GEMM packs the right-hand side once, shared, and its threads wait on each
+// dst = lhs * rhs. A large product is split statically over the threads by rows of lhs (and of
+// dst), each share one GEMM on one thread (detail::gemm_reusing_buffers: Eigen's kernel, with its
+// packing buffers kept per thread, so no allocation per call); a smaller one, or any with one
+// thread, runs whole on the calling thread (detail::product_into). Each share zeroes its own rows
+// first: with `=`, Eigen zeroes the destination on one thread before its threaded GEMM, and that
+// serial pass (3 MB per batch for the weight gradient at 784-1000) kept the second thread idle.
+// Eigen's threaded GEMM also packs the right-hand side once, shared, and its threads wait on each
 // other's panels; for BP's forward product (a row-major 1000 x 784 weight matrix times 784 x 128
 // activations, 2 threads) the split ran 16-20 % faster: 766-796 against 910-971 µs, best of 15
 // rounds of 100 in a scratch micro-benchmark. Each thread packs the whole right-hand side itself
 // (784 x 128 floats here). Shares end on multiples of 48 rows, the GEMM kernel's row panel. The
-// sums per entry depend on the share's blocking, so results may differ between thread counts (as
+// sums per entry depend on the depth blocking, so results may differ between thread counts (as
 // with Eigen's threaded product); for a given count they are the same on every run.
+// as_eigen_threaded: the shares use the depth blocking Eigen's threaded GEMM would use for the
+// whole product, so that the sums are those of `dst = lhs * rhs` (the weight and input gradients,
+// which Eigen's threaded product computed before; the input gradient's depth, the hidden layer,
+// is blocked). Without it each share is blocked for one thread, as the forward products always
+// were (bit-identical models and attacks either way, checked against the builds before).
 template <typename Dst, typename Lhs, typename Rhs>
-void split_rows_product(Dst&& dst, const Lhs& lhs, const Rhs& rhs) {
+void split_rows_product(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool as_eigen_threaded = false) {
   constexpr Eigen::Index kPanel = 48;
   const Eigen::Index rows = dst.rows(), parts = std::max(1, Eigen::nbThreads());
   if (dst.size() < kLargeProduct || parts == 1) {
-    assign_product(dst, lhs * rhs);
+    detail::product_into(dst, lhs, rhs);
     return;
   }
+  const Eigen::Index blocking_threads =
+      as_eigen_threaded ? detail::eigen_gemm_threads(rows, dst.cols(), lhs.cols(), std::decay_t<Dst>::IsRowMajor) : 1;
   const auto edge = [&](Eigen::Index k) {
     return k == parts ? rows : std::min(rows, (rows * k / parts + kPanel / 2) / kPanel * kPanel);
   };
 #pragma omp parallel for schedule(static)
   for (Eigen::Index k = 0; k < parts; ++k) {
     const Eigen::Index lo = edge(k), hi = edge(k + 1);
-    if (hi > lo) dst.middleRows(lo, hi - lo).noalias() = lhs.middleRows(lo, hi - lo) * rhs;
+    if (hi > lo)
+      detail::gemm_reusing_buffers(dst.middleRows(lo, hi - lo), lhs.middleRows(lo, hi - lo), rhs, blocking_threads);
   }
 }
 
@@ -180,7 +175,8 @@ void compete(const Layer& L, const float* z, Eigen::Index n, float& level, int& 
 
 namespace {
 // delta (in: dL/dy, out: dL/dz) through the activation and, if any, the competition.
-void layer_derivative(const Layer& layer, const ForwardCache& cache, std::size_t l, Eigen::MatrixXf& delta) {
+void layer_derivative(const Layer& layer, const ForwardCache& cache, std::size_t l, Eigen::MatrixXf& delta,
+                      BackwardScratch& scratch) {
   if (layer.competition == Competition::none) {
     times_derivative(layer.activation, cache.pre[l], cache.act[l], delta);
     return;
@@ -188,8 +184,10 @@ void layer_derivative(const Layer& layer, const ForwardCache& cache, std::size_t
   const Eigen::MatrixXf& pre = cache.pre[l];
   const Eigen::Index nE = layer.excitatory_count();
   // y = f(max(0, z - I)): through f (evaluated at the rectified value), then the rectification.
-  Eigen::MatrixXf rect = pre.topRows(nE).cwiseMax(0.0F);
-  Eigen::MatrixXf dtop = delta.topRows(nE);
+  Eigen::MatrixXf& rect = scratch.rect;  // reused across calls: no allocation per batch
+  Eigen::MatrixXf& dtop = scratch.dtop;
+  rect = pre.topRows(nE).cwiseMax(0.0F);
+  dtop = delta.topRows(nE);
   if (layer.divisive) {
     for (Eigen::Index b = 0; b < pre.cols(); ++b)
       if (cache.pool[l](b) > 0.0F) rect.col(b) /= cache.pool[l](b);
@@ -488,7 +486,9 @@ void prepare_projection(const Projection& p, std::size_t l, ForwardCache& cache)
     cache.sparse[l] = w.sparseView(0.0F, 0.0F);
     cache.sparse[l].makeCompressed();
     cache.sparse_t[l] = cache.sparse[l].transpose();
-  } else {
+  } else if (cache.sparse[l].outerSize() != 0 || cache.sparse_t[l].outerSize() != 0) {
+    // Eigen's SparseMatrix::resize allocates its outer index even for 0 x 0, so an empty one is
+    // left alone (2 allocations per projection per training batch otherwise).
     cache.sparse[l].resize(0, 0);
     cache.sparse_t[l].resize(0, 0);
   }
@@ -647,7 +647,7 @@ void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<co
   scratch.delta.resize(L);
   // delta[l] = dL/dpre[l] for l >= 1; delta[0] = dL/dX.
   scratch.delta[L - 1] = dlogits;
-  layer_derivative(net.layers[L - 1], cache, L - 1, scratch.delta[L - 1]);
+  layer_derivative(net.layers[L - 1], cache, L - 1, scratch.delta[L - 1], scratch);
   for (std::size_t l = L - 1; l >= 1; --l) {
     const auto& p = net.projections[l - 1];
     const Eigen::MatrixXf& d = scratch.delta[l];
@@ -655,7 +655,7 @@ void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<co
       if (p.efficacy != Efficacy::linear)
         throw InputError("parameter gradients through " + to_string(p.efficacy) +
                          " efficacy are not implemented (such projections learn by local rules)");
-      assign_product(grads->weight[l - 1], d * cache.act[l - 1].transpose());
+      split_rows_product(grads->weight[l - 1], d, cache.act[l - 1].transpose(), true);
       grads->bias[l - 1].noalias() = d.rowwise().sum();
       if (p.has_mask()) grads->weight[l - 1].array() *= p.mask.cast<float>().array();
     }
@@ -668,12 +668,12 @@ void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<co
     } else if (runs_thin(p)) {
       thin_transposed_times_dense(product_weight(p, cache, l - 1), d, below);
     } else if (p.efficacy == Efficacy::linear) {
-      assign_product(below, p.weight.transpose() * d);
+      split_rows_product(below, p.weight.transpose(), d, true);
     } else {
       const Eigen::Index live = cache.live_rows[l - 1];
-      assign_product(below, cache.effective[l - 1].topRows(live).transpose() * d.topRows(live));
+      split_rows_product(below, cache.effective[l - 1].topRows(live).transpose(), d.topRows(live), true);
     }
-    if (l > 1) layer_derivative(net.layers[l - 1], cache, l - 1, below);
+    if (l > 1) layer_derivative(net.layers[l - 1], cache, l - 1, below, scratch);
   }
   if (input_grad != nullptr) *input_grad = scratch.delta[0];
 }

@@ -2,15 +2,19 @@
 // multiplicative (exponentiated) updates in the hidden layer, feedback inhibition through
 // inhibitory interneurons, homeostatic thresholds, structural plasticity, and a local supervised
 // output rule. Every equation, its source and its rationale: docs/RULE.md (labels H1..H5, O1, O2).
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "dalenet/backprop.hpp"
 #include "dalenet/error.hpp"
 #include "dalenet/local.hpp"
 #include "dalenet/rng.hpp"
 #include "rules/gradient_rules.hpp"
+#include "util/gemm.hpp"
 
 namespace dalenet::rules {
 namespace {
@@ -63,9 +67,18 @@ class HiddenEm : public LocalPlasticity {
     // under the competition about 5 % of the (j, b) pairs, where two full [N x B] x [B x P]
     // products did 20 times the work. Synaptic scaling w_hat = w / sum_i w_ij is folded into the
     // same sweep; rows summing to 0 stay.
+    // Each thread's row buffers persist across batches (no allocation per batch).
+    const std::size_t buffers = 3 * static_cast<std::size_t>(omp_get_max_threads());
+    if (row_buffers_.size() < buffers) row_buffers_.resize(buffers);
 #pragma omp parallel reduction(+ : flips)
     {
-      Eigen::Array<float, 1, Eigen::Dynamic> g(P), next(P), magnitude(P);
+      const std::size_t t = 3 * static_cast<std::size_t>(omp_get_thread_num());
+      auto& g = row_buffers_[t];
+      auto& next = row_buffers_[t + 1];
+      auto& magnitude = row_buffers_[t + 2];
+      g.resize(P);
+      next.resize(P);
+      magnitude.resize(P);
 #pragma omp for schedule(static)
       for (Eigen::Index j = 0; j < N; ++j) {
         // A row with a negative weight (mixed-sign starts only) works on |w|; the sign check and
@@ -124,6 +137,7 @@ class HiddenEm : public LocalPlasticity {
   HiddenUpdate kind_;
   bool signed_efficacy_;
   double eta_, base_eta_;
+  std::vector<Eigen::Array<float, 1, Eigen::Dynamic>> row_buffers_;  // g, next, |w_j| per thread [P]
 };
 
 // O1: three-factor delta rule at the output neuron, multiplicative so that every weight keeps its
@@ -139,7 +153,8 @@ class OutputDelta : public LocalPlasticity {
   void update(Synapses syn, const LocalBatch& b, PlasticityCounters& counters) override {
     before_ = syn.weight;
     const auto B = static_cast<float>(b.pre.cols());
-    step_.noalias() = (*b.modulator) * b.pre.transpose();  // sum_b (t - y)_k h_j
+    step_.resize(b.modulator->rows(), b.pre.rows());
+    detail::product_into(step_, *b.modulator, b.pre.transpose());  // sum_b (t - y)_k h_j
     // The sign factor in its own statement, and only when needed: inside the exp expression it
     // made Eigen fall back to the scalar exp, which rounds differently from the vectorised one.
     if (any_negative(syn.weight)) step_.array() *= syn.weight.array().sign();
