@@ -55,8 +55,8 @@ constexpr Eigen::Index kLargeProduct = 65536;
 
 // dst = lhs * rhs. A large product is split statically over the threads by rows of lhs (and of
 // dst), each share one GEMM on one thread (detail::gemm_reusing_buffers: Eigen's kernel, with its
-// packing buffers kept per thread, so no allocation per call); a smaller one, or any with one
-// thread, runs whole on the calling thread (detail::product_into). Each share zeroes its own rows
+// packing buffers kept per thread, so no allocation per call); one that Eigen would not thread,
+// or any with one thread, runs whole on the calling thread (detail::product_into). Each share zeroes its own rows
 // first: with `=`, Eigen zeroes the destination on one thread before its threaded GEMM, and that
 // serial pass (3 MB per batch for the weight gradient at 784-1000) kept the second thread idle.
 // Eigen's threaded GEMM also packs the right-hand side once, shared, and its threads wait on each
@@ -69,18 +69,26 @@ constexpr Eigen::Index kLargeProduct = 65536;
 // as_eigen_threaded: the shares use the depth blocking Eigen's threaded GEMM would use for the
 // whole product, so that the sums are those of `dst = lhs * rhs` (the weight and input gradients,
 // which Eigen's threaded product computed before; the input gradient's depth, the hidden layer,
-// is blocked). Without it each share is blocked for one thread, as the forward products always
-// were (bit-identical models and attacks either way, checked against the builds before).
+// is blocked). Without it each share of a large product is blocked for one thread, as the forward
+// products always were. A smaller product that Eigen would thread is split too, with Eigen's
+// blocking (bit-identical models and attacks either way, checked against the builds before).
 template <typename Dst, typename Lhs, typename Rhs>
 void split_rows_product(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool as_eigen_threaded = false) {
   constexpr Eigen::Index kPanel = 48;
   const Eigen::Index rows = dst.rows(), parts = std::max(1, Eigen::nbThreads());
-  if (dst.size() < kLargeProduct || parts == 1) {
+  const bool large = dst.size() >= kLargeProduct;
+  // What Eigen's `dst = lhs * rhs` would do: the threads of its GEMM (1 for a product that it
+  // evaluates coefficient-wise or as a matrix-vector product, which product_into leaves to it).
+  const Eigen::Index eigen_threads =
+      detail::eigen_uses_gemm(rows, dst.cols(), lhs.cols())
+          ? detail::eigen_gemm_threads(rows, dst.cols(), lhs.cols(), std::decay_t<Dst>::IsRowMajor)
+          : 1;
+  if (parts == 1 || (!large && eigen_threads == 1)) {
     detail::product_into(dst, lhs, rhs);
     return;
   }
-  const Eigen::Index blocking_threads =
-      as_eigen_threaded ? detail::eigen_gemm_threads(rows, dst.cols(), lhs.cols(), std::decay_t<Dst>::IsRowMajor) : 1;
+  // A product below kLargeProduct that Eigen would thread keeps Eigen's sums (its blocking).
+  const Eigen::Index blocking_threads = as_eigen_threaded || !large ? eigen_threads : 1;
   const auto edge = [&](Eigen::Index k) {
     return k == parts ? rows : std::min(rows, (rows * k / parts + kPanel / 2) / kPanel * kPanel);
   };

@@ -79,9 +79,14 @@ inline void gemm_reusing_buffers(Dst&& dst, const Lhs& lhs, const Rhs& rhs, Eige
 // dst = lhs * rhs (dst already sized), single-threaded, as Eigen's `dst.noalias() = lhs * rhs`
 // computes it: a product this small coefficient-wise, one with a single row or column as a
 // matrix-vector product (neither allocates), every other one through gemm_reusing_buffers.
+// Whether Eigen evaluates a rows x cols x depth product with its GEMM kernel (Eigen 3.4).
+inline bool eigen_uses_gemm(Eigen::Index rows, Eigen::Index cols, Eigen::Index depth) {
+  return rows > 1 && cols > 1 && depth + rows + cols >= 20;
+}
+
 template <typename Dst, typename Lhs, typename Rhs>
 inline void product_into(Dst&& dst, const Lhs& lhs, const Rhs& rhs) {
-  if (dst.rows() > 1 && dst.cols() > 1 && rhs.rows() + dst.rows() + dst.cols() >= 20)
+  if (eigen_uses_gemm(dst.rows(), dst.cols(), lhs.cols()))
     gemm_reusing_buffers(dst, lhs, rhs);
   else
     dst.noalias() = lhs * rhs;
