@@ -128,7 +128,9 @@ def paper_section():
              "5 few-shot draws): the verdict table of `runs/paper-quick/index.html`, copied from its "
              f"results.json. Units took {env['unit_seconds_total']:.0f} s in all ("
              + ", ".join(f"{k} {v:.0f} s" for k, v in sorted(env["unit_seconds_by_kind"].items()))
-             + f"), {env['threads_per_unit']} threads per unit, on {env['hardware_threads']} hardware threads.\n",
+             + f"), {env['threads_per_unit']} threads per unit, on {env['hardware_threads']} hardware threads"
+             + (f"; the largest process running units peaked at {env['peak_rss_mib']:.0f} MiB resident"
+                if "peak_rss_mib" in env else "") + ".\n",
              "| claim | verdict | deciding numbers |",
              "|---|---|---|"]
     for c in P["claims"]:

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <toml++/toml.h>
 #include <unistd.h>
@@ -239,6 +240,13 @@ void run_fewshot_unit(const PaperConfig& cfg, const PaperUnit& u, const std::str
   write_file_atomic(dir + "/fewshot.json", res.dump(1) + "\n");
 }
 
+// Peak resident memory of this process so far, MiB (getrusage; Linux reports ru_maxrss in KiB).
+double peak_rss_mib() {
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0.0;
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
 void run_unit(const PaperConfig& cfg, const PaperUnit& u, const PaperOptions& opt) {
   const std::string dir = unit_dir(opt.out_dir, u.id);
   fs::create_directories(dir);
@@ -258,7 +266,8 @@ void run_unit(const PaperConfig& cfg, const PaperUnit& u, const PaperOptions& op
                                {"kind", u.kind},
                                {"stage", u.stage},
                                {"seconds", seconds_since(t0)},
-                               {"threads", current_threads()}};
+                               {"threads", current_threads()},
+                               {"peak_rss_mib", peak_rss_mib()}};
   write_file_atomic(dir + "/done.json", done.dump(1) + "\n");
 }
 
@@ -313,7 +322,7 @@ nlohmann::json environment_json(const PaperConfig& cfg, const PaperOptions& opt,
   env["data_sha256"] = hashes;
   // Wall time per stage: the sum of the units' own times (across resumed invocations and processes).
   std::map<std::string, double> per_kind, per_stage;
-  double total_units = 0.0;
+  double total_units = 0.0, peak_rss = 0.0;
   for (const auto& u : units) {
     const std::string p = unit_dir(opt.out_dir, u.id) + "/done.json";
     std::ifstream f(p);
@@ -323,10 +332,13 @@ nlohmann::json environment_json(const PaperConfig& cfg, const PaperOptions& opt,
     per_kind[u.kind] += d.value("seconds", 0.0);
     per_stage["stage " + std::to_string(u.stage)] += d.value("seconds", 0.0);
     total_units += d.value("seconds", 0.0);
+    peak_rss = std::max(peak_rss, d.value("peak_rss_mib", 0.0));
   }
   env["unit_seconds_by_kind"] = per_kind;
   env["unit_seconds_by_stage"] = per_stage;
   env["unit_seconds_total"] = total_units;
+  // The largest peak resident memory of a process while it ran units (the job's memory need).
+  env["peak_rss_mib"] = peak_rss;
   env["this_invocation_wall_s"] = wall_s;
   return env;
 }

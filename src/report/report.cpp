@@ -749,6 +749,8 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
     env.rows.push_back({"unit time, " + k + " units", fmt::format("{:.0f} s", v.get<double>())});
   env.rows.push_back({"unit time: total", fmt::format("{:.0f} s", run_info.value("unit_seconds_total", 0.0))});
   env.rows.push_back(
+      {"peak memory (largest process running units)", fmt::format("{:.0f} MiB", run_info.value("peak_rss_mib", 0.0))});
+  env.rows.push_back(
       {"wall time of the last invocation", fmt::format("{:.0f} s", run_info.value("this_invocation_wall_s", 0.0))});
   for (const auto& [k, v] : run_info.at("data_sha256").items())
     env.rows.push_back({"sha256 " + k, v.get<std::string>()});

@@ -19,6 +19,12 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 reference() {  # an uninterrupted single-process run
   "$DALENET" paper --config "$CONFIG" --out "$WORK/ref" --quiet > "$WORK/ref.log"
   test -f "$WORK/ref/results.json"
+  # The job's peak memory is reported (issue 8), from the units' done.json files.
+  $PY - "$WORK/ref/results.json" <<'PYEOF'
+import json, sys
+env = json.load(open(sys.argv[1]))["environment"]
+assert env["peak_rss_mib"] > 1, env.get("peak_rss_mib")
+PYEOF
 }
 
 case "$MODE" in
