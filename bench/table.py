@@ -241,7 +241,8 @@ def main():
           f"the incremental path (the row above) takes {pgd_bp['dalenet_s'] / dense_pgd_s:.2f} of its time")
         w("")
         caller = os.environ.get("OPENBLAS_CORETYPE")
-        w(f"OpenBLAS kernel of the peer: {chosen or 'OpenBLAS own choice'} (OpenBLAS's own detection: "
+        peer_kernel = chosen or "OpenBLAS's own choice"
+        w(f"OpenBLAS kernel of the peer: {peer_kernel} (OpenBLAS's own detection: "
           f"{detected or 'not probed'}; "
           + (f"the caller's OPENBLAS_CORETYPE={caller} was a candidate; " if caller and not a.peer_coretype else "") +
           "torch.mm GEMM rate by kernel, best shape, 1 torch thread: " +

@@ -34,10 +34,10 @@ inline Eigen::Index eigen_gemm_threads(Eigen::Index rows, Eigen::Index cols, Eig
 // choose for this product (1 inside a parallel region). Its depth blocking kc, and so the order of
 // every sum, is then Eigen's: models and attacks computed through this function are bit-identical
 // to those computed through Eigen's products (checked on the BP, EG, sign-constrained BP and bio
-// configurations). Where Eigen would have used 2 threads, the product now runs on 1; callers use it
-// for products too small to be worth splitting (a 10 x 1000 weight gradient) and for each thread's
-// share of a large one, passing as blocking_threads the count Eigen would have used for the whole
-// (so that the share's sums are those of Eigen's threaded product of the whole).
+// configurations). The product runs on the calling thread: callers use it for products Eigen
+// would not thread (product_into) and for each thread's share of a split one, passing as
+// blocking_threads the count Eigen would have used for the whole (so that the share's sums are
+// those of Eigen's threaded product of the whole; split_rows_product, src/net/backprop.cpp).
 // Only the buffers persist (OpenMP's worker threads live as long as the process); a thread keeps
 // them for the last 8 shapes it met. dst, lhs, rhs: matrices, blocks or transposes with unit inner
 // stride.
