@@ -1,6 +1,7 @@
 // Google Benchmark micro-benchmarks of the hot paths on the 784-1000-10 MLP with batch 128:
 // forward, backward (parameter and input gradients), one full Adam training step, and a dense
-// GEMM of the same shape as the forward pass (the machine's reference point).
+// GEMM of the same shape as the forward pass, by Eigen and by the library's own GEMM path (the
+// machine's reference points).
 // Run: build/bench/dalenet_bench   (a benchmark, not a test; bench/table.py prints the ratios against PyTorch)
 #include <benchmark/benchmark.h>
 
@@ -9,6 +10,7 @@
 #include "dalenet/backprop.hpp"
 #include "dalenet/rule.hpp"
 #include "dalenet/threads.hpp"
+#include "util/gemm.hpp"
 
 using namespace dalenet;
 
@@ -83,6 +85,22 @@ void BM_Gemm(benchmark::State& st) {
   flops(st, 2.0 * static_cast<double>(m * k * n));
 }
 
+// The same products through the library's own GEMM path (detail::split_rows_product, what the
+// forward pass, the gradients and the bio drive run: dalenet's kernel on AVX-512 builds, Eigen's
+// otherwise), the weight matrix row-major as the networks store it.
+void BM_GemmLibrary(benchmark::State& st) {
+  set_threads(static_cast<int>(st.range(0)));
+  const auto m = st.range(1), k = st.range(2), n = st.range(3);
+  const WeightMatrix A = WeightMatrix::Random(m, k);
+  const Eigen::MatrixXf B = Eigen::MatrixXf::Random(k, n);
+  Eigen::MatrixXf C(m, n);
+  for (auto _ : st) {
+    detail::split_rows_product(C, A, B);
+    benchmark::DoNotOptimize(C.data());
+  }
+  flops(st, 2.0 * static_cast<double>(m * k * n));
+}
+
 // Sparse vs dense execution of a bio-like input projection (784 -> 2000, log-normalised
 // efficacy) with a given percentage of silent synapses, weights fixed (evaluation, attacks).
 // Arguments: silent %, 1 = sparse / 0 = dense. Forward then input gradient, batch 100.
@@ -132,4 +150,10 @@ BENCHMARK(BM_Forward)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_Backward)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_AdamTrainStep)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_Gemm)->Args({2, 1000, 784, 128})->Args({2, 1000, 1000, 1000})->UseRealTime();
+BENCHMARK(BM_GemmLibrary)
+    ->Args({2, 1000, 784, 128})
+    ->Args({2, 1000, 1000, 1000})
+    ->Args({1, 1000, 784, 128})
+    ->Args({1, 512, 784, 128})
+    ->UseRealTime();
 BENCHMARK_MAIN();

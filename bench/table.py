@@ -4,8 +4,8 @@
 Each workload runs in its own process (bench/workloads.cpp for dalenet, bench/torch_workloads.py
 for PyTorch) so its peak resident memory (getrusage of the child) is its own. Times are medians
 over epochs or repeats, excluding data loading. GFLOP/s count the dense multiply-adds of the work
-(x2); "of peak" divides by the best GEMM rate measured in this same run (Eigen through
-dalenet_bench, or OpenBLAS through torch.mm at every thread pair). The PyTorch peer is Debian's python3-torch on OpenBLAS (libopenblas0-pthread),
+(x2); "of peak" divides by the best GEMM rate measured in this same run (Eigen's or the library's
+own GEMM path through dalenet_bench, or OpenBLAS through torch.mm at every thread pair). The PyTorch peer is Debian's python3-torch on OpenBLAS (libopenblas0-pthread),
 never the reference BLAS: the script refuses to run otherwise.
 
 "allocations per step": heap allocations per steady-state training batch or PGD step of dalenet
@@ -221,7 +221,7 @@ def main():
         w(f"dalenet vs PyTorch (Debian python3-torch on OpenBLAS), {T} threads (PyTorch s: torch and OpenBLAS at "
           f"{T} threads; *best*: its fastest of every torch/OpenBLAS thread pair up to {T}), medians over "
           f"{'1' if a.quick else '3'} epochs/repeats (bio: {'1' if a.quick else '2'} epochs); "
-          f"GEMM peak {peak:.0f} GFLOP/s (the best GEMM rate of Eigen or OpenBLAS in this run)")
+          f"GEMM peak {peak:.0f} GFLOP/s (the best GEMM rate of Eigen, dalenet's GEMM path or OpenBLAS in this run)")
         w("")
         w("| workload | dalenet s | PyTorch s | ratio | PyTorch best s (torch/BLAS threads) | ratio to best | GFLOP/s | "
           "PyTorch GFLOP/s | of peak | peak MiB dalenet | peak MiB PyTorch | dalenet allocations per step | "
@@ -251,8 +251,11 @@ def main():
         w("GEMM of the peer (torch.mm on OpenBLAS, torch/BLAS threads): " + ", ".join(
             f"{k}: {v:.1f} GFLOP/s" for k, v in peer_gemm.items()))
         w("")
-        w("GEMM (Eigen, dalenet_bench): " + ", ".join(f"{k.replace('BM_Gemm/', '').replace('/real_time', '')}: "
-                                                    f"{v:.1f} GFLOP/s" for k, v in sorted(gemm.items())))
+        w("GEMM (dalenet_bench; m/k/n, threads first; Eigen: Eigen's `C = A * B`; dalenet: the library's own "
+          "path, split_rows_product, dalenet's kernel on AVX-512 builds): " + ", ".join(
+              f"{'dalenet' if k.startswith('BM_GemmLibrary') else 'Eigen'} "
+              f"{k.replace('BM_GemmLibrary/', '').replace('BM_Gemm/', '').replace('/real_time', '')}: "
+              f"{v:.1f} GFLOP/s" for k, v in sorted(gemm.items())))
         w("")
         w("Sparse vs dense execution of a 784 -> 2000 log-normalised projection (the 2000 -> 10 output projection "
           "dense in both), batch 100, forward alone and forward + input gradient (ms per pass, median of 5 "

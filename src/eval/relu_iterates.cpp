@@ -6,6 +6,7 @@
 
 #include "dalenet/backprop.hpp"
 #include "dalenet/error.hpp"
+#include "util/gemm.hpp"
 
 namespace dalenet::detail {
 
@@ -24,7 +25,8 @@ ReluIterates::ReluIterates(const Network& net)
 }
 
 void ReluIterates::dense_forward(const Eigen::Ref<const Eigen::MatrixXf>& X) {
-  z_.noalias() = w_ * X;
+  z_.resize(w_.rows(), X.cols());
+  split_rows_product(z_, w_, X);
   ++counters_.dense_forwards;
 }
 
@@ -118,7 +120,7 @@ void ReluIterates::build_jacobian() {
   for (Eigen::Index k = 0; k < C; ++k) {
 #pragma omp parallel for schedule(static) if (B >= 16)
     for (Eigen::Index b = 0; b < B; ++b) masked.col(b) = active_.col(b).cwiseProduct(v_.row(k).transpose());
-    block.noalias() = w_.transpose() * masked;
+    split_rows_product(block, w_.transpose(), masked);
 #pragma omp parallel for schedule(static) if (B >= 16)
     for (Eigen::Index b = 0; b < B; ++b) jac_.col(b * C + k) = block.col(b);
   }
@@ -179,11 +181,11 @@ void ReluIterates::input_gradient(const Eigen::Ref<const Eigen::MatrixXf>& X, co
       // Rounding in the running sums grows with the number of updates: a dense pass now and then
       // bounds it (never within one PGD-100 run).
       dense_forward(X);
-      drive_step_.noalias() = w_ * step_prev_;
+      split_rows_product(drive_step_, w_, step_prev_);
       incremental_since_dense_ = 0;
     } else {
       if (static_cast<double>(changed) > kDenseChangedFraction * static_cast<double>(D * B)) {
-        drive_step_.noalias() = w_ * step_prev_;
+        split_rows_product(drive_step_, w_, step_prev_);
         ++counters_.dense_forwards;
       } else {
         incremental_forward();
@@ -203,7 +205,7 @@ void ReluIterates::input_gradient(const Eigen::Ref<const Eigen::MatrixXf>& X, co
     // dL/dx = W^T (active .* V^T dL/dlogits), as backward() computes it.
     hidden_grad_.noalias() = v_.transpose() * dlogits_;
     hidden_grad_.array() *= active_.array();
-    grad.noalias() = w_.transpose() * hidden_grad_;
+    split_rows_product(grad, w_.transpose(), hidden_grad_);
     return;
   }
 #pragma omp parallel for schedule(static) if (B >= 16)

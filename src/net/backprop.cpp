@@ -48,57 +48,6 @@ void check_finite_input(const Eigen::Ref<const Eigen::MatrixXf>& X) {
                          std::to_string(b) + ", feature " + std::to_string(i));
 }
 
-// Destination size (entries) from which split_rows_product shares a product's work out over the
-// threads; smaller products are not worth a parallel region.
-constexpr Eigen::Index kLargeProduct = 65536;
-
-// dst = lhs * rhs. A large product is split statically over the threads by rows of lhs (and of
-// dst), each share one GEMM on one thread (detail::gemm_reusing_buffers: Eigen's kernel, with its
-// packing buffers kept per thread, so no allocation per call); one that Eigen would not thread,
-// or any with one thread, runs whole on the calling thread (detail::product_into). Each share zeroes its own rows
-// first: with `=`, Eigen zeroes the destination on one thread before its threaded GEMM, and that
-// serial pass (3 MB per batch for the weight gradient at 784-1000) kept the second thread idle.
-// Eigen's threaded GEMM also packs the right-hand side once, shared, and its threads wait on each
-// other's panels; for BP's forward product (a row-major 1000 x 784 weight matrix times 784 x 128
-// activations, 2 threads) the split ran 16-20 % faster: 766-796 against 910-971 µs, best of 15
-// rounds of 100 in a scratch micro-benchmark. Each thread packs the whole right-hand side itself
-// (784 x 128 floats here). Shares end on multiples of 48 rows, the GEMM kernel's row panel. The
-// sums per entry depend on the depth blocking, so results may differ between thread counts (as
-// with Eigen's threaded product); for a given count they are the same on every run.
-// as_eigen_threaded: the shares use the depth blocking Eigen's threaded GEMM would use for the
-// whole product, so that the sums are those of `dst = lhs * rhs` (the weight and input gradients,
-// which Eigen's threaded product computed before; the input gradient's depth, the hidden layer,
-// is blocked). Without it each share of a large product is blocked for one thread, as the forward
-// products always were. A smaller product that Eigen would thread is split too, with Eigen's
-// blocking (bit-identical models and attacks either way, checked against the builds before).
-template <typename Dst, typename Lhs, typename Rhs>
-void split_rows_product(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool as_eigen_threaded = false) {
-  constexpr Eigen::Index kPanel = 48;
-  const Eigen::Index rows = dst.rows(), parts = std::max(1, Eigen::nbThreads());
-  const bool large = dst.size() >= kLargeProduct;
-  // What Eigen's `dst = lhs * rhs` would do: the threads of its GEMM (1 for a product that it
-  // evaluates coefficient-wise or as a matrix-vector product, which product_into leaves to it).
-  const Eigen::Index eigen_threads =
-      detail::eigen_uses_gemm(rows, dst.cols(), lhs.cols())
-          ? detail::eigen_gemm_threads(rows, dst.cols(), lhs.cols(), std::decay_t<Dst>::IsRowMajor)
-          : 1;
-  if (parts == 1 || (!large && eigen_threads == 1)) {
-    detail::product_into(dst, lhs, rhs);
-    return;
-  }
-  // A product below kLargeProduct that Eigen would thread keeps Eigen's sums (its blocking).
-  const Eigen::Index blocking_threads = as_eigen_threaded || !large ? eigen_threads : 1;
-  const auto edge = [&](Eigen::Index k) {
-    return k == parts ? rows : std::min(rows, (rows * k / parts + kPanel / 2) / kPanel * kPanel);
-  };
-#pragma omp parallel for schedule(static)
-  for (Eigen::Index k = 0; k < parts; ++k) {
-    const Eigen::Index lo = edge(k), hi = edge(k + 1);
-    if (hi > lo)
-      detail::gemm_reusing_buffers(dst.middleRows(lo, hi - lo), lhs.middleRows(lo, hi - lo), rhs, blocking_threads);
-  }
-}
-
 // Sum and count of the z_j > t. Sixteen independent lanes, added in a fixed order at the end
 // (a single accumulator would need reassociation to vectorise), so the result is the same on
 // every run. Written as one 16-float array operation per step: as a loop over 16 scalar lanes,
@@ -536,10 +485,10 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
     } else if (runs_thin(p)) {
       thin_times_dense(product_weight(p, cache, l), cache.act[l], z);
     } else if (p.efficacy == Efficacy::linear) {
-      split_rows_product(z, p.weight, cache.act[l]);
+      detail::split_rows_product(z, p.weight, cache.act[l]);
     } else {
       const Eigen::Index live = cache.live_rows[l];
-      split_rows_product(z.topRows(live), cache.effective[l].topRows(live), cache.act[l]);
+      detail::split_rows_product(z.topRows(live), cache.effective[l].topRows(live), cache.act[l]);
       z.bottomRows(z.rows() - live).setZero();
     }
     const Layer& layer = net.layers[l + 1];
@@ -662,7 +611,7 @@ void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<co
       if (p.efficacy != Efficacy::linear)
         throw InputError("parameter gradients through " + to_string(p.efficacy) +
                          " efficacy are not implemented (such projections learn by local rules)");
-      split_rows_product(grads->weight[l - 1], d, cache.act[l - 1].transpose(), true);
+      detail::split_rows_product(grads->weight[l - 1], d, cache.act[l - 1].transpose(), true);
       grads->bias[l - 1].noalias() = d.rowwise().sum();
       if (p.has_mask()) grads->weight[l - 1].array() *= p.mask.cast<float>().array();
     }
@@ -675,10 +624,10 @@ void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<co
     } else if (runs_thin(p)) {
       thin_transposed_times_dense(product_weight(p, cache, l - 1), d, below);
     } else if (p.efficacy == Efficacy::linear) {
-      split_rows_product(below, p.weight.transpose(), d, true);
+      detail::split_rows_product(below, p.weight.transpose(), d, true);
     } else {
       const Eigen::Index live = cache.live_rows[l - 1];
-      split_rows_product(below, cache.effective[l - 1].topRows(live).transpose(), d.topRows(live), true);
+      detail::split_rows_product(below, cache.effective[l - 1].topRows(live).transpose(), d.topRows(live), true);
     }
     if (l > 1) layer_derivative(net.layers[l - 1], cache, l - 1, below, scratch);
   }

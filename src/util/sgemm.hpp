@@ -1,0 +1,51 @@
+#pragma once
+// dalenet's own single-precision GEMM for AVX-512 machines (internal to the library).
+//
+// Why: on the machines of the AMD kind (Zen 5, full-width AVX-512) Eigen 3.4's GEMM kernel
+// (48 x 4 register tile, 12 accumulators) ran the 1000^3 product at 200 GFLOP/s on 2 threads
+// against OpenBLAS's 341, and about 90 GFLOP/s per thread at the BP epoch's 1000 x 784 x 128
+// (docs/PERFORMANCE.md, run 10). This kernel follows the BLIS design: a 32 x 12 register tile
+// (24 zmm accumulators, the B operand broadcast from memory), B packed in kc x 12 panels that stay
+// in L1, A packed in 32-row panels of an mc x kc block that stays in L2.
+//
+// Sums: C(i, j) = sum over depth blocks of (sum over k in the block, in order, of A(i, k) B(k, j)),
+// the blocks added in order. The depth blocking depends on the depth alone, so an entry's value
+// does not depend on m, n, on which rows or columns a call computes, or on the thread count
+// (split_rows_product shares rows out over threads).
+#include <Eigen/Core>
+#include <type_traits>
+
+namespace dalenet::detail {
+
+// Whether this build carries the kernel (compiled with AVX-512F, e.g. -march=native on an
+// AVX-512 machine). Without it the callers use Eigen's GEMM (src/util/gemm.hpp).
+#if defined(__AVX512F__)
+inline constexpr bool kOwnSgemm = true;
+#else
+inline constexpr bool kOwnSgemm = false;
+#endif
+
+// C = A * B, A: m x k, B: k x n, C: m x n, on the calling thread. Element (i, j) of a matrix X
+// lies at X[i * rs_x + j * cs_x]; C must have unit row stride or unit column stride. No heap
+// allocation once the thread's packing buffers have grown to the largest blocks it has met
+// (at most 240 x 384 floats for A and 384 x 3072 for B). Throws std::logic_error where the
+// kernel is not compiled in (kOwnSgemm false).
+void sgemm(Eigen::Index m, Eigen::Index n, Eigen::Index k, const float* A, Eigen::Index rs_a, Eigen::Index cs_a,
+           const float* B, Eigen::Index rs_b, Eigen::Index cs_b, float* C, Eigen::Index rs_c, Eigen::Index cs_c);
+
+// sgemm on Eigen expressions with unit inner stride: plain matrices, blocks, Maps, transposes.
+template <typename Dst, typename Lhs, typename Rhs>
+void sgemm(Dst&& dst, const Lhs& lhs, const Rhs& rhs) {
+  const auto strides = [](const auto& x, Eigen::Index& rs, Eigen::Index& cs) {
+    using X = std::decay_t<decltype(x)>;
+    rs = X::IsRowMajor ? x.outerStride() : 1;
+    cs = X::IsRowMajor ? 1 : x.outerStride();
+  };
+  Eigen::Index rs_a = 0, cs_a = 0, rs_b = 0, cs_b = 0, rs_c = 0, cs_c = 0;
+  strides(lhs, rs_a, cs_a);
+  strides(rhs, rs_b, cs_b);
+  strides(dst, rs_c, cs_c);
+  sgemm(dst.rows(), dst.cols(), lhs.cols(), lhs.data(), rs_a, cs_a, rhs.data(), rs_b, cs_b, dst.data(), rs_c, cs_c);
+}
+
+}  // namespace dalenet::detail

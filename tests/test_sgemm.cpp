@@ -1,0 +1,169 @@
+// dalenet's own GEMM kernel (src/util/sgemm.hpp) against a double-precision reference.
+#include <gtest/gtest.h>
+
+#include <Eigen/Core>
+#include <cmath>
+#include <limits>
+#include <tuple>
+
+#include "dalenet/backprop.hpp"
+#include "dalenet/network.hpp"
+#include "dalenet/rng.hpp"
+#include "dalenet/threads.hpp"
+#include "util/gemm.hpp"
+#include "util/sgemm.hpp"
+
+namespace {
+
+using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Checks every entry of C = A B against the product in double, within the rounding bound of a
+// float sum of k terms, (k + 2) eps sum_p |A(i, p) B(p, j)|.
+template <typename C, typename A, typename B>
+void expect_product(const C& c, const A& a, const B& b, const std::string& what) {
+  const Eigen::MatrixXd ad = a.template cast<double>(), bd = b.template cast<double>();
+  const Eigen::MatrixXd ref = ad * bd, bound = ad.cwiseAbs() * bd.cwiseAbs();
+  const double eps = std::numeric_limits<float>::epsilon();
+  int bad = 0;
+  for (Eigen::Index j = 0; j < c.cols(); ++j)
+    for (Eigen::Index i = 0; i < c.rows(); ++i)
+      if (std::abs(c(i, j) - ref(i, j)) > (static_cast<double>(a.cols()) + 2) * eps * bound(i, j) + 1e-30 && ++bad < 4)
+        ADD_FAILURE() << what << ": C(" << i << ", " << j << ") = " << c(i, j) << ", reference " << ref(i, j);
+  EXPECT_EQ(bad, 0) << what;
+}
+
+template <typename Mat>
+Mat random_matrix(Eigen::Index rows, Eigen::Index cols, unsigned seed) {
+  std::srand(seed);
+  return Mat::Random(rows, cols);
+}
+
+TEST(Sgemm, MatchesADoubleReferenceInEveryLayout) {
+  if (!dalenet::detail::kOwnSgemm) GTEST_SKIP() << "built without AVX-512F: Eigen's GEMM is used";
+  // Shapes around the register tile (32 x 12), the blocks (240 rows, depth blocks of at most 384,
+  // 3072 columns) and the 16-wide transposes of the packing.
+  const std::tuple<int, int, int> shapes[] = {{1, 1, 1},        {5, 3, 7},       {32, 12, 16},   {33, 13, 17},
+                                              {31, 11, 15},     {100, 128, 784}, {241, 25, 385}, {64, 3075, 20},
+                                              {500, 128, 1000}, {17, 40, 0}};
+  unsigned seed = 1;
+  for (const auto& [m, n, k] : shapes) {
+    const RowMajor a_r = random_matrix<RowMajor>(m, k, seed++);
+    const Eigen::MatrixXf a_c = a_r, b_c = random_matrix<Eigen::MatrixXf>(k, n, seed++);
+    const RowMajor b_r = b_c;
+    const std::string shape = std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k);
+    for (int layout = 0; layout < 8; ++layout) {
+      Eigen::MatrixXf c_c = Eigen::MatrixXf::Constant(m, n, 7.0F);
+      RowMajor c_r = RowMajor::Constant(m, n, 7.0F);
+      const bool a_rows = (layout & 1) != 0, b_rows = (layout & 2) != 0, c_rows = (layout & 4) != 0;
+      const auto run = [&](auto& c) {
+        if (a_rows && b_rows) dalenet::detail::sgemm(c, a_r, b_r);
+        if (a_rows && !b_rows) dalenet::detail::sgemm(c, a_r, b_c);
+        if (!a_rows && b_rows) dalenet::detail::sgemm(c, a_c, b_r);
+        if (!a_rows && !b_rows) dalenet::detail::sgemm(c, a_c, b_c);
+      };
+      const std::string what = shape + " layout " + std::to_string(layout);
+      if (c_rows) {
+        run(c_r);
+        expect_product(c_r, a_c, b_c, what);
+      } else {
+        run(c_c);
+        expect_product(c_c, a_c, b_c, what);
+      }
+    }
+  }
+}
+
+TEST(Sgemm, BlocksAndTransposesWithOuterStrides) {
+  if (!dalenet::detail::kOwnSgemm) GTEST_SKIP() << "built without AVX-512F: Eigen's GEMM is used";
+  // The operands as the library passes them: blocks of larger matrices and transposes.
+  const RowMajor big_a = random_matrix<RowMajor>(90, 400, 11);
+  const Eigen::MatrixXf big_b = random_matrix<Eigen::MatrixXf>(400, 70, 12);
+  Eigen::MatrixXf big_c = Eigen::MatrixXf::Constant(100, 80, 3.0F);
+  auto a = big_a.block(3, 5, 70, 390);
+  auto b = big_b.block(5, 2, 390, 45);
+  dalenet::detail::sgemm(big_c.block(4, 6, 70, 45), a, b);
+  expect_product(big_c.block(4, 6, 70, 45), Eigen::MatrixXf(a), Eigen::MatrixXf(b), "blocks");
+  EXPECT_EQ(big_c(3, 6), 3.0F) << "wrote outside the destination block";
+  EXPECT_EQ(big_c(74, 6), 3.0F) << "wrote outside the destination block";
+  EXPECT_EQ(big_c(4, 51), 3.0F) << "wrote outside the destination block";
+  // The weight gradient's form: a row-major destination = columns x transposed columns.
+  const Eigen::MatrixXf d = random_matrix<Eigen::MatrixXf>(130, 128, 13),
+                        x = random_matrix<Eigen::MatrixXf>(200, 128, 14);
+  RowMajor g(130, 200);
+  dalenet::detail::sgemm(g, d, x.transpose());
+  expect_product(g, d, Eigen::MatrixXf(x.transpose()), "d x^T");
+  Eigen::MatrixXf below(200, 128);
+  const RowMajor w = random_matrix<RowMajor>(130, 200, 15);
+  dalenet::detail::sgemm(below, w.transpose(), d);
+  expect_product(below, Eigen::MatrixXf(w.transpose()), d, "W^T d");
+}
+
+TEST(Sgemm, AnEntryDoesNotDependOnTheRowsOrColumnsComputed) {
+  if (!dalenet::detail::kOwnSgemm) GTEST_SKIP() << "built without AVX-512F: Eigen's GEMM is used";
+  // split_rows_product shares rows out over threads: the rows of a share must be bit-identical
+  // to the same rows of the whole product, whatever the share's size.
+  const RowMajor w = random_matrix<RowMajor>(1000, 784, 21);
+  const Eigen::MatrixXf x = random_matrix<Eigen::MatrixXf>(784, 128, 22);
+  Eigen::MatrixXf whole(1000, 128);
+  dalenet::detail::sgemm(whole, w, x);
+  for (const auto& [lo, rows] : {std::pair{0, 500}, std::pair{480, 520}, std::pair{7, 33}, std::pair{999, 1}}) {
+    Eigen::MatrixXf part(rows, 128);
+    dalenet::detail::sgemm(part, w.middleRows(lo, rows), x);
+    EXPECT_TRUE(part == whole.middleRows(lo, rows)) << "rows " << lo << " + " << rows;
+  }
+  Eigen::MatrixXf cols(1000, 5);
+  dalenet::detail::sgemm(cols, w, x.middleCols(100, 5));
+  EXPECT_TRUE(cols == whole.middleCols(100, 5));
+}
+
+TEST(Sgemm, ProductIntoMatchesEigen) {
+  // The library's entry point, with or without the kernel: the same products as Eigen's, to
+  // rounding.
+  const RowMajor w = random_matrix<RowMajor>(300, 200, 31);
+  const Eigen::MatrixXf x = random_matrix<Eigen::MatrixXf>(200, 50, 32);
+  Eigen::MatrixXf z(300, 50);
+  dalenet::detail::product_into(z, w, x);
+  expect_product(z, Eigen::MatrixXf(w), x, "product_into");
+}
+
+TEST(Sgemm, ForwardAndGradientsDoNotDependOnTheThreadCount) {
+  if (!dalenet::detail::kOwnSgemm) GTEST_SKIP() << "built without AVX-512F: Eigen's sums depend on its threads";
+  // A batch large enough for every product to be split over the threads (784-1000-10, batch 128:
+  // forward, weight gradient, input gradient): with dalenet's kernel the logits, parameter and
+  // input gradients are bit-identical at 1 and 2 threads.
+  using namespace dalenet;
+  NetworkSpec spec;
+  spec.hidden = {1000};
+  Network net = make_network(spec);
+  Rng rng(5);
+  init_weights(net, InitSpec{}, rng);
+  const Eigen::MatrixXf X = (random_matrix<Eigen::MatrixXf>(784, 128, 41).array() + 1.0F) / 2.0F;
+  std::vector<std::uint8_t> y(128);
+  for (std::size_t b = 0; b < y.size(); ++b) y[b] = static_cast<std::uint8_t>(b % 10);
+  struct Out {
+    Eigen::MatrixXf logits, input_grad;
+    Gradients grads;
+  };
+  const auto pass = [&](int threads) {
+    set_threads(threads);
+    ForwardCache cache;
+    BackwardScratch scratch;
+    Out o;
+    forward(net, X, cache);
+    Eigen::MatrixXf d;
+    softmax_cross_entropy(cache.logits(), y, Reduction::mean, &d);
+    o.grads.resize_like(net);
+    backward(net, cache, d, &o.grads, &o.input_grad, scratch);
+    o.logits = cache.logits();
+    return o;
+  };
+  const int before = current_threads();
+  const Out one = pass(1), two = pass(2);
+  set_threads(before);
+  EXPECT_TRUE(one.logits == two.logits);
+  EXPECT_TRUE(one.input_grad == two.input_grad);
+  for (std::size_t l = 0; l < one.grads.weight.size(); ++l)
+    EXPECT_TRUE(one.grads.weight[l] == two.grads.weight[l]) << "weight gradient " << l;
+}
+
+}  // namespace
