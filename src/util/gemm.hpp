@@ -113,9 +113,10 @@ constexpr Eigen::Index kLargeProduct = 65536;
 // rule's drive, the ReLU-iterate attacks' passes). A large product is split statically over the
 // threads by rows of lhs (and of dst), each share one GEMM on one thread (gemm_one_thread, no
 // allocation per call); a small one, or any with one thread, runs whole on the calling thread
-// (product_into). Each share zeroes its own rows first: with `=`, Eigen zeroes the destination
-// on one thread before its threaded GEMM, and that serial pass (3 MB per batch for the weight
-// gradient at 784-1000) kept the second thread idle. Eigen's threaded GEMM also packs the
+// (product_into). Each share writes its own rows (dalenet's kernel stores its first depth block,
+// Eigen's zeroes the share first): with `=`, Eigen zeroes the destination on one thread before its
+// threaded GEMM, and that serial pass (3 MB per batch for the weight gradient at 784-1000) kept
+// the second thread idle. Eigen's threaded GEMM also packs the
 // right-hand side once, shared, and its threads wait on each other's panels; for BP's forward
 // product (a row-major 1000 x 784 weight matrix times 784 x 128 activations, 2 threads) the split
 // ran 16-20 % faster with Eigen's kernel: 766-796 against 910-971 µs, best of 15 rounds of 100 in
