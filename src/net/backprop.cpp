@@ -1,7 +1,5 @@
 #include "dalenet/backprop.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -221,15 +219,15 @@ constexpr auto kCsrRowKernels = kernel_table<kMaxPackets>([](auto n) { return &c
 // dst(r, c) = src(r, c) for a col-major src [rows x cols] (leading dimension lds) written
 // row-major (row r at dst + r * ldd): a transposing copy. Whole P x P tiles (P = the SIMD packet
 // width) go through registers (P packet loads, one in-register transpose, P packet stores); the
-// ragged edges are copied one float at a time. shared: called by every thread of a parallel
-// region, which share the tiles of rows out with `omp for` (each element is written once, so the
-// copy is thread-count independent); otherwise the calling thread copies everything. A scalar
-// strided copy here cost more than the sparse product itself.
+// ragged edges are copied one float at a time. Called inside a parallel region: tiles of rows are
+// shared out with `omp for` (each element is written once, so the copy is thread-count
+// independent). A scalar strided copy here cost more than the sparse product itself.
 void transpose_copy(const float* src, Eigen::Index rows, Eigen::Index cols, Eigen::Index lds, float* dst,
-                    Eigen::Index ldd, bool shared) {
+                    Eigen::Index ldd) {
   namespace ei = Eigen::internal;
   const Eigen::Index row_tiles = rows / kPacket, col_tiles = cols / kPacket;
-  const auto tile_row = [&](Eigen::Index t) {
+#pragma omp for schedule(static) nowait
+  for (Eigen::Index t = 0; t < row_tiles; ++t) {
     const Eigen::Index r0 = t * kPacket;
     for (Eigen::Index c0 = 0; c0 < col_tiles * kPacket; c0 += kPacket) {
 // GCC warns that the packet type's vector attributes are dropped as a template argument; Eigen's
@@ -244,82 +242,51 @@ void transpose_copy(const float* src, Eigen::Index rows, Eigen::Index cols, Eige
     }
     for (Eigen::Index r = r0; r < r0 + kPacket; ++r)
       for (Eigen::Index c = col_tiles * kPacket; c < cols; ++c) dst[r * ldd + c] = src[c * lds + r];
-  };
-  const auto ragged_row = [&](Eigen::Index r) {
-    for (Eigen::Index c = 0; c < cols; ++c) dst[r * ldd + c] = src[c * lds + r];
-  };
-  if (shared) {
-#pragma omp for schedule(static) nowait
-    for (Eigen::Index t = 0; t < row_tiles; ++t) tile_row(t);
-#pragma omp for schedule(static) nowait
-    for (Eigen::Index r = row_tiles * kPacket; r < rows; ++r) ragged_row(r);
-  } else {
-    for (Eigen::Index t = 0; t < row_tiles; ++t) tile_row(t);
-    for (Eigen::Index r = row_tiles * kPacket; r < rows; ++r) ragged_row(r);
   }
+#pragma omp for schedule(static) nowait
+  for (Eigen::Index r = row_tiles * kPacket; r < rows; ++r)
+    for (Eigen::Index c = 0; c < cols; ++c) dst[r * ldd + c] = src[c * lds + r];
 }
 
 // out = S * X for CSR S [m x k] and dense X [k x B]. Eigen's own sparse x dense product walks
 // X's rows with stride k and, threaded, slowed down by two orders of magnitude on a busy 2-core
-// machine; here X is copied to row-major (transpose_copy), its rows padded with zeros to a whole
-// number of SIMD packets, and each row of the result is accumulated in registers over blocks of
-// up to kMaxPackets packets (128 columns with AVX-512; a block of X stays in cache while every row
-// uses it), then copied back to column-major the same way. Each element is summed by one thread
-// in CSR order, so the result does not depend on the thread count or on the split.
-// The split: with at least one packet of columns (examples) per thread, each thread takes its own
-// packets through all three steps (copy in, product, copy back), which then need no barrier
-// between them; BM_SilentProjection at 95 % silent spent about a fifth of its samples in
-// libgomp's barriers when the threads shared each step out (rows of X, rows of S, rows of the
-// result) with a barrier after each. Fewer columns: the steps are shared out that way.
+// machine; here X is copied once to row-major (transpose_copy), its rows padded with zeros to a
+// whole number of SIMD packets, and each row of the result is accumulated in registers over
+// blocks of up to kMaxPackets packets (128 columns with AVX-512; a block of X stays in cache while
+// every row uses it), then copied back to column-major the same way. Rows of the result are split statically
+// over threads; each element is summed by one thread in CSR order, so the result does not depend
+// on the thread count.
 void csr_times_dense(const Eigen::SparseMatrix<float, Eigen::RowMajor>& S, const Eigen::MatrixXf& X,
                      Eigen::MatrixXf& out, ForwardCache::SparseScratch& scratch) {
   constexpr Eigen::Index kBlock = kMaxPackets * kPacket, kPad = kPacket;
-  const Eigen::Index B = X.cols(), ld = (B + kPad - 1) / kPad * kPad, k = X.rows(), m = S.rows();
-  scratch.rhs.resize(k, ld);
+  const Eigen::Index B = X.cols(), ld = (B + kPad - 1) / kPad * kPad;
+  scratch.rhs.resize(X.rows(), ld);
   scratch.rhs.rightCols(ld - B).setZero();
-  scratch.result.resize(m, ld);
-  out.resize(m, B);
+  scratch.result.resize(S.rows(), ld);
+  out.resize(S.rows(), B);
   const int* outer = S.outerIndexPtr();
   const int* inner = S.innerIndexPtr();
   const float* value = S.valuePtr();
-  const auto rows = static_cast<int>(m);
+  const auto rows = static_cast<int>(S.rows());
   float* res = scratch.result.data();
   float* rhs = scratch.rhs.data();
-  // Result columns [c_begin, c_end) (a whole number of packets) for rows [0, rows) or, shared, for
-  // the rows `omp for` gives this thread.
-  const auto product = [&](Eigen::Index c_begin, Eigen::Index c_end, bool shared) {
-    for (Eigen::Index c0 = c_begin; c0 < c_end; c0 += kBlock) {
-      const auto kernel = kCsrRowKernels[static_cast<std::size_t>(std::min(kBlock, c_end - c0) / kPacket) - 1];
-      const auto row = [&](int i) {
-        kernel(inner, value, outer[i], outer[i + 1], rhs + c0, ld, res + static_cast<Eigen::Index>(i) * ld + c0);
-      };
-      if (shared) {
-#pragma omp for schedule(static) nowait
-        for (int i = 0; i < rows; ++i) row(i);
-      } else {
-        for (int i = 0; i < rows; ++i) row(i);
-      }
-    }
-  };
-  const Eigen::Index packets = ld / kPacket;
 #pragma omp parallel
   {
-    const auto threads = static_cast<Eigen::Index>(omp_get_num_threads());
-    if (packets >= threads) {
-      const auto t = static_cast<Eigen::Index>(omp_get_thread_num());
-      const Eigen::Index c_begin = packets * t / threads * kPacket, c_end = packets * (t + 1) / threads * kPacket;
-      const Eigen::Index b_end = std::min(c_end, B);  // the padding columns stay zero
-      transpose_copy(X.data() + c_begin * k, k, b_end - c_begin, k, rhs + c_begin, ld, false);
-      product(c_begin, c_end, false);
-      // result [m x ld] row-major is, read column-major, its transpose [ld x m].
-      transpose_copy(res + c_begin, b_end - c_begin, m, ld, out.data() + c_begin * m, m, false);
-    } else {
-      transpose_copy(X.data(), k, B, k, rhs, ld, true);
+    transpose_copy(X.data(), X.rows(), B, X.rows(), rhs, ld);
 #pragma omp barrier
-      product(0, ld, true);
-#pragma omp barrier
-      transpose_copy(res, B, m, ld, out.data(), m, true);
+    for (Eigen::Index c0 = 0; c0 < ld; c0 += kBlock) {
+      const Eigen::Index width = std::min(kBlock, ld - c0);
+#pragma omp for schedule(static) nowait
+      for (int i = 0; i < rows; ++i) {
+        float* dst = res + static_cast<Eigen::Index>(i) * ld + c0;
+        const float* src = rhs + c0;
+        kCsrRowKernels[static_cast<std::size_t>(width / kPacket) - 1](inner, value, outer[i], outer[i + 1], src, ld,
+                                                                      dst);
+      }
     }
+#pragma omp barrier
+    // result [m x ld] row-major is, read column-major, its transpose [ld x m]: copy its first B rows.
+    transpose_copy(res, B, S.rows(), ld, out.data(), S.rows());
   }
 }
 

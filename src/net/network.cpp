@@ -59,9 +59,59 @@ Eigen::VectorXf magnitude_row_sums(const Eigen::Ref<const WeightMatrix>& w, bool
   return negative ? Eigen::VectorXf(w.cwiseAbs().rowwise().sum()) : Eigen::VectorXf(w.rowwise().sum());
 }
 
+// One pass over the row for the sign check and the sum (called twice per row and batch by the bio
+// rule; as minCoeff() then sum() it took two). The sum is Eigen's `row.sum()` to the bit: its
+// vectorised reduction (Eigen 3.4, Redux.h, LinearVectorizedTraversal) is reproduced step by step
+// with Eigen's own packet functions: packets from the first aligned element, in two interleaved
+// accumulators, then the odd packet, the horizontal sum, the unaligned head and the tail;
+// Row.MagnitudeMatchesEigensSum checks it at every length and alignment up to 200.
 RowMagnitude row_magnitude(const Eigen::Ref<const Eigen::RowVectorXf>& row) {
-  const bool negative = row.size() > 0 && row.minCoeff() < 0.0F;
-  return {negative ? row.cwiseAbs().sum() : row.sum(), negative};
+  namespace ei = Eigen::internal;
+  using Packet = ei::packet_traits<float>::type;
+  constexpr Eigen::Index kSize = ei::packet_traits<float>::size;
+  const Eigen::Index n = row.size();
+  if constexpr (!ei::packet_traits<float>::Vectorizable || kSize == 1) {
+    const bool negative = n > 0 && row.minCoeff() < 0.0F;
+    return {negative ? row.cwiseAbs().sum() : row.sum(), negative};
+  }
+  if (n == 0) return {};
+  const float* x = row.data();
+  const Eigen::Index start = ei::first_default_aligned(x, n);
+  const Eigen::Index end2 = start + (n - start) / (2 * kSize) * (2 * kSize);
+  const Eigen::Index end = start + (n - start) / kSize * kSize;
+  float sum = 0.0F;
+  bool negative = false;
+  if (end > start) {
+    const Packet zero = ei::pset1<Packet>(0.0F);
+    Packet s0 = ei::ploadu<Packet>(x + start), low = ei::pmin(s0, zero);
+    if (end - start > kSize) {
+      Packet s1 = ei::ploadu<Packet>(x + start + kSize);
+      low = ei::pmin(low, s1);
+      for (Eigen::Index i = start + 2 * kSize; i < end2; i += 2 * kSize) {
+        const Packet a = ei::ploadu<Packet>(x + i), b = ei::ploadu<Packet>(x + i + kSize);
+        s0 = ei::padd(s0, a);
+        s1 = ei::padd(s1, b);
+        low = ei::pmin(low, ei::pmin(a, b));
+      }
+      s0 = ei::padd(s0, s1);
+      if (end > end2) {
+        const Packet a = ei::ploadu<Packet>(x + end2);
+        s0 = ei::padd(s0, a);
+        low = ei::pmin(low, a);
+      }
+    }
+    sum = ei::predux(s0);
+    negative = ei::predux_min(low) < 0.0F;
+    for (Eigen::Index i = 0; i < start; ++i) sum += x[i];
+    for (Eigen::Index i = end; i < n; ++i) sum += x[i];
+  } else {
+    sum = x[0];
+    for (Eigen::Index i = 1; i < n; ++i) sum += x[i];
+  }
+  for (Eigen::Index i = 0; i < start && !negative; ++i) negative = x[i] < 0.0F;
+  for (Eigen::Index i = end; i < n && !negative; ++i) negative = x[i] < 0.0F;
+  if (negative) return {row.cwiseAbs().sum(), true};
+  return {sum, false};
 }
 
 namespace {

@@ -362,6 +362,9 @@ class BioRule : public LearningRule {
     const bool sharpen = exponent_ != 1.0;
     const auto p = static_cast<float>(exponent_);
     r_ = h;
+    // Columns are independent: shared out over threads, each column by one thread (thread-count
+    // independent); the sharpening's log and exp per rate made this loop costly on one thread.
+#pragma omp parallel for schedule(static) if (B >= 16)
     for (Eigen::Index b = 0; b < B; ++b) {
       if (sharpen) {
         const float top = r_.col(b).maxCoeff();
@@ -404,7 +407,9 @@ class BioRule : public LearningRule {
     return s;
   }
 
-  RuleCounters counters() const override { return counters_; }
+  RuleCounters counters() const override {
+    return counters_;
+  }
 
   // The output rule on the excitatory rates h [N_E x B] of this batch (forward already run).
   void output_step(Network& net, const Eigen::MatrixXf& h, std::span<const std::uint8_t> labels, float eta_out) {
