@@ -27,32 +27,25 @@ Index depth_block(Index k) {
   return (k + blocks - 1) / blocks;
 }
 
-// In-register transpose of a 16 x 16 block: r[i] holds row i on entry, column i on return.
-inline void transpose16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {
-    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int i = 0; i < 4; ++i) {
-    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
-    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
-    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
-    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
-  }
-  for (int i = 0; i < 8; ++i) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
-  }
+// GCC warns that the packet type's vector attributes are dropped as a template argument; Eigen's
+// own headers use the same PacketBlock (they are system headers, so there it is silent).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+using Tile = Eigen::internal::PacketBlock<Eigen::internal::Packet16f, 16>;
+#pragma GCC diagnostic pop
+
+// Lines [0, count) of 16 floats at src + i * stride (count <= 16; the others zero), transposed in
+// registers by Eigen's ptranspose: packet q of the result holds element q of every line.
+inline Tile load_transposed(const float* src, Index stride, Index count) {
+  Tile t;
+  for (Index i = 0; i < 16; ++i) t.packet[i] = i < count ? _mm512_loadu_ps(src + i * stride) : _mm512_setzero_ps();
+  Eigen::internal::ptranspose(t);
+  return t;
 }
 
+// A mask of the low n lanes (none for n <= 0, all for n >= 16).
 inline __mmask16 low_lanes(Index n) {
+  if (n <= 0) return 0;
   return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1U << n) - 1U);
 }
 
@@ -63,7 +56,7 @@ void pack_a(const float* A, Index rs, Index cs, Index mc, Index kc, float* dst) 
     const Index mr = std::min(kMR, mc - i0);
     const float* a = A + i0 * rs;
     if (rs == 1) {  // columns contiguous: two (masked) loads per depth step
-      const __mmask16 m0 = low_lanes(mr), m1 = low_lanes(mr - 16 < 0 ? 0 : mr - 16);
+      const __mmask16 m0 = low_lanes(mr), m1 = low_lanes(mr - 16);
       for (Index p = 0; p < kc; ++p) {
         _mm512_store_ps(dst + p * kMR, _mm512_maskz_loadu_ps(m0, a + p * cs));
         _mm512_store_ps(dst + p * kMR + 16, _mm512_maskz_loadu_ps(m1, a + p * cs + 16));
@@ -72,11 +65,8 @@ void pack_a(const float* A, Index rs, Index cs, Index mc, Index kc, float* dst) 
       Index p = 0;
       for (; p + 16 <= kc; p += 16)
         for (Index h = 0; h < kMR; h += 16) {
-          __m512 r[16];
-          for (Index i = 0; i < 16; ++i)
-            r[i] = h + i < mr ? _mm512_loadu_ps(a + (h + i) * rs + p) : _mm512_setzero_ps();
-          transpose16(r);
-          for (Index q = 0; q < 16; ++q) _mm512_store_ps(dst + (p + q) * kMR + h, r[q]);
+          const Tile t = load_transposed(a + h * rs + p, rs, mr - h);
+          for (Index q = 0; q < 16; ++q) _mm512_store_ps(dst + (p + q) * kMR + h, t.packet[q]);
         }
       for (; p < kc; ++p)
         for (Index i = 0; i < kMR; ++i) dst[p * kMR + i] = i < mr ? a[i * rs + p] : 0.0F;
@@ -100,10 +90,8 @@ void pack_b(const float* B, Index rs, Index cs, Index kc, Index nc, float* dst) 
     } else if (rs == 1) {  // columns contiguous: 16 x 16 transposes, 12 columns used
       Index p = 0;
       for (; p + 16 <= kc; p += 16) {
-        __m512 r[16];
-        for (Index j = 0; j < 16; ++j) r[j] = j < nr ? _mm512_loadu_ps(b + j * cs + p) : _mm512_setzero_ps();
-        transpose16(r);
-        for (Index q = 0; q < 16; ++q) _mm512_mask_storeu_ps(dst + (p + q) * kNR, kTile, r[q]);
+        const Tile t = load_transposed(b + p, cs, nr);
+        for (Index q = 0; q < 16; ++q) _mm512_mask_storeu_ps(dst + (p + q) * kNR, kTile, t.packet[q]);
       }
       for (; p < kc; ++p)
         for (Index j = 0; j < kNR; ++j) dst[p * kNR + j] = j < nr ? b[j * cs + p] : 0.0F;
@@ -131,7 +119,7 @@ void kernel_32x12(Index kc, const float* __restrict a, const float* __restrict b
       hi[j] = _mm512_fmadd_ps(a1, bj, hi[j]);
     }
   }
-  const __mmask16 m0 = low_lanes(mr), m1 = low_lanes(mr > 16 ? mr - 16 : 0);
+  const __mmask16 m0 = low_lanes(mr), m1 = low_lanes(mr - 16);
 #pragma GCC unroll 12
   for (Index j = 0; j < kNR; ++j) {
     if (j >= nr) break;
