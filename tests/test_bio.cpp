@@ -2,6 +2,7 @@
 // homeostasis, structural bookkeeping, end-to-end learning on a synthetic task.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <memory>
 
@@ -10,6 +11,7 @@
 #include "dalenet/local.hpp"
 #include "dalenet/train.hpp"
 #include "helpers.hpp"
+#include "rules/row_kernels.hpp"
 
 using namespace dalenet;
 using namespace dalenet::test;
@@ -622,5 +624,35 @@ TEST(Row, MagnitudeMatchesEigensSum) {
         ASSERT_TRUE(s.negative) << "n " << n << " offset " << offset << " at " << at;
         ASSERT_EQ(s.sum, signed_row.cwiseAbs().sum());
       }
+    }
+}
+
+TEST(Row, ScaleExpInPlaceMatchesTheRowExpression) {
+  // H3's in-place multiplicative step (src/rules/row_kernels.hpp) gives, bit for bit, what the row
+  // expression evaluated into an aligned buffer gave, and counts the sign flips as
+  // count_sign_changes does: every length to 100, g with all-zero packets (the shared factor),
+  // mixed packets and an all-nonzero row, weights of both signs and zeros.
+  Rng rng(11);
+  for (Eigen::Index n = 0; n <= 100; ++n)
+    for (int pattern = 0; pattern < 3; ++pattern) {
+      Eigen::Array<float, 1, Eigen::Dynamic> w(n), g(n);
+      for (Eigen::Index i = 0; i < n; ++i) {
+        w(i) = static_cast<float>(rng.uniform() - (pattern == 2 ? 0.3 : 0.0));
+        if (i % 7 == 3) w(i) = 0.0F;
+        const bool zero_packet = pattern == 0 || (pattern == 1 && (i / 16) % 2 == 0);
+        g(i) = zero_packet ? 0.0F : static_cast<float>(3.0 * rng.uniform());
+      }
+      // (inv < 0 for pattern 2: every non-zero weight flips, which H3 itself never does)
+      // k varies with n: over many arguments Eigen's vectorised exp and std::exp differ in places.
+      const float inv = pattern == 2 ? -1.7F : 1.7F, one = 0.9F;
+      const float k = (pattern == 2 ? -40.0F : 0.05F) * (1.0F + 0.37F * static_cast<float>(n));
+      Eigen::Array<float, 1, Eigen::Dynamic> expected(n);  // aligned, as H3's row buffers are
+      expected = w * inv * (k * (g - one)).exp();
+      const std::uint64_t flips = count_sign_changes(w.data(), expected.data(), n);
+      Eigen::Array<float, 1, Eigen::Dynamic> got = w;
+      EXPECT_EQ(rules::kernels::scale_exp_in_place(got.data(), g.data(), n, inv, k, one), flips) << n;
+      for (Eigen::Index i = 0; i < n; ++i)
+        ASSERT_EQ(std::bit_cast<std::uint32_t>(got(i)), std::bit_cast<std::uint32_t>(expected(i)))
+            << "n " << n << " pattern " << pattern << " at " << i;
     }
 }

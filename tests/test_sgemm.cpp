@@ -2,11 +2,14 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <tuple>
 
 #include "dalenet/backprop.hpp"
+#include "dalenet/error.hpp"
 #include "dalenet/network.hpp"
 #include "dalenet/rng.hpp"
 #include "dalenet/threads.hpp"
@@ -164,6 +167,56 @@ TEST(Sgemm, ForwardAndGradientsDoNotDependOnTheThreadCount) {
   EXPECT_TRUE(one.input_grad == two.input_grad);
   for (std::size_t l = 0; l < one.grads.weight.size(); ++l)
     EXPECT_TRUE(one.grads.weight[l] == two.grads.weight[l]) << "weight gradient " << l;
+}
+
+TEST(Sgemm, EfficacyPanelsMatchTheStoredEffectiveWeights) {
+  if (!dalenet::detail::kOwnSgemm) GTEST_SKIP() << "built without AVX-512F: no panel products";
+  // A forward_only cache computes a log_normalized projection's effective weights inside the
+  // product (src/net/efficacy.hpp); its drives must be bit-identical to the stored-matrix path's,
+  // at 1 and 2 threads, for depths with and without a scalar tail and with depth blocks starting
+  // inside a packet (784: 262, 262, 260). Rows: non-negative, mixed-sign, silent stretches (a
+  // packet below the floor), a NaN row, an empty row, empty trailing rows (the interneurons).
+  using namespace dalenet;
+  for (const Eigen::Index P : {Eigen::Index{37}, Eigen::Index{100}, Eigen::Index{784}}) {
+    NetworkSpec spec;
+    spec.input = P;
+    spec.hidden = {300};
+    Network net = make_network(spec);
+    Rng rng(9);
+    init_weights(net, InitSpec{}, rng);
+    Projection& in = net.projections[0];
+    in.efficacy = Efficacy::log_normalized;
+    in.efficacy_floor = 0.5F / static_cast<float>(P);
+    in.weight = (random_matrix<Eigen::MatrixXf>(300, P, 13).array().abs() * 0.09F + 0.01F).matrix();
+    for (Eigen::Index i = 0; i < 300; i += 3) in.weight.row(i).head(std::min<Eigen::Index>(P, 40)).setConstant(1e-7F);
+    for (Eigen::Index i = 1; i < 300; i += 5) in.weight(i, (i * 7) % P) = -0.05F;
+    in.weight.row(10).setZero();
+    in.weight(11, P / 2) = std::numeric_limits<float>::quiet_NaN();
+    in.weight.bottomRows(40).setZero();
+    const Eigen::MatrixXf X = (random_matrix<Eigen::MatrixXf>(P, 250, 17).array() + 1.0F) / 2.0F;
+    const int before = current_threads();
+    for (const int threads : {1, 2}) {
+      set_threads(threads);
+      ForwardCache stored, panels;
+      panels.forward_only = true;
+      forward(net, X, stored);
+      forward(net, X, panels);
+      EXPECT_NE(stored.prepared[0], nullptr);
+      EXPECT_EQ(panels.prepared[0], nullptr) << "the panel product did not run";
+      EXPECT_EQ(stored.live_rows[0], panels.live_rows[0]);
+      const auto bits = [](const Eigen::MatrixXf& m) {
+        return Eigen::Map<const Eigen::Matrix<std::uint32_t, Eigen::Dynamic, 1>>(
+            reinterpret_cast<const std::uint32_t*>(m.data()), m.size());
+      };
+      EXPECT_TRUE(bits(stored.pre[1]) == bits(panels.pre[1])) << "P " << P << ", " << threads << " threads";
+      EXPECT_TRUE(bits(stored.logits()) == bits(panels.logits())) << "P " << P << ", " << threads << " threads";
+      BackwardScratch scratch;
+      Eigen::MatrixXf input_grad;
+      const Eigen::MatrixXf d = Eigen::MatrixXf::Ones(10, 250);
+      EXPECT_THROW(backward(net, panels, d, nullptr, &input_grad, scratch), InputError);
+    }
+    set_threads(before);
+  }
 }
 
 }  // namespace

@@ -40,6 +40,12 @@ struct ForwardCache {
   // Set by callers whose weights do not change between passes (attacks, evaluation): the
   // effective weights computed by the first pass are reused instead of recomputed.
   bool weights_fixed = false;
+  // Set by callers that run no backward pass on this cache (the bio rule's training passes): a
+  // log_normalized projection whose weights change between passes then computes its effective
+  // weights block by block inside the product instead of storing them (effective[l] is stale),
+  // bit-identical and faster. backward() refuses such a cache.
+  bool forward_only = false;
+  std::vector<RowMagnitude> row_magnitudes;  // scratch of those products: per row of the weights
   Execution execution = Execution::automatic;
   // Optional per-projection choice: when it has an entry for projection l, that entry replaces
   // `execution` for l (a benchmark runs one projection sparse and leaves the others automatic).

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dalenet/error.hpp"
+#include "net/efficacy.hpp"
 #include "util/gemm.hpp"
 
 namespace dalenet {
@@ -451,6 +452,33 @@ void prepare_projection(const Projection& p, std::size_t l, ForwardCache& cache)
   cache.prepared[l] = p.weight.data();
   cache.prepared_shape[l] = {p.num_post(), p.num_pre()};
 }
+// Whether projection l's forward product runs on EfficacyPanels (src/net/efficacy.hpp): a
+// log_normalized projection whose weights change between passes (training), in a cache that
+// serves no backward pass, dense, on dalenet's kernel. Its effective weights are then never
+// stored (cache.effective[l] is not this pass's).
+bool runs_efficacy_panels(const Projection& p, std::size_t l, const ForwardCache& cache) {
+  const Execution execution = l < cache.projection_execution.size() ? cache.projection_execution[l] : cache.execution;
+  return detail::kOwnSgemm && cache.forward_only && !cache.weights_fixed && p.efficacy != Efficacy::linear &&
+         execution != Execution::sparse && !runs_thin(p);
+}
+
+// z = effective(W) x, the effective weights computed as the GEMM packs them. Rows after the last
+// one with input synapses (the interneurons) are not multiplied (as live_rows; the rows in between
+// without any give 0 either way).
+void efficacy_panel_product(const Projection& p, std::size_t l, ForwardCache& cache, Eigen::MatrixXf& z) {
+  auto& rows = cache.row_magnitudes;
+  rows.resize(static_cast<std::size_t>(p.num_post()));
+#pragma omp parallel for schedule(static) if (p.num_post() >= 64)
+  for (Eigen::Index i = 0; i < p.num_post(); ++i) rows[static_cast<std::size_t>(i)] = row_magnitude(p.weight.row(i));
+  Eigen::Index live = p.num_post();
+  while (live > 0 && !(rows[static_cast<std::size_t>(live - 1)].sum > 0.0F)) --live;
+  const detail::EfficacyPanels panels(p, rows);
+  detail::split_rows_panel_product(z.topRows(live), panels, cache.act[l]);
+  z.bottomRows(z.rows() - live).setZero();
+  cache.live_rows[l] = live;
+  cache.sparse_active[l] = 0;
+  cache.prepared[l] = nullptr;  // nothing prepared from these weights for a later pass
+}
 }  // namespace
 
 void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, ForwardCache& cache) {
@@ -479,8 +507,11 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
     // Reuse only what was prepared from these very weights (a cache may meet another network).
     const bool reuse = cache.weights_fixed && cache.prepared[l] == p.weight.data() &&
                        cache.prepared_shape[l] == std::pair{p.num_post(), p.num_pre()};
-    if (!reuse) prepare_projection(p, l, cache);
-    if (cache.sparse_active[l] != 0) {
+    const bool panels = runs_efficacy_panels(p, l, cache);
+    if (!panels && !reuse) prepare_projection(p, l, cache);
+    if (panels) {
+      efficacy_panel_product(p, l, cache, z);
+    } else if (cache.sparse_active[l] != 0) {
       csr_times_dense(cache.sparse[l], cache.act[l], z, cache.sparse_scratch);
     } else if (runs_thin(p)) {
       thin_times_dense(product_weight(p, cache, l), cache.act[l], z);
@@ -597,6 +628,7 @@ void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<co
               Gradients* grads, Eigen::MatrixXf* input_grad, BackwardScratch& scratch) {
   const std::size_t L = net.layers.size();
   if (cache.act.size() != L) throw InputError("backward() called without a matching forward()");
+  if (cache.forward_only) throw InputError("backward() called on a ForwardCache marked forward_only");
   if (dlogits.rows() != net.output_size() || dlogits.cols() != cache.act.back().cols())
     throw InputError("dlogits shape does not match the last forward pass");
   if (grads != nullptr) grads->resize_like(net);

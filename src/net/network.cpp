@@ -1,8 +1,11 @@
 #include "dalenet/network.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "dalenet/error.hpp"
+#include "net/efficacy.hpp"
 
 namespace dalenet {
 
@@ -115,13 +118,17 @@ RowMagnitude row_magnitude(const Eigen::Ref<const Eigen::RowVectorXf>& row) {
 }
 
 namespace {
-// e = ln(max(m * inv, floor)) - ln(floor) over one row of magnitudes m, exactly 0 at or below the
-// floor. In packets of 16 at offsets that are multiples of 16, as the single-row expression
-// evaluates them (so every value is bit-identical to it), and a packet of silent synapses (most
-// of them, once the bio rule has pruned) is zeroed without its 16 logarithms. ln(floor) is
-// subtracted as the same log computes it: the vectorised log (packets) and std::log (the scalar
-// tail) differ by one step for about 4 % of floors (e.g. floor 3.25e-6), where a silent synapse
-// got -9.5e-7 instead of 0. silence_factor's default floors are not among them.
+// e = ln(max(|w| * inv, floor)) - ln(floor) over one row of n weights, exactly 0 at or below the
+// floor, with the weight's sign (negative: the row has a negative weight; otherwise w >= 0 and
+// |w| is not formed). Computed for columns [c0, c1) into out[0, c1 - c0).
+// Every value is the one the single-row expression evaluated at offsets 0, 16, ... gives:
+// columns below n / 16 * 16 go through Eigen's vectorised log in packets of 16 (lane by lane, so a
+// packet's position does not change its values; the GEMM's depth blocks start anywhere), the last
+// n % 16 through std::log. A packet of silent synapses (most of them, once the bio rule has
+// pruned) is zeroed without its 16 logarithms (the values the log gives them: ln(floor) - ln(floor)).
+// ln(floor) is subtracted as the same log computes it: the vectorised log (packets) and std::log
+// (the scalar tail) differ by one step for about 4 % of floors (e.g. floor 3.25e-6), where a
+// silent synapse got -9.5e-7 instead of 0. silence_factor's default floors are not among them.
 constexpr Eigen::Index kPacket = 16;
 using Packet = Eigen::Array<float, 1, kPacket>;
 struct LogFloor {
@@ -129,17 +136,40 @@ struct LogFloor {
   float scalar;  // as std::log does
   explicit LogFloor(float floor) : packet(Packet(Packet::Constant(floor).log())(0)), scalar(std::log(floor)) {}
 };
-template <typename Magnitudes, typename Out>
-void log_efficacy(const Magnitudes& m, float inv, float floor, const LogFloor& log_floor, Out&& out) {
-  const Eigen::Index n = m.size(), whole = n / kPacket * kPacket;
-  for (Eigen::Index s = 0; s < whole; s += kPacket) {
-    const Packet x = m.template segment<kPacket>(s) * inv;
+void log_efficacy(const float* w, Eigen::Index c0, Eigen::Index c1, Eigen::Index n, float inv, bool negative,
+                  float floor, const LogFloor& log_floor, float* out) {
+  const auto packet = [&](const Packet& v) {
+    const Packet x = (negative ? Packet(v.abs()) : v) * inv;
+    Packet e;
     if ((x <= floor).all())
-      out.template segment<kPacket>(s).setZero();
+      e.setZero();
     else
-      out.template segment<kPacket>(s) = x.max(floor).log() - log_floor.packet;
+      e = x.max(floor).log() - log_floor.packet;
+    return negative ? Packet((v < 0.0F).select(-e, e)) : e;
+  };
+  const Eigen::Index whole = n / kPacket * kPacket, packed_end = std::min(c1, whole);
+  Eigen::Index c = c0;
+  for (; c + kPacket <= packed_end; c += kPacket)
+    Eigen::Map<Packet>(out + (c - c0)) = packet(Eigen::Map<const Packet>(w + c));
+  if (c < packed_end) {  // part of a packet (a depth block ends inside it): the same lanes, padded
+    const Eigen::Index r = packed_end - c;
+    Packet v = Packet::Zero();
+    std::copy(w + c, w + packed_end, v.data());
+    const Packet e = packet(v);
+    std::copy(e.data(), e.data() + r, out + (c - c0));
+    c = packed_end;
   }
-  if (whole < n) out.tail(n - whole) = (m.tail(n - whole) * inv).max(floor).log() - log_floor.scalar;
+  if (c < c1) {  // columns of the scalar tail
+    using Row = Eigen::Array<float, 1, Eigen::Dynamic>;
+    const Eigen::Map<const Row> v(w + c, c1 - c);
+    Eigen::Map<Row> e(out + (c - c0), c1 - c);
+    if (!negative) {
+      e = (v * inv).max(floor).log() - log_floor.scalar;
+    } else {
+      e = (v.abs() * inv).max(floor).log() - log_floor.scalar;
+      e = (v < 0.0F).select(-e, e);
+    }
+  }
 }
 }  // namespace
 
@@ -148,34 +178,55 @@ void Projection::effective_weight(WeightMatrix& out) const {
     out = weight;
     return;
   }
-  // Vectorised: e = ln(max(|w| / sum|w|, floor)) - ln(floor), exactly 0 at or below the floor,
-  // carrying the synapse's sign. Rules that start from non-negative weights (the default) never
-  // meet a negative one; a mixed-sign start (docs/RULE.md) does. Each row's sum and sign check are
-  // made in the same parallel sweep (for a non-negative row, the sum of |w| is the plain sum, bit
-  // for bit): as separate whole-matrix passes they ran on one thread, ~5 % of a bio-rule epoch.
+  // Each row's sum and sign check are made in the same parallel sweep (for a non-negative row,
+  // the sum of |w| is the plain sum, bit for bit): as separate whole-matrix passes they ran on
+  // one thread, ~5 % of a bio-rule epoch. Row by row, so the log is Eigen's vectorised plog:
+  // fused with a column-broadcast product over the whole matrix it fell back to scalar logf, a
+  // fifth of a bio-rule epoch.
   const float floor = efficacy_floor;
   out.resize(weight.rows(), weight.cols());
-  // Row by row, so the log is Eigen's vectorised plog: fused with a column-broadcast product
-  // over the whole matrix it fell back to scalar logf, a fifth of a bio-rule epoch.
   const LogFloor log_floor(floor);
+  const Eigen::Index n = weight.cols();
   // Rows are independent: shared out over threads (each row by one thread: thread-count independent).
 #pragma omp parallel for schedule(static) if (weight.rows() >= 64)
   for (Eigen::Index i = 0; i < weight.rows(); ++i) {
-    const auto row = weight.row(i).array();
     const auto [sum, negative] = row_magnitude(weight.row(i));
     if (!(sum > 0.0F)) {
       out.row(i).setZero();  // a neuron without input synapses (e.g. an interneuron): ln(floor) - ln(floor)
       continue;
     }
-    const float inv = 1.0F / sum;
-    if (!negative) {
-      log_efficacy(row, inv, floor, log_floor, out.row(i).array());
-    } else {
-      log_efficacy(row.abs(), inv, floor, log_floor, out.row(i).array());
-      out.row(i).array() = (row < 0.0F).select(-out.row(i).array(), out.row(i).array());
-    }
+    log_efficacy(weight.row(i).data(), 0, n, n, 1.0F / sum, negative, floor, log_floor, out.row(i).data());
   }
 }
+
+namespace detail {
+
+EfficacyPanels::EfficacyPanels(const Projection& p, std::span<const RowMagnitude> rows) : p_(p), rows_(rows) {}
+
+void EfficacyPanels::pack(Eigen::Index row0, Eigen::Index mc, Eigen::Index col0, Eigen::Index kc, float* dst) const {
+  // One panel at a time through a row-major scratch block that stays in L1 (kPanelRows x kc).
+  thread_local std::vector<float, Eigen::aligned_allocator<float>> scratch;
+  const auto need = static_cast<std::size_t>(kPanelRows * kc);
+  if (scratch.size() < need) scratch.resize(need);
+  const float floor = p_.efficacy_floor;
+  const LogFloor log_floor(floor);
+  const Eigen::Index n = p_.num_pre();
+  for (Eigen::Index i0 = 0; i0 < mc; i0 += kPanelRows, dst += kc * kPanelRows) {
+    const Eigen::Index mr = std::min(kPanelRows, mc - i0);
+    for (Eigen::Index r = 0; r < mr; ++r) {
+      const Eigen::Index i = row0 + i0 + r;
+      float* out = scratch.data() + r * kc;
+      const RowMagnitude m = rows_[static_cast<std::size_t>(i)];
+      if (!(m.sum > 0.0F))
+        std::fill(out, out + kc, 0.0F);  // as effective_weight: no input synapses
+      else
+        log_efficacy(p_.weight.row(i).data(), col0, col0 + kc, n, 1.0F / m.sum, m.negative, floor, log_floor, out);
+    }
+    pack_row_major_panels(scratch.data(), kc, mr, kc, dst);
+  }
+}
+
+}  // namespace detail
 
 std::string to_string(NeuronType t) {
   return t == NeuronType::excitatory ? "E" : "I";

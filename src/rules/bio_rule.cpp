@@ -14,6 +14,7 @@
 #include "dalenet/local.hpp"
 #include "dalenet/rng.hpp"
 #include "rules/gradient_rules.hpp"
+#include "rules/row_kernels.hpp"
 #include "util/gemm.hpp"
 
 namespace dalenet::rules {
@@ -122,7 +123,9 @@ class HiddenEm : public LocalPlasticity {
           } else if (signed_efficacy_ && has_negative) {
             next = row * inv * (eta * c * (g - one) * row.sign()).exp();
           } else {
-            next = row * inv * (eta * c * (g - one)).exp();
+            // H3 (the default): in place, the sign flips counted in the same sweep.
+            flips += kernels::scale_exp_in_place(w.row(j).data(), g.data(), P, inv, eta * c, one);
+            continue;
           }
         }
         // Sign flips of this row (zero counts as no sign), counted before the row is overwritten.
@@ -242,6 +245,7 @@ std::unique_ptr<HiddenEm> make_hidden_em(const BioConfig& c) {
 class BioRule : public LearningRule {
  public:
   explicit BioRule(const RuleConfig& cfg) : cfg_(cfg.bio) {
+    cache_.forward_only = true;  // the rule's passes need no backward (their efficacy runs faster so)
     const auto& c = cfg_;
     hidden_ = make_hidden_em(c);
     if (c.competition != "feedback_inhibition" && c.competition != "kwta")

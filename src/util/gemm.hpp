@@ -109,6 +109,12 @@ inline void product_into(Dst&& dst, const Lhs& lhs, const Rhs& rhs) {
 // threads; smaller products are not worth a parallel region.
 constexpr Eigen::Index kLargeProduct = 65536;
 
+// Where share k of `parts` of a product's rows begins (k = parts: the end): the rows split evenly,
+// the edges on multiples of the kernel's row panel.
+inline Eigen::Index share_edge(Eigen::Index rows, Eigen::Index parts, Eigen::Index k, Eigen::Index panel) {
+  return k == parts ? rows : std::min(rows, (rows * k / parts + panel / 2) / panel * panel);
+}
+
 // dst = lhs * rhs, the library's products of a batch (BP's forward pass and gradients, the bio
 // rule's drive, the ReLU-iterate attacks' passes). A large product is split statically over the
 // threads by rows of lhs (and of dst), each share one GEMM on one thread (gemm_one_thread, no
@@ -131,7 +137,7 @@ constexpr Eigen::Index kLargeProduct = 65536;
 template <typename Dst, typename Lhs, typename Rhs>
 void split_rows_product(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool as_eigen_threaded = false) {
   // The GEMM kernel's row panel: 32 rows for dalenet's (src/util/sgemm.hpp), 48 for Eigen's.
-  constexpr Eigen::Index kPanel = kOwnSgemm ? 32 : 48;
+  constexpr Eigen::Index kPanel = kOwnSgemm ? kPanelRows : 48;
   const Eigen::Index rows = dst.rows(), parts = std::max(1, Eigen::nbThreads());
   const bool large = dst.size() >= kLargeProduct;
   // What Eigen's `dst = lhs * rhs` would do: the threads of its GEMM (1 for a product that it
@@ -146,13 +152,33 @@ void split_rows_product(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool as_eigen
   }
   // A product below kLargeProduct that Eigen would thread keeps Eigen's sums (its blocking).
   const Eigen::Index blocking_threads = as_eigen_threaded || !large ? eigen_threads : 1;
-  const auto edge = [&](Eigen::Index k) {
-    return k == parts ? rows : std::min(rows, (rows * k / parts + kPanel / 2) / kPanel * kPanel);
-  };
 #pragma omp parallel for schedule(static)
   for (Eigen::Index k = 0; k < parts; ++k) {
-    const Eigen::Index lo = edge(k), hi = edge(k + 1);
+    const Eigen::Index lo = share_edge(rows, parts, k, kPanel), hi = share_edge(rows, parts, k + 1, kPanel);
     if (hi > lo) gemm_one_thread(dst.middleRows(lo, hi - lo), lhs.middleRows(lo, hi - lo), rhs, blocking_threads);
+  }
+}
+
+// dst = A * rhs with A produced by a PanelSource as it is packed (dalenet's kernel only; dst
+// column-major), its rows shared out over the threads as split_rows_product shares them. Entries
+// do not depend on the split (sgemm's sums), so neither do results on the thread count.
+template <typename Dst, typename Rhs>
+void split_rows_panel_product(Dst&& dst, const PanelSource& lhs, const Rhs& rhs) {
+  static_assert(!std::decay_t<Dst>::IsRowMajor, "split_rows_panel_product: needs a column-major dst");
+  Eigen::Index rs_b = 0, cs_b = 0;
+  operand_strides(rhs, rs_b, cs_b);
+  const Eigen::Index rows = dst.rows(), parts = std::max(1, Eigen::nbThreads());
+  const auto run = [&](Eigen::Index lo, Eigen::Index hi) {
+    sgemm(hi - lo, dst.cols(), rhs.rows(), lhs, lo, rhs.data(), rs_b, cs_b, dst.data() + lo, dst.outerStride());
+  };
+  if (parts == 1 || dst.size() < kLargeProduct) {
+    run(0, rows);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (Eigen::Index k = 0; k < parts; ++k) {
+    const Eigen::Index lo = share_edge(rows, parts, k, kPanelRows), hi = share_edge(rows, parts, k + 1, kPanelRows);
+    if (hi > lo) run(lo, hi);
   }
 }
 

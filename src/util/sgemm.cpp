@@ -14,13 +14,13 @@ namespace dalenet::detail {
 namespace {
 
 using Index = Eigen::Index;
-constexpr Index kMR = 32;    // rows of the register tile (two zmm per column)
-constexpr Index kNR = 12;    // columns of the register tile: 24 accumulators of 32 registers
-constexpr Index kKC = 384;   // depth block: a kc x 12 B panel (18 KB) stays in L1
-constexpr Index kMC = 240;   // rows per A block: 240 x 384 floats (360 KB) stay in L2
-constexpr Index kNC = 3072;  // columns per packed B block (4.5 MB at kc = 384)
+constexpr Index kMR = kPanelRows;  // rows of the register tile (two zmm per column)
+constexpr Index kNR = 12;          // columns of the register tile: 24 accumulators of 32 registers
+constexpr Index kKC = 384;         // depth block: a kc x 12 B panel (18 KB) stays in L1
+constexpr Index kMC = 240;         // rows per A block: 240 x 384 floats (360 KB) stay in L2
+constexpr Index kNC = 3072;        // columns per packed B block (4.5 MB at kc = 384)
 
-// The depth block for depth k: the depth split into equal blocks of at most kKC (784 -> 2 x 392),
+// The depth block for depth k: the depth split into equal blocks of at most kKC (784 -> 262, 262, 260),
 // a function of k alone (the sums' order must not depend on the shape of the call).
 Index depth_block(Index k) {
   const Index blocks = (k + kKC - 1) / kKC;
@@ -135,17 +135,11 @@ void kernel_32x12(Index kc, const float* __restrict a, const float* __restrict b
 
 using AlignedFloats = std::vector<float, Eigen::aligned_allocator<float>>;
 
-}  // namespace
-
-void sgemm(Index m, Index n, Index k, const float* A, Index rs_a, Index cs_a, const float* B, Index rs_b, Index cs_b,
-           float* C, Index rs_c, Index cs_c) {
-  if (m <= 0 || n <= 0) return;
-  if (rs_c != 1) {
-    // Row-major C: compute C^T = B^T A^T, whose destination is column-major.
-    if (cs_c != 1) throw std::logic_error("sgemm: the destination needs a unit row or column stride");
-    sgemm(n, m, k, B, cs_b, rs_b, A, cs_a, rs_a, C, 1, rs_c);
-    return;
-  }
+// The blocked product: C = A * B with A's blocks packed by pack_a(ic, mc, pc, kc, dst) (rows
+// [ic, ic + mc) x depth [pc, pc + kc)); C column-major.
+template <typename PackA>
+void blocked_product(Index m, Index n, Index k, const PackA& pack_a_block, const float* B, Index rs_b, Index cs_b,
+                     float* C, Index cs_c) {
   if (k <= 0) {
     for (Index j = 0; j < n; ++j) std::fill(C + j * cs_c, C + j * cs_c + m, 0.0F);
     return;
@@ -166,7 +160,7 @@ void sgemm(Index m, Index n, Index k, const float* A, Index rs_a, Index cs_a, co
       pack_b(B + pc * rs_b + jc * cs_b, rs_b, cs_b, kc, nc, packed_b.data());
       for (Index ic = 0; ic < m; ic += mc_max) {
         const Index mc = std::min(mc_max, m - ic);
-        pack_a(A + ic * rs_a + pc * cs_a, rs_a, cs_a, mc, kc, packed_a.data());
+        pack_a_block(ic, mc, pc, kc, packed_a.data());
         for (Index jr = 0; jr < nc; jr += kNR)
           for (Index ir = 0; ir < mc; ir += kMR)
             kernel_32x12(kc, packed_a.data() + ir * kc, packed_b.data() + jr * kc, C + (ic + ir) + (jc + jr) * cs_c,
@@ -176,11 +170,46 @@ void sgemm(Index m, Index n, Index k, const float* A, Index rs_a, Index cs_a, co
   }
 }
 
+}  // namespace
+
+void sgemm(Index m, Index n, Index k, const float* A, Index rs_a, Index cs_a, const float* B, Index rs_b, Index cs_b,
+           float* C, Index rs_c, Index cs_c) {
+  if (m <= 0 || n <= 0) return;
+  if (rs_c != 1) {
+    // Row-major C: compute C^T = B^T A^T, whose destination is column-major.
+    if (cs_c != 1) throw std::logic_error("sgemm: the destination needs a unit row or column stride");
+    sgemm(n, m, k, B, cs_b, rs_b, A, cs_a, rs_a, C, 1, rs_c);
+    return;
+  }
+  const auto pack = [&](Index ic, Index mc, Index pc, Index kc, float* dst) {
+    pack_a(A + ic * rs_a + pc * cs_a, rs_a, cs_a, mc, kc, dst);
+  };
+  blocked_product(m, n, k, pack, B, rs_b, cs_b, C, cs_c);
+}
+
+void sgemm(Index m, Index n, Index k, const PanelSource& a, Index a_row0, const float* B, Index rs_b, Index cs_b,
+           float* C, Index cs_c) {
+  if (m <= 0 || n <= 0) return;
+  const auto pack = [&](Index ic, Index mc, Index pc, Index kc, float* dst) { a.pack(a_row0 + ic, mc, pc, kc, dst); };
+  blocked_product(m, n, k, pack, B, rs_b, cs_b, C, cs_c);
+}
+
+void pack_row_major_panels(const float* A, Index rs, Index mc, Index kc, float* dst) {
+  pack_a(A, rs, 1, mc, kc, dst);
+}
+
 #else
 
 void sgemm(Eigen::Index, Eigen::Index, Eigen::Index, const float*, Eigen::Index, Eigen::Index, const float*,
            Eigen::Index, Eigen::Index, float*, Eigen::Index, Eigen::Index) {
   throw std::logic_error("sgemm: built without AVX-512F (use Eigen's GEMM: detail::kOwnSgemm is false)");
+}
+void sgemm(Eigen::Index, Eigen::Index, Eigen::Index, const PanelSource&, Eigen::Index, const float*, Eigen::Index,
+           Eigen::Index, float*, Eigen::Index) {
+  throw std::logic_error("sgemm: built without AVX-512F (detail::kOwnSgemm is false)");
+}
+void pack_row_major_panels(const float*, Eigen::Index, Eigen::Index, Eigen::Index, float*) {
+  throw std::logic_error("pack_row_major_panels: built without AVX-512F (detail::kOwnSgemm is false)");
 }
 
 #endif

@@ -33,19 +33,48 @@ inline constexpr bool kOwnSgemm = false;
 void sgemm(Eigen::Index m, Eigen::Index n, Eigen::Index k, const float* A, Eigen::Index rs_a, Eigen::Index cs_a,
            const float* B, Eigen::Index rs_b, Eigen::Index cs_b, float* C, Eigen::Index rs_c, Eigen::Index cs_c);
 
+// The A operand of sgemm produced as it is packed: a transform of stored weights (the
+// log-normalised efficacy) computed block by block into the packing buffer, so that it is never
+// written out as a whole matrix and read back (docs/PERFORMANCE.md).
+inline constexpr Eigen::Index kPanelRows = 32;  // rows of one packed panel (the register tile's)
+class PanelSource {
+ public:
+  // Writes rows [row0, row0 + mc) x depth [col0, col0 + kc) of A to dst in sgemm's packed layout:
+  // ceil(mc / kPanelRows) panels one after another, each kc x kPanelRows floats (depth-major),
+  // rows past mc zero (what pack_row_major_panels makes of a row-major block).
+  virtual void pack(Eigen::Index row0, Eigen::Index mc, Eigen::Index col0, Eigen::Index kc, float* dst) const = 0;
+
+ protected:
+  PanelSource() = default;
+  PanelSource(const PanelSource&) = default;
+  PanelSource& operator=(const PanelSource&) = default;
+  ~PanelSource() = default;
+};
+
+// Rows [0, mc) x depth [0, kc) of a row-major block A (row stride rs) in sgemm's packed layout.
+void pack_row_major_panels(const float* A, Eigen::Index rs, Eigen::Index mc, Eigen::Index kc, float* dst);
+
+// C = A * B for rows [a_row0, a_row0 + m) of the A that `a` packs (depth k), on the calling
+// thread; C: m x n, column-major (leading dimension cs_c). The sums are those of sgemm above.
+void sgemm(Eigen::Index m, Eigen::Index n, Eigen::Index k, const PanelSource& a, Eigen::Index a_row0, const float* B,
+           Eigen::Index rs_b, Eigen::Index cs_b, float* C, Eigen::Index cs_c);
+
 // sgemm on Eigen expressions with unit inner stride: plain matrices, blocks, Maps, transposes.
+// The row and column strides of an Eigen operand with unit inner stride.
+template <typename X>
+void operand_strides(const X& x, Eigen::Index& rs, Eigen::Index& cs) {
+  using T = std::decay_t<X>;
+  static_assert(T::InnerStrideAtCompileTime == 1, "sgemm: operands need a unit inner stride");
+  rs = T::IsRowMajor ? x.outerStride() : 1;
+  cs = T::IsRowMajor ? 1 : x.outerStride();
+}
+
 template <typename Dst, typename Lhs, typename Rhs>
 void sgemm(Dst&& dst, const Lhs& lhs, const Rhs& rhs) {
-  const auto strides = [](const auto& x, Eigen::Index& rs, Eigen::Index& cs) {
-    using X = std::decay_t<decltype(x)>;
-    static_assert(X::InnerStrideAtCompileTime == 1, "sgemm: operands need a unit inner stride");
-    rs = X::IsRowMajor ? x.outerStride() : 1;
-    cs = X::IsRowMajor ? 1 : x.outerStride();
-  };
   Eigen::Index rs_a = 0, cs_a = 0, rs_b = 0, cs_b = 0, rs_c = 0, cs_c = 0;
-  strides(lhs, rs_a, cs_a);
-  strides(rhs, rs_b, cs_b);
-  strides(dst, rs_c, cs_c);
+  operand_strides(lhs, rs_a, cs_a);
+  operand_strides(rhs, rs_b, cs_b);
+  operand_strides(dst, rs_c, cs_c);
   sgemm(dst.rows(), dst.cols(), lhs.cols(), lhs.data(), rs_a, cs_a, rhs.data(), rs_b, cs_b, dst.data(), rs_c, cs_c);
 }
 
