@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <numeric>
@@ -173,7 +174,12 @@ void put_image(const Dataset& d, std::size_t i, Eigen::MatrixXf& X, std::size_t 
 
 void fill_batch(const Dataset& d, std::span<const std::uint32_t> indices, Eigen::MatrixXf& X) {
   X.resize(d.dim(), static_cast<Eigen::Index>(indices.size()));
-  for (std::size_t k = 0; k < indices.size(); ++k) put_image(d, indices[k], X, k);
+  // Columns are independent: shared out over threads for a training batch (serial, it kept the
+  // other threads waiting once per batch).
+  const auto n = static_cast<std::int64_t>(indices.size());
+#pragma omp parallel for schedule(static) if (n >= 32)
+  for (std::int64_t k = 0; k < n; ++k)
+    put_image(d, indices[static_cast<std::size_t>(k)], X, static_cast<std::size_t>(k));
 }
 
 void fill_batch_range(const Dataset& d, std::size_t begin, std::size_t end, Eigen::MatrixXf& X) {

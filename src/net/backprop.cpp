@@ -499,7 +499,10 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
   cache.live_rows.resize(L, 0);
   cache.sparse.resize(L);
   cache.sparse_t.resize(L);
-  cache.act[0] = X;
+  cache.act[0].resize(X.rows(), X.cols());
+  // A column per thread (serial, the copy kept the other threads waiting once per pass).
+#pragma omp parallel for schedule(static) if (X.size() >= 65536)
+  for (Eigen::Index b = 0; b < X.cols(); ++b) cache.act[0].col(b) = X.col(b);
   for (std::size_t l = 0; l + 1 < L; ++l) {
     const auto& p = net.projections[l];
     auto& z = cache.pre[l + 1];
