@@ -179,7 +179,7 @@ TEST(Sgemm, EfficacyPanelsMatchTheStoredEffectiveWeights) {
   using namespace dalenet;
   for (const Eigen::Index P : {Eigen::Index{37}, Eigen::Index{100}, Eigen::Index{784}}) {
     NetworkSpec spec;
-    spec.input = P;
+    spec.input = static_cast<int>(P);
     spec.hidden = {300};
     Network net = make_network(spec);
     Rng rng(9);
