@@ -85,8 +85,9 @@ class HiddenEm : public LocalPlasticity {
       std::fill(fired_count_.begin() + j0, fired_count_.begin() + j1, 0);
       for (Eigen::Index e = 0; e < B; ++e) {
         const float* r = b.post.col(e).data();
-        // Branch-free (about 1 in 20 rates is > 0, unpredictably): e is written to the row's next
-        // slot either way and kept only if the neuron fired (a slot index never exceeds e).
+        // Branch-free (under the competition a few rates in a hundred are > 0, unpredictably): e is
+        // written to the row's next slot either way and kept only if the neuron fired (a slot
+        // index never exceeds e).
         for (Eigen::Index j = j0; j < j1; ++j) {
           auto& count = fired_count_[static_cast<std::size_t>(j)];
           fired_[static_cast<std::size_t>(j * B + count)] = static_cast<std::int32_t>(e);

@@ -59,7 +59,6 @@ void pack_row_major_panels(const float* A, Eigen::Index rs, Eigen::Index mc, Eig
 void sgemm(Eigen::Index m, Eigen::Index n, Eigen::Index k, const PanelSource& a, Eigen::Index a_row0, const float* B,
            Eigen::Index rs_b, Eigen::Index cs_b, float* C, Eigen::Index cs_c);
 
-// sgemm on Eigen expressions with unit inner stride: plain matrices, blocks, Maps, transposes.
 // The row and column strides of an Eigen operand with unit inner stride.
 template <typename X>
 void operand_strides(const X& x, Eigen::Index& rs, Eigen::Index& cs) {
@@ -69,6 +68,7 @@ void operand_strides(const X& x, Eigen::Index& rs, Eigen::Index& cs) {
   cs = T::IsRowMajor ? 1 : x.outerStride();
 }
 
+// sgemm on Eigen expressions with unit inner stride: plain matrices, blocks, Maps, transposes.
 template <typename Dst, typename Lhs, typename Rhs>
 void sgemm(Dst&& dst, const Lhs& lhs, const Rhs& rhs) {
   Eigen::Index rs_a = 0, cs_a = 0, rs_b = 0, cs_b = 0, rs_c = 0, cs_c = 0;
