@@ -420,13 +420,18 @@ const WeightMatrix& product_weight(const Projection& p, const ForwardCache& cach
   return p.efficacy == Efficacy::linear ? p.weight : cache.effective[l];
 }
 
+// How projection l runs: its entry of projection_execution where it has one, else execution.
+Execution execution_of(const ForwardCache& cache, std::size_t l) {
+  return l < cache.projection_execution.size() ? cache.projection_execution[l] : cache.execution;
+}
+
 // Computes what projection l needs for this pass: its effective weights (non-linear efficacy)
 // and, when it runs sparse, their CSR form. Weights that change every pass (training) always run
 // dense: building CSR would cost as much as the dense product it saves.
 void prepare_projection(const Projection& p, std::size_t l, ForwardCache& cache) {
   if (p.efficacy != Efficacy::linear) p.effective_weight(cache.effective[l]);
   const WeightMatrix& w = product_weight(p, cache, l);
-  const Execution execution = l < cache.projection_execution.size() ? cache.projection_execution[l] : cache.execution;
+  const Execution execution = execution_of(cache, l);
   bool sparse = execution == Execution::sparse;
   if (execution == Execution::automatic && cache.weights_fixed) {
     const auto zeros = static_cast<double>((w.array() == 0.0F).count());
@@ -457,7 +462,7 @@ void prepare_projection(const Projection& p, std::size_t l, ForwardCache& cache)
 // serves no backward pass, dense, on dalenet's kernel. Its effective weights are then never
 // stored (cache.effective[l] is not this pass's).
 bool runs_efficacy_panels(const Projection& p, std::size_t l, const ForwardCache& cache) {
-  const Execution execution = l < cache.projection_execution.size() ? cache.projection_execution[l] : cache.execution;
+  const Execution execution = execution_of(cache, l);
   return detail::kOwnSgemm && cache.forward_only && !cache.weights_fixed && p.efficacy != Efficacy::linear &&
          execution != Execution::sparse && !runs_thin(p);
 }
