@@ -2,12 +2,13 @@
 
 #include <cmath>
 
+#include "rules/sign_change.hpp"
+
 namespace dalenet::rules::kernels {
 
 std::uint64_t scale_exp_in_place(float* w, const float* g, Eigen::Index n, float inv, float k, float one) {
   constexpr Eigen::Index kPacket = 16;
   using Packet = Eigen::Array<float, 1, kPacket>;
-  auto flip = [](float b, float a) { return (b > 0.0F && a < 0.0F) || (b < 0.0F && a > 0.0F); };
   // exp(k * (g - one)) of the first all-zero g packet, shared by the others (every lane the same).
   Packet zero_g_factor;
   bool have_zero_g_factor = false;
@@ -27,13 +28,13 @@ std::uint64_t scale_exp_in_place(float* w, const float* g, Eigen::Index n, float
       }
       next = old * inv * zero_g_factor;
     }
-    for (Eigen::Index l = 0; l < kPacket; ++l) flips(l) += flip(old(l), next(l)) ? 1.0F : 0.0F;
+    for (Eigen::Index l = 0; l < kPacket; ++l) flips(l) += sign_changed(old(l), next(l)) ? 1.0F : 0.0F;
     wp = next;
   }
   std::uint64_t count = 0;
   for (Eigen::Index i = whole; i < n; ++i) {
     const float next = w[i] * inv * std::exp(k * (g[i] - one));
-    count += flip(w[i], next) ? 1U : 0U;
+    count += sign_changed(w[i], next) ? 1U : 0U;
     w[i] = next;
   }
   for (Eigen::Index l = 0; l < kPacket; ++l) count += static_cast<std::uint64_t>(flips(l));
