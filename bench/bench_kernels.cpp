@@ -153,7 +153,9 @@ void BM_BioTrainStep(benchmark::State& st) {
 
 // Sparse vs dense execution of a bio-like input projection (784 -> 2000, log-normalised
 // efficacy) with a given percentage of silent synapses, weights fixed (evaluation, attacks).
-// Arguments: silent %, 1 = sparse / 0 = dense. Forward then input gradient, batch 100.
+// Arguments: silent %, 1 = sparse / 0 = dense, 1 = with the input gradient / 0 = forward only,
+// batch (100: a training batch; 1000: the batch of evaluate, logits_for and the attacks, the
+// passes that run with fixed weights and hence sparse).
 void BM_SilentProjection(benchmark::State& st) {
   set_threads(2);
   NetworkSpec spec;
@@ -169,9 +171,10 @@ void BM_SilentProjection(benchmark::State& st) {
   const double silent = static_cast<double>(st.range(0)) / 100.0;
   for (Eigen::Index k = 0; k < p.weight.size(); ++k)
     if (rng.uniform() < silent) p.weight.data()[k] = 0.0F;
-  const Eigen::MatrixXf X = Eigen::MatrixXf::Random(784, 100).cwiseAbs();
-  std::vector<std::uint8_t> y(100);
-  for (int i = 0; i < 100; ++i) y[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(i % 10);
+  const auto batch = static_cast<int>(st.range(3));
+  const Eigen::MatrixXf X = Eigen::MatrixXf::Random(784, batch).cwiseAbs();
+  std::vector<std::uint8_t> y(static_cast<std::size_t>(batch));
+  for (int i = 0; i < batch; ++i) y[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(i % 10);
   ForwardCache c;
   c.weights_fixed = true;
   // The projection under test runs as asked; the 2000 -> 10 output projection (no zeros) takes the
@@ -194,8 +197,9 @@ void BM_SilentProjection(benchmark::State& st) {
 }
 }  // namespace
 
-// Args: silent %, sparse (1) or dense (0), with the input gradient (1) or forward only (0).
-BENCHMARK(BM_SilentProjection)->ArgsProduct({{0, 50, 70, 80, 90, 95, 99}, {0, 1}, {0, 1}})->UseRealTime();
+// Args: silent %, sparse (1) or dense (0), with the input gradient (1) or forward only (0), batch.
+BENCHMARK(BM_SilentProjection)->ArgsProduct({{0, 50, 70, 80, 90, 95, 99}, {0, 1}, {0, 1}, {100}})->UseRealTime();
+BENCHMARK(BM_SilentProjection)->ArgsProduct({{90, 95, 99}, {0, 1}, {0, 1}, {1000}})->UseRealTime();
 BENCHMARK(BM_Forward)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_Backward)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_AdamTrainStep)->Arg(1)->Arg(2)->UseRealTime();

@@ -95,12 +95,13 @@ def gemm_rates(build, threads):
                          env={**os.environ, "OMP_NUM_THREADS": str(threads)}).stdout
     res = [b for b in json.loads(out)["benchmarks"] if b.get("aggregate_name") == "median"]
     gemm = {b["run_name"]: b["GFLOP/s"] for b in res if b["name"].startswith("BM_Gemm")}
-    silent = {}  # silent % -> {(kernel, pass): ms}
+    silent = {}  # (batch, silent %) -> {(kernel, pass): ms}
     for b in res:
-        m = re.match(r"BM_SilentProjection/(\d+)/(\d)/(\d)/", b["run_name"])
+        m = re.match(r"BM_SilentProjection/(\d+)/(\d)/(\d)/(\d+)/", b["run_name"])
         if m:
-            silent.setdefault(int(m.group(1)), {})[("sparse" if m.group(2) == "1" else "dense",
-                                                    "gradient" if m.group(3) == "1" else "forward")] = b["real_time"] / 1e6
+            silent.setdefault((int(m.group(4)), int(m.group(1))), {})[
+                ("sparse" if m.group(2) == "1" else "dense",
+                 "gradient" if m.group(3) == "1" else "forward")] = b["real_time"] / 1e6
     return gemm, silent
 
 
@@ -258,18 +259,19 @@ def main():
               f"{v:.1f} GFLOP/s" for k, v in sorted(gemm.items())))
         w("")
         w("Sparse vs dense execution of a 784 -> 2000 log-normalised projection (the 2000 -> 10 output projection "
-          "dense in both), batch 100, forward alone and forward + input gradient (ms per pass, median of 5 "
-          "repetitions run in a random interleaved order; dalenet_bench BM_SilentProjection):")
+          "dense in both), forward alone and forward + input gradient, at batch 100 (a training batch) and "
+          "1000 (the batch of evaluate, logits_for and the attacks, the passes that run sparse) (ms per pass, "
+          "median of 5 repetitions run in a random interleaved order; dalenet_bench BM_SilentProjection):")
         w("")
-        w("| silent % | forward: dense ms | sparse ms | speed-up | forward + gradient: dense ms | sparse ms | speed-up |")
-        w("|---:|---:|---:|---:|---:|---:|---:|")
-        for s in sorted(silent):
-            v = silent[s]
+        w("| batch | silent % | forward: dense ms | sparse ms | speed-up | forward + gradient: dense ms | sparse ms | speed-up |")
+        w("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for batch, s in sorted(silent):
+            v = silent[(batch, s)]
             cells = []
             for pass_ in ("forward", "gradient"):
                 dn_, sp_ = v[("dense", pass_)], v[("sparse", pass_)]
                 cells.append(f"{dn_:.2f} | {sp_:.2f} | {dn_ / sp_:.1f}×")
-            w(f"| {s} | " + " | ".join(cells) + " |")
+            w(f"| {batch} | {s} | " + " | ".join(cells) + " |")
         if scaling:
             w("")
             w(f"Thread scaling (dalenet): | workload | 1 thread s | {T} threads s | speed-up | same result |")

@@ -72,6 +72,46 @@ TEST(SparseExecution, MatchesDenseForwardAndInputGradient) {
       }
 }
 
+// The CSR kernel writes each tile of result rows straight to column-major storage: the same
+// bits at 1 and 2 threads (tiles are shared out statically, each element summed by one thread),
+// with result rows that fill whole tiles and a ragged last tile (53 = 3 x 16 + 5), one and two
+// column blocks (batch 100 and 150), and a 700-input right-hand side (its transposed copy
+// shared out over the threads, then a barrier).
+TEST(SparseExecution, CsrProductIsThreadCountIndependentAndMatchesDense) {
+  for (const int hidden : {48, 53})
+    for (const int batch : {100, 150}) {
+      NetworkSpec spec;
+      spec.input = 700;
+      spec.hidden = {hidden};
+      spec.output = 5;
+      spec.hidden_activation = Activation::relu;
+      Network net = make_network(spec);
+      Rng rng(5);
+      InitSpec init;
+      init.kind = InitKind::uniform;
+      init_weights(net, init, rng);
+      for (auto& p : net.projections)
+        for (Eigen::Index k = 0; k < p.weight.size(); ++k)
+          if (rng.uniform() < 0.9) p.weight.data()[k] = 0.0F;
+      const Eigen::MatrixXf X = Eigen::MatrixXf::Random(700, batch).cwiseAbs();
+      std::vector<std::uint8_t> y;
+      for (int i = 0; i < batch; ++i) y.push_back(static_cast<std::uint8_t>(i % 5));
+      Pass sparse[2];
+      for (const int threads : {1, 2}) {
+        set_threads(threads);
+        sparse[threads - 1] = run(net, X, y, Execution::sparse, true);
+        EXPECT_TRUE(sparse[threads - 1].sparse0);
+      }
+      set_threads(0);
+      const std::string at = "hidden " + std::to_string(hidden) + " batch " + std::to_string(batch);
+      EXPECT_TRUE(sparse[0].logits.cwiseEqual(sparse[1].logits).all()) << at;
+      EXPECT_TRUE(sparse[0].grad.cwiseEqual(sparse[1].grad).all()) << at;
+      const Pass dense = run(net, X, y, Execution::dense, true);
+      EXPECT_TRUE(dense.logits.isApprox(sparse[1].logits, 1e-5F)) << at;
+      EXPECT_TRUE(dense.grad.isApprox(sparse[1].grad, 1e-5F)) << at;
+    }
+}
+
 TEST(SparseExecution, AutomaticChoiceFollowsTheZeroFractionOnlyForFixedWeights) {
   Rng rng(4);
   const Network mostly_silent = sparse_net(0.95, Efficacy::log_normalized, rng);

@@ -60,8 +60,8 @@ struct ForwardCache {
   // dense products (non-linear efficacy only; linear projections use every row).
   std::vector<Eigen::Index> live_rows;
   std::vector<Eigen::SparseMatrix<float, Eigen::RowMajor>> sparse, sparse_t;
-  struct SparseScratch {  // row-major copies for the CSR kernel (reused: no per-batch allocation)
-    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rhs, result;
+  struct SparseScratch {  // the CSR kernel's row-major copy of its right-hand side (reused: no per-batch allocation)
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rhs;
   } sparse_scratch;
   Eigen::MatrixXf rect;  // scratch: rectified drives of a competition layer
   const Eigen::MatrixXf& logits() const { return act.back(); }

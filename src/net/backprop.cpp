@@ -217,77 +217,121 @@ constexpr auto kernel_table(Make make) {
 }
 constexpr auto kCsrRowKernels = kernel_table<kMaxPackets>([](auto n) { return &csr_row_block<n()>; });
 
+namespace transpose_detail {
+// Row tile t (rows [t P, t P + P)) of transpose_copy: whole P x P tiles through registers, the
+// columns past the last whole tile one float at a time.
+inline void tile_row(const float* src, Eigen::Index t, Eigen::Index cols, Eigen::Index lds, float* dst,
+                     Eigen::Index ldd) {
+  namespace ei = Eigen::internal;
+  const Eigen::Index r0 = t * kPacket, col_tiles = cols / kPacket;
+  for (Eigen::Index c0 = 0; c0 < col_tiles * kPacket; c0 += kPacket) {
+// GCC warns that the packet type's vector attributes are dropped as a template argument; Eigen's
+// own headers use the same PacketBlock (they are system headers, so there it is silent).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+    ei::PacketBlock<FloatPacket, kPacket> tile;
+#pragma GCC diagnostic pop
+    for (int j = 0; j < kPacket; ++j) tile.packet[j] = ei::ploadu<FloatPacket>(src + (c0 + j) * lds + r0);
+    ei::ptranspose(tile);
+    for (int i = 0; i < kPacket; ++i) ei::pstoreu(dst + (r0 + i) * ldd + c0, tile.packet[i]);
+  }
+  for (Eigen::Index r = r0; r < r0 + kPacket; ++r) {
+    for (Eigen::Index c = col_tiles * kPacket; c < cols; ++c) dst[r * ldd + c] = src[c * lds + r];
+    std::fill(dst + r * ldd + cols, dst + (r + 1) * ldd, 0.0F);
+  }
+}
+// Row r past the last whole row tile, one float at a time.
+inline void edge_row(const float* src, Eigen::Index r, Eigen::Index cols, Eigen::Index lds, float* dst,
+                     Eigen::Index ldd) {
+  for (Eigen::Index c = 0; c < cols; ++c) dst[r * ldd + c] = src[c * lds + r];
+  std::fill(dst + r * ldd + cols, dst + (r + 1) * ldd, 0.0F);
+}
+}  // namespace transpose_detail
+
 // dst(r, c) = src(r, c) for a col-major src [rows x cols] (leading dimension lds) written
-// row-major (row r at dst + r * ldd): a transposing copy. Whole P x P tiles (P = the SIMD packet
+// row-major (row r at dst + r * ldd), the padding columns [cols, ldd) of each row set to 0: a
+// transposing copy. Whole P x P tiles (P = the SIMD packet
 // width) go through registers (P packet loads, one in-register transpose, P packet stores); the
 // ragged edges are copied one float at a time. Called inside a parallel region: tiles of rows are
 // shared out with `omp for` (each element is written once, so the copy is thread-count
 // independent). A scalar strided copy here cost more than the sparse product itself.
 void transpose_copy(const float* src, Eigen::Index rows, Eigen::Index cols, Eigen::Index lds, float* dst,
                     Eigen::Index ldd) {
-  namespace ei = Eigen::internal;
-  const Eigen::Index row_tiles = rows / kPacket, col_tiles = cols / kPacket;
+  const Eigen::Index row_tiles = rows / kPacket;
 #pragma omp for schedule(static) nowait
-  for (Eigen::Index t = 0; t < row_tiles; ++t) {
-    const Eigen::Index r0 = t * kPacket;
-    for (Eigen::Index c0 = 0; c0 < col_tiles * kPacket; c0 += kPacket) {
-// GCC warns that the packet type's vector attributes are dropped as a template argument; Eigen's
-// own headers use the same PacketBlock (they are system headers, so there it is silent).
+  for (Eigen::Index t = 0; t < row_tiles; ++t) transpose_detail::tile_row(src, t, cols, lds, dst, ldd);
+#pragma omp for schedule(static) nowait
+  for (Eigen::Index r = row_tiles * kPacket; r < rows; ++r) transpose_detail::edge_row(src, r, cols, lds, dst, ldd);
+}
+
+// Writes rows [r0, r0 + n) x columns [c0, c0 + width) of a column-major out [m x B] from a
+// row-major tile [n x kBlock] (n <= kPacket): whole P x P blocks go through registers (one
+// in-register transpose), and only the columns < B are stored (the tile's columns past B are
+// padding). A tile with fewer than kPacket rows (the last one when m is not a multiple of P) is
+// copied one float at a time.
+void store_tile_transposed(const float* tile, Eigen::Index ldt, Eigen::Index n, Eigen::Index r0, Eigen::Index c0,
+                           Eigen::Index width, Eigen::Index B, float* out, Eigen::Index m) {
+  namespace ei = Eigen::internal;
+  const Eigen::Index columns = std::min(width, B - c0);
+  if (n < kPacket) {
+    for (Eigen::Index c = 0; c < columns; ++c)
+      for (Eigen::Index i = 0; i < n; ++i) out[(c0 + c) * m + r0 + i] = tile[i * ldt + c];
+    return;
+  }
+  for (Eigen::Index j0 = 0; j0 < columns; j0 += kPacket) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wignored-attributes"
-      ei::PacketBlock<FloatPacket, kPacket> tile;
+    ei::PacketBlock<FloatPacket, kPacket> block;
 #pragma GCC diagnostic pop
-      for (int j = 0; j < kPacket; ++j) tile.packet[j] = ei::ploadu<FloatPacket>(src + (c0 + j) * lds + r0);
-      ei::ptranspose(tile);
-      for (int i = 0; i < kPacket; ++i) ei::pstoreu(dst + (r0 + i) * ldd + c0, tile.packet[i]);
-    }
-    for (Eigen::Index r = r0; r < r0 + kPacket; ++r)
-      for (Eigen::Index c = col_tiles * kPacket; c < cols; ++c) dst[r * ldd + c] = src[c * lds + r];
+    for (int i = 0; i < kPacket; ++i) block.packet[i] = ei::ploadu<FloatPacket>(tile + i * ldt + j0);
+    ei::ptranspose(block);
+    const auto stored = static_cast<int>(std::min<Eigen::Index>(kPacket, columns - j0));
+    for (int j = 0; j < stored; ++j) ei::pstoreu(out + (c0 + j0 + j) * m + r0, block.packet[j]);
   }
-#pragma omp for schedule(static) nowait
-  for (Eigen::Index r = row_tiles * kPacket; r < rows; ++r)
-    for (Eigen::Index c = 0; c < cols; ++c) dst[r * ldd + c] = src[c * lds + r];
 }
 
 // out = S * X for CSR S [m x k] and dense X [k x B]. Eigen's own sparse x dense product walks
 // X's rows with stride k and, threaded, slowed down by two orders of magnitude on a busy 2-core
-// machine; here X is copied once to row-major (transpose_copy), its rows padded with zeros to a
-// whole number of SIMD packets, and each row of the result is accumulated in registers over
-// blocks of up to kMaxPackets packets (128 columns with AVX-512; a block of X stays in cache while
-// every row uses it), then copied back to column-major the same way. Rows of the result are split statically
-// over threads; each element is summed by one thread in CSR order, so the result does not depend
-// on the thread count.
+// machine; here X is copied to row-major (transpose_copy), its rows padded with zeros to a whole
+// number of SIMD packets, and each row of the result is accumulated in registers over blocks of
+// up to kMaxPackets packets (128 columns with AVX-512). Rows of the result go in tiles of one
+// packet's height: a tile is computed into a small buffer (it stays in L1) and written straight
+// to column-major out through in-register transposes, so no [m x B] row-major intermediate is
+// written and read back, and no barrier separates the product from that copy.
+// Tiles are split statically over threads; each element is summed by one thread in CSR order, so
+// the result does not depend on the thread count.
 void csr_times_dense(const Eigen::SparseMatrix<float, Eigen::RowMajor>& S, const Eigen::MatrixXf& X,
                      Eigen::MatrixXf& out, ForwardCache::SparseScratch& scratch) {
   constexpr Eigen::Index kBlock = kMaxPackets * kPacket, kPad = kPacket;
-  const Eigen::Index B = X.cols(), ld = (B + kPad - 1) / kPad * kPad;
-  scratch.rhs.resize(X.rows(), ld);
-  scratch.rhs.rightCols(ld - B).setZero();
-  scratch.result.resize(S.rows(), ld);
-  out.resize(S.rows(), B);
+  const Eigen::Index B = X.cols(), ld = (B + kPad - 1) / kPad * kPad, m = S.rows();
+  scratch.rhs.resize(X.rows(), ld);  // transpose_copy writes its padding columns too
+  out.resize(m, B);
   const int* outer = S.outerIndexPtr();
   const int* inner = S.innerIndexPtr();
   const float* value = S.valuePtr();
-  const auto rows = static_cast<int>(S.rows());
-  float* res = scratch.result.data();
+  const Eigen::Index tiles = (m + kPacket - 1) / kPacket;
   float* rhs = scratch.rhs.data();
 #pragma omp parallel
   {
     transpose_copy(X.data(), X.rows(), B, X.rows(), rhs, ld);
 #pragma omp barrier
+    alignas(64) float tile[kPacket * kBlock];
+    // Column blocks outermost: every tile reads the same kBlock-wide slice of X's copy, which so
+    // stays in cache (tiles inside, column blocks inside them, made a 2000 x 1000 right-hand side
+    // stream through its whole 8 MB for each tile).
     for (Eigen::Index c0 = 0; c0 < ld; c0 += kBlock) {
       const Eigen::Index width = std::min(kBlock, ld - c0);
+      const auto kernel = kCsrRowKernels[static_cast<std::size_t>(width / kPacket) - 1];
 #pragma omp for schedule(static) nowait
-      for (int i = 0; i < rows; ++i) {
-        float* dst = res + static_cast<Eigen::Index>(i) * ld + c0;
-        const float* src = rhs + c0;
-        kCsrRowKernels[static_cast<std::size_t>(width / kPacket) - 1](inner, value, outer[i], outer[i + 1], src, ld,
-                                                                      dst);
+      for (Eigen::Index t = 0; t < tiles; ++t) {
+        const Eigen::Index r0 = t * kPacket, n = std::min<Eigen::Index>(kPacket, m - r0);
+        for (Eigen::Index i = 0; i < n; ++i) {
+          const Eigen::Index row = r0 + i;
+          kernel(inner, value, outer[row], outer[row + 1], rhs + c0, ld, tile + i * kBlock);
+        }
+        store_tile_transposed(tile, kBlock, n, r0, c0, width, B, out.data(), m);
       }
     }
-#pragma omp barrier
-    // result [m x ld] row-major is, read column-major, its transpose [ld x m]: copy its first B rows.
-    transpose_copy(res, B, S.rows(), ld, out.data(), S.rows());
   }
 }
 
