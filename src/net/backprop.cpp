@@ -217,51 +217,41 @@ constexpr auto kernel_table(Make make) {
 }
 constexpr auto kCsrRowKernels = kernel_table<kMaxPackets>([](auto n) { return &csr_row_block<n()>; });
 
-namespace transpose_detail {
-// Row tile t (rows [t P, t P + P)) of transpose_copy: whole P x P tiles through registers, the
-// columns past the last whole tile one float at a time.
-inline void tile_row(const float* src, Eigen::Index t, Eigen::Index cols, Eigen::Index lds, float* dst,
-                     Eigen::Index ldd) {
+// dst(r, c) = src(r, c) for a col-major src [rows x cols] (leading dimension lds) written
+// row-major (row r at dst + r * ldd), the padding columns [cols, ldd) of each row set to 0: a
+// transposing copy. Whole P x P tiles (P = the SIMD packet width) go through registers (P packet
+// loads, one in-register transpose, P packet stores); the ragged edges are copied one float at a
+// time. Called inside a parallel region: tiles of rows are shared out with `omp for` (each
+// element is written once, so the copy is thread-count independent). A scalar strided copy here
+// cost more than the sparse product itself.
+void transpose_copy(const float* src, Eigen::Index rows, Eigen::Index cols, Eigen::Index lds, float* dst,
+                    Eigen::Index ldd) {
   namespace ei = Eigen::internal;
-  const Eigen::Index r0 = t * kPacket, col_tiles = cols / kPacket;
-  for (Eigen::Index c0 = 0; c0 < col_tiles * kPacket; c0 += kPacket) {
+  const Eigen::Index row_tiles = rows / kPacket, col_tiles = cols / kPacket;
+  // The padding is zeroed in the same sweep, while the row is in cache (a setZero of the padding
+  // columns afterwards was a second strided pass, a short `rep stos` per row).
+  const auto edge = [&](Eigen::Index r, Eigen::Index c_begin) {
+    for (Eigen::Index c = c_begin; c < cols; ++c) dst[r * ldd + c] = src[c * lds + r];
+    std::fill(dst + r * ldd + cols, dst + (r + 1) * ldd, 0.0F);
+  };
+#pragma omp for schedule(static) nowait
+  for (Eigen::Index t = 0; t < row_tiles; ++t) {
+    const Eigen::Index r0 = t * kPacket;
+    for (Eigen::Index c0 = 0; c0 < col_tiles * kPacket; c0 += kPacket) {
 // GCC warns that the packet type's vector attributes are dropped as a template argument; Eigen's
 // own headers use the same PacketBlock (they are system headers, so there it is silent).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wignored-attributes"
-    ei::PacketBlock<FloatPacket, kPacket> tile;
+      ei::PacketBlock<FloatPacket, kPacket> tile;
 #pragma GCC diagnostic pop
-    for (int j = 0; j < kPacket; ++j) tile.packet[j] = ei::ploadu<FloatPacket>(src + (c0 + j) * lds + r0);
-    ei::ptranspose(tile);
-    for (int i = 0; i < kPacket; ++i) ei::pstoreu(dst + (r0 + i) * ldd + c0, tile.packet[i]);
+      for (int j = 0; j < kPacket; ++j) tile.packet[j] = ei::ploadu<FloatPacket>(src + (c0 + j) * lds + r0);
+      ei::ptranspose(tile);
+      for (int i = 0; i < kPacket; ++i) ei::pstoreu(dst + (r0 + i) * ldd + c0, tile.packet[i]);
+    }
+    for (Eigen::Index r = r0; r < r0 + kPacket; ++r) edge(r, col_tiles * kPacket);
   }
-  for (Eigen::Index r = r0; r < r0 + kPacket; ++r) {
-    for (Eigen::Index c = col_tiles * kPacket; c < cols; ++c) dst[r * ldd + c] = src[c * lds + r];
-    std::fill(dst + r * ldd + cols, dst + (r + 1) * ldd, 0.0F);
-  }
-}
-// Row r past the last whole row tile, one float at a time.
-inline void edge_row(const float* src, Eigen::Index r, Eigen::Index cols, Eigen::Index lds, float* dst,
-                     Eigen::Index ldd) {
-  for (Eigen::Index c = 0; c < cols; ++c) dst[r * ldd + c] = src[c * lds + r];
-  std::fill(dst + r * ldd + cols, dst + (r + 1) * ldd, 0.0F);
-}
-}  // namespace transpose_detail
-
-// dst(r, c) = src(r, c) for a col-major src [rows x cols] (leading dimension lds) written
-// row-major (row r at dst + r * ldd), the padding columns [cols, ldd) of each row set to 0: a
-// transposing copy. Whole P x P tiles (P = the SIMD packet
-// width) go through registers (P packet loads, one in-register transpose, P packet stores); the
-// ragged edges are copied one float at a time. Called inside a parallel region: tiles of rows are
-// shared out with `omp for` (each element is written once, so the copy is thread-count
-// independent). A scalar strided copy here cost more than the sparse product itself.
-void transpose_copy(const float* src, Eigen::Index rows, Eigen::Index cols, Eigen::Index lds, float* dst,
-                    Eigen::Index ldd) {
-  const Eigen::Index row_tiles = rows / kPacket;
 #pragma omp for schedule(static) nowait
-  for (Eigen::Index t = 0; t < row_tiles; ++t) transpose_detail::tile_row(src, t, cols, lds, dst, ldd);
-#pragma omp for schedule(static) nowait
-  for (Eigen::Index r = row_tiles * kPacket; r < rows; ++r) transpose_detail::edge_row(src, r, cols, lds, dst, ldd);
+  for (Eigen::Index r = row_tiles * kPacket; r < rows; ++r) edge(r, 0);
 }
 
 // Writes rows [r0, r0 + n) x columns [c0, c0 + width) of a column-major out [m x B] from a
