@@ -75,8 +75,8 @@ TEST(SparseExecution, MatchesDenseForwardAndInputGradient) {
 // The CSR kernel writes each tile of result rows straight to column-major storage: the same
 // bits at 1 and 2 threads (tiles are shared out statically, each element summed by one thread),
 // with result rows that fill whole tiles and a ragged last tile (53 = 3 x 16 + 5), one and two
-// column blocks (batch 100 and 150), and a 700-input right-hand side (its transposed copy
-// shared out over the threads, then a barrier).
+// column blocks (batch 100 and 150), and a 700-input right-hand side (each thread copies a share
+// of its row tiles to row-major, then a barrier: a race there fails the bit comparison).
 TEST(SparseExecution, CsrProductIsThreadCountIndependentAndMatchesDense) {
   for (const int hidden : {48, 53})
     for (const int batch : {100, 150}) {
