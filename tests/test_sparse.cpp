@@ -9,11 +9,12 @@
 using namespace dalenet;
 
 namespace {
-// A 30-40-5 network whose input projection has `silent` of its synapses at zero.
-Network sparse_net(double silent, Efficacy efficacy, Rng& rng) {
+// An input-hidden-5 network (30-40-5 unless asked) whose input projection has `silent` of its
+// synapses at zero.
+Network sparse_net(double silent, Efficacy efficacy, Rng& rng, int input = 30, int hidden = 40) {
   NetworkSpec spec;
-  spec.input = 30;
-  spec.hidden = {40};
+  spec.input = input;
+  spec.hidden = {hidden};
   spec.output = 5;
   spec.hidden_activation = Activation::relu;
   Network net = make_network(spec);
@@ -80,19 +81,8 @@ TEST(SparseExecution, MatchesDenseForwardAndInputGradient) {
 TEST(SparseExecution, CsrProductIsThreadCountIndependentAndMatchesDense) {
   for (const int hidden : {48, 53})
     for (const int batch : {100, 150}) {
-      NetworkSpec spec;
-      spec.input = 700;
-      spec.hidden = {hidden};
-      spec.output = 5;
-      spec.hidden_activation = Activation::relu;
-      Network net = make_network(spec);
       Rng rng(5);
-      InitSpec init;
-      init.kind = InitKind::uniform;
-      init_weights(net, init, rng);
-      for (auto& p : net.projections)
-        for (Eigen::Index k = 0; k < p.weight.size(); ++k)
-          if (rng.uniform() < 0.9) p.weight.data()[k] = 0.0F;
+      const Network net = sparse_net(0.9, Efficacy::linear, rng, 700, hidden);
       const Eigen::MatrixXf X = Eigen::MatrixXf::Random(700, batch).cwiseAbs();
       std::vector<std::uint8_t> y;
       for (int i = 0; i < batch; ++i) y.push_back(static_cast<std::uint8_t>(i % 5));

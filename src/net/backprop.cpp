@@ -217,16 +217,29 @@ constexpr auto kernel_table(Make make) {
 }
 constexpr auto kCsrRowKernels = kernel_table<kMaxPackets>([](auto n) { return &csr_row_block<n()>; });
 
+// One P x P block (P = the SIMD packet width) through registers: P packet loads at src + j * lds,
+// one in-register transpose, packet i stored at dst + i * ldd for i < stored.
+inline void transpose_block(const float* src, Eigen::Index lds, float* dst, Eigen::Index ldd, int stored = kPacket) {
+  namespace ei = Eigen::internal;
+// GCC warns that the packet type's vector attributes are dropped as a template argument; Eigen's
+// own headers use the same PacketBlock (they are system headers, so there it is silent).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+  ei::PacketBlock<FloatPacket, kPacket> block;
+#pragma GCC diagnostic pop
+  for (int j = 0; j < kPacket; ++j) block.packet[j] = ei::ploadu<FloatPacket>(src + j * lds);
+  ei::ptranspose(block);
+  for (int i = 0; i < stored; ++i) ei::pstoreu(dst + i * ldd, block.packet[i]);
+}
+
 // dst(r, c) = src(r, c) for a col-major src [rows x cols] (leading dimension lds) written
 // row-major (row r at dst + r * ldd), the padding columns [cols, ldd) of each row set to 0: a
-// transposing copy. Whole P x P tiles (P = the SIMD packet width) go through registers (P packet
-// loads, one in-register transpose, P packet stores); the ragged edges are copied one float at a
-// time. Called inside a parallel region: tiles of rows are shared out with `omp for` (each
+// transposing copy. Whole P x P tiles go through transpose_block; the ragged edges are copied one
+// float at a time. Called inside a parallel region: tiles of rows are shared out with `omp for` (each
 // element is written once, so the copy is thread-count independent). A scalar strided copy here
 // cost more than the sparse product itself.
 void transpose_copy(const float* src, Eigen::Index rows, Eigen::Index cols, Eigen::Index lds, float* dst,
                     Eigen::Index ldd) {
-  namespace ei = Eigen::internal;
   const Eigen::Index row_tiles = rows / kPacket, col_tiles = cols / kPacket;
   // The padding is zeroed in the same sweep, while the row is in cache (a setZero of the padding
   // columns afterwards was a second strided pass, a short `rep stos` per row).
@@ -237,17 +250,8 @@ void transpose_copy(const float* src, Eigen::Index rows, Eigen::Index cols, Eige
 #pragma omp for schedule(static) nowait
   for (Eigen::Index t = 0; t < row_tiles; ++t) {
     const Eigen::Index r0 = t * kPacket;
-    for (Eigen::Index c0 = 0; c0 < col_tiles * kPacket; c0 += kPacket) {
-// GCC warns that the packet type's vector attributes are dropped as a template argument; Eigen's
-// own headers use the same PacketBlock (they are system headers, so there it is silent).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wignored-attributes"
-      ei::PacketBlock<FloatPacket, kPacket> tile;
-#pragma GCC diagnostic pop
-      for (int j = 0; j < kPacket; ++j) tile.packet[j] = ei::ploadu<FloatPacket>(src + (c0 + j) * lds + r0);
-      ei::ptranspose(tile);
-      for (int i = 0; i < kPacket; ++i) ei::pstoreu(dst + (r0 + i) * ldd + c0, tile.packet[i]);
-    }
+    for (Eigen::Index c0 = 0; c0 < col_tiles * kPacket; c0 += kPacket)
+      transpose_block(src + c0 * lds + r0, lds, dst + r0 * ldd + c0, ldd);
     for (Eigen::Index r = r0; r < r0 + kPacket; ++r) edge(r, col_tiles * kPacket);
   }
 #pragma omp for schedule(static) nowait
@@ -255,29 +259,20 @@ void transpose_copy(const float* src, Eigen::Index rows, Eigen::Index cols, Eige
 }
 
 // Writes rows [r0, r0 + n) x columns [c0, c0 + width) of a column-major out [m x B] from a
-// row-major tile [n x kBlock] (n <= kPacket): whole P x P blocks go through registers (one
-// in-register transpose), and only the columns < B are stored (the tile's columns past B are
-// padding). A tile with fewer than kPacket rows (the last one when m is not a multiple of P) is
-// copied one float at a time.
+// row-major tile [n x kBlock] (n <= kPacket): whole P x P blocks through transpose_block, only
+// the columns < B stored (the tile's columns past B are padding). A tile with fewer than kPacket
+// rows (the last one when m is not a multiple of P) is copied one float at a time.
 void store_tile_transposed(const float* tile, Eigen::Index ldt, Eigen::Index n, Eigen::Index r0, Eigen::Index c0,
                            Eigen::Index width, Eigen::Index B, float* out, Eigen::Index m) {
-  namespace ei = Eigen::internal;
   const Eigen::Index columns = std::min(width, B - c0);
   if (n < kPacket) {
     for (Eigen::Index c = 0; c < columns; ++c)
       for (Eigen::Index i = 0; i < n; ++i) out[(c0 + c) * m + r0 + i] = tile[i * ldt + c];
     return;
   }
-  for (Eigen::Index j0 = 0; j0 < columns; j0 += kPacket) {
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wignored-attributes"
-    ei::PacketBlock<FloatPacket, kPacket> block;
-#pragma GCC diagnostic pop
-    for (int i = 0; i < kPacket; ++i) block.packet[i] = ei::ploadu<FloatPacket>(tile + i * ldt + j0);
-    ei::ptranspose(block);
-    const auto stored = static_cast<int>(std::min<Eigen::Index>(kPacket, columns - j0));
-    for (int j = 0; j < stored; ++j) ei::pstoreu(out + (c0 + j0 + j) * m + r0, block.packet[j]);
-  }
+  for (Eigen::Index j0 = 0; j0 < columns; j0 += kPacket)
+    transpose_block(tile + j0, ldt, out + (c0 + j0) * m + r0, m,
+                    static_cast<int>(std::min<Eigen::Index>(kPacket, columns - j0)));
 }
 
 // out = S * X for CSR S [m x k] and dense X [k x B]. Eigen's own sparse x dense product walks
