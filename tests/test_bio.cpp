@@ -5,6 +5,7 @@
 #include <bit>
 #include <cmath>
 #include <memory>
+#include <vector>
 
 #include "dalenet/backprop.hpp"
 #include "dalenet/error.hpp"
@@ -625,6 +626,56 @@ TEST(Row, MagnitudeMatchesEigensSum) {
         ASSERT_EQ(s.sum, signed_row.cwiseAbs().sum());
       }
     }
+}
+
+TEST(Row, GroupedSweepsMatchEigen) {
+  // H3's per-example sweeps a group of examples at a time (src/rules/row_kernels.hpp) give, bit
+  // for bit, Eigen's dot product and `g += s * x` example by example: every length to 100 and 784
+  // (odd and even packet counts, scalar tails), groups of 1 to 4, operands at several alignments
+  // (g aligned or not), inputs with zeros and -0, weights of both signs.
+  Rng rng(12);
+  std::vector<Eigen::Index> lengths(101);
+  for (Eigen::Index n = 0; n <= 100; ++n) lengths[static_cast<std::size_t>(n)] = n;
+  lengths.push_back(784);
+  constexpr int kGroup = rules::kernels::kExampleGroup;
+  for (const Eigen::Index n : lengths)
+    for (int count = 1; count <= kGroup; ++count)
+      for (const Eigen::Index offset : {0, 1, 5, 16}) {
+        Eigen::VectorXf wbuf(n + 32);
+        for (Eigen::Index i = 0; i < n + 32; ++i) wbuf(i) = static_cast<float>(rng.uniform() - 0.3);
+        std::vector<Eigen::VectorXf> xbuf(static_cast<std::size_t>(count), Eigen::VectorXf(n + 32));
+        const float* x[kGroup];
+        float s[kGroup];
+        for (int f = 0; f < count; ++f) {
+          auto& xb = xbuf[static_cast<std::size_t>(f)];
+          for (Eigen::Index i = 0; i < n + 32; ++i)
+            xb(i) = rng.uniform() < 0.5 ? (i % 3 == 0 ? -0.0F : 0.0F) : static_cast<float>(rng.uniform());
+          x[f] = xb.data() + (offset + f) % 17;  // each example at its own alignment
+          s[f] = static_cast<float>(3.0 * rng.uniform());
+        }
+        const float* w = wbuf.data() + offset;
+        float got[kGroup];
+        rules::kernels::dot_group(w, x, count, n, got);
+        for (int f = 0; f < count; ++f) {
+          const float expected =
+              Eigen::Map<const Eigen::VectorXf>(w, n).dot(Eigen::Map<const Eigen::VectorXf>(x[f], n));
+          ASSERT_EQ(got[f], expected) << "n " << n << " count " << count << " offset " << offset << " f " << f;
+          if (expected != 0.0F) {
+            ASSERT_EQ(std::bit_cast<std::uint32_t>(got[f]), std::bit_cast<std::uint32_t>(expected)) << n;
+          }
+        }
+        Eigen::VectorXf gbuf(n + 32);
+        for (Eigen::Index i = 0; i < n + 32; ++i) gbuf(i) = static_cast<float>(rng.uniform());
+        for (const Eigen::Index g_offset : {Eigen::Index{0}, offset}) {  // aligned (H3's buffer) and not
+          Eigen::VectorXf g_expected = gbuf, g_got = gbuf;
+          for (int f = 0; f < count; ++f)
+            g_expected.segment(g_offset, n).array() += s[f] * Eigen::Map<const Eigen::ArrayXf>(x[f], n);
+          rules::kernels::axpy_group(g_got.data() + g_offset, s, x, count, n);
+          for (Eigen::Index i = 0; i < n + 32; ++i)
+            ASSERT_EQ(std::bit_cast<std::uint32_t>(g_got(i)), std::bit_cast<std::uint32_t>(g_expected(i)))
+                << "n " << n << " count " << count << " offset " << g_offset << " at " << i;
+        }
+      }
 }
 
 TEST(Row, ScaleExpInPlaceMatchesTheRowExpression) {

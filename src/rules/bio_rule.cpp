@@ -112,22 +112,34 @@ class HiddenEm : public LocalPlasticity {
         if (has_negative) magnitude = w.row(j).array().abs();
         const float inv = sum > 0.0F ? 1.0F / sum : 1.0F;
         const float* op_row = has_negative ? magnitude.data() : w.row(j).data();
-        const Eigen::Map<const Eigen::VectorXf> wj(op_row, P);
         float rs = 0.0F, ms = 0.0F;
         g.setZero();
         const std::int32_t* fired = fired_.data() + j * B;
-        for (Eigen::Index f = 0; f < fired_count_[static_cast<std::size_t>(j)]; ++f) {
-          const Eigen::Index e = fired[f];
-          const float r = b.post(j, e);  // > 0
-          rs += r;
-          const float rm = modulated ? r * (*b.modulator)(j, e) : r;
-          ms += rm;
+        const Eigen::Index fired_count = fired_count_[static_cast<std::size_t>(j)];
+        // The examples in groups (kernels::dot_group, axpy_group): the same values, in the same
+        // order, as one example at a time.
+        for (Eigen::Index f0 = 0; f0 < fired_count; f0 += kernels::kExampleGroup) {
+          const int count = static_cast<int>(std::min<Eigen::Index>(kernels::kExampleGroup, fired_count - f0));
+          const float* x[kernels::kExampleGroup];
+          float rm[kernels::kExampleGroup], dot[kernels::kExampleGroup], step[kernels::kExampleGroup];
+          for (int f = 0; f < count; ++f) {
+            const Eigen::Index e = fired[f0 + f];
+            const float r = b.post(j, e);  // > 0
+            rs += r;
+            rm[f] = modulated ? r * (*b.modulator)(j, e) : r;
+            ms += rm[f];
+            x[f] = b.pre.col(e).data();
+          }
           if (kind_ == HiddenUpdate::mean) {  // H3m needs the rate-weighted input sum only
-            g += rm * b.pre.col(e).transpose().array();
+            kernels::axpy_group(g.data(), rm, x, count, P);
             continue;
           }
-          const float d = inv * wj.dot(b.pre.col(e));
-          g += (rm / (d + 1e-12F)) * b.pre.col(e).transpose().array();
+          kernels::dot_group(op_row, x, count, P, dot);
+          for (int f = 0; f < count; ++f) {
+            const float d = inv * dot[f];  // w_hat_j . x_b
+            step[f] = rm[f] / (d + 1e-12F);
+          }
+          kernels::axpy_group(g.data(), step, x, count, P);
         }
         auto row = w.row(j).array();
         if (!(rs > 0.0F)) {  // a neuron that did not fire does not learn (scaling only)

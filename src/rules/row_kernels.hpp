@@ -14,4 +14,28 @@ namespace dalenet::rules::kernels {
 // factor, exp(k * (0 - one)), from the same vectorised exp, instead of 16 exponentials.
 std::uint64_t scale_exp_in_place(float* w, const float* g, Eigen::Index n, float inv, float k, float one);
 
+// H3's per-example sweeps, a few examples at a time (the examples one neuron fired for): each
+// packet of the neuron's row (dot products) or of its statistics g (updates) is loaded once for
+// up to kExampleGroup examples, and the examples' dot products run as independent chains. The
+// values are those of the sweeps example by example. A packet is one of Eigen's SIMD packets (16
+// floats with AVX-512), at offsets 0, 16, ... of the row.
+constexpr int kExampleGroup = 4;
+constexpr Eigen::Index kRowPacket = Eigen::internal::packet_traits<float>::size;
+
+// out[f] = Eigen's Map<const VectorXf>(w, n).dot(Map<const VectorXf>(x[f], n)) for f < count
+// (count <= kExampleGroup), bit for bit (only the sign of a zero result can differ): Eigen's
+// reduction (Redux.h, LinearVectorizedTraversal; an expression without direct access starts its
+// packets at 0) is reproduced step by step with its packet functions: even and odd packets in
+// two accumulators, merged, the odd last packet, the horizontal sum; a + w * x as one fused
+// multiply-add, as GCC contracts Eigen's padd(acc, pmul(w, x)). Where n is not a multiple of the
+// packet size it is Eigen's dot itself, example by example: whether the compiler fuses the scalar
+// tail's multiply and add differs between Eigen's loops and ours, and the tail's bits would depend
+// on it. Row.GroupedSweepsMatchEigen checks both kernels.
+void dot_group(const float* w, const float* const* x, int count, Eigen::Index n, float* out);
+
+// g += s[f] * x[f] for f = 0, 1, ..., count - 1 in that order, each as Eigen evaluates
+// `g += s * x.array()` (per element g + s * x, one fused multiply-add). An unaligned g, or n not a
+// multiple of the packet size, goes through Eigen's expression itself.
+void axpy_group(float* g, const float* s, const float* const* x, int count, Eigen::Index n);
+
 }  // namespace dalenet::rules::kernels
