@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "dalenet/error.hpp"
 #include "net/efficacy.hpp"
+#include "util/packet_log.hpp"
 
 namespace dalenet {
 
@@ -136,13 +138,36 @@ struct LogFloor {
   float scalar;  // as std::log does
   explicit LogFloor(float floor) : packet(Packet(Packet::Constant(floor).log())(0)), scalar(std::log(floor)) {}
 };
+// Eigen's log of a packet whose values are finite and positive (detail::plog_finite_positive:
+// the same values without the special cases).
+Packet log_finite_positive(const Packet& a) {
+  namespace ei = Eigen::internal;
+  using Simd = ei::packet_traits<float>::type;
+  constexpr Eigen::Index kSize = ei::packet_traits<float>::size;
+  if constexpr (!ei::packet_traits<float>::Vectorizable || kSize == 1 || kPacket % kSize != 0) {
+    return a.log();
+  } else {
+    Packet out;
+    for (Eigen::Index k = 0; k < kPacket; k += kSize)
+      ei::pstoreu(out.data() + k, detail::plog_finite_positive(ei::ploadu<Simd>(a.data() + k)));
+    return out;
+  }
+}
+
 void log_efficacy(const float* w, Eigen::Index c0, Eigen::Index c1, Eigen::Index n, float inv, bool negative,
                   float floor, const LogFloor& log_floor, float* out) {
+  // With inv finite and > 0 the row's sum is finite, so |w| * inv <= 1 (up to rounding): every
+  // value the log sees is finite and >= floor > 0. Otherwise (a row summing to less than about
+  // 1e-38, or to +inf) Eigen's log with its special cases.
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  const bool finite = inv > 0.0F && inv < kInf && floor > 0.0F && floor < kInf;
   const auto packet = [&](const Packet& v) {
     const Packet x = (negative ? Packet(v.abs()) : v) * inv;
     Packet e;
     if ((x <= floor).all())
       e.setZero();
+    else if (finite)
+      e = log_finite_positive(x.max(floor)) - log_floor.packet;
     else
       e = x.max(floor).log() - log_floor.packet;
     return negative ? Packet((v < 0.0F).select(-e, e)) : e;
