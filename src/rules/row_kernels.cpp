@@ -9,7 +9,9 @@
 namespace dalenet::rules::kernels {
 
 std::uint64_t scale_exp_in_place(float* w, const float* g, Eigen::Index n, float inv, float k, float one) {
-  constexpr Eigen::Index kPacket = 16;
+  // Eigen's packet size: the row expression this reproduces is evaluated in packets of that size
+  // (16 floats with AVX-512, 8 with AVX2), its last n % kPacket entries one by one.
+  constexpr Eigen::Index kPacket = kRowPacket;
   using Packet = Eigen::Array<float, 1, kPacket>;
   // exp(k * (g - one)) of the first all-zero g packet, shared by the others (every lane the same).
   Packet zero_g_factor;

@@ -5,22 +5,25 @@
 
 namespace dalenet::rules::kernels {
 
+// One of Eigen's SIMD packets of floats (16 with AVX-512, 8 with AVX2): the unit of the row kernels.
+constexpr Eigen::Index kRowPacket = Eigen::internal::packet_traits<float>::size;
+
 // H3's multiplicative step on one neuron's row of n input weights, in place:
 // w_i <- (w_i * inv) * exp(k * (g_i - one)); returns the number of sign changes (as
 // count_sign_changes counts them, dalenet/local.hpp). Every value is bit-identical to evaluating
 // the expression row-wise into an aligned buffer (what H3 did): Eigen's vectorised exp on packets
-// of 16 at offsets 0, 16, ..., std::exp on the last n % 16 entries. A packet whose g is all zero
-// (no example the neuron fired for had input there: most of an MNIST row) takes one shared
-// factor, exp(k * (0 - one)), from the same vectorised exp, instead of 16 exponentials.
+// of kRowPacket floats at offsets 0, kRowPacket, ..., std::exp on the last
+// n % kRowPacket entries. A packet whose g is all zero (no example the neuron fired for had input
+// there: most of an MNIST row) takes one shared factor, exp(k * (0 - one)), from the same
+// vectorised exp, instead of one exponential per weight.
 std::uint64_t scale_exp_in_place(float* w, const float* g, Eigen::Index n, float inv, float k, float one);
 
 // H3's per-example sweeps, a few examples at a time (the examples one neuron fired for): each
 // packet of the neuron's row (dot products) or of its statistics g (updates) is loaded once for
 // up to kExampleGroup examples, and the examples' dot products run as independent chains. The
-// values are those of the sweeps example by example. A packet is one of Eigen's SIMD packets (16
-// floats with AVX-512), at offsets 0, 16, ... of the row.
+// values are those of the sweeps example by example. Packets of kRowPacket floats at offsets 0,
+// kRowPacket, ... of the row.
 constexpr int kExampleGroup = 4;
-constexpr Eigen::Index kRowPacket = Eigen::internal::packet_traits<float>::size;
 
 // out[f] = Eigen's Map<const VectorXf>(w, n).dot(Map<const VectorXf>(x[f], n)) for f < count
 // (count <= kExampleGroup), bit for bit (only the sign of a zero result can differ): Eigen's
