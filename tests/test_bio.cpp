@@ -4,6 +4,7 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -628,11 +629,40 @@ TEST(Row, MagnitudeMatchesEigensSum) {
     }
 }
 
-TEST(Row, GroupedSweepsMatchEigen) {
+TEST(Row, GroupedSweepsMatchTheExampleByExampleSweeps) {
   // H3's per-example sweeps a group of examples at a time (src/rules/row_kernels.hpp) give, bit
-  // for bit, Eigen's dot product and `g += s * x` example by example: every length to 100 and 784
-  // (odd and even packet counts, scalar tails), groups of 1 to 4, operands at several alignments
-  // (g aligned or not), inputs with zeros and -0, weights of both signs.
+  // for bit, the sweeps one example at a time: the dot product as Eigen's reduction runs it (even
+  // and odd packets in two accumulators, merged, the odd last packet, the horizontal sum) and
+  // g += s * x packet by packet, each with Eigen's pmadd (GCC contracts Eigen's own loops into the
+  // same multiply-adds in the Release build, where the models were checked cmp-equal with Eigen's
+  // loops; a sanitizer build does not, so the reference is written with pmadd here); lengths with a
+  // scalar tail, and an unaligned g, go through Eigen's expressions. Every length to 100 and 784
+  // (odd and even packet counts), groups of 1 to 4, operands at several alignments, inputs with
+  // zeros and -0, weights of both signs.
+  namespace ei = Eigen::internal;
+  using Simd = ei::packet_traits<float>::type;
+  constexpr Eigen::Index kP = rules::kernels::kRowPacket;
+  constexpr bool kVectorized = ei::packet_traits<float>::Vectorizable && kP > 1;
+  const auto reference_dot = [&](const float* w, const float* x, Eigen::Index n) {
+    if (!kVectorized || n % kP != 0 || n == 0)
+      return Eigen::Map<const Eigen::VectorXf>(w, n).dot(Eigen::Map<const Eigen::VectorXf>(x, n));
+    const Eigen::Index packets = n / kP, paired = packets / 2 * 2;
+    Simd acc[2] = {ei::pset1<Simd>(0.0F), ei::pset1<Simd>(0.0F)};
+    for (Eigen::Index q = 0; q < paired; ++q)
+      acc[q % 2] = ei::pmadd(ei::ploadu<Simd>(w + q * kP), ei::ploadu<Simd>(x + q * kP), acc[q % 2]);
+    Simd total = ei::padd(acc[0], acc[1]);
+    if (packets > paired)
+      total = ei::pmadd(ei::ploadu<Simd>(w + paired * kP), ei::ploadu<Simd>(x + paired * kP), total);
+    return ei::predux(total);
+  };
+  const auto reference_axpy = [&](float* g, float s, const float* x, Eigen::Index n) {
+    if (!kVectorized || n % kP != 0 || reinterpret_cast<std::uintptr_t>(g) % (kP * sizeof(float)) != 0) {
+      Eigen::Map<Eigen::ArrayXf>(g, n) += s * Eigen::Map<const Eigen::ArrayXf>(x, n);
+      return;
+    }
+    for (Eigen::Index i = 0; i < n; i += kP)
+      ei::pstoreu(g + i, ei::pmadd(ei::pset1<Simd>(s), ei::ploadu<Simd>(x + i), ei::ploadu<Simd>(g + i)));
+  };
   Rng rng(12);
   std::vector<Eigen::Index> lengths(101);
   for (Eigen::Index n = 0; n <= 100; ++n) lengths[static_cast<std::size_t>(n)] = n;
@@ -657,8 +687,7 @@ TEST(Row, GroupedSweepsMatchEigen) {
         float got[kGroup];
         rules::kernels::dot_group(w, x, count, n, got);
         for (int f = 0; f < count; ++f) {
-          const float expected =
-              Eigen::Map<const Eigen::VectorXf>(w, n).dot(Eigen::Map<const Eigen::VectorXf>(x[f], n));
+          const float expected = reference_dot(w, x[f], n);
           ASSERT_EQ(got[f], expected) << "n " << n << " count " << count << " offset " << offset << " f " << f;
           if (expected != 0.0F) {
             ASSERT_EQ(std::bit_cast<std::uint32_t>(got[f]), std::bit_cast<std::uint32_t>(expected)) << n;
@@ -668,8 +697,7 @@ TEST(Row, GroupedSweepsMatchEigen) {
         for (Eigen::Index i = 0; i < n + 32; ++i) gbuf(i) = static_cast<float>(rng.uniform());
         for (const Eigen::Index g_offset : {Eigen::Index{0}, offset}) {  // aligned (H3's buffer) and not
           Eigen::VectorXf g_expected = gbuf, g_got = gbuf;
-          for (int f = 0; f < count; ++f)
-            g_expected.segment(g_offset, n).array() += s[f] * Eigen::Map<const Eigen::ArrayXf>(x[f], n);
+          for (int f = 0; f < count; ++f) reference_axpy(g_expected.data() + g_offset, s[f], x[f], n);
           rules::kernels::axpy_group(g_got.data() + g_offset, s, x, count, n);
           for (Eigen::Index i = 0; i < n + 32; ++i)
             ASSERT_EQ(std::bit_cast<std::uint32_t>(g_got(i)), std::bit_cast<std::uint32_t>(g_expected(i)))

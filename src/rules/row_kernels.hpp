@@ -25,19 +25,20 @@ std::uint64_t scale_exp_in_place(float* w, const float* g, Eigen::Index n, float
 // kRowPacket, ... of the row.
 constexpr int kExampleGroup = 4;
 
-// out[f] = Eigen's Map<const VectorXf>(w, n).dot(Map<const VectorXf>(x[f], n)) for f < count
-// (count <= kExampleGroup), bit for bit (only the sign of a zero result can differ): Eigen's
-// reduction (Redux.h, LinearVectorizedTraversal; an expression without direct access starts its
-// packets at 0) is reproduced step by step with its packet functions: even and odd packets in
-// two accumulators, merged, the odd last packet, the horizontal sum; a + w * x as one fused
-// multiply-add, as GCC contracts Eigen's padd(acc, pmul(w, x)). Where n is not a multiple of the
-// packet size it is Eigen's dot itself, example by example: whether the compiler fuses the scalar
-// tail's multiply and add differs between Eigen's loops and ours, and the tail's bits would depend
-// on it. Row.GroupedSweepsMatchEigen checks both kernels.
+// out[f] = w . x[f] for f < count (count <= kExampleGroup), summed as Eigen's reduction sums
+// Map<const VectorXf>(w, n).dot(Map<const VectorXf>(x[f], n)) (Redux.h, LinearVectorizedTraversal;
+// an expression without direct access starts its packets at 0): even and odd packets in two
+// accumulators, merged, the odd last packet, the horizontal sum; each a + w * x is Eigen's pmadd
+// (a fused multiply-add on CPUs with FMA). GCC contracts Eigen's padd(acc, pmul(w, x)) into the
+// same instruction in the Release build, where H3's models compare equal with `cmp` against the
+// example-by-example loop over Eigen's dot; a build that does not contract (the sanitizer build)
+// differs from Eigen's loop in the last bits. Where n is not a multiple of the packet size it is
+// Eigen's dot itself, example by example. Row.GroupedSweepsMatchTheExampleByExampleSweeps checks
+// both kernels.
 void dot_group(const float* w, const float* const* x, int count, Eigen::Index n, float* out);
 
-// g += s[f] * x[f] for f = 0, 1, ..., count - 1 in that order, each as Eigen evaluates
-// `g += s * x.array()` (per element g + s * x, one fused multiply-add). An unaligned g, or n not a
+// g += s[f] * x[f] for f = 0, 1, ..., count - 1 in that order, per element g + s * x as one pmadd
+// (as GCC contracts Eigen's `g += s * x.array()` in the Release build). An unaligned g, or n not a
 // multiple of the packet size, goes through Eigen's expression itself.
 void axpy_group(float* g, const float* s, const float* const* x, int count, Eigen::Index n);
 
