@@ -13,6 +13,7 @@
 #include "dalenet/error.hpp"
 #include "net/efficacy.hpp"
 #include "util/gemm.hpp"
+#include "util/simd.hpp"
 
 namespace dalenet {
 
@@ -182,8 +183,8 @@ void layer_derivative(const Layer& layer, const ForwardCache& cache, std::size_t
 // One row of the CSR product over NP packets of consecutive columns (Eigen's native SIMD packet:
 // 16 floats with AVX-512): the accumulators stay in registers, so each non-zero costs NP loads
 // and NP FMAs and no store.
-using FloatPacket = Eigen::internal::packet_traits<float>::type;
-constexpr int kPacket = Eigen::internal::packet_traits<float>::size;
+using detail::FloatPacket;
+constexpr int kPacket = detail::kFloatPacket;
 
 template <int NP>
 inline void csr_row_block(const int* inner, const float* value, int begin, int end, const float* rhs, Eigen::Index ld,

@@ -8,6 +8,7 @@
 #include "dalenet/error.hpp"
 #include "net/efficacy.hpp"
 #include "util/packet_log.hpp"
+#include "util/simd.hpp"
 
 namespace dalenet {
 
@@ -72,10 +73,10 @@ Eigen::VectorXf magnitude_row_sums(const Eigen::Ref<const WeightMatrix>& w, bool
 // Row.MagnitudeMatchesEigensSum checks it at every length and alignment up to 200.
 RowMagnitude row_magnitude(const Eigen::Ref<const Eigen::RowVectorXf>& row) {
   namespace ei = Eigen::internal;
-  using Packet = ei::packet_traits<float>::type;
-  constexpr Eigen::Index kSize = ei::packet_traits<float>::size;
+  using Packet = detail::FloatPacket;
+  constexpr Eigen::Index kSize = detail::kFloatPacket;
   const Eigen::Index n = row.size();
-  if constexpr (!ei::packet_traits<float>::Vectorizable || kSize == 1) {
+  if constexpr (!detail::kFloatSimd) {
     const bool negative = n > 0 && row.minCoeff() < 0.0F;
     return {negative ? row.cwiseAbs().sum() : row.sum(), negative};
   }
@@ -142,14 +143,13 @@ struct LogFloor {
 // the same values without the special cases).
 Packet log_finite_positive(const Packet& a) {
   namespace ei = Eigen::internal;
-  using Simd = ei::packet_traits<float>::type;
-  constexpr Eigen::Index kSize = ei::packet_traits<float>::size;
-  if constexpr (!ei::packet_traits<float>::Vectorizable || kSize == 1 || kPacket % kSize != 0) {
+  constexpr Eigen::Index kSize = detail::kFloatPacket;
+  if constexpr (!detail::kFloatSimd || kPacket % kSize != 0) {
     return a.log();
   } else {
     Packet out;
     for (Eigen::Index k = 0; k < kPacket; k += kSize)
-      ei::pstoreu(out.data() + k, detail::plog_finite_positive(ei::ploadu<Simd>(a.data() + k)));
+      ei::pstoreu(out.data() + k, detail::plog_finite_positive(ei::ploadu<detail::FloatPacket>(a.data() + k)));
     return out;
   }
 }

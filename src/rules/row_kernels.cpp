@@ -47,8 +47,7 @@ std::uint64_t scale_exp_in_place(float* w, const float* g, Eigen::Index n, float
 
 namespace {
 namespace ei = Eigen::internal;
-using Packet = ei::packet_traits<float>::type;
-constexpr bool kVectorized = ei::packet_traits<float>::Vectorizable && kRowPacket > 1;
+using Packet = detail::FloatPacket;
 
 template <int G>
 void dot_group_fixed(const float* w, const float* const* x, Eigen::Index n, float* out) {
@@ -111,7 +110,7 @@ void with_group_size(int count, Run&& run) {
 }  // namespace
 
 void dot_group(const float* w, const float* const* x, int count, Eigen::Index n, float* out) {
-  if (!kVectorized || n % kRowPacket != 0 || n == 0) {  // a scalar tail: Eigen's own sum (see the header)
+  if (!detail::kFloatSimd || n % kRowPacket != 0 || n == 0) {  // a scalar tail: Eigen's own sum (see the header)
     for (int f = 0; f < count; ++f)
       out[f] = Eigen::Map<const Eigen::VectorXf>(w, n).dot(Eigen::Map<const Eigen::VectorXf>(x[f], n));
     return;
@@ -120,7 +119,8 @@ void dot_group(const float* w, const float* const* x, int count, Eigen::Index n,
 }
 
 void axpy_group(float* g, const float* s, const float* const* x, int count, Eigen::Index n) {
-  if (!kVectorized || n % kRowPacket != 0 || reinterpret_cast<std::uintptr_t>(g) % (kRowPacket * sizeof(float)) != 0) {
+  if (!detail::kFloatSimd || n % kRowPacket != 0 ||
+      reinterpret_cast<std::uintptr_t>(g) % (kRowPacket * sizeof(float)) != 0) {
     // Eigen's own expression, example by example (a scalar tail or an unaligned g: see the header).
     for (int f = 0; f < count; ++f)
       Eigen::Map<Eigen::ArrayXf>(g, n) += s[f] * Eigen::Map<const Eigen::ArrayXf>(x[f], n);

@@ -3,10 +3,12 @@
 #include <Eigen/Core>
 #include <cstdint>
 
+#include "util/simd.hpp"
+
 namespace dalenet::rules::kernels {
 
 // One of Eigen's SIMD packets of floats (16 with AVX-512, 8 with AVX2): the unit of the row kernels.
-constexpr Eigen::Index kRowPacket = Eigen::internal::packet_traits<float>::size;
+constexpr Eigen::Index kRowPacket = detail::kFloatPacket;
 
 // H3's multiplicative step on one neuron's row of n input weights, in place:
 // w_i <- (w_i * inv) * exp(k * (g_i - one)); returns the number of sign changes (as
