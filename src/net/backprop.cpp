@@ -220,7 +220,11 @@ constexpr auto kCsrRowKernels = kernel_table<kMaxPackets>([](auto n) { return &c
 
 // One P x P block (P = the SIMD packet width) through registers: P packet loads at src + j * lds,
 // one in-register transpose, packet i stored at dst + i * ldd for i < stored.
-inline void transpose_block(const float* src, Eigen::Index lds, float* dst, Eigen::Index ldd, int stored = kPacket) {
+// With `copy`, the P loaded packets are also stored unchanged at copy + j * ldc (a plain copy
+// of the block made in the same sweep). store(i, packet) stores packet i of the transposed block.
+template <class Store>
+inline void transpose_block_with(const float* src, Eigen::Index lds, Store store, int stored = kPacket,
+                                 float* copy = nullptr, Eigen::Index ldc = 0) {
   namespace ei = Eigen::internal;
 // GCC warns that the packet type's vector attributes are dropped as a template argument; Eigen's
 // own headers use the same PacketBlock (they are system headers, so there it is silent).
@@ -229,8 +233,20 @@ inline void transpose_block(const float* src, Eigen::Index lds, float* dst, Eige
   ei::PacketBlock<FloatPacket, kPacket> block;
 #pragma GCC diagnostic pop
   for (int j = 0; j < kPacket; ++j) block.packet[j] = ei::ploadu<FloatPacket>(src + j * lds);
+  if (copy != nullptr)
+    for (int j = 0; j < kPacket; ++j) ei::pstoreu(copy + j * ldc, block.packet[j]);
   ei::ptranspose(block);
-  for (int i = 0; i < stored; ++i) ei::pstoreu(dst + i * ldd, block.packet[i]);
+  if (stored == kPacket) {  // a constant trip count: unrolled, the block stays in registers
+    for (int i = 0; i < kPacket; ++i) store(i, block.packet[i]);
+  } else {
+    for (int i = 0; i < stored; ++i) store(i, block.packet[i]);
+  }
+}
+inline void transpose_block(const float* src, Eigen::Index lds, float* dst, Eigen::Index ldd, int stored = kPacket,
+                            float* copy = nullptr, Eigen::Index ldc = 0) {
+  transpose_block_with(
+      src, lds, [&](int i, const FloatPacket& packet) { Eigen::internal::pstoreu(dst + i * ldd, packet); }, stored,
+      copy, ldc);
 }
 
 // dst(r, c) = src(r, c) for a col-major src [rows x cols] (leading dimension lds) written
@@ -239,41 +255,90 @@ inline void transpose_block(const float* src, Eigen::Index lds, float* dst, Eige
 // float at a time. Called inside a parallel region: tiles of rows are shared out with `omp for` (each
 // element is written once, so the copy is thread-count independent). A scalar strided copy here
 // cost more than the sparse product itself.
+// With `copy` (col-major, leading dimension ldc), src is also copied there unchanged in the same
+// sweep: forward()'s act[0] = X, which otherwise was a pass of its own over X.
 void transpose_copy(const float* src, Eigen::Index rows, Eigen::Index cols, Eigen::Index lds, float* dst,
-                    Eigen::Index ldd) {
+                    Eigen::Index ldd, float* copy = nullptr, Eigen::Index ldc = 0) {
   const Eigen::Index row_tiles = rows / kPacket, col_tiles = cols / kPacket;
   // The padding is zeroed in the same sweep, while the row is in cache (a setZero of the padding
   // columns afterwards was a second strided pass, a short `rep stos` per row).
   const auto edge = [&](Eigen::Index r, Eigen::Index c_begin) {
-    for (Eigen::Index c = c_begin; c < cols; ++c) dst[r * ldd + c] = src[c * lds + r];
+    for (Eigen::Index c = c_begin; c < cols; ++c) {
+      dst[r * ldd + c] = src[c * lds + r];
+      if (copy != nullptr) copy[c * ldc + r] = src[c * lds + r];
+    }
     std::fill(dst + r * ldd + cols, dst + (r + 1) * ldd, 0.0F);
   };
 #pragma omp for schedule(static) nowait
   for (Eigen::Index t = 0; t < row_tiles; ++t) {
     const Eigen::Index r0 = t * kPacket;
     for (Eigen::Index c0 = 0; c0 < col_tiles * kPacket; c0 += kPacket)
-      transpose_block(src + c0 * lds + r0, lds, dst + r0 * ldd + c0, ldd);
+      transpose_block(src + c0 * lds + r0, lds, dst + r0 * ldd + c0, ldd, kPacket,
+                      copy != nullptr ? copy + c0 * ldc + r0 : nullptr, ldc);
     for (Eigen::Index r = r0; r < r0 + kPacket; ++r) edge(r, col_tiles * kPacket);
   }
 #pragma omp for schedule(static) nowait
   for (Eigen::Index r = row_tiles * kPacket; r < rows; ++r) edge(r, 0);
 }
 
+// What csr_times_dense does to each result element as it stores it: out = sum + bias(row), then
+// act = f(out), with f the identity or ReLU (add_bias_and_activate fused into the store, while
+// the tile is in registers; as a pass of its own over the [m x B] result it took 17 % of a sparse
+// forward pass at batch 1000). Only these two activations: max(x, 0) and the copy are exact, so
+// the fused store gives the same floats as Eigen's expressions whatever their vectorisation,
+// while exp or tanh would differ in the last bit between Eigen's packet and scalar paths.
+struct TileEpilogue {
+  const float* bias = nullptr;  // [m]; nullptr: no epilogue, the sums are stored as they are
+  float* act = nullptr;         // col-major [m x B], the same layout as out
+  bool relu = false;            // f = ReLU (else the identity)
+};
+
 // Writes rows [r0, r0 + n) x columns [c0, c0 + width) of a column-major out [m x B] from a
 // row-major tile [n x kBlock] (n <= kPacket): whole P x P blocks through transpose_block, only
 // the columns < B stored (the tile's columns past B are padding). A tile with fewer than kPacket
 // rows (the last one when m is not a multiple of P) is copied one float at a time.
 void store_tile_transposed(const float* tile, Eigen::Index ldt, Eigen::Index n, Eigen::Index r0, Eigen::Index c0,
-                           Eigen::Index width, Eigen::Index B, float* out, Eigen::Index m) {
+                           Eigen::Index width, Eigen::Index B, float* out, Eigen::Index m, const TileEpilogue& epi) {
+  namespace ei = Eigen::internal;
   const Eigen::Index columns = std::min(width, B - c0);
   if (n < kPacket) {
     for (Eigen::Index c = 0; c < columns; ++c)
-      for (Eigen::Index i = 0; i < n; ++i) out[(c0 + c) * m + r0 + i] = tile[i * ldt + c];
+      for (Eigen::Index i = 0; i < n; ++i) {
+        const Eigen::Index at = (c0 + c) * m + r0 + i;
+        out[at] = tile[i * ldt + c];
+        if (epi.bias == nullptr) continue;
+        out[at] += epi.bias[r0 + i];
+        // std::max(x, 0), as Eigen's scalar cwiseMax (NaN stays NaN).
+        epi.act[at] = epi.relu ? std::max(out[at], 0.0F) : out[at];
+      }
     return;
   }
-  for (Eigen::Index j0 = 0; j0 < columns; j0 += kPacket)
-    transpose_block(tile + j0, ldt, out + (c0 + j0) * m + r0, m,
-                    static_cast<int>(std::min<Eigen::Index>(kPacket, columns - j0)));
+  if (epi.bias == nullptr) {
+    for (Eigen::Index j0 = 0; j0 < columns; j0 += kPacket)
+      transpose_block(tile + j0, ldt, out + (c0 + j0) * m + r0, m,
+                      static_cast<int>(std::min<Eigen::Index>(kPacket, columns - j0)));
+    return;
+  }
+  const FloatPacket bias = ei::ploadu<FloatPacket>(epi.bias + r0), zero = ei::pset1<FloatPacket>(0.0F);
+  const auto blocks = [&]<bool kRelu>() {
+    for (Eigen::Index j0 = 0; j0 < columns; j0 += kPacket) {
+      float* z = out + (c0 + j0) * m + r0;
+      float* a = epi.act + (c0 + j0) * m + r0;
+      transpose_block_with(
+          tile + j0, ldt,
+          [&](int i, const FloatPacket& sum) {
+            const FloatPacket pre = ei::padd(sum, bias);
+            ei::pstoreu(z + i * m, pre);
+            // Eigen's packet max for cwiseMax(0): pmax(x, 0), NaN-propagating as std::max(x, 0).
+            ei::pstoreu(a + i * m, kRelu ? ei::pmax(pre, zero) : pre);
+          },
+          static_cast<int>(std::min<Eigen::Index>(kPacket, columns - j0)));
+    }
+  };
+  if (epi.relu)
+    blocks.template operator()<true>();
+  else
+    blocks.template operator()<false>();
 }
 
 // out = S * X for CSR S [m x k] and dense X [k x B]. Eigen's own sparse x dense product walks
@@ -286,11 +351,15 @@ void store_tile_transposed(const float* tile, Eigen::Index ldt, Eigen::Index n, 
 // written and read back, and no barrier separates the product from that copy.
 // Tiles are split statically over threads; each element is summed by one thread in CSR order, so
 // the result does not depend on the thread count.
-void csr_times_dense(const Eigen::SparseMatrix<float, Eigen::RowMajor>& S, const Eigen::MatrixXf& X,
-                     Eigen::MatrixXf& out, ForwardCache::SparseScratch& scratch) {
+// X is col-major [k x B] at x with leading dimension ldx. Optional, done in the same sweeps:
+// `x_copy` (col-major [k x B], leading dimension k) receives a copy of X, and `epi` adds the
+// bias and applies the activation as the result is stored (epi.act must be [m x B]).
+void csr_times_dense(const Eigen::SparseMatrix<float, Eigen::RowMajor>& S, const float* x, Eigen::Index ldx,
+                     Eigen::Index B, Eigen::MatrixXf& out, ForwardCache::SparseScratch& scratch,
+                     float* x_copy = nullptr, const TileEpilogue& epi = {}) {
   constexpr Eigen::Index kBlock = kMaxPackets * kPacket, kPad = kPacket;
-  const Eigen::Index B = X.cols(), ld = (B + kPad - 1) / kPad * kPad, m = S.rows();
-  scratch.rhs.resize(X.rows(), ld);  // transpose_copy writes its padding columns too
+  const Eigen::Index k = S.cols(), ld = (B + kPad - 1) / kPad * kPad, m = S.rows();
+  scratch.rhs.resize(k, ld);  // transpose_copy writes its padding columns too
   out.resize(m, B);
   const int* outer = S.outerIndexPtr();
   const int* inner = S.innerIndexPtr();
@@ -299,7 +368,7 @@ void csr_times_dense(const Eigen::SparseMatrix<float, Eigen::RowMajor>& S, const
   float* rhs = scratch.rhs.data();
 #pragma omp parallel
   {
-    transpose_copy(X.data(), X.rows(), B, X.rows(), rhs, ld);
+    transpose_copy(x, k, B, ldx, rhs, ld, x_copy, k);
 #pragma omp barrier
     alignas(64) float tile[kPacket * kBlock];
     // Column blocks outermost: every tile reads the same kBlock-wide slice of X's copy, which so
@@ -315,7 +384,7 @@ void csr_times_dense(const Eigen::SparseMatrix<float, Eigen::RowMajor>& S, const
           const Eigen::Index row = r0 + i;
           kernel(inner, value, outer[row], outer[row + 1], rhs + c0, ld, tile + i * kBlock);
         }
-        store_tile_transposed(tile, kBlock, n, r0, c0, width, B, out.data(), m);
+        store_tile_transposed(tile, kBlock, n, r0, c0, width, B, out.data(), m, epi);
       }
     }
   }
@@ -535,11 +604,14 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
   cache.sparse.resize(L);
   cache.sparse_t.resize(L);
   cache.act[0].resize(X.rows(), X.cols());
-  // A column per thread (serial, the copy kept the other threads waiting once per pass).
+  // act[0] = X, a column per thread (serial, the copy kept the other threads waiting once per pass).
+  const auto copy_input = [&] {
 #pragma omp parallel for schedule(static) if (X.size() >= 65536)
-  for (Eigen::Index b = 0; b < X.cols(); ++b) cache.act[0].col(b) = X.col(b);
+    for (Eigen::Index b = 0; b < X.cols(); ++b) cache.act[0].col(b) = X.col(b);
+  };
   for (std::size_t l = 0; l + 1 < L; ++l) {
     const auto& p = net.projections[l];
+    const Layer& layer = net.layers[l + 1];
     auto& z = cache.pre[l + 1];
     z.resize(p.num_post(), X.cols());
     // Reuse only what was prepared from these very weights (a cache may meet another network).
@@ -547,10 +619,28 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
                        cache.prepared_shape[l] == std::pair{p.num_post(), p.num_pre()};
     const bool panels = runs_efficacy_panels(p, l, cache);
     if (!panels && !reuse) prepare_projection(p, l, cache);
+    // The first sparse projection copies X into act[0] in its own sweep over X; every other
+    // path copies it first.
+    const bool sparse = !panels && cache.sparse_active[l] != 0;
+    if (l == 0 && !sparse) copy_input();
+    // A sparse projection into a layer without competition whose f is exact (ReLU, identity)
+    // adds the bias and applies f as it stores its result (TileEpilogue).
+    const bool fused = sparse && layer.competition == Competition::none &&
+                       (layer.activation == Activation::relu || layer.activation == Activation::identity);
     if (panels) {
       efficacy_panel_product(p, l, cache, z);
-    } else if (cache.sparse_active[l] != 0) {
-      csr_times_dense(cache.sparse[l], cache.act[l], z, cache.sparse_scratch);
+    } else if (sparse) {
+      TileEpilogue epi;
+      if (fused) {
+        cache.act[l + 1].resize(p.num_post(), X.cols());
+        epi = {p.bias.data(), cache.act[l + 1].data(), layer.activation == Activation::relu};
+      }
+      if (l == 0)
+        csr_times_dense(cache.sparse[l], X.data(), X.outerStride(), X.cols(), z, cache.sparse_scratch,
+                        cache.act[0].data(), epi);
+      else
+        csr_times_dense(cache.sparse[l], cache.act[l].data(), cache.act[l].rows(), X.cols(), z, cache.sparse_scratch,
+                        nullptr, epi);
     } else if (runs_thin(p)) {
       thin_times_dense(product_weight(p, cache, l), cache.act[l], z);
     } else if (p.efficacy == Efficacy::linear) {
@@ -560,9 +650,8 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
       detail::split_rows_product(z.topRows(live), cache.effective[l].topRows(live), cache.act[l]);
       z.bottomRows(z.rows() - live).setZero();
     }
-    const Layer& layer = net.layers[l + 1];
     if (layer.competition == Competition::none) {
-      add_bias_and_activate(layer.activation, p.bias, z, cache.act[l + 1]);
+      if (!fused) add_bias_and_activate(layer.activation, p.bias, z, cache.act[l + 1]);
       continue;
     }
     const Eigen::Index nE = layer.excitatory_count(), B = z.cols(), nI = z.rows() - nE;
@@ -690,7 +779,7 @@ void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<co
     auto& below = scratch.delta[l - 1];
     below.resize(p.num_pre(), d.cols());
     if (cache.sparse_active[l - 1] != 0) {
-      csr_times_dense(cache.sparse_t[l - 1], d, below, scratch.sparse);
+      csr_times_dense(cache.sparse_t[l - 1], d.data(), d.rows(), d.cols(), below, scratch.sparse);
     } else if (runs_thin(p)) {
       thin_transposed_times_dense(product_weight(p, cache, l - 1), d, below);
     } else if (p.efficacy == Efficacy::linear) {
