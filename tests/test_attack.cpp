@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "dalenet/attack.hpp"
@@ -13,6 +15,7 @@
 #include "dalenet/error.hpp"
 #include "dalenet/io.hpp"
 #include "eval/relu_iterates.hpp"
+#include "eval/sign_step.hpp"
 #include "helpers.hpp"
 
 using namespace dalenet;
@@ -103,6 +106,43 @@ Network binarising_model(int dim, int classes, std::uint64_t seed) {
 }
 
 }  // namespace
+
+// The L-inf step x += alpha * sign(g), vectorised: bit for bit Eigen's expression, over lengths
+// around the packet width (the scalar tail), with +-0, NaN, +-Inf, subnormals and x at the box
+// edges. A sign of +-0 taken as +-1, or NaN taken as 0, fails here.
+TEST(Attack, SignStepIsEigensExpression) {
+  Rng rng(12);
+  const float special[] = {0.0F,
+                           -0.0F,
+                           std::numeric_limits<float>::quiet_NaN(),
+                           std::numeric_limits<float>::infinity(),
+                           -std::numeric_limits<float>::infinity(),
+                           std::numeric_limits<float>::denorm_min(),
+                           -std::numeric_limits<float>::denorm_min(),
+                           1e-30F,
+                           -3.5F};
+  for (const Eigen::Index n : {1, 7, 15, 16, 17, 31, 33, 784})
+    for (const float alpha : {0.0025F, -0.01F, 1.0F}) {
+      Eigen::ArrayXf g(n), x(n);
+      for (Eigen::Index i = 0; i < n; ++i) {
+        const double u = rng.uniform();
+        g(i) =
+            u < 0.3 ? special[static_cast<std::size_t>(rng.uniform() * 9) % 9] : static_cast<float>(rng.uniform(-1, 1));
+        x(i) = u > 0.8 ? static_cast<float>(rng.uniform() < 0.5 ? 0 : 1) : static_cast<float>(rng.uniform());
+      }
+      Eigen::ArrayXf expected = x, got = x;
+      expected += alpha * g.sign();
+      detail::add_scaled_sign(alpha, g.data(), got.data(), n);
+      for (Eigen::Index i = 0; i < n; ++i) {
+        if (std::isnan(expected(i))) {
+          EXPECT_TRUE(std::isnan(got(i))) << "n " << n << " i " << i;
+        } else {
+          EXPECT_EQ(std::bit_cast<std::uint32_t>(expected(i)), std::bit_cast<std::uint32_t>(got(i)))
+              << "n " << n << " i " << i << " g " << g(i);
+        }
+      }
+    }
+}
 
 TEST(Attack, PgdFindsTheExactMinimalPerturbationOfALinearClassifier) {
   const Network net = linear_model(16, 4, 3);
