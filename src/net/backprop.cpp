@@ -310,6 +310,7 @@ struct TileEpilogue {
   const float* bias = nullptr;  // [m]; nullptr: no epilogue, the sums are stored as they are
   float* act = nullptr;         // col-major [m x B], the same layout as out
   bool relu = false;            // f = ReLU (else the identity)
+  bool stream_pre = false;      // out bypasses the caches (set by csr_times_dense, see there)
 };
 
 // Writes rows [r0, r0 + n) x columns [c0, c0 + width) of a column-major out [m x B] from a
@@ -343,19 +344,11 @@ void store_tile_transposed(const float* tile, Eigen::Index ldt, Eigen::Index n, 
     for (Eigen::Index j0 = 0; j0 < columns; j0 += kPacket) {
       float* z = out + (c0 + j0) * m + r0;
       float* a = epi.act + (c0 + j0) * m + r0;
-      // pre bypasses the caches when the result is large (from 4 MB: batch 1000 of a 2000-unit
-      // layer is 8 MB): nothing in the forward pass reads it again (the next layer reads act).
-      // BM_SilentProjection at 95 % silent, batch 1000: forward 1.74 -> 1.49 ms, forward +
-      // gradient 4.93 -> 4.48 ms (medians of 4 interleaved rounds). Streaming act too was slower
-      // (the readout reads it next), and so was streaming at batch 100, where pre (0.8 MB) stays
-      // in cache for the backward pass (forward + gradient 0.328 -> 0.344 ms).
-      const bool stream =
-          m * B >= (Eigen::Index{1} << 20) && m % kPacket == 0 && reinterpret_cast<std::uintptr_t>(z) % 64 == 0;
       transpose_block_with(
           tile + j0, ldt,
           [&](int i, const FloatPacket& sum) {
             const FloatPacket pre = ei::padd(sum, bias);
-            store_packet(z + i * m, pre, stream);
+            store_packet(z + i * m, pre, epi.stream_pre);
             // Eigen's packet max for cwiseMax(0): pmax(x, 0), NaN-propagating as std::max(x, 0).
             ei::pstoreu(a + i * m, kRelu ? ei::pmax(pre, zero) : pre);
           },
@@ -383,11 +376,20 @@ void store_tile_transposed(const float* tile, Eigen::Index ldt, Eigen::Index n, 
 // bias and applies the activation as the result is stored (epi.act must be [m x B]).
 void csr_times_dense(const Eigen::SparseMatrix<float, Eigen::RowMajor>& S, const float* x, Eigen::Index ldx,
                      Eigen::Index B, Eigen::MatrixXf& out, ForwardCache::SparseScratch& scratch,
-                     float* x_copy = nullptr, const TileEpilogue& epi = {}) {
+                     float* x_copy = nullptr, TileEpilogue epi = {}) {
   constexpr Eigen::Index kBlock = kMaxPackets * kPacket, kPad = kPacket;
   const Eigen::Index k = S.cols(), ld = (B + kPad - 1) / kPad * kPad, m = S.rows();
   scratch.rhs.resize(k, ld);  // transpose_copy writes its padding columns too
   out.resize(m, B);
+  // With an epilogue, out (pre) bypasses the caches when it is large (from 4 MB: batch 1000 of a
+  // 2000-unit layer is 8 MB) and every packet store is 64-byte aligned (aligned columns; tiles
+  // start at multiples of 16 rows): nothing in the forward pass reads pre again (the next layer
+  // reads act). BM_SilentProjection at 95 % silent, batch 1000: forward 1.74 -> 1.49 ms, forward
+  // + gradient 4.93 -> 4.48 ms (medians of 4 interleaved rounds). Streaming act too was slower
+  // (the readout reads it next), and so was streaming at batch 100, where pre (0.8 MB) stays in
+  // cache for the backward pass (forward + gradient 0.328 -> 0.344 ms).
+  epi.stream_pre = epi.bias != nullptr && m * B >= (Eigen::Index{1} << 20) && m % kPacket == 0 &&
+                   reinterpret_cast<std::uintptr_t>(out.data()) % 64 == 0;
   const int* outer = S.outerIndexPtr();
   const int* inner = S.innerIndexPtr();
   const float* value = S.valuePtr();
