@@ -151,3 +151,36 @@ TEST(Dataset, FillBatchScalesToUnitInterval) {
   EXPECT_FLOAT_EQ(X(1, 1), 1.0F);
   EXPECT_FLOAT_EQ(X(2, 1), 0.2F);
 }
+
+// fill_batch_shifted against a direct reading of its definition: output pixel (r, c) is image
+// pixel (r - dy, c - dx), 0 outside; every shift in [-5, 5]^2 on a 3 x 4 image, so shifts past
+// the edge (all zero) are covered too.
+TEST(Dataset, FillBatchShiftedTranslatesAndZeroFills) {
+  Dataset d;
+  d.rows = 3;
+  d.cols = 4;
+  for (int i = 0; i < 24; ++i) d.pixels.push_back(static_cast<std::uint8_t>(10 * (i + 1)));
+  d.labels = {0, 1};
+  const std::vector<std::uint32_t> idx = {1, 0};
+  Eigen::MatrixXf plain, X;
+  fill_batch(d, idx, plain);
+  for (int dy = -5; dy <= 5; ++dy)
+    for (int dx = -5; dx <= 5; ++dx) {
+      const std::vector<ImageShift> shifts = {{dx, dy}, {-dx, dy}};
+      fill_batch_shifted(d, idx, shifts, X);
+      ASSERT_EQ(X.rows(), 12);
+      ASSERT_EQ(X.cols(), 2);
+      for (int k = 0; k < 2; ++k)
+        for (int r = 0; r < 3; ++r)
+          for (int c = 0; c < 4; ++c) {
+            const int sr = r - shifts[static_cast<std::size_t>(k)].dy;
+            const int sc = c - shifts[static_cast<std::size_t>(k)].dx;
+            const float want = (sr >= 0 && sr < 3 && sc >= 0 && sc < 4) ? plain(sr * 4 + sc, k) : 0.0F;
+            EXPECT_EQ(X(r * 4 + c, k), want) << "dx " << dx << " dy " << dy << " k " << k << " r " << r << " c " << c;
+          }
+    }
+  // The zero shift is fill_batch.
+  fill_batch_shifted(d, idx, std::vector<ImageShift>(2), X);
+  EXPECT_EQ(X, plain);
+  EXPECT_THROW(fill_batch_shifted(d, idx, std::vector<ImageShift>(1), X), InputError);
+}

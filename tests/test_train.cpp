@@ -87,6 +87,28 @@ TEST(Train, SameSeedAndThreadsGiveBitIdenticalResults) {
   EXPECT_NE(train(other, {}).results["metrics"], ra.results["metrics"]);
 }
 
+// Fixational jitter (train.augment_shift): seeded, so two runs agree bit for bit; it changes
+// what is learned; a shift as large as the image is refused, naming the key.
+TEST(Train, FixationalJitterIsSeededAndChecked) {
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 1000, 200);  // 8 x 8 images
+  TrainConfig jitter = synthetic_config(ds);
+  jitter.loop.augment_shift = 1;
+  const TrainOutcome a = train(jitter, {});
+  const TrainOutcome b = train(jitter, {});
+  EXPECT_EQ(a.results["metrics"], b.results["metrics"]);
+  EXPECT_NE(a.results["metrics"], train(synthetic_config(ds), {}).results["metrics"]);
+  jitter.loop.augment_shift = 8;
+  try {
+    train(jitter, {});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_TRUE(has(e.what(), "train.augment_shift")) << e.what();
+    EXPECT_TRUE(has(e.what(), "8 x 8")) << e.what();
+  }
+  EXPECT_THROW(parse_config("", "test", {"train.augment_shift=-1"}), ConfigError);
+}
+
 TEST(Cli, TrainTwiceIsBitIdenticalAndEvalPredictAgree) {
   TempDir dir;
   const std::string ds = write_synthetic_idx(dir, 1000, 200);

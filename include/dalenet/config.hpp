@@ -39,6 +39,10 @@ struct LoopConfig {
   std::int64_t seed = 1;
   std::int64_t threads = 0;              // 0: all hardware threads
   std::string lr_schedule = "constant";  // constant | cosine (per batch, from lr down to 0)
+  // Fixational jitter: each training image is translated by (dx, dy) drawn uniformly from
+  // {-S, ..., S}^2 (S = augment_shift, pixels), zero-filled, afresh every epoch. 0: off.
+  // Validation and test images are never shifted. docs/RULE.md, "Fixational jitter".
+  std::int64_t augment_shift = 0;
 };
 
 struct TrainConfig {

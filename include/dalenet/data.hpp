@@ -89,6 +89,15 @@ TrainValSplit split_validation(const Dataset& d, std::size_t n_validation, std::
 // Converts images `indices` of `d` to floats in [0, 1], one column per image: X is dim x B.
 // X is resized only if its shape changes, so a reused X allocates once.
 void fill_batch(const Dataset& d, std::span<const std::uint32_t> indices, Eigen::MatrixXf& X);
+// A translation of an image by dx columns (positive: to the right) and dy rows (positive: down).
+struct ImageShift {
+  int dx = 0, dy = 0;
+};
+// As fill_batch, with image indices[k] translated by shifts[k] (shifts.size() == indices.size()):
+// pixel (r, c) of the output is pixel (r - dy, c - dx) of the image, 0 where that lies outside.
+// Used for fixational jitter during training (train.augment_shift, docs/RULE.md).
+void fill_batch_shifted(const Dataset& d, std::span<const std::uint32_t> indices, std::span<const ImageShift> shifts,
+                        Eigen::MatrixXf& X);
 // As above for the range [begin, end).
 void fill_batch_range(const Dataset& d, std::size_t begin, std::size_t end, Eigen::MatrixXf& X);
 

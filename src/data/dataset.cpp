@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <numeric>
+#include <string>
 
 #include "dalenet/data.hpp"
 #include "dalenet/error.hpp"
@@ -170,7 +171,39 @@ void put_image(const Dataset& d, std::size_t i, Eigen::MatrixXf& X, std::size_t 
   float* col = X.col(static_cast<Eigen::Index>(k)).data();
   for (std::size_t p = 0; p < img.size(); ++p) col[p] = static_cast<float>(img[p]) * kScale;
 }
+
+// Column k of X <- image i of d translated by `shift`, zero-filled.
+void put_shifted_image(const Dataset& d, std::size_t i, ImageShift shift, Eigen::MatrixXf& X, std::size_t k) {
+  constexpr float kScale = 1.0F / 255.0F;
+  const auto img = d.image(i);
+  float* col = X.col(static_cast<Eigen::Index>(k)).data();
+  std::fill(col, col + img.size(), 0.0F);
+  // Output columns c with 0 <= c - dx < cols, rows r with 0 <= r - dy < rows.
+  const int c0 = std::max(0, shift.dx), c1 = std::min(d.cols, d.cols + shift.dx);
+  const int r0 = std::max(0, shift.dy), r1 = std::min(d.rows, d.rows + shift.dy);
+  for (int r = r0; r < r1; ++r) {
+    const std::size_t src_row = static_cast<std::size_t>(r - shift.dy) * static_cast<std::size_t>(d.cols);
+    const std::size_t dst_row = static_cast<std::size_t>(r) * static_cast<std::size_t>(d.cols);
+    for (int c = c0; c < c1; ++c)
+      col[dst_row + static_cast<std::size_t>(c)] =
+          static_cast<float>(img[src_row + static_cast<std::size_t>(c - shift.dx)]) * kScale;
+  }
+}
 }  // namespace
+
+void fill_batch_shifted(const Dataset& d, std::span<const std::uint32_t> indices, std::span<const ImageShift> shifts,
+                        Eigen::MatrixXf& X) {
+  if (shifts.size() != indices.size())
+    throw InputError("fill_batch_shifted: " + std::to_string(shifts.size()) + " shifts for " +
+                     std::to_string(indices.size()) + " images");
+  X.resize(d.dim(), static_cast<Eigen::Index>(indices.size()));
+  const auto n = static_cast<std::int64_t>(indices.size());
+#pragma omp parallel for schedule(static) if (n >= 32)
+  for (std::int64_t k = 0; k < n; ++k) {
+    const auto kk = static_cast<std::size_t>(k);
+    put_shifted_image(d, indices[kk], shifts[kk], X, kk);
+  }
+}
 
 void fill_batch(const Dataset& d, std::span<const std::uint32_t> indices, Eigen::MatrixXf& X) {
   X.resize(d.dim(), static_cast<Eigen::Index>(indices.size()));

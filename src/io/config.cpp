@@ -237,6 +237,11 @@ const std::map<std::string, KeyDef>& schema() {
        string_key("constant | cosine (lr * (1 + cos(pi * t / T)) / 2 over all T batches, or over each phase of a rule "
                   "with phases (bio.readout_epochs); also scales the bio rule's rates)",
                   [](auto& c) -> auto& { return c.loop.lr_schedule; }, {"constant", "cosine"})},
+      {"train.augment_shift",
+       int_key(
+           "fixational jitter: translate each training image by (dx, dy) uniform in {-S..S}^2 pixels, zero-filled "
+           "(0: off; validation and test images are never shifted)",
+           [](auto& c) -> auto& { return c.loop.augment_shift; }, 0, 64)},
       {"train.threads", int_key(
                             "threads (0: all hardware threads); results are bit-identical for a fixed count",
                             [](auto& c) -> auto& { return c.loop.threads; }, 0, 4096)},

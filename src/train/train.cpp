@@ -132,6 +132,10 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
     throw ConfigError("early stopping (keep_best_validation) needs validation data");
   if (split.train.size() == 0) throw DataError("the training set is empty");
   const Dataset& train_set = split.train;
+  if (cfg.loop.augment_shift >= std::min(train_set.rows, train_set.cols))
+    throw ConfigError(cfg.source + ": key 'train.augment_shift' = " + std::to_string(cfg.loop.augment_shift) +
+                      " must be smaller than the images of " + train_set.name + " (" + std::to_string(train_set.rows) +
+                      " x " + std::to_string(train_set.cols) + " pixels)");
   const double data_s = seconds_since(t_data);
 
   // ---- network and rule ------------------------------------------------------------------
@@ -174,6 +178,11 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
   std::vector<std::uint32_t> order(n);
   std::iota(order.begin(), order.end(), 0U);
   Rng shuffle_rng(static_cast<std::uint64_t>(cfg.loop.seed), /*stream=*/2);
+  // Fixational jitter (train.augment_shift): drawn serially here, so the shifts do not depend on
+  // the thread count; its own stream, so runs without it are unchanged.
+  Rng shift_rng(static_cast<std::uint64_t>(cfg.loop.seed), /*stream=*/5);
+  const auto max_shift = static_cast<int>(cfg.loop.augment_shift);
+  std::vector<ImageShift> shifts;
   Eigen::MatrixXf X;
   std::vector<std::uint8_t> labels;
   Network last_good = model.net;
@@ -198,7 +207,17 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
     for (std::size_t b = 0; b < batches; ++b) {
       const std::size_t begin = b * B, end = std::min(n, begin + B);
       const std::span<const std::uint32_t> idx(order.data() + begin, end - begin);
-      fill_batch(train_set, idx, X);
+      if (max_shift > 0) {
+        shifts.resize(idx.size());
+        const std::uint64_t choices = (2 * static_cast<std::uint64_t>(max_shift)) + 1;
+        for (ImageShift& sh : shifts) {
+          sh.dx = static_cast<int>(shift_rng.below(choices)) - max_shift;
+          sh.dy = static_cast<int>(shift_rng.below(choices)) - max_shift;
+        }
+        fill_batch_shifted(train_set, idx, shifts, X);
+      } else {
+        fill_batch(train_set, idx, X);
+      }
       labels.resize(idx.size());
       for (std::size_t k = 0; k < idx.size(); ++k) labels[k] = train_set.labels[idx[k]];
       if (cfg.loop.lr_schedule == "cosine") {
