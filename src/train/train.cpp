@@ -132,7 +132,7 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
     throw ConfigError("early stopping (keep_best_validation) needs validation data");
   if (split.train.size() == 0) throw DataError("the training set is empty");
   const Dataset& train_set = split.train;
-  if (cfg.loop.augment_shift >= std::min(train_set.rows, train_set.cols))
+  if (cfg.loop.augment_shift > 0 && cfg.loop.augment_shift >= std::min(train_set.rows, train_set.cols))
     throw ConfigError(cfg.source + ": key 'train.augment_shift' = " + std::to_string(cfg.loop.augment_shift) +
                       " must be smaller than the images of " + train_set.name + " (" + std::to_string(train_set.rows) +
                       " x " + std::to_string(train_set.cols) + " pixels)");
