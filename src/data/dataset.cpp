@@ -164,17 +164,17 @@ std::vector<std::uint32_t> stratified_indices(const Dataset& d, std::size_t n, s
 }
 
 namespace {
+constexpr float kPixelScale = 1.0F / 255.0F;  // uint8 pixel -> [0, 1]
+
 // Column k of X <- image i of d, pixels scaled to [0, 1].
 void put_image(const Dataset& d, std::size_t i, Eigen::MatrixXf& X, std::size_t k) {
-  constexpr float kScale = 1.0F / 255.0F;
   const auto img = d.image(i);
   float* col = X.col(static_cast<Eigen::Index>(k)).data();
-  for (std::size_t p = 0; p < img.size(); ++p) col[p] = static_cast<float>(img[p]) * kScale;
+  for (std::size_t p = 0; p < img.size(); ++p) col[p] = static_cast<float>(img[p]) * kPixelScale;
 }
 
 // Column k of X <- image i of d translated by `shift`, zero-filled.
 void put_shifted_image(const Dataset& d, std::size_t i, ImageShift shift, Eigen::MatrixXf& X, std::size_t k) {
-  constexpr float kScale = 1.0F / 255.0F;
   const auto img = d.image(i);
   float* col = X.col(static_cast<Eigen::Index>(k)).data();
   std::fill(col, col + img.size(), 0.0F);
@@ -186,7 +186,7 @@ void put_shifted_image(const Dataset& d, std::size_t i, ImageShift shift, Eigen:
     const std::size_t dst_row = static_cast<std::size_t>(r) * static_cast<std::size_t>(d.cols);
     for (int c = c0; c < c1; ++c)
       col[dst_row + static_cast<std::size_t>(c)] =
-          static_cast<float>(img[src_row + static_cast<std::size_t>(c - shift.dx)]) * kScale;
+          static_cast<float>(img[src_row + static_cast<std::size_t>(c - shift.dx)]) * kPixelScale;
   }
 }
 }  // namespace

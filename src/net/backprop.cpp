@@ -417,7 +417,8 @@ void csr_times_dense(const Eigen::SparseMatrix<float, Eigen::RowMajor>& S, const
       }
     }
 #ifdef __AVX512F__
-    _mm_sfence();  // streamed stores are visible to the other threads after the region's barrier
+    // Streamed stores are visible to the other threads after the region's barrier.
+    if (epi.stream_pre) _mm_sfence();
 #endif
   }
 }

@@ -182,6 +182,7 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
   // the thread count; its own stream, so runs without it are unchanged.
   Rng shift_rng(static_cast<std::uint64_t>(cfg.loop.seed), /*stream=*/5);
   const auto max_shift = static_cast<int>(cfg.loop.augment_shift);
+  const std::uint64_t shift_choices = (2 * static_cast<std::uint64_t>(max_shift)) + 1;  // {-S, ..., S}
   std::vector<ImageShift> shifts;
   Eigen::MatrixXf X;
   std::vector<std::uint8_t> labels;
@@ -209,10 +210,9 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
       const std::span<const std::uint32_t> idx(order.data() + begin, end - begin);
       if (max_shift > 0) {
         shifts.resize(idx.size());
-        const std::uint64_t choices = (2 * static_cast<std::uint64_t>(max_shift)) + 1;
         for (ImageShift& sh : shifts) {
-          sh.dx = static_cast<int>(shift_rng.below(choices)) - max_shift;
-          sh.dy = static_cast<int>(shift_rng.below(choices)) - max_shift;
+          sh.dx = static_cast<int>(shift_rng.below(shift_choices)) - max_shift;
+          sh.dy = static_cast<int>(shift_rng.below(shift_choices)) - max_shift;
         }
         fill_batch_shifted(train_set, idx, shifts, X);
       } else {
