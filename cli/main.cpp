@@ -331,14 +331,20 @@ int main(int argc, char** argv) {
   // analyze
   auto* analyze_cmd =
       app.add_subcommand("analyze", "Audit a model: sparsity, Dale's law, weight distributions, activity");
-  std::string analyze_data, analyze_out;
-  double silence = 0.01;
+  std::string analyze_data, analyze_out, analyze_inputs;
+  double silence = 0.0;
   analyze_cmd->add_option("--model,-m", model_path, "Model file (.safetensors)")->required();
   analyze_cmd->add_option("--data,-d", analyze_data,
                           "Data for activity statistics, e.g. mnist:test (none: weights only)");
   analyze_cmd->add_option("--limit", limit, "Examples for activity statistics (default 10000)");
-  analyze_cmd->add_option("--threshold", silence, "Silence threshold, relative to each neuron's max |w|")
-      ->capture_default_str();
+  analyze_cmd->add_option("--inputs", analyze_inputs,
+                          "Training images that define the active inputs (on, >= 0.5, in >= 1 % of images); "
+                          "default: the training split of --data; 'none': no active-input sparsity");
+  analyze_cmd->add_option("--threshold", silence,
+                          "Silence threshold on the strength the forward pass uses, relative to each neuron's "
+                          "largest |strength| (0: silent means exactly 0)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   analyze_cmd->add_option("--out,-o", analyze_out, "Write the JSON report to this file");
   analyze_cmd->add_flag("--json", json, "Print the JSON report instead of the summary");
 
@@ -467,9 +473,12 @@ int main(int argc, char** argv) {
       AnalyzeOptions o;
       o.silence_threshold = silence;
       if (limit > 0) o.activity_limit = limit;
-      std::optional<Dataset> d;
-      if (!analyze_data.empty()) d = load_dataset(analyze_data, data_dir.empty() ? default_data_dir() : data_dir);
-      nlohmann::json rep = analyze_model(model, d ? &*d : nullptr, o);
+      const std::string dir = data_dir.empty() ? default_data_dir() : data_dir;
+      std::optional<Dataset> d, inputs;
+      if (!analyze_data.empty()) d = load_dataset(analyze_data, dir);
+      const std::string inputs_spec = analyze_inputs.empty() ? training_split_spec(analyze_data) : analyze_inputs;
+      if (!inputs_spec.empty() && inputs_spec != "none") inputs = load_dataset(inputs_spec, dir);
+      nlohmann::json rep = analyze_model(model, d ? &*d : nullptr, o, inputs ? &*inputs : nullptr);
       rep["model"] = model_path;
       if (!analyze_out.empty()) write_file_atomic(analyze_out, rep.dump(2) + "\n");
       std::cout << (json ? rep.dump(2) + "\n" : analyze_summary(rep));

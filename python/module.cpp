@@ -208,21 +208,28 @@ PYBIND11_MODULE(_core, m) {
 
   m.def(
       "analyze",
-      [](const Model& md, const std::string& data, const std::string& data_dir, std::size_t limit, double threshold) {
+      [](const Model& md, const std::string& data, const std::string& data_dir, std::size_t limit, double threshold,
+         const std::string& inputs) {
         AnalyzeOptions o;
         o.silence_threshold = threshold;
         o.activity_limit = limit;
-        std::optional<Dataset> d;
-        if (!data.empty()) d = load_dataset(data, data_dir.empty() ? default_data_dir() : data_dir);
+        const std::string dir = data_dir.empty() ? default_data_dir() : data_dir;
+        std::optional<Dataset> d, in;
+        if (!data.empty()) d = load_dataset(data, dir);
+        const std::string inputs_spec = inputs.empty() ? training_split_spec(data) : inputs;
+        if (!inputs_spec.empty() && inputs_spec != "none") in = load_dataset(inputs_spec, dir);
         nlohmann::json rep;
         {
           py::gil_scoped_release nogil;
-          rep = analyze_model(md, d ? &*d : nullptr, o);
+          rep = analyze_model(md, d ? &*d : nullptr, o, in ? &*in : nullptr);
         }
         return to_python(rep);
       },
       py::arg("model"), py::arg("data") = "", py::arg("data_dir") = "", py::arg("limit") = 10000,
-      py::arg("threshold") = 0.01, "The audit of `dalenet analyze` as a dict (docs/EVALUATION.md)");
+      py::arg("threshold") = 0.0, py::arg("inputs") = "",
+      "The audit of `dalenet analyze` as a dict, measured on the strength the forward pass uses "
+      "(docs/EVALUATION.md). inputs: training images that define the active inputs (default: the "
+      "training split of data; 'none': skip)");
 
   m.def(
       "attack",

@@ -16,6 +16,7 @@ pkgs=(
   dataset-fashion-mnist
   clang-format clang-tidy clang libclang-rt-14-dev
   pybind11-dev python3-dev python3-numpy python3-matplotlib
+  libboost-math-dev
 )
 for arg in "$@"; do
   case "$arg" in

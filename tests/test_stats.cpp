@@ -7,6 +7,7 @@
 
 #include "dalenet/analyze.hpp"
 #include "dalenet/error.hpp"
+#include "dalenet/rng.hpp"
 #include "dalenet/stats.hpp"
 
 using namespace dalenet;
@@ -140,6 +141,7 @@ TEST(Analyze, CountsSilenceAndDaleViolationsOnAHandBuiltNetwork) {
   net.projections[1].weight << 0.3F, -0.4F,  //
       0.3F, 0.4F;
   AnalyzeOptions o;
+  o.silence_threshold = 0.01;  // relative: 0.001 < 1 % of its neuron's 1.0
   const nlohmann::json rep = analyze_weights(net, o);
   EXPECT_DOUBLE_EQ(rep[0]["sparsity"]["silent_fraction"].get<double>(), 2.0 / 8.0);
   EXPECT_EQ(rep[0]["sparsity"]["non_silent"], 6);
@@ -223,4 +225,150 @@ TEST(StudentT, QuantilesMatchClosedFormsAndTables) {
   EXPECT_DOUBLE_EQ(ci.mean, 2.0);
   EXPECT_NEAR(ci.half_width, 4.302652730 / std::sqrt(3.0), 1e-8);
   EXPECT_TRUE(std::isnan(mean_ci95(std::vector<double>{1.0}).half_width));
+}
+
+// ---- the functional audit: strength, active inputs, the absolute fit test ---------------------
+
+TEST(Analyze, MeasuresTheStrengthTheForwardPassUsesNotTheStoredWeight) {
+  NetworkSpec spec;
+  spec.input = 4;
+  spec.hidden = {4};
+  spec.output = 2;
+  Network net = make_network(spec);
+  auto& in = net.projections[0];
+  in.efficacy = Efficacy::log_normalized;
+  in.efficacy_floor = 0.1F;
+  // Row 0 sums to 1: strengths ln(6), ln(3), 0 (0.05 is below the floor), 0. Rows 1-3: ln(2.5) x 4.
+  in.weight << 0.6F, 0.3F, 0.05F, 0.05F,  //
+      0.25F, 0.25F, 0.25F, 0.25F,         //
+      0.25F, 0.25F, 0.25F, 0.25F,         //
+      0.25F, 0.25F, 0.25F, 0.25F;
+  net.projections[1].weight.setConstant(0.3F);
+  const std::vector<std::uint8_t> active = {1, 1, 0, 1};  // input 2 is (almost) never on
+  const AnalyzeOptions o;                                   // silent: strength exactly 0
+  const nlohmann::json rep = analyze_weights(net, o, WeightQuantity::strength, active);
+  EXPECT_EQ(rep.at(0).at("quantity"), "strength");
+  EXPECT_EQ(rep.at(0).at("efficacy"), "log_normalized");
+  const auto& sp = rep.at(0).at("sparsity");
+  EXPECT_DOUBLE_EQ(sp.at("silent_fraction").get<double>(), 2.0 / 16.0);
+  EXPECT_EQ(sp.at("active_inputs"), 3);
+  EXPECT_EQ(sp.at("active_input_synapses"), 12);
+  EXPECT_DOUBLE_EQ(sp.at("silent_fraction_active_inputs").get<double>(), 1.0 / 12.0);
+  // The fits see the 14 non-zero strengths, not the weights.
+  const auto& pos = rep.at(0).at("distribution").at("positive");
+  EXPECT_EQ(pos.at("n"), 14);
+  const double expect_log_mean =
+      (std::log(std::log(6.0)) + std::log(std::log(3.0)) + 12.0 * std::log(std::log(2.5))) / 14.0;
+  EXPECT_NEAR(pos.at("log_mean").get<double>(), expect_log_mean, 1e-5);
+  ASSERT_TRUE(pos.contains("absolute_fit"));
+  EXPECT_EQ(pos.at("absolute_fit").at("n"), 14);
+  EXPECT_EQ(pos.at("qq").size(), 99U);
+  // The same synapses as the forward pass's matrix: non-silent = non-zero effective weights.
+  WeightMatrix eff;
+  in.effective_weight(eff);
+  EXPECT_EQ(sp.at("non_silent").get<std::int64_t>(), (eff.array() != 0.0F).count());
+  // The latent section counts the stored weights (0.05 is 8 % of 0.6: not silent at 1 %).
+  const nlohmann::json latent = analyze_weights(net, o, WeightQuantity::latent, active);
+  EXPECT_EQ(latent.at(0).at("quantity"), "latent");
+  EXPECT_DOUBLE_EQ(latent.at(0).at("sparsity").at("silent_fraction").get<double>(), 0.0);
+  // The curve is relative to the neuron's largest strength: at 0.5 ln(3)/ln(6) = 0.61 stays, at
+  // 0.65 it goes (rows of equal strengths never fall below their own maximum).
+  AnalyzeOptions curve;
+  curve.threshold_curve = {0.5, 0.65};
+  const auto c = analyze_weights(net, curve).at(0).at("sparsity").at("curve");
+  EXPECT_DOUBLE_EQ(c.at(0).at("silent_fraction").get<double>(), 2.0 / 16.0);
+  EXPECT_DOUBLE_EQ(c.at(1).at("silent_fraction").get<double>(), 3.0 / 16.0);
+  // Flags of the wrong size are refused.
+  EXPECT_THROW(analyze_weights(net, o, WeightQuantity::strength, {1, 1}), InputError);
+  // Per-epoch structure is on the strength too.
+  EXPECT_DOUBLE_EQ(structure_summary(net, 0.0).at(0).at("silent_fraction").get<double>(), 2.0 / 16.0);
+}
+
+TEST(Analyze, ActiveInputsAreThoseOnInAtLeastTheStatedFractionOfImages) {
+  Dataset d;
+  d.name = "tiny";
+  d.rows = 1;
+  d.cols = 3;
+  // Pixel 0 always 255, pixel 1 is 127 (just below half scale) or 128 (at it), pixel 2 never on.
+  d.pixels = {255, 127, 0, 255, 128, 0, 255, 127, 10, 255, 127, 0};
+  d.labels = {0, 1, 0, 1};
+  const auto f = input_on_fraction(d, 0.5);
+  ASSERT_EQ(f.size(), 3U);
+  EXPECT_DOUBLE_EQ(f[0], 1.0);
+  EXPECT_DOUBLE_EQ(f[1], 0.25);
+  EXPECT_DOUBLE_EQ(f[2], 0.0);
+  EXPECT_DOUBLE_EQ(input_on_fraction(d, 0.03)[2], 0.25);  // 10 >= 255 * 0.03 = 7.65
+  Dataset empty;
+  empty.name = "empty";
+  EXPECT_THROW(input_on_fraction(empty, 0.5), InputError);
+}
+
+TEST(AbsoluteFit, AndersonDarlingStatisticMatchesTheFormula) {
+  // Computed independently (Python, math.erfc) from A^2 = -n - (1/n) sum (2i-1)[ln z_i + ln(1 - z_{n+1-i})].
+  const std::vector<double> y = {0.3, -1.2, 0.8, 2.1, -0.4, 0.05};
+  EXPECT_NEAR(anderson_darling_normal(y), 0.1807463496462951, 1e-12);
+  EXPECT_THROW(anderson_darling_normal(std::vector<double>{1.0, 2.0}), InputError);
+  EXPECT_THROW(anderson_darling_normal(std::vector<double>{1.0, 1.0, 1.0}), InputError);
+}
+
+TEST(AbsoluteFit, BootstrapPValueAgreesWithStephensClosedForm) {
+  // Case 3 (mean and sd estimated): the bootstrap and D'Agostino & Stephens' formula estimate the
+  // same p-value; with 2000 replicates the bootstrap's standard error is <= 0.011.
+  AbsoluteFitOptions o;
+  o.replicates = 2000;
+  int compared = 0;
+  for (std::uint64_t seed : {1, 2, 3, 4}) {
+    for (std::size_t n : {200, 2000}) {
+      const auto x = lognormal_sample(n, 0.5, 0.8, seed);
+      const AbsoluteFit r = lognormal_absolute_test(x, o);
+      const double closed = anderson_darling_normal_p_closed_form(r.statistic, r.n);
+      EXPECT_NEAR(r.p_value, closed, 0.05) << "seed " << seed << " n " << n << " A2 " << r.statistic;
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 8);
+  // A clearly non-normal ln x: both call it significant.
+  Rng rng(9, 0);
+  std::vector<double> uniform_logs(500);
+  for (double& v : uniform_logs) v = std::exp(rng.uniform(-1.0, 1.0));
+  const AbsoluteFit u = lognormal_absolute_test(uniform_logs, o);
+  EXPECT_LT(u.p_value, 0.01);
+  EXPECT_LT(anderson_darling_normal_p_closed_form(u.statistic, u.n), 0.01);
+}
+
+TEST(AbsoluteFit, AcceptsLognormalRejectsNormalGammaAndTruncatedLognormal) {
+  const AbsoluteFitOptions o;  // the audit's settings: n = 2000, 500 replicates, level 0.05
+  const std::size_t n = 20000;  // larger than the subsample, as the audit's samples are
+  EXPECT_FALSE(lognormal_absolute_test(lognormal_sample(n, -2.0, 1.0, 11), o).rejected);
+  EXPECT_FALSE(lognormal_absolute_test(lognormal_sample(n, 1.0, 0.3, 12), o).rejected);
+  Rng rng(13, 0);
+  std::vector<double> normal(n), gamma2(n), truncated;
+  for (double& v : normal) {
+    do v = 5.0 + rng.normal(); while (v <= 0.0);
+  }
+  gamma2 = gamma_sample(n, 2.0, 1.0, 15);
+  for (double v : lognormal_sample(2 * n, 0.0, 1.0, 14))
+    if (v > std::exp(-0.5)) truncated.push_back(v);  // cut below its 31st percentile, as a silence floor would
+  const AbsoluteFit rn = lognormal_absolute_test(normal, o), rg = lognormal_absolute_test(gamma2, o),
+                    rt = lognormal_absolute_test(truncated, o);
+  EXPECT_TRUE(rn.rejected) << rn.p_value;
+  EXPECT_TRUE(rg.rejected) << rg.p_value;
+  EXPECT_TRUE(rt.rejected) << rt.p_value;
+  EXPECT_EQ(rn.n, 2000U);
+  // Deterministic: the same data give the same subsample and p-value.
+  EXPECT_EQ(lognormal_absolute_test(gamma2, o).p_value, rg.p_value);
+  EXPECT_THROW(lognormal_absolute_test(std::vector<double>{1.0, -1.0, 2.0, 3.0}, o), InputError);
+}
+
+TEST(AbsoluteFit, QqPointsLieOnTheDiagonalForALognormalSample) {
+  const auto x = lognormal_sample(20000, 0.3, 0.7, 21);
+  const auto qq = lognormal_qq(x, 99);
+  ASSERT_EQ(qq.size(), 99U);
+  EXPECT_NEAR(qq[49].first, 0.0, 1e-12);  // the median's normal quantile
+  for (std::size_t i = 5; i < 94; ++i) EXPECT_NEAR(qq[i].second, qq[i].first, 0.06) << i;
+  // A truncated sample bends away in the lower tail.
+  std::vector<double> truncated;
+  for (double v : x)
+    if (v > std::exp(0.3)) truncated.push_back(v);
+  EXPECT_GT(lognormal_qq(truncated, 99)[1].second - lognormal_qq(truncated, 99)[1].first, 0.5);
 }

@@ -2,6 +2,9 @@
 // with the keys `dalenet analyze --json` writes (docs/FORMATS.md), plus one real analysis.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "dalenet/analyze.hpp"
 #include "dalenet/error.hpp"
 #include "dalenet/io.hpp"
@@ -19,27 +22,76 @@ nlohmann::json vuong(bool normal, bool gamma, bool exponential, double p = 0.0) 
   };
   return {{"normal", one(normal)}, {"gamma", one(gamma)}, {"exponential", one(exponential)}};
 }
-nlohmann::json projection(double silent, double compliance, const nlohmann::json& v) {
-  return {{"sparsity", {{"silent_fraction", silent}, {"threshold", 0.01}}},
+// silent: the functional silent fraction over active inputs (over all inputs it is higher, as
+// the border's synapses fall silent too); rejected: the absolute fit test's outcome.
+nlohmann::json projection(double silent, double compliance, const nlohmann::json& v, bool rejected = false) {
+  return {{"sparsity",
+           {{"silent_fraction", std::min(1.0, silent + 0.1)},
+            {"silent_fraction_active_inputs", silent},
+            {"active_inputs", 600},
+            {"threshold", 0.0}}},
           {"dale", {{"compliance", compliance}, {"violating_synapses", compliance < 1.0 ? 7 : 0}}},
-          {"distribution", {{"positive", {{"vuong_lognormal_vs", v}}}}}};
+          {"distribution",
+           {{"positive",
+             {{"vuong_lognormal_vs", v},
+              {"log_skewness", -0.1},
+              {"absolute_fit", {{"n", 2000}, {"p_value", rejected ? 0.002 : 0.4}, {"level", 0.05}, {"rejected", rejected}}}}}}}};
 }
 nlohmann::json analysis(double silent, double compliance, const nlohmann::json& learned, const nlohmann::json& initial,
-                        int flips = 0) {
-  return {{"projections", {projection(silent, compliance, learned), projection(0.0, 1.0, learned)}},
+                        int flips = 0, bool rejected = false) {
+  return {{"projections", {projection(silent, compliance, learned, rejected), projection(0.0, 1.0, learned)}},
           {"initial", {projection(0.0, 1.0, initial)}},
           {"counters", {{"sign_flips", flips}}}};
 }
+// A difference whose normal-approximation p-value is p (z = the two-sided quantile, se = 1).
+Difference with_p(const std::string& label, double z) { return {label, z, 1.959963984540054, 0.0}; }
 }  // namespace
 
-TEST(Verdict, SparsityThresholds) {
+TEST(Verdict, SparsityThresholdsOnActiveInputs) {
   const auto none = vuong(false, false, false);
   EXPECT_EQ(sparsity_verdict(analysis(0.92, 1, none, none)).verdict, Verdict::reproduced);
   EXPECT_EQ(sparsity_verdict(analysis(0.8, 1, none, none)).verdict, Verdict::reproduced);
-  EXPECT_EQ(sparsity_verdict(analysis(0.6, 1, none, none)).verdict, Verdict::partly);
-  EXPECT_EQ(sparsity_verdict(analysis(0.1, 1, none, none)).verdict, Verdict::not_reproduced);
+  EXPECT_EQ(sparsity_verdict(analysis(0.7999, 1, none, none)).verdict, Verdict::partly);
+  EXPECT_EQ(sparsity_verdict(analysis(0.5, 1, none, none)).verdict, Verdict::partly);
+  EXPECT_EQ(sparsity_verdict(analysis(0.4999, 1, none, none)).verdict, Verdict::not_reproduced);
+  // The active-input fraction decides, not the (higher) fraction over all inputs.
+  const auto a = analysis(0.75, 1, none, none);
+  ASSERT_GE(a["projections"][0]["sparsity"]["silent_fraction"].get<double>(), 0.8);
+  EXPECT_EQ(sparsity_verdict(a).verdict, Verdict::partly);
   EXPECT_NE(sparsity_verdict(analysis(0.92, 1, none, none)).deciding.find("0.920"), std::string::npos);
+  // Without the active-input numbers the claim is not measured.
+  auto no_active = analysis(0.92, 1, none, none);
+  no_active["projections"][0]["sparsity"].erase("silent_fraction_active_inputs");
+  EXPECT_EQ(sparsity_verdict(no_active).verdict, Verdict::not_measured);
   EXPECT_THROW(sparsity_verdict(nlohmann::json::object()), InputError);
+}
+
+TEST(Verdict, LognormalNeedsTheAbsoluteTestNotToReject) {
+  const auto all = vuong(true, true, true), none = vuong(false, false, false);
+  // Preferred over every family, and the control rejects it, but the absolute test rejects: not.
+  EXPECT_EQ(lognormal_verdict(analysis(0.9, 1, all, none, 0, true)).verdict, Verdict::not_reproduced);
+  EXPECT_EQ(lognormal_verdict(analysis(0.9, 1, all, none, 0, false)).verdict, Verdict::reproduced);
+  EXPECT_NE(lognormal_verdict(analysis(0.9, 1, all, none, 0, true)).deciding.find("p = 0.002, rejected"),
+            std::string::npos);
+  auto no_absolute = analysis(0.9, 1, all, none);
+  no_absolute["projections"][0]["distribution"]["positive"].erase("absolute_fit");
+  EXPECT_EQ(lognormal_verdict(no_absolute).verdict, Verdict::not_measured);
+}
+
+TEST(Verdict, PValuesFromTheConfidenceIntervalAndHolm) {
+  // z = 2.326348 is p = 0.02 (normal); 2.170090 is 0.03; 2.053749 is 0.04.
+  EXPECT_NEAR(with_p("a", 2.326348).p_value(), 0.02, 1e-6);
+  EXPECT_NEAR(with_p("a", -2.053749).p_value(), 0.04, 1e-6);
+  // Student t: mean 1, ci95 = t_{0.975, 4} = 2.776445 so se = 1, t = 1: p = 0.373901 (tables).
+  EXPECT_NEAR((Difference{"t", 1.0, 2.776445105, 4.0}).p_value(), 0.3739010, 1e-5);
+  EXPECT_EQ((Difference{"none", 0.3, std::nan(""), 0.0}).p_value(), 1.0);
+  // Holm, m = 2: 0.02 <= 0.025 and then 0.04 <= 0.05: both.
+  EXPECT_EQ(holm_signs({with_p("a", 2.326348), with_p("b", -2.053749)}), (std::vector<int>{1, -1}));
+  // 0.03 > 0.025 stops the procedure: neither, though each is significant alone.
+  EXPECT_EQ(holm_signs({with_p("a", 2.170090), with_p("b", 2.053749)}), (std::vector<int>{0, 0}));
+  // Order does not matter; ties keep their place.
+  EXPECT_EQ(holm_signs({with_p("b", 2.053749), with_p("a", 2.326348)}), (std::vector<int>{1, 1}));
+  EXPECT_TRUE(holm_signs({}).empty());
 }
 
 TEST(Verdict, LognormalNeedsAllFamiliesAndARejectingControl) {
@@ -76,12 +128,19 @@ TEST(Verdict, RobustnessNeedsAMajorityOfEpsPerDataSetAndNoLoss) {
   EXPECT_EQ(robustness_verdict({{"mnist", {up, flat, flat}}}).verdict, Verdict::not_reproduced);  // no majority
   EXPECT_EQ(robustness_verdict({}).verdict, Verdict::not_measured);
   EXPECT_NE(robustness_verdict({{"mnist", {up}}}).deciding.find("+20.0 ± 5.0"), std::string::npos);
+  // Holm over all eps of all data sets: two wins at p = 0.03 and 0.04 are significant alone, not
+  // as a family of two.
+  EXPECT_EQ(robustness_verdict({{"mnist", {with_p("e1", 2.326348), with_p("e2", 2.053749)}}}).verdict,
+            Verdict::reproduced);
+  EXPECT_EQ(robustness_verdict({{"mnist", {with_p("e1", 2.170090), with_p("e2", 2.053749)}}}).verdict,
+            Verdict::not_reproduced);
 }
 
 TEST(Verdict, FewShotAndRepresentationsCount) {
   const Difference up{"a", 0.05, 0.01}, down{"b", -0.1, 0.02}, flat{"c", 0.0, 0.1};
   EXPECT_EQ(fewshot_verdict({up, up}).verdict, Verdict::reproduced);
-  EXPECT_EQ(fewshot_verdict({up, down, flat}).verdict, Verdict::partly);
+  EXPECT_EQ(fewshot_verdict({up, up, down, flat}).verdict, Verdict::partly);     // wins outnumber losses
+  EXPECT_EQ(fewshot_verdict({up, down, flat}).verdict, Verdict::not_reproduced);  // one win, one loss
   EXPECT_EQ(fewshot_verdict({down, flat}).verdict, Verdict::not_reproduced);
   EXPECT_EQ(fewshot_verdict({}).verdict, Verdict::not_measured);
   EXPECT_EQ(representation_verdict({{"sparse", true}, {"alpha", true}}).verdict, Verdict::reproduced);

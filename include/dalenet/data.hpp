@@ -71,6 +71,9 @@ Dataset load_idx_pair(const std::string& images_path, const std::string& labels_
 // Specs: "mnist:train", "mnist:test", "fashion:train", "fashion:test" (from the data cache),
 // or "idx:IMAGES,LABELS" (any IDX pair, raw or .gz). Errors name the spec and the fix.
 Dataset load_dataset(const std::string& spec, const std::string& cache_dir);
+// The training split of a named set's spec ("mnist:test" -> "mnist:train"); empty for idx: specs
+// (their training images are not known from the spec).
+std::string training_split_spec(const std::string& spec);
 
 // The subset of `d` at `indices`, in that order.
 Dataset subset(const Dataset& d, std::span<const std::uint32_t> indices, const std::string& name);

@@ -72,6 +72,13 @@ struct BioConfig {
   // readout phase, from its initial weights, on the mature hidden code (needs readout_epochs > 0;
   // a run shortened to no readout phase learns the output throughout, as readout_epochs = 0 does).
   bool output_in_plastic_phase = true;
+  // The random-features control (docs/RULE.md): false turns hidden plasticity (H3, H4, H5) off in
+  // every epoch, so the hidden layer keeps its initial random draw and only the output rule learns.
+  bool hidden_plasticity = true;
+  // Fraction of the potential input -> hidden synapses present at the start (each drawn
+  // independently; the others absent, mask 0). 1: all. With hidden_plasticity = false it sets the
+  // connection density of the fixed random features.
+  double initial_density = 1.0;
   double perturbation_sigma = 0.05;  // O2: size of the multiplicative weight perturbation
   double eta_hebbian = 0.01;         // O2: label-gated Hebbian term
 };

@@ -3,7 +3,9 @@
 // gamma and exponential distributions to positive samples, Kolmogorov-Smirnov distances,
 // and Vuong's log-likelihood-ratio test between non-nested models. Checked in the tests on
 // synthetic samples with known parameters.
+#include <cstdint>
 #include <span>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -57,7 +59,41 @@ struct MeanCI {
 };
 MeanCI mean_ci95(std::span<const double> x);
 
-// All four fits plus Vuong tests of lognormal against each alternative, as JSON.
-nlohmann::json lognormal_report(std::span<const double> x);
+// ---- absolute goodness of fit ----------------------------------------------------------------
+// Vuong's test is relative: at n ~ 1e5 it calls one family "preferred" over another even when
+// neither fits. The absolute test below can reject lognormal outright.
+//
+// Anderson-Darling statistic A^2 of y against the normal with y's own mean and sd (n - 1),
+// i.e. Stephens' case 3 (both parameters estimated). Needs n >= 3 and a non-zero spread.
+double anderson_darling_normal(std::span<const double> y);
+// D'Agostino & Stephens (1986, table 4.9) closed-form p-value of case 3, from the modified
+// statistic A*^2 = A^2 (1 + 0.75/n + 2.25/n^2). Used to check the bootstrap, not by the audit.
+double anderson_darling_normal_p_closed_form(double a2, std::size_t n);
+
+struct AbsoluteFitOptions {
+  std::size_t sample_size = 2000;  // a seeded random subsample of this many values (all if fewer)
+  int replicates = 500;            // parametric-bootstrap samples
+  double level = 0.05;             // the pre-stated level: rejected if p < level
+  std::uint64_t seed = 20260303;   // fixed: the test is a deterministic function of the data
+};
+struct AbsoluteFit {
+  std::size_t n = 0;        // values tested (the subsample)
+  double statistic = 0.0;   // A^2 of ln x
+  double p_value = 1.0;     // (1 + #{A_b^2 >= A^2}) / (1 + replicates)
+  bool rejected = false;    // p_value < level
+};
+// Is x lognormal, in absolute terms? The Anderson-Darling test that ln x is normal, with its
+// p-value from a parametric bootstrap: `replicates` normal samples of the subsample's size, drawn
+// with the fitted mean and sd, refitted and scored the same way (Stute, Manteiga & Quindimil
+// 1993). Every value must be > 0.
+AbsoluteFit lognormal_absolute_test(std::span<const double> x, const AbsoluteFitOptions& opts = {});
+
+// Normal QQ points of ln x: for p_i = (i - 0.5) / points, the standard-normal quantile and the
+// sample quantile of (ln x - mean) / sd. A lognormal sample lies on the diagonal.
+std::vector<std::pair<double, double>> lognormal_qq(std::span<const double> x, int points = 99);
+
+// All four fits plus Vuong tests of lognormal against each alternative, the absolute test
+// ("absolute_fit") and the QQ points ("qq": [[normal quantile, sample quantile], ...]), as JSON.
+nlohmann::json lognormal_report(std::span<const double> x, const AbsoluteFitOptions& absolute = {});
 
 }  // namespace dalenet::stats

@@ -67,6 +67,13 @@ Dataset load_idx_pair(const std::string& images_path, const std::string& labels_
   return d;
 }
 
+std::string training_split_spec(const std::string& spec) {
+  const auto colon = spec.find(':');
+  if (colon == std::string::npos) return "";
+  const std::string kind = spec.substr(0, colon);
+  return kind == "mnist" || kind == "fashion" ? kind + ":train" : "";
+}
+
 Dataset load_dataset(const std::string& spec, const std::string& cache_dir) {
   const auto colon = spec.find(':');
   if (colon == std::string::npos)

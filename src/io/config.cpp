@@ -312,6 +312,16 @@ const std::map<std::string, KeyDef>& schema() {
            "O1c: the output rule also learns in the plastic epochs (false: only in the readout phase, "
            "from its initial weights; needs bio.readout_epochs > 0)",
            [](auto& c) -> auto& { return c.rule.bio.output_in_plastic_phase; })},
+      {"bio.hidden_plasticity",
+       bool_key(
+           "H3, H4 and H5 on/off. false: the random-features control (docs/RULE.md): the hidden layer keeps its "
+           "initial random draw and only the output rule learns, in every epoch",
+           [](auto& c) -> auto& { return c.rule.bio.hidden_plasticity; })},
+      {"bio.initial_density",
+       double_key(
+           "fraction of the potential input -> hidden synapses present at the start, each drawn independently "
+           "(the others absent); 1: all",
+           [](auto& c) -> auto& { return c.rule.bio.initial_density; }, 0.0, 1.0, true)},
       {"bio.output_rule",
        string_key("delta (O1, three-factor) | perturbation (O2, Hebbian + weight perturbation)",
                   [](auto& c) -> auto& { return c.rule.bio.output_rule; }, {"delta", "perturbation"})},

@@ -171,10 +171,12 @@ void run_train(const PaperConfig& cfg, const PaperUnit& u, const std::string& di
 
 void run_audit(const PaperConfig& cfg, const PaperUnit& u, const std::string& dir, const PaperOptions& opt) {
   const Model model = load_model(model_path(opt.out_dir, u.arm, u.dataset, u.seed));
-  const Dataset test = load_dataset(u.dataset + ":test", opt.data_dir.empty() ? default_data_dir() : opt.data_dir);
+  const std::string data_dir = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
+  const Dataset test = load_dataset(u.dataset + ":test", data_dir);
+  const Dataset training_images = load_dataset(u.dataset + ":train", data_dir);  // defines the active inputs
   AnalyzeOptions ao;
   ao.activity_limit = cfg.analyze_limit;
-  nlohmann::json analysis = analyze_model(model, &test, ao);
+  nlohmann::json analysis = analyze_model(model, &test, ao, &training_images);
   write_file_atomic(dir + "/analysis.json", analysis.dump(1) + "\n");
   RepresentOptions ro;
   ro.limit = cfg.represent_limit;

@@ -448,7 +448,7 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
         for (std::size_t s = 0; s < cfg.seeds.size(); ++s)
           dd.push_back(robust_acc["bio"][i][s] - robust_acc["bp"][i][s]);
         const Summary s = summarise(dd);
-        diff = {label, s.mean, s.ci};
+        diff = {label, s.mean, s.ci, static_cast<double>(s.n) - 1.0};
       } else {
         const double pooled = n * static_cast<double>(cfg.seeds.size());
         diff = proportion_difference(label, summarise(robust_acc["bio"][i]).mean * pooled, pooled,
@@ -510,8 +510,8 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
       const auto& p = P[{"bio", k}];
       drow.push_back(cell(p, true));
       if (!p.is_null() && p.at("ci95").is_number())
-        fewshot_diffs.push_back(
-            {fmt::format("{} k={}", dataset_title(d), k), p.at("mean").get<double>(), p.at("ci95").get<double>()});
+        fewshot_diffs.push_back({fmt::format("{} k={}", dataset_title(d), k), p.at("mean").get<double>(),
+                                 p.at("ci95").get<double>(), p.value("n", 0.0) - 1.0});
     }
     t.rows.push_back(drow);
     // Regime B (novel classes), paired by training seed: bio prototype probe - bp prototype probe.
@@ -528,7 +528,8 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
         }
         if (dd.size() >= 2) {
           const Summary s = summarise(dd);
-          fewshot_diffs.push_back({fmt::format("{} novel 5-way {}-shot", dataset_title(d), k), s.mean, s.ci});
+          fewshot_diffs.push_back(
+              {fmt::format("{} novel 5-way {}-shot", dataset_title(d), k), s.mean, s.ci, static_cast<double>(s.n) - 1.0});
         }
       }
     }

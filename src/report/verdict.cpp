@@ -5,6 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
+
+#include <boost/math/distributions/normal.hpp>
+#include <boost/math/distributions/students_t.hpp>
 
 #include "dalenet/error.hpp"
 
@@ -53,13 +57,55 @@ int Difference::sign() const {
   return 0;
 }
 
+double Difference::p_value() const {
+  if (!(ci95 > 0.0) || !std::isfinite(ci95) || !std::isfinite(mean)) return 1.0;
+  if (dof > 0.0) {
+    const boost::math::students_t_distribution<double> t(dof);
+    const double se = ci95 / boost::math::quantile(t, 0.975);
+    return 2.0 * boost::math::cdf(boost::math::complement(t, std::abs(mean) / se));
+  }
+  const boost::math::normal_distribution<double> z;
+  const double se = ci95 / boost::math::quantile(z, 0.975);
+  return 2.0 * boost::math::cdf(boost::math::complement(z, std::abs(mean) / se));
+}
+
+std::vector<int> holm_signs(const std::vector<Difference>& comparisons, double alpha) {
+  const std::size_t m = comparisons.size();
+  std::vector<std::size_t> order(m);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::vector<double> p(m);
+  for (std::size_t i = 0; i < m; ++i) p[i] = comparisons[i].p_value();
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return p[a] < p[b]; });
+  std::vector<int> signs(m, 0);
+  for (std::size_t rank = 0; rank < m; ++rank) {
+    const std::size_t i = order[rank];
+    if (p[i] > alpha / static_cast<double>(m - rank)) break;  // step-down: every larger p is kept too
+    signs[i] = comparisons[i].mean > 0.0 ? 1 : -1;
+  }
+  return signs;
+}
+
 ClaimVerdict sparsity_verdict(const nlohmann::json& analysis) {
   ClaimVerdict v{"sparse connectivity emerges", Verdict::not_measured, ""};
   const auto& sp = input_projection(analysis, "projections").at("sparsity");
-  const double silent = sp.at("silent_fraction").get<double>();
+  const double all = sp.at("silent_fraction").get<double>();
+  if (!sp.contains("silent_fraction_active_inputs")) {
+    v.deciding = fmt::format(
+        "input→hidden silent fraction {:.3f} over all inputs; no active-input numbers (audit without training "
+        "images), which decide",
+        all);
+    return v;
+  }
+  const double silent = sp.at("silent_fraction_active_inputs").get<double>();
   v.verdict = silent >= 0.8 ? Verdict::reproduced : silent >= 0.5 ? Verdict::partly : Verdict::not_reproduced;
-  v.deciding = fmt::format("input→hidden silent fraction {:.3f} at threshold {} (≥ 0.8 reproduced, ≥ 0.5 partly)",
-                           silent, sp.at("threshold").get<double>());
+  std::string latent;
+  if (analysis.contains("latent") && analysis["latent"].contains("projections"))
+    latent = fmt::format("; latent ŵ (not what the network uses): {:.3f}",
+                         analysis["latent"]["projections"].at(0).at("sparsity").at("silent_fraction").get<double>());
+  v.deciding = fmt::format(
+      "input→hidden synapses with strength exactly 0: {:.3f} of those from the {} active inputs (decides; ≥ 0.8 "
+      "reproduced, ≥ 0.5 partly), {:.3f} of all{}",
+      silent, sp.at("active_inputs").get<std::int64_t>(), all, latent);
   return v;
 }
 
@@ -80,12 +126,20 @@ ClaimVerdict lognormal_verdict(const nlohmann::json& analysis) {
   };
   std::vector<std::string> learned_over, initial_over;
   const auto& learned = input_projection(analysis, "projections").at("distribution").at("positive");
+  if (!learned.contains("absolute_fit")) {
+    v.deciding = "no absolute goodness-of-fit test in the analysis document (it decides with the relative tests)";
+    return v;
+  }
+  const auto& absolute = learned["absolute_fit"];
+  const bool rejected = absolute.at("rejected").get<bool>();
   const int n_learned = preferred(learned, learned_over);
   const int n_initial = analysis.contains("initial") && analysis["initial"].is_array() && !analysis["initial"].empty()
                             ? preferred(analysis["initial"][0].at("distribution").at("positive"), initial_over)
                             : -1;
   const bool control_ok = n_initial >= 0 && n_initial < static_cast<int>(families.size());
-  if (n_learned == static_cast<int>(families.size()) && control_ok) {
+  if (rejected) {
+    v.verdict = Verdict::not_reproduced;
+  } else if (n_learned == static_cast<int>(families.size()) && control_ok) {
     v.verdict = Verdict::reproduced;
   } else if (n_learned > 0) {
     v.verdict = Verdict::partly;
@@ -93,8 +147,12 @@ ClaimVerdict lognormal_verdict(const nlohmann::json& analysis) {
     v.verdict = Verdict::not_reproduced;
   }
   v.deciding = fmt::format(
-      "learned input→hidden weights: lognormal preferred (Vuong p < 0.01) over {} of 3 ({}); initial weights: {}",
-      n_learned, learned_over.empty() ? "none" : join(learned_over, ", "),
+      "non-zero input→hidden strengths: absolute test (Anderson–Darling on ln strength, n = {}) p = {:.3f}, "
+      "{} at level {}; lognormal preferred (Vuong p < 0.01) over {} of 3 ({}); skewness of ln strength {:.2f}; "
+      "initial strengths: {}",
+      absolute.at("n").get<std::int64_t>(), absolute.at("p_value").get<double>(),
+      rejected ? "rejected" : "not rejected", absolute.at("level").get<double>(), n_learned,
+      learned_over.empty() ? "none" : join(learned_over, ", "), learned.value("log_skewness", std::nan("")),
       n_initial < 0 ? "no control in the document"
                     : fmt::format("over {} of 3{}", n_initial,
                                   control_ok ? " (the control rejects lognormal)" : " (the control is lognormal too)"));
@@ -107,9 +165,15 @@ ClaimVerdict dale_verdict(const nlohmann::json& analysis, bool mixed_sign_start)
     throw InputError("verdict: the analysis document has no 'projections'");
   double min_compliance = 1.0;
   std::int64_t violating = 0;
-  for (const auto& p : analysis["projections"]) {
-    min_compliance = std::min(min_compliance, p.at("dale").at("compliance").get<double>());
+  std::vector<std::string> per_projection;
+  for (std::size_t k = 0; k < analysis["projections"].size(); ++k) {
+    const auto& p = analysis["projections"][k];
+    const double c = p.at("dale").at("compliance").get<double>();
+    min_compliance = std::min(min_compliance, c);
     violating += p.at("dale").at("violating_synapses").get<std::int64_t>();
+    per_projection.push_back(fmt::format("{} {:.4f}{}",
+                                         k == 0 ? "input→hidden" : fmt::format("projection {}", k), c,
+                                         k == 0 ? " (sensory inputs are excitatory by construction)" : ""));
   }
   const auto flips = analysis.contains("counters") ? analysis["counters"].value("sign_flips", std::int64_t{0}) : 0;
   const bool holds = min_compliance >= 1.0 && flips == 0;
@@ -118,8 +182,8 @@ ClaimVerdict dale_verdict(const nlohmann::json& analysis, bool mixed_sign_start)
   } else {
     v.verdict = holds ? Verdict::partly : Verdict::not_reproduced;
   }
-  v.deciding = fmt::format("lowest compliance over projections {:.4f}, {} violating synapses, {} sign flips; {}",
-                           min_compliance, violating, flips,
+  v.deciding = fmt::format("compliance {}; {} violating synapses, {} sign flips; {}", join(per_projection, ", "),
+                           violating, flips,
                            mixed_sign_start ? "from a mixed-sign start (emergent)"
                                             : "from a per-neuron sign start (signs given, not learned)");
   return v;
@@ -136,14 +200,19 @@ ClaimVerdict dale_verdict(const nlohmann::json& per_neuron_analysis, const nlohm
 ClaimVerdict robustness_verdict(const std::vector<std::pair<std::string, std::vector<Difference>>>& per_dataset) {
   ClaimVerdict v{"more robust to adversarial attacks", Verdict::not_measured, ""};
   if (per_dataset.empty()) return v;
+  std::vector<Difference> all;  // Holm runs over every comparison of the claim
+  for (const auto& [name, diffs] : per_dataset) all.insert(all.end(), diffs.begin(), diffs.end());
+  const std::vector<int> signs = holm_signs(all);
   int supporting = 0;
+  std::size_t at = 0;
   std::vector<std::string> parts;
   for (const auto& [name, diffs] : per_dataset) {
     int better = 0, worse = 0;
     std::vector<std::string> d;
     for (const auto& x : diffs) {
-      better += x.sign() > 0 ? 1 : 0;
-      worse += x.sign() < 0 ? 1 : 0;
+      better += signs[at] > 0 ? 1 : 0;
+      worse += signs[at] < 0 ? 1 : 0;
+      ++at;
       d.push_back(diff_text(x));
     }
     const bool supports = !diffs.empty() && 2 * better > static_cast<int>(diffs.size()) && worse == 0;
@@ -154,24 +223,26 @@ ClaimVerdict robustness_verdict(const std::vector<std::pair<std::string, std::ve
   v.verdict = supporting == static_cast<int>(per_dataset.size()) ? Verdict::reproduced
               : supporting > 0                                   ? Verdict::partly
                                                                  : Verdict::not_reproduced;
-  v.deciding = join(parts, ". ");
+  v.deciding = join(parts, ". ") + fmt::format(" (Holm over {} comparisons, family-wise α = {})", all.size(), kFamilyAlpha);
   return v;
 }
 
 ClaimVerdict fewshot_verdict(const std::vector<Difference>& comparisons) {
   ClaimVerdict v{"better (few-shot) generalisation", Verdict::not_measured, ""};
   if (comparisons.empty()) return v;
-  std::vector<std::string> better;
-  int worse = 0;
-  for (const auto& c : comparisons) {
-    if (c.sign() > 0) better.push_back(diff_text(c));
-    worse += c.sign() < 0 ? 1 : 0;
+  const std::vector<int> signs = holm_signs(comparisons);
+  std::vector<std::string> better, worse;
+  for (std::size_t i = 0; i < comparisons.size(); ++i) {
+    if (signs[i] > 0) better.push_back(diff_text(comparisons[i]));
+    if (signs[i] < 0) worse.push_back(diff_text(comparisons[i]));
   }
-  v.verdict = better.size() == comparisons.size() ? Verdict::reproduced
-              : !better.empty()                   ? Verdict::partly
-                                                  : Verdict::not_reproduced;
-  v.deciding = fmt::format("bio significantly better than BP in {} of {} comparisons{}, worse in {}", better.size(),
-                           comparisons.size(), better.empty() ? "" : " (" + join(better, "; ") + " pp)", worse);
+  v.verdict = better.size() == comparisons.size()                  ? Verdict::reproduced
+              : !better.empty() && worse.size() < better.size() ? Verdict::partly
+                                                                  : Verdict::not_reproduced;
+  v.deciding = fmt::format("bio significantly better than BP in {} of {} comparisons{}, worse in {}{} (Holm, "
+                           "family-wise α = {})",
+                           better.size(), comparisons.size(), better.empty() ? "" : " (" + join(better, "; ") + " pp)",
+                           worse.size(), worse.empty() ? "" : " (" + join(worse, "; ") + " pp)", kFamilyAlpha);
   return v;
 }
 

@@ -301,7 +301,7 @@ class BioRule : public LearningRule {
       throw ConfigError(
           "bio.hidden_modulation = \"reward\" needs bio.output_in_plastic_phase = true (the reward is whether the "
           "network's answer was right, which needs an output that learns while the hidden layer does)");
-    if (!c.output_in_plastic_phase && c.readout_epochs == 0)
+    if (!c.output_in_plastic_phase && c.readout_epochs == 0 && c.hidden_plasticity)
       throw ConfigError(
           "bio.output_in_plastic_phase = false needs bio.readout_epochs > 0 (the output rule would never learn)");
     if (c.output_rule == "delta") {
@@ -333,6 +333,15 @@ class BioRule : public LearningRule {
     // runs unchanged on them: whether Dale's law emerges is then measured (docs/RULE.md).
     signed_ = (in.weight.topRows(n_exc_).array() < 0.0F).any() || (out.weight.leftCols(n_exc_).array() < 0.0F).any();
     in.mask = MaskMatrix::Ones(in.weight.rows(), in.weight.cols());
+    if (cfg_.initial_density < 1.0) {  // a sparse random start: each potential synapse kept independently
+      Rng draw(rng.next_u64(), 6);
+      for (Eigen::Index i = 0; i < n_exc_; ++i)
+        for (Eigen::Index j = 0; j < in.weight.cols(); ++j)
+          if (draw.uniform() >= cfg_.initial_density) {
+            in.mask(i, j) = 0;
+            in.weight(i, j) = 0.0F;
+          }
+    }
     in.mask.bottomRows(in.weight.rows() - n_exc_).setZero();
     in.weight.bottomRows(in.weight.rows() - n_exc_).setZero();
     in.bias.setZero();
@@ -356,7 +365,8 @@ class BioRule : public LearningRule {
     return static_cast<int>(std::min<std::int64_t>(cfg_.readout_epochs, std::max(0, epochs - 1)));
   }
   void begin_epoch(int epoch, int epochs) override {
-    readout_phase_ = epoch > epochs - readout_epochs(epochs);
+    // Without hidden plasticity (the random-features control) every epoch is a readout epoch.
+    readout_phase_ = !cfg_.hidden_plasticity || epoch > epochs - readout_epochs(epochs);
     // O1c: the output rule learns in this epoch (always, unless it waits for the readout phase and
     // this run has one).
     output_learns_ = readout_phase_ || cfg_.output_in_plastic_phase || readout_epochs(epochs) == 0;
