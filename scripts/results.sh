@@ -2,8 +2,9 @@
 # Regenerates docs/RESULTS.md from fresh runs: every number in it comes from the results.json
 # and analysis.json files this script produces (runs/results/<name>/), from runs/paper-quick
 # (`make demo`) and from the other scripts' run folders where present (mixed_sign.sh,
-# robustness.sh, fewshot.sh, task_growth.sh); sections whose runs are absent are carried over
-# from the previous page, marked as such. About 40 minutes on 2 cores (13 of them the three
+# robustness.sh, fewshot.sh, task_growth.sh); a section whose runs are absent says so (nothing
+# is carried over from an earlier page). Each section is stamped with the commit and the hash of
+# every config it describes (tests/scripts/test_results_fresh.py). About 40 minutes on 2 cores (13 of them the three
 # N_E = 8000 Fashion-MNIST runs).
 # Usage: scripts/results.sh [BUILD_DIR]     (after `make data`)
 #        ANALYZE_ONLY=1 scripts/results.sh   re-runs only the audit and the page on existing runs
@@ -50,5 +51,5 @@ for d in "$runs"/*/; do
   case "$name" in *fashion*) data=fashion:test ;; *) data=mnist:test ;; esac
   analyze "$name" "$data"
 done
-python3 scripts/results_md.py "$runs" --previous docs/RESULTS.md > docs/RESULTS.md.tmp && mv docs/RESULTS.md.tmp docs/RESULTS.md
+python3 scripts/results_md.py "$runs" > docs/RESULTS.md.tmp && mv docs/RESULTS.md.tmp docs/RESULTS.md
 echo "wrote docs/RESULTS.md" >&2

@@ -160,11 +160,15 @@ TEST(Verdict, ReadsARealAnalysisDocument) {
                      {"data.dataset='" + ds + "'", "data.validation=50", "network.hidden=[20]", "network.init=uniform",
                       "train.rule=bio", "train.epochs=1", "train.batch=50", "train.threads=1"}),
         opts);
-  const nlohmann::json a = analyze_model(load_model(dir / "run/model.safetensors"), nullptr);
+  const Dataset images = load_dataset("idx:" + (dir / "train-images") + "," + (dir / "train-labels"), "");
+  const Model model = load_model(dir / "run/model.safetensors");
+  const nlohmann::json a = analyze_model(model, nullptr, {}, &images);
   for (const auto& v : {sparsity_verdict(a), lognormal_verdict(a), dale_verdict(a, false)}) {
     EXPECT_NE(v.verdict, Verdict::not_measured) << v.claim;
     EXPECT_FALSE(v.deciding.empty());
   }
+  // Without training images the active inputs are unknown: the sparsity claim is not measured.
+  EXPECT_EQ(sparsity_verdict(analyze_model(model, nullptr)).verdict, Verdict::not_measured);
 }
 
 TEST(Verdict, CombineTakesTheWeakestMeasuredVerdict) {

@@ -200,6 +200,91 @@ double min_dale_compliance(const nlohmann::json& analysis) {
   return compliance;
 }
 
+// One arm's row of the report's audit table (results.json "audit"), from its analysis document:
+// every number on the strength the forward pass uses; the latent silent fraction beside it.
+nlohmann::json audit_row(const nlohmann::json& an, const std::string& dataset, const std::string& arm,
+                         std::int64_t seed) {
+  const auto& p0 = an.at("projections").at(0);
+  const auto& sp = p0.at("sparsity");
+  const auto& pos = p0.at("distribution").at("positive");
+  int over = 0;
+  if (pos.contains("vuong_lognormal_vs"))
+    for (const auto& [fam, test] : pos["vuong_lognormal_vs"].items())
+      over += test.value("preferred", "") == "lognormal" && test.value("p_value", 1.0) < 0.01 ? 1 : 0;
+  const auto counters = an.value("counters", nlohmann::json::object());
+  const auto& act = an.contains("activity") ? an["activity"].at(0) : nlohmann::json::object();
+  const double latent = an.contains("latent")
+                            ? an["latent"]["projections"].at(0).at("sparsity").at("silent_fraction").get<double>()
+                            : std::nan("");
+  const double absolute_p =
+      pos.contains("absolute_fit") ? pos["absolute_fit"].at("p_value").get<double>() : std::nan("");
+  return {{"dataset", dataset},
+          {"arm", arm},
+          {"seed", seed},
+          {"silent_fraction", sp.at("silent_fraction")},
+          {"silent_fraction_active_inputs", sp.value("silent_fraction_active_inputs", std::nan(""))},
+          {"latent_silent_fraction", latent},
+          {"dale_compliance_in", p0.at("dale").at("compliance")},
+          {"dale_compliance_out", an.at("projections").back().at("dale").at("compliance")},
+          {"dale_compliance_min", min_dale_compliance(an)},
+          {"sign_flips", counters.value("sign_flips", std::int64_t{0})},
+          {"clip_events", counters.value("clip_events", std::int64_t{0})},
+          {"lognormal_preferred_over", over},
+          {"absolute_fit_p", absolute_p},
+          {"log_mean", pos.value("log_mean", std::nan(""))},
+          {"log_sd", pos.value("log_sd", std::nan(""))},
+          {"log_skewness", pos.value("log_skewness", std::nan(""))},
+          {"hidden_realised", an.at("projections").back().at("dale").at("realised")},
+          {"fraction_active", act.value("fraction_active", std::nan(""))},
+          {"population_sparseness", act.value("population_sparseness", std::nan(""))}};
+}
+
+std::vector<std::string> audit_cells(const nlohmann::json& row) {
+  const auto& realised = row.at("hidden_realised");
+  return {row.at("arm").get<std::string>(),
+          num(number(row.at("silent_fraction_active_inputs"))),
+          num(number(row.at("silent_fraction"))),
+          num(number(row.at("latent_silent_fraction"))),
+          fmt::format("{} / {}", num(number(row.at("dale_compliance_in")), 4),
+                      num(number(row.at("dale_compliance_out")), 4)),
+          std::to_string(row.at("sign_flips").get<std::int64_t>()),
+          std::to_string(row.at("clip_events").get<std::int64_t>()),
+          std::to_string(row.at("lognormal_preferred_over").get<int>()),
+          num(number(row.at("absolute_fit_p"))),
+          num(number(row.at("log_mean")), 2),
+          num(number(row.at("log_sd")), 2),
+          num(number(row.at("log_skewness")), 2),
+          fmt::format("{} / {} / {}", realised.value("excitatory", 0), realised.value("inhibitory", 0),
+                      realised.value("mixed", 0)),
+          num(number(row.at("fraction_active"))),
+          num(number(row.at("population_sparseness")))};
+}
+
+// The normal QQ plot of ln strength (the audit's "qq" points) for the bio model's learned and
+// initial input→hidden strengths and, where the config has them, the random-features control and
+// BP; a lognormal sample lies on the diagonal.
+void plot_qq(const std::string& figdir, const std::string& d, const std::vector<std::pair<std::string, const nlohmann::json*>>& dists) {
+  std::string dat, plots;
+  int index = 0;
+  for (const auto& [label, dist] : dists) {
+    if (dist == nullptr || !dist->contains("qq") || dist->at("qq").empty()) continue;
+    dat += "# " + label + "\n";
+    for (const auto& pt : dist->at("qq")) dat += fmt::format("{} {}\n", pt.at(0).get<double>(), pt.at(1).get<double>());
+    dat += "\n\n";
+    plots += fmt::format("{}'qq_{}.dat' index {} using 1:2 with points pt 7 ps 0.6 title '{}'", index ? ", " : "", d,
+                         index, gp_label(label));
+    ++index;
+  }
+  write_file_atomic(figdir + "/qq_" + d + ".dat", dat);
+  plot(figdir, "qq_" + d,
+       fmt::format("set title '{}: normal QQ plot of ln strength, non-silent positive input→hidden synapses'\n"
+                   "set xlabel 'standard normal quantile'\nset ylabel 'standardised sample quantile of ln strength'\n"
+                   "set grid\nset key top left\nset size square\nplot [-3:3][-4:4] x with lines dt 2 lc 'black' "
+                   "title 'lognormal (diagonal)'{}{}",
+                   dataset_title(d), plots.empty() ? "" : ", ", plots),
+       700, 640);
+}
+
 struct Run {  // one trained model and what was measured on it
   std::string arm, dataset;
   std::int64_t seed = 0;
@@ -275,43 +360,15 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
       const auto& bio_start = runs[d]["bio"].front().train.at("config").at("network").value("sign_init", "");
       dale_v.emplace_back(dataset_title(d), dale_verdict(bio, bio_start == "mixed"));
     }
-    Table t{{"arm", "silent fraction (in→hidden)", "Dale compliance (min over projections)", "sign flips",
-             "clip events", "lognormal preferred over (of 3)", "ln|w| μ", "ln|w| σ", "hidden E / I / mixed",
-             "fraction active", "population sparseness"},
+    Table t{{"arm", "silent, strength = 0: active inputs", "all inputs", "latent ŵ < 1 % of max",
+             "Dale compliance in / out", "sign flips", "clip events", "lognormal preferred over (of 3)",
+             "absolute test p (AD)", "ln s μ", "ln s σ", "ln s skew", "hidden E / I / mixed", "fraction active",
+             "population sparseness"},
             {}};
     for (const auto& a : cfg.arms) {
-      const auto& an = runs[d][a].front().analysis;
-      const auto& p0 = an.at("projections").at(0);
-      const double compliance = min_dale_compliance(an);
-      const auto& pos = p0.at("distribution").at("positive");
-      int over = 0;
-      if (pos.contains("vuong_lognormal_vs"))
-        for (const auto& [fam, test] : pos["vuong_lognormal_vs"].items())
-          over += test.value("preferred", "") == "lognormal" && test.value("p_value", 1.0) < 0.01 ? 1 : 0;
-      const auto& realised = an.at("projections").back().at("dale").at("realised");
-      const auto counters = an.value("counters", nlohmann::json::object());
-      const auto& act = an.contains("activity") ? an["activity"].at(0) : nlohmann::json::object();
-      const nlohmann::json row = {{"dataset", d},
-                                  {"arm", a},
-                                  {"seed", runs[d][a].front().seed},
-                                  {"silent_fraction", p0.at("sparsity").at("silent_fraction")},
-                                  {"dale_compliance_min", compliance},
-                                  {"sign_flips", counters.value("sign_flips", std::int64_t{0})},
-                                  {"clip_events", counters.value("clip_events", std::int64_t{0})},
-                                  {"lognormal_preferred_over", over},
-                                  {"log_mean", pos.value("log_mean", std::nan(""))},
-                                  {"log_sd", pos.value("log_sd", std::nan(""))},
-                                  {"hidden_realised", realised},
-                                  {"fraction_active", act.value("fraction_active", std::nan(""))},
-                                  {"population_sparseness", act.value("population_sparseness", std::nan(""))}};
+      const nlohmann::json row = audit_row(runs[d][a].front().analysis, d, a, runs[d][a].front().seed);
       audit_json.push_back(row);
-      t.rows.push_back({a, num(row["silent_fraction"].get<double>()), num(compliance, 4),
-                        std::to_string(row["sign_flips"].get<std::int64_t>()),
-                        std::to_string(row["clip_events"].get<std::int64_t>()), std::to_string(over),
-                        num(number(row["log_mean"]), 2), num(number(row["log_sd"]), 2),
-                        fmt::format("{} / {} / {}", realised.value("excitatory", 0), realised.value("inhibitory", 0),
-                                    realised.value("mixed", 0)),
-                        num(number(row["fraction_active"])), num(number(row["population_sparseness"]))});
+      t.rows.push_back(audit_cells(row));
     }
     audit_tables[d] = t;
   }
@@ -340,14 +397,21 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
     hist_block(bio.at("initial").at(0).at("distribution").at("positive"), "bio initial");
     hist_block(runs[d]["bp"].front().analysis.at("projections").at(0).at("distribution").at("positive"), "bp learned");
     write_file_atomic(figdir + "/weights_" + d + ".dat", dat);
+    const bool has_rf = runs[d].contains("rf") && !runs[d]["rf"].empty();
+    plot_qq(figdir, d,
+            {{"bio, learned", &learned},
+             {"bio, initial", &bio.at("initial").at(0).at("distribution").at("positive")},
+             {"random features", has_rf ? &runs[d]["rf"].front().analysis.at("projections").at(0).at("distribution").at("positive") : nullptr},
+             {"BP, learned", &runs[d]["bp"].front().analysis.at("projections").at(0).at("distribution").at("positive")}});
     const auto& fit = learned.at("fits").at("lognormal");
     plot(figdir, "weights_" + d,
          fmt::format(
-             "set title '{}: input→hidden weights |w| > 0 (non-silent), density of ln|w|'\n"
-             "set logscale x\nset format x '10^{{%L}}'\nset xlabel '|w| (log axis)'\nset ylabel 'density of ln|w|'\n"
+             "set title '{}: input→hidden strengths (as the forward pass uses them), non-zero, density of ln s'\n"
+             "set logscale x\nset format x '10^{{%L}}'\nset xlabel 'strength s (log axis)'\nset ylabel 'density of "
+             "ln s'\n"
              "set grid\nset key top left\nmu={}\nsg={}\n"
              "f(x)=exp(-(log(x)-mu)**2/(2*sg**2))/(sg*sqrt(2*pi))\n"
-             "plot [1e-5:2] 'weights_{}.dat' index 0 using (exp($1)):2 with steps lw 2 title 'bio, learned', "
+             "plot [1e-5:50] 'weights_{}.dat' index 0 using (exp($1)):2 with steps lw 2 title 'bio, learned', "
              "'' index 1 using (exp($1)):2 with steps lw 2 title 'bio, initial (uniform [0.01, 0.1])', "
              "f(x) with lines dt 2 lw 2 title sprintf('lognormal fit (μ=%.2f, σ=%.2f)', mu, sg), "
              "'' index 2 using (exp($1)):2 with steps lw 1 title 'BP, learned (positive)'",
@@ -682,14 +746,24 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
 
   doc.heading("Sparsity, weight distributions and Dale's law", "structure");
   doc.para(
-      fmt::format("`dalenet analyze` of each model (seed {}), silence threshold 0.01 × the largest |w| of the "
-                  "postsynaptic neuron. Lognormal: Vuong tests of lognormal against normal, gamma and exponential "
-                  "on the non-silent positive input→hidden weights, p < 0.01.",
+      fmt::format("`dalenet analyze` of each model (seed {}), on the synaptic strength the forward pass uses (w "
+                  "for linear projections, the efficacy ln(max(ŵ/Σŵ, ε)/ε) for the bio rule's input→hidden "
+                  "projection; docs/EVALUATION.md). Silent: strength exactly 0. Active inputs: on (pixel ≥ 0.5) in "
+                  "≥ 1 % of the training images; the sparsity verdict uses the silent fraction over their synapses. "
+                  "The latent column counts the stored weights ŵ below 1 % of each neuron's largest (what the audit "
+                  "measured before; not what the network uses). Lognormal: Vuong tests of lognormal against normal, "
+                  "gamma and exponential on the non-silent positive input→hidden strengths, p < 0.01, and the "
+                  "absolute Anderson–Darling test (parametric bootstrap, 2 000 strengths; rejected at p < 0.05). "
+                  "Dale compliance per projection; sensory inputs are excitatory by construction. The rf arm is the "
+                  "random-features control (experiments/rf_<data>.toml): the bio architecture and readout on a "
+                  "hidden layer that never learns.",
                   cfg.seeds.front()));
   for (const auto& d : cfg.datasets) {
     doc.sub(dataset_title(d));
     doc.table(audit_tables[d]);
-    doc.figure("weights_" + d, dataset_title(d) + ": input→hidden weight distribution (bio learned, initial, fit; BP)");
+    doc.figure("weights_" + d,
+               dataset_title(d) + ": input→hidden strength distribution (bio learned, initial, fit; BP)");
+    doc.figure("qq_" + d, dataset_title(d) + ": normal QQ plot of ln strength (on the diagonal if lognormal)");
     doc.figure("training_" + d, dataset_title(d) + ": silent fraction and Dale compliance over training");
   }
 
