@@ -340,9 +340,10 @@ int main(int argc, char** argv) {
   analyze_cmd->add_option("--inputs", analyze_inputs,
                           "Training images that define the active inputs (on, >= 0.5, in >= 1 % of images); "
                           "default: the training split of --data; 'none': no active-input sparsity");
-  analyze_cmd->add_option("--threshold", silence,
-                          "Silence threshold on the strength the forward pass uses, relative to each neuron's "
-                          "largest |strength| (0: silent means exactly 0)")
+  analyze_cmd
+      ->add_option("--threshold", silence,
+                   "Silence threshold on the strength the forward pass uses, relative to each neuron's "
+                   "largest |strength| (0: silent means exactly 0)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
   analyze_cmd->add_option("--out,-o", analyze_out, "Write the JSON report to this file");

@@ -245,7 +245,7 @@ TEST(Analyze, MeasuresTheStrengthTheForwardPassUsesNotTheStoredWeight) {
       0.25F, 0.25F, 0.25F, 0.25F;
   net.projections[1].weight.setConstant(0.3F);
   const std::vector<std::uint8_t> active = {1, 1, 0, 1};  // input 2 is (almost) never on
-  const AnalyzeOptions o;                                   // silent: strength exactly 0
+  const AnalyzeOptions o;                                 // silent: strength exactly 0
   const nlohmann::json rep = analyze_weights(net, o, WeightQuantity::strength, active);
   EXPECT_EQ(rep.at(0).at("quantity"), "strength");
   EXPECT_EQ(rep.at(0).at("efficacy"), "log_normalized");
@@ -337,14 +337,15 @@ TEST(AbsoluteFit, BootstrapPValueAgreesWithStephensClosedForm) {
 }
 
 TEST(AbsoluteFit, AcceptsLognormalRejectsNormalGammaAndTruncatedLognormal) {
-  const AbsoluteFitOptions o;  // the audit's settings: n = 2000, 500 replicates, level 0.05
+  const AbsoluteFitOptions o;   // the audit's settings: n = 2000, 500 replicates, level 0.05
   const std::size_t n = 20000;  // larger than the subsample, as the audit's samples are
   EXPECT_FALSE(lognormal_absolute_test(lognormal_sample(n, -2.0, 1.0, 11), o).rejected);
   EXPECT_FALSE(lognormal_absolute_test(lognormal_sample(n, 1.0, 0.3, 12), o).rejected);
   Rng rng(13, 0);
   std::vector<double> normal(n), gamma2(n), truncated;
   for (double& v : normal) {
-    do v = 5.0 + rng.normal(); while (v <= 0.0);
+    do v = 5.0 + rng.normal();
+    while (v <= 0.0);
   }
   gamma2 = gamma_sample(n, 2.0, 1.0, 15);
   for (double v : lognormal_sample(2 * n, 0.0, 1.0, 14))

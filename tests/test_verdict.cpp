@@ -35,7 +35,8 @@ nlohmann::json projection(double silent, double compliance, const nlohmann::json
            {{"positive",
              {{"vuong_lognormal_vs", v},
               {"log_skewness", -0.1},
-              {"absolute_fit", {{"n", 2000}, {"p_value", rejected ? 0.002 : 0.4}, {"level", 0.05}, {"rejected", rejected}}}}}}}};
+              {"absolute_fit",
+               {{"n", 2000}, {"p_value", rejected ? 0.002 : 0.4}, {"level", 0.05}, {"rejected", rejected}}}}}}}};
 }
 nlohmann::json analysis(double silent, double compliance, const nlohmann::json& learned, const nlohmann::json& initial,
                         int flips = 0, bool rejected = false) {
@@ -44,7 +45,9 @@ nlohmann::json analysis(double silent, double compliance, const nlohmann::json& 
           {"counters", {{"sign_flips", flips}}}};
 }
 // A difference whose normal-approximation p-value is p (z = the two-sided quantile, se = 1).
-Difference with_p(const std::string& label, double z) { return {label, z, 1.959963984540054, 0.0}; }
+Difference with_p(const std::string& label, double z) {
+  return {label, z, 1.959963984540054, 0.0};
+}
 }  // namespace
 
 TEST(Verdict, SparsityThresholdsOnActiveInputs) {
@@ -139,7 +142,7 @@ TEST(Verdict, RobustnessNeedsAMajorityOfEpsPerDataSetAndNoLoss) {
 TEST(Verdict, FewShotAndRepresentationsCount) {
   const Difference up{"a", 0.05, 0.01}, down{"b", -0.1, 0.02}, flat{"c", 0.0, 0.1};
   EXPECT_EQ(fewshot_verdict({up, up}).verdict, Verdict::reproduced);
-  EXPECT_EQ(fewshot_verdict({up, up, down, flat}).verdict, Verdict::partly);     // wins outnumber losses
+  EXPECT_EQ(fewshot_verdict({up, up, down, flat}).verdict, Verdict::partly);      // wins outnumber losses
   EXPECT_EQ(fewshot_verdict({up, down, flat}).verdict, Verdict::not_reproduced);  // one win, one loss
   EXPECT_EQ(fewshot_verdict({down, flat}).verdict, Verdict::not_reproduced);
   EXPECT_EQ(fewshot_verdict({}).verdict, Verdict::not_measured);

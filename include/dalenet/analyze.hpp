@@ -2,7 +2,8 @@
 // The audit of a trained model, whatever its rule: sparsity, Dale's law, distributions of the
 // synaptic strengths (lognormal vs normal/gamma/exponential, relative and absolute tests, with
 // the initial weights as control) and activity sparseness, all measured on the strength the
-// forward pass uses; the stored weights in a secondary section. Keys of the JSON are documented in docs/FORMATS.md ("Analysis").
+// forward pass uses; the stored weights in a secondary section. Keys of the JSON are documented in docs/FORMATS.md
+// ("Analysis").
 #include <string>
 #include <vector>
 

@@ -5,8 +5,8 @@
 // synthetic samples with known parameters.
 #include <cstdint>
 #include <span>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -77,10 +77,10 @@ struct AbsoluteFitOptions {
   std::uint64_t seed = 20260303;   // fixed: the test is a deterministic function of the data
 };
 struct AbsoluteFit {
-  std::size_t n = 0;        // values tested (the subsample)
-  double statistic = 0.0;   // A^2 of ln x
-  double p_value = 1.0;     // (1 + #{A_b^2 >= A^2}) / (1 + replicates)
-  bool rejected = false;    // p_value < level
+  std::size_t n = 0;       // values tested (the subsample)
+  double statistic = 0.0;  // A^2 of ln x
+  double p_value = 1.0;    // (1 + #{A_b^2 >= A^2}) / (1 + replicates)
+  bool rejected = false;   // p_value < level
 };
 // Is x lognormal, in absolute terms? The Anderson-Darling test that ln x is normal, with its
 // p-value from a parametric bootstrap: `replicates` normal samples of the subsample's size, drawn

@@ -154,7 +154,7 @@ struct ProjectionView {
 
 // Silent synapses among the counted ones whose presynaptic neuron passes `pre` (all: empty).
 std::pair<std::int64_t, std::int64_t> silent_and_potential(const ProjectionView& v,
-                                                          const std::vector<std::uint8_t>& pre) {
+                                                           const std::vector<std::uint8_t>& pre) {
   std::int64_t silent = 0, potential = 0;
   for (Eigen::Index i = 0; i < v.M.rows(); ++i)
     for (Eigen::Index j = 0; j < v.M.cols(); ++j)
@@ -169,8 +169,8 @@ double fraction(std::int64_t k, std::int64_t n) {
   return n > 0 ? static_cast<double>(k) / static_cast<double>(n) : 0.0;
 }
 
-nlohmann::json sparsity_json(const Projection& p, const ProjectionView& v, const AnalyzeOptions& opts,
-                             double threshold, const std::vector<std::uint8_t>& active_inputs) {
+nlohmann::json sparsity_json(const Projection& p, const ProjectionView& v, const AnalyzeOptions& opts, double threshold,
+                             const std::vector<std::uint8_t>& active_inputs) {
   nlohmann::json j;
   const auto [n_silent, potential] = silent_and_potential(v, {});
   j["threshold"] = threshold;
@@ -223,18 +223,18 @@ nlohmann::json sparsity_json(const Projection& p, const ProjectionView& v, const
 nlohmann::json dale_json(const ProjectionView& v, const Eigen::VectorXf& declared) {
   const DaleCounts dc = count_dale(v.M, v.silent, v.col_in, declared);
   const auto cols_d = static_cast<double>(std::max<std::int64_t>(dc.presynaptic, 1));
-  return {{"presynaptic_neurons", dc.presynaptic},
-          {"compliance", static_cast<double>(dc.compliant) / cols_d},
-          {"matches_declared_type", static_cast<double>(dc.matches_type) / cols_d},
-          {"violating_synapses", dc.violating},
-          // How far towards Dale's law, graded: the fraction of non-silent synapses that carry their
-          // presynaptic neuron's majority sign (1 = compliant; about 0.5 for signs drawn at random).
-          {"majority_sign_fraction",
-           dc.synapses ? 1.0 - static_cast<double>(dc.violating) / static_cast<double>(dc.synapses) : 1.0},
-          {"realised",
-           {{"excitatory", dc.only_pos}, {"inhibitory", dc.only_neg}, {"mixed", dc.mixed}, {"no_output", dc.none}}},
-          {"declared",
-           {{"excitatory", dc.declared_excitatory}, {"inhibitory", dc.presynaptic - dc.declared_excitatory}}}};
+  return {
+      {"presynaptic_neurons", dc.presynaptic},
+      {"compliance", static_cast<double>(dc.compliant) / cols_d},
+      {"matches_declared_type", static_cast<double>(dc.matches_type) / cols_d},
+      {"violating_synapses", dc.violating},
+      // How far towards Dale's law, graded: the fraction of non-silent synapses that carry their
+      // presynaptic neuron's majority sign (1 = compliant; about 0.5 for signs drawn at random).
+      {"majority_sign_fraction",
+       dc.synapses ? 1.0 - static_cast<double>(dc.violating) / static_cast<double>(dc.synapses) : 1.0},
+      {"realised",
+       {{"excitatory", dc.only_pos}, {"inhibitory", dc.only_neg}, {"mixed", dc.mixed}, {"no_output", dc.none}}},
+      {"declared", {{"excitatory", dc.declared_excitatory}, {"inhibitory", dc.presynaptic - dc.declared_excitatory}}}};
 }
 
 // Fits of the non-silent |values| per sign, with their ln-histograms (fixed range, so that runs
@@ -325,8 +325,7 @@ std::vector<double> input_on_fraction(const Dataset& images, double on_level) {
     for (std::size_t i = 0; i < img.size(); ++i) on[i] += img[i] >= cut ? 1 : 0;
   }
   std::vector<double> f(on.size());
-  for (std::size_t i = 0; i < on.size(); ++i)
-    f[i] = static_cast<double>(on[i]) / static_cast<double>(images.size());
+  for (std::size_t i = 0; i < on.size(); ++i) f[i] = static_cast<double>(on[i]) / static_cast<double>(images.size());
   return f;
 }
 
@@ -448,7 +447,8 @@ std::string distribution_line(const nlohmann::json& d) {
     if (d["fits"].contains(f) && d["fits"][f].contains("ks"))
       s += fmt::format(" {} {:.3f}", f, d["fits"][f]["ks"].get<double>());
   if (d.contains("lognormal_preferred_p01"))
-    s += d["lognormal_preferred_p01"].get<bool>() ? "; lognormal preferred (Vuong p<0.01)" : "; lognormal NOT preferred";
+    s +=
+        d["lognormal_preferred_p01"].get<bool>() ? "; lognormal preferred (Vuong p<0.01)" : "; lognormal NOT preferred";
   if (d.contains("absolute_fit")) {
     const auto& a = d["absolute_fit"];
     s += fmt::format("; absolute (AD, n={}): p={:.3f}, {}", a["n"].get<std::int64_t>(), a["p_value"].get<double>(),
@@ -459,8 +459,8 @@ std::string distribution_line(const nlohmann::json& d) {
 
 void projection_summary(std::ostringstream& os, const nlohmann::json& p, const nlohmann::json* initial,
                         const char* what) {
-  os << fmt::format("projection {} ({} -> {}, {} efficacy):\n", p["projection"].get<int>(),
-                    p["pre"].get<std::string>(), p["post"].get<std::string>(), p.value("efficacy", std::string("?")));
+  os << fmt::format("projection {} ({} -> {}, {} efficacy):\n", p["projection"].get<int>(), p["pre"].get<std::string>(),
+                    p["post"].get<std::string>(), p.value("efficacy", std::string("?")));
   const auto& sp = p["sparsity"];
   os << fmt::format("  sparsity: silent {:.1f}%  ({} non-silent of {}; in-degree mean {:.1f})",
                     100.0 * sp["silent_fraction"].get<double>(), sp["non_silent"].get<std::int64_t>(),
@@ -494,25 +494,23 @@ void projection_summary(std::ostringstream& os, const nlohmann::json& p, const n
 
 std::string analyze_summary(const nlohmann::json& rep) {
   std::ostringstream os;
-  os << fmt::format(
-      "rule: {}   measured on the strength the forward pass uses; silent: strength {}\n",
-      rep["rule"].get<std::string>(),
-      rep["silence_threshold"].get<double>() > 0.0
-          ? fmt::format("below {} x the postsynaptic neuron's largest |strength|", rep["silence_threshold"].get<double>())
-          : std::string("exactly 0"));
+  os << fmt::format("rule: {}   measured on the strength the forward pass uses; silent: strength {}\n",
+                    rep["rule"].get<std::string>(),
+                    rep["silence_threshold"].get<double>() > 0.0
+                        ? fmt::format("below {} x the postsynaptic neuron's largest |strength|",
+                                      rep["silence_threshold"].get<double>())
+                        : std::string("exactly 0"));
   if (rep.contains("active_inputs"))
-    os << fmt::format("active inputs: {} of {} (on, value >= {}, in >= {:.0f}% of {})\n",
-                      rep["active_inputs"]["active"].get<std::int64_t>(),
-                      rep["active_inputs"]["inputs"].get<std::int64_t>(),
-                      rep["active_inputs"]["on_level"].get<double>(),
-                      100.0 * rep["active_inputs"]["min_fraction"].get<double>(),
-                      rep["active_inputs"]["images"].get<std::string>());
+    os << fmt::format(
+        "active inputs: {} of {} (on, value >= {}, in >= {:.0f}% of {})\n",
+        rep["active_inputs"]["active"].get<std::int64_t>(), rep["active_inputs"]["inputs"].get<std::int64_t>(),
+        rep["active_inputs"]["on_level"].get<double>(), 100.0 * rep["active_inputs"]["min_fraction"].get<double>(),
+        rep["active_inputs"]["images"].get<std::string>());
   if (rep.contains("counters"))
     os << fmt::format("training: {} sign flips, {} clip events\n", rep["counters"]["sign_flips"].get<std::int64_t>(),
                       rep["counters"]["clip_events"].get<std::int64_t>());
   for (std::size_t k = 0; k < rep["projections"].size(); ++k)
-    projection_summary(os, rep["projections"][k], rep.contains("initial") ? &rep["initial"][k] : nullptr,
-                       "|strength|");
+    projection_summary(os, rep["projections"][k], rep.contains("initial") ? &rep["initial"][k] : nullptr, "|strength|");
   if (rep.contains("latent")) {
     os << fmt::format("latent (stored) weights, NOT what the network uses; silent below {} x the neuron's max |w|:\n",
                       rep["latent"]["silence_threshold"].get<double>());

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -263,7 +264,8 @@ std::vector<std::string> audit_cells(const nlohmann::json& row) {
 // The normal QQ plot of ln strength (the audit's "qq" points) for the bio model's learned and
 // initial input→hidden strengths and, where the config has them, the random-features control and
 // BP; a lognormal sample lies on the diagonal.
-void plot_qq(const std::string& figdir, const std::string& d, const std::vector<std::pair<std::string, const nlohmann::json*>>& dists) {
+void plot_qq(const std::string& figdir, const std::string& d,
+             const std::vector<std::pair<std::string, const nlohmann::json*>>& dists) {
   std::string dat, plots;
   int index = 0;
   for (const auto& [label, dist] : dists) {
@@ -271,8 +273,13 @@ void plot_qq(const std::string& figdir, const std::string& d, const std::vector<
     dat += "# " + label + "\n";
     for (const auto& pt : dist->at("qq")) dat += fmt::format("{} {}\n", pt.at(0).get<double>(), pt.at(1).get<double>());
     dat += "\n\n";
-    plots += fmt::format("{}'qq_{}.dat' index {} using 1:2 with points pt 7 ps 0.6 title '{}'", index ? ", " : "", d,
-                         index, gp_label(label));
+    // Distinct shapes and colours: the rf control is the bio rule's frozen initial layer, so those
+    // two series coincide and must stay readable on top of each other.
+    static constexpr std::array<const char*, 4> kColours = {"#1b9e77", "#377eb8", "#e66101", "#b2182b"};
+    static constexpr std::array<int, 4> kShapes = {7, 4, 8, 13};
+    plots += fmt::format("{}'qq_{}.dat' index {} using 1:2 with points pt {} ps 0.7 lc rgb '{}' title '{}'",
+                         index ? ", " : "", d, index, kShapes.at(static_cast<std::size_t>(index) % kShapes.size()),
+                         kColours.at(static_cast<std::size_t>(index) % kColours.size()), gp_label(label));
     ++index;
   }
   write_file_atomic(figdir + "/qq_" + d + ".dat", dat);
@@ -398,11 +405,13 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
     hist_block(runs[d]["bp"].front().analysis.at("projections").at(0).at("distribution").at("positive"), "bp learned");
     write_file_atomic(figdir + "/weights_" + d + ".dat", dat);
     const bool has_rf = runs[d].contains("rf") && !runs[d]["rf"].empty();
-    plot_qq(figdir, d,
-            {{"bio, learned", &learned},
-             {"bio, initial", &bio.at("initial").at(0).at("distribution").at("positive")},
-             {"random features", has_rf ? &runs[d]["rf"].front().analysis.at("projections").at(0).at("distribution").at("positive") : nullptr},
-             {"BP, learned", &runs[d]["bp"].front().analysis.at("projections").at(0).at("distribution").at("positive")}});
+    plot_qq(
+        figdir, d,
+        {{"bio, learned", &learned},
+         {"bio, initial", &bio.at("initial").at(0).at("distribution").at("positive")},
+         {"random features",
+          has_rf ? &runs[d]["rf"].front().analysis.at("projections").at(0).at("distribution").at("positive") : nullptr},
+         {"BP, learned", &runs[d]["bp"].front().analysis.at("projections").at(0).at("distribution").at("positive")}});
     const auto& fit = learned.at("fits").at("lognormal");
     plot(figdir, "weights_" + d,
          fmt::format(
@@ -592,8 +601,8 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
         }
         if (dd.size() >= 2) {
           const Summary s = summarise(dd);
-          fewshot_diffs.push_back(
-              {fmt::format("{} novel 5-way {}-shot", dataset_title(d), k), s.mean, s.ci, static_cast<double>(s.n) - 1.0});
+          fewshot_diffs.push_back({fmt::format("{} novel 5-way {}-shot", dataset_title(d), k), s.mean, s.ci,
+                                   static_cast<double>(s.n) - 1.0});
         }
       }
     }

@@ -137,11 +137,10 @@ ClaimVerdict lognormal_verdict(const nlohmann::json& analysis) {
                             ? preferred(analysis["initial"][0].at("distribution").at("positive"), initial_over)
                             : -1;
   const bool control_ok = n_initial >= 0 && n_initial < static_cast<int>(families.size());
-  if (rejected) {
-    v.verdict = Verdict::not_reproduced;
-  } else if (n_learned == static_cast<int>(families.size()) && control_ok) {
+  // An absolute rejection decides alone; otherwise the relative tests and the control grade it.
+  if (!rejected && n_learned == static_cast<int>(families.size()) && control_ok) {
     v.verdict = Verdict::reproduced;
-  } else if (n_learned > 0) {
+  } else if (!rejected && n_learned > 0) {
     v.verdict = Verdict::partly;
   } else {
     v.verdict = Verdict::not_reproduced;
@@ -171,8 +170,7 @@ ClaimVerdict dale_verdict(const nlohmann::json& analysis, bool mixed_sign_start)
     const double c = p.at("dale").at("compliance").get<double>();
     min_compliance = std::min(min_compliance, c);
     violating += p.at("dale").at("violating_synapses").get<std::int64_t>();
-    per_projection.push_back(fmt::format("{} {:.4f}{}",
-                                         k == 0 ? "input→hidden" : fmt::format("projection {}", k), c,
+    per_projection.push_back(fmt::format("{} {:.4f}{}", k == 0 ? "input→hidden" : fmt::format("projection {}", k), c,
                                          k == 0 ? " (sensory inputs are excitatory by construction)" : ""));
   }
   const auto flips = analysis.contains("counters") ? analysis["counters"].value("sign_flips", std::int64_t{0}) : 0;
@@ -223,7 +221,8 @@ ClaimVerdict robustness_verdict(const std::vector<std::pair<std::string, std::ve
   v.verdict = supporting == static_cast<int>(per_dataset.size()) ? Verdict::reproduced
               : supporting > 0                                   ? Verdict::partly
                                                                  : Verdict::not_reproduced;
-  v.deciding = join(parts, ". ") + fmt::format(" (Holm over {} comparisons, family-wise α = {})", all.size(), kFamilyAlpha);
+  v.deciding =
+      join(parts, ". ") + fmt::format(" (Holm over {} comparisons, family-wise α = {})", all.size(), kFamilyAlpha);
   return v;
 }
 
@@ -236,13 +235,14 @@ ClaimVerdict fewshot_verdict(const std::vector<Difference>& comparisons) {
     if (signs[i] > 0) better.push_back(diff_text(comparisons[i]));
     if (signs[i] < 0) worse.push_back(diff_text(comparisons[i]));
   }
-  v.verdict = better.size() == comparisons.size()                  ? Verdict::reproduced
+  v.verdict = better.size() == comparisons.size()               ? Verdict::reproduced
               : !better.empty() && worse.size() < better.size() ? Verdict::partly
-                                                                  : Verdict::not_reproduced;
-  v.deciding = fmt::format("bio significantly better than BP in {} of {} comparisons{}, worse in {}{} (Holm, "
-                           "family-wise α = {})",
-                           better.size(), comparisons.size(), better.empty() ? "" : " (" + join(better, "; ") + " pp)",
-                           worse.size(), worse.empty() ? "" : " (" + join(worse, "; ") + " pp)", kFamilyAlpha);
+                                                                : Verdict::not_reproduced;
+  v.deciding = fmt::format(
+      "bio significantly better than BP in {} of {} comparisons{}, worse in {}{} (Holm, "
+      "family-wise α = {})",
+      better.size(), comparisons.size(), better.empty() ? "" : " (" + join(better, "; ") + " pp)", worse.size(),
+      worse.empty() ? "" : " (" + join(worse, "; ") + " pp)", kFamilyAlpha);
   return v;
 }
 
