@@ -10,9 +10,11 @@
 
 #include "dalenet/backprop.hpp"
 #include "dalenet/error.hpp"
+#include "dalenet/io.hpp"
 #include "dalenet/local.hpp"
 #include "dalenet/train.hpp"
 #include "helpers.hpp"
+#include "rules/kmeans_prototypes.hpp"
 #include "rules/row_kernels.hpp"
 
 using namespace dalenet;
@@ -734,4 +736,69 @@ TEST(Row, ScaleExpInPlaceMatchesTheRowExpression) {
         ASSERT_EQ(std::bit_cast<std::uint32_t>(got(i)), std::bit_cast<std::uint32_t>(expected(i)))
             << "n " << n << " pattern " << pattern << " at " << i;
     }
+}
+
+// ---- the k-means control (docs/RULE.md, "The k-means control") --------------------------------
+
+TEST(KMeansControl, PrototypesStartOnDataPointsAndConvergeToClusterMeans) {
+  // Two clusters in 3-D, well separated; two prototypes. The first two examples initialise them,
+  // every later example moves its nearest prototype by (x - c) / n: the running mean of its
+  // examples, so each prototype ends exactly at the mean of the examples it took.
+  Rng rng(5, 0);
+  const Eigen::Index n = 400;
+  Eigen::MatrixXf X(3, n);
+  std::vector<int> cluster(static_cast<std::size_t>(n));
+  for (Eigen::Index b = 0; b < n; ++b) {
+    const int c = b < 2 ? static_cast<int>(b) : static_cast<int>(rng.below(2));
+    cluster[static_cast<std::size_t>(b)] = c;
+    for (Eigen::Index i = 0; i < 3; ++i)
+      X(i, b) = static_cast<float>((c == 0 ? 1.0 : 5.0) + 0.1 * rng.normal() + (i == 2 && c == 1 ? 2.0 : 0.0));
+  }
+  WeightMatrix W = WeightMatrix::Constant(2, 3, 0.05F);
+  rules::KMeansPrototypes km;
+  for (Eigen::Index b = 0; b < n; b += 50) km.step(W, X.middleCols(b, 50));
+  EXPECT_EQ(km.counts()[0] + km.counts()[1], n);
+  for (int c = 0; c < 2; ++c) {
+    Eigen::Vector3d mean = Eigen::Vector3d::Zero();
+    int k = 0;
+    for (Eigen::Index b = 0; b < n; ++b)
+      if (cluster[static_cast<std::size_t>(b)] == c) {
+        mean += X.col(b).cast<double>();
+        ++k;
+      }
+    mean /= k;
+    EXPECT_EQ(km.counts()[static_cast<std::size_t>(c)], k);
+    for (Eigen::Index i = 0; i < 3; ++i) EXPECT_NEAR(W(c, i), mean(i), 1e-4) << "prototype " << c << " input " << i;
+  }
+  // A pixel that is 0 in every example a prototype took stays exactly 0 (silent, not small).
+  Eigen::MatrixXf Y = Eigen::MatrixXf::Ones(3, 10);
+  Y.row(1).setZero();
+  WeightMatrix V(1, 3);
+  rules::KMeansPrototypes one;
+  one.step(V, Y);
+  EXPECT_EQ(V(0, 1), 0.0F);
+  EXPECT_EQ(V(0, 0), 1.0F);
+  EXPECT_THROW(one.step(V, Eigen::MatrixXf::Ones(4, 2)), InputError);
+}
+
+TEST(KMeansControl, TrainsThroughTheBioRuleAndIsNotALocalPlasticity) {
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 300, 50);
+  TrainOptions opts;
+  opts.out_dir = dir / "run";
+  const auto r = train(parse_config("", "t",
+                                    {"data.dataset='" + ds + "'", "data.validation=50", "network.hidden=[20]",
+                                     "network.init=uniform", "train.rule=bio", "bio.hidden_update=kmeans",
+                                     "bio.homeostasis=false", "bio.structural=false", "train.epochs=2",
+                                     "bio.readout_epochs=1", "train.batch=50", "train.threads=1"}),
+                       opts);
+  const Model m = load_model(dir / "run/model.safetensors");
+  // The E rows are non-negative prototypes of 8x8 images in [0, 1]: every weight in [0, 1].
+  const Eigen::Index nE = m.net.layers[1].excitatory_count();
+  EXPECT_GE(m.net.projections[0].weight.topRows(nE).minCoeff(), 0.0F);
+  EXPECT_LE(m.net.projections[0].weight.topRows(nE).maxCoeff(), 1.0F);
+  EXPECT_EQ(r.results["metrics"]["counters"]["sign_flips"], 0);
+  BioConfig c;
+  c.hidden_update = "kmeans";
+  EXPECT_THROW(make_hidden_plasticity(c), ConfigError);
 }

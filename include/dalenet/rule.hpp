@@ -34,7 +34,7 @@ struct OptimizerConfig {
 
 // The biologically guided rule (docs/RULE.md); config section [bio].
 struct BioConfig {
-  std::string hidden_update = "multiplicative";  // multiplicative (H3) | additive (H3a)
+  std::string hidden_update = "multiplicative";  // multiplicative (H3) | additive (H3a) | mean (H3m) | kmeans (control)
   double eta_hidden = 0.01;                      // hidden plasticity rate
   // Mixed-sign starts only: H3 grows a synapse's magnitude with co-activity whatever its sign
   // ("magnitude"), or moves its signed efficacy in the Hebbian direction ("efficacy": an

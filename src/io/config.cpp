@@ -247,8 +247,10 @@ const std::map<std::string, KeyDef>& schema() {
                             [](auto& c) -> auto& { return c.loop.threads; }, 0, 4096)},
       // [bio] (docs/RULE.md)
       {"bio.hidden_update",
-       string_key("multiplicative (H3) | additive (H3a) | mean (H3m, towards the mean input)",
-                  [](auto& c) -> auto& { return c.rule.bio.hidden_update; }, {"multiplicative", "additive", "mean"})},
+       string_key("multiplicative (H3) | additive (H3a) | mean (H3m, towards the mean input) | kmeans (the k-means "
+                  "control: mini-batch k-means prototypes, no Hebbian rule)",
+                  [](auto& c) -> auto& { return c.rule.bio.hidden_update; },
+                  {"multiplicative", "additive", "mean", "kmeans"})},
       {"bio.signed_hebbian",
        string_key("mixed-sign starts: H3 on |w| whatever the sign (magnitude) | on the signed efficacy (efficacy)",
                   [](auto& c) -> auto& { return c.rule.bio.signed_hebbian; }, {"magnitude", "efficacy"})},

@@ -275,8 +275,8 @@ void plot_qq(const std::string& figdir, const std::string& d,
     dat += "\n\n";
     // Distinct shapes and colours: the rf control is the bio rule's frozen initial layer, so those
     // two series coincide and must stay readable on top of each other.
-    static constexpr std::array<const char*, 4> kColours = {"#1b9e77", "#377eb8", "#e66101", "#b2182b"};
-    static constexpr std::array<int, 4> kShapes = {7, 4, 8, 13};
+    static constexpr std::array<const char*, 5> kColours = {"#1b9e77", "#377eb8", "#e66101", "#7b3294", "#b2182b"};
+    static constexpr std::array<int, 5> kShapes = {7, 4, 8, 6, 13};
     plots += fmt::format("{}'qq_{}.dat' index {} using 1:2 with points pt {} ps 0.7 lc rgb '{}' title '{}'",
                          index ? ", " : "", d, index, kShapes.at(static_cast<std::size_t>(index) % kShapes.size()),
                          kColours.at(static_cast<std::size_t>(index) % kColours.size()), gp_label(label));
@@ -404,14 +404,17 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
     hist_block(bio.at("initial").at(0).at("distribution").at("positive"), "bio initial");
     hist_block(runs[d]["bp"].front().analysis.at("projections").at(0).at("distribution").at("positive"), "bp learned");
     write_file_atomic(figdir + "/weights_" + d + ".dat", dat);
-    const bool has_rf = runs[d].contains("rf") && !runs[d]["rf"].empty();
-    plot_qq(
-        figdir, d,
-        {{"bio, learned", &learned},
-         {"bio, initial", &bio.at("initial").at(0).at("distribution").at("positive")},
-         {"random features",
-          has_rf ? &runs[d]["rf"].front().analysis.at("projections").at(0).at("distribution").at("positive") : nullptr},
-         {"BP, learned", &runs[d]["bp"].front().analysis.at("projections").at(0).at("distribution").at("positive")}});
+    // The controls' strengths beside the rule's, where the config has them.
+    auto first_positive = [&](const std::string& arm) -> const nlohmann::json* {
+      if (!runs[d].contains(arm) || runs[d][arm].empty()) return nullptr;
+      return &runs[d][arm].front().analysis.at("projections").at(0).at("distribution").at("positive");
+    };
+    plot_qq(figdir, d,
+            {{"bio, learned", &learned},
+             {"bio, initial", &bio.at("initial").at(0).at("distribution").at("positive")},
+             {"random features", first_positive("rf")},
+             {"k-means prototypes", first_positive("kmeans")},
+             {"BP, learned", first_positive("bp")}});
     const auto& fit = learned.at("fits").at("lognormal");
     plot(figdir, "weights_" + d,
          fmt::format(
@@ -763,9 +766,9 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
                   "measured before; not what the network uses). Lognormal: Vuong tests of lognormal against normal, "
                   "gamma and exponential on the non-silent positive input→hidden strengths, p < 0.01, and the "
                   "absolute Anderson–Darling test (parametric bootstrap, 2 000 strengths; rejected at p < 0.05). "
-                  "Dale compliance per projection; sensory inputs are excitatory by construction. The rf arm is the "
-                  "random-features control (experiments/rf_<data>.toml): the bio architecture and readout on a "
-                  "hidden layer that never learns.",
+                  "Dale compliance per projection; sensory inputs are excitatory by construction. The controls: rf, "
+                  "the bio architecture and readout on a hidden layer that never learns (experiments/rf_<data>.toml); "
+                  "kmeans, the same with k-means prototypes in place of the rule (experiments/kmeans_<data>.toml).",
                   cfg.seeds.front()));
   for (const auto& d : cfg.datasets) {
     doc.sub(dataset_title(d));

@@ -14,6 +14,7 @@
 #include "dalenet/local.hpp"
 #include "dalenet/rng.hpp"
 #include "rules/gradient_rules.hpp"
+#include "rules/kmeans_prototypes.hpp"
 #include "rules/row_kernels.hpp"
 #include "util/gemm.hpp"
 
@@ -265,16 +266,20 @@ void teaching_from_logits(Eigen::MatrixXf& y, std::span<const std::uint8_t> labe
   for (Eigen::Index b = 0; b < y.cols(); ++b) teach(labels[static_cast<std::size_t>(b)], b) += 1.0F;
 }
 
-// H3 / H3a / H3m from the config (the one place that checks bio.hidden_update and bio.signed_hebbian).
+// H3 / H3a / H3m from the config (the one place that checks bio.hidden_update and bio.signed_hebbian);
+// null for "kmeans", the k-means control, which is not a Hebbian update.
 std::unique_ptr<HiddenEm> make_hidden_em(const BioConfig& c) {
-  if (c.hidden_update != "multiplicative" && c.hidden_update != "additive" && c.hidden_update != "mean")
-    throw ConfigError("bio.hidden_update: '" + c.hidden_update + "' is not multiplicative, additive or mean");
+  if (c.hidden_update != "multiplicative" && c.hidden_update != "additive" && c.hidden_update != "mean" &&
+      c.hidden_update != "kmeans")
+    throw ConfigError("bio.hidden_update: '" + c.hidden_update +
+                      "' is not multiplicative, additive, mean or kmeans");
   if (c.signed_hebbian != "magnitude" && c.signed_hebbian != "efficacy")
     throw ConfigError("bio.signed_hebbian: '" + c.signed_hebbian + "' is not magnitude or efficacy");
   if (c.signed_hebbian == "efficacy" && c.hidden_update != "multiplicative")
     throw ConfigError(
         "bio.signed_hebbian = \"efficacy\" needs bio.hidden_update = \"multiplicative\" (the additive step "
         "would flip signs)");
+  if (c.hidden_update == "kmeans") return nullptr;
   const HiddenUpdate kind = c.hidden_update == "multiplicative" ? HiddenUpdate::multiplicative
                             : c.hidden_update == "additive"     ? HiddenUpdate::additive
                                                                 : HiddenUpdate::mean;
@@ -388,7 +393,7 @@ class BioRule : public LearningRule {
   BatchStats train_batch(Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X,
                          std::span<const std::uint8_t> labels) override {
     // train.lr_schedule scales every plasticity rate (the rule's own "learning rate").
-    hidden_->set_scale(lr_scale());
+    if (hidden_) hidden_->set_scale(lr_scale());
     if (output_) output_->set_scale(lr_scale());
     const float eta_out = static_cast<float>(cfg_.eta_output * lr_scale());
     forward(net, X, cache_);
@@ -448,7 +453,11 @@ class BioRule : public LearningRule {
     }
     {
       PlasticityCounters pc;
-      hidden_->update({in.weight.topRows(nE), in.mask.topRows(nE)}, {X, r_, hidden_factor, 0.0}, pc);
+      if (hidden_) {
+        hidden_->update({in.weight.topRows(nE), in.mask.topRows(nE)}, {X, r_, hidden_factor, 0.0}, pc);
+      } else {  // the k-means control: the prototypes move by the k-means step, not by a Hebbian rule
+        kmeans_.step(in.weight.topRows(nE), X);
+      }
       counters_.sign_flips += pc.sign_flips;
     }
     if (output_learns_) output_step(net, h, labels, eta_out);
@@ -563,7 +572,8 @@ class BioRule : public LearningRule {
   }
 
   BioConfig cfg_;
-  std::unique_ptr<HiddenEm> hidden_;
+  std::unique_ptr<HiddenEm> hidden_;  // null for the k-means control (bio.hidden_update = "kmeans")
+  KMeansPrototypes kmeans_;
   std::unique_ptr<OutputDelta> output_;
   std::unique_ptr<OutputPerturbation> perturbation_;
   Eigen::MatrixXf logits_;
@@ -594,7 +604,10 @@ std::unique_ptr<LearningRule> make_bio(const RuleConfig& cfg) {
 namespace dalenet {
 
 std::unique_ptr<LocalPlasticity> make_hidden_plasticity(const BioConfig& cfg) {
-  return rules::make_hidden_em(cfg);
+  auto em = rules::make_hidden_em(cfg);
+  if (!em)
+    throw ConfigError("bio.hidden_update = \"kmeans\" is the k-means control (docs/RULE.md), not a local plasticity");
+  return em;
 }
 
 std::vector<std::uint8_t> LocalReadout::predict(const Eigen::MatrixXf& features) const {
