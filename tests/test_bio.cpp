@@ -786,12 +786,12 @@ TEST(KMeansControl, TrainsThroughTheBioRuleAndIsNotALocalPlasticity) {
   const std::string ds = write_synthetic_idx(dir, 300, 50);
   TrainOptions opts;
   opts.out_dir = dir / "run";
-  const auto r = train(parse_config("", "t",
-                                    {"data.dataset='" + ds + "'", "data.validation=50", "network.hidden=[20]",
-                                     "network.init=uniform", "train.rule=bio", "bio.hidden_update=kmeans",
-                                     "bio.homeostasis=false", "bio.structural=false", "train.epochs=2",
-                                     "bio.readout_epochs=1", "train.batch=50", "train.threads=1"}),
-                       opts);
+  const auto r = train(
+      parse_config("", "t",
+                   {"data.dataset='" + ds + "'", "data.validation=50", "network.hidden=[20]", "network.init=uniform",
+                    "train.rule=bio", "bio.hidden_update=kmeans", "bio.homeostasis=false", "bio.structural=false",
+                    "train.epochs=2", "bio.readout_epochs=1", "train.batch=50", "train.threads=1"}),
+      opts);
   const Model m = load_model(dir / "run/model.safetensors");
   // The E rows are non-negative prototypes of 8x8 images in [0, 1]: every weight in [0, 1].
   const Eigen::Index nE = m.net.layers[1].excitatory_count();

@@ -150,6 +150,35 @@ TEST(Optimizer, WeightDecayShrinksWeightsWithoutData) {
   EXPECT_LT((f.net.projections[0].weight - expected).cwiseAbs().maxCoeff(), 1e-6F);
 }
 
+TEST(Optimizer, DecoupledL1IsTheSoftThresholdAfterTheStep) {
+  // SGD without momentum, lr 0.1, l1 = 0.5: w <- S_{0.05}(w - 0.1 g), S_t(v) = sign(v) max(|v| - t, 0).
+  Fixture f = make_fixture(0.0, SignInit::free);
+  RuleConfig cfg;
+  cfg.optim.optimizer = "sgd";
+  cfg.optim.lr = 0.1;
+  cfg.optim.momentum = 0.0;
+  cfg.optim.l1 = 0.5;
+  auto rule = make_rule(cfg);
+  rule->begin(f.net);
+  const Network w0 = f.net;
+  const Gradients g = grads_of(w0, f.X, f.y);
+  rule->train_batch(f.net, f.X, f.y);
+  const WeightMatrix v = w0.projections[0].weight - 0.1F * g.weight[0];
+  std::int64_t zeros = 0;
+  for (Eigen::Index k = 0; k < v.size(); ++k) {
+    const float want = v.data()[k] > 0.05F ? v.data()[k] - 0.05F : v.data()[k] < -0.05F ? v.data()[k] + 0.05F : 0.0F;
+    EXPECT_NEAR(f.net.projections[0].weight.data()[k], want, 1e-6F) << k;
+    zeros += f.net.projections[0].weight.data()[k] == 0.0F ? 1 : 0;
+  }
+  EXPECT_GT(zeros, 0);  // exact zeros: functionally silent synapses
+  // EG multiplies weights by positive factors: L1 has no place there.
+  RuleConfig eg;
+  eg.name = "eg";
+  eg.optim.optimizer = "sgd";
+  eg.optim.l1 = 0.1;
+  EXPECT_THROW(make_rule(eg), ConfigError);
+}
+
 TEST(SignConstrainedBackprop, KeepsEveryWeightOnItsPresynapticSignAndCountsProjections) {
   Fixture f = make_fixture(0.25, SignInit::per_neuron);
   RuleConfig cfg;

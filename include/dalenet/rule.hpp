@@ -30,6 +30,8 @@ struct OptimizerConfig {
   double momentum = 0.9;                          // sgd only (PyTorch convention: v = mu*v + g; w -= lr*v)
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam only
   double weight_decay = 0.0;                      // L2 coefficient added to weight gradients (not to biases)
+  // Decoupled L1 on weights (bp, bp_sign): after each step w <- sign(w) max(|w| - lr * l1, 0).
+  double l1 = 0.0;
 };
 
 // The biologically guided rule (docs/RULE.md); config section [bio].

@@ -226,6 +226,10 @@ const std::map<std::string, KeyDef>& schema() {
       {"train.weight_decay",
        double_key(
            "L2 coefficient on weights, >= 0", [](auto& c) -> auto& { return c.rule.optim.weight_decay; }, 0.0, 1e3)},
+      {"train.l1",
+       double_key(
+           "decoupled L1 on weights (bp, bp_sign): after each step w <- sign(w) max(|w| - lr * l1, 0), >= 0",
+           [](auto& c) -> auto& { return c.rule.optim.l1; }, 0.0, 1e3)},
       {"train.epochs", int_key(
                            "passes over the training set", [](auto& c) -> auto& { return c.loop.epochs; }, 1, 100000)},
       {"train.batch", int_key(

@@ -271,8 +271,7 @@ void teaching_from_logits(Eigen::MatrixXf& y, std::span<const std::uint8_t> labe
 std::unique_ptr<HiddenEm> make_hidden_em(const BioConfig& c) {
   if (c.hidden_update != "multiplicative" && c.hidden_update != "additive" && c.hidden_update != "mean" &&
       c.hidden_update != "kmeans")
-    throw ConfigError("bio.hidden_update: '" + c.hidden_update +
-                      "' is not multiplicative, additive, mean or kmeans");
+    throw ConfigError("bio.hidden_update: '" + c.hidden_update + "' is not multiplicative, additive, mean or kmeans");
   if (c.signed_hebbian != "magnitude" && c.signed_hebbian != "efficacy")
     throw ConfigError("bio.signed_hebbian: '" + c.signed_hebbian + "' is not magnitude or efficacy");
   if (c.signed_hebbian == "efficacy" && c.hidden_update != "multiplicative")

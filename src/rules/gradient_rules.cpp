@@ -71,7 +71,16 @@ class Optimizer {
       }
       // Masked (absent) synapses have zero gradient; with weight decay and momentum they stay 0
       // because they start at 0 and every term of their update is 0.
+      if (cfg_.l1 > 0.0) soft_threshold(p.weight, lr * static_cast<float>(cfg_.l1));
     }
+  }
+
+  // Decoupled L1 (the BP-with-L1 control of docs/EVALUATION.md): after each step, the proximal
+  // map of t * |w|, w <- sign(w) * max(|w| - t, 0), t = lr * l1. Unlike a subgradient it puts
+  // weights at exactly 0, so the control's sparsity is functional, as the audit counts it.
+  static void soft_threshold(WeightMatrix& w, float t) {
+    auto a = w.array();
+    a = a.sign() * (a.abs() - t).max(0.0F);
   }
 
  private:
@@ -179,6 +188,8 @@ class SignConstrainedBackprop : public Backprop {
 class ExponentiatedGradient : public LearningRule {
  public:
   explicit ExponentiatedGradient(const RuleConfig& cfg) : cfg_(cfg.optim) {
+    if (cfg_.l1 > 0.0)
+      throw ConfigError("train.l1: rule 'eg' multiplies every weight by a positive factor; L1 is for bp and bp_sign");
     if (cfg_.optimizer != "sgd")
       throw ConfigError(
           "train.optimizer: rule 'eg' is its own (multiplicative, momentum-free) "
