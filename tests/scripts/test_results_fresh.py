@@ -33,11 +33,13 @@ def main():
     results, n = check_stamps("docs/RESULTS.md", failures)
     if n == 0:
         failures.append("docs/RESULTS.md has no stamped section")
-    for heading in ("<!-- paper:", "## Backprop baselines", "## The bio rule"):
+    for heading, end in (("<!-- paper:", "<!-- /paper -->"), ("## Backprop baselines", "\n## "),
+                         ("## The bio rule", "\n## ")):
         i = results.find(heading)
+        j = results.find(end, i + 1)
         if i < 0:
             failures.append(f"docs/RESULTS.md lacks '{heading}'")
-        elif not STAMP.search(results[i:results.find("\n## ", i + 1) if results.find("\n## ", i + 1) > 0 else None]):
+        elif not STAMP.search(results[i:j if j > 0 else None]):
             failures.append(f"docs/RESULTS.md: section '{heading}' has no freshness stamp")
     readme, m = check_stamps("README.md", failures)
     if m == 0:
