@@ -16,6 +16,7 @@
 #include "helpers.hpp"
 #include "rules/kmeans_prototypes.hpp"
 #include "rules/row_kernels.hpp"
+#include "rules/transmitter_commitment.hpp"
 
 using namespace dalenet;
 using namespace dalenet::test;
@@ -801,4 +802,171 @@ TEST(KMeansControl, TrainsThroughTheBioRuleAndIsNotALocalPlasticity) {
   BioConfig c;
   c.hidden_update = "kmeans";
   EXPECT_THROW(make_hidden_plasticity(c), ConfigError);
+}
+
+// ---- transmitter commitment (docs/RULE.md, "Transmitter commitment", D1-D5) --------------------
+
+// D3 on a toy: in log-odds l = ln(a / (1 - a)) the replicator step is l' = g l + ln(U+ / U-); its
+// fixed points are a = 0, a = 1 and a* = 1 / (1 + (U+ / U-)^(1 / (g - 1))), unstable for g > 1,
+// stable for g < 1; at g = 1 the step only follows the utility ratio.
+TEST(TransmitterCommitment, ReplicatorFixedPointsAndStability) {
+  using rules::replicator_step;
+  const auto logit = [](double a) { return std::log(a / (1.0 - a)); };
+  for (const double g : {0.5, 1.0, 1.5, 2.0, 3.0}) {
+    for (const double u : {0.3, 1.0, 2.5}) {
+      EXPECT_EQ(replicator_step(0.0, g, u, 1.0), 0.0);
+      EXPECT_EQ(replicator_step(1.0, g, u, 1.0), 1.0);
+      for (const double a : {0.1, 0.45, 0.5, 0.8})
+        EXPECT_NEAR(logit(replicator_step(a, g, u, 1.0)), g * logit(a) + std::log(u), 1e-9)
+            << g << " " << u << " " << a;
+      if (g != 1.0 && u != 1.0) {
+        const double fixed = 1.0 / (1.0 + std::pow(u, 1.0 / (g - 1.0)));
+        EXPECT_NEAR(replicator_step(fixed, g, u, 1.0), fixed, 1e-12);
+      }
+    }
+    // Equal utilities: 1/2 is a fixed point; a perturbation grows for g > 1 and shrinks for g < 1.
+    EXPECT_DOUBLE_EQ(replicator_step(0.5, g, 1.0, 1.0), 0.5);
+    const double moved = replicator_step(0.51, g, 1.0, 1.0) - 0.5;
+    if (g > 1.0) {
+      EXPECT_GT(moved, 0.01);
+    } else if (g == 1.0) {
+      EXPECT_NEAR(moved, 0.01, 1e-12);
+    } else {
+      EXPECT_LT(moved, 0.01);
+    }
+  }
+  // A silent neuron (no utility either way) is moved by the instability alone.
+  EXPECT_DOUBLE_EQ(replicator_step(0.6, 2.0, 0.0, 0.0), replicator_step(0.6, 2.0, 1.0, 1.0));
+  EXPECT_THROW(rules::TransmitterCommitment({.gamma = 0.0}), ConfigError);
+  EXPECT_THROW(rules::TransmitterCommitment({.interval = 0}), ConfigError);
+}
+
+namespace {
+// A toy projection [post x pre] with each synapse's sign drawn at random, and random rates.
+struct CommitmentToy {
+  WeightMatrix w;
+  MaskMatrix mask;
+  Eigen::MatrixXf pre, post;
+  CommitmentToy(Eigen::Index n_post, Eigen::Index n_pre, Eigen::Index batch, Rng& rng)
+      : w(n_post, n_pre), mask(MaskMatrix::Ones(n_post, n_pre)), pre(n_pre, batch), post(n_post, batch) {
+    for (Eigen::Index k = 0; k < w.size(); ++k)
+      w.data()[k] = static_cast<float>((rng.uniform() < 0.5 ? -1.0 : 1.0) * (0.01 + 0.09 * rng.uniform()));
+    for (Eigen::Index k = 0; k < pre.size(); ++k) pre.data()[k] = static_cast<float>(rng.uniform());
+    for (Eigen::Index k = 0; k < post.size(); ++k) post.data()[k] = static_cast<float>(rng.uniform());
+  }
+};
+// Presynaptic neurons (columns) whose non-zero weights share one sign.
+Eigen::Index single_signed_columns(const WeightMatrix& w) {
+  Eigen::Index n = 0;
+  for (Eigen::Index i = 0; i < w.cols(); ++i)
+    n += (w.col(i).array() > 0.0F).any() && (w.col(i).array() < 0.0F).any() ? 0 : 1;
+  return n;
+}
+}  // namespace
+
+// D1-D4 on the toy, g = 2: every presynaptic neuron commits to one sign, the other class is removed
+// (weight 0, mask 0), no weight ever changes sign and every survivor keeps its initial sign.
+TEST(TransmitterCommitment, EveryNeuronCommitsWithoutAFlip) {
+  Rng rng(11, 0);
+  CommitmentToy toy(12, 30, 16, rng);
+  const WeightMatrix start = toy.w;
+  EXPECT_LT(single_signed_columns(start), 3);  // the start is mixed
+  rules::TransmitterCommitment c({.gamma = 2.0, .interval = 5, .noise = 0.01, .regrowth = 0.0});
+  Rng draw(3, 0);
+  c.start({toy.w, toy.mask}, draw);
+  for (Eigen::Index k = 0; k < toy.w.size(); ++k)  // D1 scales each class by its share (about 1/2)
+    EXPECT_NEAR(toy.w.data()[k] / start.data()[k], 0.5F, 0.0101F);
+  PlasticityCounters pc;
+  for (int b = 0; b < 500; ++b) c.update({toy.w, toy.mask}, {toy.pre, toy.post, nullptr, 0.0}, pc);
+  EXPECT_EQ(pc.sign_flips, 0U);
+  EXPECT_EQ(single_signed_columns(toy.w), toy.w.cols());
+  EXPECT_TRUE((c.commitment().array() == 0.0F || c.commitment().array() == 1.0F).all());
+  std::uint64_t removed = 0;
+  for (Eigen::Index k = 0; k < toy.w.size(); ++k) {
+    if (toy.w.data()[k] == 0.0F) {
+      EXPECT_EQ(toy.mask.data()[k], 0);
+      ++removed;
+    } else {
+      EXPECT_EQ(toy.w.data()[k] > 0.0F, start.data()[k] > 0.0F);
+      EXPECT_EQ(toy.mask.data()[k], 1);
+    }
+  }
+  EXPECT_EQ(removed, c.eliminations());
+  EXPECT_GT(removed, 0U);
+}
+
+// The g = 1 control on a toy whose two classes are exactly equally useful (each column holds the
+// same sizes with both signs, every postsynaptic rate the same): the commitments never move, so
+// nothing commits. With g = 2 the same toy commits (the instability alone decides).
+TEST(TransmitterCommitment, WithoutInstabilityEqualUtilitiesCommitNothing) {
+  for (const double g : {1.0, 2.0}) {
+    Rng rng(5, 0);
+    CommitmentToy toy(10, 8, 4, rng);
+    for (Eigen::Index j = 0; j < 5; ++j) toy.w.row(5 + j) = -toy.w.row(j).cwiseAbs();
+    toy.w.topRows(5) = toy.w.topRows(5).cwiseAbs();
+    toy.post.setConstant(0.5F);
+    rules::TransmitterCommitment c({.gamma = g, .interval = 1, .noise = 0.01, .regrowth = 0.0});
+    Rng draw(9, 0);
+    c.start({toy.w, toy.mask}, draw);
+    const Eigen::VectorXf a0 = c.commitment();
+    PlasticityCounters pc;
+    for (int b = 0; b < 200; ++b) c.update({toy.w, toy.mask}, {toy.pre, toy.post, nullptr, 0.0}, pc);
+    if (g == 1.0) {
+      EXPECT_LT((c.commitment() - a0).cwiseAbs().maxCoeff(), 1e-5F);
+      EXPECT_EQ(single_signed_columns(toy.w), 0);
+      EXPECT_EQ(c.eliminations(), 0U);
+    } else {
+      EXPECT_EQ(single_signed_columns(toy.w), toy.w.cols());
+    }
+  }
+}
+
+// D5: a silent site regrows with the sign of the neuron's commitment (share 0: never).
+TEST(TransmitterCommitment, RegrowthTakesTheCommittedSign) {
+  Rng rng(2, 0);
+  CommitmentToy toy(10, 6, 8, rng);
+  rules::TransmitterCommitment c({.gamma = 3.0, .interval = 2, .noise = 0.2, .regrowth = 0.3});
+  Rng draw(4, 0);
+  c.start({toy.w, toy.mask}, draw);
+  PlasticityCounters pc;
+  for (int b = 0; b < 400; ++b) c.update({toy.w, toy.mask}, {toy.pre, toy.post, nullptr, 0.0}, pc);
+  EXPECT_EQ(pc.sign_flips, 0U);
+  EXPECT_GT(c.creations(), 0U);
+  EXPECT_EQ(single_signed_columns(toy.w), toy.w.cols());
+  for (Eigen::Index i = 0; i < toy.w.cols(); ++i) {
+    const float a = c.commitment()(i);
+    ASSERT_TRUE(a == 0.0F || a == 1.0F);
+    for (Eigen::Index j = 0; j < toy.w.rows(); ++j)
+      if (toy.mask(j, i) != 0) {
+        EXPECT_EQ(toy.w(j, i) > 0.0F, a == 1.0F);
+      }
+  }
+}
+
+// End to end: from a mixed-sign start, with commitment every projection ends Dale-compliant with
+// no flips and the task learned; without it, it does not. The input commitment is local: permuted
+// labels leave the whole hidden layer bit-identical.
+TEST(BioRule, TransmitterCommitmentMakesDalesLawEmerge) {
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 3000, 500);
+  const std::vector<std::string> mixed = {"network.sign_init=mixed", "bio.commitment_interval=4"};
+  const TrainOutcome committed = train(bio_config(ds, with(mixed, "bio.commitment=true")), {});
+  const TrainOutcome without = train(bio_config(ds, mixed), {});
+  EXPECT_EQ(committed.results["metrics"]["counters"]["sign_flips"], 0);
+  EXPECT_EQ(committed.results["metrics"]["counters"]["clip_events"], 0);
+  EXPECT_GT(committed.results["metrics"]["test"]["accuracy"].get<double>(), 0.5);  // chance: 0.1
+  const auto& last = committed.results["metrics"]["epochs"].back();
+  for (int l = 0; l < 2; ++l) {
+    EXPECT_EQ(last["structure"][l]["dale_compliance"].get<double>(), 1.0) << "projection " << l;
+    EXPECT_LT(without.results["metrics"]["epochs"].back()["structure"][l]["dale_compliance"].get<double>(), 0.9);
+  }
+  EXPECT_EQ(last["rule"]["commitment"]["hidden"]["committed_fraction"].get<double>(), 1.0);
+  const double inhibitory = last["structure"][1]["realised_inhibitory_fraction"].get<double>();
+  EXPECT_NEAR(last["rule"]["commitment"]["hidden"]["inhibitory_fraction"].get<double>(), inhibitory, 1e-12);
+  auto labels = read_bytes(dir / "train-labels");
+  for (std::size_t i = 8; i < labels.size(); ++i) labels[i] = static_cast<std::uint8_t>((labels[i] + 1) % 10);
+  write_bytes(dir / "train-labels", labels);
+  const TrainOutcome permuted = train(bio_config(ds, with(mixed, "bio.commitment=true")), {});
+  expect_same_hidden_layer(committed.model.net, permuted.model.net);
+  EXPECT_THROW(train(bio_config(ds, {"bio.commitment=true", "bio.output_rule=perturbation"}), {}), ConfigError);
 }

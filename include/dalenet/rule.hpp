@@ -81,6 +81,18 @@ struct BioConfig {
   // independently; the others absent, mask 0). 1: all. With hidden_plasticity = false it sets the
   // connection density of the fixed random features.
   double initial_density = 1.0;
+  // D1-D4: presynaptic transmitter commitment (docs/RULE.md, "Transmitter commitment"). Each
+  // presynaptic neuron of a plastic projection holds a share a_i of excitatory transmitter; its
+  // + synapses act at a_i and its - synapses at 1 - a_i, and a replicator step on their utilities
+  // every commitment_interval batches moves a_i (unstable at 1/2 for commitment_gamma > 1).
+  bool commitment = false;
+  double commitment_gamma = 1.5;
+  std::int64_t commitment_interval = 50;  // batches per replicator step
+  double commitment_noise = 0.01;         // a_i starts at 1/2 + commitment_noise * U(-1, 1)
+  // D5: silent sites regrow with this probability per replicator step, + with probability a_i,
+  // at commitment_regrowth_size times the mean size of the postsynaptic row's synapses.
+  double commitment_regrowth = 0.5;
+  double commitment_regrowth_size = 0.1;
   double perturbation_sigma = 0.05;  // O2: size of the multiplicative weight perturbation
   double eta_hebbian = 0.01;         // O2: label-gated Hebbian term
 };

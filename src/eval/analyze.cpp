@@ -310,7 +310,10 @@ nlohmann::json structure_summary(const Network& net, double silence_threshold) {
     const DaleCounts dc = count_dale(M, silent, col_in, net.layers[l].neuron_sign());
     out.push_back({{"projection", l},
                    {"silent_fraction", fraction(n_silent, potential)},
-                   {"dale_compliance", dc.presynaptic ? fraction(dc.compliant, dc.presynaptic) : 1.0}});
+                   {"dale_compliance", dc.presynaptic ? fraction(dc.compliant, dc.presynaptic) : 1.0},
+                   {"majority_sign_fraction", dc.synapses ? 1.0 - fraction(dc.violating, dc.synapses) : 1.0},
+                   // presynaptic neurons whose non-silent outgoing synapses are all inhibitory
+                   {"realised_inhibitory_fraction", dc.presynaptic ? fraction(dc.only_neg, dc.presynaptic) : 0.0}});
   }
   return out;
 }

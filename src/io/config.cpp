@@ -328,6 +328,31 @@ const std::map<std::string, KeyDef>& schema() {
            "fraction of the potential input -> hidden synapses present at the start, each drawn independently "
            "(the others absent); 1: all",
            [](auto& c) -> auto& { return c.rule.bio.initial_density; }, 0.0, 1.0, true)},
+      {"bio.commitment",
+       bool_key(
+           "D1-D5: presynaptic transmitter commitment on the plastic projections (docs/RULE.md): each "
+           "presynaptic neuron's + synapses act at a_i, its - synapses at 1 - a_i, a_i moved by a replicator "
+           "step on their utilities (needs bio.output_rule = delta)",
+           [](auto& c) -> auto& { return c.rule.bio.commitment; })},
+      {"bio.commitment_gamma",
+       double_key(
+           "D3: replicator exponent g; > 1 makes the 50/50 state unstable, 1 follows the utility ratio only",
+           [](auto& c) -> auto& { return c.rule.bio.commitment_gamma; }, 0.0, 100.0, true)},
+      {"bio.commitment_interval", int_key(
+                                      "D3: batches between replicator steps (utilities summed over them)",
+                                      [](auto& c) -> auto& { return c.rule.bio.commitment_interval; }, 1, 1 << 30)},
+      {"bio.commitment_noise", double_key(
+                                   "D1: a_i starts at 1/2 + noise * U(-1, 1), [0, 0.49]",
+                                   [](auto& c) -> auto& { return c.rule.bio.commitment_noise; }, 0.0, 0.49)},
+      {"bio.commitment_regrowth",
+       double_key(
+           "D5: probability per silent site per replicator step that a synapse regrows (sign + with probability "
+           "a_i), [0, 1]",
+           [](auto& c) -> auto& { return c.rule.bio.commitment_regrowth; }, 0.0, 1.0)},
+      {"bio.commitment_regrowth_size",
+       double_key(
+           "D5: a regrown synapse's size relative to the mean size of its postsynaptic neuron's synapses, > 0",
+           [](auto& c) -> auto& { return c.rule.bio.commitment_regrowth_size; }, 0.0, 100.0, true)},
       {"bio.output_rule",
        string_key("delta (O1, three-factor) | perturbation (O2, Hebbian + weight perturbation)",
                   [](auto& c) -> auto& { return c.rule.bio.output_rule; }, {"delta", "perturbation"})},

@@ -16,6 +16,7 @@
 #include "rules/gradient_rules.hpp"
 #include "rules/kmeans_prototypes.hpp"
 #include "rules/row_kernels.hpp"
+#include "rules/transmitter_commitment.hpp"
 #include "util/gemm.hpp"
 
 namespace dalenet::rules {
@@ -308,6 +309,8 @@ class BioRule : public LearningRule {
     if (!c.output_in_plastic_phase && c.readout_epochs == 0 && c.hidden_plasticity)
       throw ConfigError(
           "bio.output_in_plastic_phase = false needs bio.readout_epochs > 0 (the output rule would never learn)");
+    if (c.commitment && c.output_rule != "delta")
+      throw ConfigError("bio.commitment = true needs bio.output_rule = \"delta\" (D2 reads the output rates of O1)");
     if (c.output_rule == "delta") {
       output_ = std::make_unique<OutputDelta>(c.eta_output);
     } else {
@@ -354,6 +357,25 @@ class BioRule : public LearningRule {
     out.weight.rightCols(out.weight.cols() - n_exc_).setZero();
     out.bias.setZero();
     hidden.rate = Eigen::VectorXf::Constant(hidden.size(), 1.0F / static_cast<float>(n_exc_));
+    if (cfg_.commitment) start_commitment(net, rng);
+  }
+
+  // D1: a commitment per presynaptic neuron of both plastic projections (the inputs onto the E
+  // rows, the E neurons onto the outputs).
+  void start_commitment(Network& net, Rng& rng) {
+    const CommitmentParams params{cfg_.commitment_gamma, cfg_.commitment_interval, cfg_.commitment_noise,
+                                  cfg_.commitment_regrowth, cfg_.commitment_regrowth_size};
+    Rng draw(rng.next_u64(), 7);
+    Projection& in = net.projections[0];
+    Projection& out = net.projections[1];
+    // D5 at the output only: at the input, H5's own regrowth (bio.regrowth) applies, so that the
+    // sparsity H5 leaves is not refilled.
+    CommitmentParams input_params = params;
+    input_params.regrowth = 0.0;
+    input_commitment_ = std::make_unique<TransmitterCommitment>(input_params);
+    output_commitment_ = std::make_unique<TransmitterCommitment>(params);
+    input_commitment_->start({in.weight.topRows(n_exc_), in.mask.topRows(n_exc_)}, draw);
+    output_commitment_->start({out.weight.leftCols(n_exc_), out.mask.leftCols(n_exc_)}, draw);
   }
 
   void begin(const Network& net) override {
@@ -457,6 +479,8 @@ class BioRule : public LearningRule {
       } else {  // the k-means control: the prototypes move by the k-means step, not by a Hebbian rule
         kmeans_.step(in.weight.topRows(nE), X);
       }
+      if (input_commitment_)  // D2-D4 at the input terminals; r is H3's postsynaptic factor
+        commitment_step(*input_commitment_, {in.weight.topRows(nE), in.mask.topRows(nE)}, {X, r_, nullptr, 0.0}, pc);
       counters_.sign_flips += pc.sign_flips;
     }
     if (output_learns_) output_step(net, h, labels, eta_out);
@@ -477,6 +501,14 @@ class BioRule : public LearningRule {
     return counters_;
   }
 
+  // One batch of a transmitter commitment; the synapses it removes count as eliminations.
+  void commitment_step(TransmitterCommitment& c, Synapses syn, const LocalBatch& batch, PlasticityCounters& pc) {
+    const std::uint64_t eliminated = c.eliminations(), created = c.creations();
+    c.update(syn, batch, pc);
+    counters_.eliminations += c.eliminations() - eliminated;
+    counters_.creations += c.creations() - created;
+  }
+
   // The output rule on the excitatory rates h [N_E x B] of this batch (forward already run).
   void output_step(Network& net, const Eigen::Ref<const Eigen::MatrixXf>& h, std::span<const std::uint8_t> labels,
                    float eta_out) {
@@ -493,6 +525,8 @@ class BioRule : public LearningRule {
     PlasticityCounters pc;
     output_->update({out.weight.leftCols(nE), out.mask.leftCols(nE)}, {h, y, &teach_, 0.0}, pc);
     out.bias += eta_out / static_cast<float>(h.cols()) * teach_.rowwise().sum();
+    if (output_commitment_)  // D2-D4 at the E neurons' terminals; the output rates y are O1's
+      commitment_step(*output_commitment_, {out.weight.leftCols(nE), out.mask.leftCols(nE)}, {h, y, nullptr, 0.0}, pc);
     counters_.sign_flips += pc.sign_flips;
   }
 
@@ -513,6 +547,10 @@ class BioRule : public LearningRule {
         {"rate_max", rate.maxCoeff()},
         {"readout_phase", readout_phase_},
         {"hebbian_exponent", exponent_}};
+    if (input_commitment_) {
+      j["commitment"] = {{"input", commitment_log(input_commitment_->commitment())},
+                         {"hidden", commitment_log(output_commitment_->commitment())}};
+    }
     epoch_start_ = counters_;
     epoch_ = {};
     return j;
@@ -559,18 +597,36 @@ class BioRule : public LearningRule {
           in.weight(i, j) = 0.0F;
           ++counters_.eliminations;
         } else if (in.mask(i, j) == 0 && cfg_.regrowth > 0.0 && rng_.uniform() < cfg_.regrowth) {
-          in.mask(i, j) = 1;
           // A regrown synapse takes a random sign when the run started from mixed signs, so
-          // regrowth cannot hand Dale's law back to the network.
-          const float sign = signed_ && rng_.uniform() < 0.5 ? -1.0F : 1.0F;
-          in.weight(i, j) = sign * 10.0F * floor * sum;
+          // regrowth cannot hand Dale's law back to the network. Under transmitter commitment it
+          // acts at its class's share (D1), and a class the input has given up is not regrown.
+          // (Its sign is then + with probability a_j, as in D5.)
+          const float a = input_commitment_ ? input_commitment_->commitment()(j) : 0.5F;
+          const float sign = signed_ && rng_.uniform() < 1.0 - static_cast<double>(a) ? -1.0F : 1.0F;
+          float share = 1.0F;
+          if (input_commitment_) share = sign > 0.0F ? a : 1.0F - a;
+          if (share == 0.0F) continue;
+          in.mask(i, j) = 1;
+          in.weight(i, j) = sign * 10.0F * floor * sum * share;
           ++counters_.creations;
         }
       }
     }
   }
 
+  // The state of one population's commitments: the fraction committed (a = 0 or 1), the fraction
+  // committed or leaning inhibitory (a < 1/2), and the mean |2a - 1| (0 at the start, 1 committed).
+  static nlohmann::json commitment_log(const Eigen::VectorXf& a) {
+    const auto n = static_cast<double>(std::max<Eigen::Index>(1, a.size()));
+    const auto committed = (a.array() == 0.0F || a.array() == 1.0F).count();
+    const auto inhibitory = (a.array() < 0.5F).count();
+    return {{"committed_fraction", static_cast<double>(committed) / n},
+            {"inhibitory_fraction", static_cast<double>(inhibitory) / n},
+            {"mean_polarisation", (2.0F * a.array() - 1.0F).abs().mean()}};
+  }
+
   BioConfig cfg_;
+  std::unique_ptr<TransmitterCommitment> input_commitment_, output_commitment_;  // D1-D4 (bio.commitment)
   std::unique_ptr<HiddenEm> hidden_;  // null for the k-means control (bio.hidden_update = "kmeans")
   KMeansPrototypes kmeans_;
   std::unique_ptr<OutputDelta> output_;
