@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dalenet/backprop.hpp"
@@ -504,7 +505,7 @@ class BioRule : public LearningRule {
   // One batch of a transmitter commitment; the synapses it removes count as eliminations.
   void commitment_step(TransmitterCommitment& c, Synapses syn, const LocalBatch& batch, PlasticityCounters& pc) {
     const std::uint64_t eliminated = c.eliminations(), created = c.creations();
-    c.update(syn, batch, pc);
+    c.update(std::move(syn), batch, pc);
     counters_.eliminations += c.eliminations() - eliminated;
     counters_.creations += c.creations() - created;
   }
