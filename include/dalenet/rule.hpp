@@ -92,7 +92,7 @@ struct BioConfig {
   // D5: silent sites regrow with this probability per replicator step, + with probability a_i,
   // at commitment_regrowth_size times the mean size of the postsynaptic row's synapses.
   double commitment_regrowth = 0.5;
-  double commitment_regrowth_size = 0.1;
+  double commitment_regrowth_size = 0.3;
   double perturbation_sigma = 0.05;  // O2: size of the multiplicative weight perturbation
   double eta_hebbian = 0.01;         // O2: label-gated Hebbian term
 };

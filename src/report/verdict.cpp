@@ -170,8 +170,9 @@ ClaimVerdict dale_verdict(const nlohmann::json& analysis, bool mixed_sign_start)
     const double c = p.at("dale").at("compliance").get<double>();
     min_compliance = std::min(min_compliance, c);
     violating += p.at("dale").at("violating_synapses").get<std::int64_t>();
-    per_projection.push_back(fmt::format("{} {:.4f}{}", k == 0 ? "input→hidden" : fmt::format("projection {}", k), c,
-                                         k == 0 ? " (sensory inputs are excitatory by construction)" : ""));
+    per_projection.push_back(
+        fmt::format("{} {:.4f}{}", k == 0 ? "input→hidden" : fmt::format("projection {}", k), c,
+                    k == 0 && !mixed_sign_start ? " (sensory inputs are excitatory by construction)" : ""));
   }
   const auto flips = analysis.contains("counters") ? analysis["counters"].value("sign_flips", std::int64_t{0}) : 0;
   const bool holds = min_compliance >= 1.0 && flips == 0;

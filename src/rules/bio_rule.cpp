@@ -627,7 +627,7 @@ class BioRule : public LearningRule {
   }
 
   BioConfig cfg_;
-  std::unique_ptr<TransmitterCommitment> input_commitment_, output_commitment_;  // D1-D4 (bio.commitment)
+  std::unique_ptr<TransmitterCommitment> input_commitment_, output_commitment_;  // D1-D5 (bio.commitment)
   std::unique_ptr<HiddenEm> hidden_;  // null for the k-means control (bio.hidden_update = "kmeans")
   KMeansPrototypes kmeans_;
   std::unique_ptr<OutputDelta> output_;

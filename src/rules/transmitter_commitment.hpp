@@ -31,7 +31,7 @@ struct CommitmentParams {
   std::int64_t interval = 50;  // batches per replicator step
   double noise = 0.01;         // a_i starts at 0.5 + noise * U(-1, 1)
   double regrowth = 0.5;       // D5: probability per silent site per replicator step
-  double regrowth_size = 0.1;  // D5: a new synapse's size, relative to the mean of its postsynaptic row
+  double regrowth_size = 0.3;  // D5: a new synapse's size, relative to the mean of its postsynaptic row
 };
 
 // One replicator step (D3) of a commitment a in [0, 1] on the utilities u_pos, u_neg >= 0. Without
