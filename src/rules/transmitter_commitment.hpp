@@ -1,5 +1,5 @@
 #pragma once
-// Presynaptic transmitter commitment (docs/RULE.md, "Transmitter commitment", D1-D4; internal
+// Presynaptic transmitter commitment (docs/RULE.md, "Transmitter commitment", D1-D5; internal
 // to the library): the local mechanism under which each presynaptic neuron of a projection settles
 // on one sign from a mixed-sign start.
 //
