@@ -141,16 +141,32 @@ TEST(Verdict, RobustnessNeedsAMajorityOfEpsPerDataSetAndNoLoss) {
 
 TEST(Verdict, FewShotAndRepresentationsCount) {
   const Difference up{"a", 0.05, 0.01}, down{"b", -0.1, 0.02}, flat{"c", 0.0, 0.1};
-  EXPECT_EQ(fewshot_verdict({up, up}).verdict, Verdict::reproduced);
-  EXPECT_EQ(fewshot_verdict({up, up, down, flat}).verdict, Verdict::partly);      // wins outnumber losses
-  EXPECT_EQ(fewshot_verdict({up, down, flat}).verdict, Verdict::not_reproduced);  // one win, one loss
-  EXPECT_EQ(fewshot_verdict({down, flat}).verdict, Verdict::not_reproduced);
-  EXPECT_EQ(fewshot_verdict({}).verdict, Verdict::not_measured);
+  const auto verdict = [](std::vector<Difference> a, std::vector<Difference> c) {
+    return fewshot_verdict({{"regime A", std::move(a)}, {"regime C", std::move(c)}}).verdict;
+  };
+  EXPECT_EQ(verdict({up, up}, {up}), Verdict::reproduced);           // both lines support
+  EXPECT_EQ(verdict({up, up, flat}, {up, up}), Verdict::reproduced);  // a majority is enough
+  EXPECT_EQ(verdict({up, flat}, {up}), Verdict::partly);              // half is not a majority
+  EXPECT_EQ(verdict({up, up, up, down}, {up}), Verdict::partly);      // one loss and the line fails
+  EXPECT_EQ(verdict({down, flat}, {up, up}), Verdict::partly);
+  EXPECT_EQ(verdict({down, flat}, {flat}), Verdict::not_reproduced);
+  EXPECT_EQ(verdict({up}, {}), Verdict::reproduced);  // a line without comparisons is not measured
+  EXPECT_EQ(verdict({}, {}), Verdict::not_measured);
+  // Holm runs over both lines together: 0.05 ± 0.045 over a Student t with 9 dof has p ≈ 0.035,
+  // significant alone, not among two comparisons (0.035 > 0.05 / 2).
+  const Difference weak{"w", 0.05, 0.045, 9.0};
+  EXPECT_EQ(fewshot_verdict({{"regime A", {weak}}}).verdict, Verdict::reproduced);
+  EXPECT_EQ(fewshot_verdict({{"regime A", {weak}}, {"regime C", {weak}}}).verdict, Verdict::not_reproduced);
+  // Controls and secondary comparisons are reported, never decide.
+  const ClaimVerdict v = fewshot_verdict({{"regime A", {up}}}, {down}, {down, down});
+  EXPECT_EQ(v.verdict, Verdict::reproduced);
+  EXPECT_NE(v.deciding.find("not the rule's alone"), std::string::npos) << v.deciding;
+  EXPECT_NE(v.deciding.find("Secondary"), std::string::npos) << v.deciding;
   EXPECT_EQ(representation_verdict({{"sparse", true}, {"alpha", true}}).verdict, Verdict::reproduced);
   EXPECT_EQ(representation_verdict({{"sparse", true}, {"alpha", false}}).verdict, Verdict::partly);
   EXPECT_EQ(representation_verdict({{"sparse", false}}).verdict, Verdict::not_reproduced);
   EXPECT_EQ(to_string(Verdict::not_reproduced), "not reproduced");
-  EXPECT_EQ(fewshot_verdict({up}).to_json()["verdict"], "reproduced");
+  EXPECT_EQ(fewshot_verdict({{"regime A", {up}}}).to_json()["verdict"], "reproduced");
 }
 
 // On a real `analyze` document of a small bio run: the rules find every key they need.

@@ -74,11 +74,22 @@ ClaimVerdict dale_verdict(const nlohmann::json& per_neuron_analysis, const nlohm
 // significantly less robust at none. All data sets: reproduced; some: partly; none: not reproduced.
 ClaimVerdict robustness_verdict(const std::vector<std::pair<std::string, std::vector<Difference>>>& per_dataset);
 
-// "Better (few-shot) generalisation": paired differences bio − BP over the few-shot comparisons
-// (every k of regime A, both readouts' k of regime B, every data set), significance by Holm over
-// all of them. Significantly better in all: reproduced; better in at least one and significantly
-// worse in fewer than it is better in: partly; otherwise not reproduced.
-ClaimVerdict fewshot_verdict(const std::vector<Difference>& comparisons);
+// "Better (few-shot) generalisation" (docs/EVALUATION.md, "Verdicts"). Two lines of evidence,
+// each a list of paired differences bio − a BP arm at the primary k (k ≤ kFewShotPrimaryMaxK) of
+// every data set: regime A (bio − bp, everything trained from the k labels) and regime C (the bio
+// rule's own readout on its unlabelled hidden layer − bp and − ae_bp). Holm over every primary
+// comparison of every line. A line supports the claim when bio is significantly better in a
+// majority of its comparisons and significantly worse in none. Every measured line supports:
+// reproduced; some: partly; none: not reproduced; no comparisons: not measured. `secondary`
+// (larger k, regime B) and `controls` (bio − the unsupervised controls in regime C, which decide
+// whether a win is the rule's) are reported in the deciding text and do not change the verdict.
+inline constexpr int kFewShotPrimaryMaxK = 10;
+struct EvidenceLine {
+  std::string name;                 // "regime A", "regime C"
+  std::vector<Difference> primary;  // the comparisons that decide
+};
+ClaimVerdict fewshot_verdict(const std::vector<EvidenceLine>& lines, const std::vector<Difference>& controls = {},
+                             const std::vector<Difference>& secondary = {});
 
 // "Biologically plausible representations": named markers that hold or not (sparse activity,
 // structured receptive fields, eigenspectrum alpha near 1, feature-like units, ...). All hold:

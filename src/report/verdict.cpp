@@ -227,23 +227,69 @@ ClaimVerdict robustness_verdict(const std::vector<std::pair<std::string, std::ve
   return v;
 }
 
-ClaimVerdict fewshot_verdict(const std::vector<Difference>& comparisons) {
-  ClaimVerdict v{"better (few-shot) generalisation", Verdict::not_measured, ""};
-  if (comparisons.empty()) return v;
-  const std::vector<int> signs = holm_signs(comparisons);
+namespace {
+
+// Holm-significant wins and losses of bio in `diffs` (one family), as labelled texts.
+struct Tally {
   std::vector<std::string> better, worse;
-  for (std::size_t i = 0; i < comparisons.size(); ++i) {
-    if (signs[i] > 0) better.push_back(diff_text(comparisons[i]));
-    if (signs[i] < 0) worse.push_back(diff_text(comparisons[i]));
+  std::size_t total = 0;
+  // A majority significantly better and none significantly worse.
+  bool supports() const { return total > 0 && 2 * better.size() > total && worse.empty(); }
+  std::string text(const std::string& what) const {
+    return fmt::format("bio significantly better than {} in {} of {}{}, worse in {}{}", what, better.size(), total,
+                       better.empty() ? "" : " (" + join(better, "; ") + " pp)", worse.size(),
+                       worse.empty() ? "" : " (" + join(worse, "; ") + " pp)");
   }
-  v.verdict = better.size() == comparisons.size()               ? Verdict::reproduced
-              : !better.empty() && worse.size() < better.size() ? Verdict::partly
-                                                                : Verdict::not_reproduced;
-  v.deciding = fmt::format(
-      "bio significantly better than BP in {} of {} comparisons{}, worse in {}{} (Holm, "
-      "family-wise α = {})",
-      better.size(), comparisons.size(), better.empty() ? "" : " (" + join(better, "; ") + " pp)", worse.size(),
-      worse.empty() ? "" : " (" + join(worse, "; ") + " pp)", kFamilyAlpha);
+};
+
+Tally tally(const std::vector<Difference>& diffs, const std::vector<int>& signs, std::size_t from) {
+  Tally t;
+  t.total = diffs.size();
+  for (std::size_t i = 0; i < diffs.size(); ++i) {
+    if (signs[from + i] > 0) t.better.push_back(diff_text(diffs[i]));
+    if (signs[from + i] < 0) t.worse.push_back(diff_text(diffs[i]));
+  }
+  return t;
+}
+
+}  // namespace
+
+ClaimVerdict fewshot_verdict(const std::vector<EvidenceLine>& lines, const std::vector<Difference>& controls,
+                             const std::vector<Difference>& secondary) {
+  ClaimVerdict v{"better (few-shot) generalisation", Verdict::not_measured, ""};
+  std::vector<Difference> family;  // Holm runs over every primary comparison of every line
+  for (const auto& line : lines) family.insert(family.end(), line.primary.begin(), line.primary.end());
+  if (family.empty()) return v;
+  const std::vector<int> signs = holm_signs(family);
+  std::size_t at = 0, measured = 0, supporting = 0;
+  std::vector<std::string> parts;
+  for (const auto& line : lines) {
+    const Tally t = tally(line.primary, signs, at);
+    at += line.primary.size();
+    if (line.primary.empty()) {
+      parts.push_back(line.name + ": not measured");
+      continue;
+    }
+    ++measured;
+    supporting += t.supports() ? 1 : 0;
+    parts.push_back(fmt::format("{} (decides): {}{}", line.name, t.text("BP"),
+                                t.supports() ? " — supports" : " — does not support"));
+  }
+  v.verdict = supporting == measured ? Verdict::reproduced
+              : supporting > 0       ? Verdict::partly
+                                     : Verdict::not_reproduced;
+  v.deciding = join(parts, ". ") + fmt::format(" (k ≤ {}; Holm over {} comparisons, family-wise α = {})",
+                                               kFewShotPrimaryMaxK, family.size(), kFamilyAlpha);
+  if (!controls.empty())
+    v.deciding += ". Attribution, regime C against the unsupervised controls (Holm over " +
+                  std::to_string(controls.size()) + "): " + [&] {
+                    const Tally t = tally(controls, holm_signs(controls), 0);
+                    return t.text("the controls") + (t.supports() ? " — the rule beats the controls that share all but it"
+                                                                  : " — a win over BP is not the rule's alone");
+                  }();
+  if (!secondary.empty())
+    v.deciding += ". Secondary, not deciding (larger k, regime B; Holm over " + std::to_string(secondary.size()) +
+                  "): " + tally(secondary, holm_signs(secondary), 0).text("BP");
   return v;
 }
 
