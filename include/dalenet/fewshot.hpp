@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dalenet/data.hpp"
+#include "dalenet/io.hpp"
 #include "dalenet/network.hpp"
 
 namespace dalenet {
@@ -43,6 +44,10 @@ struct FewShotOptions {
   int episodes = 600;
   int queries_per_class = 15;
   std::vector<std::uint64_t> novel_seeds = {1, 2, 3};  // training seeds of the base-class models
+  // Regime C (docs/EVALUATION.md): hidden layers learned from the unlabelled training images, a
+  // readout from the k labels of regime A's draws. Needs arms named "bio" and "bp".
+  bool unlabelled = false;
+  int ae_epochs = 5;  // the ae_bp arm's autoencoder pre-training, passes over the training images
   std::string out_dir;  // per-unit results are stored here (resumable); "" = in memory only
   std::function<void(const std::string&)> progress;
 };
@@ -67,6 +72,27 @@ Dataset filter_classes(const Dataset& d, std::span<const int> classes);
 // Pixel baselines: predictions for `test` from the examples `support` (features are pixels/255).
 std::vector<std::uint8_t> nearest_class_mean(const Dataset& support, const Dataset& test);
 std::vector<std::uint8_t> nearest_neighbour(const Dataset& support, const Dataset& test);
+
+// Regime C's hidden layer for a bio-rule arm (bio, rf, kmeans): the arm's config trained on
+// `images` with their labels replaced by a seeded random permutation, plastic phase only
+// (train.epochs = plastic epochs + 1, bio.readout_epochs = 1; the readout is meaningless). Throws
+// ConfigError naming the arm when its config does not use the bio rule.
+// With opt.unlabelled: throws ConfigError (prefixed by `where`) unless the arms include "bio" (a
+// bio-rule config) and "bp" (a trained arm: the ae_bp arm uses its config). Nothing otherwise.
+void check_regime_c_arms(const FewShotOptions& opt, const std::string& where);
+Model train_unlabelled_hidden(const FewShotArm& arm, const Dataset& images, std::uint64_t seed);
+
+// Principal components of the columns of X [dim x N] (N >= 2): the mean, the top `components`
+// unit-norm directions as rows [components x dim], and their variances, largest first.
+struct Pca {
+  Eigen::VectorXf mean;
+  Eigen::MatrixXf components;
+  Eigen::VectorXd variance;
+  // Projections onto the components split into ON and OFF halves, [max(p, 0); max(-p, 0)]:
+  // non-negative rates, [2 components x N].
+  Eigen::MatrixXf on_off_features(const Eigen::MatrixXf& X) const;
+};
+Pca fit_pca(const Eigen::MatrixXf& X, int components);
 
 // Representation the readout sees: rates of the last hidden layer [units x N] (its excitatory
 // neurons only when the layer has competition: the interneurons carry one shared level).

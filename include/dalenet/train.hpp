@@ -38,6 +38,10 @@ struct TrainOptions {
   // Early stopping by model selection: return (and save) the network of the epoch with the best
   // validation accuracy (needs validation data); results.json records "best_epoch".
   bool keep_best_validation = false;
+  // Pre-training (few-shot regime C's ae_bp arm): when set, its weight and bias replace the freshly
+  // initialised input -> first hidden projection before the rule prepares the network. Throws
+  // InputError when the shapes differ from the config's network.
+  const Projection* first_projection = nullptr;
 };
 
 struct TrainOutcome {

@@ -25,6 +25,7 @@
 #include "dalenet/rng.hpp"
 #include "dalenet/stats.hpp"
 #include "dalenet/train.hpp"
+#include "eval/fewshot_internal.hpp"
 
 namespace dalenet {
 
@@ -55,7 +56,7 @@ Dataset filter_classes(const Dataset& d, std::span<const int> classes) {
   return subset(d, idx, d.name);
 }
 
-namespace {
+namespace fewshot {
 
 Eigen::MatrixXf pixels(const Dataset& d) {
   Eigen::MatrixXf X;
@@ -110,28 +111,9 @@ double accuracy_of(const std::vector<std::uint8_t>& pred, const std::vector<std:
   return pred.empty() ? 0.0 : static_cast<double>(ok) / static_cast<double>(pred.size());
 }
 
-using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
-
-// Stored units (resume): out_dir/units/<name>.json.
-struct UnitStore {
-  std::string dir;
-  bool has(const std::string& name, nlohmann::json& out) const {
-    if (dir.empty()) return false;
-    const std::string path = dir + "/units/" + name + ".json";
-    if (!std::filesystem::exists(path)) return false;
-    std::ifstream in(path);
-    out = nlohmann::json::parse(in, nullptr, false);
-    return !out.is_discarded();  // a unit that does not parse is recomputed
-  }
-  void put(const std::string& name, const nlohmann::json& j) const {
-    if (dir.empty()) return;
-    std::filesystem::create_directories(dir + "/units");
-    write_file_atomic(dir + "/units/" + name + ".json", j.dump() + "\n");
-  }
-};
 
 TrainConfig arm_config(const FewShotArm& arm, std::size_t n_train, int min_updates, std::uint64_t seed) {
   std::vector<std::string> ov = arm.overrides;
@@ -158,7 +140,9 @@ std::string readout_key(std::string_view readout, int k) {
   return (readout == "own" ? "own_k" : "k") + std::to_string(k);
 }
 
-}  // namespace
+}  // namespace fewshot
+
+using namespace fewshot;  // NOLINT(google-build-using-namespace): the helpers of src/eval/fewshot_internal.hpp
 
 std::vector<std::uint8_t> nearest_class_mean(const Dataset& support, const Dataset& test) {
   Eigen::MatrixXf means;
@@ -253,10 +237,16 @@ FewShotOptions load_fewshot_config(const std::string& path) {
       } else if (leaf == "novel_seeds") {
         o.novel_seeds.clear();
         for (int s : ints(v, key)) o.novel_seeds.push_back(static_cast<std::uint64_t>(s));
+      } else if (leaf == "unlabelled") {
+        if (!v.is_boolean()) throw ConfigError(where(key) + ": expected true or false");
+        o.unlabelled = *v.value<bool>();
+      } else if (leaf == "ae_epochs") {
+        o.ae_epochs = static_cast<int>(integer(v, key, 1, 10000));
       } else {
         throw ConfigError(where(key) +
                           ": unknown key (known: dataset, shots, draws, seed, min_updates, holdout_fraction, "
-                          "test_limit, novel, novel_shots, episodes, queries_per_class, novel_seeds)");
+                          "test_limit, novel, novel_shots, episodes, queries_per_class, novel_seeds, unlabelled, "
+                          "ae_epochs)");
       }
     }
   }
@@ -295,77 +285,78 @@ FewShotOptions load_fewshot_config(const std::string& path) {
     }
   }
   if (o.arms.empty()) throw ConfigError("'" + path + "': no [[arm]] defined");
+  check_regime_c_arms(o, "'" + path + "': key 'fewshot.unlabelled'");
   std::set<std::string> names;
   for (const auto& a : o.arms)
     if (!names.insert(a.name).second) throw ConfigError("'" + path + "': two arms are named '" + a.name + "'");
   return o;
 }
 
-nlohmann::json run_fewshot(const FewShotOptions& opt) {
-  const std::string dir = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
-  DataConfig dc;
-  dc.dataset = opt.dataset;
-  TrainTestData data = load_config_data(dc, dir);
-  const Dataset train_all = std::move(data.train);
-  Dataset test = std::move(data.test);
-  if (test.size() == 0) throw DataError("few-shot: '" + opt.dataset + "' has no test set");
-  if (opt.test_limit > 0 && opt.test_limit < test.size()) {
-    std::vector<std::uint32_t> idx(opt.test_limit);
-    std::iota(idx.begin(), idx.end(), 0U);
-    test = subset(test, idx, test.name);
+std::uint64_t fewshot::draw_seed(const FewShotOptions& opt, int k, int d) {
+  return opt.seed * 1000003ULL + static_cast<std::uint64_t>(k) * 1009ULL + static_cast<std::uint64_t>(d);
+}
+
+nlohmann::json fewshot::train_on_support(const FewShotArm& arm, const Dataset& support, const Dataset& test,
+                                         const FewShotOptions& opt, std::uint64_t seed, const Projection* first) {
+  nlohmann::json row;
+  Dataset tr = support, val;
+  const int k = static_cast<int>(support.size()) / std::max(1, support.num_classes);
+  if (arm.early_stopping && k >= 2) {
+    const auto per =
+        static_cast<std::size_t>(std::max<long>(1, std::lround(static_cast<double>(k) * opt.holdout_fraction)));
+    std::vector<int> classes(static_cast<std::size_t>(support.num_classes));
+    std::iota(classes.begin(), classes.end(), 0);
+    const auto hold = sample_per_class(support, classes, per, seed ^ 0xE5ULL);
+    std::vector<std::uint32_t> keep;
+    for (std::uint32_t i = 0; i < support.size(); ++i)
+      if (!std::binary_search(hold.begin(), hold.end(), i)) keep.push_back(i);
+    val = subset(support, hold, support.name + "/holdout");
+    tr = subset(support, keep, support.name + "/fit");
   }
-  const UnitStore store{opt.out_dir};
-  auto say = [&](const std::string& s) {
-    if (opt.progress) opt.progress(s);
-  };
+  const TrainConfig cfg = arm_config(arm, tr.size(), opt.min_updates, seed);
+  TrainOptions to;
+  to.train_data = &tr;
+  to.test_data = &test;
+  to.first_projection = first;
+  if (val.size() > 0) {
+    to.validation_data = &val;
+    to.keep_best_validation = true;
+  }
+  const TrainOutcome r = train(cfg, to);
+  row["accuracy"] = r.results["metrics"]["test"]["accuracy"];
+  row["epochs"] = cfg.loop.epochs;
+  if (r.results.contains("best_epoch")) row["best_epoch"] = r.results["best_epoch"];
+  return row;
+}
+
+namespace {
+
+// Regime A: every arm on the k-shot draws from the training set, evaluated on `test`.
+nlohmann::json run_regime_a(const FewShotOptions& opt, const Dataset& train_all, const Dataset& test,
+                            const UnitStore& store, const std::function<void(const std::string&)>& say) {
   std::vector<int> all_classes(static_cast<std::size_t>(train_all.num_classes));
   std::iota(all_classes.begin(), all_classes.end(), 0);
-
-  // ---- regime A ----
   nlohmann::json rows = nlohmann::json::array();
   const std::size_t total = opt.shots.size() * static_cast<std::size_t>(opt.draws) * opt.arms.size();
   std::size_t done = 0;
   const auto t0 = Clock::now();
   for (const int k : opt.shots) {
     for (int d = 0; d < opt.draws; ++d) {
-      const std::uint64_t draw_seed =
-          opt.seed * 1000003ULL + static_cast<std::uint64_t>(k) * 1009ULL + static_cast<std::uint64_t>(d);
-      const auto idx = sample_per_class(train_all, all_classes, static_cast<std::size_t>(k), draw_seed);
+      const std::uint64_t seed = draw_seed(opt, k, d);
+      const auto idx = sample_per_class(train_all, all_classes, static_cast<std::size_t>(k), seed);
       const Dataset support = subset(train_all, idx, fmt::format("{}:train/k{}-draw{}", opt.dataset, k, d));
       for (const auto& arm : opt.arms) {
         const std::string unit = fmt::format("A-{}-k{}-d{}", arm.name, k, d);
         nlohmann::json row;
         if (!store.has(unit, row)) {
           const auto tu = Clock::now();
-          row = {{"regime", "A"}, {"arm", arm.name}, {"k", k}, {"draw", d}, {"draw_seed", draw_seed}};
           if (arm.kind == "ncm" || arm.kind == "knn") {
             const auto pred = arm.kind == "ncm" ? nearest_class_mean(support, test) : nearest_neighbour(support, test);
             row["accuracy"] = accuracy_of(pred, test.labels);
           } else {
-            Dataset tr = support, val;
-            if (arm.early_stopping && k >= 2) {
-              const auto per = static_cast<std::size_t>(
-                  std::max<long>(1, std::lround(static_cast<double>(k) * opt.holdout_fraction)));
-              const auto hold = sample_per_class(support, all_classes, per, draw_seed ^ 0xE5ULL);
-              std::vector<std::uint32_t> keep;
-              for (std::uint32_t i = 0; i < support.size(); ++i)
-                if (!std::binary_search(hold.begin(), hold.end(), i)) keep.push_back(i);
-              val = subset(support, hold, support.name + "/holdout");
-              tr = subset(support, keep, support.name + "/fit");
-            }
-            const TrainConfig cfg = arm_config(arm, tr.size(), opt.min_updates, draw_seed);
-            TrainOptions to;
-            to.train_data = &tr;
-            to.test_data = &test;
-            if (val.size() > 0) {
-              to.validation_data = &val;
-              to.keep_best_validation = true;
-            }
-            const TrainOutcome r = train(cfg, to);
-            row["accuracy"] = r.results["metrics"]["test"]["accuracy"];
-            row["epochs"] = cfg.loop.epochs;
-            if (r.results.contains("best_epoch")) row["best_epoch"] = r.results["best_epoch"];
+            row = train_on_support(arm, support, test, opt, seed, nullptr);
           }
+          row.update({{"regime", "A"}, {"arm", arm.name}, {"k", k}, {"draw", d}, {"draw_seed", seed}});
           row["seconds"] = seconds_since(tu);
           store.put(unit, row);
         }
@@ -378,8 +369,12 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
       }
     }
   }
+  return rows;
+}
 
-  // ---- regime B ----
+// Regime B: each trained arm learns classes 0-4, then k-shot episodes on 5-9 with a frozen hidden layer.
+nlohmann::json run_regime_b(const FewShotOptions& opt, const Dataset& train_all, const Dataset& test,
+                            const UnitStore& store, const std::function<void(const std::string&)>& say) {
   nlohmann::json novel_rows = nlohmann::json::array();
   if (opt.novel) {
     const std::vector<int> base = {0, 1, 2, 3, 4}, novel = {5, 6, 7, 8, 9};
@@ -465,7 +460,11 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
     }
   }
 
-  // ---- summaries ----
+  return novel_rows;
+}
+
+// Regime A's summaries: mean ± CI per arm and k, and paired differences of every arm against bp.
+nlohmann::json summarise_regime_a(const FewShotOptions& opt, const nlohmann::json& rows) {
   nlohmann::json summary = nlohmann::json::array();
   std::map<std::pair<std::string, int>, std::map<int, double>> by;  // (arm, k) -> draw -> accuracy
   for (const auto& r : rows) by[{r["arm"].get<std::string>(), r["k"].get<int>()}][r["draw"].get<int>()] = r["accuracy"];
@@ -488,6 +487,11 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
         paired.push_back({{"arm", arm.name}, {"minus", "bp"}, {"k", k}, {"difference", summarise(diff)}});
       }
     }
+  return {{"draws", rows}, {"summary", summary}, {"paired_vs_bp", paired}};
+}
+
+// Regime B's summaries: per arm, k and readout, the mean over training seeds of the episode means.
+nlohmann::json summarise_regime_b(const FewShotOptions& opt, const nlohmann::json& novel_rows) {
   nlohmann::json novel_summary = nlohmann::json::array();
   for (const auto& arm : opt.arms)
     for (const int k : opt.novel_shots) {
@@ -503,6 +507,34 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
       }
     }
 
+  return {{"seeds", novel_rows}, {"summary", novel_summary}};
+}
+
+}  // namespace
+
+nlohmann::json run_fewshot(const FewShotOptions& opt) {
+  check_regime_c_arms(opt, "few-shot options");  // before hours of regime A
+  const std::string dir = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
+  DataConfig dc;
+  dc.dataset = opt.dataset;
+  TrainTestData data = load_config_data(dc, dir);
+  const Dataset train_all = std::move(data.train);
+  Dataset test = std::move(data.test);
+  if (test.size() == 0) throw DataError("few-shot: '" + opt.dataset + "' has no test set");
+  if (opt.test_limit > 0 && opt.test_limit < test.size()) {
+    std::vector<std::uint32_t> idx(opt.test_limit);
+    std::iota(idx.begin(), idx.end(), 0U);
+    test = subset(test, idx, test.name);
+  }
+  const UnitStore store{opt.out_dir};
+  auto say = [&](const std::string& s) {
+    if (opt.progress) opt.progress(s);
+  };
+
+  const nlohmann::json rows = run_regime_a(opt, train_all, test, store, say);
+  const nlohmann::json novel_rows = opt.novel ? run_regime_b(opt, train_all, test, store, say) : nlohmann::json::array();
+  nlohmann::json regime_c;  // null without fewshot.unlabelled
+  if (opt.unlabelled) regime_c = run_regime_c(opt, train_all, test, rows, store, say);
   nlohmann::json arms = nlohmann::json::array();
   for (const auto& a : opt.arms)
     arms.push_back({{"name", a.name},
@@ -524,10 +556,13 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
             {"novel_shots", opt.novel_shots},
             {"episodes", opt.episodes},
             {"queries_per_class", opt.queries_per_class},
-            {"novel_seeds", opt.novel_seeds}}},
+            {"novel_seeds", opt.novel_seeds},
+            {"unlabelled", opt.unlabelled},
+            {"ae_epochs", opt.ae_epochs}}},
           {"arms", arms},
-          {"regime_a", {{"draws", rows}, {"summary", summary}, {"paired_vs_bp", paired}}},
-          {"regime_b", {{"seeds", novel_rows}, {"summary", novel_summary}}}};
+          {"regime_a", summarise_regime_a(opt, rows)},
+          {"regime_b", summarise_regime_b(opt, novel_rows)},
+          {"regime_c", regime_c}};
 }
 
 std::string fewshot_csv(const nlohmann::json& results) {
@@ -535,6 +570,10 @@ std::string fewshot_csv(const nlohmann::json& results) {
   for (const auto& r : results["regime_a"]["draws"])
     csv += fmt::format("A,{},own,{},{},{:.6f},\n", r["arm"].get<std::string>(), r["k"].get<int>(), r["draw"].get<int>(),
                        r["accuracy"].get<double>());
+  if (results.contains("regime_c") && results["regime_c"].is_object())
+    for (const auto& r : results["regime_c"]["draws"])
+      csv += fmt::format("C,{},{},{},{},{:.6f},\n", r["arm"].get<std::string>(), r["readout"].get<std::string>(),
+                         r["k"].get<int>(), r["draw"].get<int>(), r["accuracy"].get<double>());
   for (const auto& r : results["regime_b"]["seeds"])
     for (const int k : results["options"]["novel_shots"].get<std::vector<int>>())
       for (const char* readout : {"prototype", "own"}) {
@@ -560,6 +599,17 @@ std::string fewshot_summary(const nlohmann::json& results) {
   if (!results["regime_a"]["paired_vs_bp"].empty()) out += "Paired difference vs bp (same draws), percentage points\n";
   for (const auto& r : results["regime_a"]["paired_vs_bp"])
     out += fmt::format("  {:<10} k={:<4} {}\n", r["arm"].get<std::string>(), r["k"].get<int>(), cell(r["difference"]));
+  if (results.contains("regime_c") && results["regime_c"].is_object()) {
+    out += "Regime C (hidden layer from the unlabelled training images, readout from the k labels): accuracy %, "
+           "mean ± 95 % CI over draws\n";
+    for (const auto& r : results["regime_c"]["summary"])
+      out += fmt::format("  {:<10} {:<9} k={:<4} {}\n", r["arm"].get<std::string>(), r["readout"].get<std::string>(),
+                         r["k"].get<int>(), cell(r["accuracy"]));
+    out += "Regime C, paired difference bio (own readout) minus each, percentage points\n";
+    for (const auto& r : results["regime_c"]["paired_vs_bio"])
+      out += fmt::format("  {:<10} {:<9} k={:<4} {}\n", r["arm"].get<std::string>(), r["readout"].get<std::string>(),
+                         r["k"].get<int>(), cell(r["bio_minus"]));
+  }
   if (!results["regime_b"]["summary"].empty())
     out +=
         "Regime B (5-way, novel classes 5-9, frozen hidden layer; prototype probe for every arm, the bio rule's own "

@@ -143,6 +143,17 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
   model.net = make_network(cfg.network_spec(train_set.dim(), train_set.num_classes));
   Rng init_rng(static_cast<std::uint64_t>(cfg.loop.seed), /*stream=*/1);
   init_weights(model.net, cfg.init_spec(), init_rng);
+  if (opts.first_projection != nullptr) {
+    Projection& first = model.net.projections.front();
+    const Projection& given = *opts.first_projection;
+    if (given.weight.rows() != first.weight.rows() || given.weight.cols() != first.weight.cols() ||
+        given.bias.size() != first.bias.size())
+      throw InputError("train: the pre-trained first projection is " + std::to_string(given.weight.rows()) + " x " +
+                       std::to_string(given.weight.cols()) + ", the config's network needs " +
+                       std::to_string(first.weight.rows()) + " x " + std::to_string(first.weight.cols()));
+    first.weight = given.weight;
+    first.bias = given.bias;
+  }
   std::unique_ptr<LearningRule> rule = make_rule(cfg.rule);
   Rng prepare_rng(static_cast<std::uint64_t>(cfg.loop.seed), /*stream=*/4);
   rule->prepare(model.net, prepare_rng);
