@@ -392,7 +392,9 @@ int main(int argc, char** argv) {
 
   // fewshot
   auto* fewshot_cmd = app.add_subcommand(
-      "fewshot", "Few-shot generalisation: k-shot draws (regime A) and novel-class episodes (regime B)");
+      "fewshot",
+      "Few-shot generalisation: k-shot draws (regime A), novel-class episodes (regime B) and, with fewshot.unlabelled, "
+      "hidden layers from the unlabelled images with a k-label readout (regime C)");
   std::string fewshot_config, fewshot_out;
   std::vector<std::string> shot_list;
   int draws = 0, episodes = 0;

@@ -331,12 +331,71 @@ def verdicts_section():
     return lines
 
 
+def regime_c_section():
+    """Few-shot regime C (issue 33): dalenet fewshot --config experiments/fewshot_unlabelled_<data>.toml."""
+    base = os.path.dirname(os.path.abspath(runs))
+    docs = {d: os.path.join(base, f"fewshot_unlabelled_{d}", "fewshot.json") for d in ("mnist", "fashion")}
+    docs = {d: json.load(open(p)) for d, p in docs.items() if os.path.exists(p)}
+    if not docs:
+        return []
+    lines = ["<!-- regime_c: generated from runs/fewshot_unlabelled_<data>/fewshot.json; do not edit -->",
+             "## Few-shot regime C: unlabelled images, k labels (issue 33)\n",
+             "Each feature arm learned its hidden layer from all 60 000 training images with their labels "
+             "scrambled (plastic phase only; `rf`: its random layer; `pca`: principal components, ON/OFF); a "
+             "readout then learned from k labels per class on regime A's draws — `own`: the bio rule's output "
+             "rule O1, `prototype`: nearest class mean. `bp`: regime A's BP runs on the same draws; `ae_bp`: the "
+             "same BP from an autoencoder pre-trained on the unlabelled images. Test accuracy % on the full test "
+             "set, mean ± 95 % CI over draws; differences paired by draw. Protocol and verdict rule: "
+             "docs/EVALUATION.md (regime C decides with regime A, at k ≤ 10); the verdict itself is the "
+             "report's (quick preset, above).\n"]
+    def cell(a, sign=False):
+        if a is None or a["mean"] is None:
+            return "–"
+        m = 100 * a["mean"]
+        ci = "" if a["ci95"] is None else f" ± {100 * a['ci95']:.1f}"
+        return (f"{m:+.1f}" if sign else f"{m:.1f}") + ci
+    for d, F in docs.items():
+        o, C = F["options"], F["regime_c"]
+        shots = o["shots"]
+        lines.append(f"### {'MNIST' if d == 'mnist' else 'Fashion-MNIST'} ({o['draws']} draws per k; "
+                     f"`dalenet fewshot --config experiments/fewshot_unlabelled_{d}.toml --threads 1`)\n")
+        S, order = {}, []
+        for r in C["summary"]:
+            key = (r["arm"], r["readout"])
+            if key not in order:
+                order.append(key)
+            S[key + (r["k"],)] = r["accuracy"]
+        P = {(r["arm"], r["readout"], r["k"]): r["bio_minus"] for r in C["paired_vs_bio"]}
+        lines.append("| arm | readout | " + " | ".join(f"k={k}" for k in shots) + " |")
+        lines.append("|---|---|" + "---:|" * len(shots))
+        for a, ro in order:
+            lines.append(f"| `{a}` | {ro} | " + " | ".join(cell(S.get((a, ro, k))) for k in shots) + " |")
+        A = {(r["arm"], r["k"]): r["accuracy"] for r in F["regime_a"]["summary"]}
+        for a in ("ncm", "knn"):
+            if (a, shots[0]) in A:
+                lines.append(f"| `{a}` (pixels, regime A) | – | " + " | ".join(cell(A.get((a, k))) for k in shots) + " |")
+        for a in ("bp", "ae_bp", "rf", "kmeans", "pca", "pixels"):
+            if (a, "own", shots[0]) in P:
+                lines.append(f"| **bio own − {a} own** | paired | " +
+                             " | ".join(cell(P.get((a, "own", k)), sign=True) for k in shots) + " |")
+        lines.append("")
+        lines.append(f"Regime A of the same run (bio − bp, paired): " + ", ".join(
+            f"k={r['k']}: {cell(r['difference'], sign=True)}" for r in F["regime_a"]["paired_vs_bp"]
+            if r["arm"] == "bio") + ".\n")
+        arms = [a["name"] for a in F["arms"]]
+        lines += stamp([f"experiments/fewshot_unlabelled_{d}.toml"] +
+                       [f"experiments/{a}_{d}.toml" for a in arms if os.path.exists(os.path.join(ROOT, f"experiments/{a}_{d}.toml"))])
+    lines.append("<!-- /regime_c -->")
+    return lines
+
+
 if splice:
     section, path = splice
     # section -> (its lines, where it goes in a page that does not have its markers yet)
     sections = {"mixed_sign": (mixed_sign_section, "## The audit side by side"),
                 "paper": (paper_section, "## Backprop baselines"),
-                "verdicts": (verdicts_section, "## The two commands")}
+                "verdicts": (verdicts_section, "## The two commands"),
+                "regime_c": (regime_c_section, "## Representations (issue 5)")}
     if section not in sections:
         sys.exit(f"results_md.py: unknown section '{section}' (known: {', '.join(sections)})")
     make, anchor = sections[section]

@@ -18,10 +18,11 @@ using namespace dalenet;
 using namespace dalenet::test;
 
 namespace {
-const std::vector<std::string> kBio = {"train.rule=bio",          "network.hidden=[30]", "network.init=uniform",
-                                       "train.threads=1",         "train.batch=50",      "train.epochs=4",
-                                       "bio.readout_epochs=2",    "bio.structural_interval=5",
-                                       "bio.eta_hidden=0.05",     "bio.output_in_plastic_phase=true"};
+const std::vector<std::string> kBio = {"train.rule=bio",       "network.hidden=[30]",
+                                       "network.init=uniform", "train.threads=1",
+                                       "train.batch=50",       "train.epochs=4",
+                                       "bio.readout_epochs=2", "bio.structural_interval=5",
+                                       "bio.eta_hidden=0.05",  "bio.output_in_plastic_phase=true"};
 }  // namespace
 
 // The hidden layer regime C learns from scrambled labels, plastic phase only, is bit-identical to
@@ -137,8 +138,7 @@ TEST(Cli, FewShotRegimeCRunsEveryArm) {
     EXPECT_EQ(row.at("accuracy").at("n"), 2) << row;
   }
   EXPECT_EQ(seen, (std::set<std::string>{"bio/own", "bio/prototype", "rf/own", "rf/prototype", "pca/own",
-                                         "pca/prototype", "pixels/own", "pixels/prototype", "bp/own",
-                                         "ae_bp/own"}));
+                                         "pca/prototype", "pixels/own", "pixels/prototype", "bp/own", "ae_bp/own"}));
   // bp in regime C is regime A's bp, draw by draw.
   std::map<std::pair<int, int>, double> a_bp, c_bp;
   for (const auto& row : res["regime_a"]["draws"])

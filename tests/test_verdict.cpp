@@ -144,7 +144,7 @@ TEST(Verdict, FewShotAndRepresentationsCount) {
   const auto verdict = [](std::vector<Difference> a, std::vector<Difference> c) {
     return fewshot_verdict({{"regime A", std::move(a)}, {"regime C", std::move(c)}}).verdict;
   };
-  EXPECT_EQ(verdict({up, up}, {up}), Verdict::reproduced);           // both lines support
+  EXPECT_EQ(verdict({up, up}, {up}), Verdict::reproduced);            // both lines support
   EXPECT_EQ(verdict({up, up, flat}, {up, up}), Verdict::reproduced);  // a majority is enough
   EXPECT_EQ(verdict({up, flat}, {up}), Verdict::partly);              // half is not a majority
   EXPECT_EQ(verdict({up, up, up, down}, {up}), Verdict::partly);      // one loss and the line fails

@@ -13,17 +13,17 @@
 namespace dalenet {
 
 struct AutoencoderOptions {
-  int hidden = 1000;      // width of the code layer (= the classifier's first hidden layer)
-  int epochs = 5;         // passes over the images
+  int hidden = 1000;  // width of the code layer (= the classifier's first hidden layer)
+  int epochs = 5;     // passes over the images
   int batch = 128;
-  double lr = 1e-3;       // Adam, PyTorch's defaults otherwise
+  double lr = 1e-3;        // Adam, PyTorch's defaults otherwise
   std::uint64_t seed = 1;  // initialisation (PyTorch nn.Linear's) and batch order
   std::function<void(int epoch, int epochs, double loss)> progress;  // after each epoch; may be empty
 };
 
 struct Autoencoder {
-  Network net;                      // projections[0]: the encoder, projections[1]: the decoder
-  std::vector<double> epoch_loss;   // mean squared error per pixel, averaged over each epoch's batches
+  Network net;                     // projections[0]: the encoder, projections[1]: the decoder
+  std::vector<double> epoch_loss;  // mean squared error per pixel, averaged over each epoch's batches
 };
 
 // Pixels are scaled to [0, 1] as everywhere (fill_batch). Throws InputError for an empty data set

@@ -47,7 +47,7 @@ struct FewShotOptions {
   // Regime C (docs/EVALUATION.md): hidden layers learned from the unlabelled training images, a
   // readout from the k labels of regime A's draws. Needs arms named "bio" and "bp".
   bool unlabelled = false;
-  int ae_epochs = 5;  // the ae_bp arm's autoencoder pre-training, passes over the training images
+  int ae_epochs = 5;    // the ae_bp arm's autoencoder pre-training, passes over the training images
   std::string out_dir;  // per-unit results are stored here (resumable); "" = in memory only
   std::function<void(const std::string&)> progress;
 };

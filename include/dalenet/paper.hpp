@@ -39,6 +39,8 @@ struct PaperConfig {
   std::size_t fewshot_test_limit = 0;
   std::vector<std::string> fewshot_overrides;  // every few-shot training run
   bool novel = false;
+  bool fewshot_unlabelled = false;  // regime C (needs the arms bio and bp)
+  int ae_epochs = 5;                // regime C's autoencoder pre-training
   std::vector<int> novel_shots = {1, 5};
   int episodes = 600;
   std::vector<std::uint64_t> novel_seeds = {1, 2, 3};

@@ -532,7 +532,8 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
   };
 
   const nlohmann::json rows = run_regime_a(opt, train_all, test, store, say);
-  const nlohmann::json novel_rows = opt.novel ? run_regime_b(opt, train_all, test, store, say) : nlohmann::json::array();
+  const nlohmann::json novel_rows =
+      opt.novel ? run_regime_b(opt, train_all, test, store, say) : nlohmann::json::array();
   nlohmann::json regime_c;  // null without fewshot.unlabelled
   if (opt.unlabelled) regime_c = run_regime_c(opt, train_all, test, rows, store, say);
   nlohmann::json arms = nlohmann::json::array();
@@ -600,8 +601,9 @@ std::string fewshot_summary(const nlohmann::json& results) {
   for (const auto& r : results["regime_a"]["paired_vs_bp"])
     out += fmt::format("  {:<10} k={:<4} {}\n", r["arm"].get<std::string>(), r["k"].get<int>(), cell(r["difference"]));
   if (results.contains("regime_c") && results["regime_c"].is_object()) {
-    out += "Regime C (hidden layer from the unlabelled training images, readout from the k labels): accuracy %, "
-           "mean ± 95 % CI over draws\n";
+    out +=
+        "Regime C (hidden layer from the unlabelled training images, readout from the k labels): accuracy %, "
+        "mean ± 95 % CI over draws\n";
     for (const auto& r : results["regime_c"]["summary"])
       out += fmt::format("  {:<10} {:<9} k={:<4} {}\n", r["arm"].get<std::string>(), r["readout"].get<std::string>(),
                          r["k"].get<int>(), cell(r["accuracy"]));

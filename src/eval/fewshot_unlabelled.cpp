@@ -8,8 +8,8 @@
 #include <optional>
 #include <string>
 
-#include <Eigen/Eigenvalues>
 #include <fmt/format.h>
+#include <Eigen/Eigenvalues>
 
 #include "dalenet/autoencoder.hpp"
 #include "dalenet/error.hpp"
@@ -46,7 +46,8 @@ Model train_unlabelled_hidden(const FewShotArm& arm, const Dataset& images, std:
                       "'; the unlabelled feature arms use the bio rule's machinery (bio, rf, kmeans)");
   // The plastic phase of the configured run, then one readout epoch (the readout is discarded).
   // Each phase has its own learning-rate schedule, so this plastic phase is the full run's.
-  const std::int64_t readout = std::min<std::int64_t>(cfg.rule.bio.readout_epochs, std::max<std::int64_t>(0, cfg.loop.epochs - 1));
+  const std::int64_t readout =
+      std::min<std::int64_t>(cfg.rule.bio.readout_epochs, std::max<std::int64_t>(0, cfg.loop.epochs - 1));
   const std::int64_t plastic = cfg.rule.bio.hidden_plasticity ? cfg.loop.epochs - readout : 0;
   cfg.loop.epochs = plastic + 1;
   cfg.rule.bio.readout_epochs = 1;
@@ -66,8 +67,7 @@ Pca fit_pca(const Eigen::MatrixXf& X, int components) {
   Pca p;
   p.mean = X.rowwise().mean();
   const Eigen::MatrixXf centred = X.colwise() - p.mean;
-  const Eigen::MatrixXd cov =
-      (centred * centred.transpose()).cast<double>() / static_cast<double>(X.cols() - 1);
+  const Eigen::MatrixXd cov = (centred * centred.transpose()).cast<double>() / static_cast<double>(X.cols() - 1);
   const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(cov);  // eigenvalues ascending
   const Eigen::Index c = components;
   p.components = eig.eigenvectors().rightCols(c).rowwise().reverse().transpose().cast<float>();
@@ -178,7 +178,11 @@ nlohmann::json fewshot::run_regime_c(const FewShotOptions& opt, const Dataset& t
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& r : regime_a_rows)
     if (r.at("arm") == "bp")
-      rows.push_back({{"regime", "C"}, {"arm", "bp"}, {"readout", "own"}, {"k", r.at("k")}, {"draw", r.at("draw")},
+      rows.push_back({{"regime", "C"},
+                      {"arm", "bp"},
+                      {"readout", "own"},
+                      {"k", r.at("k")},
+                      {"draw", r.at("draw")},
                       {"accuracy", r.at("accuracy")}});
   const std::size_t total = opt.shots.size() * static_cast<std::size_t>(opt.draws);
   std::size_t done = 0;
@@ -229,7 +233,8 @@ nlohmann::json fewshot::run_regime_c(const FewShotOptions& opt, const Dataset& t
       // ETA from the units' own time (learning the features is done once, before the first unit).
       const double per_unit = timed > 0 ? unit_seconds / static_cast<double>(timed) : 0.0;
       say(fmt::format("[C {}/{}] k={:<4} draw {:<3} bio {:.2f}%   (ETA {:.0f}s)", done, total, k, d,
-                      bio == unit.end() ? std::nan("") : 100.0 * bio->at("accuracy").get<double>(), per_unit * static_cast<double>(total - done)));
+                      bio == unit.end() ? std::nan("") : 100.0 * bio->at("accuracy").get<double>(),
+                      per_unit * static_cast<double>(total - done)));
     }
   return summarise_regime_c(opt, rows);
 }

@@ -223,6 +223,8 @@ void run_fewshot_unit(const PaperConfig& cfg, const PaperUnit& u, const std::str
   o.novel_shots = cfg.novel_shots;
   o.episodes = cfg.episodes;
   o.novel_seeds = cfg.novel_seeds;
+  o.unlabelled = cfg.fewshot_unlabelled;
+  o.ae_epochs = cfg.ae_epochs;
   o.out_dir = dir + "/draws";  // run_fewshot's own finer-grained resumable units
   for (const auto& name : cfg.fewshot_arms) {
     FewShotArm arm;
@@ -472,10 +474,14 @@ PaperConfig load_paper_config(const std::string& path) {
         c.episodes = static_cast<int>(r.integer(v, key, 1, 10000000));
       } else if (leaf == "novel_seeds") {
         c.novel_seeds = to_vector_of<std::uint64_t>(r.integers(v, key, 0, INT32_MAX));
+      } else if (leaf == "unlabelled") {
+        c.fewshot_unlabelled = r.boolean(v, key);
+      } else if (leaf == "ae_epochs") {
+        c.ae_epochs = static_cast<int>(r.integer(v, key, 1, 10000));
       } else {
         r.unknown(key,
                   "enabled, arms, shots, draws, min_updates, test_limit, overrides, novel, novel_shots, episodes, "
-                  "novel_seeds");
+                  "novel_seeds, unlabelled, ae_epochs");
       }
     }
   }

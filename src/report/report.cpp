@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include "dalenet/analyze.hpp"
 #include "dalenet/error.hpp"
@@ -550,7 +551,9 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
   res["gradient_masking_flags"] = flags;
 
   // ---- few-shot ---------------------------------------------------------------------------
-  EvidenceLine regime_a_line{"regime A", {}};
+  EvidenceLine regime_a_line{"regime A", {}}, regime_c_line{"regime C", {}};
+  std::vector<Difference> fewshot_controls;  // regime C: bio − the unsupervised controls (attribution)
+  std::map<std::string, Table> fewshot_c_tables;
   std::vector<Difference> fewshot_secondary;  // k > kFewShotPrimaryMaxK and regime B: reported, not deciding
   nlohmann::json fewshot_json = nlohmann::json::object();
   std::map<std::string, Table> fewshot_tables;
@@ -607,17 +610,54 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
         if (dd.size() >= 2) {
           const Summary s = summarise(dd);
           fewshot_secondary.push_back({fmt::format("{} novel 5-way {}-shot", dataset_title(d), k), s.mean, s.ci,
-                                   static_cast<double>(s.n) - 1.0});
+                                       static_cast<double>(s.n) - 1.0});
         }
       }
     }
     fewshot_tables[d] = t;
+    if (F.contains("regime_c") && F["regime_c"].is_object()) {
+      Table tc{{"arm", "readout"}, {}};
+      for (int k : cfg.shots) tc.head.push_back(fmt::format("k={}", k));
+      std::vector<std::pair<std::string, std::string>> order;
+      std::map<std::tuple<std::string, std::string, int>, nlohmann::json> C, Pc;
+      for (const auto& r : F["regime_c"].at("summary")) {
+        const std::pair<std::string, std::string> key{r.at("arm"), r.at("readout")};
+        if (std::find(order.begin(), order.end(), key) == order.end()) order.push_back(key);
+        C[{key.first, key.second, r.at("k").get<int>()}] = r.at("accuracy");
+      }
+      for (const auto& r : F["regime_c"].at("paired_vs_bio")) {
+        const std::string arm = r.at("arm"), readout = r.at("readout");
+        const int k = r.at("k").get<int>();
+        Pc[{arm, readout, k}] = r.at("bio_minus");
+        const auto& m = r.at("bio_minus");
+        if (readout != "own" || !m.at("ci95").is_number()) continue;
+        const Difference diff{fmt::format("{} C k={} vs {}", dataset_title(d), k, arm), m.at("mean").get<double>(),
+                              m.at("ci95").get<double>(), m.value("n", 0.0) - 1.0};
+        if (arm == "bp" || arm == "ae_bp") {
+          (k <= kFewShotPrimaryMaxK ? regime_c_line.primary : fewshot_secondary).push_back(diff);
+        } else if ((arm == "rf" || arm == "kmeans" || arm == "pca") && k <= kFewShotPrimaryMaxK) {
+          fewshot_controls.push_back(diff);
+        }
+      }
+      for (const auto& [arm, readout] : order) {
+        std::vector<std::string> row = {arm, readout};
+        for (int k : cfg.shots) row.push_back(cell(C[{arm, readout, k}], false));
+        tc.rows.push_back(row);
+      }
+      for (const char* arm : {"bp", "ae_bp"}) {
+        std::vector<std::string> row = {fmt::format("bio own − {} (paired by draw)", arm), ""};
+        for (int k : cfg.shots) row.push_back(cell(Pc[{arm, "own", k}], true));
+        tc.rows.push_back(row);
+      }
+      fewshot_c_tables[d] = tc;
+    }
     nlohmann::json regime_a = F.at("regime_a");
     for (auto& draw : regime_a["draws"]) draw.erase("seconds");  // measured numbers only
     nlohmann::json regime_b = F.value("regime_b", nlohmann::json());
     if (regime_b.is_object() && regime_b.contains("seeds"))
       for (auto& seed : regime_b["seeds"]) seed.erase("seconds");
-    fewshot_json[d] = {{"regime_a", regime_a}, {"regime_b", regime_b}};
+    fewshot_json[d] = {
+        {"regime_a", regime_a}, {"regime_b", regime_b}, {"regime_c", F.value("regime_c", nlohmann::json())}};
     write_file_atomic(figdir + "/fewshot_" + d + ".dat", dat);
     const std::string plots = band_plots("fewshot_" + d + ".dat", cfg.fewshot_arms);
     plot(figdir, "fewshot_" + d,
@@ -705,9 +745,12 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
     std::string anchor;
   };
   const std::vector<Row> claims = {
-      {combine_verdicts(sparsity_v), "structure"}, {combine_verdicts(lognormal_v), "structure"},
-      {combine_verdicts(dale_v), "structure"},     {robustness_verdict(robust_diffs), "robustness"},
-      {fewshot_verdict({regime_a_line}, {}, fewshot_secondary), "fewshot"}, {representation_verdict(markers), "representations"}};
+      {combine_verdicts(sparsity_v), "structure"},
+      {combine_verdicts(lognormal_v), "structure"},
+      {combine_verdicts(dale_v), "structure"},
+      {robustness_verdict(robust_diffs), "robustness"},
+      {fewshot_verdict({regime_a_line, regime_c_line}, fewshot_controls, fewshot_secondary), "fewshot"},
+      {representation_verdict(markers), "representations"}};
   nlohmann::json claims_json = nlohmann::json::array();
   for (const auto& c : claims) {
     auto j = c.v.to_json();
@@ -807,6 +850,19 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
       doc.sub(dataset_title(d));
       doc.table(fewshot_tables[d]);
       doc.figure("fewshot_" + d, dataset_title(d) + ": few-shot accuracy vs k");
+    }
+    if (!fewshot_c_tables.empty()) {
+      doc.para(fmt::format(
+          "Regime C (docs/EVALUATION.md): each feature arm learned its hidden layer from all training images with "
+          "their labels scrambled; a readout then learned from the k labels of regime A's draws — `own`: the bio "
+          "rule's output rule O1 ({} updates), `prototype`: nearest class mean. `pca`: principal components split "
+          "ON/OFF; `bp`: regime A's runs; `ae_bp`: BP from an autoencoder pre-trained on the unlabelled images "
+          "({} epochs). The verdict's line C compares bio (own readout) with bp and ae_bp at k ≤ {}.",
+          cfg.min_updates, cfg.ae_epochs, kFewShotPrimaryMaxK));
+      for (const auto& [d, tc] : fewshot_c_tables) {
+        doc.sub(dataset_title(d) + ", regime C");
+        doc.table(tc);
+      }
     }
   }
 

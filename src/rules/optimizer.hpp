@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "dalenet/backprop.hpp"
-#include "dalenet/rule.hpp"
 #include "dalenet/error.hpp"
 #include "dalenet/network.hpp"
+#include "dalenet/rule.hpp"
 
 namespace dalenet::rules {
 

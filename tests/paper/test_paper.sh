@@ -22,8 +22,14 @@ reference() {  # an uninterrupted single-process run
   # The job's peak memory is reported (issue 8), from the units' done.json files.
   $PY - "$WORK/ref/results.json" <<'PYEOF'
 import json, sys
-env = json.load(open(sys.argv[1]))["environment"]
+res = json.load(open(sys.argv[1]))
+env = res["environment"]
 assert env["peak_rss_mib"] > 1, env.get("peak_rss_mib")
+# Few-shot regime C ran and is a line of the verdict (issue 33).
+arms = {(r["arm"], r["readout"]) for r in res["fewshot"]["mnist"]["regime_c"]["summary"]}
+assert {("bio", "own"), ("bp", "own"), ("ae_bp", "own"), ("pca", "own"), ("pixels", "prototype")} <= arms, arms
+few = [v for v in res["claims"] if v["claim"].startswith("better (few-shot)")][0]
+assert "regime A (decides)" in few["deciding"] and "regime C (decides)" in few["deciding"], few
 PYEOF
 }
 
