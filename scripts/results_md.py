@@ -776,8 +776,10 @@ if not any(os.path.exists(os.path.join(base, f"fewshot_{d}", "fewshot.json")) fo
                                 "no few-shot results of the current configs were found (runs/fewshot_<data>/)."):
         w(line)
 else:
-    w("The claim's verdict (Holm over every comparison): the report's verdict table at the top of this page "
+    w("The claim's verdict (Holm over the primary comparisons): the report's verdict table at the top of this page "
       "(src/report/verdict.cpp).\n")
+for line in regime_c_section():  # issue 33; absent runs: no section (scripts/fewshot.sh makes them)
+    w(line)
 
 # ---- representations (issue 5): scripts/task_growth.sh
 reps = {}

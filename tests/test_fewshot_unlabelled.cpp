@@ -12,6 +12,7 @@
 #include "dalenet/fewshot.hpp"
 #include "dalenet/rng.hpp"
 #include "dalenet/train.hpp"
+#include "eval/fewshot_internal.hpp"
 #include "helpers.hpp"
 
 using namespace dalenet;
@@ -168,4 +169,52 @@ TEST(Cli, FewShotRegimeCRunsEveryArm) {
   EXPECT_NE(bad.code, 0);
   EXPECT_NE(bad.output.find("fewshot.unlabelled"), std::string::npos) << bad.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "bad/fewshot.json"));
+}
+
+// The regime-A budget rule: the bio rule keeps its plastic epochs per unit of budget and gets a
+// readout phase in which its output rule alone makes at least as many updates as BP makes in
+// all; BP's epochs are raised to the same count. (At k = 1 both have one batch per epoch.)
+TEST(FewShot, BudgetRuleGivesTheBioReadoutAsManyUpdatesAsBp) {
+  const FewShotArm bio{"bio", "train", "", kBio, false};  // 4 epochs, 2 of them readout, batch 50
+  const TrainConfig one = fewshot::arm_config(bio, 10, 100, 1, 1);
+  EXPECT_EQ(one.loop.epochs - one.rule.bio.readout_epochs, 2);  // plastic: the config's 2 epochs
+  EXPECT_EQ(one.rule.bio.readout_epochs, 100);                  // 100 output updates of 1 batch
+  const TrainConfig three = fewshot::arm_config(bio, 10, 300, 3, 1);
+  EXPECT_EQ(three.loop.epochs - three.rule.bio.readout_epochs, 6);
+  EXPECT_EQ(three.rule.bio.readout_epochs, 300);
+  // 1000 examples at batch 50: 20 batches per epoch; the config's 2 readout epochs already make 40,
+  // raised to 5 epochs = 100 updates.
+  EXPECT_EQ(fewshot::arm_config(bio, 1000, 100, 1, 1).rule.bio.readout_epochs, 5);
+  const FewShotArm bp{"bp", "train", "", {"train.batch=128", "train.epochs=10"}, false};
+  EXPECT_EQ(fewshot::arm_config(bp, 10, 100, 1, 1).loop.epochs, 100);
+  EXPECT_EQ(fewshot::arm_config(bp, 1000, 100, 1, 1).loop.epochs, 13);   // 8 batches per epoch
+  EXPECT_EQ(fewshot::arm_config(bp, 10000, 100, 1, 1).loop.epochs, 10);  // the config's own epochs
+}
+
+// Budget selection runs on validation draws from the training images only, picks one of the
+// candidates per arm and k, and regime A then trains every draw at the chosen budget.
+TEST(Cli, FewShotChoosesBudgetsOnValidation) {
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 600, 100);
+  const std::string cfg =
+      "[fewshot]\ndataset = \"" + ds +
+      "\"\nshots = [2]\ndraws = 2\nmin_updates = 10\nnovel = false\nbudgets = [1, 3]\n"
+      "selection_draws = 2\nselection_images = 200\n"
+      "[[arm]]\nname = \"bp\"\nconfig = \"\"\nset = [\"network.hidden=[16]\", \"train.threads=1\"]\n";
+  write_bytes(dir / "fs.toml", std::vector<std::uint8_t>(cfg.begin(), cfg.end()));
+  const CliRun r = run_cli("fewshot --config " + (dir / "fs.toml") + " --out " + (dir / "out"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto res = nlohmann::json::parse(read_bytes(dir / "out/fewshot.json"));
+  const auto& sel = res.at("regime_a").at("budget_selection");
+  ASSERT_EQ(sel.size(), 1u);
+  const int chosen = sel[0].at("chosen").get<int>();
+  EXPECT_TRUE(chosen == 1 || chosen == 3) << sel;
+  EXPECT_EQ(sel[0].at("candidates").size(), 2u);
+  EXPECT_EQ(sel[0].at("validation_images"), 200);
+  for (const auto& row : res["regime_a"]["draws"]) {
+    EXPECT_EQ(row.at("budget"), chosen) << row;
+    EXPECT_GE(row.at("epochs").get<int>(), chosen * 10) << row;  // one batch per epoch: >= budget x 10 updates
+    EXPECT_TRUE(row.contains("train_accuracy"));
+  }
+  EXPECT_NE(r.output.find("[A budget]"), std::string::npos) << r.output;
 }

@@ -34,7 +34,13 @@ struct FewShotOptions {
   std::vector<int> shots = {1, 2, 5, 10, 20, 50, 100};
   int draws = 10;  // stratified draws per k (each its own seed)
   std::uint64_t seed = 1;
-  int min_updates = 100;          // epochs are raised so every run makes at least this many updates
+  int min_updates = 100;  // every trained run makes at least budget x this many updates (docs/EVALUATION.md)
+  // Regime A budgets: candidate multipliers of min_updates (and of the bio rule's plastic epochs);
+  // with more than one, each arm's budget per k is chosen on validation draws from the training
+  // images (selection_draws k-shot sets, scored on selection_images held-out training images).
+  std::vector<int> budgets = {1};
+  int selection_draws = 2;
+  std::size_t selection_images = 5000;
   double holdout_fraction = 0.2;  // early-stopping arms: per class max(1, round(k * f)) held out (k >= 2)
   std::size_t test_limit = 0;     // 0: the full test set
   std::vector<FewShotArm> arms;

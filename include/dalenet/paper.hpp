@@ -41,6 +41,8 @@ struct PaperConfig {
   bool novel = false;
   bool fewshot_unlabelled = false;  // regime C (needs the arms bio and bp)
   int ae_epochs = 5;                // regime C's autoencoder pre-training
+  std::vector<int> budgets = {1};   // regime A budgets (FewShotOptions::budgets)
+  int selection_draws = 2;
   std::vector<int> novel_shots = {1, 5};
   int episodes = 600;
   std::vector<std::uint64_t> novel_seeds = {1, 2, 3};

@@ -115,16 +115,31 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-TrainConfig arm_config(const FewShotArm& arm, std::size_t n_train, int min_updates, std::uint64_t seed) {
+TrainConfig arm_config(const FewShotArm& arm, std::size_t n_train, int updates, int budget, std::uint64_t seed) {
   std::vector<std::string> ov = arm.overrides;
   ov.emplace_back("train.seed=" + std::to_string(seed));
   ov.emplace_back("data.validation=0");
   TrainConfig cfg = load_config(arm.config, ov);
-  // A priori rule: as many epochs as the config says, raised so that the run makes at least
-  // min_updates updates (a k = 1 set is one batch per epoch).
+  // The budget rule (docs/EVALUATION.md, "Regime A budgets"). `updates` = budget x min_updates.
   const auto B = static_cast<std::size_t>(cfg.loop.batch);
   const auto batches = static_cast<std::int64_t>((n_train + B - 1) / B);
-  cfg.loop.epochs = std::max<std::int64_t>(cfg.loop.epochs, (min_updates + batches - 1) / batches);
+  const std::int64_t raised = (updates + batches - 1) / batches;  // epochs that make `updates` updates
+  auto& bio = cfg.rule.bio;
+  const bool phases =
+      cfg.rule.name == "bio" && bio.hidden_plasticity && bio.readout_epochs > 0 && cfg.loop.epochs > bio.readout_epochs;
+  if (phases) {
+    // The bio rule's plastic phase: `budget` times the config's plastic epochs, so each image is
+    // presented as often per unit of budget as in the full-data run, at the config's per-image
+    // rates; then a readout phase long enough for the output rule alone to make `updates` updates
+    // (as many as a gradient arm makes in all).
+    const std::int64_t plastic = budget * (cfg.loop.epochs - bio.readout_epochs);
+    bio.readout_epochs = std::max<std::int64_t>(bio.readout_epochs, raised);
+    cfg.loop.epochs = plastic + bio.readout_epochs;
+  } else {
+    // One phase (gradient rules; the bio rule without hidden plasticity or without a readout
+    // phase): the config's epochs, raised until the run makes `updates` updates.
+    cfg.loop.epochs = std::max<std::int64_t>(cfg.loop.epochs, raised);
+  }
   return cfg;
 }
 
@@ -242,11 +257,17 @@ FewShotOptions load_fewshot_config(const std::string& path) {
         o.unlabelled = *v.value<bool>();
       } else if (leaf == "ae_epochs") {
         o.ae_epochs = static_cast<int>(integer(v, key, 1, 10000));
+      } else if (leaf == "budgets") {
+        o.budgets = ints(v, key);
+      } else if (leaf == "selection_draws") {
+        o.selection_draws = static_cast<int>(integer(v, key, 1, 1000));
+      } else if (leaf == "selection_images") {
+        o.selection_images = static_cast<std::size_t>(integer(v, key, 10, 1000000));
       } else {
         throw ConfigError(where(key) +
                           ": unknown key (known: dataset, shots, draws, seed, min_updates, holdout_fraction, "
                           "test_limit, novel, novel_shots, episodes, queries_per_class, novel_seeds, unlabelled, "
-                          "ae_epochs)");
+                          "ae_epochs, budgets, selection_draws, selection_images)");
       }
     }
   }
@@ -297,7 +318,8 @@ std::uint64_t fewshot::draw_seed(const FewShotOptions& opt, int k, int d) {
 }
 
 nlohmann::json fewshot::train_on_support(const FewShotArm& arm, const Dataset& support, const Dataset& test,
-                                         const FewShotOptions& opt, std::uint64_t seed, const Projection* first) {
+                                         const FewShotOptions& opt, std::uint64_t seed, const Projection* first,
+                                         int budget) {
   nlohmann::json row;
   Dataset tr = support, val;
   const int k = static_cast<int>(support.size()) / std::max(1, support.num_classes);
@@ -313,7 +335,7 @@ nlohmann::json fewshot::train_on_support(const FewShotArm& arm, const Dataset& s
     val = subset(support, hold, support.name + "/holdout");
     tr = subset(support, keep, support.name + "/fit");
   }
-  const TrainConfig cfg = arm_config(arm, tr.size(), opt.min_updates, seed);
+  const TrainConfig cfg = arm_config(arm, tr.size(), budget * opt.min_updates, budget, seed);
   TrainOptions to;
   to.train_data = &tr;
   to.test_data = &test;
@@ -325,15 +347,90 @@ nlohmann::json fewshot::train_on_support(const FewShotArm& arm, const Dataset& s
   const TrainOutcome r = train(cfg, to);
   row["accuracy"] = r.results["metrics"]["test"]["accuracy"];
   row["epochs"] = cfg.loop.epochs;
+  row["budget"] = budget;
+  // Diagnostics: the fit of the k-shot set itself, and for the bio rule's machinery the
+  // prototype probe on its hidden layer (what the readout could get from the code).
+  row["train_accuracy"] = evaluate(r.model.net, tr).accuracy;
+  if (cfg.rule.name == "bio") {
+    row["readout_epochs"] = cfg.rule.bio.readout_epochs;
+    Eigen::MatrixXf means;
+    std::vector<std::uint8_t> mean_labels;
+    class_means(hidden_features(r.model.net, tr), tr.labels, means, mean_labels);
+    row["prototype_accuracy"] =
+        accuracy_of(nearest(hidden_features(r.model.net, test), means, mean_labels), test.labels);
+  }
   if (r.results.contains("best_epoch")) row["best_epoch"] = r.results["best_epoch"];
   return row;
 }
 
 namespace {
 
-// Regime A: every arm on the k-shot draws from the training set, evaluated on `test`.
+// Budget selection (docs/EVALUATION.md, "Regime A budgets"): for each trained arm and k, every
+// candidate budget is trained on `selection_draws` k-shot sets drawn from the training images
+// outside a held-out validation split, and scored on that split; the best mean wins (ties: the
+// smaller budget). The test set is never seen. Units "S-<arm>-k<k>".
+nlohmann::json select_budgets(const FewShotOptions& opt, const Dataset& train_all, const UnitStore& store,
+                              const std::function<void(const std::string&)>& say) {
+  nlohmann::json out = nlohmann::json::array();
+  if (opt.budgets.size() < 2) return out;
+  const TrainValSplit split =
+      split_validation(train_all, std::min(opt.selection_images, train_all.size() / 2), opt.seed ^ 0x5E1EC7ULL);
+  std::vector<int> classes(static_cast<std::size_t>(train_all.num_classes));
+  std::iota(classes.begin(), classes.end(), 0);
+  for (const auto& arm : opt.arms) {
+    if (arm.kind != "train") continue;
+    for (const int k : opt.shots) {
+      const std::string unit = fmt::format("S-{}-k{}", arm.name, k);
+      nlohmann::json row;
+      if (!store.has(unit, row)) {
+        const auto tu = Clock::now();
+        nlohmann::json scores = nlohmann::json::array();
+        int best = opt.budgets.front();
+        double best_score = -1.0;
+        for (const int b : opt.budgets) {
+          std::vector<double> acc;
+          for (int v = 0; v < opt.selection_draws; ++v) {
+            const std::uint64_t seed = draw_seed(opt, k, v) ^ 0x5E1EC7ULL;
+            const auto idx = sample_per_class(split.train, classes, static_cast<std::size_t>(k), seed);
+            const Dataset support = subset(split.train, idx, fmt::format("{}:selection/k{}-v{}", opt.dataset, k, v));
+            acc.push_back(train_on_support(arm, support, split.validation, opt, seed, nullptr, b)["accuracy"]);
+          }
+          const double mean = std::accumulate(acc.begin(), acc.end(), 0.0) / static_cast<double>(acc.size());
+          scores.push_back({{"budget", b}, {"validation_accuracy", mean}, {"draws", acc}});
+          if (mean > best_score) {
+            best_score = mean;
+            best = b;
+          }
+        }
+        row = {{"arm", arm.name},
+               {"k", k},
+               {"chosen", best},
+               {"candidates", scores},
+               {"validation_images", split.validation.size()},
+               {"seconds", seconds_since(tu)}};
+        store.put(unit, row);
+      }
+      std::string scored;
+      for (const auto& c : row["candidates"])
+        scored += fmt::format(" {}: {:.2f}%", c["budget"].get<int>(), 100.0 * c["validation_accuracy"].get<double>());
+      say(fmt::format("[A budget] {:<10} k={:<4} chose {} (validation accuracy by budget:{})", arm.name, k,
+                      row["chosen"].get<int>(), scored));
+      out.push_back(row);
+    }
+  }
+  return out;
+}
+
+// Regime A: every arm on the k-shot draws from the training set, evaluated on `test`, at the
+// budget chosen on validation (or the single budget of fewshot.budgets).
 nlohmann::json run_regime_a(const FewShotOptions& opt, const Dataset& train_all, const Dataset& test,
-                            const UnitStore& store, const std::function<void(const std::string&)>& say) {
+                            const UnitStore& store, const std::function<void(const std::string&)>& say,
+                            const nlohmann::json& selection) {
+  auto chosen_budget = [&](const FewShotArm& arm, int k) {
+    for (const auto& r : selection)
+      if (r["arm"] == arm.name && r["k"] == k) return r["chosen"].get<int>();
+    return opt.budgets.front();
+  };
   std::vector<int> all_classes(static_cast<std::size_t>(train_all.num_classes));
   std::iota(all_classes.begin(), all_classes.end(), 0);
   nlohmann::json rows = nlohmann::json::array();
@@ -354,7 +451,7 @@ nlohmann::json run_regime_a(const FewShotOptions& opt, const Dataset& train_all,
             const auto pred = arm.kind == "ncm" ? nearest_class_mean(support, test) : nearest_neighbour(support, test);
             row["accuracy"] = accuracy_of(pred, test.labels);
           } else {
-            row = train_on_support(arm, support, test, opt, seed, nullptr);
+            row = train_on_support(arm, support, test, opt, seed, nullptr, chosen_budget(arm, k));
           }
           row.update({{"regime", "A"}, {"arm", arm.name}, {"k", k}, {"draw", d}, {"draw_seed", seed}});
           row["seconds"] = seconds_since(tu);
@@ -470,9 +567,17 @@ nlohmann::json summarise_regime_a(const FewShotOptions& opt, const nlohmann::jso
   for (const auto& r : rows) by[{r["arm"].get<std::string>(), r["k"].get<int>()}][r["draw"].get<int>()] = r["accuracy"];
   for (const auto& arm : opt.arms)
     for (const int k : opt.shots) {
-      std::vector<double> v;
+      std::vector<double> v, fit, probe;
       for (const auto& [d, a] : by[{arm.name, k}]) v.push_back(a);
-      summary.push_back({{"arm", arm.name}, {"k", k}, {"accuracy", summarise(v)}});
+      for (const auto& r : rows) {
+        if (r["arm"] != arm.name || r["k"] != k) continue;
+        if (r.contains("train_accuracy")) fit.push_back(r["train_accuracy"].get<double>());
+        if (r.contains("prototype_accuracy")) probe.push_back(r["prototype_accuracy"].get<double>());
+      }
+      nlohmann::json row = {{"arm", arm.name}, {"k", k}, {"accuracy", summarise(v)}};
+      if (!fit.empty()) row["train_accuracy"] = summarise(fit);  // diagnostics: the k-shot set's own fit
+      if (!probe.empty()) row["prototype_accuracy"] = summarise(probe);
+      summary.push_back(row);
     }
   // Paired differences of every arm against "bp" (same draws), if both ran.
   nlohmann::json paired = nlohmann::json::array();
@@ -531,7 +636,8 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
     if (opt.progress) opt.progress(s);
   };
 
-  const nlohmann::json rows = run_regime_a(opt, train_all, test, store, say);
+  const nlohmann::json selection = select_budgets(opt, train_all, store, say);
+  const nlohmann::json rows = run_regime_a(opt, train_all, test, store, say, selection);
   const nlohmann::json novel_rows =
       opt.novel ? run_regime_b(opt, train_all, test, store, say) : nlohmann::json::array();
   nlohmann::json regime_c;  // null without fewshot.unlabelled
@@ -559,9 +665,17 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
             {"queries_per_class", opt.queries_per_class},
             {"novel_seeds", opt.novel_seeds},
             {"unlabelled", opt.unlabelled},
+            {"budgets", opt.budgets},
+            {"selection_draws", opt.selection_draws},
+            {"selection_images", opt.selection_images},
             {"ae_epochs", opt.ae_epochs}}},
           {"arms", arms},
-          {"regime_a", summarise_regime_a(opt, rows)},
+          {"regime_a",
+           [&] {
+             nlohmann::json a = summarise_regime_a(opt, rows);
+             a["budget_selection"] = selection;
+             return a;
+           }()},
           {"regime_b", summarise_regime_b(opt, novel_rows)},
           {"regime_c", regime_c}};
 }

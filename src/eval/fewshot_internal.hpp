@@ -51,9 +51,10 @@ struct UnitStore {
   }
 };
 
-// An arm's training config for a k-shot set of n_train examples: the config's epochs, raised so
-// that the run makes at least min_updates updates.
-TrainConfig arm_config(const FewShotArm& arm, std::size_t n_train, int min_updates, std::uint64_t seed);
+// An arm's training config for a k-shot set of n_train examples under the budget rule of
+// docs/EVALUATION.md ("Regime A budgets"): at least `updates` updates (for the bio rule: of the
+// output rule alone, in its readout phase), and `budget` times the config's plastic epochs.
+TrainConfig arm_config(const FewShotArm& arm, std::size_t n_train, int updates, int budget, std::uint64_t seed);
 // {"mean", "ci95" (null for one value), "n"}: Student-t 95 % CI.
 nlohmann::json summarise(const std::vector<double>& v);
 // The key of a regime-B seed row that holds readout "prototype" ("k5") or "own" ("own_k5").
@@ -61,9 +62,10 @@ std::string readout_key(std::string_view readout, int k);
 
 // One trained arm on a k-shot set: train() on `support` (with early stopping when the arm asks),
 // test accuracy on `test`; `first`, when set, replaces the first projection (ae_bp). Returns
-// {"accuracy", "epochs", ["best_epoch"]}.
+// {"accuracy", "epochs", "budget", "train_accuracy", ["best_epoch"], and for bio-rule arms
+// "readout_epochs", "prototype_accuracy" (nearest class mean on the hidden layer)}.
 nlohmann::json train_on_support(const FewShotArm& arm, const Dataset& support, const Dataset& test,
-                                const FewShotOptions& opt, std::uint64_t seed, const Projection* first);
+                                const FewShotOptions& opt, std::uint64_t seed, const Projection* first, int budget);
 
 // Regime C (docs/EVALUATION.md): rows per arm, readout, k and draw, on the draws of regime A
 // (`draw_seeds[(k, d)]`); `regime_a_rows` supplies the bp arm. Returns {"draws", "summary",

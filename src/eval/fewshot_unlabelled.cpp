@@ -184,6 +184,11 @@ nlohmann::json fewshot::run_regime_c(const FewShotOptions& opt, const Dataset& t
                       {"k", r.at("k")},
                       {"draw", r.at("draw")},
                       {"accuracy", r.at("accuracy")}});
+  auto bp_budget = [&](int k) {  // ae_bp trains with the budget regime A's bp got at this k
+    for (const auto& r : regime_a_rows)
+      if (r.at("arm") == "bp" && r.at("k") == k) return r.value("budget", 1);
+    return 1;
+  };
   const std::size_t total = opt.shots.size() * static_cast<std::size_t>(opt.draws);
   std::size_t done = 0;
   double unit_seconds = 0.0;  // the units' own time, without learning the features (done once)
@@ -216,7 +221,8 @@ nlohmann::json fewshot::run_regime_c(const FewShotOptions& opt, const Dataset& t
                           {"readout", "prototype"},
                           {"accuracy", accuracy_of(nearest(f.test, means, mean_labels), test.labels)}});
         }
-        const nlohmann::json r = train_on_support(bp, support, test, opt, seed, &ae->net.projections.front());
+        const nlohmann::json r =
+            train_on_support(bp, support, test, opt, seed, &ae->net.projections.front(), bp_budget(k));
         unit.push_back({{"arm", "ae_bp"}, {"readout", "own"}, {"accuracy", r.at("accuracy")}});
         store.put(name, unit);
         unit_seconds += seconds_since(tu);

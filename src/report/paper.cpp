@@ -225,6 +225,8 @@ void run_fewshot_unit(const PaperConfig& cfg, const PaperUnit& u, const std::str
   o.novel_seeds = cfg.novel_seeds;
   o.unlabelled = cfg.fewshot_unlabelled;
   o.ae_epochs = cfg.ae_epochs;
+  o.budgets = cfg.budgets;
+  o.selection_draws = cfg.selection_draws;
   o.out_dir = dir + "/draws";  // run_fewshot's own finer-grained resumable units
   for (const auto& name : cfg.fewshot_arms) {
     FewShotArm arm;
@@ -478,10 +480,14 @@ PaperConfig load_paper_config(const std::string& path) {
         c.fewshot_unlabelled = r.boolean(v, key);
       } else if (leaf == "ae_epochs") {
         c.ae_epochs = static_cast<int>(r.integer(v, key, 1, 10000));
+      } else if (leaf == "budgets") {
+        c.budgets = to_vector_of<int>(r.integers(v, key, 1, 1000));
+      } else if (leaf == "selection_draws") {
+        c.selection_draws = static_cast<int>(r.integer(v, key, 1, 1000));
       } else {
         r.unknown(key,
                   "enabled, arms, shots, draws, min_updates, test_limit, overrides, novel, novel_shots, episodes, "
-                  "novel_seeds, unlabelled, ae_epochs");
+                  "novel_seeds, unlabelled, ae_epochs, budgets, selection_draws");
       }
     }
   }

@@ -585,6 +585,19 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
       dat += "\n\n";
       t.rows.push_back(row);
     }
+    std::map<int, nlohmann::json> probe, fit;  // diagnostics of the bio arm
+    for (const auto& r : F.at("regime_a").at("summary"))
+      if (r.at("arm") == "bio") {
+        probe[r.at("k").get<int>()] = r.value("prototype_accuracy", nlohmann::json());
+        fit[r.at("k").get<int>()] = r.value("train_accuracy", nlohmann::json());
+      }
+    std::vector<std::string> prow = {"bio hidden layer, prototype probe"}, frow = {"bio on its own k-shot set"};
+    for (int k : cfg.shots) {
+      prow.push_back(cell(probe[k], false));
+      frow.push_back(cell(fit[k], false));
+    }
+    t.rows.push_back(prow);
+    t.rows.push_back(frow);
     std::vector<std::string> drow = {"bio − bp (paired by draw)"};
     for (int k : cfg.shots) {
       const auto& p = P[{"bio", k}];
@@ -843,9 +856,15 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
     doc.heading("Few-shot generalisation", "fewshot");
     doc.para(
         fmt::format("`dalenet fewshot` regime A: k training examples per class ({} stratified draws per k, the "
-                    "same draws for every arm), full-data hyperparameters with at least {} updates, evaluated on "
-                    "the {} test set. Test accuracy %, mean ± 95 % CI over draws.",
-                    cfg.draws, cfg.min_updates, cfg.fewshot_test_limit ? "first part of the" : "full"));
+                    "same draws for every arm), full-data hyperparameters; each arm's training budget per k "
+                    "(b × {} updates, the bio rule's plastic epochs × b; b in [{}]) {}, evaluated on the {} test "
+                    "set. Test accuracy %, mean ± 95 % CI over draws.",
+                    cfg.draws, cfg.min_updates, fmt::join(cfg.budgets, ", "),
+                    cfg.budgets.size() > 1 ? fmt::format("chosen on {} validation draws from the training images "
+                                                         "(docs/EVALUATION.md)",
+                                                         cfg.selection_draws)
+                                           : std::string("fixed"),
+                    cfg.fewshot_test_limit ? "first part of the" : "full"));
     for (const auto& d : cfg.datasets) {
       doc.sub(dataset_title(d));
       doc.table(fewshot_tables[d]);
