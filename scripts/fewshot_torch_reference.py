@@ -11,18 +11,13 @@ test set. With --compare FEWSHOT_JSON it prints dalenet's bp (regime A) beside i
   /usr/bin/python3 scripts/fewshot_torch_reference.py --dataset mnist --shots 1 10 100 --draws 10 \\
       --compare runs/fewshot_unlabelled_mnist/fewshot.json
 """
-import argparse, gzip, json, math, os, statistics, sys
+import argparse, json, math, os, statistics, sys
 
 import numpy as np
 import torch
 
-
-def idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        d = f.read()
-    dims = [int.from_bytes(d[4 + 4 * i:8 + 4 * i], "big") for i in range(d[3])]
-    return np.frombuffer(d, np.uint8, offset=4 + 4 * d[3]).reshape(dims)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+from torch_workloads import idx  # noqa: E402  (the IDX reader of the benchmark's PyTorch side)
 
 
 def load(data, dataset, split):

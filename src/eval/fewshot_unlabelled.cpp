@@ -207,16 +207,20 @@ nlohmann::json fewshot::run_regime_c(const FewShotOptions& opt, const Dataset& t
         }
         if (!ae) ae = pretrain_for(bp, opt, train_all, say);
         const auto tu = Clock::now();
+        // The readout makes as many updates as BP makes at this k (its budget, chosen on validation).
+        const int readout_updates = bp_budget(k) * opt.min_updates;
         unit = nlohmann::json::array();
         for (const auto& f : *features) {
           const Eigen::MatrixXf S = f.features(support);
           const LocalReadout own =
-              train_bio_readout(S, support.labels, train_all.num_classes, eta, opt.min_updates, seed ^ 0x0DEULL);
+              train_bio_readout(S, support.labels, train_all.num_classes, eta, readout_updates, seed ^ 0x0DEULL);
           Eigen::MatrixXf means;
           std::vector<std::uint8_t> mean_labels;
           class_means(S, support.labels, means, mean_labels);
-          unit.push_back(
-              {{"arm", f.name}, {"readout", "own"}, {"accuracy", accuracy_of(own.predict(f.test), test.labels)}});
+          unit.push_back({{"arm", f.name},
+                          {"readout", "own"},
+                          {"updates", readout_updates},
+                          {"accuracy", accuracy_of(own.predict(f.test), test.labels)}});
           unit.push_back({{"arm", f.name},
                           {"readout", "prototype"},
                           {"accuracy", accuracy_of(nearest(f.test, means, mean_labels), test.labels)}});

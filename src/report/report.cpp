@@ -874,10 +874,11 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
       doc.para(fmt::format(
           "Regime C (docs/EVALUATION.md): each feature arm learned its hidden layer from all training images with "
           "their labels scrambled; a readout then learned from the k labels of regime A's draws — `own`: the bio "
-          "rule's output rule O1 ({} updates), `prototype`: nearest class mean. `pca`: principal components split "
+          "rule's output rule O1 (as many updates as bp makes at that k), `prototype`: nearest class mean. `pca`: "
+          "principal components split "
           "ON/OFF; `bp`: regime A's runs; `ae_bp`: BP from an autoencoder pre-trained on the unlabelled images "
           "({} epochs). The verdict's line C compares bio (own readout) with bp and ae_bp at k ≤ {}.",
-          cfg.min_updates, cfg.ae_epochs, kFewShotPrimaryMaxK));
+          cfg.ae_epochs, kFewShotPrimaryMaxK));
       for (const auto& [d, tc] : fewshot_c_tables) {
         doc.sub(dataset_title(d) + ", regime C");
         doc.table(tc);
