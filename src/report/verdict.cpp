@@ -279,13 +279,13 @@ ClaimVerdict fewshot_verdict(const std::vector<EvidenceLine>& lines, const std::
   v.deciding = join(parts, ". ") + fmt::format(" (k ≤ {}; Holm over {} comparisons, family-wise α = {})",
                                                kFewShotPrimaryMaxK, family.size(), kFamilyAlpha);
   if (!controls.empty())
-    v.deciding +=
-        ". Attribution, regime C against the unsupervised controls (Holm over " + std::to_string(controls.size()) +
-        "): " + [&] {
-          const Tally t = tally(controls, holm_signs(controls), 0);
-          return t.text("the controls") + (t.supports() ? " — the rule beats the controls that share all but it"
-                                                        : " — a win over BP is not the rule's alone");
-        }();
+    v.deciding += ". Attribution, regime C against the unsupervised controls (Holm over " +
+                  std::to_string(controls.size()) + "): " + [&] {
+                    const Tally t = tally(controls, holm_signs(controls), 0);
+                    return t.text("the controls") +
+                           (t.supports() ? " — the rule beats the controls that share all but it"
+                                         : " — the rule does not beat the controls that share all but it");
+                  }();
   if (!secondary.empty())
     v.deciding += ". Secondary, not deciding (larger k, regime B; Holm over " + std::to_string(secondary.size()) +
                   "): " + tally(secondary, holm_signs(secondary), 0).text("BP");
