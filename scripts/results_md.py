@@ -348,7 +348,8 @@ def regime_c_section():
                            "regime_a": F["regime_a"], "arms": [{"name": a} for a in cfg["arms"]], "quick": True}
     if not docs:
         return []
-    lines = ["<!-- regime_c: generated from runs/fewshot_unlabelled_<data>/fewshot.json; do not edit -->",
+    docs = {d: docs[d] for d in ("mnist", "fashion") if d in docs}
+    lines = ["<!-- regime_c: generated from runs/fewshot_unlabelled_<data>/fewshot.json, else runs/paper-quick/results.json; do not edit -->",
              "## Few-shot regime C: unlabelled images, k labels (issue 33)\n",
              "Each feature arm learned its hidden layer from all 60 000 training images with their labels "
              "scrambled (plastic phase only; `rf`: its random layer; `pca`: principal components, ON/OFF); a "
@@ -398,6 +399,14 @@ def regime_c_section():
         lines.append(f"Regime A of the same run (bio − bp, paired): " + ", ".join(
             f"k={r['k']}: {cell(r['difference'], sign=True)}" for r in F["regime_a"]["paired_vs_bp"]
             if r["arm"] == "bio") + ".\n")
+        bio = {r["k"]: r for r in F["regime_a"]["summary"] if r["arm"] == "bio"}
+        if bio and "prototype_accuracy" in next(iter(bio.values())):
+            lines.append("Regime A diagnostics of the bio arm, by k (" + ", ".join(str(k) for k in shots) + "): test "
+                         + " / ".join(cell(bio[k]["accuracy"]) for k in shots if k in bio) + "; pixel NCM "
+                         + " / ".join(cell(A.get(("ncm", k))) for k in shots) + "; prototype probe on its trained "
+                         "hidden layer " + " / ".join(cell(bio[k].get("prototype_accuracy")) for k in shots if k in bio)
+                         + "; fit of its own k-shot set " +
+                         " / ".join(cell(bio[k].get("train_accuracy")) for k in shots if k in bio) + ".\n")
         arms = [a["name"] for a in F["arms"]]
         lines += stamp([("experiments/paper_quick.toml" if F.get("quick") else f"experiments/fewshot_unlabelled_{d}.toml")] +
                        [f"experiments/{a}_{d}.toml" for a in arms if os.path.exists(os.path.join(ROOT, f"experiments/{a}_{d}.toml"))])
