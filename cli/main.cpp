@@ -21,6 +21,7 @@
 #include "dalenet/fewshot.hpp"
 #include "dalenet/io.hpp"
 #include "dalenet/paper.hpp"
+#include "dalenet/plugin.hpp"
 #include "dalenet/represent.hpp"
 #include "dalenet/threads.hpp"
 #include "dalenet/train.hpp"
@@ -457,7 +458,10 @@ int main(int argc, char** argv) {
   paper_cmd->add_flag("--quiet,-q", quiet, "No progress output");
 
   // rules
-  auto* rules_cmd = app.add_subcommand("rules", "List the learning rules (config key train.rule)");
+  auto* rules_cmd = app.add_subcommand("rules", "List the learning rules (config key train.rule) and their parameters");
+  std::vector<std::string> rule_plugins;
+  rules_cmd->add_option("--plugin", rule_plugins,
+                        "Load this rule plugin first (repeatable; what train.plugins does in a config)");
 
   try {
     app.parse(argc, argv);
@@ -577,7 +581,12 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*rules_cmd) {
-      for (const auto& r : rule_registry()) std::cout << fmt::format("{:8} {}\n", r.name, r.description);
+      for (const auto& p : rule_plugins) load_plugin(p, "--plugin");
+      for (const auto& r : rule_registry()) {
+        std::cout << fmt::format("{:8} {}\n", r.name, r.description);
+        for (const auto& p : r.params)
+          std::cout << fmt::format("         rule_params.{} = {}: {}\n", p.key, p.default_value.dump(), p.doc);
+      }
       return 0;
     }
   } catch (const ConfigError& e) {

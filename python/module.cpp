@@ -20,6 +20,7 @@
 #include "dalenet/fewshot.hpp"
 #include "dalenet/io.hpp"
 #include "dalenet/paper.hpp"
+#include "dalenet/plugin.hpp"
 #include "dalenet/represent.hpp"
 #include "dalenet/threads.hpp"
 #include "dalenet/train.hpp"
@@ -104,6 +105,14 @@ PYBIND11_MODULE(_core, m) {
   static py::exception<InputError> input_error(m, "InputError", error.ptr());
   static py::exception<DivergenceError> divergence_error(m, "DivergenceError", error.ptr());
   static py::exception<IoError> io_error(m, "IoError", error.ptr());
+  // help() text: what raises each (the CLI's exit codes in brackets).
+  error.attr("__doc__") = "Base class of every dalenet error (a RuntimeError); the message is the CLI's";
+  data_error.attr("__doc__") = "A data set is missing, corrupt or fails its SHA-256 (CLI exit 1)";
+  config_error.attr("__doc__") = "A config key, value, file or plugin is wrong; the message names it (CLI exit 2)";
+  model_error.attr("__doc__") = "A model file is corrupt or inconsistent; the message names the file (CLI exit 1)";
+  input_error.attr("__doc__") = "An input array has the wrong shape, a label is out of range or a value is not finite";
+  divergence_error.attr("__doc__") = "Training diverged (NaN or Inf); the last good model was kept (CLI exit 3)";
+  io_error.attr("__doc__") = "A file could not be read or written (CLI exit 1)";
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -143,6 +152,27 @@ PYBIND11_MODULE(_core, m) {
           "Write the model file atomically");
 
   m.def("load_model", &load_model, py::arg("path"), "Load and validate a model file");
+  m.def(
+      "load_plugin", [](const std::string& path) { load_plugin(path, "load_plugin"); }, py::arg("path"),
+      "Load a rule plugin (a shared object built against this dalenet with DALENET_PLUGIN; docs/INSTALL.md) "
+      "and register its rules; loading the same file again does nothing. Raises ConfigError naming the file. "
+      "A config's train.plugins does the same.");
+  m.def(
+      "rules",
+      [] {
+        py::list out;
+        for (const auto& r : rule_registry()) {
+          py::list params;
+          for (const auto& p : r.params)
+            params.append(py::dict(py::arg("key") = p.key, py::arg("doc") = p.doc,
+                                   py::arg("default") = to_python(p.default_value)));
+          out.append(py::dict(py::arg("name") = r.name, py::arg("description") = r.description,
+                              py::arg("params") = params));
+        }
+        return out;
+      },
+      "The learning rules (config key train.rule), built-in then plugins: dicts of name, description and "
+      "params (the rule's [rule_params] keys with doc and default), as `dalenet rules`");
 
   m.def(
       "predict",

@@ -15,7 +15,7 @@ pkgs=(
   openmpi-bin libopenmpi-dev
   dataset-fashion-mnist
   clang-format clang-tidy clang libclang-rt-14-dev
-  pybind11-dev python3-dev python3-numpy python3-matplotlib
+  pybind11-dev python3-dev python3-numpy python3-matplotlib python3-tqdm dpkg-dev file
   libboost-math-dev
 )
 for arg in "$@"; do

@@ -3,14 +3,15 @@
 // the network; the training loop (train.hpp) owns data, epochs, checkpoints and progress.
 //
 // Gradient rules (bp, bp_sign, eg) receive exact gradients from backprop.hpp. Local rules
-// (docs/RULE.md, issue 3) will be given per-projection views that expose only presynaptic
-// activity, postsynaptic state and the synapse itself, so that non-local information is
-// unreachable by construction.
+// (docs/RULE.md) update each projection from presynaptic activity, postsynaptic state and the
+// synapse itself (LocalPlasticity, local.hpp).
 //
-// Adding a rule: one new file in src/rules/ implementing LearningRule, one line in
-// src/rules/registry.cpp, and its tests.
+// Adding a rule in the tree: one new file in src/rules/ implementing LearningRule, one line in
+// src/rules/registry.cpp, and its tests. Outside the tree: a plugin (plugin.hpp,
+// examples/custom_rule/) that calls register_rule().
 #include <Eigen/Core>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
@@ -101,6 +102,13 @@ struct RuleConfig {
   std::string name = "bp";  // see rule_registry()
   OptimizerConfig optim;
   BioConfig bio;
+  // Section [rule_params]: the keys a rule declares in RuleInfo::params (plugin rules; the
+  // built-in rules take theirs from [train] and [bio]). After loading, every declared key is
+  // present, defaults filled in, each of its default's type.
+  nlohmann::json params = nlohmann::json::object();
+  // train.plugins: shared objects loaded before the rule is looked up (plugin.hpp); absolute
+  // paths once loaded.
+  std::vector<std::string> plugins;
 };
 
 struct BatchStats {
@@ -146,13 +154,24 @@ class LearningRule {
   double lr_scale_ = 1.0;
 };
 
+// One key of a rule's [rule_params] section. The default's JSON type (number, boolean or string)
+// is the key's type.
+struct RuleParam {
+  std::string key;
+  std::string doc;
+  nlohmann::json default_value;
+};
+
 struct RuleInfo {
   std::string name;
   std::string description;
-  SignInit default_sign_init;  // what network.sign_init = "auto" resolves to
+  SignInit default_sign_init = SignInit::free;  // what network.sign_init = "auto" resolves to
   std::function<std::unique_ptr<LearningRule>(const RuleConfig&)> make;
+  std::vector<RuleParam> params = {};  // its keys in [rule_params] (none for the built-in rules)
 };
-const std::vector<RuleInfo>& rule_registry();
+// The built-in rules, then those registered by plugins (register_rule, plugin.hpp), in order.
+// A deque: registering a rule leaves references to the others valid.
+const std::deque<RuleInfo>& rule_registry();
 
 // The bio rule's own output plasticity (O1, docs/RULE.md) on fixed features: a readout of
 // `classes` output neurons with weights drawn U(init_low, init_high) (the rule's initialisation)

@@ -6,11 +6,12 @@ files, and a PyTorch rebuild of a model's inference function (docs/PYTHON.md).
 """
 import json
 import struct
+import sys
 
 from ._core import (  # noqa: F401  (re-exported API)
     ConfigError, DataError, DivergenceError, Error, InputError, IoError, Model, ModelFileError,
     __version__, analyze, attack, attack_job, default_eps_grid, fewshot, input_gradient, load_dataset,
-    load_model, paper, pgd, predict, represent, set_threads)
+    load_model, load_plugin, paper, pgd, predict, represent, rules, set_threads)
 from . import _core
 
 
@@ -37,10 +38,42 @@ def overrides_from_dict(settings):
     return out
 
 
-def train(config="", settings=None, out="", data_dir="", overwrite=False, progress=None):
+def _epoch_bar(kind):
+    """An epoch callback drawing a tqdm bar (Debian's python3-tqdm), or None. kind "tqdm": always
+    (ImportError without tqdm); "auto": when tqdm is installed and stderr is a terminal."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        if kind == "tqdm":
+            raise
+        return None
+    if kind == "auto" and not sys.stderr.isatty():
+        return None
+    bar = None
+
+    def update(e):
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=e["epochs"], unit="epoch", desc="dalenet train")
+        bar.update(1)
+        bar.set_postfix(loss=f"{e['train_loss']:.4f}", val_accuracy=f"{e['val_accuracy']:.4f}")
+        if e["epoch"] == e["epochs"]:
+            bar.close()
+    return update
+
+
+def train(config="", settings=None, out="", data_dir="", overwrite=False, progress="auto"):
     """Trains like `dalenet train`: `config` is a TOML file (or "" for defaults), `settings` a
     dict of overrides ({"train": {"epochs": 2}} or {"train.epochs": 2}); returns (Model, results
-    dict). Unknown keys raise dalenet.ConfigError with the CLI's message."""
+    dict). Unknown keys raise dalenet.ConfigError with the CLI's message.
+
+    progress: a callable, given a dict per epoch (epoch, epochs, train_loss, train_accuracy,
+    val_loss, val_accuracy, elapsed_s); "tqdm" for a tqdm bar; "auto" (default) for a tqdm bar
+    when tqdm is installed and stderr is a terminal; None for nothing."""
+    if isinstance(progress, str):
+        if progress not in ("auto", "tqdm"):
+            raise ValueError(f"progress: expected a callable, 'auto', 'tqdm' or None, got {progress!r}")
+        progress = _epoch_bar(progress)
     return _core.train(config, overrides_from_dict(settings), out, data_dir, overwrite, progress)
 
 

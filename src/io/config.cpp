@@ -1,8 +1,11 @@
 #include "dalenet/config.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <type_traits>
@@ -10,6 +13,7 @@
 #include <toml++/toml.h>
 
 #include "dalenet/error.hpp"
+#include "dalenet/plugin.hpp"
 
 namespace dalenet {
 namespace {
@@ -200,7 +204,7 @@ const std::map<std::string, KeyDef>& schema() {
                                  [](auto& c) -> auto& { return c.network.init_sigma; }, 0.0, 10.0, true)},
       // [train]
       {"train.rule",
-       {"bp | bp_sign | eg | bio",
+       {"bp | bp_sign | eg | bio, or a rule registered by one of train.plugins (`dalenet rules`)",
         [](TrainConfig& c, const toml::node& n, const std::string& w) {
           c.rule.name = get_string(n, w);
           try {
@@ -210,6 +214,24 @@ const std::map<std::string, KeyDef>& schema() {
           }
         },
         [](const TrainConfig& c, toml::table& t, const std::string& leaf) { t.insert_or_assign(leaf, c.rule.name); }}},
+      {"train.plugins",
+       {"rule plugins to load before train.rule is looked up, e.g. [\"build/liboja_rule.so\"]: shared objects built "
+        "against this dalenet (docs/INSTALL.md); relative paths are taken from the config file's folder",
+        [](TrainConfig& c, const toml::node& n, const std::string& w) {
+          const auto* arr = n.as_array();
+          if (arr == nullptr) fail(w, "expected an array of paths, e.g. [\"liboja_rule.so\"]");
+          c.rule.plugins.clear();
+          for (std::size_t i = 0; i < arr->size(); ++i)
+            c.rule.plugins.push_back(get_string(*arr->get(i), w.substr(0, w.size() - 1) + "[" + std::to_string(i) + "]'"));
+        },
+        [](const TrainConfig& c, toml::table& t, const std::string& leaf) {
+          // Written only when set, so that the resolved configuration of a run without plugins
+          // (and every hash and model file made from it) is what it was before the key existed.
+          if (c.rule.plugins.empty()) return;
+          toml::array a;
+          for (const auto& p : c.rule.plugins) a.push_back(p);
+          t.insert_or_assign(leaf, a);
+        }}},
       {"train.optimizer", string_key("auto | sgd | adam (auto: adam for bp/bp_sign, sgd for eg)",
                                      [](auto& c) -> auto& { return c.rule.optim.optimizer; }, {"auto", "sgd", "adam"})},
       {"train.lr", double_key(
@@ -369,10 +391,37 @@ const std::map<std::string, KeyDef>& schema() {
   return keys;
 }
 
+constexpr const char* kRuleParamsSection = "rule_params";
+
+// [rule_params]: scalars kept as JSON; resolve() checks them against the rule's declared keys.
+void read_rule_params(const toml::table& tbl, TrainConfig& cfg) {
+  for (const auto& [k, node] : tbl) {
+    const std::string where = cfg.source + ": key '" + kRuleParamsSection + "." + std::string(k.str()) + "'";
+    nlohmann::json v;
+    if (const auto b = node.value_exact<bool>())
+      v = *b;
+    else if (const auto i = node.value_exact<std::int64_t>())
+      v = *i;
+    else if (node.is_floating_point())
+      v = get_double(node, where, -std::numeric_limits<double>::max(), std::numeric_limits<double>::max());
+    else if (const auto str = node.value_exact<std::string>())
+      v = *str;
+    else
+      fail(where, "expected a number, boolean or string, got " + type_name(node));
+    cfg.rule.params[std::string(k.str())] = v;
+  }
+}
+
 // Walks the table; every leaf must be a known key.
 void read_table(const toml::table& tbl, const std::string& prefix, TrainConfig& cfg) {
   for (const auto& [k, node] : tbl) {
     const std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (key == kRuleParamsSection) {
+      const auto* sub = node.as_table();
+      if (sub == nullptr) fail(cfg.source + ": key '" + key + "'", "expected a section [" + key + "]");
+      read_rule_params(*sub, cfg);
+      continue;
+    }
     const auto& keys = schema();
     if (const auto* sub = node.as_table(); sub != nullptr && keys.find(key) == keys.end()) {
       bool is_section = false;
@@ -429,12 +478,60 @@ void apply_override(toml::table& tbl, const std::string& ov) {
   cur->insert_or_assign(key.substr(start), *parsed.get("v"));
 }
 
+// Every key of [rule_params] must be one the rule declares, of its default's type; missing keys
+// take their defaults, so the resolved configuration records every value the rule used.
+void resolve_rule_params(TrainConfig& cfg, const RuleInfo& info) {
+  nlohmann::json resolved = nlohmann::json::object();
+  std::string known;
+  for (const auto& p : info.params) known += (known.empty() ? "" : ", ") + p.key;
+  for (const auto& [key, value] : cfg.rule.params.items()) {
+    const std::string where = cfg.source + ": key '" + kRuleParamsSection + "." + key + "'";
+    const auto it =
+        std::find_if(info.params.begin(), info.params.end(), [&](const RuleParam& p) { return p.key == key; });
+    if (it == info.params.end())
+      fail(where, "rule '" + info.name + "' has no such parameter" +
+                      (known.empty() ? std::string(" (it takes none)") : " (known: " + known + ")"));
+    const auto& d = it->default_value;
+    if (d.is_number() && !value.is_number()) fail(where, "expected a number, got " + value.dump());
+    if (d.is_boolean() && !value.is_boolean()) fail(where, "expected true or false, got " + value.dump());
+    if (d.is_string() && !value.is_string()) fail(where, "expected a string, got " + value.dump());
+    if (d.is_number_integer() && !value.is_number_integer()) fail(where, "expected an integer, got " + value.dump());
+    resolved[key] = d.is_number_float() ? nlohmann::json(value.get<double>()) : value;
+  }
+  for (const auto& p : info.params)
+    if (!resolved.contains(p.key)) resolved[p.key] = p.default_value;
+  cfg.rule.params = resolved;
+}
+
+// Loads train.plugins (they may register the rule train.rule names) before the table is read,
+// and rewrites them as absolute paths, so that a model file's configuration loads them from
+// anywhere. Relative paths are taken from the config file's folder (the working directory for
+// text without a file).
+void load_plugins(toml::table& tbl, TrainConfig& cfg) {
+  auto* train = tbl["train"].as_table();
+  if (train == nullptr || !train->contains("plugins")) return;
+  const std::string where = cfg.source + ": key 'train.plugins'";
+  schema().at("train.plugins").read(cfg, *train->get("plugins"), where);
+  std::error_code ec;
+  std::filesystem::path base = std::filesystem::current_path();
+  if (std::filesystem::is_regular_file(cfg.source, ec)) base = std::filesystem::absolute(cfg.source).parent_path();
+  toml::array resolved;
+  for (std::size_t i = 0; i < cfg.rule.plugins.size(); ++i) {
+    const std::filesystem::path p = cfg.rule.plugins[i];
+    const std::string abs = (p.is_absolute() ? p : base / p).lexically_normal().string();
+    load_plugin(abs, cfg.source + ": key 'train.plugins[" + std::to_string(i) + "]'");
+    resolved.push_back(abs);
+  }
+  train->insert_or_assign("plugins", resolved);
+}
+
 void resolve(TrainConfig& cfg) {
   const RuleInfo& info = find_rule(cfg.rule.name);
   if (cfg.network.sign_init == "auto") cfg.network.sign_init = to_string(info.default_sign_init);
   if (cfg.rule.optim.optimizer == "auto") cfg.rule.optim.optimizer = cfg.rule.name == "eg" ? "sgd" : "adam";
   if (cfg.network.init == "uniform" && !(cfg.network.init_high > cfg.network.init_low))
     fail(cfg.source + ": key 'network.init_high'", "must be greater than network.init_low");
+  resolve_rule_params(cfg, info);
   // Validate the rule's own constraints now, not after loading data.
   make_rule(cfg.rule);
 }
@@ -448,8 +545,14 @@ std::vector<ConfigKeyDoc> config_schema() {
   std::vector<ConfigKeyDoc> out;
   for (const auto& [name, def] : schema()) {
     const auto dot = name.find('.');
-    out.push_back({name, def.doc, d[name.substr(0, dot)][name.substr(dot + 1)].dump()});
+    const auto& section = d[name.substr(0, dot)];
+    const std::string leaf = name.substr(dot + 1);
+    out.push_back({name, def.doc, section.contains(leaf) ? section[leaf].dump() : "[]"});
   }
+  for (const auto& rule : rule_registry())
+    for (const auto& p : rule.params)
+      out.push_back({std::string(kRuleParamsSection) + "." + p.key, "(rule " + rule.name + ") " + p.doc,
+                     p.default_value.dump()});
   return out;
 }
 
@@ -489,6 +592,7 @@ TrainConfig parse_config(const std::string& toml_text, const std::string& source
     throw ConfigError(os.str());
   }
   for (const auto& ov : overrides) apply_override(tbl, ov);
+  load_plugins(tbl, cfg);
   read_table(tbl, "", cfg);
   resolve(cfg);
   return cfg;
@@ -512,6 +616,20 @@ toml::table to_table(const TrainConfig& cfg) {
     const std::string section = name.substr(0, dot);
     if (!root.contains(section)) root.insert_or_assign(section, toml::table{});
     def.write(cfg, *root[section].as_table(), name.substr(dot + 1));
+  }
+  if (!cfg.rule.params.empty()) {
+    toml::table params;
+    for (const auto& [key, v] : cfg.rule.params.items()) {
+      if (v.is_boolean())
+        params.insert_or_assign(key, v.get<bool>());
+      else if (v.is_number_integer())
+        params.insert_or_assign(key, v.get<std::int64_t>());
+      else if (v.is_number())
+        params.insert_or_assign(key, v.get<double>());
+      else
+        params.insert_or_assign(key, v.get<std::string>());
+    }
+    root.insert_or_assign(kRuleParamsSection, params);
   }
   return root;
 }

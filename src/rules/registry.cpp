@@ -1,13 +1,16 @@
 #include <algorithm>
+#include <mutex>
 
 #include "dalenet/error.hpp"
+#include "dalenet/plugin.hpp"
 #include "dalenet/rule.hpp"
 #include "rules/gradient_rules.hpp"
 
 namespace dalenet {
+namespace {
 
-const std::vector<RuleInfo>& rule_registry() {
-  static const std::vector<RuleInfo> registry = {
+std::deque<RuleInfo>& mutable_registry() {
+  static std::deque<RuleInfo> registry = {
       {"bp", "backprop with SGD+momentum or Adam, unconstrained weights", SignInit::free, rules::make_backprop},
       {"bp_sign",
        "backprop with weights projected onto their presynaptic neuron's sign after every step "
@@ -21,6 +24,26 @@ const std::vector<RuleInfo>& rule_registry() {
        SignInit::per_neuron, rules::make_bio},
   };
   return registry;
+}
+
+}  // namespace
+
+const std::deque<RuleInfo>& rule_registry() { return mutable_registry(); }
+
+void register_rule(RuleInfo info) {
+  static std::mutex mutex;
+  const std::lock_guard<std::mutex> lock(mutex);
+  if (info.name.empty()) throw ConfigError("register_rule: a rule needs a name");
+  if (!info.make) throw ConfigError("register_rule: rule '" + info.name + "' has no make function");
+  for (const auto& r : rule_registry())
+    if (r.name == info.name) throw ConfigError("register_rule: a rule named '" + info.name + "' is already registered");
+  for (const auto& p : info.params) {
+    const auto& d = p.default_value;
+    if (p.key.empty() || !(d.is_number() || d.is_boolean() || d.is_string()))
+      throw ConfigError("register_rule: rule '" + info.name + "': parameter '" + p.key +
+                        "' needs a name and a number, boolean or string default");
+  }
+  mutable_registry().push_back(std::move(info));
 }
 
 const RuleInfo& find_rule(const std::string& name) {

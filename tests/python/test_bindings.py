@@ -66,6 +66,20 @@ with tempdir() as tmp:
     fs = dalenet.fewshot(cfg)
     check(fs["format"] == "dalenet-fewshot" and fs["regime_a"]["summary"][0]["accuracy"]["n"] == 2, "fewshot")
 
+    # Every public function documents itself for help().
+    public = [n for n in dir(dalenet) if not n.startswith("_") and callable(getattr(dalenet, n))]
+    undocumented = [n for n in public if not (getattr(dalenet, n).__doc__ or "").strip()]
+    check(not undocumented, f"help() text on every function (missing: {undocumented})")
+    check([r["name"] for r in dalenet.rules()][:4] == ["bp", "bp_sign", "eg", "bio"], "rules() lists the built-in rules")
+    # Progress: a tqdm bar on request (Debian's python3-tqdm), one update per epoch.
+    import contextlib
+    import io
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        dalenet.train(settings={"data.dataset": spec, "data.validation": 100, "network.hidden": [8],
+                                "train.epochs": 2, "train.threads": 1}, progress="tqdm")
+    check("2/2" in err.getvalue() and "val_accuracy" in err.getvalue(), f"tqdm progress bar: {err.getvalue()!r}")
+
     # Errors: exceptions carrying the CLI's messages.
     bad = os.path.join(tmp, "bad.safetensors")
     open(bad, "wb").write(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}      ")

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# dalenet as a dependency (docs/INSTALL.md): install BUILD into a temporary prefix, then use only
+# the installed package: build examples/custom_rule against it with find_package(dalenet), build a
+# program with pkg-config, and run the installed CLI and Python module with the plugin rule on
+# MNIST (train, audit, attack). Exit 77 (skipped) when the MNIST cache is missing.
+# Usage: test_install.sh BUILD_DIR WORK_DIR
+set -euo pipefail
+build=$(realpath "$1")
+work=$2
+src=$(cd "$(dirname "$0")/../.." && pwd)
+fail() { echo "test_install: FAIL: $*" >&2; exit 1; }
+rm -rf "$work" && mkdir -p "$work" && work=$(realpath "$work")
+prefix=$work/prefix
+
+cmake --install "$build" --prefix "$prefix" >"$work/install.log"
+dn=$prefix/bin/dalenet
+libdir=$(dirname "$(find "$prefix" -name 'libdalenet.so' | head -1)")
+pydir=$(dirname "$(dirname "$(find "$prefix" -name '_core*.so' | head -1)")")
+[[ -d $libdir && -d $pydir ]] || fail "no libdalenet.so or Python module under $prefix"
+for f in bin/dalenet include/dalenet/rule.hpp include/dalenet/plugin.hpp include/dalenet/version.hpp \
+         share/doc/dalenet/cli-help.txt share/doc/dalenet/INSTALL.md share/doc/dalenet/examples/custom_rule/oja_rule.cpp; do
+  [[ -e $prefix/$f ]] || fail "the install lacks $f"
+done
+for f in cmake/dalenet/dalenetConfig.cmake cmake/dalenet/dalenetConfigVersion.cmake cmake/dalenet/dalenetTargets.cmake \
+         pkgconfig/dalenet.pc; do
+  [[ -e $libdir/$f ]] || fail "the install lacks $libdir/$f"
+done
+grep -q "## dalenet attack" "$prefix/share/doc/dalenet/cli-help.txt" || fail "cli-help.txt lacks the attack command"
+
+# Nothing installed may point back into the source or build tree: not a text file...
+if grep -rIl -e "$src/" -e "$build/" "$prefix" | grep -v '/share/doc/'; then
+  fail "installed files above name the source or build tree"
+fi
+# ...nor a binary's run path (relative: \$ORIGIN/...).
+for f in "$dn" "$libdir"/libdalenet.so "$pydir"/dalenet/_core*.so; do
+  rp=$(readelf -d "$f" | grep -E 'RPATH|RUNPATH' || true)
+  if [[ $rp == *"$build"* || $rp == *"$src"* ]]; then fail "$f has a run path into the tree: $rp"; fi
+done
+
+version=$(sed -n 's/.*kVersion = "\(.*\)";/\1/p' "$prefix/include/dalenet/version.hpp")
+[[ $("$dn" --version) == "$version" ]] || fail "installed dalenet --version is not $version"
+
+# The example against the installed package only: a copy outside the tree, CMake's package
+# registry off, and no compile or link command naming the source or build tree.
+cp -r "$src/examples/custom_rule" "$work/custom_rule"
+rm -rf "$work/custom_rule/build"
+cmake -S "$work/custom_rule" -B "$work/custom_rule/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
+  >"$work/example-configure.log" || { cat "$work/example-configure.log"; fail "configuring examples/custom_rule"; }
+cmake --build "$work/custom_rule/build" >"$work/example-build.log" || { cat "$work/example-build.log"; fail "building examples/custom_rule"; }
+if grep -l -e "$src/" -e "$build/" "$work/custom_rule/build/compile_commands.json" "$work/custom_rule/build/build.ninja"; then
+  fail "the example's build names the source or build tree"
+fi
+plugin=$work/custom_rule/build/liboja_rule.so
+"$dn" rules --plugin "$plugin" | grep -q "^oja " || fail "dalenet rules --plugin does not list oja"
+
+# pkg-config: a program that links libdalenet.
+cat >"$work/hello.cpp" <<'CPP'
+#include <iostream>
+#include "dalenet/rule.hpp"
+#include "dalenet/version.hpp"
+int main() { std::cout << dalenet::kVersion << " " << dalenet::rule_registry().size() << "\n"; }
+CPP
+# shellcheck disable=SC2046
+g++ "$work/hello.cpp" -o "$work/hello" $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags --libs dalenet) \
+  -Wl,-rpath,"$libdir" || fail "compiling with pkg-config's flags"
+"$work/hello" | grep -q " 4$" || fail "the pkg-config program does not see the 4 built-in rules"
+
+# The plugin rule on MNIST with the installed CLI: train, audit, attack.
+if ! "$dn" data verify >/dev/null 2>&1; then echo "test_install: no MNIST cache (dalenet data fetch): skipped"; exit 77; fi
+"$dn" train --config "$work/custom_rule/oja_mnist.toml" --set data.train_limit=6000 --set data.validation=1000 \
+  --set data.test_limit=2000 --set train.epochs=2 --set train.threads=2 --out "$work/run" --quiet \
+  || fail "training the plugin rule"
+acc=$(python3 -c "import json;print(json.load(open('$work/run/results.json'))['metrics']['test']['accuracy'])")
+echo "test_install: oja plugin, 6000 images x 2 epochs: test accuracy $acc"
+python3 -c "import sys; sys.exit(0 if $acc > 0.8 else 1)" || fail "oja test accuracy $acc <= 0.8"
+"$dn" analyze --model "$work/run/model.safetensors" --limit 500 --json >"$work/audit.json" || fail "auditing"
+python3 - "$work/audit.json" <<'PY' || fail "the audit of the plugin model"
+import json, sys
+a = json.load(open(sys.argv[1]))
+assert "initial_error" not in a, a.get("initial_error")  # the plugin reloaded from the model's config
+assert len(a["projections"]) == 2 and len(a["initial"]) == 2
+PY
+"$dn" attack --model "$work/run/model.safetensors" --n 200 --attacks fgsm,pgd_ce --eps 0.1 --steps 20 --restarts 1 \
+  --no-unbounded-check --threads 2 --quiet --out "$work/attack" || fail "attacking"
+python3 - "$work/attack/robustness.json" <<'PY' || fail "the attack of the plugin model"
+import json, sys
+r = json.load(open(sys.argv[1]))
+m = r["models"][0]
+clean = m["clean_accuracy"]
+robust = next(e["robust_accuracy"] for e in m["robust"] if abs(e["eps"] - 0.1) < 1e-9)
+print(f"test_install: attack at eps 0.1: clean {clean:.3f}, worst case {robust:.3f}")
+assert robust < clean  # an attack that moves nothing would be a broken attack
+PY
+
+# The installed Python module, from its installed location, with the plugin.
+PYTHONPATH=$pydir /usr/bin/python3 - "$prefix" "$plugin" <<'PY' || fail "the installed Python module"
+import sys
+import dalenet
+prefix, plugin = sys.argv[1], sys.argv[2]
+assert dalenet.__file__.startswith(prefix), dalenet.__file__
+dalenet.load_plugin(plugin)
+names = [r["name"] for r in dalenet.rules()]
+assert "oja" in names, names
+print("test_install: python", dalenet.__version__, "from", dalenet.__file__, "rules", names)
+PY
+echo "test_install: OK"
