@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DALENET := $(BUILD)/dalenet
 
-.PHONY: all deps deps-torch deps-test configure build build-cli data test check-sanitize fuzz fuzz-merge demo paper-full bench lint format clean
+.PHONY: all deps deps-torch deps-test configure build build-cli data test check-sanitize fuzz fuzz-merge demo paper-full bench lint format clean install package check-package
 
 all: build
 
@@ -86,6 +86,25 @@ bench: deps-torch data
 	/usr/bin/python3 bench/table.py --build $(BUILD)
 	bash bench/bio_vs_bp.sh $(BUILD)
 
+# Installing (docs/INSTALL.md): the CLI, libdalenet, headers, CMake and pkg-config files, the
+# Python package and the docs under PREFIX.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# A Debian package for any x86-64 machine (no -march=native), prefix /usr, from its own build
+# folder: $(PKG_BUILD)/dalenet_<version>_amd64.deb. `make check-package` tests it (CI runs it).
+PKG_BUILD ?= build-pkg
+package: deps
+	cmake -S . -B $(PKG_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr -DDALENET_NATIVE=OFF \
+	  -DDALENET_BUILD_TESTS=OFF -DDALENET_BUILD_BENCHMARKS=OFF -DDALENET_WERROR=ON $(CMAKE_FLAGS)
+	cmake --build $(PKG_BUILD) -j $(JOBS)
+	cd $(PKG_BUILD) && rm -f dalenet_*.deb && cpack -G DEB
+	@ls -l $(PKG_BUILD)/dalenet_*.deb
+
+check-package: package
+	bash tests/install/test_package.sh $$(ls $(PKG_BUILD)/dalenet_*.deb) $(PKG_BUILD)/package-test
+
 # clang-tidy one file per process, $(JOBS) at a time (xargs exits non-zero if any file has a finding).
 lint: configure
 	clang-format --dry-run --Werror $$(git ls-files '*.cpp' '*.hpp')
@@ -95,4 +114,4 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan $(PKG_BUILD)

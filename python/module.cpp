@@ -166,8 +166,8 @@ PYBIND11_MODULE(_core, m) {
           for (const auto& p : r.params)
             params.append(py::dict(py::arg("key") = p.key, py::arg("doc") = p.doc,
                                    py::arg("default") = to_python(p.default_value)));
-          out.append(py::dict(py::arg("name") = r.name, py::arg("description") = r.description,
-                              py::arg("params") = params));
+          out.append(
+              py::dict(py::arg("name") = r.name, py::arg("description") = r.description, py::arg("params") = params));
         }
         return out;
       },

@@ -39,7 +39,7 @@ TEST(Plugin, LoadsTheExampleRuleAndResolvesItsParameters) {
   EXPECT_TRUE(cfg.rule.params.at("eta_hidden").is_number_float());  // 1 taken as the default's type
   EXPECT_DOUBLE_EQ(cfg.rule.params.at("eta_hidden").get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(cfg.rule.params.at("eta_output").get<double>(), 20.0);  // the plugin's default
-  EXPECT_EQ(cfg.network.sign_init, "free");                               // the plugin's default sign init
+  EXPECT_EQ(cfg.network.sign_init, "free");                                // the plugin's default sign init
   // The resolved configuration names the plugin by absolute path and round-trips.
   const std::string text = to_toml(cfg);
   EXPECT_TRUE(has(text, DALENET_TEST_PLUGIN_OJA)) << text;
@@ -79,10 +79,10 @@ TEST(Plugin, ARuleFromAnUnloadedPluginIsUnknown) {
 TEST(Plugin, TheExampleRuleTrainsThroughTheOrdinaryLoop) {
   test::TempDir dir;
   const std::string ds = test::write_synthetic_idx(dir, 2000, 500);
-  const TrainConfig cfg = parse_config(
-      oja_config("epochs = 20\nbatch = 50\nthreads = 1\n[data]\ndataset = \"" + ds +
-                 "\"\nvalidation = 200\n[network]\nhidden = [40]\n[rule_params]\nwinners = 4\n"),
-      "oja.toml");
+  const TrainConfig cfg =
+      parse_config(oja_config("epochs = 20\nbatch = 50\nthreads = 1\n[data]\ndataset = \"" + ds +
+                              "\"\nvalidation = 200\n[network]\nhidden = [40]\n[rule_params]\nwinners = 4\n"),
+                   "oja.toml");
   TrainOptions opts;
   const TrainOutcome res = train(cfg, opts);
   // 10 noisy prototypes: a chance readout scores 10 %.
@@ -99,9 +99,7 @@ TEST(Plugin, TheExampleRuleTrainsThroughTheOrdinaryLoop) {
 
 TEST(Plugin, BadPluginsAndParametersAreConfigErrorsNamingTheKey) {
   test::TempDir dir;
-  auto cfg_with = [](const std::string& path) {
-    return "[train]\nplugins = [\"" + path + "\"]\n";
-  };
+  auto cfg_with = [](const std::string& path) { return "[train]\nplugins = [\"" + path + "\"]\n"; };
   std::string e = config_error([&] { parse_config(cfg_with(dir / "missing.so"), "a.toml"); });
   EXPECT_TRUE(has(e, "a.toml: key 'train.plugins[0]'") && has(e, "missing.so")) << e;
   std::ofstream(dir / "text.so") << "not an ELF file\n";
@@ -117,7 +115,9 @@ TEST(Plugin, BadPluginsAndParametersAreConfigErrorsNamingTheKey) {
   EXPECT_TRUE(has(e, "expected an array of paths")) << e;
 
   e = config_error([&] { parse_config(oja_config("[rule_params]\nwiners = 3\n"), "a.toml"); });
-  EXPECT_TRUE(has(e, "a.toml: key 'rule_params.winers'") && has(e, "known: eta_hidden, eta_output, eta_homeostasis, winners")) << e;
+  EXPECT_TRUE(has(e, "a.toml: key 'rule_params.winers'") &&
+              has(e, "known: eta_hidden, eta_output, eta_homeostasis, winners"))
+      << e;
   e = config_error([&] { parse_config(oja_config("[rule_params]\nwinners = 2.5\n"), "a.toml"); });
   EXPECT_TRUE(has(e, "expected an integer")) << e;
   e = config_error([&] { parse_config(oja_config("[rule_params]\neta_hidden = \"fast\"\n"), "a.toml"); });

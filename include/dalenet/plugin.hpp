@@ -56,8 +56,10 @@ void load_plugin(const std::string& path, const std::string& where = "plugin");
 
 // Exports `register_function` (void(), calling dalenet::register_rule) as the plugin's entry
 // point, with the signature the loader checks. Use once per plugin, at namespace scope.
-#define DALENET_PLUGIN(register_function)                                                           \
-  extern "C" __attribute__((visibility("default"))) const char* dalenet_plugin_abi() {             \
-    return ::dalenet::plugin_abi_signature();                                                       \
-  }                                                                                                 \
-  extern "C" __attribute__((visibility("default"))) void dalenet_plugin_register() { register_function(); }
+#define DALENET_PLUGIN(register_function)                                              \
+  extern "C" __attribute__((visibility("default"))) const char* dalenet_plugin_abi() { \
+    return ::dalenet::plugin_abi_signature();                                          \
+  }                                                                                    \
+  extern "C" __attribute__((visibility("default"))) void dalenet_plugin_register() {   \
+    register_function();                                                               \
+  }

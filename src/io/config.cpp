@@ -222,7 +222,8 @@ const std::map<std::string, KeyDef>& schema() {
           if (arr == nullptr) fail(w, "expected an array of paths, e.g. [\"liboja_rule.so\"]");
           c.rule.plugins.clear();
           for (std::size_t i = 0; i < arr->size(); ++i)
-            c.rule.plugins.push_back(get_string(*arr->get(i), w.substr(0, w.size() - 1) + "[" + std::to_string(i) + "]'"));
+            c.rule.plugins.push_back(
+                get_string(*arr->get(i), w.substr(0, w.size() - 1) + "[" + std::to_string(i) + "]'"));
         },
         [](const TrainConfig& c, toml::table& t, const std::string& leaf) {
           // Written only when set, so that the resolved configuration of a run without plugins
@@ -484,7 +485,9 @@ void resolve_rule_params(TrainConfig& cfg, const RuleInfo& info) {
   nlohmann::json resolved = nlohmann::json::object();
   std::string known;
   for (const auto& p : info.params) known += (known.empty() ? "" : ", ") + p.key;
-  for (const auto& [key, value] : cfg.rule.params.items()) {
+  for (const auto& item : cfg.rule.params.items()) {
+    const std::string& key = item.key();
+    const nlohmann::json& value = item.value();
     const std::string where = cfg.source + ": key '" + kRuleParamsSection + "." + key + "'";
     const auto it =
         std::find_if(info.params.begin(), info.params.end(), [&](const RuleParam& p) { return p.key == key; });
@@ -551,8 +554,8 @@ std::vector<ConfigKeyDoc> config_schema() {
   }
   for (const auto& rule : rule_registry())
     for (const auto& p : rule.params)
-      out.push_back({std::string(kRuleParamsSection) + "." + p.key, "(rule " + rule.name + ") " + p.doc,
-                     p.default_value.dump()});
+      out.push_back(
+          {std::string(kRuleParamsSection) + "." + p.key, "(rule " + rule.name + ") " + p.doc, p.default_value.dump()});
   return out;
 }
 

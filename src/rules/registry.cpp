@@ -28,7 +28,9 @@ std::deque<RuleInfo>& mutable_registry() {
 
 }  // namespace
 
-const std::deque<RuleInfo>& rule_registry() { return mutable_registry(); }
+const std::deque<RuleInfo>& rule_registry() {
+  return mutable_registry();
+}
 
 void register_rule(RuleInfo info) {
   static std::mutex mutex;

@@ -3,13 +3,19 @@
 # the installed package: build examples/custom_rule against it with find_package(dalenet), build a
 # program with pkg-config, and run the installed CLI and Python module with the plugin rule on
 # MNIST (train, audit, attack). Exit 77 (skipped) when the MNIST cache is missing.
-# Usage: test_install.sh BUILD_DIR WORK_DIR
+# Usage: test_install.sh BUILD_DIR [WORK_DIR]  (WORK_DIR outside the source and build trees; by
+# default a new temporary folder, removed when the test passes)
 set -euo pipefail
 build=$(realpath "$1")
-work=$2
 src=$(cd "$(dirname "$0")/../.." && pwd)
-fail() { echo "test_install: FAIL: $*" >&2; exit 1; }
-rm -rf "$work" && mkdir -p "$work" && work=$(realpath "$work")
+fail() { echo "test_install: FAIL: $* (files kept in $work)" >&2; exit 1; }
+if [[ $# -ge 2 ]]; then
+  work=$2 && rm -rf "$work" && mkdir -p "$work" && work=$(realpath "$work")
+else
+  work=$(mktemp -d "${TMPDIR:-/tmp}/dalenet-install-test.XXXXXX")
+  trap '[[ $? -eq 0 ]] && rm -rf "$work"' EXIT
+fi
+case "$work/" in "$src/"* | "$build/"*) fail "WORK_DIR must lie outside the source and build trees" ;; esac
 prefix=$work/prefix
 
 cmake --install "$build" --prefix "$prefix" >"$work/install.log"
