@@ -103,7 +103,7 @@ package: deps
 	@ls -l $(PKG_BUILD)/dalenet_*.deb
 
 check-package: package
-	bash tests/install/test_package.sh $$(ls $(PKG_BUILD)/dalenet_*.deb) $(PKG_BUILD)/package-test
+	bash tests/install/test_package.sh $$(ls $(PKG_BUILD)/dalenet_*.deb)
 
 # clang-tidy one file per process, $(JOBS) at a time (xargs exits non-zero if any file has a finding).
 lint: configure

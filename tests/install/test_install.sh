@@ -46,19 +46,34 @@ done
 version=$(sed -n 's/.*kVersion = "\(.*\)";/\1/p' "$prefix/include/dalenet/version.hpp")
 [[ $("$dn" --version) == "$version" ]] || fail "installed dalenet --version is not $version"
 
-# The example against the installed package only: a copy outside the tree, CMake's package
-# registry off, and no compile or link command naming the source or build tree.
+# From here on, the source and build trees are out of reach where the kernel allows a private
+# mount namespace (root, as in CI): an empty folder is mounted over them for every command.
 cp -r "$src/examples/custom_rule" "$work/custom_rule"
 rm -rf "$work/custom_rule/build"
-cmake -S "$work/custom_rule" -B "$work/custom_rule/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+mkdir -p "$work/empty"
+hidden=()
+case "$build/" in "$src/"*) trees=("$src") ;; *) trees=("$src" "$build") ;; esac
+if unshare -m -- mount --bind "$work/empty" "$src" 2>/dev/null; then
+  # shellcheck disable=SC2016
+  hidden=(unshare -m -- bash -c 'e=$1; n=$2; shift 2; for t in "${@:1:n}"; do mount --bind "$e" "$t" || exit 1; done;
+    shift "$n"; exec "$@"' hide "$work/empty" "${#trees[@]}" "${trees[@]}")
+  "${hidden[@]}" test ! -e "$src/CMakeLists.txt" || fail "hiding the source tree"
+  echo "test_install: the source and build trees are hidden from every command below"
+else
+  echo "test_install: no private mount namespace here: the checks that nothing names the trees stand alone"
+fi
+
+# The example against the installed package only: a copy outside the tree, CMake's package
+# registry off, and no compile or link command naming the source or build tree.
+"${hidden[@]}" cmake -S "$work/custom_rule" -B "$work/custom_rule/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
   >"$work/example-configure.log" || { cat "$work/example-configure.log"; fail "configuring examples/custom_rule"; }
-cmake --build "$work/custom_rule/build" >"$work/example-build.log" || { cat "$work/example-build.log"; fail "building examples/custom_rule"; }
+"${hidden[@]}" cmake --build "$work/custom_rule/build" >"$work/example-build.log" || { cat "$work/example-build.log"; fail "building examples/custom_rule"; }
 if grep -l -e "$src/" -e "$build/" "$work/custom_rule/build/compile_commands.json" "$work/custom_rule/build/build.ninja"; then
   fail "the example's build names the source or build tree"
 fi
 plugin=$work/custom_rule/build/liboja_rule.so
-"$dn" rules --plugin "$plugin" | grep -q "^oja " || fail "dalenet rules --plugin does not list oja"
+"${hidden[@]}" "$dn" rules --plugin "$plugin" | grep -q "^oja " || fail "dalenet rules --plugin does not list oja"
 
 # pkg-config: a program that links libdalenet.
 cat >"$work/hello.cpp" <<'CPP'
@@ -68,26 +83,26 @@ cat >"$work/hello.cpp" <<'CPP'
 int main() { std::cout << dalenet::kVersion << " " << dalenet::rule_registry().size() << "\n"; }
 CPP
 # shellcheck disable=SC2046
-g++ "$work/hello.cpp" -o "$work/hello" $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags --libs dalenet) \
+"${hidden[@]}" g++ "$work/hello.cpp" -o "$work/hello" $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags --libs dalenet) \
   -Wl,-rpath,"$libdir" || fail "compiling with pkg-config's flags"
-"$work/hello" | grep -q " 4$" || fail "the pkg-config program does not see the 4 built-in rules"
+"${hidden[@]}" "$work/hello" | grep -q " 4$" || fail "the pkg-config program does not see the 4 built-in rules"
 
 # The plugin rule on MNIST with the installed CLI: train, audit, attack.
-if ! "$dn" data verify >/dev/null 2>&1; then echo "test_install: no MNIST cache (dalenet data fetch): skipped"; exit 77; fi
-"$dn" train --config "$work/custom_rule/oja_mnist.toml" --set data.train_limit=6000 --set data.validation=1000 \
+if ! "${hidden[@]}" "$dn" data verify >/dev/null 2>&1; then echo "test_install: no MNIST cache (dalenet data fetch): skipped"; exit 77; fi
+"${hidden[@]}" "$dn" train --config "$work/custom_rule/oja_mnist.toml" --set data.train_limit=6000 --set data.validation=1000 \
   --set data.test_limit=2000 --set train.epochs=2 --set train.threads=2 --out "$work/run" --quiet \
   || fail "training the plugin rule"
 acc=$(python3 -c "import json;print(json.load(open('$work/run/results.json'))['metrics']['test']['accuracy'])")
 echo "test_install: oja plugin, 6000 images x 2 epochs: test accuracy $acc"
 python3 -c "import sys; sys.exit(0 if $acc > 0.8 else 1)" || fail "oja test accuracy $acc <= 0.8"
-"$dn" analyze --model "$work/run/model.safetensors" --limit 500 --json >"$work/audit.json" || fail "auditing"
+"${hidden[@]}" "$dn" analyze --model "$work/run/model.safetensors" --limit 500 --json >"$work/audit.json" || fail "auditing"
 python3 - "$work/audit.json" <<'PY' || fail "the audit of the plugin model"
 import json, sys
 a = json.load(open(sys.argv[1]))
 assert "initial_error" not in a, a.get("initial_error")  # the plugin reloaded from the model's config
 assert len(a["projections"]) == 2 and len(a["initial"]) == 2
 PY
-"$dn" attack --model "$work/run/model.safetensors" --n 200 --attacks fgsm,pgd_ce --eps 0.1 --steps 20 --restarts 1 \
+"${hidden[@]}" "$dn" attack --model "$work/run/model.safetensors" --n 200 --attacks fgsm,pgd_ce --eps 0.1 --steps 20 --restarts 1 \
   --no-unbounded-check --threads 2 --quiet --out "$work/attack" || fail "attacking"
 python3 - "$work/attack/robustness.json" <<'PY' || fail "the attack of the plugin model"
 import json, sys
@@ -100,7 +115,7 @@ assert robust < clean  # an attack that moves nothing would be a broken attack
 PY
 
 # The installed Python module, from its installed location, with the plugin.
-PYTHONPATH=$pydir /usr/bin/python3 - "$prefix" "$plugin" <<'PY' || fail "the installed Python module"
+PYTHONPATH=$pydir "${hidden[@]}" /usr/bin/python3 - "$prefix" "$plugin" <<'PY' || fail "the installed Python module"
 import sys
 import dalenet
 prefix, plugin = sys.argv[1], sys.argv[2]

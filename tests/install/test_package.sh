@@ -3,13 +3,19 @@
 # apt resolves its dependencies on this Debian, and the package unpacked into an empty root: the
 # CLI's version and a short MNIST run, the Python module, and examples/custom_rule built against
 # it and loaded by its CLI.
-# Usage: test_package.sh DEB WORK_DIR
+# Usage: test_package.sh DEB [WORK_DIR]  (by default a new temporary folder, removed when the test
+# passes). Where the kernel allows a private mount namespace (root, as in CI), the source tree is
+# hidden from the unpacked package's commands.
 set -euo pipefail
 deb=$(realpath "$1")
-work=$2
 src=$(cd "$(dirname "$0")/../.." && pwd)
-fail() { echo "test_package: FAIL: $*" >&2; exit 1; }
-rm -rf "$work" && mkdir -p "$work" && work=$(realpath "$work")
+fail() { echo "test_package: FAIL: $* (files kept in $work)" >&2; exit 1; }
+if [[ $# -ge 2 ]]; then
+  work=$2 && rm -rf "$work" && mkdir -p "$work" && work=$(realpath "$work")
+else
+  work=$(mktemp -d "${TMPDIR:-/tmp}/dalenet-package-test.XXXXXX")
+  trap '[[ $? -eq 0 ]] && rm -rf "$work"' EXIT
+fi
 
 echo "== $deb"
 dpkg-deb --field "$deb" Package Version Architecture Depends Recommends Suggests Section Installed-Size
@@ -35,26 +41,35 @@ echo "== apt resolves the dependencies"
 # Unpacked into an empty root: no file of the source or build tree is on any path it uses.
 root=$work/root
 dpkg-deb -x "$deb" "$root"
+cp -r "$src/examples/custom_rule" "$work/custom_rule" && rm -rf "$work/custom_rule/build"
+hidden=()
+case "$work/" in "$src/"*) ;; *)
+  mkdir -p "$work/empty"
+  if unshare -m -- mount --bind "$work/empty" "$src" 2>/dev/null; then
+    # shellcheck disable=SC2016
+    hidden=(unshare -m -- bash -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' hide "$work/empty" "$src")
+    echo "== the source tree is hidden from every command below"
+  fi ;;
+esac
 dn=$root/usr/bin/dalenet
 version=$(dpkg-deb --field "$deb" Version)
-[[ $("$dn" --version) == "$version" ]] || fail "dalenet --version is not $version"
-ldd "$dn" | grep -q "libdalenet[^ ]* => $root/" || fail "the CLI does not load the package's libdalenet: $(ldd "$dn")"
-PYTHONPATH=$root/usr/lib/python3/dist-packages /usr/bin/python3 -c "
+[[ $("${hidden[@]}" "$dn" --version) == "$version" ]] || fail "dalenet --version is not $version"
+"${hidden[@]}" ldd "$dn" | grep -q "libdalenet[^ ]* => $root/" || fail "the CLI does not load the package's libdalenet: $(ldd "$dn")"
+PYTHONPATH=$root/usr/lib/python3/dist-packages "${hidden[@]}" /usr/bin/python3 -c "
 import dalenet, sys
 assert dalenet.__file__.startswith('$root'), dalenet.__file__
 print('== python: dalenet', dalenet.__version__, 'from', dalenet.__file__)" || fail "import dalenet from the package"
-if "$dn" data verify >/dev/null 2>&1; then
-  "$dn" train --set data.train_limit=5000 --set data.validation=500 --set data.test_limit=500 --set train.epochs=1 \
+if "${hidden[@]}" "$dn" data verify >/dev/null 2>&1; then
+  "${hidden[@]}" "$dn" train --set data.train_limit=5000 --set data.validation=500 --set data.test_limit=500 --set train.epochs=1 \
     --set network.hidden=[50] --set train.threads=2 --out "$work/run" --quiet || fail "training with the packaged CLI"
   python3 -c "import json; a=json.load(open('$work/run/results.json'))['metrics']['test']['accuracy']; print('== packaged CLI, bp 5000 images x 1 epoch: test accuracy', a); assert a > 0.6"
 else
   echo "== no MNIST cache: the short training run is left out"
 fi
 
-cp -r "$src/examples/custom_rule" "$work/custom_rule" && rm -rf "$work/custom_rule/build"
-cmake -S "$work/custom_rule" -B "$work/custom_rule/build" -G Ninja -DCMAKE_PREFIX_PATH="$root/usr" \
-  -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF >"$work/example.log" 2>&1 && cmake --build "$work/custom_rule/build" >>"$work/example.log" 2>&1 \
+"${hidden[@]}" cmake -S "$work/custom_rule" -B "$work/custom_rule/build" -G Ninja -DCMAKE_PREFIX_PATH="$root/usr" \
+  -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF >"$work/example.log" 2>&1 && "${hidden[@]}" cmake --build "$work/custom_rule/build" >>"$work/example.log" 2>&1 \
   || { cat "$work/example.log"; fail "building examples/custom_rule against the package"; }
-"$dn" rules --plugin "$work/custom_rule/build/liboja_rule.so" | grep -q "^oja " || fail "the packaged CLI does not load the example plugin"
+"${hidden[@]}" "$dn" rules --plugin "$work/custom_rule/build/liboja_rule.so" | grep -q "^oja " || fail "the packaged CLI does not load the example plugin"
 echo "== examples/custom_rule builds against the package and its CLI loads it"
 echo "test_package: OK"
