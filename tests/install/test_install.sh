@@ -8,13 +8,10 @@
 set -euo pipefail
 build=$(realpath "$1")
 src=$(cd "$(dirname "$0")/../.." && pwd)
-fail() { echo "test_install: FAIL: $* (files kept in $work)" >&2; exit 1; }
-if [[ $# -ge 2 ]]; then
-  work=$2 && rm -rf "$work" && mkdir -p "$work" && work=$(realpath "$work")
-else
-  work=$(mktemp -d "${TMPDIR:-/tmp}/dalenet-install-test.XXXXXX")
-  trap '[[ $? -eq 0 ]] && rm -rf "$work"' EXIT
-fi
+name=test_install
+# shellcheck source=tests/install/common.sh
+source "$(dirname "$0")/common.sh"
+make_work "${@:2}"
 case "$work/" in "$src/"* | "$build/"*) fail "WORK_DIR must lie outside the source and build trees" ;; esac
 prefix=$work/prefix
 
@@ -50,18 +47,7 @@ version=$(sed -n 's/.*kVersion = "\(.*\)";/\1/p' "$prefix/include/dalenet/versio
 # mount namespace (root, as in CI): an empty folder is mounted over them for every command.
 cp -r "$src/examples/custom_rule" "$work/custom_rule"
 rm -rf "$work/custom_rule/build"
-mkdir -p "$work/empty"
-hidden=()
-case "$build/" in "$src/"*) trees=("$src") ;; *) trees=("$src" "$build") ;; esac
-if unshare -m -- mount --bind "$work/empty" "$src" 2>/dev/null; then
-  # shellcheck disable=SC2016
-  hidden=(unshare -m -- bash -c 'e=$1; n=$2; shift 2; for t in "${@:1:n}"; do mount --bind "$e" "$t" || exit 1; done;
-    shift "$n"; exec "$@"' hide "$work/empty" "${#trees[@]}" "${trees[@]}")
-  "${hidden[@]}" test ! -e "$src/CMakeLists.txt" || fail "hiding the source tree"
-  echo "test_install: the source and build trees are hidden from every command below"
-else
-  echo "test_install: no private mount namespace here: the checks that nothing names the trees stand alone"
-fi
+case "$build/" in "$src/"*) hide_trees "$src" ;; *) hide_trees "$src" "$build" ;; esac
 
 # The example against the installed package only: a copy outside the tree, CMake's package
 # registry off, and no compile or link command naming the source or build tree.
@@ -86,6 +72,13 @@ CPP
 "${hidden[@]}" g++ "$work/hello.cpp" -o "$work/hello" $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags --libs dalenet) \
   -Wl,-rpath,"$libdir" || fail "compiling with pkg-config's flags"
 "${hidden[@]}" "$work/hello" | grep -q " 4$" || fail "the pkg-config program does not see the 4 built-in rules"
+# Every installed header compiles on its own from the installed include folder.
+for h in "$prefix"/include/dalenet/*.hpp; do
+  printf '#include "dalenet/%s"\n' "$(basename "$h")" >"$work/header.cpp"
+  # shellcheck disable=SC2046
+  "${hidden[@]}" g++ -fsyntax-only "$work/header.cpp" $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags dalenet) \
+    || fail "the installed header $(basename "$h") does not compile on its own"
+done
 
 # The plugin rule on MNIST with the installed CLI: train, audit, attack.
 if ! "${hidden[@]}" "$dn" data verify >/dev/null 2>&1; then echo "test_install: no MNIST cache (dalenet data fetch): skipped"; exit 77; fi

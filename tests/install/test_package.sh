@@ -9,13 +9,10 @@
 set -euo pipefail
 deb=$(realpath "$1")
 src=$(cd "$(dirname "$0")/../.." && pwd)
-fail() { echo "test_package: FAIL: $* (files kept in $work)" >&2; exit 1; }
-if [[ $# -ge 2 ]]; then
-  work=$2 && rm -rf "$work" && mkdir -p "$work" && work=$(realpath "$work")
-else
-  work=$(mktemp -d "${TMPDIR:-/tmp}/dalenet-package-test.XXXXXX")
-  trap '[[ $? -eq 0 ]] && rm -rf "$work"' EXIT
-fi
+name=test_package
+# shellcheck source=tests/install/common.sh
+source "$(dirname "$0")/common.sh"
+make_work "${@:2}"
 
 echo "== $deb"
 dpkg-deb --field "$deb" Package Version Architecture Depends Recommends Suggests Section Installed-Size
@@ -43,14 +40,7 @@ root=$work/root
 dpkg-deb -x "$deb" "$root"
 cp -r "$src/examples/custom_rule" "$work/custom_rule" && rm -rf "$work/custom_rule/build"
 hidden=()
-case "$work/" in "$src/"*) ;; *)
-  mkdir -p "$work/empty"
-  if unshare -m -- mount --bind "$work/empty" "$src" 2>/dev/null; then
-    # shellcheck disable=SC2016
-    hidden=(unshare -m -- bash -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' hide "$work/empty" "$src")
-    echo "== the source tree is hidden from every command below"
-  fi ;;
-esac
+case "$work/" in "$src/"*) ;; *) hide_trees "$src" ;; esac
 dn=$root/usr/bin/dalenet
 version=$(dpkg-deb --field "$deb" Version)
 [[ $("${hidden[@]}" "$dn" --version) == "$version" ]] || fail "dalenet --version is not $version"
@@ -67,9 +57,11 @@ else
   echo "== no MNIST cache: the short training run is left out"
 fi
 
-"${hidden[@]}" cmake -S "$work/custom_rule" -B "$work/custom_rule/build" -G Ninja -DCMAKE_PREFIX_PATH="$root/usr" \
-  -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF >"$work/example.log" 2>&1 && "${hidden[@]}" cmake --build "$work/custom_rule/build" >>"$work/example.log" 2>&1 \
-  || { cat "$work/example.log"; fail "building examples/custom_rule against the package"; }
+if ! { "${hidden[@]}" cmake -S "$work/custom_rule" -B "$work/custom_rule/build" -G Ninja -DCMAKE_PREFIX_PATH="$root/usr" \
+         -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF && "${hidden[@]}" cmake --build "$work/custom_rule/build"; } >"$work/example.log" 2>&1; then
+  cat "$work/example.log"
+  fail "building examples/custom_rule against the package"
+fi
 "${hidden[@]}" "$dn" rules --plugin "$work/custom_rule/build/liboja_rule.so" | grep -q "^oja " || fail "the packaged CLI does not load the example plugin"
 echo "== examples/custom_rule builds against the package and its CLI loads it"
 echo "test_package: OK"
