@@ -38,7 +38,7 @@ TEST(Plugin, LoadsTheExampleRuleAndResolvesItsParameters) {
   EXPECT_EQ(cfg.rule.params.at("winners").get<int>(), 5);
   EXPECT_TRUE(cfg.rule.params.at("eta_hidden").is_number_float());  // 1 taken as the default's type
   EXPECT_DOUBLE_EQ(cfg.rule.params.at("eta_hidden").get<double>(), 1.0);
-  EXPECT_DOUBLE_EQ(cfg.rule.params.at("eta_output").get<double>(), 20.0);  // the plugin's default
+  EXPECT_DOUBLE_EQ(cfg.rule.params.at("eta_output").get<double>(), 10.0);  // the plugin's default
   EXPECT_EQ(cfg.network.sign_init, "free");                                // the plugin's default sign init
   // The resolved configuration names the plugin by absolute path and round-trips.
   const std::string text = to_toml(cfg);
@@ -81,7 +81,7 @@ TEST(Plugin, TheExampleRuleTrainsThroughTheOrdinaryLoop) {
   const std::string ds = test::write_synthetic_idx(dir, 2000, 500);
   const TrainConfig cfg =
       parse_config(oja_config("epochs = 20\nbatch = 50\nthreads = 1\n[data]\ndataset = \"" + ds +
-                              "\"\nvalidation = 200\n[network]\nhidden = [40]\n[rule_params]\nwinners = 4\n"),
+                              "\"\nvalidation = 200\n[network]\nhidden = [40]\n[rule_params]\nwinners = 4\neta_hidden = 0.005\neta_output = 20.0\n"),
                    "oja.toml");
   TrainOptions opts;
   const TrainOutcome res = train(cfg, opts);

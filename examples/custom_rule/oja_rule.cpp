@@ -112,8 +112,8 @@ void register_oja() {
   info.default_sign_init = dalenet::SignInit::free;
   info.make = [](const dalenet::RuleConfig& cfg) { return std::make_unique<OjaRule>(cfg); };
   info.params = {
-      {"eta_hidden", "Oja rate of the hidden layer, > 0", 0.005},
-      {"eta_output", "delta-rule rate of the readout, > 0", 20.0},
+      {"eta_hidden", "Oja rate of the hidden layer, > 0", 0.001},
+      {"eta_output", "delta-rule rate of the readout, > 0", 10.0},
       {"eta_homeostasis", "rate of the homeostatic thresholds, >= 0 (0: off, and the code collapses)", 2.0},
       {"winners", "k of the hidden layer's k-winners-take-all, >= 1", 40},
   };
