@@ -81,7 +81,8 @@ TEST(Plugin, TheExampleRuleTrainsThroughTheOrdinaryLoop) {
   const std::string ds = test::write_synthetic_idx(dir, 2000, 500);
   const TrainConfig cfg =
       parse_config(oja_config("epochs = 20\nbatch = 50\nthreads = 1\n[data]\ndataset = \"" + ds +
-                              "\"\nvalidation = 200\n[network]\nhidden = [40]\n[rule_params]\nwinners = 4\neta_hidden = 0.005\neta_output = 20.0\n"),
+                              "\"\nvalidation = 200\n[network]\nhidden = [40]\n[rule_params]\nwinners = 4\neta_hidden "
+                              "= 0.005\neta_output = 20.0\n"),
                    "oja.toml");
   TrainOptions opts;
   const TrainOutcome res = train(cfg, opts);
