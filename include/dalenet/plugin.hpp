@@ -20,8 +20,9 @@
 
 namespace dalenet {
 
-// The version of the plugin interface (LearningRule, RuleInfo, RuleParam, register_rule and the
-// types they pass). Raised whenever one of them changes; listed in CHANGELOG.md.
+// The version of the plugin interface: LearningRule, LocalPlasticity (local.hpp), RuleInfo,
+// RuleParam, RuleConfig, register_rule and the types they pass (Network, Projection, Layer).
+// Raised whenever one of them changes; each version is listed in CHANGELOG.md.
 inline constexpr int kPluginInterfaceVersion = 1;
 
 // Everything a plugin and the library must agree on, as one line. Evaluated with the compile
