@@ -107,6 +107,26 @@ print(f"test_install: attack at eps 0.1: clean {clean:.3f}, worst case {robust:.
 assert robust < clean  # an attack that moves nothing would be a broken attack
 PY
 
+# The plugin rule as an arm of `dalenet paper`, beside the built-in bio and bp arms: trained,
+# audited, attacked and in the report (tests/data/paper_tiny.toml's tiny settings, one seed).
+mkdir -p "$work/paper/cfg"
+cp "$src/experiments/bio_mnist.toml" "$src/experiments/bp_mnist.toml" "$work/paper/cfg/"
+sed "s|build/liboja_rule.so|$plugin|" "$work/custom_rule/oja_mnist.toml" >"$work/paper/cfg/oja_mnist.toml"
+sed -e 's|^arms = \["bio", "bp", "bio_mixed"\]|arms = ["bio", "bp", "oja"]|' -e 's|^seeds = \[1, 2\]|seeds = [1]|' \
+  -e "s|^config_dir = \"experiments\"|config_dir = \"$work/paper/cfg\"|" -e 's|^bio_mixed = |oja = |' \
+  "$src/tests/data/paper_tiny.toml" >"$work/paper/tiny.toml"
+grep -q '^arms = \["bio", "bp", "oja"\]' "$work/paper/tiny.toml" || fail "could not make the paper config"
+"${hidden[@]}" "$dn" paper --config "$work/paper/tiny.toml" --out "$work/paper/out" --quiet >"$work/paper.log" 2>&1 \
+  || { cat "$work/paper.log"; fail "dalenet paper with the plugin arm"; }
+python3 - "$work/paper/out/results.json" <<'PY' || fail "the paper report of the plugin arm"
+import json, sys
+r = json.load(open(sys.argv[1]))
+acc = {a["arm"]: a["accuracy"] for a in r["accuracy"]}
+assert set(acc) == {"bio", "bp", "oja"}, acc
+assert "oja" in json.dumps(r["audit"]) and "oja" in json.dumps(r["robustness"]), "oja missing from audit or robustness"
+print("test_install: dalenet paper with the plugin arm: test accuracy per arm", acc)
+PY
+
 # The installed Python module, from its installed location, with the plugin.
 PYTHONPATH=$pydir "${hidden[@]}" /usr/bin/python3 - "$prefix" "$plugin" <<'PY' || fail "the installed Python module"
 import sys
