@@ -1,5 +1,6 @@
 #pragma once
 // Shared test helpers: temporary folders, synthetic IDX files and a learnable synthetic task.
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "dalenet/error.hpp"
 #include "dalenet/rng.hpp"
 
 namespace dalenet::test {
@@ -131,5 +133,16 @@ inline CliRun run_cli(const std::string& args) {
 }
 inline bool has(const std::string& s, const std::string& f) {
   return s.find(f) != std::string::npos;
+}
+// The message of the ConfigError that fn() throws; a test failure (and "") if it throws none.
+template <class F>
+std::string config_error(F&& fn) {
+  try {
+    fn();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected ConfigError";
+  return "";
 }
 }  // namespace dalenet::test

@@ -5,20 +5,8 @@
 #include "helpers.hpp"
 
 using namespace dalenet;
+using dalenet::test::config_error;
 using dalenet::test::has;
-
-namespace {
-template <class F>
-std::string config_error(F&& fn) {
-  try {
-    fn();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected ConfigError";
-  return "";
-}
-}  // namespace
 
 TEST(Config, DefaultsAreResolved) {
   const TrainConfig c = parse_config("", "t.toml");

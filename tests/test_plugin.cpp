@@ -16,20 +16,11 @@
 namespace dalenet {
 namespace {
 
+using test::config_error;
 using test::has;
 
 std::string oja_config(const std::string& extra = "") {
   return std::string("[train]\nplugins = [\"") + DALENET_TEST_PLUGIN_OJA + "\"]\nrule = \"oja\"\n" + extra;
-}
-
-template <class F>
-std::string config_error(F&& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no ConfigError)";
 }
 
 TEST(Plugin, LoadsTheExampleRuleAndResolvesItsParameters) {
