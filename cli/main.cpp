@@ -382,6 +382,11 @@ int main(int argc, char** argv) {
   attack_cmd->add_option("--seed", job.options.seed, "Seed of the attacks' random starts")->capture_default_str();
   attack_cmd->add_option("--subset-seed", job.subset_seed, "Seed of the stratified subset")->capture_default_str();
   attack_cmd->add_flag(
+      "--per-attack-full", [&job](std::int64_t) { job.options.schedule = AttackSchedule::exhaustive; },
+      "Run every attack on every example at every eps (for per-attack ablation tables). Default: eps from small "
+      "to large and attacks by cost, each on what is still standing; the same robust accuracy, example by "
+      "example, in a fraction of the time (docs/EVALUATION.md)");
+  attack_cmd->add_flag(
       "--no-unbounded-check", [&job](std::int64_t) { job.options.unbounded_check = false; },
       "Skip the eps = 1 (whole input box) sanity attack");
   attack_cmd->add_option("--out,-o", attack_out, "Write robustness.json and robustness.csv into this folder");

@@ -90,8 +90,21 @@ std::vector<std::string> default_attacks(ThreatNorm norm);
 // The documented eps grids: "mnist" and "fashion" (by the data set's name), L-inf or L2.
 std::vector<double> default_eps_grid(const std::string& dataset, ThreatNorm norm);
 
+// Which examples each attack runs on (docs/EVALUATION.md, "Which examples each attack runs on").
+//  carried:    eps from small to large, and at each eps the attacks in order of cost, each on the
+//              examples that nothing before it has fooled: an example fooled within eps is fooled
+//              within every larger eps, its adversarial example the witness. Per-attack accuracies
+//              are cumulative (the worst case over this attack and all before it).
+//  exhaustive: every attack on every clean-correct example at every eps (`--per-attack-full`);
+//              per-attack accuracies are each attack's own, for ablation tables.
+// Both give the same robust accuracy, example by example: see EpsResult.
+enum class AttackSchedule { carried, exhaustive };
+std::string to_string(AttackSchedule s);
+AttackSchedule attack_schedule_from_string(const std::string& s);  // throws ConfigError
+
 struct AttackOptions {
   ThreatNorm norm = ThreatNorm::linf;
+  AttackSchedule schedule = AttackSchedule::carried;
   std::vector<double> eps;               // the grid; 0 should be in it (the eps = 0 check)
   std::vector<std::string> attacks;      // empty: default_attacks(norm)
   int steps = 100;                       // PGD iterations per restart
@@ -114,24 +127,35 @@ struct AttackOptions {
 struct AttackRun {
   std::string attack;
   double eps = 0.0;
-  std::size_t correct = 0;  // examples still correctly classified under this attack
-  double accuracy = 0.0;    // correct / n
+  // Examples still correctly classified: under this attack alone (exhaustive schedule), or under
+  // this attack and every attack run before it (carried schedule; AttackSchedule).
+  std::size_t correct = 0;
+  double accuracy = 0.0;     // correct / n
+  std::size_t attacked = 0;  // examples it ran on
   double seconds = 0.0;
   std::vector<double> accuracy_by_restart;          // PGD: cumulative worst case after each restart
   double first_restart_half_steps_accuracy = -1.0;  // PGD: restart 1 stopped at steps / 2
   double first_restart_accuracy = -1.0;             // PGD: restart 1 at full steps
-  std::size_t newly_fooled = 0;                     // pgd_check: survivors of every other attack that it fooled
+  std::size_t newly_fooled = 0;                     // examples it fooled that no attack before it had
   nlohmann::json to_json() const;
 };
 
+// Robust accuracy at eps is the per-example worst case over every in-threat attack at every eps'
+// <= eps of the grid: an adversarial example within eps' lies within eps. Both schedules compute
+// it; they agree example by example because every attack's draws are keyed by the example.
 struct EpsResult {
   double eps = 0.0;
   std::size_t robust_correct = 0;
-  double robust_accuracy = 0.0;      // per-example worst case over the in-threat attacks
-  std::string strongest_attack;      // the attack with the lowest accuracy at this eps
+  double robust_accuracy = 0.0;      // per-example worst case (above)
+  std::string strongest_attack;      // exhaustive: lowest accuracy at this eps; carried: fooled the most here
   std::vector<std::uint8_t> robust;  // per example: 1 = correct under every in-threat attack
-  // [input x n]: per example, the input that fooled the model (first attack in run order to
-  // do so), or the clean input where none did. Filled only with keep_adversarial.
+  // Exhaustive schedule only: the worst case over the attacks at this eps alone (-1: not
+  // measured). Above robust_accuracy where an attack at a larger eps missed examples a smaller
+  // eps had fooled: the robust_accuracy_increases_with_eps flag.
+  std::size_t at_eps_correct = 0;
+  double at_eps_accuracy = -1.0;
+  // [input x n]: per example, the input that fooled the model (at the smallest eps, first attack
+  // in run order to do so), or the clean input where none did. Filled only with keep_adversarial.
   Eigen::MatrixXf adversarial;
 };
 

@@ -29,6 +29,7 @@ struct PaperConfig {
   std::uint64_t attack_subset_seed = 0;
   int attack_steps = 100, attack_restarts = 5, square_queries = 1000, noise_draws = 10;
   std::vector<std::string> attacks;                // empty: the default ladder
+  bool attack_per_attack_full = false;             // the exhaustive schedule (AttackSchedule)
   std::map<std::string, std::vector<double>> eps;  // per dataset; missing: the default grid
   // few-shot (regime A always; regime B when novel)
   bool fewshot = true;

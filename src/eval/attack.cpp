@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "attack_internal.hpp"
 #include "dalenet/error.hpp"
 #include "dalenet/rng.hpp"
 #include "relu_iterates.hpp"
@@ -118,9 +119,8 @@ void detail::add_scaled_sign(float alpha, const float* g, float* x, Eigen::Index
   }
 }
 
-namespace {
+namespace detail {
 
-using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
@@ -213,30 +213,6 @@ Eigen::MatrixXf take_columns(const Eigen::MatrixXf& m, const std::vector<Eigen::
   return out;
 }
 
-// The state of a batch of examples under attack: iterates x, clean x0, labels and their global
-// ids; drop() removes the fooled columns so later passes only pay for the survivors.
-struct AttackBatch {
-  Eigen::MatrixXf x, x0;
-  std::vector<std::uint8_t> labels;
-  std::vector<std::size_t> ids;
-  void drop(const std::vector<std::uint8_t>& fooled) {
-    std::vector<Eigen::Index> keep;
-    for (std::size_t k = 0; k < ids.size(); ++k)
-      if (fooled[k] == 0) keep.push_back(static_cast<Eigen::Index>(k));
-    if (keep.size() == ids.size()) return;
-    x = take_columns(x, keep);
-    x0 = take_columns(x0, keep);
-    std::vector<std::uint8_t> l;
-    std::vector<std::size_t> i;
-    for (auto k : keep) {
-      l.push_back(labels[static_cast<std::size_t>(k)]);
-      i.push_back(ids[static_cast<std::size_t>(k)]);
-    }
-    labels = std::move(l);
-    ids = std::move(i);
-  }
-};
-
 // Columns of the batch that `logits` misclassifies: marked not robust, their input `xs` kept as
 // the adversarial example. Returns the mask (1 = fooled now) and whether any was.
 bool record_fooled(const Eigen::MatrixXf& logits, const Eigen::MatrixXf& xs, const AttackBatch& b,
@@ -301,13 +277,20 @@ double fraction(const std::vector<std::uint8_t>& v, std::size_t n) {
   return n == 0 ? 0.0 : static_cast<double>(std::count(v.begin(), v.end(), std::uint8_t{1})) / static_cast<double>(n);
 }
 
-}  // namespace
+}  // namespace detail
 
 // ---- PGD ------------------------------------------------------------------------------------
 
 std::vector<std::uint8_t> pgd_attack(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
                                      std::span<const std::uint8_t> labels, const PgdOptions& opt, Eigen::MatrixXf& adv,
                                      PgdStats* stats) {
+  return detail::pgd_attack_keyed(model, X, labels, opt, {}, adv, stats);
+}
+
+std::vector<std::uint8_t> detail::pgd_attack_keyed(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                                                   std::span<const std::uint8_t> labels, const PgdOptions& opt,
+                                                   std::span<const std::size_t> keys, Eigen::MatrixXf& adv,
+                                                   PgdStats* stats) {
   const auto n = static_cast<std::size_t>(X.cols());
   adv = X;
   std::vector<std::uint8_t> robust = clean_correct(model, X, labels, opt.batch);
@@ -327,7 +310,7 @@ std::vector<std::uint8_t> pgd_attack(Classifier& model, const Eigen::Ref<const E
       if (opt.random_start && eps > 0.0F) {
         for (std::size_t k = 0; k < b.ids.size(); ++k) {
           // One stream per (restart, example): results do not depend on the batch size.
-          Rng rng(opt.seed, (static_cast<std::uint64_t>(r) << 32) ^ b.ids[k]);
+          Rng rng(opt.seed, (static_cast<std::uint64_t>(r) << 32) ^ stream_key(keys, b.ids[k]));
           random_start(opt.norm, eps, rng, b.x.col(static_cast<Eigen::Index>(k)));
         }
         project(opt.norm, eps, b.x0, b.x);
@@ -375,6 +358,12 @@ std::vector<std::uint8_t> pgd_attack(Classifier& model, const Eigen::Ref<const E
 
 Eigen::MatrixXf pgd_final_iterate(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
                                   std::span<const std::uint8_t> labels, const PgdOptions& opt) {
+  return detail::pgd_final_iterate_keyed(model, X, labels, opt, {});
+}
+
+Eigen::MatrixXf detail::pgd_final_iterate_keyed(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                                                std::span<const std::uint8_t> labels, const PgdOptions& opt,
+                                                std::span<const std::size_t> keys) {
   const auto eps = static_cast<float>(opt.eps);
   const auto alpha = static_cast<float>(opt.step_factor * opt.eps / std::max(1, opt.steps));
   Eigen::MatrixXf out = X;
@@ -385,7 +374,7 @@ Eigen::MatrixXf pgd_final_iterate(Classifier& model, const Eigen::Ref<const Eige
     AttackBatch b = make_batch(X, labels, chunk);
     if (opt.random_start && eps > 0.0F) {
       for (std::size_t k = 0; k < b.ids.size(); ++k) {
-        Rng rng(opt.seed, b.ids[k]);
+        Rng rng(opt.seed, stream_key(keys, b.ids[k]));
         random_start(opt.norm, eps, rng, b.x.col(static_cast<Eigen::Index>(k)));
       }
       project(opt.norm, eps, b.x0, b.x);
@@ -425,6 +414,17 @@ std::vector<std::uint8_t> square_attack(Classifier& model, const Eigen::Ref<cons
                                         std::span<const std::uint8_t> labels, double eps_d, int queries, double p_init,
                                         int rows, int cols, std::uint64_t seed, std::size_t batch,
                                         Eigen::MatrixXf& adv) {
+  return detail::square_attack_keyed(model, X, labels, {eps_d, queries, p_init, rows, cols, seed, batch}, {}, adv);
+}
+
+std::vector<std::uint8_t> detail::square_attack_keyed(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                                                      std::span<const std::uint8_t> labels, const SquareOptions& o,
+                                                      std::span<const std::size_t> keys, Eigen::MatrixXf& adv) {
+  const double eps_d = o.eps;
+  const int queries = o.queries, rows = o.rows, cols = o.cols;
+  const double p_init = o.p_init;
+  const std::uint64_t seed = o.seed;
+  const std::size_t batch = o.batch;
   if (static_cast<Eigen::Index>(rows) * cols != X.rows())
     throw InputError("square attack: images of " + std::to_string(rows) + "x" + std::to_string(cols) +
                      " do not match " + std::to_string(X.rows()) + " input features");
@@ -435,7 +435,7 @@ std::vector<std::uint8_t> square_attack(Classifier& model, const Eigen::Ref<cons
   for (const auto& chunk : chunks(ids_where(robust), batch)) {
     AttackBatch b = make_batch(X, labels, chunk);
     std::vector<Rng> rngs;
-    for (auto id : b.ids) rngs.emplace_back(seed, 0x5C0A7E00000000ULL ^ id);
+    for (auto id : b.ids) rngs.emplace_back(seed, 0x5C0A7E00000000ULL ^ stream_key(keys, id));
     // Start: vertical stripes of +-eps (one sign per image column).
     for (std::size_t k = 0; k < b.ids.size(); ++k)
       for (int c = 0; c < cols; ++c) {
@@ -510,9 +510,9 @@ std::vector<std::uint8_t> square_attack(Classifier& model, const Eigen::Ref<cons
 // ---- the evaluation -------------------------------------------------------------------------
 
 nlohmann::json AttackRun::to_json() const {
-  nlohmann::json j = {
-      {"attack", attack}, {"eps", eps}, {"correct", correct}, {"accuracy", accuracy}, {"seconds", seconds}};
-  if (attack == "pgd_check") j["newly_fooled"] = newly_fooled;
+  nlohmann::json j = {{"attack", attack},     {"eps", eps},           {"correct", correct},
+                      {"accuracy", accuracy}, {"attacked", attacked}, {"newly_fooled", newly_fooled},
+                      {"seconds", seconds}};
   if (!accuracy_by_restart.empty()) {
     j["accuracy_by_restart"] = accuracy_by_restart;
     j["first_restart_accuracy"] = first_restart_accuracy;
@@ -533,11 +533,17 @@ nlohmann::json RobustnessReport::to_json() const {
   j["attacks"] = nlohmann::json::array();
   for (const auto& r : runs) j["attacks"].push_back(r.to_json());
   j["robust"] = nlohmann::json::array();
-  for (const auto& e : by_eps)
-    j["robust"].push_back({{"eps", e.eps},
-                           {"robust_correct", e.robust_correct},
-                           {"robust_accuracy", e.robust_accuracy},
-                           {"strongest_attack", e.strongest_attack}});
+  for (const auto& e : by_eps) {
+    nlohmann::json r = {{"eps", e.eps},
+                        {"robust_correct", e.robust_correct},
+                        {"robust_accuracy", e.robust_accuracy},
+                        {"strongest_attack", e.strongest_attack}};
+    if (e.at_eps_accuracy >= 0.0) {
+      r["at_eps_correct"] = e.at_eps_correct;
+      r["at_eps_accuracy"] = e.at_eps_accuracy;
+    }
+    j["robust"].push_back(r);
+  }
   j["unbounded"] = {{"eps", unbounded_eps}, {"accuracy", unbounded_accuracy}};
   j["zero_gradient_fraction"] = {{"margin", zero_gradient_fraction_margin},
                                  {"cross_entropy", zero_gradient_fraction_ce}};
@@ -547,7 +553,7 @@ nlohmann::json RobustnessReport::to_json() const {
   return j;
 }
 
-namespace {
+namespace detail {
 
 bool in_threat_model(const std::string& attack) {
   return attack != "salt_pepper";
@@ -562,7 +568,7 @@ bool is_white_box(const std::string& attack) {
 std::vector<std::uint8_t> noise_attack(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
                                        std::span<const std::uint8_t> labels, const std::string& kind, ThreatNorm norm,
                                        double eps_d, int draws, std::uint64_t seed, std::size_t batch,
-                                       Eigen::MatrixXf& adv) {
+                                       std::span<const std::size_t> keys, Eigen::MatrixXf& adv) {
   adv = X;
   std::vector<std::uint8_t> robust = clean_correct(model, X, labels, batch);
   const auto eps = static_cast<float>(eps_d);
@@ -571,7 +577,7 @@ std::vector<std::uint8_t> noise_attack(Classifier& model, const Eigen::Ref<const
     for (const auto& chunk : chunks(ids_where(robust), batch)) {
       AttackBatch b = make_batch(X, labels, chunk);
       for (std::size_t k = 0; k < b.ids.size(); ++k) {
-        Rng rng(seed, (static_cast<std::uint64_t>(d) << 32) ^ b.ids[k] ^
+        Rng rng(seed, (static_cast<std::uint64_t>(d) << 32) ^ stream_key(keys, b.ids[k]) ^
                           (kind == "gaussian" ? 0x6A0ULL << 40 : 0x5A1ULL << 40));
         auto x = b.x.col(static_cast<Eigen::Index>(k));
         if (kind == "salt_pepper") {
@@ -617,306 +623,6 @@ std::string pct(double a) {
   return fmt::format("{:.2f}%", 100.0 * a);
 }
 
-}  // namespace
-
-RobustnessReport evaluate_robustness(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
-                                     std::span<const std::uint8_t> labels, const AttackOptions& opt,
-                                     Classifier* transfer_source) {
-  if (X.rows() != model.input_size())
-    throw InputError("attack: inputs have " + std::to_string(X.rows()) + " features, the model expects " +
-                     std::to_string(model.input_size()));
-  if (static_cast<std::size_t>(X.cols()) != labels.size())
-    throw InputError("attack: " + std::to_string(X.cols()) + " inputs but " + std::to_string(labels.size()) +
-                     " labels");
-  if (!X.allFinite()) throw InputError("attack: inputs hold NaN or Inf");
-  if (X.size() > 0 && (X.minCoeff() < 0.0F || X.maxCoeff() > 1.0F))
-    throw InputError("attack: inputs must lie in [0, 1] (the threat model's input box)");
-  if (opt.eps.empty()) throw InputError("attack: the eps grid is empty");
-  for (double e : opt.eps)
-    if (!std::isfinite(e) || e < 0.0 || (opt.norm == ThreatNorm::linf && e > 1.0))
-      throw InputError("attack: eps " + std::to_string(e) + " is outside [0, " +
-                       (opt.norm == ThreatNorm::linf ? "1" : "inf") + ")");
-  if (opt.steps < 1 || opt.restarts < 1 || opt.square_queries < 0 || opt.noise_draws < 1 || opt.batch == 0)
-    throw InputError("attack: steps, restarts, noise draws and batch must be >= 1");
-  const std::vector<std::string> attacks = opt.attacks.empty() ? default_attacks(opt.norm) : opt.attacks;
-  for (const auto& a : attacks) {
-    if (std::find(attack_names().begin(), attack_names().end(), a) == attack_names().end())
-      throw InputError("attack: unknown attack '" + a + "' (known: fgsm, pgd_ce, pgd_margin, square, transfer, " +
-                       "gaussian, salt_pepper)");
-    if (opt.norm == ThreatNorm::l2 && (a == "square" || a == "salt_pepper"))
-      throw InputError("attack: '" + a + "' is implemented for the L-inf threat model only");
-    if (a == "transfer" && transfer_source == nullptr)
-      throw InputError("attack: 'transfer' needs a source model (--transfer-from)");
-  }
-
-  RobustnessReport rep;
-  const auto n = static_cast<std::size_t>(X.cols());
-  rep.n = n;
-  const std::vector<std::uint8_t> clean = clean_correct(model, X, labels, opt.batch);
-  const std::vector<std::size_t> clean_ids = ids_where(clean);
-  rep.clean_correct = clean_ids.size();
-  rep.clean_accuracy = fraction(clean, n);
-  rep.zero_gradient_fraction_margin = zero_gradient_fraction(model, X, labels, clean_ids, true, opt.batch);
-  rep.zero_gradient_fraction_ce = zero_gradient_fraction(model, X, labels, clean_ids, false, opt.batch);
-
-  // Attacks run on the clean-correct examples only (the others count as fooled already).
-  AttackBatch sub = make_batch(X, labels, clean_ids);
-  const std::span<const std::uint8_t> sub_labels(sub.labels);
-  std::vector<double> grid = opt.eps;
-  for (std::size_t ei = 0; ei < grid.size(); ++ei) {
-    const double eps = grid[ei];
-    EpsResult er;
-    er.eps = eps;
-    std::vector<std::uint8_t> robust_sub(clean_ids.size(), 1);
-    Eigen::MatrixXf adv_sub;
-    if (opt.keep_adversarial) adv_sub = sub.x0;
-    double best_acc = 2.0;
-    for (std::size_t ai = 0; ai < attacks.size(); ++ai) {
-      const std::string& a = attacks[ai];
-      const auto t0 = Clock::now();
-      const std::uint64_t seed = opt.seed ^ (0x9E37ULL * (ei + 1)) ^ (0x7F4AULL << 20) * (ai + 1);
-      AttackRun run;
-      run.attack = a;
-      run.eps = eps;
-      Eigen::MatrixXf adv;
-      std::vector<std::uint8_t> ok;
-      if (a == "fgsm" || a == "pgd_ce" || a == "pgd_margin") {
-        PgdOptions p;
-        p.norm = opt.norm;
-        p.eps = eps;
-        p.batch = opt.batch;
-        p.seed = seed;
-        if (a == "fgsm") {
-          p.steps = 1;
-          p.step_factor = 1.0;  // one step of size eps from the clean point
-          p.random_start = false;
-        } else {
-          p.steps = opt.steps;
-          p.restarts = opt.restarts;
-          p.step_factor = opt.step_factor;
-          p.margin_loss = a == "pgd_margin";
-        }
-        PgdStats st;
-        ok = pgd_attack(model, sub.x0, sub_labels, p, adv, &st);
-        if (a != "fgsm") {
-          const double scale = static_cast<double>(clean_ids.size()) / static_cast<double>(std::max<std::size_t>(n, 1));
-          for (double acc : st.accuracy_by_restart) run.accuracy_by_restart.push_back(acc * scale);
-          run.first_restart_accuracy = st.first_restart_accuracy * scale;
-          run.first_restart_half_steps_accuracy = st.first_restart_half_steps_accuracy * scale;
-        }
-      } else if (a == "square") {
-        ok = square_attack(model, sub.x0, sub_labels, eps, opt.square_queries, opt.square_p_init, opt.image_rows,
-                           opt.image_cols, seed, opt.batch, adv);
-      } else if (a == "transfer") {
-        PgdOptions p;
-        p.norm = opt.norm;
-        p.eps = eps;
-        p.steps = opt.steps;
-        p.step_factor = opt.step_factor;
-        p.batch = opt.batch;
-        p.seed = seed;
-        adv = pgd_final_iterate(*transfer_source, sub.x0, sub_labels, p);
-        ok = clean_correct(model, adv, sub_labels, opt.batch);
-      } else {
-        ok = noise_attack(model, sub.x0, sub_labels, a, opt.norm, eps, opt.noise_draws, seed, opt.batch, adv);
-      }
-      run.correct = static_cast<std::size_t>(std::count(ok.begin(), ok.end(), std::uint8_t{1}));
-      run.accuracy = n == 0 ? 0.0 : static_cast<double>(run.correct) / static_cast<double>(n);
-      run.seconds = seconds_since(t0);
-      if (in_threat_model(a)) {
-        for (std::size_t k = 0; k < ok.size(); ++k) {
-          if (ok[k] != 0 || robust_sub[k] == 0) continue;
-          robust_sub[k] = 0;
-          if (opt.keep_adversarial) adv_sub.col(static_cast<Eigen::Index>(k)) = adv.col(static_cast<Eigen::Index>(k));
-        }
-        if (run.accuracy < best_acc) {
-          best_acc = run.accuracy;
-          er.strongest_attack = a;
-        }
-      }
-      if (opt.progress)
-        opt.progress(
-            fmt::format("  eps {:<6g} {:<11} accuracy {:>7}  ({:.1f}s)", eps, a, pct(run.accuracy), run.seconds));
-      rep.runs.push_back(std::move(run));
-    }
-    // Convergence check: PGD-margin with twice the steps on the examples that survived
-    // everything. It is one more attack (what it fools counts), and if it fools more than
-    // `tolerance` of the examples, the budget above was not enough: flag pgd_not_converged.
-    const bool ran_pgd = std::find(attacks.begin(), attacks.end(), "pgd_margin") != attacks.end() ||
-                         std::find(attacks.begin(), attacks.end(), "pgd_ce") != attacks.end();
-    if (ran_pgd && eps > 0.0) {
-      const auto t0 = Clock::now();
-      const std::vector<std::size_t> alive = ids_where(robust_sub);
-      AttackBatch s = make_batch(sub.x0, sub_labels, alive);
-      PgdOptions p;
-      p.norm = opt.norm;
-      p.eps = eps;
-      p.steps = 2 * opt.steps;
-      p.restarts = 1;
-      p.step_factor = opt.step_factor;
-      p.margin_loss = true;
-      p.batch = opt.batch;
-      p.seed = opt.seed ^ 0xC0DEC0DEULL ^ (ei + 1);
-      Eigen::MatrixXf adv;
-      const auto ok = pgd_attack(model, s.x0, s.labels, p, adv);
-      AttackRun run;
-      run.attack = "pgd_check";
-      run.eps = eps;
-      std::size_t newly = 0;
-      for (std::size_t k = 0; k < alive.size(); ++k) {
-        if (ok[k] != 0) continue;
-        ++newly;
-        robust_sub[alive[k]] = 0;
-        if (opt.keep_adversarial)
-          adv_sub.col(static_cast<Eigen::Index>(alive[k])) = adv.col(static_cast<Eigen::Index>(k));
-      }
-      run.correct = alive.size() - newly;
-      run.accuracy = n == 0 ? 0.0 : static_cast<double>(run.correct) / static_cast<double>(n);
-      run.seconds = seconds_since(t0);
-      run.newly_fooled = newly;
-      if (opt.progress)
-        opt.progress(fmt::format("  eps {:<6g} {:<11} fooled {} more of the survivors ({:.1f}s)", eps, "pgd_check",
-                                 newly, run.seconds));
-      rep.runs.push_back(std::move(run));
-    }
-    er.robust.assign(n, 0);
-    for (std::size_t k = 0; k < clean_ids.size(); ++k) er.robust[clean_ids[k]] = robust_sub[k];
-    er.robust_correct = static_cast<std::size_t>(std::count(robust_sub.begin(), robust_sub.end(), std::uint8_t{1}));
-    er.robust_accuracy = n == 0 ? 0.0 : static_cast<double>(er.robust_correct) / static_cast<double>(n);
-    if (opt.keep_adversarial) {
-      er.adversarial = X;
-      for (std::size_t k = 0; k < clean_ids.size(); ++k)
-        er.adversarial.col(static_cast<Eigen::Index>(clean_ids[k])) = adv_sub.col(static_cast<Eigen::Index>(k));
-    }
-    if (opt.progress)
-      opt.progress(fmt::format("eps {:<6g} robust accuracy {} (worst case over {} attacks)", eps,
-                               pct(er.robust_accuracy), attacks.size()));
-    rep.by_eps.push_back(std::move(er));
-  }
-
-  if (opt.unbounded_check) {
-    PgdOptions p;
-    p.norm = opt.norm;
-    p.eps = opt.norm == ThreatNorm::linf ? 1.0 : std::sqrt(static_cast<double>(X.rows()));
-    p.steps = opt.steps;
-    p.step_factor = opt.step_factor;
-    p.margin_loss = true;
-    p.batch = opt.batch;
-    p.seed = opt.seed ^ 0xB0B0ULL;
-    Eigen::MatrixXf adv;
-    const auto ok = pgd_attack(model, sub.x0, sub_labels, p, adv);
-    rep.unbounded_eps = p.eps;
-    rep.unbounded_accuracy =
-        n == 0 ? 0.0 : static_cast<double>(std::count(ok.begin(), ok.end(), std::uint8_t{1})) / static_cast<double>(n);
-    if (opt.progress)
-      opt.progress(fmt::format("unbounded PGD (eps {:g}): accuracy {}", p.eps, pct(rep.unbounded_accuracy)));
-  }
-
-  // ---- gradient-masking checks ----
-  const double tol = opt.tolerance;
-  auto accuracy_of = [&](const std::string& a, double eps) -> double {
-    for (const auto& r : rep.runs)
-      if (r.attack == a && r.eps == eps) return r.accuracy;
-    return -1.0;
-  };
-  {
-    Flag f{"eps0_differs_from_clean", false, "0 is not in the eps grid: not checked"};
-    for (const auto& e : rep.by_eps)
-      if (e.eps == 0.0) {
-        f.raised = e.robust_correct != rep.clean_correct;
-        f.detail = fmt::format("robust accuracy at eps 0 is {}, clean accuracy {}", pct(e.robust_accuracy),
-                               pct(rep.clean_accuracy));
-      }
-    rep.flags.push_back(f);
-  }
-  {
-    Flag f{"robust_accuracy_increases_with_eps", false, "robust accuracy is non-increasing in eps"};
-    std::vector<const EpsResult*> sorted;
-    for (const auto& e : rep.by_eps) sorted.push_back(&e);
-    std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->eps < b->eps; });
-    for (std::size_t i = 1; i < sorted.size(); ++i)
-      if (sorted[i]->robust_accuracy > sorted[i - 1]->robust_accuracy + tol) {
-        f.raised = true;
-        f.detail = fmt::format("robust accuracy rises from {} at eps {:g} to {} at eps {:g}",
-                               pct(sorted[i - 1]->robust_accuracy), sorted[i - 1]->eps, pct(sorted[i]->robust_accuracy),
-                               sorted[i]->eps);
-      }
-    rep.flags.push_back(f);
-  }
-  {
-    Flag f{"unbounded_attack_fails", false, "not run"};
-    if (rep.unbounded_accuracy >= 0.0) {
-      f.raised = rep.unbounded_accuracy > opt.unbounded_max_accuracy;
-      f.detail = fmt::format("PGD-margin with eps {:g} (the whole input box) leaves {} accuracy (allowed {})",
-                             rep.unbounded_eps, pct(rep.unbounded_accuracy), pct(opt.unbounded_max_accuracy));
-    }
-    rep.flags.push_back(f);
-  }
-  {
-    Flag f{"iterative_weaker_than_fgsm", false, "PGD is at least as strong as FGSM at every eps"};
-    for (double eps : grid) {
-      const double fg = accuracy_of("fgsm", eps);
-      double pgd = 2.0;
-      for (const char* a : {"pgd_ce", "pgd_margin"})
-        if (accuracy_of(a, eps) >= 0.0) pgd = std::min(pgd, accuracy_of(a, eps));
-      if (fg < 0.0 || pgd > 1.5) continue;
-      if (pgd > fg + tol) {
-        f.raised = true;
-        f.detail = fmt::format("at eps {:g}: PGD {} vs FGSM {}", eps, pct(pgd), pct(fg));
-      }
-    }
-    rep.flags.push_back(f);
-  }
-  {
-    Flag f{"pgd_not_converged", false,
-           "PGD with twice the steps fooled <= tol more examples, and the last restart lowered accuracy by <= tol"};
-    for (const auto& r : rep.runs) {
-      if (r.eps == 0.0) continue;
-      if (r.attack == "pgd_check" && static_cast<double>(r.newly_fooled) > tol * static_cast<double>(n)) {
-        f.raised = true;
-        f.detail =
-            fmt::format("at eps {:g}: PGD-margin with {} steps fooled {} more examples ({}) than all attacks before",
-                        r.eps, 2 * opt.steps, r.newly_fooled,
-                        pct(static_cast<double>(r.newly_fooled) / static_cast<double>(std::max<std::size_t>(n, 1))));
-      }
-      const auto R = r.accuracy_by_restart.size();
-      const double restart_gain = R >= 2 ? r.accuracy_by_restart[R - 2] - r.accuracy_by_restart[R - 1] : 0.0;
-      if (restart_gain > tol) {
-        f.raised = true;
-        f.detail =
-            fmt::format("{} at eps {:g}: the last restart lowered accuracy by {}", r.attack, r.eps, pct(restart_gain));
-      }
-    }
-    rep.flags.push_back(f);
-  }
-  {
-    Flag f{"black_box_beats_white_box", false, "no gradient-free, transfer or noise attack beat the white-box attacks"};
-    for (double eps : grid) {
-      double white = 2.0;
-      for (const auto& a : attacks)
-        if (is_white_box(a)) white = std::min(white, accuracy_of(a, eps));
-      if (white > 1.5) continue;
-      for (const auto& a : attacks) {
-        if (is_white_box(a) || !in_threat_model(a)) continue;
-        const double acc = accuracy_of(a, eps);
-        if (acc >= 0.0 && acc < white - tol) {
-          f.raised = true;
-          f.detail = fmt::format("at eps {:g}: {} {} < white-box {} (white-box numbers not trusted)", eps, a, pct(acc),
-                                 pct(white));
-        }
-      }
-    }
-    rep.flags.push_back(f);
-  }
-  {
-    Flag f{"zero_input_gradient", rep.zero_gradient_fraction_margin > opt.zero_gradient_max_fraction,
-           fmt::format("{} of clean correct points have an all-zero margin-loss input gradient ({} for "
-                       "cross-entropy; allowed {})",
-                       pct(rep.zero_gradient_fraction_margin), pct(rep.zero_gradient_fraction_ce),
-                       pct(opt.zero_gradient_max_fraction))};
-    rep.flags.push_back(f);
-  }
-  return rep;
-}
+}  // namespace detail
 
 }  // namespace dalenet

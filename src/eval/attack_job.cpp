@@ -17,6 +17,7 @@ namespace dalenet {
 
 nlohmann::json to_json(const AttackOptions& o) {
   return {{"norm", to_string(o.norm)},
+          {"schedule", to_string(o.schedule)},
           {"eps", o.eps},
           {"attacks", o.attacks.empty() ? default_attacks(o.norm) : o.attacks},
           {"steps", o.steps},

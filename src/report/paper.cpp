@@ -204,6 +204,7 @@ void run_attack(const PaperConfig& cfg, const PaperUnit& u, const std::string& d
   o.restarts = cfg.attack_restarts;
   o.square_queries = cfg.square_queries;
   o.noise_draws = cfg.noise_draws;
+  o.schedule = cfg.attack_per_attack_full ? AttackSchedule::exhaustive : AttackSchedule::carried;
   o.attacks = cfg.attacks;
   if (auto it = cfg.eps.find(u.dataset); it != cfg.eps.end()) o.eps = it->second;
   if (opt.progress) o.progress = [&](const std::string& line) { opt.progress("    " + u.id + ": " + line); };
@@ -436,6 +437,8 @@ PaperConfig load_paper_config(const std::string& path) {
         c.square_queries = static_cast<int>(r.integer(v, key, 1, 1000000));
       } else if (leaf == "noise_draws") {
         c.noise_draws = static_cast<int>(r.integer(v, key, 1, 10000));
+      } else if (leaf == "per_attack_full") {
+        c.attack_per_attack_full = r.boolean(v, key);
       } else if (leaf == "attacks") {
         c.attacks = r.strings(v, key, false);
         for (const auto& name : c.attacks)
@@ -447,7 +450,9 @@ PaperConfig load_paper_config(const std::string& path) {
           throw ConfigError(r.where(key) + ": '" + d + "' is not in paper.datasets");
         c.eps[d] = r.numbers(v, key, 0.0, 1.0);
       } else {
-        r.unknown(key, "n, subset_seed, steps, restarts, square_queries, noise_draws, attacks, eps_<dataset>");
+        r.unknown(
+            key,
+            "n, subset_seed, steps, restarts, square_queries, noise_draws, per_attack_full, attacks, eps_<dataset>");
       }
     }
   }

@@ -1,0 +1,103 @@
+#pragma once
+// What the attack kernels (attack.cpp) and the evaluation that schedules them (robustness.cpp)
+// share. Not part of the public API.
+//
+// Stream keys. Every random draw of an attack (PGD's random starts, the Square attack's windows,
+// the noise draws) comes from a stream keyed by (seed, restart or draw, the example's key). The
+// key of column c of X is keys[c], or c where keys is empty. The evaluation attacks subsets of
+// one example set (the survivors of earlier attacks and of smaller eps) and passes each example's
+// position in the whole set as its key, so an example meets the same draws whichever subset it is
+// attacked in: its outcome depends on the example, the attack, eps and the seed, not on the
+// company it keeps. That is what makes the carried-forward schedule equal to the exhaustive one
+// (docs/EVALUATION.md, "Which examples each attack runs on").
+#include <Eigen/Core>
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "dalenet/attack.hpp"
+
+namespace dalenet::detail {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0);
+std::string pct(double a);  // "12.34%"
+
+inline std::uint64_t stream_key(std::span<const std::size_t> keys, std::size_t column) {
+  return keys.empty() ? column : keys[column];
+}
+
+Eigen::MatrixXf take_columns(const Eigen::MatrixXf& m, const std::vector<Eigen::Index>& keep);
+
+// The state of a batch of examples under attack: iterates x, clean x0, labels and their ids
+// (columns of the X the attack was given); drop() removes the fooled columns so later passes
+// only pay for the survivors.
+struct AttackBatch {
+  Eigen::MatrixXf x, x0;
+  std::vector<std::uint8_t> labels;
+  std::vector<std::size_t> ids;
+  void drop(const std::vector<std::uint8_t>& fooled) {
+    std::vector<Eigen::Index> keep;
+    for (std::size_t k = 0; k < ids.size(); ++k)
+      if (fooled[k] == 0) keep.push_back(static_cast<Eigen::Index>(k));
+    if (keep.size() == ids.size()) return;
+    x = take_columns(x, keep);
+    x0 = take_columns(x0, keep);
+    std::vector<std::uint8_t> l;
+    std::vector<std::size_t> i;
+    for (auto k : keep) {
+      l.push_back(labels[static_cast<std::size_t>(k)]);
+      i.push_back(ids[static_cast<std::size_t>(k)]);
+    }
+    labels = std::move(l);
+    ids = std::move(i);
+  }
+};
+AttackBatch make_batch(const Eigen::Ref<const Eigen::MatrixXf>& X, std::span<const std::uint8_t> labels,
+                       const std::vector<std::size_t>& ids);
+
+// Per column of X: 1 if the model classifies it correctly.
+std::vector<std::uint8_t> clean_correct(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                                        std::span<const std::uint8_t> labels, std::size_t batch);
+std::vector<std::size_t> ids_where(const std::vector<std::uint8_t>& v);  // the indices of the non-zero entries
+double fraction(const std::vector<std::uint8_t>& v, std::size_t n);      // count of 1s / n (0 for n = 0)
+
+// Whether an attack's examples count towards the robust accuracy (salt_pepper is a corruption
+// outside the threat model), and whether it is a white-box gradient attack.
+bool in_threat_model(const std::string& attack);
+bool is_white_box(const std::string& attack);
+
+// The attacks of attack.hpp with stream keys (see above).
+std::vector<std::uint8_t> pgd_attack_keyed(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                                           std::span<const std::uint8_t> labels, const PgdOptions& opt,
+                                           std::span<const std::size_t> keys, Eigen::MatrixXf& adv,
+                                           PgdStats* stats = nullptr);
+Eigen::MatrixXf pgd_final_iterate_keyed(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                                        std::span<const std::uint8_t> labels, const PgdOptions& opt,
+                                        std::span<const std::size_t> keys);
+struct SquareOptions {
+  double eps = 0.0;
+  int queries = 5000;
+  double p_init = 0.8;
+  int rows = 28, cols = 28;
+  std::uint64_t seed = 0;
+  std::size_t batch = 1000;
+};
+std::vector<std::uint8_t> square_attack_keyed(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                                              std::span<const std::uint8_t> labels, const SquareOptions& opt,
+                                              std::span<const std::size_t> keys, Eigen::MatrixXf& adv);
+// Worst case over `draws` random perturbations per example (gaussian: clipped N(0, eps^2) per
+// pixel for L-inf, a random direction of length eps for L2; salt_pepper: a fraction eps of the
+// pixels set to 0 or 1).
+std::vector<std::uint8_t> noise_attack(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                                       std::span<const std::uint8_t> labels, const std::string& kind, ThreatNorm norm,
+                                       double eps, int draws, std::uint64_t seed, std::size_t batch,
+                                       std::span<const std::size_t> keys, Eigen::MatrixXf& adv);
+// The fraction of the examples `ids` whose margin (or cross-entropy) input gradient is all zero.
+double zero_gradient_fraction(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                              std::span<const std::uint8_t> labels, const std::vector<std::size_t>& ids, bool margin,
+                              std::size_t batch);
+
+}  // namespace dalenet::detail
