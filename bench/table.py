@@ -205,6 +205,12 @@ def main():
                                           "--dense-iterates"], work)
         pgd_bp = next(r for r in rows if r["workload"] == "PGD-100 on 1000 images, BP model")
         dense_pgd_s = statistics.median(dense_pgd["seconds"])
+        # The whole attack ladder on the bio model over the MNIST grid: the carried schedule against
+        # the exhaustive one (AttackSchedule), same work otherwise, same process kind.
+        print("== full attack of the bio model: carried vs exhaustive schedule", file=sys.stderr)
+        sched, _ = run_measured(dn + ["attack_schedule", "--model", bio_model, "--source", bp_model, "--n",
+                                      "100" if a.quick else "500", "--square-queries", "500" if a.quick else "5000",
+                                      "--threads", T], work)
         # Thread scaling of dalenet itself: 1 thread vs the run's thread count, same work.
         scaling = []
         if a.threads > 1:
@@ -240,6 +246,15 @@ def main():
           f"forward and backward pass per step, as the peer does): {dense_pgd_s:.3f} s, ratio to PyTorch's best "
           f"{dense_pgd_s / pgd_bp['pytorch_best_s']:.2f}, robust_accuracy {dense_pgd.get('robust_accuracy', float('nan')):.4f}; "
           f"the incremental path (the row above) takes {pgd_bp['dalenet_s'] / dense_pgd_s:.2f} of its time")
+        w("")
+        sc, se = sched["seconds_carried"], sched["seconds_exhaustive"]
+        w(f"Full attack of the bio model (`dalenet_workloads attack_schedule`: PGD-CE and PGD-margin 100 steps × 5 "
+          f"restarts, FGSM, transfer from the BP model, Gaussian, Square {'500' if a.quick else '5000'} queries, "
+          f"salt-and-pepper, the convergence check; MNIST ε grid {sched['eps']}; {sched['n']} stratified test images): "
+          f"carried schedule {sc:.1f} s, exhaustive {se:.1f} s, ratio **{sc / se:.2f}**; examples attacked "
+          f"{sched['examples_attacked_carried']} vs {sched['examples_attacked_exhaustive']}; per-example robust masks "
+          f"{'identical' if sched['same_masks'] else 'DIFFERENT'} at every ε; robust accuracy "
+          + ", ".join(f"{e:g}: {100 * r:.1f} %" for e, r in zip(sched["eps"], sched["robust_accuracy_carried"])))
         w("")
         caller = os.environ.get("OPENBLAS_CORETYPE")
         peer_kernel = chosen or "OpenBLAS's own choice"

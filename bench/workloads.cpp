@@ -9,12 +9,19 @@
 //               batches of 1000) on all 10 000 MNIST test images at each of eps 0.05, 0.1, 0.15,
 //               once with NetworkClassifier's incremental path and once with its dense path:
 //               robust counts, how many examples' verdicts differ, and the times
+//   attack_schedule  the whole ladder of `dalenet attack` (PGD-CE and PGD-margin 100 steps x 5
+//               restarts, FGSM, transfer from `--source`, Gaussian noise, Square with
+//               `--square-queries`, salt-and-pepper, the convergence check) over the MNIST eps grid
+//               on a stratified `--n` test images, once with the carried schedule and once with
+//               the exhaustive one: both times, robust accuracies and whether the per-example
+//               robust masks agree (AttackSchedule, docs/EVALUATION.md)
 // Prints one JSON line: {"workload", "seconds": [per epoch or repeat], "flop": per repeat, ...,
 // "allocations_per_batch"}: heap allocations per steady-state step of the hot loop (one
 // training batch: fill_batch + LearningRule::train_batch; one PGD step: forward + input
 // gradient), counted by interposing malloc in this executable.
 // Usage: dalenet_workloads WORKLOAD [--config FILE] [--model FILE] [--out DIR] [--epochs N]
 //                          [--repeats N] [--threads N] [--dense-iterates] [--restarts N]
+//                          [--source FILE] [--n N] [--square-queries N]
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -71,13 +78,54 @@ double macs_per_example(const Network& net) {
   return m;
 }
 
+// The attack_schedule workload (above) into r.
+void attack_schedule(const std::string& model_path, const std::string& source_path, std::size_t n, int square_queries,
+                     nlohmann::json& r) {
+  const Model m = load_model(model_path);
+  const Model source = load_model(source_path);
+  const Dataset test = load_dataset("mnist:test", default_data_dir());
+  const Dataset sub = subset(test, stratified_indices(test, n, 0), "mnist:test");
+  Eigen::MatrixXf X;
+  fill_batch_range(sub, 0, sub.size(), X);
+  AttackOptions o;
+  o.eps = default_eps_grid("mnist", ThreatNorm::linf);
+  o.attacks = default_attacks(ThreatNorm::linf);
+  o.attacks.insert(o.attacks.begin() + 4, "transfer");
+  o.square_queries = square_queries;
+  std::vector<std::vector<std::uint8_t>> masks[2];
+  for (const auto schedule : {AttackSchedule::carried, AttackSchedule::exhaustive}) {
+    o.schedule = schedule;
+    NetworkClassifier clf(m.net), src(source.net);
+    const double t0 = now_s();
+    const RobustnessReport rep = evaluate_robustness(clf, X, sub.labels, o, &src);
+    const std::string key = to_string(schedule);
+    r["seconds_" + key] = now_s() - t0;
+    std::size_t attacked = 0;
+    for (const auto& run : rep.runs) attacked += run.attacked;
+    r["examples_attacked_" + key] = attacked;
+    for (const auto& e : rep.by_eps) {
+      r["robust_accuracy_" + key].push_back(e.robust_accuracy);
+      masks[schedule == AttackSchedule::carried ? 0 : 1].push_back(e.robust);
+    }
+  }
+  r["eps"] = o.eps;
+  r["n"] = sub.size();
+  r["same_masks"] = masks[0] == masks[1];
+  r["seconds"] = {r["seconds_carried"].get<double>()};
+  r["flop"] = 0.0;
+}
+
 int run(int argc, char** argv) {
-  if (argc < 2) throw InputError("usage: dalenet_workloads bp_epoch|bio_epoch|pgd|inference|pgd_paths [options]");
+  if (argc < 2)
+    throw InputError("usage: dalenet_workloads bp_epoch|bio_epoch|pgd|inference|pgd_paths|attack_schedule [options]");
   const std::string workload = argv[1];
   std::string config, model_path, out;
   int epochs = 3, repeats = 3, threads = 0;
   bool dense_iterates = false;  // pgd: NetworkClassifier without the incremental ReLU path
   int restarts = 5;             // pgd_paths
+  std::string source_path;      // attack_schedule: the transfer source
+  std::size_t images = 500;     // attack_schedule: test images
+  int square_queries = 5000;    // attack_schedule
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -100,6 +148,12 @@ int run(int argc, char** argv) {
       dense_iterates = true;
     else if (a == "--restarts")
       restarts = std::stoi(next());
+    else if (a == "--source")
+      source_path = next();
+    else if (a == "--n")
+      images = static_cast<std::size_t>(std::stoul(next()));
+    else if (a == "--square-queries")
+      square_queries = std::stoi(next());
     else
       throw InputError("unknown option " + a);
   }
@@ -246,6 +300,8 @@ int run(int argc, char** argv) {
     }
     r["seconds"] = secs;
     r["model"] = model_path;
+  } else if (workload == "attack_schedule") {
+    attack_schedule(model_path, source_path, images, square_queries, r);
   } else {
     throw InputError("unknown workload '" + workload + "'");
   }
