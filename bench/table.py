@@ -211,6 +211,9 @@ def main():
         sched, _ = run_measured(dn + ["attack_schedule", "--model", bio_model, "--source", bp_model, "--n",
                                       "100" if a.quick else "500", "--square-queries", "500" if a.quick else "5000",
                                       "--threads", T], work)
+        print("== Square attack on the bio model: incremental candidates vs a full pass per query", file=sys.stderr)
+        square, _ = run_measured(dn + ["square_paths", "--model", bio_model, "--n", "100" if a.quick else "500",
+                                       "--square-queries", "500" if a.quick else "5000", "--threads", T], work)
         # Thread scaling of dalenet itself: 1 thread vs the run's thread count, same work.
         scaling = []
         if a.threads > 1:
@@ -255,6 +258,15 @@ def main():
           f"{sched['examples_attacked_carried']} vs {sched['examples_attacked_exhaustive']}; per-example robust masks "
           f"{'identical' if sched['same_masks'] else 'DIFFERENT'} at every ε; robust accuracy "
           + ", ".join(f"{e:g}: {100 * r:.1f} %" for e, r in zip(sched["eps"], sched["robust_accuracy_carried"])))
+        w("")
+        w(f"Square attack on the bio model (`dalenet_workloads square_paths`, {'500' if a.quick else '5000'} queries, "
+          f"{square['n']} stratified MNIST test images): candidates through PatchLogits (the window's columns of the "
+          f"first projection, then the rest of the network) vs a full forward pass per query: "
+          + ", ".join(f"ε {e:g}: {si:.1f} s vs {sf:.1f} s (**{si / sf:.2f}**), robust {ri} vs {rf}"
+                      for e, si, sf, ri, rf in zip(square["eps"], square["seconds_incremental"],
+                                                   square["seconds_full_pass"], square["robust_incremental"],
+                                                   square["robust_full_pass"]))
+          + f"; robust examples {'identical' if square['same_robust'] else 'differ where margins tie within rounding'}")
         w("")
         caller = os.environ.get("OPENBLAS_CORETYPE")
         peer_kernel = chosen or "OpenBLAS's own choice"

@@ -15,6 +15,10 @@
 //               on a stratified `--n` test images, once with the carried schedule and once with
 //               the exhaustive one: both times, robust accuracies and whether the per-example
 //               robust masks agree (AttackSchedule, docs/EVALUATION.md)
+//   square_paths  the Square attack (`--square-queries`, eps 0.05 and 0.1) on a stratified `--n`
+//               test images, once with NetworkClassifier (candidates through PatchLogits) and once
+//               through a plain Classifier (a full forward pass per query): times and whether
+//               the robust examples agree
 // Prints one JSON line: {"workload", "seconds": [per epoch or repeat], "flop": per repeat, ...,
 // "allocations_per_batch"}: heap allocations per steady-state step of the hot loop (one
 // training batch: fill_batch + LearningRule::train_batch; one PGD step: forward + input
@@ -22,6 +26,7 @@
 // Usage: dalenet_workloads WORKLOAD [--config FILE] [--model FILE] [--out DIR] [--epochs N]
 //                          [--repeats N] [--threads N] [--dense-iterates] [--restarts N]
 //                          [--source FILE] [--n N] [--square-queries N]
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -78,6 +83,52 @@ double macs_per_example(const Network& net) {
   return m;
 }
 
+// The model behind the plain Classifier interface: the Square attack takes a full pass per query.
+class OpaqueClassifier final : public Classifier {
+ public:
+  explicit OpaqueClassifier(const Network& net) : inner_(net) {}
+  int input_size() const override { return inner_.input_size(); }
+  void logits(const Eigen::Ref<const Eigen::MatrixXf>& X, Eigen::MatrixXf& out) override { inner_.logits(X, out); }
+  void input_gradient(const Eigen::Ref<const Eigen::MatrixXf>& X, const LossGradient& loss, Eigen::MatrixXf& logits,
+                      Eigen::MatrixXf& grad) override {
+    inner_.input_gradient(X, loss, logits, grad);
+  }
+
+ private:
+  NetworkClassifier inner_;
+};
+
+// The square_paths workload (above) into r.
+void square_paths(const std::string& model_path, std::size_t n, int square_queries, nlohmann::json& r) {
+  const Model m = load_model(model_path);
+  const Dataset test = load_dataset("mnist:test", default_data_dir());
+  const Dataset sub = subset(test, stratified_indices(test, n, 0), "mnist:test");
+  Eigen::MatrixXf X;
+  fill_batch_range(sub, 0, sub.size(), X);
+  bool same = true;
+  for (const double eps : {0.05, 0.1}) {
+    std::vector<std::uint8_t> robust[2];
+    for (const bool incremental : {true, false}) {
+      NetworkClassifier clf(m.net);
+      OpaqueClassifier opaque(m.net);
+      Classifier& model = incremental ? static_cast<Classifier&>(clf) : static_cast<Classifier&>(opaque);
+      Eigen::MatrixXf adv;
+      const double t0 = now_s();
+      robust[incremental ? 0 : 1] = square_attack(model, X, sub.labels, eps, square_queries, 0.8, 28, 28, 1, 1000, adv);
+      const double sec = now_s() - t0;
+      r[incremental ? "seconds_incremental" : "seconds_full_pass"].push_back(sec);
+      r[incremental ? "robust_incremental" : "robust_full_pass"].push_back(
+          std::count(robust[incremental ? 0 : 1].begin(), robust[incremental ? 0 : 1].end(), std::uint8_t{1}));
+    }
+    same = same && robust[0] == robust[1];
+  }
+  r["eps"] = {0.05, 0.1};
+  r["n"] = sub.size();
+  r["same_robust"] = same;
+  r["seconds"] = r["seconds_incremental"];
+  r["flop"] = 0.0;
+}
+
 // The attack_schedule workload (above) into r.
 void attack_schedule(const std::string& model_path, const std::string& source_path, std::size_t n, int square_queries,
                      nlohmann::json& r) {
@@ -117,7 +168,8 @@ void attack_schedule(const std::string& model_path, const std::string& source_pa
 
 int run(int argc, char** argv) {
   if (argc < 2)
-    throw InputError("usage: dalenet_workloads bp_epoch|bio_epoch|pgd|inference|pgd_paths|attack_schedule [options]");
+    throw InputError(
+        "usage: dalenet_workloads bp_epoch|bio_epoch|pgd|inference|pgd_paths|attack_schedule|square_paths [options]");
   const std::string workload = argv[1];
   std::string config, model_path, out;
   int epochs = 3, repeats = 3, threads = 0;
@@ -300,6 +352,8 @@ int run(int argc, char** argv) {
     }
     r["seconds"] = secs;
     r["model"] = model_path;
+  } else if (workload == "square_paths") {
+    square_paths(model_path, images, square_queries, r);
   } else if (workload == "attack_schedule") {
     attack_schedule(model_path, source_path, images, square_queries, r);
   } else {

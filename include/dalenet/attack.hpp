@@ -68,6 +68,7 @@ class NetworkClassifier final : public Classifier {
   void keep_columns(const std::vector<Eigen::Index>& keep) override;
   // Whether input_gradient runs incrementally for this network.
   bool incremental() const { return iterates_ != nullptr; }
+  const Network& network() const { return net_; }
 
  private:
   const Network& net_;

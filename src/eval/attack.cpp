@@ -8,12 +8,14 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "attack_internal.hpp"
 #include "dalenet/error.hpp"
 #include "dalenet/rng.hpp"
+#include "patch_logits.hpp"
 #include "relu_iterates.hpp"
 #include "sign_step.hpp"
 #include "util/simd.hpp"
@@ -417,25 +419,97 @@ std::vector<std::uint8_t> square_attack(Classifier& model, const Eigen::Ref<cons
   return detail::square_attack_keyed(model, X, labels, {eps_d, queries, p_init, rows, cols, seed, batch}, {}, adv);
 }
 
+namespace {
+
+// The candidate of one example for one Square query: a window of side s at (r0, c0) of the image
+// set to x0 + sign (clipped to the box); the pixels it covers go into `changed`. If the drawn
+// window would leave the current input unchanged, the other sign is the only new candidate.
+void draw_square(Rng& rng, int s, float eps, int rows, int cols, const Eigen::Ref<const Eigen::VectorXf>& x0,
+                 const Eigen::Ref<const Eigen::VectorXf>& x, Eigen::Ref<Eigen::VectorXf> cand,
+                 std::vector<std::int32_t>& changed) {
+  const int r0 = static_cast<int>(rng.below(static_cast<std::uint64_t>(rows) - static_cast<std::uint64_t>(s) + 1));
+  const int c0 = static_cast<int>(rng.below(static_cast<std::uint64_t>(cols) - static_cast<std::uint64_t>(s) + 1));
+  float sign = rng.uniform() < 0.5 ? -eps : eps;
+  bool same = true;
+  for (int r = r0; r < r0 + s && same; ++r)
+    for (int c = c0; c < c0 + s; ++c) {
+      const Eigen::Index i = r * cols + c;
+      if (std::abs(std::clamp(x0(i) + sign, 0.0F, 1.0F) - x(i)) > 1e-7F) {
+        same = false;
+        break;
+      }
+    }
+  if (same) sign = -sign;
+  changed.clear();
+  for (int r = r0; r < r0 + s; ++r)
+    for (int c = c0; c < c0 + s; ++c) {
+      const Eigen::Index i = r * cols + c;
+      cand(i) = std::clamp(x0(i) + sign, 0.0F, 1.0F);
+      changed.push_back(static_cast<std::int32_t>(i));
+    }
+}
+
+// Logits of a batch of Square candidates: through PatchLogits (the window's columns of the first
+// projection only) where the model is a NetworkClassifier, a full pass otherwise.
+class SquareLogits {
+ public:
+  explicit SquareLogits(Classifier& model) : model_(model) {
+    if (auto* net = dynamic_cast<NetworkClassifier*>(&model)) patch_.emplace(net->network());
+  }
+  void reset(const Eigen::MatrixXf& x, Eigen::MatrixXf& logits) {
+    if (patch_) {
+      patch_->reset(x, logits);
+    } else {
+      model_.logits(x, logits);
+    }
+  }
+  void evaluate(const Eigen::MatrixXf& cand, const std::vector<std::vector<std::int32_t>>& changed,
+                Eigen::MatrixXf& logits) {
+    if (patch_) {
+      patch_->evaluate(cand, changed, logits);
+    } else {
+      model_.logits(cand, logits);
+    }
+  }
+  void accept(const Eigen::MatrixXf& cand, const std::vector<std::uint8_t>& take) {
+    if (patch_) patch_->accept(cand, take);
+  }
+  void keep_columns(const std::vector<Eigen::Index>& keep) {
+    if (patch_) patch_->keep_columns(keep);
+  }
+  bool approximate() const { return patch_.has_value(); }
+
+ private:
+  Classifier& model_;
+  std::optional<detail::PatchLogits> patch_;
+};
+
+template <typename T>
+std::vector<T> take_entries(const std::vector<T>& v, const std::vector<Eigen::Index>& keep) {
+  std::vector<T> out;
+  out.reserve(keep.size());
+  for (const auto k : keep) out.push_back(v[static_cast<std::size_t>(k)]);
+  return out;
+}
+
+}  // namespace
+
 std::vector<std::uint8_t> detail::square_attack_keyed(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
                                                       std::span<const std::uint8_t> labels, const SquareOptions& o,
                                                       std::span<const std::size_t> keys, Eigen::MatrixXf& adv) {
-  const double eps_d = o.eps;
-  const int queries = o.queries, rows = o.rows, cols = o.cols;
-  const double p_init = o.p_init;
-  const std::uint64_t seed = o.seed;
-  const std::size_t batch = o.batch;
+  const int rows = o.rows, cols = o.cols;
   if (static_cast<Eigen::Index>(rows) * cols != X.rows())
     throw InputError("square attack: images of " + std::to_string(rows) + "x" + std::to_string(cols) +
                      " do not match " + std::to_string(X.rows()) + " input features");
   adv = X;
-  std::vector<std::uint8_t> robust = clean_correct(model, X, labels, batch);
-  const auto eps = static_cast<float>(eps_d);
+  std::vector<std::uint8_t> robust = clean_correct(model, X, labels, o.batch);
+  const auto eps = static_cast<float>(o.eps);
+  SquareLogits square_logits(model);
   Eigen::MatrixXf logits;
-  for (const auto& chunk : chunks(ids_where(robust), batch)) {
+  for (const auto& chunk : chunks(ids_where(robust), o.batch)) {
     AttackBatch b = make_batch(X, labels, chunk);
     std::vector<Rng> rngs;
-    for (auto id : b.ids) rngs.emplace_back(seed, 0x5C0A7E00000000ULL ^ stream_key(keys, id));
+    for (auto id : b.ids) rngs.emplace_back(o.seed, 0x5C0A7E00000000ULL ^ stream_key(keys, id));
     // Start: vertical stripes of +-eps (one sign per image column).
     for (std::size_t k = 0; k < b.ids.size(); ++k)
       for (int c = 0; c < cols; ++c) {
@@ -443,65 +517,68 @@ std::vector<std::uint8_t> detail::square_attack_keyed(Classifier& model, const E
         for (int r = 0; r < rows; ++r) b.x(r * cols + c, static_cast<Eigen::Index>(k)) += s;
       }
     b.x = b.x.cwiseMax(0.0F).cwiseMin(1.0F);
-    model.logits(b.x, logits);
+    square_logits.reset(b.x, logits);
     Eigen::VectorXf margin = label_margins(logits, b.labels);
-    std::vector<Rng> live_rngs = rngs;
+    Eigen::MatrixXf cand = b.x;  // kept equal to b.x outside each query's windows
+    std::vector<std::vector<std::int32_t>> changed(b.ids.size());
+    std::vector<std::uint8_t> take;
+    std::vector<std::size_t> fooled_here;
+    // Marks the misclassified candidates fooled (their input the witness) and drops them from
+    // every per-example state.
     auto record = [&](const Eigen::MatrixXf& z, const Eigen::MatrixXf& xs) {
       std::vector<std::uint8_t> fooled;
       if (!record_fooled(z, xs, b, robust, adv, fooled)) return;
       std::vector<Eigen::Index> keep;
-      std::vector<Rng> r2;
-      for (std::size_t k = 0; k < fooled.size(); ++k)
-        if (fooled[k] == 0) {
-          keep.push_back(static_cast<Eigen::Index>(k));
-          r2.push_back(live_rngs[k]);
-        }
+      for (std::size_t k = 0; k < fooled.size(); ++k) {
+        if (fooled[k] == 0) keep.push_back(static_cast<Eigen::Index>(k));
+        if (fooled[k] != 0) fooled_here.push_back(b.ids[k]);
+      }
       Eigen::VectorXf m2(static_cast<Eigen::Index>(keep.size()));
       for (std::size_t k = 0; k < keep.size(); ++k) m2(static_cast<Eigen::Index>(k)) = margin(keep[k]);
       margin = m2;
-      live_rngs = std::move(r2);
+      rngs = take_entries(rngs, keep);
+      changed = take_entries(changed, keep);
+      if (!take.empty()) take = take_entries(take, keep);
+      cand = take_columns(cand, keep);
+      square_logits.keep_columns(keep);
       b.drop(fooled);
     };
     record(logits, b.x);
-    Eigen::MatrixXf cand;
-    for (int it = 1; it <= queries && !b.ids.empty() && eps > 0.0F; ++it) {  // eps 0: the start is x0
-      const double p = square_fraction(p_init, it, queries);
+    for (int it = 1; it <= o.queries && !b.ids.empty() && eps > 0.0F; ++it) {  // eps 0: the start is x0
+      const double p = square_fraction(o.p_init, it, o.queries);
       int s = static_cast<int>(std::lround(std::sqrt(p * rows * cols)));
       s = std::clamp(s, 1, std::max(1, std::min(rows, cols) - 1));
-      cand = b.x;
       for (std::size_t k = 0; k < b.ids.size(); ++k) {
-        Rng& rng = live_rngs[k];
-        const int r0 =
-            static_cast<int>(rng.below(static_cast<std::uint64_t>(rows) - static_cast<std::uint64_t>(s) + 1));
-        const int c0 =
-            static_cast<int>(rng.below(static_cast<std::uint64_t>(cols) - static_cast<std::uint64_t>(s) + 1));
-        float sign = rng.uniform() < 0.5 ? -eps : eps;
         const auto col = static_cast<Eigen::Index>(k);
-        // If the drawn window equals the current one, the other sign is the only new candidate.
-        bool same = true;
-        for (int r = r0; r < r0 + s && same; ++r)
-          for (int c = c0; c < c0 + s; ++c) {
-            const Eigen::Index i = r * cols + c;
-            if (std::abs(std::clamp(b.x0(i, col) + sign, 0.0F, 1.0F) - b.x(i, col)) > 1e-7F) {
-              same = false;
-              break;
-            }
-          }
-        if (same) sign = -sign;
-        for (int r = r0; r < r0 + s; ++r)
-          for (int c = c0; c < c0 + s; ++c) {
-            const Eigen::Index i = r * cols + c;
-            cand(i, col) = std::clamp(b.x0(i, col) + sign, 0.0F, 1.0F);
-          }
+        draw_square(rngs[k], s, eps, rows, cols, b.x0.col(col), b.x.col(col), cand.col(col), changed[k]);
       }
-      model.logits(cand, logits);
+      square_logits.evaluate(cand, changed, logits);
       const Eigen::VectorXf m = label_margins(logits, b.labels);
+      take.assign(b.ids.size(), 0);
       for (Eigen::Index k = 0; k < m.size(); ++k)
         if (m(k) < margin(k)) {
           margin(k) = m(k);
-          b.x.col(k) = cand.col(k);
+          take[static_cast<std::size_t>(k)] = 1;
+          for (const std::int32_t i : changed[static_cast<std::size_t>(k)]) b.x(i, k) = cand(i, k);
         }
+      square_logits.accept(cand, take);
       record(logits, cand);
+      for (std::size_t k = 0; k < b.ids.size(); ++k)  // the rejected windows back to the current input
+        if (take[k] == 0)
+          for (const std::int32_t i : changed[k])
+            cand(i, static_cast<Eigen::Index>(k)) = b.x(i, static_cast<Eigen::Index>(k));
+      take.clear();
+    }
+    // The incremental logits agree with the model's within rounding: a witness counts only if the
+    // model's own forward pass misclassifies it.
+    if (square_logits.approximate() && !fooled_here.empty()) {
+      const AttackBatch f = make_batch(adv, labels, fooled_here);
+      const std::vector<std::uint8_t> still = clean_correct(model, f.x0, f.labels, o.batch);
+      for (std::size_t k = 0; k < fooled_here.size(); ++k)
+        if (still[k] != 0) {
+          robust[fooled_here[k]] = 1;
+          adv.col(static_cast<Eigen::Index>(fooled_here[k])) = X.col(static_cast<Eigen::Index>(fooled_here[k]));
+        }
     }
   }
   return robust;

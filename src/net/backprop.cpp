@@ -16,6 +16,7 @@
 
 #include "dalenet/error.hpp"
 #include "net/efficacy.hpp"
+#include "net/forward_from_drive.hpp"
 #include "util/gemm.hpp"
 #include "util/simd.hpp"
 
@@ -618,10 +619,9 @@ void efficacy_panel_product(const Projection& p, std::size_t l, ForwardCache& ca
 }
 }  // namespace
 
-void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, ForwardCache& cache) {
-  if (X.rows() != net.input_size())
-    throw InputError("input has " + std::to_string(X.rows()) + " features per example, network expects " +
-                     std::to_string(net.input_size()));
+namespace {
+
+void size_cache(const Network& net, ForwardCache& cache) {
   const std::size_t L = net.layers.size();
   cache.pre.resize(L);
   cache.act.resize(L);
@@ -636,92 +636,128 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, For
   cache.live_rows.resize(L, 0);
   cache.sparse.resize(L);
   cache.sparse_t.resize(L);
-  cache.act[0].resize(X.rows(), X.cols());
+}
+
+// pre[l + 1] = the drive of projection l from act[l] (X for l = 0, which this also copies into
+// act[0]). Returns whether the product also stored act[l + 1] (bias and f fused into a sparse
+// product's store).
+bool project_layer(const Network& net, std::size_t l, const Eigen::Ref<const Eigen::MatrixXf>& X, ForwardCache& cache) {
+  const auto& p = net.projections[l];
+  const Layer& layer = net.layers[l + 1];
+  auto& z = cache.pre[l + 1];
+  z.resize(p.num_post(), X.cols());
   // act[0] = X, a column per thread (serial, the copy kept the other threads waiting once per pass).
   const auto copy_input = [&] {
 #pragma omp parallel for schedule(static) if (X.size() >= 65536)
     for (Eigen::Index b = 0; b < X.cols(); ++b) cache.act[0].col(b) = X.col(b);
   };
-  for (std::size_t l = 0; l + 1 < L; ++l) {
-    const auto& p = net.projections[l];
-    const Layer& layer = net.layers[l + 1];
-    auto& z = cache.pre[l + 1];
-    z.resize(p.num_post(), X.cols());
-    // Reuse only what was prepared from these very weights (a cache may meet another network).
-    const bool reuse = cache.weights_fixed && cache.prepared[l] == p.weight.data() &&
-                       cache.prepared_shape[l] == std::pair{p.num_post(), p.num_pre()};
-    const bool panels = runs_efficacy_panels(p, l, cache);
-    if (!panels && !reuse) prepare_projection(p, l, cache);
-    // The first sparse projection copies X into act[0] in its own sweep over X; every other
-    // path copies it first.
-    const bool sparse = !panels && cache.sparse_active[l] != 0;
-    if (l == 0 && !sparse) copy_input();
-    // A sparse projection into a layer without competition whose f is exact (ReLU, identity)
-    // adds the bias and applies f as it stores its result (TileEpilogue).
-    const bool fused = sparse && layer.competition == Competition::none &&
-                       (layer.activation == Activation::relu || layer.activation == Activation::identity);
-    if (panels) {
-      efficacy_panel_product(p, l, cache, z);
-    } else if (sparse) {
-      TileEpilogue epi;
-      if (fused) {
-        cache.act[l + 1].resize(p.num_post(), X.cols());
-        epi = {p.bias.data(), cache.act[l + 1].data(), layer.activation == Activation::relu};
-      }
-      if (l == 0)
-        csr_times_dense(cache.sparse[l], X.data(), X.outerStride(), X.cols(), z, cache.sparse_scratch,
-                        cache.act[0].data(), epi);
-      else
-        csr_times_dense(cache.sparse[l], cache.act[l].data(), cache.act[l].rows(), X.cols(), z, cache.sparse_scratch,
-                        nullptr, epi);
-    } else if (runs_thin(p)) {
-      thin_times_dense(product_weight(p, cache, l), cache.act[l], z);
-    } else if (p.efficacy == Efficacy::linear) {
-      detail::split_rows_product(z, p.weight, cache.act[l]);
-    } else {
-      const Eigen::Index live = cache.live_rows[l];
-      detail::split_rows_product(z.topRows(live), cache.effective[l].topRows(live), cache.act[l]);
-      z.bottomRows(z.rows() - live).setZero();
+  // Reuse only what was prepared from these very weights (a cache may meet another network).
+  const bool reuse = cache.weights_fixed && cache.prepared[l] == p.weight.data() &&
+                     cache.prepared_shape[l] == std::pair{p.num_post(), p.num_pre()};
+  const bool panels = runs_efficacy_panels(p, l, cache);
+  if (!panels && !reuse) prepare_projection(p, l, cache);
+  // The first sparse projection copies X into act[0] in its own sweep over X; every other
+  // path copies it first.
+  const bool sparse = !panels && cache.sparse_active[l] != 0;
+  if (l == 0 && !sparse) copy_input();
+  // A sparse projection into a layer without competition whose f is exact (ReLU, identity)
+  // adds the bias and applies f as it stores its result (TileEpilogue).
+  const bool fused = sparse && layer.competition == Competition::none &&
+                     (layer.activation == Activation::relu || layer.activation == Activation::identity);
+  if (panels) {
+    efficacy_panel_product(p, l, cache, z);
+  } else if (sparse) {
+    TileEpilogue epi;
+    if (fused) {
+      cache.act[l + 1].resize(p.num_post(), X.cols());
+      epi = {p.bias.data(), cache.act[l + 1].data(), layer.activation == Activation::relu};
     }
-    if (layer.competition == Competition::none) {
-      if (!fused) add_bias_and_activate(layer.activation, p.bias, z, cache.act[l + 1]);
-      continue;
-    }
-    const Eigen::Index nE = layer.excitatory_count(), B = z.cols(), nI = z.rows() - nE;
-    cache.inhibition[l + 1].resize(B);
-    cache.active_count[l + 1].resize(B);
-    cache.threshold_unit[l + 1].resize(B);
-    if (layer.divisive) cache.pool[l + 1].resize(B);
-    Eigen::MatrixXf& rect = cache.rect;
-    Eigen::MatrixXf& act = cache.act[l + 1];
-    rect.resize(z.rows(), B);
-    act.resize(z.rows(), B);
-    // Examples are independent (each column's fixed point is its own): shared out over threads,
-    // each column computed by one thread, so the result does not depend on the thread count. The
-    // bias, the rectification and f are applied in the same sweep (as separate whole-matrix passes
-    // they ran on one thread).
-#pragma omp parallel for schedule(static) if (B >= 16)
-    for (Eigen::Index b = 0; b < B; ++b) {
-      z.col(b) += p.bias;
-      float level = 0.0F;
-      int active = 0, unit = -1;
-      compete(layer, z.col(b).data(), nE, level, active, unit);
-      cache.inhibition[l + 1](b) = level;
-      cache.active_count[l + 1](b) = active;
-      cache.threshold_unit[l + 1](b) = unit;
-      z.col(b).head(nE).array() -= level;
-      z.col(b).tail(nI).setConstant(std::isfinite(level) ? level : 0.0F);
-      rect.col(b).head(nE) = z.col(b).head(nE).cwiseMax(0.0F);
-      rect.col(b).tail(nI) = z.col(b).tail(nI);
-      if (layer.divisive) {
-        const float pool = rect.col(b).head(nE).sum();
-        cache.pool[l + 1](b) = pool;
-        if (pool > 0.0F) rect.col(b).head(nE) /= pool;
-      }
-      activate(layer.activation, rect.col(b).head(nE).array(), act.col(b).head(nE).array());
-      act.col(b).tail(nI) = z.col(b).tail(nI);  // interneurons carry I
-    }
+    if (l == 0)
+      csr_times_dense(cache.sparse[l], X.data(), X.outerStride(), X.cols(), z, cache.sparse_scratch,
+                      cache.act[0].data(), epi);
+    else
+      csr_times_dense(cache.sparse[l], cache.act[l].data(), cache.act[l].rows(), X.cols(), z, cache.sparse_scratch,
+                      nullptr, epi);
+  } else if (runs_thin(p)) {
+    thin_times_dense(product_weight(p, cache, l), cache.act[l], z);
+  } else if (p.efficacy == Efficacy::linear) {
+    detail::split_rows_product(z, p.weight, cache.act[l]);
+  } else {
+    const Eigen::Index live = cache.live_rows[l];
+    detail::split_rows_product(z.topRows(live), cache.effective[l].topRows(live), cache.act[l]);
+    z.bottomRows(z.rows() - live).setZero();
   }
+  return fused;
+}
+
+// act[l + 1] from the drive pre[l + 1]: the bias, competition and f of layer l + 1.
+void finish_layer(const Network& net, std::size_t l, ForwardCache& cache) {
+  const auto& p = net.projections[l];
+  const Layer& layer = net.layers[l + 1];
+  auto& z = cache.pre[l + 1];
+  if (layer.competition == Competition::none) {
+    add_bias_and_activate(layer.activation, p.bias, z, cache.act[l + 1]);
+    return;
+  }
+  const Eigen::Index nE = layer.excitatory_count(), B = z.cols(), nI = z.rows() - nE;
+  cache.inhibition[l + 1].resize(B);
+  cache.active_count[l + 1].resize(B);
+  cache.threshold_unit[l + 1].resize(B);
+  if (layer.divisive) cache.pool[l + 1].resize(B);
+  Eigen::MatrixXf& rect = cache.rect;
+  Eigen::MatrixXf& act = cache.act[l + 1];
+  rect.resize(z.rows(), B);
+  act.resize(z.rows(), B);
+  // Examples are independent (each column's fixed point is its own): shared out over threads,
+  // each column computed by one thread, so the result does not depend on the thread count. The
+  // bias, the rectification and f are applied in the same sweep (as separate whole-matrix passes
+  // they ran on one thread).
+#pragma omp parallel for schedule(static) if (B >= 16)
+  for (Eigen::Index b = 0; b < B; ++b) {
+    z.col(b) += p.bias;
+    float level = 0.0F;
+    int active = 0, unit = -1;
+    compete(layer, z.col(b).data(), nE, level, active, unit);
+    cache.inhibition[l + 1](b) = level;
+    cache.active_count[l + 1](b) = active;
+    cache.threshold_unit[l + 1](b) = unit;
+    z.col(b).head(nE).array() -= level;
+    z.col(b).tail(nI).setConstant(std::isfinite(level) ? level : 0.0F);
+    rect.col(b).head(nE) = z.col(b).head(nE).cwiseMax(0.0F);
+    rect.col(b).tail(nI) = z.col(b).tail(nI);
+    if (layer.divisive) {
+      const float pool = rect.col(b).head(nE).sum();
+      cache.pool[l + 1](b) = pool;
+      if (pool > 0.0F) rect.col(b).head(nE) /= pool;
+    }
+    activate(layer.activation, rect.col(b).head(nE).array(), act.col(b).head(nE).array());
+    act.col(b).tail(nI) = z.col(b).tail(nI);  // interneurons carry I
+  }
+}
+
+}  // namespace
+
+void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X, ForwardCache& cache) {
+  if (X.rows() != net.input_size())
+    throw InputError("input has " + std::to_string(X.rows()) + " features per example, network expects " +
+                     std::to_string(net.input_size()));
+  size_cache(net, cache);
+  cache.act[0].resize(X.rows(), X.cols());
+  for (std::size_t l = 0; l + 1 < net.layers.size(); ++l)
+    if (!project_layer(net, l, X, cache)) finish_layer(net, l, cache);
+}
+
+void detail::forward_from_first_drive(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& drive,
+                                      ForwardCache& cache) {
+  if (net.projections.empty() || drive.rows() != net.projections[0].num_post())
+    throw InputError("first-layer drive has " + std::to_string(drive.rows()) + " rows, the network's first layer " +
+                     std::to_string(net.projections.empty() ? 0 : net.projections[0].num_post()) + " neurons");
+  size_cache(net, cache);
+  cache.act[0].resize(0, drive.cols());  // not kept: this cache serves no backward pass
+  cache.pre[1] = drive;
+  finish_layer(net, 0, cache);
+  for (std::size_t l = 1; l + 1 < net.layers.size(); ++l)
+    if (!project_layer(net, l, cache.act[l], cache)) finish_layer(net, l, cache);
 }
 
 Eigen::MatrixXf predict_logits(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& X) {
