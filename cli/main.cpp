@@ -54,7 +54,8 @@ struct ProgressPrinter {
                                     {"train_accuracy", e.accuracy},
                                     {"val_loss", e.val_loss},
                                     {"val_accuracy", e.val_accuracy},
-                                    {"elapsed_s", e.elapsed_s}}
+                                    {"elapsed_s", e.elapsed_s},
+                                    {"eta_s", e.eta_s}}
                          .dump()
                   << std::endl;
       return;
@@ -226,18 +227,22 @@ std::vector<double> parse_number_list(const std::vector<std::string>& given, con
 }
 
 int cmd_attack(AttackJob job, const std::string& norm, const std::vector<std::string>& attacks,
-               const std::vector<std::string>& eps, const std::string& out_dir, bool json, bool quiet, int threads) {
+               const std::vector<std::string>& eps, const std::string& out_dir, bool json, bool quiet, bool log_json,
+               int threads) {
   set_threads(threads);
   job.options.norm = threat_norm_from_string(norm);
   job.options.attacks = split_list(attacks);
   job.options.eps = parse_number_list(eps, "--eps");
   const bool tty = ::isatty(2) == 1;
-  if (!quiet)
+  if (log_json) {
+    job.options.on_progress = [](const AttackProgress& p) { std::cout << p.to_json().dump() << std::endl; };
+  } else if (!quiet) {
     job.options.progress = [tty](const std::string& line) {
       std::fprintf(stderr, "%s%s\n", tty && line.rfind("!!", 0) == 0 ? "\033[1;31m" : "", line.c_str());
       if (tty && line.rfind("!!", 0) == 0) std::fprintf(stderr, "\033[0m");
       std::fflush(stderr);
     };
+  }
   const nlohmann::json res = run_attack_job(job);
   if (!out_dir.empty()) {
     std::filesystem::create_directories(out_dir);
@@ -246,6 +251,13 @@ int cmd_attack(AttackJob job, const std::string& norm, const std::vector<std::st
   }
   if (json) {
     std::cout << res.dump(2) << "\n";
+    return 0;
+  }
+  if (log_json) {
+    nlohmann::json done = {{"event", "done"}, {"models", nlohmann::json::array()}};
+    for (const auto& m : res["models"])
+      done["models"].push_back({{"label", m["label"]}, {"robust", m["robust"]}, {"flags_raised", m["flags_raised"]}});
+    std::cout << done.dump() << std::endl;
     return 0;
   }
   std::size_t raised = 0;
@@ -285,7 +297,7 @@ int main(int argc, char** argv) {
   auto* train_cmd = app.add_subcommand("train", "Train a network from a TOML config (docs/CONFIG.md)");
   std::string config, out;
   std::vector<std::string> sets;
-  bool quiet = false, log_json = false, overwrite = false;
+  bool quiet = false, log_json = false, overwrite = false, attack_log_json = false;
   train_cmd->add_option("--config,-c", config,
                         "TOML config file (e.g. experiments/bp_mnist.toml); defaults if omitted");
   train_cmd->add_option("--set,-s", sets,
@@ -394,6 +406,9 @@ int main(int argc, char** argv) {
                          "Write the worst-case adversarial examples per eps as float32 IDX files here");
   attack_cmd->add_option("--threads", threads, "Threads (0: all)");
   attack_cmd->add_flag("--json", json, "Print the results document as JSON");
+  attack_cmd->add_flag("--log-json", attack_log_json,
+                       "Progress as JSON lines on stdout (one per attack and eps, with elapsed_s and eta_s), then a "
+                       "'done' line");
   attack_cmd->add_flag("--quiet,-q", quiet, "No progress output");
 
   // fewshot
@@ -498,7 +513,7 @@ int main(int argc, char** argv) {
     }
     if (*attack_cmd) {
       job.data_dir = data_dir;
-      return cmd_attack(job, norm, attack_list, eps_list, attack_out, json, quiet, threads);
+      return cmd_attack(job, norm, attack_list, eps_list, attack_out, json, quiet, attack_log_json, threads);
     }
     if (*fewshot_cmd) {
       set_threads(threads);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <sstream>
 
 #include "dalenet/attack.hpp"
 #include "dalenet/data.hpp"
@@ -541,6 +542,30 @@ TEST(Cli, AttackWritesTablesAndAdversarialExamplesThatFoolTheModel) {
     correct += arg == labels[static_cast<std::size_t>(b)] ? 1 : 0;
   }
   EXPECT_EQ(correct, m["robust"][2]["robust_correct"].get<std::size_t>());
+
+  // The exhaustive schedule: the same robust accuracies; progress as JSON lines with an ETA.
+  const CliRun full =
+      run_cli("attack --model " + (dir / "run/model.safetensors") + " --data " + test +
+              " --n 100 --eps 0,0.1,0.3 --steps 20 --restarts 2 --square-queries 100 --per-attack-full" +
+              " --log-json --out " + (dir / "att_full"));
+  ASSERT_EQ(full.code, 0) << full.output;
+  const auto res_full = nlohmann::json::parse(read_bytes(dir / "att_full/robustness.json"));
+  EXPECT_EQ(res_full["options"]["schedule"], "exhaustive");
+  EXPECT_EQ(res["options"]["schedule"], "carried");
+  for (std::size_t i = 0; i < 3; ++i)
+    EXPECT_EQ(res_full["models"][0]["robust"][i]["robust_correct"], m["robust"][i]["robust_correct"]) << i;
+  std::size_t events = 0;
+  bool done = false, eta = false;
+  std::istringstream lines(full.output);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] != '{') continue;
+    const auto e = nlohmann::json::parse(line);
+    events += e["event"] == "attack" ? 1 : 0;
+    eta = eta || (e["event"] == "attack" && e["eta_s"].get<double>() >= 0.0);
+    done = done || e["event"] == "done";
+  }
+  EXPECT_EQ(events, res_full["models"][0]["attacks"].size());
+  EXPECT_TRUE(eta && done) << full.output;
 
   const CliRun bad = run_cli("attack --model " + (dir / "run/model.safetensors") + " --data " + test +
                              " --attacks pgd_ce,nope --eps 0.1");

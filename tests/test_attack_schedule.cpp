@@ -223,6 +223,36 @@ TEST(AttackSchedule, ExhaustiveRobustAccuracyIsTheEnvelopeAndFlagsNonMonotoneAtt
   EXPECT_EQ(c.runs.back().attacked, r.by_eps[1].robust_correct);  // eps 0.5 only attacks the survivors
 }
 
+// One progress event per attack and eps (the convergence check included), in run order, with
+// elapsed time that never decreases and, once every attack has run at an eps > 0, an ETA.
+TEST(AttackSchedule, ProgressEventsCarryElapsedTimeAndAnEtaFromWorkDone) {
+  const Network net = random_model(16, {24}, 4, 41);
+  const Points p = labelled_by(net, 120, 43);
+  AttackOptions o = small_ladder({0.0, 0.1, 0.2, 0.35});
+  o.attacks = {"fgsm", "pgd_ce", "pgd_margin", "square", "gaussian"};
+  std::vector<AttackProgress> events;
+  o.on_progress = [&](const AttackProgress& e) { events.push_back(e); };
+  NetworkClassifier clf(net);
+  const RobustnessReport r = evaluate_robustness(clf, p.X, p.labels, o);
+  ASSERT_EQ(events.size(), r.runs.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].attack, r.runs[i].attack);
+    EXPECT_EQ(events[i].eps, r.runs[i].eps);
+    EXPECT_EQ(events[i].attacked, r.runs[i].attacked);
+    if (i > 0) {
+      EXPECT_GE(events[i].elapsed_s, events[i - 1].elapsed_s);
+    }
+    // Unknown until the first eps > 0 is through (its last event is the convergence check).
+    const bool first_eps_done = r.runs[i].eps > 0.1 || (r.runs[i].eps == 0.1 && r.runs[i].attack == "pgd_check");
+    if (first_eps_done) {
+      EXPECT_GE(events[i].eta_s, 0.0) << i;
+    } else {
+      EXPECT_LT(events[i].eta_s, 0.0) << i;
+    }
+    EXPECT_EQ(events[i].to_json()["event"], "attack");
+  }
+}
+
 TEST(AttackSchedule, NamesRoundTripAndUnknownIsRefused) {
   for (const auto s : {AttackSchedule::carried, AttackSchedule::exhaustive})
     EXPECT_EQ(attack_schedule_from_string(to_string(s)), s);

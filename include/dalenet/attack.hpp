@@ -103,6 +103,21 @@ enum class AttackSchedule { carried, exhaustive };
 std::string to_string(AttackSchedule s);
 AttackSchedule attack_schedule_from_string(const std::string& s);  // throws ConfigError
 
+// One finished attack at one eps of evaluate_robustness, for progress displays.
+struct AttackProgress {
+  double eps = 0.0;
+  std::string attack;
+  std::size_t attacked = 0, newly_fooled = 0;
+  double accuracy = 0.0;   // AttackRun::accuracy
+  double seconds = 0.0;    // this attack
+  double elapsed_s = 0.0;  // since evaluate_robustness began
+  // Time left, from work done: each attack's seconds per attacked example at the last eps > 0
+  // it ran at, times the examples it will meet at this eps and every later one (carried: those
+  // standing now, an upper bound), plus the unbounded check. -1 until every attack has a rate.
+  double eta_s = -1.0;
+  nlohmann::json to_json() const;
+};
+
 struct AttackOptions {
   ThreatNorm norm = ThreatNorm::linf;
   AttackSchedule schedule = AttackSchedule::carried;
@@ -117,12 +132,13 @@ struct AttackOptions {
   int image_rows = 28, image_cols = 28;  // for the Square attack's windows
   std::size_t batch = 1000;              // examples per forward/backward pass
   std::uint64_t seed = 0;
-  bool unbounded_check = true;                            // PGD at the whole input box (eps = 1 L-inf, sqrt(dim) L2)
-  double tolerance = 0.005;                               // accuracy differences below this raise no flag
-  double unbounded_max_accuracy = 0.01;                   // accuracy allowed under the unbounded attack
-  double zero_gradient_max_fraction = 0.01;               // clean points with an all-zero margin gradient
-  bool keep_adversarial = false;                          // fill EpsResult::adversarial
-  std::function<void(const std::string& line)> progress;  // one line per finished (attack, eps)
+  bool unbounded_check = true;                             // PGD at the whole input box (eps = 1 L-inf, sqrt(dim) L2)
+  double tolerance = 0.005;                                // accuracy differences below this raise no flag
+  double unbounded_max_accuracy = 0.01;                    // accuracy allowed under the unbounded attack
+  double zero_gradient_max_fraction = 0.01;                // clean points with an all-zero margin gradient
+  bool keep_adversarial = false;                           // fill EpsResult::adversarial
+  std::function<void(const std::string& line)> progress;   // one line per finished (attack, eps)
+  std::function<void(const AttackProgress&)> on_progress;  // the same, as data
 };
 
 struct AttackRun {

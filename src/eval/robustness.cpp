@@ -3,6 +3,7 @@
 // the gradient-masking flags. The attacks themselves are in attack.cpp.
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 #include <optional>
 
@@ -17,6 +18,18 @@ namespace dalenet {
 using detail::AttackBatch;
 using detail::Clock;
 using detail::pct;
+
+nlohmann::json AttackProgress::to_json() const {
+  return {{"event", "attack"},
+          {"eps", eps},
+          {"attack", attack},
+          {"attacked", attacked},
+          {"newly_fooled", newly_fooled},
+          {"accuracy", accuracy},
+          {"seconds", seconds},
+          {"elapsed_s", elapsed_s},
+          {"eta_s", eta_s}};
+}
 
 std::string to_string(AttackSchedule s) {
   return s == AttackSchedule::carried ? "carried" : "exhaustive";
@@ -86,9 +99,78 @@ struct Campaign {
   AttackBatch sub;                  // the clean-correct examples; their column is their stream key
   std::vector<std::uint8_t> alive;  // 1: no in-threat attack at any eps so far has fooled it
   Eigen::MatrixXf witness;          // keep_adversarial: the first input that fooled each example
+  // Progress: the start, seconds per attacked example of each attack (its last eps > 0), and how
+  // many eps > 0 are still to come after the current one.
+  Clock::time_point start = Clock::now();
+  std::map<std::string, double> rate;
+  std::size_t later_eps = 0;
   std::size_t m() const { return sub.ids.size(); }
   double of_n(std::size_t k) const { return n == 0 ? 0.0 : static_cast<double>(k) / static_cast<double>(n); }
 };
+
+// ---- progress ----
+
+std::string duration(double s) {
+  if (!(s >= 0.0)) return "?";
+  const long t = std::lround(s);
+  if (t >= 3600) return fmt::format("{}h{:02d}m", t / 3600, static_cast<int>((t % 3600) / 60));
+  if (t >= 60) return fmt::format("{}m{:02d}s", t / 60, static_cast<int>(t % 60));
+  return fmt::format("{}s", t);
+}
+
+// AttackProgress::eta_s: the attacks of `order` from position `next` on at this eps, the
+// convergence check if still to run, every attack at each later eps > 0, and the unbounded check;
+// each on the examples standing now (carried, in-threat) or on all clean-correct ones.
+double eta_seconds(const Campaign& c, const std::vector<std::string>& order, std::size_t next, std::size_t standing,
+                   bool check_pending) {
+  const bool carried = c.opt.schedule == AttackSchedule::carried;
+  double left = 0.0;
+  auto cost = [&](const std::string& a, std::size_t examples) {
+    const auto it = c.rate.find(a);
+    if (it == c.rate.end()) return false;
+    left += it->second * static_cast<double>(examples);
+    return true;
+  };
+  auto meets = [&](const std::string& a) { return carried && detail::in_threat_model(a) ? standing : c.m(); };
+  const bool has_pgd = std::find(order.begin(), order.end(), "pgd_margin") != order.end() ||
+                       std::find(order.begin(), order.end(), "pgd_ce") != order.end();
+  for (std::size_t i = next; i < order.size(); ++i)
+    if (!cost(order[i], meets(order[i]))) return -1.0;
+  if (check_pending && !cost("pgd_check", standing)) return -1.0;
+  for (std::size_t e = 0; e < c.later_eps; ++e) {
+    for (const auto& a : order)
+      if (!cost(a, meets(a))) return -1.0;
+    if (has_pgd && !cost("pgd_check", standing)) return -1.0;
+  }
+  // The unbounded check: one restart of PGD-margin on every clean-correct example.
+  if (c.opt.unbounded_check && c.rate.count("pgd_margin") != 0)
+    left += c.rate.at("pgd_margin") / c.opt.restarts * static_cast<double>(c.m());
+  return left;
+}
+
+void report(Campaign& c, const AttackRun& run, const std::vector<std::string>& order, std::size_t next,
+            std::size_t standing, bool check_pending) {
+  if (run.eps > 0.0) c.rate[run.attack] = run.seconds / static_cast<double>(std::max<std::size_t>(run.attacked, 1));
+  if (!c.opt.progress && !c.opt.on_progress) return;
+  AttackProgress p;
+  p.eps = run.eps;
+  p.attack = run.attack;
+  p.attacked = run.attacked;
+  p.newly_fooled = run.newly_fooled;
+  p.accuracy = run.accuracy;
+  p.seconds = run.seconds;
+  p.elapsed_s = detail::seconds_since(c.start);
+  p.eta_s = eta_seconds(c, order, next, standing, check_pending);
+  if (c.opt.on_progress) c.opt.on_progress(p);
+  if (c.opt.progress)
+    c.opt.progress(fmt::format(
+        "  eps {:<6g} {:<11} accuracy {:>7}  ({} attacked, {} newly fooled, {:.1f}s)  [{} "
+        "elapsed, ETA {}]",
+        run.eps, run.attack, pct(run.accuracy), run.attacked, run.newly_fooled, run.seconds, duration(p.elapsed_s),
+        p.eta_s < 0.0                               ? std::string("after the first eps > 0")
+        : c.opt.schedule == AttackSchedule::carried ? "<= " + duration(p.eta_s)
+                                                    : duration(p.eta_s)));
+}
 
 // Runs attack `a` at eps on the examples `targets` (columns of c.sub). Returns, per target, 1
 // where the model is still correct, and the fooling inputs in `adv` (one column per target).
@@ -177,9 +259,6 @@ AttackRun convergence_check(Campaign& c, double eps, std::size_t ei, std::vector
   run.correct = targets.size() - run.newly_fooled;
   run.accuracy = c.of_n(run.correct);
   run.seconds = detail::seconds_since(t0);
-  if (c.opt.progress)
-    c.opt.progress(fmt::format("  eps {:<6g} {:<11} fooled {} more of the survivors ({:.1f}s)", eps, "pgd_check",
-                               run.newly_fooled, run.seconds));
   return run;
 }
 
@@ -197,7 +276,15 @@ EpsResult attack_at_eps(Campaign& c, const std::vector<std::string>& attacks, do
   er.eps = eps;
   double lowest = 2.0;
   std::size_t most_fooled = 0;
-  for (const std::size_t ai : run_order(attacks, opt.schedule)) {
+  const std::vector<std::size_t> order = run_order(attacks, opt.schedule);
+  std::vector<std::string> names;
+  for (const std::size_t ai : order) names.push_back(attacks[ai]);
+  const bool ran_pgd = std::find(attacks.begin(), attacks.end(), "pgd_margin") != attacks.end() ||
+                       std::find(attacks.begin(), attacks.end(), "pgd_ce") != attacks.end();
+  const bool check = ran_pgd && eps > 0.0;
+  auto count_standing = [&] { return static_cast<std::size_t>(std::count(standing.begin(), standing.end(), 1)); };
+  for (std::size_t pos = 0; pos < order.size(); ++pos) {
+    const std::size_t ai = order[pos];
     const std::string& a = attacks[ai];
     const auto t0 = Clock::now();
     // The seed depends on the attack's place in the list, not in the run order: both schedules
@@ -224,15 +311,14 @@ EpsResult attack_at_eps(Campaign& c, const std::vector<std::string>& attacks, do
       most_fooled = run.newly_fooled;
       er.strongest_attack = a;
     }
-    if (opt.progress)
-      opt.progress(fmt::format("  eps {:<6g} {:<11} accuracy {:>7}  ({} attacked, {} newly fooled, {:.1f}s)", eps, a,
-                               pct(run.accuracy), run.attacked, run.newly_fooled, run.seconds));
+    report(c, run, names, pos + 1, count_standing(), check);
     rep.runs.push_back(std::move(run));
   }
   if (er.strongest_attack.empty()) er.strongest_attack = "-";
-  const bool ran_pgd = std::find(attacks.begin(), attacks.end(), "pgd_margin") != attacks.end() ||
-                       std::find(attacks.begin(), attacks.end(), "pgd_ce") != attacks.end();
-  if (ran_pgd && eps > 0.0) rep.runs.push_back(convergence_check(c, eps, ei, standing));
+  if (check) {
+    rep.runs.push_back(convergence_check(c, eps, ei, standing));
+    report(c, rep.runs.back(), names, names.size(), count_standing(), false);
+  }
 
   if (!carried) {
     er.at_eps_correct = static_cast<std::size_t>(std::count(standing.begin(), standing.end(), std::uint8_t{1}));
@@ -439,14 +525,18 @@ RobustnessReport evaluate_robustness(Classifier& model, const Eigen::Ref<const E
 
   // Attacks run on the clean-correct examples only (the others count as fooled already), eps
   // from small to large (results are reported in the grid's order).
-  Campaign c{model, transfer_source, opt, n, detail::make_batch(X, labels, clean_ids), {}, {}};
+  Campaign c{model, transfer_source, opt, n, detail::make_batch(X, labels, clean_ids), {}, {}, Clock::now(), {}, 0};
   c.alive.assign(c.m(), 1);
   if (opt.keep_adversarial) c.witness = c.sub.x0;
   std::vector<std::size_t> by_eps(opt.eps.size());
   std::iota(by_eps.begin(), by_eps.end(), std::size_t{0});
   std::stable_sort(by_eps.begin(), by_eps.end(), [&](std::size_t i, std::size_t j) { return opt.eps[i] < opt.eps[j]; });
   std::vector<EpsResult> results(opt.eps.size());
-  for (const std::size_t ei : by_eps) {
+  for (std::size_t pos = 0; pos < by_eps.size(); ++pos) {
+    const std::size_t ei = by_eps[pos];
+    c.later_eps =
+        static_cast<std::size_t>(std::count_if(by_eps.begin() + static_cast<std::ptrdiff_t>(pos) + 1, by_eps.end(),
+                                               [&](std::size_t j) { return opt.eps[j] > 0.0; }));
     results[ei] = attack_at_eps(c, attacks, opt.eps[ei], ei, rep);
     if (opt.keep_adversarial) {
       results[ei].adversarial = X;

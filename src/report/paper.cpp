@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -546,6 +547,34 @@ std::vector<PaperUnit> plan_paper(const PaperConfig& cfg) {
   return units;
 }
 
+namespace {
+// The time this process still needs for its share of a stage, from work done: each pending unit
+// costs what this process's finished units of the same kind and arm took on average (any finished
+// unit's mean where none of its kind has run yet).
+std::string stage_eta(const std::vector<PaperUnit>& here, std::size_t next, int share_of, int me,
+                      const std::string& out_dir, const std::map<std::string, std::pair<double, int>>& took) {
+  double all = 0.0;
+  int n = 0;
+  for (const auto& [key, st] : took) {
+    all += st.first;
+    n += st.second;
+  }
+  double left = 0.0;
+  std::size_t pending = 0;
+  for (std::size_t i = next; i < here.size(); ++i) {
+    if (static_cast<int>(i % static_cast<std::size_t>(share_of)) != me || unit_done(out_dir, here[i].id)) continue;
+    const auto it = took.find(here[i].kind + "/" + here[i].arm);
+    left += it != took.end() ? it->second.first / it->second.second : all / std::max(n, 1);
+    ++pending;
+  }
+  if (pending == 0) return "stage done here";
+  const long t = std::lround(left);
+  return fmt::format(
+      "{} more unit(s) in this stage, ETA {}", pending,
+      t >= 3600 ? fmt::format("{}h{:02d}m", t / 3600, (t % 3600) / 60) : fmt::format("{}m{:02d}s", t / 60, t % 60));
+}
+}  // namespace
+
 nlohmann::json run_paper(const PaperConfig& cfg, const PaperOptions& opt, PaperComm& comm) {
   const auto t0 = Clock::now();
   set_threads(cfg.threads);
@@ -601,6 +630,7 @@ nlohmann::json run_paper(const PaperConfig& cfg, const PaperOptions& opt, PaperC
     const int me = worker ? opt.only_worker : comm.rank();
     std::vector<std::string> ids;
     std::vector<int> owners;
+    std::map<std::string, std::pair<double, int>> took;  // per unit kind + arm: seconds, units (this process)
     for (std::size_t i = 0; i < here.size(); ++i) {
       const auto& u = here[i];
       const int owner = static_cast<int>(i % static_cast<std::size_t>(share_of));
@@ -621,8 +651,12 @@ nlohmann::json run_paper(const PaperConfig& cfg, const PaperOptions& opt, PaperC
         }
         throw Error(msg);
       }
-      say(fmt::format("[paper]{} {} done in {:.1f} s (run wall {:.0f} s)", share_of > 1 ? fmt::format(" [{}]", me) : "",
-                      u.id, seconds_since(tu), seconds_since(t0)));
+      auto& [sum, count] = took[u.kind + "/" + u.arm];
+      sum += seconds_since(tu);
+      ++count;
+      say(fmt::format("[paper]{} {} done in {:.1f} s (run wall {:.0f} s; {})",
+                      share_of > 1 ? fmt::format(" [{}]", me) : "", u.id, seconds_since(tu), seconds_since(t0),
+                      stage_eta(here, i + 1, share_of, me, opt.out_dir, took)));
     }
     if (comm.size() > 1) comm.share(opt.out_dir + "/units", ids, owners);
   }
