@@ -16,9 +16,9 @@
 //               the exhaustive one: both times, robust accuracies and whether the per-example
 //               robust masks agree (AttackSchedule, docs/EVALUATION.md)
 //   square_paths  the Square attack (`--square-queries`, eps 0.05 and 0.1) on a stratified `--n`
-//               test images, once with NetworkClassifier (candidates through PatchLogits) and once
-//               through a plain Classifier (a full forward pass per query): times and whether
-//               the robust examples agree
+//               test images, once with NetworkClassifier's incremental candidates (PatchLogits)
+//               and once without (a full forward pass per query): times and whether the robust
+//               examples agree
 // Prints one JSON line: {"workload", "seconds": [per epoch or repeat], "flop": per repeat, ...,
 // "allocations_per_batch"}: heap allocations per steady-state step of the hot loop (one
 // training batch: fill_batch + LearningRule::train_batch; one PGD step: forward + input
@@ -83,21 +83,6 @@ double macs_per_example(const Network& net) {
   return m;
 }
 
-// The model behind the plain Classifier interface: the Square attack takes a full pass per query.
-class OpaqueClassifier final : public Classifier {
- public:
-  explicit OpaqueClassifier(const Network& net) : inner_(net) {}
-  int input_size() const override { return inner_.input_size(); }
-  void logits(const Eigen::Ref<const Eigen::MatrixXf>& X, Eigen::MatrixXf& out) override { inner_.logits(X, out); }
-  void input_gradient(const Eigen::Ref<const Eigen::MatrixXf>& X, const LossGradient& loss, Eigen::MatrixXf& logits,
-                      Eigen::MatrixXf& grad) override {
-    inner_.input_gradient(X, loss, logits, grad);
-  }
-
- private:
-  NetworkClassifier inner_;
-};
-
 // The square_paths workload (above) into r.
 void square_paths(const std::string& model_path, std::size_t n, int square_queries, nlohmann::json& r) {
   const Model m = load_model(model_path);
@@ -109,9 +94,7 @@ void square_paths(const std::string& model_path, std::size_t n, int square_queri
   for (const double eps : {0.05, 0.1}) {
     std::vector<std::uint8_t> robust[2];
     for (const bool incremental : {true, false}) {
-      NetworkClassifier clf(m.net);
-      OpaqueClassifier opaque(m.net);
-      Classifier& model = incremental ? static_cast<Classifier&>(clf) : static_cast<Classifier&>(opaque);
+      NetworkClassifier model(m.net, incremental);
       Eigen::MatrixXf adv;
       const double t0 = now_s();
       robust[incremental ? 0 : 1] = square_attack(model, X, sub.labels, eps, square_queries, 0.8, 28, 28, 1, 1000, adv);

@@ -22,6 +22,7 @@
 #include "dalenet/io.hpp"
 #include "dalenet/paper.hpp"
 #include "dalenet/plugin.hpp"
+#include "dalenet/progress.hpp"
 #include "dalenet/represent.hpp"
 #include "dalenet/threads.hpp"
 #include "dalenet/train.hpp"
@@ -30,14 +31,6 @@
 namespace {
 
 using namespace dalenet;
-
-std::string format_duration(double s) {
-  if (!(s >= 0.0) || s > 1e7) return "?";
-  const long t = std::lround(s);
-  if (t >= 3600) return fmt::format("{}h{:02d}m", t / 3600, static_cast<int>((t % 3600) / 60));
-  if (t >= 60) return fmt::format("{}m{:02d}s", t / 60, static_cast<int>(t % 60));
-  return fmt::format("{}s", t);
-}
 
 // Progress: a live line on a terminal, one line per epoch elsewhere, JSON lines with --log-json.
 struct ProgressPrinter {

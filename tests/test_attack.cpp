@@ -11,6 +11,7 @@
 #include <limits>
 #include <sstream>
 
+#include "attack_models.hpp"
 #include "dalenet/attack.hpp"
 #include "dalenet/data.hpp"
 #include "dalenet/error.hpp"
@@ -67,25 +68,6 @@ double minimal_linf(const Network& net, const Eigen::VectorXf& x, int y) {
     best = std::min(best, hi);
   }
   return best;
-}
-
-struct Points {
-  Eigen::MatrixXf X;
-  std::vector<std::uint8_t> labels;
-};
-// Uniform inputs labelled by the model itself (so clean accuracy is 100 %).
-Points labelled_by(const Network& net, int n, std::uint64_t seed) {
-  Points p;
-  p.X.resize(net.input_size(), n);
-  Rng rng(seed);
-  for (Eigen::Index i = 0; i < p.X.size(); ++i) p.X.data()[i] = static_cast<float>(rng.uniform());
-  const Eigen::MatrixXf z = predict_logits(net, p.X);
-  for (Eigen::Index b = 0; b < n; ++b) {
-    Eigen::Index arg = 0;
-    z.col(b).maxCoeff(&arg);
-    p.labels.push_back(static_cast<std::uint8_t>(arg));
-  }
-  return p;
 }
 
 // Input binarisation, x -> step(x - 0.5) through a sigmoid of gain 1e5 (saturated in float
@@ -296,30 +278,6 @@ TEST(Attack, SquareAttackFindsWhatPgdFindsOnALinearModel) {
 
 namespace {
 
-// input -> ReLU(hidden) -> identity, weights N(0, 1/dim), biases N(0, 0.1): about half the
-// hidden units active on inputs in [0, 1].
-Network relu_model(int dim, int hidden, int classes, std::uint64_t seed) {
-  NetworkSpec spec;
-  spec.input = dim;
-  spec.hidden = {hidden};
-  spec.output = classes;
-  spec.hidden_activation = Activation::relu;
-  Network net = make_network(spec);
-  Rng rng(seed);
-  for (auto& p : net.projections) {
-    const double scale = 1.0 / std::sqrt(static_cast<double>(p.num_pre()));
-    for (Eigen::Index i = 0; i < p.weight.size(); ++i) p.weight.data()[i] = static_cast<float>(scale * rng.normal());
-    for (Eigen::Index i = 0; i < p.bias.size(); ++i) p.bias(i) = static_cast<float>(0.1 * rng.normal());
-  }
-  return net;
-}
-
-Eigen::MatrixXf uniform_batch(Eigen::Index dim, Eigen::Index n, Rng& rng) {
-  Eigen::MatrixXf x(dim, n);
-  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(rng.uniform());
-  return x;
-}
-
 std::vector<std::uint8_t> cyclic_labels(Eigen::Index n, int classes) {
   std::vector<std::uint8_t> y(static_cast<std::size_t>(n));
   for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<std::uint8_t>(i % static_cast<std::size_t>(classes));
@@ -329,7 +287,7 @@ std::vector<std::uint8_t> cyclic_labels(Eigen::Index n, int classes) {
 }  // namespace
 
 TEST(ReluIterates, AppliesExactlyToOneHiddenReluLayerWithIdentityOutput) {
-  const Network mlp = relu_model(12, 8, 3, 1);
+  const Network mlp = random_network(12, {8}, 3, 1);
   EXPECT_TRUE(detail::ReluIterates::applies(mlp));
   EXPECT_TRUE(NetworkClassifier(mlp).incremental());
   EXPECT_FALSE(NetworkClassifier(mlp, false).incremental());
@@ -355,7 +313,7 @@ TEST(ReluIterates, AppliesExactlyToOneHiddenReluLayerWithIdentityOutput) {
 // (forward + backward) within float rounding, and every route of the class is taken.
 TEST(ReluIterates, MatchesTheDensePassAlongAPgdPath) {
   const int D = 64, H = 48, C = 10;
-  const Network net = relu_model(D, H, C, 7);
+  const Network net = random_network(D, {H}, C, 7);
   Rng rng(11);
   Eigen::MatrixXf x0 = uniform_batch(D, 37, rng);
   std::vector<std::uint8_t> labels = cyclic_labels(x0.cols(), C);
@@ -413,7 +371,7 @@ TEST(ReluIterates, MatchesTheDensePassAlongAPgdPath) {
 // The attack itself: PGD with restarts and early stopping (compaction) reaches the same verdicts
 // with the incremental path as with the dense one.
 TEST(ReluIterates, PgdVerdictsMatchTheDensePath) {
-  const Network net = relu_model(64, 48, 10, 3);
+  const Network net = random_network(64, {48}, 10, 3);
   Rng rng(5);
   const Eigen::MatrixXf X = uniform_batch(64, 120, rng);
   Eigen::MatrixXf logits;

@@ -11,61 +11,26 @@
 #include <cstdint>
 #include <numeric>
 
+#include "attack_models.hpp"
 #include "dalenet/attack.hpp"
 #include "dalenet/error.hpp"
 #include "dalenet/rng.hpp"
 
 using namespace dalenet;
+using namespace dalenet::test;
 
 namespace {
-
-Network random_model(int dim, std::vector<int> hidden, int classes, std::uint64_t seed) {
-  NetworkSpec spec;
-  spec.input = dim;
-  spec.hidden = std::move(hidden);
-  spec.output = classes;
-  spec.hidden_activation = Activation::relu;
-  Network net = make_network(spec);
-  Rng rng(seed);
-  for (auto& p : net.projections) {
-    const double scale = 1.0 / std::sqrt(static_cast<double>(p.num_pre()));
-    for (Eigen::Index i = 0; i < p.weight.size(); ++i) p.weight.data()[i] = static_cast<float>(scale * rng.normal());
-    for (Eigen::Index i = 0; i < p.bias.size(); ++i) p.bias(i) = static_cast<float>(0.1 * rng.normal());
-  }
-  return net;
-}
 
 // The bio model's forward pass in miniature: non-negative weights through the log-normalised
 // efficacy, then k-WTA competition in the hidden layer.
 Network competitive_model(int dim, int hidden, int classes, std::uint64_t seed) {
-  Network net = random_model(dim, {hidden}, classes, seed);
+  Network net = random_network(dim, {hidden}, classes, seed);
   net.projections[0].weight = net.projections[0].weight.cwiseAbs();
   net.projections[0].efficacy = Efficacy::log_normalized;
   net.projections[0].efficacy_floor = 0.02F;  // about a third of the mean normalised weight
   net.layers[1].competition = Competition::kwta;
   net.layers[1].kwta_k = 6;
   return net;
-}
-
-struct Points {
-  Eigen::MatrixXf X;
-  std::vector<std::uint8_t> labels;
-};
-// Uniform inputs, labelled by the model on 80 % of them and by another class on the rest (so
-// some examples start misclassified and are never attacked).
-Points labelled_by(const Network& net, int n, std::uint64_t seed) {
-  Points p;
-  p.X.resize(net.input_size(), n);
-  Rng rng(seed);
-  for (Eigen::Index i = 0; i < p.X.size(); ++i) p.X.data()[i] = static_cast<float>(rng.uniform());
-  const Eigen::MatrixXf z = predict_logits(net, p.X);
-  for (Eigen::Index b = 0; b < n; ++b) {
-    Eigen::Index arg = 0;
-    z.col(b).maxCoeff(&arg);
-    const bool wrong = b % 5 == 4;
-    p.labels.push_back(static_cast<std::uint8_t>((arg + (wrong ? 1 : 0)) % net.output_size()));
-  }
-  return p;
 }
 
 AttackOptions small_ladder(std::vector<double> eps) {
@@ -93,7 +58,7 @@ std::size_t total_attacked(const RobustnessReport& r) {
 // Runs both schedules and checks they agree example by example; returns (carried, exhaustive).
 std::pair<RobustnessReport, RobustnessReport> both(const Network& net, bool incremental, const Points& p,
                                                    AttackOptions o) {
-  const Network source = random_model(net.input_size(), {12}, net.output_size(), 99);
+  const Network source = random_network(net.input_size(), {12}, net.output_size(), 99);
   NetworkClassifier src(source);
   NetworkClassifier clf(net, incremental);
   o.schedule = AttackSchedule::carried;
@@ -131,13 +96,13 @@ std::pair<RobustnessReport, RobustnessReport> both(const Network& net, bool incr
 }  // namespace
 
 TEST(AttackSchedule, CarriedEqualsExhaustiveOnALinearModel) {
-  const Network net = random_model(16, {}, 4, 3);
-  both(net, true, labelled_by(net, 160, 5), small_ladder({0.0, 0.05, 0.1, 0.2, 0.3}));
+  const Network net = random_network(16, {}, 4, 3);
+  both(net, true, labelled_by(net, 160, 5, 5), small_ladder({0.0, 0.05, 0.1, 0.2, 0.3}));
 }
 
 TEST(AttackSchedule, CarriedEqualsExhaustiveOnAReluModelIncrementalAndDense) {
-  const Network net = random_model(16, {24}, 4, 7);
-  const Points p = labelled_by(net, 160, 9);
+  const Network net = random_network(16, {24}, 4, 7);
+  const Points p = labelled_by(net, 160, 9, 5);
   for (const bool incremental : {true, false}) {
     SCOPED_TRACE(incremental ? "incremental" : "dense");
     both(net, incremental, p, small_ladder({0.0, 0.1, 0.2, 0.35, 0.5}));
@@ -146,17 +111,17 @@ TEST(AttackSchedule, CarriedEqualsExhaustiveOnAReluModelIncrementalAndDense) {
 
 TEST(AttackSchedule, CarriedEqualsExhaustiveWithCompetitionAndAnUnsortedGrid) {
   const Network net = competitive_model(16, 30, 4, 13);
-  both(net, true, labelled_by(net, 160, 15), small_ladder({0.1, 0.0, 0.01, 0.2, 0.03}));
+  both(net, true, labelled_by(net, 160, 15, 5), small_ladder({0.1, 0.0, 0.01, 0.2, 0.03}));
 }
 
 // In the carried schedule each attack's accuracy is the worst case over it and every attack
 // before it: non-increasing in run order, and the last in-threat one equals the robust accuracy
 // before the convergence check; every attack runs only on what was standing.
 TEST(AttackSchedule, CarriedPerAttackAccuraciesAreCumulative) {
-  const Network net = random_model(16, {24}, 4, 21);
-  const Points p = labelled_by(net, 160, 23);
+  const Network net = random_network(16, {24}, 4, 21);
+  const Points p = labelled_by(net, 160, 23, 5);
   AttackOptions o = small_ladder({0.0, 0.05, 0.1, 0.2});
-  const Network source = random_model(16, {12}, 4, 99);
+  const Network source = random_network(16, {12}, 4, 99);
   NetworkClassifier src(source);
   NetworkClassifier clf(net);
   const RobustnessReport r = evaluate_robustness(clf, p.X, p.labels, o, &src);
@@ -192,7 +157,7 @@ TEST(AttackSchedule, CarriedPerAttackAccuraciesAreCumulative) {
 // eps 0.2 (into the tent) and none at eps 0.5 (past it). The envelope counts them as fooled at
 // 0.5 too, the monotonicity flag says the attack is weak, and the carried schedule agrees.
 TEST(AttackSchedule, ExhaustiveRobustAccuracyIsTheEnvelopeAndFlagsNonMonotoneAttacks) {
-  Network net = random_model(1, {4}, 2, 31);
+  Network net = random_network(1, {4}, 2, 31);
   net.projections[0].weight << 1.0F, 1.0F, 1.0F, 1.0F;
   net.projections[0].bias << 0.0F, -0.2F, -0.3F, -0.4F;
   net.projections[1].weight << 0.0F, 0.0F, 0.0F, 0.0F, 0.01F, 1.0F, -2.0F, 1.0F;
@@ -226,8 +191,8 @@ TEST(AttackSchedule, ExhaustiveRobustAccuracyIsTheEnvelopeAndFlagsNonMonotoneAtt
 // One progress event per attack and eps (the convergence check included), in run order, with
 // elapsed time that never decreases and, once every attack has run at an eps > 0, an ETA.
 TEST(AttackSchedule, ProgressEventsCarryElapsedTimeAndAnEtaFromWorkDone) {
-  const Network net = random_model(16, {24}, 4, 41);
-  const Points p = labelled_by(net, 120, 43);
+  const Network net = random_network(16, {24}, 4, 41);
+  const Points p = labelled_by(net, 120, 43, 5);
   AttackOptions o = small_ladder({0.0, 0.1, 0.2, 0.35});
   o.attacks = {"fgsm", "pgd_ce", "pgd_margin", "square", "gaussian"};
   std::vector<AttackProgress> events;

@@ -2,14 +2,15 @@
 // the first projection's drive equals forward(); PatchLogits follows a sequence of window changes
 // within float rounding on every kind of network the library builds (linear, ReLU, two hidden
 // layers, feedback inhibition, k-WTA, divisive normalisation, the log-normalised efficacy, E/I
-// layers); and the Square attack on a NetworkClassifier (incremental) and on the same model behind
-// a plain Classifier (a full pass per query) leaves the same examples robust, every reported
-// witness fooling the model's own forward pass.
+// layers); and the Square attack on a NetworkClassifier with and without incremental candidates
+// (a full pass per query) leaves the same examples robust, every reported witness fooling the
+// model's own forward pass.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 
+#include "attack_models.hpp"
 #include "dalenet/attack.hpp"
 #include "dalenet/backprop.hpp"
 #include "dalenet/error.hpp"
@@ -18,6 +19,7 @@
 #include "net/forward_from_drive.hpp"
 
 using namespace dalenet;
+using namespace dalenet::test;
 
 namespace {
 
@@ -31,18 +33,17 @@ struct NetCase {
 };
 
 Network make_case(const NetCase& c, int dim, int classes, std::uint64_t seed) {
-  NetworkSpec spec;
-  spec.input = dim;
-  spec.hidden = c.hidden;
-  spec.output = classes;
-  spec.hidden_activation = Activation::relu;
-  spec.inhibitory_fraction = c.inhibitory_fraction;
-  Network net = make_network(spec);
-  Rng rng(seed);
-  for (auto& p : net.projections) {
-    const double scale = 1.0 / std::sqrt(static_cast<double>(p.num_pre()));
-    for (Eigen::Index i = 0; i < p.weight.size(); ++i) p.weight.data()[i] = static_cast<float>(scale * rng.normal());
-    for (Eigen::Index i = 0; i < p.bias.size(); ++i) p.bias(i) = static_cast<float>(0.1 * rng.normal());
+  Network net = random_network(dim, c.hidden, classes, seed);
+  if (c.inhibitory_fraction > 0.0) {  // the last neurons of the hidden layer inhibitory
+    const int size = net.layers[1].size();
+    const int inhibitory = static_cast<int>(std::lround(c.inhibitory_fraction * size));
+    NetworkSpec spec;
+    spec.input = dim;
+    spec.hidden = c.hidden;
+    spec.output = classes;
+    spec.inhibitory_fraction = c.inhibitory_fraction;
+    net.layers[1].populations = make_network(spec).layers[1].populations;
+    EXPECT_EQ(net.layers[1].size() - net.layers[1].excitatory_count(), inhibitory);
   }
   if (!c.hidden.empty()) {
     Projection& first = net.projections[0];
@@ -74,28 +75,6 @@ const NetCase kCases[] = {
     {"feedback_divisive", {40}, Competition::feedback_inhibition, true, Efficacy::linear, 0.2},
 };
 
-Eigen::MatrixXf uniform(Eigen::Index rows, Eigen::Index cols, Rng& rng) {
-  Eigen::MatrixXf x(rows, cols);
-  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(rng.uniform());
-  return x;
-}
-
-// The model behind the plain Classifier interface: the Square attack cannot see the network and
-// takes a full forward pass per query.
-class Opaque final : public Classifier {
- public:
-  explicit Opaque(const Network& net) : inner_(net) {}
-  int input_size() const override { return inner_.input_size(); }
-  void logits(const Eigen::Ref<const Eigen::MatrixXf>& X, Eigen::MatrixXf& out) override { inner_.logits(X, out); }
-  void input_gradient(const Eigen::Ref<const Eigen::MatrixXf>& X, const LossGradient& loss, Eigen::MatrixXf& logits,
-                      Eigen::MatrixXf& grad) override {
-    inner_.input_gradient(X, loss, logits, grad);
-  }
-
- private:
-  NetworkClassifier inner_;
-};
-
 }  // namespace
 
 TEST(PatchLogits, ForwardFromTheFirstDriveIsForward) {
@@ -103,7 +82,7 @@ TEST(PatchLogits, ForwardFromTheFirstDriveIsForward) {
     SCOPED_TRACE(c.name);
     const Network net = make_case(c, 36, 4, 3);
     Rng rng(5);
-    const Eigen::MatrixXf X = uniform(36, 23, rng);
+    const Eigen::MatrixXf X = uniform_batch(36, 23, rng);
     ForwardCache full;
     forward(net, X, full);
     WeightMatrix e;
@@ -123,7 +102,7 @@ TEST(PatchLogits, FollowsWindowChangesWithinRounding) {
     SCOPED_TRACE(c.name);
     const Network net = make_case(c, 36, 4, 7);
     Rng rng(9);
-    Eigen::MatrixXf x = uniform(36, 20, rng);
+    Eigen::MatrixXf x = uniform_batch(36, 20, rng);
     detail::PatchLogits patch(net);
     Eigen::MatrixXf logits;
     patch.reset(x, logits);
@@ -180,7 +159,7 @@ TEST(PatchLogits, SquareAttackAgreesWithTheFullPass) {
     SCOPED_TRACE(c.name);
     const Network net = make_case(c, 36, 4, 13);
     Rng rng(15);
-    const Eigen::MatrixXf X = uniform(36, 120, rng);
+    const Eigen::MatrixXf X = uniform_batch(36, 120, rng);
     const Eigen::MatrixXf z = predict_logits(net, X);
     std::vector<std::uint8_t> labels;
     for (Eigen::Index b = 0; b < X.cols(); ++b) {
@@ -189,7 +168,7 @@ TEST(PatchLogits, SquareAttackAgreesWithTheFullPass) {
       labels.push_back(static_cast<std::uint8_t>(arg));
     }
     NetworkClassifier incremental(net);
-    Opaque full(net);
+    NetworkClassifier full(net, false);
     for (const double eps : {0.05, 0.15}) {
       Eigen::MatrixXf adv_i, adv_f;
       const auto rob_i = square_attack(incremental, X, labels, eps, 400, 0.8, 6, 6, 21, 50, adv_i);

@@ -52,8 +52,9 @@ class ReluIterates;
 // input_gradient calls on one batch are computed incrementally: the hidden drives, active sets and
 // per-example Jacobians are updated for the pixels that moved and the units that changed state
 // (src/eval/relu_iterates.hpp). The results are the same function, equal to the dense pass within
-// float rounding; an L-inf PGD-100 runs about twice as fast (docs/PERFORMANCE.md). `incremental`
-// false always takes the dense pass.
+// float rounding; an L-inf PGD-100 runs about twice as fast (docs/PERFORMANCE.md). For any
+// network, the Square attack evaluates its candidates through the first projection's changed
+// window only (src/eval/patch_logits.hpp). `incremental` false takes the full pass for both.
 class NetworkClassifier final : public Classifier {
  public:
   // The network must not change while the classifier is in use (effective weights are cached).
@@ -68,10 +69,13 @@ class NetworkClassifier final : public Classifier {
   void keep_columns(const std::vector<Eigen::Index>& keep) override;
   // Whether input_gradient runs incrementally for this network.
   bool incremental() const { return iterates_ != nullptr; }
+  // Whether attacks may evaluate inputs that differ in a few pixels incrementally (Square).
+  bool incremental_candidates() const { return incremental_candidates_; }
   const Network& network() const { return net_; }
 
  private:
   const Network& net_;
+  bool incremental_candidates_ = true;
   ForwardCache cache_;
   BackwardScratch scratch_;
   Eigen::MatrixXf dlogits_;

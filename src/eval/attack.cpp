@@ -24,7 +24,8 @@ namespace dalenet {
 
 // ---- the model as an attack sees it ---------------------------------------------------------
 
-NetworkClassifier::NetworkClassifier(const Network& net, bool incremental) : net_(net) {
+NetworkClassifier::NetworkClassifier(const Network& net, bool incremental)
+    : net_(net), incremental_candidates_(incremental) {
   cache_.weights_fixed = true;
   if (incremental && detail::ReluIterates::applies(net)) iterates_ = std::make_unique<detail::ReluIterates>(net);
 }
@@ -454,7 +455,8 @@ void draw_square(Rng& rng, int s, float eps, int rows, int cols, const Eigen::Re
 class SquareLogits {
  public:
   explicit SquareLogits(Classifier& model) : model_(model) {
-    if (auto* net = dynamic_cast<NetworkClassifier*>(&model)) patch_.emplace(net->network());
+    if (auto* net = dynamic_cast<NetworkClassifier*>(&model); net != nullptr && net->incremental_candidates())
+      patch_.emplace(net->network());
   }
   void reset(const Eigen::MatrixXf& x, Eigen::MatrixXf& logits) {
     if (patch_) {

@@ -12,6 +12,7 @@
 #include "attack_internal.hpp"
 #include "dalenet/attack.hpp"
 #include "dalenet/error.hpp"
+#include "dalenet/progress.hpp"
 
 namespace dalenet {
 
@@ -110,14 +111,6 @@ struct Campaign {
 
 // ---- progress ----
 
-std::string duration(double s) {
-  if (!(s >= 0.0)) return "?";
-  const long t = std::lround(s);
-  if (t >= 3600) return fmt::format("{}h{:02d}m", t / 3600, static_cast<int>((t % 3600) / 60));
-  if (t >= 60) return fmt::format("{}m{:02d}s", t / 60, static_cast<int>(t % 60));
-  return fmt::format("{}s", t);
-}
-
 // AttackProgress::eta_s: the attacks of `order` from position `next` on at this eps, the
 // convergence check if still to run, every attack at each later eps > 0, and the unbounded check;
 // each on the examples standing now (carried, in-threat) or on all clean-correct ones.
@@ -163,13 +156,14 @@ void report(Campaign& c, const AttackRun& run, const std::vector<std::string>& o
   p.eta_s = eta_seconds(c, order, next, standing, check_pending);
   if (c.opt.on_progress) c.opt.on_progress(p);
   if (c.opt.progress)
-    c.opt.progress(fmt::format(
-        "  eps {:<6g} {:<11} accuracy {:>7}  ({} attacked, {} newly fooled, {:.1f}s)  [{} "
-        "elapsed, ETA {}]",
-        run.eps, run.attack, pct(run.accuracy), run.attacked, run.newly_fooled, run.seconds, duration(p.elapsed_s),
-        p.eta_s < 0.0                               ? std::string("after the first eps > 0")
-        : c.opt.schedule == AttackSchedule::carried ? "<= " + duration(p.eta_s)
-                                                    : duration(p.eta_s)));
+    c.opt.progress(
+        fmt::format("  eps {:<6g} {:<11} accuracy {:>7}  ({} attacked, {} newly fooled, {:.1f}s)  [{} "
+                    "elapsed, ETA {}]",
+                    run.eps, run.attack, pct(run.accuracy), run.attacked, run.newly_fooled, run.seconds,
+                    format_duration(p.elapsed_s),
+                    p.eta_s < 0.0                               ? std::string("after the first eps > 0")
+                    : c.opt.schedule == AttackSchedule::carried ? "<= " + format_duration(p.eta_s)
+                                                                : format_duration(p.eta_s)));
 }
 
 // Runs attack `a` at eps on the examples `targets` (columns of c.sub). Returns, per target, 1

@@ -25,6 +25,7 @@
 #include "dalenet/error.hpp"
 #include "dalenet/fewshot.hpp"
 #include "dalenet/io.hpp"
+#include "dalenet/progress.hpp"
 #include "dalenet/represent.hpp"
 #include "dalenet/sha256.hpp"
 #include "dalenet/threads.hpp"
@@ -568,10 +569,7 @@ std::string stage_eta(const std::vector<PaperUnit>& here, std::size_t next, int 
     ++pending;
   }
   if (pending == 0) return "stage done here";
-  const long t = std::lround(left);
-  return fmt::format(
-      "{} more unit(s) in this stage, ETA {}", pending,
-      t >= 3600 ? fmt::format("{}h{:02d}m", t / 3600, (t % 3600) / 60) : fmt::format("{}m{:02d}s", t / 60, t % 60));
+  return fmt::format("{} more unit(s) in this stage, ETA {}", pending, format_duration(left));
 }
 }  // namespace
 
