@@ -158,15 +158,7 @@ TEST(PatchLogits, SquareAttackAgreesWithTheFullPass) {
   for (const auto& c : kCases) {
     SCOPED_TRACE(c.name);
     const Network net = make_case(c, 36, 4, 13);
-    Rng rng(15);
-    const Eigen::MatrixXf X = uniform_batch(36, 120, rng);
-    const Eigen::MatrixXf z = predict_logits(net, X);
-    std::vector<std::uint8_t> labels;
-    for (Eigen::Index b = 0; b < X.cols(); ++b) {
-      Eigen::Index arg = 0;
-      z.col(b).maxCoeff(&arg);
-      labels.push_back(static_cast<std::uint8_t>(arg));
-    }
+    const auto [X, labels] = labelled_by(net, 120, 15);
     NetworkClassifier incremental(net);
     NetworkClassifier full(net, false);
     for (const double eps : {0.05, 0.15}) {

@@ -9,13 +9,8 @@ namespace dalenet::detail {
 
 PatchLogits::PatchLogits(const Network& net) : net_(net) {
   if (net.projections.empty()) throw InputError("PatchLogits: the network has no projection");
-  const Projection& p = net.projections[0];
   WeightMatrix e;
-  if (p.efficacy == Efficacy::linear) {
-    e = p.weight;
-  } else {
-    p.effective_weight(e);
-  }
+  net.projections[0].effective_weight(e);
   effective_ = e;
   cache_.weights_fixed = true;
 }

@@ -63,13 +63,18 @@ void validate(const Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& 
     throw InputError("attack: steps, restarts, noise draws and batch must be >= 1");
   for (const auto& a : attacks) {
     if (std::find(attack_names().begin(), attack_names().end(), a) == attack_names().end())
-      throw InputError("attack: unknown attack '" + a + "' (known: fgsm, pgd_ce, pgd_margin, square, transfer, " +
-                       "gaussian, salt_pepper)");
+      throw InputError(fmt::format("attack: unknown attack '{}' (known: {})", a, fmt::join(attack_names(), ", ")));
     if (opt.norm == ThreatNorm::l2 && (a == "square" || a == "salt_pepper"))
       throw InputError("attack: '" + a + "' is implemented for the L-inf threat model only");
     if (a == "transfer" && transfer_source == nullptr)
       throw InputError("attack: 'transfer' needs a source model (--transfer-from)");
   }
+}
+
+// Whether the ladder holds a PGD attack (then the convergence check runs at every eps > 0).
+bool runs_pgd(const std::vector<std::string>& attacks) {
+  return std::find(attacks.begin(), attacks.end(), "pgd_margin") != attacks.end() ||
+         std::find(attacks.begin(), attacks.end(), "pgd_ce") != attacks.end();
 }
 
 // The order in which the attacks run at each eps, as indices into `attacks`. Exhaustive: as
@@ -125,8 +130,7 @@ double eta_seconds(const Campaign& c, const std::vector<std::string>& order, std
     return true;
   };
   auto meets = [&](const std::string& a) { return carried && detail::in_threat_model(a) ? standing : c.m(); };
-  const bool has_pgd = std::find(order.begin(), order.end(), "pgd_margin") != order.end() ||
-                       std::find(order.begin(), order.end(), "pgd_ce") != order.end();
+  const bool has_pgd = runs_pgd(order);
   for (std::size_t i = next; i < order.size(); ++i)
     if (!cost(order[i], meets(order[i]))) return -1.0;
   if (check_pending && !cost("pgd_check", standing)) return -1.0;
@@ -212,7 +216,7 @@ std::vector<std::uint8_t> run_attack_on(Campaign& c, const std::string& a, doubl
 }
 
 // Marks the targets that `ok` says were fooled as no longer standing at this eps; the first
-// fooling input of an example still alive becomes its witness. Returns how many were standing.
+// fooling input of an example still alive becomes its witness. Returns how many it marked.
 std::size_t mark_fooled(Campaign& c, const std::vector<std::size_t>& targets, const std::vector<std::uint8_t>& ok,
                         const Eigen::MatrixXf& adv, std::vector<std::uint8_t>& standing) {
   std::size_t newly = 0;
@@ -273,9 +277,7 @@ EpsResult attack_at_eps(Campaign& c, const std::vector<std::string>& attacks, do
   const std::vector<std::size_t> order = run_order(attacks, opt.schedule);
   std::vector<std::string> names;
   for (const std::size_t ai : order) names.push_back(attacks[ai]);
-  const bool ran_pgd = std::find(attacks.begin(), attacks.end(), "pgd_margin") != attacks.end() ||
-                       std::find(attacks.begin(), attacks.end(), "pgd_ce") != attacks.end();
-  const bool check = ran_pgd && eps > 0.0;
+  const bool check = runs_pgd(attacks) && eps > 0.0;
   auto count_standing = [&] { return static_cast<std::size_t>(std::count(standing.begin(), standing.end(), 1)); };
   for (std::size_t pos = 0; pos < order.size(); ++pos) {
     const std::size_t ai = order[pos];
@@ -315,7 +317,7 @@ EpsResult attack_at_eps(Campaign& c, const std::vector<std::string>& attacks, do
   }
 
   if (!carried) {
-    er.at_eps_correct = static_cast<std::size_t>(std::count(standing.begin(), standing.end(), std::uint8_t{1}));
+    er.at_eps_correct = count_standing();
     er.at_eps_accuracy = c.of_n(er.at_eps_correct);
   }
   for (std::size_t k = 0; k < c.m(); ++k) c.alive[k] = c.alive[k] != 0 && standing[k] != 0 ? 1 : 0;
