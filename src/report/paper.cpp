@@ -552,6 +552,12 @@ namespace {
 // The time this process still needs for its share of a stage, from work done: each pending unit
 // costs what this process's finished units of the same kind and arm took on average (any finished
 // unit's mean where none of its kind has run yet).
+// Which of `share_of` processes runs the i-th unit of a stage: every share_of-th by position, so
+// that every process computes the same split without talking.
+int unit_owner(std::size_t i, int share_of) {
+  return static_cast<int>(i % static_cast<std::size_t>(share_of));
+}
+
 std::string stage_eta(const std::vector<PaperUnit>& here, std::size_t next, int share_of, int me,
                       const std::string& out_dir, const std::map<std::string, std::pair<double, int>>& took) {
   double all = 0.0;
@@ -563,7 +569,7 @@ std::string stage_eta(const std::vector<PaperUnit>& here, std::size_t next, int 
   double left = 0.0;
   std::size_t pending = 0;
   for (std::size_t i = next; i < here.size(); ++i) {
-    if (static_cast<int>(i % static_cast<std::size_t>(share_of)) != me || unit_done(out_dir, here[i].id)) continue;
+    if (unit_owner(i, share_of) != me || unit_done(out_dir, here[i].id)) continue;
     const auto it = took.find(here[i].kind + "/" + here[i].arm);
     left += it != took.end() ? it->second.first / it->second.second : all / std::max(n, 1);
     ++pending;
@@ -622,8 +628,7 @@ nlohmann::json run_paper(const PaperConfig& cfg, const PaperOptions& opt, PaperC
       spawn_workers(opt, stage, cfg.threads);
       continue;
     }
-    // This process's share: every size-th unit of the stage (by position, so that every process
-    // computes the same split without talking), skipping finished ones.
+    // This process's share (unit_owner), skipping finished ones.
     const int share_of = worker ? opt.workers : comm.size();
     const int me = worker ? opt.only_worker : comm.rank();
     std::vector<std::string> ids;
@@ -631,7 +636,7 @@ nlohmann::json run_paper(const PaperConfig& cfg, const PaperOptions& opt, PaperC
     std::map<std::string, std::pair<double, int>> took;  // per unit kind + arm: seconds, units (this process)
     for (std::size_t i = 0; i < here.size(); ++i) {
       const auto& u = here[i];
-      const int owner = static_cast<int>(i % static_cast<std::size_t>(share_of));
+      const int owner = unit_owner(i, share_of);
       ids.push_back(u.id);
       owners.push_back(owner);
       if (owner != me || unit_done(opt.out_dir, u.id)) continue;
