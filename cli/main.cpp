@@ -424,6 +424,10 @@ int main(int argc, char** argv) {
   fewshot_cmd->add_option("--test-limit", test_limit, "Evaluate on the first N test images (0: all)");
   fewshot_cmd->add_flag("--no-novel", no_novel, "Skip regime B");
   fewshot_cmd->add_option("--threads", threads, "Threads (0: all)");
+  bool fewshot_log_json = false;
+  fewshot_cmd->add_flag("--log-json", fewshot_log_json,
+                        "Progress as JSON lines on stdout (each budget choice and cell, with eta_s), then a 'done' "
+                        "line; the summary table is not printed");
   fewshot_cmd->add_flag("--quiet,-q", quiet, "No progress output");
 
   // represent
@@ -466,8 +470,26 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   paper_cmd->add_option("--threads", paper_threads, "Threads per unit (overrides paper.threads; 0: all cores)");
   paper_cmd->add_flag("--report-only", report_only, "Only rebuild the report from the finished units");
+  bool paper_estimate_only = false, paper_no_estimate = false;
+  std::string paper_calibrate_from;
+  auto* estimate_flag = paper_cmd->add_flag(
+      "--estimate", paper_estimate_only,
+      "Only project the wall time of every stage and the total, for this config, --workers (or mpirun -np) and "
+      "--threads, from a short calibration of each kind of unit on this machine; then exit. Every run prints "
+      "this projection before its first unit (stored in OUT/estimate.json)");
+  paper_cmd->add_flag("--no-estimate", paper_no_estimate, "Start without calibrating and printing the estimate")
+      ->excludes(estimate_flag);
+  paper_cmd
+      ->add_option("--calibrate-from", paper_calibrate_from,
+                   "A finished paper run's folder (e.g. runs/paper-quick): time the attacks and audits on its "
+                   "trained models (default: on the calibration's own models, an upper bound for attacks)")
+      ->check(CLI::ExistingDirectory);
   paper_cmd->add_option("--worker-index", paper_worker_index)->group("");  // internal: a local worker
   paper_cmd->add_option("--stage", paper_stage)->group("");
+  bool paper_log_json = false;
+  paper_cmd->add_flag("--log-json", paper_log_json,
+                      "Progress as JSON lines on stdout: the estimate, each stage, each finished unit (with "
+                      "stage_eta_s), then a 'done' line with the verdicts");
   paper_cmd->add_flag("--quiet,-q", quiet, "No progress output");
 
   // rules
@@ -529,11 +551,16 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "%s\n", line.c_str());
           std::fflush(stderr);
         };
+      if (fewshot_log_json) o.on_event = [](const nlohmann::json& ev) { std::cout << ev.dump() << std::endl; };
       if (!fewshot_out.empty()) std::filesystem::create_directories(fewshot_out);
       const nlohmann::json res = run_fewshot(o);
       if (!fewshot_out.empty()) {
         write_file_atomic(fewshot_out + "/fewshot.json", res.dump(2) + "\n");
         write_file_atomic(fewshot_out + "/fewshot.csv", fewshot_csv(res));
+      }
+      if (fewshot_log_json) {
+        std::cout << nlohmann::json({{"event", "done"}, {"out", fewshot_out}}).dump() << std::endl;
+        return 0;
       }
       std::cout << fewshot_summary(res);
       if (!fewshot_out.empty()) std::cout << "wrote " << fewshot_out << "/fewshot.json and fewshot.csv\n";
@@ -566,6 +593,9 @@ int main(int argc, char** argv) {
       o.only_worker = paper_worker_index;
       o.only_stage = paper_stage;
       o.report_only = report_only;
+      o.estimate = !paper_no_estimate;
+      o.estimate_only = paper_estimate_only;
+      o.calibrate_from = paper_calibrate_from;
       o.config_path = path;
       o.self_exe = std::filesystem::read_symlink("/proc/self/exe").string();
       if (!quiet)
@@ -573,11 +603,24 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "%s\n", line.c_str());
           std::fflush(stderr);
         };
+      if (paper_log_json) o.on_event = [](const nlohmann::json& ev) { std::cout << ev.dump() << std::endl; };
       std::unique_ptr<PaperComm> mpi = make_mpi_comm(&argc, &argv);
       PaperComm single;
       PaperComm& comm = mpi ? *mpi : single;
       if (mpi && paper_workers > 1) throw ConfigError("paper: --workers is for runs without MPI (use mpirun -np N)");
       const nlohmann::json res = run_paper(cfg, o, comm);
+      if (res.contains("estimate")) {
+        std::cout << PaperEstimate::from_json(res["estimate"]).table();
+        return 0;
+      }
+      if (!res.empty() && paper_log_json) {
+        nlohmann::json done = {
+            {"event", "done"}, {"report", o.out_dir + "/index.html"}, {"claims", nlohmann::json::array()}};
+        for (const auto& c : res["claims"])
+          done["claims"].push_back({{"claim", c["claim"]}, {"verdict", c["verdict"]}});
+        std::cout << done.dump() << std::endl;
+        return 0;
+      }
       if (!res.empty()) {
         for (const auto& c : res["claims"])
           std::cout << fmt::format("{:45} {:15}\n", c["claim"].get<std::string>(), c["verdict"].get<std::string>());

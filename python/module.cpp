@@ -411,10 +411,18 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "paper",
       [](const std::string& config, const std::string& out, int threads, bool report_only, const std::string& data_dir,
-         const py::object& progress) {
+         const py::object& progress, const std::string& estimate, const std::string& calibrate_from) {
+        PaperOptions o;
+        if (estimate == "only") {
+          o.estimate_only = true;
+        } else if (estimate == "no") {
+          o.estimate = false;
+        } else if (estimate != "yes") {
+          throw ConfigError("paper: estimate='" + estimate + "' (known: yes, no, only)");
+        }
+        o.calibrate_from = calibrate_from;
         PaperConfig cfg = load_paper_config(config);
         if (threads >= 0) cfg.threads = threads;
-        PaperOptions o;
         o.out_dir = out.empty() ? default_paper_out(cfg) : out;
         o.data_dir = data_dir;
         o.report_only = report_only;
@@ -433,8 +441,11 @@ PYBIND11_MODULE(_core, m) {
         return to_python(res);
       },
       py::arg("config"), py::arg("out") = "", py::arg("threads") = -1, py::arg("report_only") = false,
-      py::arg("data_dir") = "", py::arg("progress") = py::none(),
-      "`dalenet paper --config CONFIG`: every unit (resumable), then the report; returns results.json as a dict");
+      py::arg("data_dir") = "", py::arg("progress") = py::none(), py::arg("estimate") = "yes",
+      py::arg("calibrate_from") = "",
+      "`dalenet paper --config CONFIG`: every unit (resumable), then the report; returns results.json as a dict. "
+      "estimate: 'yes' (print the projected time first, as the CLI), 'no' (--no-estimate), 'only' (--estimate: "
+      "returns {'estimate': ...} and runs nothing); calibrate_from: as --calibrate-from");
 
   m.def(
       "represent",

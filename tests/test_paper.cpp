@@ -3,10 +3,12 @@
 // tested by tests/paper/test_paper.sh.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
 
+#include "dalenet/data.hpp"
 #include "dalenet/error.hpp"
 #include "dalenet/paper.hpp"
 #include "helpers.hpp"
@@ -48,6 +50,17 @@ TEST(Paper, PresetsParseAndPlan) {
     }
   }
   EXPECT_EQ(load_paper_config(std::string(DALENET_SOURCE_DIR) + "/experiments/paper_full.toml").seeds.size(), 3U);
+  // The estimate's check (docs/PERFORMANCE.md) runs the full preset's units of MNIST, seed 1.
+  const PaperConfig check = load_paper_config(std::string(DALENET_SOURCE_DIR) + "/bench/paper_full_mnist_seed1.toml");
+  const PaperConfig full = load_paper_config(std::string(DALENET_SOURCE_DIR) + "/experiments/paper_full.toml");
+  EXPECT_EQ(check.arms, full.arms);
+  EXPECT_EQ(check.attack_n, full.attack_n);
+  EXPECT_EQ(check.attack_steps, full.attack_steps);
+  EXPECT_EQ(check.attack_restarts, full.attack_restarts);
+  EXPECT_EQ(check.square_queries, full.square_queries);
+  EXPECT_EQ(check.analyze_limit, full.analyze_limit);
+  EXPECT_EQ(check.represent_limit, full.represent_limit);
+  EXPECT_FALSE(check.fewshot);
   std::filesystem::current_path(cwd);
 }
 
@@ -115,4 +128,70 @@ TEST(Paper, ReportOnlyNeedsFinishedUnits) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("has not finished"), std::string::npos) << e.what();
   }
+}
+
+// The estimate's arithmetic: a stage takes its slowest process's share of the pending units,
+// shared out as run_paper shares them (the i-th unit of a stage to process i mod P), times the
+// slowdown of processes competing for cores; finished units cost nothing.
+TEST(PaperEstimate, StageWallIsTheSlowestShareOfPendingUnits) {
+  PaperEstimate e;
+  auto unit = [](const std::string& id, int stage, double s, double high, bool done) {
+    return UnitEstimate{id, "train", stage, s, s, high, done, "", {}};
+  };
+  e.units = {unit("a", 1, 10, 10, false), unit("b", 1, 20, 20, false), unit("c", 1, 30, 60, false),
+             unit("d", 2, 5, 5, false), unit("e", 2, 7, 7, true)};
+  EXPECT_DOUBLE_EQ(e.stage_wall(1), 60.0);  // one process: the sum
+  EXPECT_DOUBLE_EQ(e.stage_wall(1, true), 90.0);
+  EXPECT_DOUBLE_EQ(e.stage_wall(2), 5.0);  // "e" is done
+  EXPECT_DOUBLE_EQ(e.total_wall(), 65.0);
+  e.processes = 2;  // process 0: a and c; process 1: b
+  EXPECT_DOUBLE_EQ(e.stage_wall(1), 40.0);
+  EXPECT_DOUBLE_EQ(e.stage_wall(2), 5.0);
+  e.slowdown = 2.0;
+  EXPECT_DOUBLE_EQ(e.total_wall(), 90.0);
+  e.processes = 3;
+  e.slowdown = 1.0;
+  EXPECT_DOUBLE_EQ(e.stage_wall(1), 30.0);
+  // The stored form reads back to the same projection.
+  const PaperEstimate back = PaperEstimate::from_json(e.to_json());
+  ASSERT_EQ(back.units.size(), e.units.size());
+  EXPECT_DOUBLE_EQ(back.total_wall(), e.total_wall());
+  EXPECT_DOUBLE_EQ(back.total_wall(true), e.total_wall(true));
+  EXPECT_EQ(back.to_json().dump(), e.to_json().dump());
+  EXPECT_NE(e.table().find("stage 1"), std::string::npos) << e.table();
+}
+
+// A calibration on a small config projects every unit, and the projection of a training unit
+// grows with its training examples (the quantity the scaling rests on).
+TEST(PaperEstimate, ProjectsEveryUnitAndScalesWithTheTrainingSet) {
+  for (const auto& f : verify_data(default_data_dir(), {"mnist"}))  // `make test` fetches it first
+    ASSERT_TRUE(f.ok) << f.path << ": MNIST is not in the data cache (make data)";
+  TempDir dir;
+  const std::string body =
+      "datasets = [\"mnist\"]\narms = [\"bio\", \"bp\"]\nthreads = 1\n"
+      "[overrides]\nall = [\"data.train_limit=3000\", \"data.validation=500\", \"data.test_limit=500\", "
+      "\"train.epochs=1\", \"network.hidden=[32]\"]\n"
+      "[robustness]\nn = 40\nsteps = 3\nrestarts = 1\nsquare_queries = 10\nnoise_draws = 1\neps_mnist = [0.0, 0.1]\n"
+      "[fewshot]\narms = [\"bio\", \"bp\", \"ncm\"]\nshots = [1, 2]\ndraws = 2\nmin_updates = 5\ntest_limit = 200\n"
+      "[audit]\nactivity_limit = 100\nrepresent_limit = 100\n";
+  const PaperConfig c = load_paper_config(write_config(dir, body));
+  PaperEstimateOptions o;
+  o.train_examples = 500;  // of 2500: the epochs' time is scaled x5
+  o.attack_images = 20;
+  const PaperEstimate e = estimate_paper(c, o);
+  ASSERT_EQ(e.units.size(), plan_paper(c).size());
+  for (const auto& u : e.units) {
+    EXPECT_GT(u.seconds, 0.0) << u.id;
+    EXPECT_LE(u.low, u.seconds) << u.id;
+    EXPECT_GE(u.high, u.seconds) << u.id;
+    EXPECT_FALSE(u.basis.empty()) << u.id;
+    EXPECT_FALSE(u.done) << u.id;
+  }
+  const auto train_bp =
+      std::find_if(e.units.begin(), e.units.end(), [](auto& u) { return u.id == "train-bp_mnist-seed1"; });
+  ASSERT_NE(train_bp, e.units.end());
+  EXPECT_NE(train_bp->basis.find("500 of 2500"), std::string::npos) << train_bp->basis;
+  EXPECT_NE(train_bp->basis.find("x5.0"), std::string::npos) << train_bp->basis;
+  EXPECT_GT(e.total_wall(), 0.0);
+  EXPECT_GT(e.calibration_s, 0.0);
 }

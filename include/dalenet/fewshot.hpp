@@ -56,6 +56,10 @@ struct FewShotOptions {
   int ae_epochs = 5;    // the ae_bp arm's autoencoder pre-training, passes over the training images
   std::string out_dir;  // per-unit results are stored here (resumable); "" = in memory only
   std::function<void(const std::string&)> progress;
+  // Structured progress (`dalenet fewshot --log-json`): {"event": "budget"} per arm and k chosen,
+  // {"event": "cell"} per regime-A cell (done, total, elapsed_s, eta_s from the cells computed so
+  // far), per regime-B arm and seed, per regime-C draw.
+  std::function<void(const nlohmann::json&)> on_event;
 };
 
 // Reads a few-shot config (strict: unknown keys are ConfigErrors naming the key). Relative arm
@@ -67,6 +71,16 @@ nlohmann::json run_fewshot(const FewShotOptions& opt);
 std::string fewshot_csv(const nlohmann::json& results);
 // A plain-text summary table (mean +- 95 % CI per arm and k; paired differences vs bp).
 std::string fewshot_summary(const nlohmann::json& results);
+
+// What one regime-A cell costs on this machine (`dalenet paper --estimate`): `arm` trained at
+// `budget` on draw 0 of the k-shot sets of `train_all`, then evaluated on `test`. `training` is
+// the training epochs' time (it scales with the budget), `other` everything else (the
+// evaluations, which scale with the size of `test`).
+struct FewShotCellSeconds {
+  double training = 0.0, other = 0.0;
+};
+FewShotCellSeconds time_fewshot_cell(const FewShotOptions& opt, const FewShotArm& arm, const Dataset& train_all,
+                                     const Dataset& test, int k, int budget);
 
 // Exactly k examples of each class in `classes`, drawn without replacement, seeded; sorted.
 // Throws DataError naming the class when one has fewer than k examples.

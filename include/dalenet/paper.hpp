@@ -96,12 +96,62 @@ struct PaperOptions {
   int only_worker = -1;     // >= 0: run as local worker k of `workers` for `only_stage` only
   int only_stage = -1;
   bool report_only = false;  // rebuild the report from finished units
+  // Before the first unit, print estimate_paper's projection (out_dir/estimate.json: calibrated
+  // once, reused while the inputs, threads, host and build stay the same).
+  bool estimate = true;
+  bool estimate_only = false;  // stop after the estimate; run_paper returns {"estimate": its JSON}
+  std::string calibrate_from;  // PaperEstimateOptions::calibrate_from
   std::function<void(const std::string&)> progress;
+  // Structured progress (`dalenet paper --log-json`): {"event": "estimate"} (total_wall_s, stages),
+  // {"event": "stage"} (stage, units, pending), {"event": "unit"} after each unit (id, seconds,
+  // estimated_s, stage_pending, stage_eta_s: from the units done, docs/EVALUATION.md).
+  std::function<void(const nlohmann::json&)> on_event;
 };
 
 // Runs (or resumes) every unit, then writes the report (rank 0). Returns results.json's content
 // (empty on ranks other than 0 and for local workers).
 nlohmann::json run_paper(const PaperConfig& cfg, const PaperOptions& opt, PaperComm& comm);
+
+// ---- The up-front estimate (docs/EVALUATION.md, "How long a paper run takes") -----------------
+// A short calibration on this machine, at the config's thread count, projects what every
+// unit and stage will take: each kind of unit is run at a small size and scaled by the quantity
+// its cost grows with (training examples, attacked images, audited images, few-shot cells).
+struct PaperEstimateOptions {
+  std::string out_dir;                // units already finished here are counted as done
+  std::string data_dir;               // "" = default_data_dir()
+  std::string calibrate_from;         // a finished paper run's folder: attacks and audits are timed on its
+                                      // trained models ("" = on the calibration's own, barely trained ones)
+  int processes = 1;                  // processes sharing each stage (local workers or MPI ranks)
+  bool same_machine = true;           // the processes share this machine's cores (local workers)
+  std::size_t train_examples = 4000;  // training examples timed per arm
+  std::size_t attack_images = 50;     // images attacked per model
+  std::function<void(const std::string&)> progress;
+};
+
+struct UnitEstimate {
+  std::string id, kind;
+  int stage = 0;
+  double seconds = 0.0;          // the projection
+  double low = 0.0, high = 0.0;  // its range where a choice is made later (few-shot budgets)
+  bool done = false;             // already finished in out_dir: costs nothing
+  std::string basis;             // how it was projected, in words
+  nlohmann::json measured;       // the calibration's timings it rests on
+};
+
+struct PaperEstimate {
+  std::vector<UnitEstimate> units;  // in plan order
+  int processes = 1, threads = 1, hardware_threads = 1;
+  double slowdown = 1.0;  // processes x threads over this machine's cores, when they share it
+  double calibration_s = 0.0;
+  std::vector<std::string> notes;  // what the projection assumes
+  // The wall time of a stage: the slowest process's share (unit_owner's split), pending units only.
+  double stage_wall(int stage, bool high = false) const;
+  double total_wall(bool high = false) const;
+  nlohmann::json to_json() const;
+  static PaperEstimate from_json(const nlohmann::json& j);  // throws nlohmann::json::exception
+  std::string table() const;                                // per stage and kind, for a terminal
+};
+PaperEstimate estimate_paper(const PaperConfig& cfg, const PaperEstimateOptions& opt);
 
 // Reads the finished units under out_dir and writes results.json, summary.md, index.html and
 // figures/ (gnuplot). Every number in them is computed here from the unit files.

@@ -22,6 +22,7 @@
 #include "dalenet/error.hpp"
 #include "dalenet/eval.hpp"
 #include "dalenet/io.hpp"
+#include "dalenet/progress.hpp"
 #include "dalenet/rng.hpp"
 #include "dalenet/stats.hpp"
 #include "dalenet/train.hpp"
@@ -360,7 +361,22 @@ nlohmann::json fewshot::train_on_support(const FewShotArm& arm, const Dataset& s
         accuracy_of(nearest(hidden_features(r.model.net, test), means, mean_labels), test.labels);
   }
   if (r.results.contains("best_epoch")) row["best_epoch"] = r.results["best_epoch"];
+  row["train_seconds"] = r.results["timings"].value("train_s", 0.0);
   return row;
+}
+
+FewShotCellSeconds time_fewshot_cell(const FewShotOptions& opt, const FewShotArm& arm, const Dataset& train_all,
+                                     const Dataset& test, int k, int budget) {
+  std::vector<int> classes(static_cast<std::size_t>(train_all.num_classes));
+  std::iota(classes.begin(), classes.end(), 0);
+  const std::uint64_t seed = draw_seed(opt, k, 0);
+  const auto idx = sample_per_class(train_all, classes, static_cast<std::size_t>(k), seed);
+  const Dataset support = subset(train_all, idx, fmt::format("{}:train/k{}-calibration", opt.dataset, k));
+  const auto t0 = Clock::now();
+  const nlohmann::json row = train_on_support(arm, support, test, opt, seed, nullptr, budget);
+  const double all = seconds_since(t0);
+  const double training = row.value("train_seconds", 0.0);
+  return {training, std::max(0.0, all - training)};
 }
 
 namespace {
@@ -415,6 +431,9 @@ nlohmann::json select_budgets(const FewShotOptions& opt, const Dataset& train_al
         scored += fmt::format(" {}: {:.2f}%", c["budget"].get<int>(), 100.0 * c["validation_accuracy"].get<double>());
       say(fmt::format("[A budget] {:<10} k={:<4} chose {} (validation accuracy by budget:{})", arm.name, k,
                       row["chosen"].get<int>(), scored));
+      if (opt.on_event)
+        opt.on_event(
+            {{"event", "budget"}, {"arm", arm.name}, {"k", k}, {"chosen", row["chosen"]}, {"seconds", row["seconds"]}});
       out.push_back(row);
     }
   }
@@ -435,7 +454,8 @@ nlohmann::json run_regime_a(const FewShotOptions& opt, const Dataset& train_all,
   std::iota(all_classes.begin(), all_classes.end(), 0);
   nlohmann::json rows = nlohmann::json::array();
   const std::size_t total = opt.shots.size() * static_cast<std::size_t>(opt.draws) * opt.arms.size();
-  std::size_t done = 0;
+  std::size_t done = 0, timed = 0;
+  double unit_seconds = 0.0;  // the cells computed here (stored ones cost nothing): the ETA's rate
   const auto t0 = Clock::now();
   for (const int k : opt.shots) {
     for (int d = 0; d < opt.draws; ++d) {
@@ -456,13 +476,28 @@ nlohmann::json run_regime_a(const FewShotOptions& opt, const Dataset& train_all,
           row.update({{"regime", "A"}, {"arm", arm.name}, {"k", k}, {"draw", d}, {"draw_seed", seed}});
           row["seconds"] = seconds_since(tu);
           store.put(unit, row);
+          unit_seconds += row["seconds"].get<double>();
+          ++timed;
         }
         rows.push_back(row);
         ++done;
         const double el = seconds_since(t0);
-        say(fmt::format("[A {}/{}] {:<10} k={:<4} draw {:<3} accuracy {:.2f}%   (elapsed {:.0f}s, ETA {:.0f}s)", done,
-                        total, arm.name, k, d, 100.0 * row["accuracy"].get<double>(), el,
-                        el / static_cast<double>(done) * static_cast<double>(total - done)));
+        const double eta =
+            timed > 0 ? unit_seconds / static_cast<double>(timed) * static_cast<double>(total - done) : 0.0;
+        say(fmt::format("[A {}/{}] {:<10} k={:<4} draw {:<3} accuracy {:.2f}%   (elapsed {}, ETA {})", done, total,
+                        arm.name, k, d, 100.0 * row["accuracy"].get<double>(), format_duration(el),
+                        format_duration(eta)));
+        if (opt.on_event)
+          opt.on_event({{"event", "cell"},
+                        {"regime", "A"},
+                        {"arm", arm.name},
+                        {"k", k},
+                        {"draw", d},
+                        {"accuracy", row["accuracy"]},
+                        {"done", done},
+                        {"total", total},
+                        {"elapsed_s", el},
+                        {"eta_s", eta}});
       }
     }
   }
@@ -553,6 +588,9 @@ nlohmann::json run_regime_b(const FewShotOptions& opt, const Dataset& train_all,
         }
         novel_rows.push_back(row);
         say(fmt::format("[B] {:<10} seed {}: {}", arm.name, s, row.dump()));
+        if (opt.on_event)
+          opt.on_event(
+              {{"event", "cell"}, {"regime", "B"}, {"arm", arm.name}, {"seed", s}, {"seconds", row["seconds"]}});
       }
     }
   }

@@ -14,6 +14,7 @@
 #include "dalenet/autoencoder.hpp"
 #include "dalenet/error.hpp"
 #include "dalenet/fewshot.hpp"
+#include "dalenet/progress.hpp"
 #include "dalenet/rng.hpp"
 #include "dalenet/rule.hpp"
 #include "dalenet/train.hpp"
@@ -242,9 +243,18 @@ nlohmann::json fewshot::run_regime_c(const FewShotOptions& opt, const Dataset& t
       });
       // ETA from the units' own time (learning the features is done once, before the first unit).
       const double per_unit = timed > 0 ? unit_seconds / static_cast<double>(timed) : 0.0;
-      say(fmt::format("[C {}/{}] k={:<4} draw {:<3} bio {:.2f}%   (ETA {:.0f}s)", done, total, k, d,
+      const double eta_s = per_unit * static_cast<double>(total - done);
+      say(fmt::format("[C {}/{}] k={:<4} draw {:<3} bio {:.2f}%   (ETA {})", done, total, k, d,
                       bio == unit.end() ? std::nan("") : 100.0 * bio->at("accuracy").get<double>(),
-                      per_unit * static_cast<double>(total - done)));
+                      format_duration(eta_s)));
+      if (opt.on_event)
+        opt.on_event({{"event", "cell"},
+                      {"regime", "C"},
+                      {"k", k},
+                      {"draw", d},
+                      {"done", done},
+                      {"total", total},
+                      {"eta_s", eta_s}});
     }
   return summarise_regime_c(opt, rows);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -30,11 +31,123 @@
 #include "dalenet/sha256.hpp"
 #include "dalenet/threads.hpp"
 #include "dalenet/train.hpp"
+#include "paper_internal.hpp"
 
 extern char** environ;
 
 namespace dalenet {
 namespace fs = std::filesystem;
+
+namespace paper_detail {
+// ---- units ----------------------------------------------------------------------------------
+std::string run_name(const std::string& arm, const std::string& dataset, std::int64_t seed) {
+  return fmt::format("{}_{}-seed{}", arm, dataset, seed);
+}
+
+std::string unit_dir(const std::string& out, const std::string& id) {
+  return out + "/units/" + id;
+}
+bool unit_done(const std::string& out, const std::string& id) {
+  return fs::exists(unit_dir(out, id) + "/done.json");
+}
+
+std::string model_path(const std::string& out, const std::string& arm, const std::string& dataset, std::int64_t seed) {
+  return unit_dir(out, "train-" + run_name(arm, dataset, seed)) + "/model.safetensors";
+}
+
+std::vector<std::string> train_overrides(const PaperConfig& cfg, const std::string& arm, std::int64_t seed) {
+  std::vector<std::string> sets = cfg.overrides;
+  if (auto it = cfg.arm_overrides.find(arm); it != cfg.arm_overrides.end())
+    sets.insert(sets.end(), it->second.begin(), it->second.end());
+  sets.push_back("train.seed=" + std::to_string(seed));
+  sets.push_back("train.threads=" + std::to_string(cfg.threads));
+  return sets;
+}
+
+std::string arm_config(const PaperConfig& cfg, const std::string& arm, const std::string& dataset) {
+  return cfg.config_dir + "/" + arm + "_" + dataset + ".toml";
+}
+
+// What the units' results depend on besides the code: the paper config's own settings and every
+// train unit's resolved configuration (its arm file plus overrides, as `config show` prints it).
+// Stored in plan.json; a resume finds units from other inputs and refuses to mix them.
+std::string plan_inputs_sha256(const PaperConfig& cfg, const std::vector<PaperUnit>& units) {
+  std::string text;
+  if (!cfg.source.empty() && fs::exists(cfg.source)) {
+    std::ifstream in(cfg.source, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  for (const auto& u : units) {
+    if (u.kind != "train") continue;
+    text += "\n# " + u.id + "\n" +
+            to_toml(load_config(arm_config(cfg, u.arm, u.dataset), train_overrides(cfg, u.arm, u.seed)));
+  }
+  return sha256_hex(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+}
+
+int unit_owner(std::size_t i, int share_of) {
+  return static_cast<int>(i % static_cast<std::size_t>(share_of));
+}
+
+AttackJob attack_job(const PaperConfig& cfg, const PaperUnit& u, const std::string& out_dir,
+                     const std::string& data_dir) {
+  AttackJob job;
+  job.models = {model_path(out_dir, u.arm, u.dataset, u.seed)};
+  job.data = u.dataset + ":test";
+  job.data_dir = data_dir;
+  job.n = cfg.attack_n;
+  job.subset_seed = cfg.attack_subset_seed;
+  // Transfer source: BP of the same seed; for BP itself, BP of the next seed (none with one seed).
+  std::int64_t src = u.seed;
+  if (u.arm == "bp") {
+    const auto it = std::find(cfg.seeds.begin(), cfg.seeds.end(), u.seed);
+    src = cfg.seeds.size() > 1 ? (std::next(it) == cfg.seeds.end() ? cfg.seeds.front() : *std::next(it)) : -1;
+  }
+  if (src >= 0) job.transfer_from = model_path(out_dir, "bp", u.dataset, src);
+  AttackOptions& o = job.options;
+  o.steps = cfg.attack_steps;
+  o.restarts = cfg.attack_restarts;
+  o.square_queries = cfg.square_queries;
+  o.noise_draws = cfg.noise_draws;
+  o.schedule = cfg.attack_per_attack_full ? AttackSchedule::exhaustive : AttackSchedule::carried;
+  o.attacks = cfg.attacks;
+  if (auto it = cfg.eps.find(u.dataset); it != cfg.eps.end()) o.eps = it->second;
+  return job;
+}
+
+FewShotOptions fewshot_options(const PaperConfig& cfg, const std::string& dataset, const std::string& data_dir) {
+  FewShotOptions o;
+  o.dataset = dataset;
+  o.data_dir = data_dir;
+  o.shots = cfg.shots;
+  o.draws = cfg.draws;
+  o.min_updates = cfg.min_updates;
+  o.test_limit = cfg.fewshot_test_limit;
+  o.novel = cfg.novel;
+  o.novel_shots = cfg.novel_shots;
+  o.episodes = cfg.episodes;
+  o.novel_seeds = cfg.novel_seeds;
+  o.unlabelled = cfg.fewshot_unlabelled;
+  o.ae_epochs = cfg.ae_epochs;
+  o.budgets = cfg.budgets;
+  o.selection_draws = cfg.selection_draws;
+  for (const auto& name : cfg.fewshot_arms) {
+    FewShotArm arm;
+    arm.name = name;
+    if (name == "ncm" || name == "knn") {
+      arm.kind = name;
+    } else {
+      arm.config = arm_config(cfg, name, dataset);
+      arm.overrides = cfg.fewshot_overrides;
+      arm.overrides.push_back("train.threads=" + std::to_string(cfg.threads));
+    }
+    o.arms.push_back(arm);
+  }
+  return o;
+}
+}  // namespace paper_detail
+
+using namespace paper_detail;  // NOLINT(google-build-using-namespace): src/report/paper_internal.hpp
 
 namespace {
 
@@ -109,52 +222,6 @@ std::vector<T> to_vector_of(const std::vector<std::int64_t>& v) {
   return out;
 }
 
-// ---- units ----------------------------------------------------------------------------------
-std::string run_name(const std::string& arm, const std::string& dataset, std::int64_t seed) {
-  return fmt::format("{}_{}-seed{}", arm, dataset, seed);
-}
-
-std::string unit_dir(const std::string& out, const std::string& id) {
-  return out + "/units/" + id;
-}
-bool unit_done(const std::string& out, const std::string& id) {
-  return fs::exists(unit_dir(out, id) + "/done.json");
-}
-
-std::string model_path(const std::string& out, const std::string& arm, const std::string& dataset, std::int64_t seed) {
-  return unit_dir(out, "train-" + run_name(arm, dataset, seed)) + "/model.safetensors";
-}
-
-std::vector<std::string> train_overrides(const PaperConfig& cfg, const std::string& arm, std::int64_t seed) {
-  std::vector<std::string> sets = cfg.overrides;
-  if (auto it = cfg.arm_overrides.find(arm); it != cfg.arm_overrides.end())
-    sets.insert(sets.end(), it->second.begin(), it->second.end());
-  sets.push_back("train.seed=" + std::to_string(seed));
-  sets.push_back("train.threads=" + std::to_string(cfg.threads));
-  return sets;
-}
-
-std::string arm_config(const PaperConfig& cfg, const std::string& arm, const std::string& dataset) {
-  return cfg.config_dir + "/" + arm + "_" + dataset + ".toml";
-}
-
-// What the units' results depend on besides the code: the paper config's own settings and every
-// train unit's resolved configuration (its arm file plus overrides, as `config show` prints it).
-// Stored in plan.json; a resume finds units from other inputs and refuses to mix them.
-std::string plan_inputs_sha256(const PaperConfig& cfg, const std::vector<PaperUnit>& units) {
-  std::string text;
-  if (!cfg.source.empty() && fs::exists(cfg.source)) {
-    std::ifstream in(cfg.source, std::ios::binary);
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  for (const auto& u : units) {
-    if (u.kind != "train") continue;
-    text += "\n# " + u.id + "\n" +
-            to_toml(load_config(arm_config(cfg, u.arm, u.dataset), train_overrides(cfg, u.arm, u.seed)));
-  }
-  return sha256_hex(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
-}
-
 void run_train(const PaperConfig& cfg, const PaperUnit& u, const std::string& dir, const PaperOptions& opt) {
   const TrainConfig tc = load_config(arm_config(cfg, u.arm, u.dataset), train_overrides(cfg, u.arm, u.seed));
   TrainOptions to;
@@ -188,61 +255,15 @@ void run_audit(const PaperConfig& cfg, const PaperUnit& u, const std::string& di
 }
 
 void run_attack(const PaperConfig& cfg, const PaperUnit& u, const std::string& dir, const PaperOptions& opt) {
-  AttackJob job;
-  job.models = {model_path(opt.out_dir, u.arm, u.dataset, u.seed)};
-  job.data = u.dataset + ":test";
-  job.data_dir = opt.data_dir;
-  job.n = cfg.attack_n;
-  job.subset_seed = cfg.attack_subset_seed;
-  // Transfer source: BP of the same seed; for BP itself, BP of the next seed (none with one seed).
-  std::int64_t src = u.seed;
-  if (u.arm == "bp") {
-    const auto it = std::find(cfg.seeds.begin(), cfg.seeds.end(), u.seed);
-    src = cfg.seeds.size() > 1 ? (std::next(it) == cfg.seeds.end() ? cfg.seeds.front() : *std::next(it)) : -1;
-  }
-  if (src >= 0) job.transfer_from = model_path(opt.out_dir, "bp", u.dataset, src);
-  AttackOptions& o = job.options;
-  o.steps = cfg.attack_steps;
-  o.restarts = cfg.attack_restarts;
-  o.square_queries = cfg.square_queries;
-  o.noise_draws = cfg.noise_draws;
-  o.schedule = cfg.attack_per_attack_full ? AttackSchedule::exhaustive : AttackSchedule::carried;
-  o.attacks = cfg.attacks;
-  if (auto it = cfg.eps.find(u.dataset); it != cfg.eps.end()) o.eps = it->second;
-  if (opt.progress) o.progress = [&](const std::string& line) { opt.progress("    " + u.id + ": " + line); };
+  AttackJob job = attack_job(cfg, u, opt.out_dir, opt.data_dir);
+  if (opt.progress) job.options.progress = [&](const std::string& line) { opt.progress("    " + u.id + ": " + line); };
   const nlohmann::json res = run_attack_job(job);
   write_file_atomic(dir + "/robustness.json", res.dump(1) + "\n");
 }
 
 void run_fewshot_unit(const PaperConfig& cfg, const PaperUnit& u, const std::string& dir, const PaperOptions& opt) {
-  FewShotOptions o;
-  o.dataset = u.dataset;
-  o.data_dir = opt.data_dir;
-  o.shots = cfg.shots;
-  o.draws = cfg.draws;
-  o.min_updates = cfg.min_updates;
-  o.test_limit = cfg.fewshot_test_limit;
-  o.novel = cfg.novel;
-  o.novel_shots = cfg.novel_shots;
-  o.episodes = cfg.episodes;
-  o.novel_seeds = cfg.novel_seeds;
-  o.unlabelled = cfg.fewshot_unlabelled;
-  o.ae_epochs = cfg.ae_epochs;
-  o.budgets = cfg.budgets;
-  o.selection_draws = cfg.selection_draws;
+  FewShotOptions o = fewshot_options(cfg, u.dataset, opt.data_dir);
   o.out_dir = dir + "/draws";  // run_fewshot's own finer-grained resumable units
-  for (const auto& name : cfg.fewshot_arms) {
-    FewShotArm arm;
-    arm.name = name;
-    if (name == "ncm" || name == "knn") {
-      arm.kind = name;
-    } else {
-      arm.config = arm_config(cfg, name, u.dataset);
-      arm.overrides = cfg.fewshot_overrides;
-      arm.overrides.push_back("train.threads=" + std::to_string(cfg.threads));
-    }
-    o.arms.push_back(arm);
-  }
   if (opt.progress) o.progress = [&](const std::string& line) { opt.progress("    " + u.id + ": " + line); };
   fs::create_directories(o.out_dir);
   const nlohmann::json res = run_fewshot(o);
@@ -312,6 +333,33 @@ void spawn_workers(const PaperOptions& opt, int stage, int threads) {
                     failed, opt.workers, stage));
 }
 
+// The up-front estimate (out_dir/estimate.json) against what the units took, per kind of unit,
+// over the units that have both (docs/EVALUATION.md, "How long a paper run takes"). Null without
+// an estimate.
+nlohmann::json estimate_check(const std::string& out_dir, const std::map<std::string, double>& took) {
+  std::ifstream in(out_dir + "/estimate.json");
+  if (!in) return nullptr;
+  const auto e = nlohmann::json::parse(in, nullptr, false);
+  if (!e.is_object() || !e.contains("estimate") || !e["estimate"].contains("units")) return nullptr;
+  std::map<std::string, std::array<double, 3>> by_kind;  // estimated, took, units
+  for (const auto& u : e["estimate"]["units"]) {
+    const auto it = took.find(u.value("id", std::string()));
+    const double estimated = u.value("seconds", 0.0);
+    if (it == took.end() || estimated <= 0.0) continue;
+    auto& k = by_kind[u.value("kind", std::string())];
+    k[0] += estimated;
+    k[1] += it->second;
+    k[2] += 1.0;
+  }
+  nlohmann::json check = nlohmann::json::object();
+  for (const auto& [kind, k] : by_kind)
+    check[kind] = {{"units", static_cast<int>(k[2])},
+                   {"estimated_s", k[0]},
+                   {"took_s", k[1]},
+                   {"took_over_estimated", k[1] / k[0]}};
+  return check;
+}
+
 nlohmann::json environment_json(const PaperConfig& cfg, const PaperOptions& opt, const PaperComm& comm,
                                 const std::vector<PaperUnit>& units, double wall_s) {
   nlohmann::json env;
@@ -330,7 +378,7 @@ nlohmann::json environment_json(const PaperConfig& cfg, const PaperOptions& opt,
     hashes[e.file.dataset + "/" + e.file.filename] = e.present ? e.actual_sha256 : "missing";
   env["data_sha256"] = hashes;
   // Wall time per stage: the sum of the units' own times (across resumed invocations and processes).
-  std::map<std::string, double> per_kind, per_stage;
+  std::map<std::string, double> per_kind, per_stage, took;
   double total_units = 0.0, peak_rss = 0.0;
   for (const auto& u : units) {
     const std::string p = unit_dir(opt.out_dir, u.id) + "/done.json";
@@ -339,6 +387,7 @@ nlohmann::json environment_json(const PaperConfig& cfg, const PaperOptions& opt,
     const auto d = nlohmann::json::parse(f, nullptr, false);
     if (d.is_discarded()) continue;
     per_kind[u.kind] += d.value("seconds", 0.0);
+    took[u.id] = d.value("seconds", 0.0);
     per_stage["stage " + std::to_string(u.stage)] += d.value("seconds", 0.0);
     total_units += d.value("seconds", 0.0);
     peak_rss = std::max(peak_rss, d.value("peak_rss_mib", 0.0));
@@ -349,6 +398,7 @@ nlohmann::json environment_json(const PaperConfig& cfg, const PaperOptions& opt,
   // The largest peak resident memory of a process while it ran units (the job's memory need).
   env["peak_rss_mib"] = peak_rss;
   env["this_invocation_wall_s"] = wall_s;
+  env["estimate_check"] = estimate_check(opt.out_dir, took);
   return env;
 }
 
@@ -549,33 +599,122 @@ std::vector<PaperUnit> plan_paper(const PaperConfig& cfg) {
 }
 
 namespace {
-// The time this process still needs for its share of a stage, from work done: each pending unit
-// costs what this process's finished units of the same kind and arm took on average (any finished
-// unit's mean where none of its kind has run yet).
-// Which of `share_of` processes runs the i-th unit of a stage: every share_of-th by position, so
-// that every process computes the same split without talking.
-int unit_owner(std::size_t i, int share_of) {
-  return static_cast<int>(i % static_cast<std::size_t>(share_of));
+// The projection of estimate_paper, before the first unit (calibrated once per output folder).
+PaperEstimate announce_estimate(const PaperConfig& cfg, const PaperOptions& opt, const PaperComm& comm,
+                                const std::string& inputs, const std::function<void(const std::string&)>& say) {
+  PaperEstimateOptions eo;
+  eo.out_dir = opt.out_dir;
+  eo.data_dir = opt.data_dir;
+  eo.calibrate_from = opt.calibrate_from;
+  eo.processes = comm.size() > 1 ? comm.size() : opt.workers;
+  eo.same_machine = comm.size() == 1;
+  eo.progress = say;
+  bool reused = false;
+  PaperEstimate e = estimate_for_run(cfg, eo, inputs, reused);
+  if (opt.estimate_only) return e;  // the caller prints it
+  std::string table = e.table();
+  for (std::size_t start = 0, end = 0; start < table.size(); start = end + 1) {
+    end = table.find('\n', start);
+    if (end == std::string::npos) end = table.size();
+    say(table.substr(start, end - start));
+  }
+  say(reused ? "[estimate] (calibrated by an earlier invocation on this folder: " + opt.out_dir + "/estimate.json)"
+             : "[estimate] (stored in " + opt.out_dir + "/estimate.json; --no-estimate skips the calibration)");
+  return e;
 }
 
-std::string stage_eta(const std::vector<PaperUnit>& here, std::size_t next, int share_of, int me,
-                      const std::string& out_dir, const std::map<std::string, std::pair<double, int>>& took) {
-  double all = 0.0;
-  int n = 0;
-  for (const auto& [key, st] : took) {
-    all += st.first;
-    n += st.second;
-  }
-  double left = 0.0;
+// The units' projected seconds from OUT/estimate.json (empty without one).
+std::map<std::string, double> estimated_seconds(const std::string& out_dir) {
+  std::map<std::string, double> out;
+  std::ifstream in(out_dir + "/estimate.json");
+  const auto e = in ? nlohmann::json::parse(in, nullptr, false) : nlohmann::json();
+  if (!e.is_object() || !e.contains("estimate") || !e["estimate"].contains("units")) return out;
+  for (const auto& u : e["estimate"]["units"]) out[u.value("id", std::string())] = u.value("seconds", 0.0);
+  return out;
+}
+
+struct StageEta {
   std::size_t pending = 0;
+  double seconds = 0.0;
+};
+
+// The time this process still needs for its share of a stage, from work done. A pending unit
+// costs what this process's finished units of the same kind and arm took on average. Where none
+// of its kind has run yet: its estimate (estimate.json) times how the finished units' time
+// compared with theirs, or without an estimate, the mean of every finished unit.
+StageEta stage_eta(const std::vector<PaperUnit>& here, std::size_t next, int share_of, int me,
+                   const std::string& out_dir, const std::vector<std::pair<PaperUnit, double>>& finished,
+                   const std::map<std::string, double>& estimated) {
+  std::map<std::string, std::pair<double, int>> by_kind;  // kind/arm: seconds, units
+  double took = 0.0, took_estimated = 0.0, projected = 0.0;
+  for (const auto& [u, s] : finished) {
+    auto& [sum, count] = by_kind[u.kind + "/" + u.arm];
+    sum += s;
+    ++count;
+    took += s;
+    if (const auto it = estimated.find(u.id); it != estimated.end() && it->second > 0.0) {
+      projected += s;
+      took_estimated += it->second;
+    }
+  }
+  const double ratio = took_estimated > 0.0 ? projected / took_estimated : 1.0;
+  StageEta eta;
   for (std::size_t i = next; i < here.size(); ++i) {
     if (unit_owner(i, share_of) != me || unit_done(out_dir, here[i].id)) continue;
-    const auto it = took.find(here[i].kind + "/" + here[i].arm);
-    left += it != took.end() ? it->second.first / it->second.second : all / std::max(n, 1);
-    ++pending;
+    ++eta.pending;
+    if (const auto it = by_kind.find(here[i].kind + "/" + here[i].arm); it != by_kind.end()) {
+      eta.seconds += it->second.first / it->second.second;
+    } else if (const auto est = estimated.find(here[i].id); est != estimated.end() && est->second > 0.0) {
+      eta.seconds += est->second * ratio;
+    } else {
+      eta.seconds += took / static_cast<double>(std::max<std::size_t>(finished.size(), 1));
+    }
   }
-  if (pending == 0) return "stage done here";
-  return fmt::format("{} more unit(s) in this stage, ETA {}", pending, format_duration(left));
+  return eta;
+}
+
+// Runs this process's share of one stage's units (unit_owner), skipping finished ones.
+void run_stage_share(const PaperConfig& cfg, const PaperOptions& opt, PaperComm& comm,
+                     const std::vector<PaperUnit>& here, int stage, int stages, int share_of, int me,
+                     Clock::time_point t0, const std::function<void(const std::string&)>& say) {
+  const std::map<std::string, double> estimated = estimated_seconds(opt.out_dir);
+  std::vector<std::pair<PaperUnit, double>> finished;  // by this process, in this invocation
+  const std::string who = share_of > 1 ? fmt::format(" [{}]", me) : "";
+  for (std::size_t i = 0; i < here.size(); ++i) {
+    const auto& u = here[i];
+    if (unit_owner(i, share_of) != me || unit_done(opt.out_dir, u.id)) continue;
+    const auto tu = Clock::now();
+    say(fmt::format("[paper]{} stage {}/{}, unit {}/{}: {} ...", who, stage, stages, i + 1, here.size(), u.id));
+    try {
+      run_unit(cfg, u, opt);
+    } catch (const std::exception& e) {
+      const std::string msg =
+          "paper: unit " + u.id + " failed: " + e.what() + " (run the same command again to resume)";
+      if (comm.size() > 1) {
+        std::fprintf(stderr, "dalenet: error (rank %d): %s\n", comm.rank(), msg.c_str());
+        comm.fail();
+      }
+      throw Error(msg);
+    }
+    const double took = seconds_since(tu);
+    finished.emplace_back(u, took);
+    const StageEta eta = stage_eta(here, i + 1, share_of, me, opt.out_dir, finished, estimated);
+    say(fmt::format("[paper]{} {} done in {:.1f} s (run wall {:.0f} s; {})", who, u.id, took, seconds_since(t0),
+                    eta.pending == 0 ? std::string("stage done here")
+                                     : fmt::format("{} more unit(s) in this stage, ETA {}", eta.pending,
+                                                   format_duration(eta.seconds))));
+    if (opt.on_event)
+      opt.on_event({{"event", "unit"},
+                    {"id", u.id},
+                    {"kind", u.kind},
+                    {"stage", stage},
+                    {"process", me},
+                    {"seconds", took},
+                    {"estimated_s", estimated.contains(u.id) ? nlohmann::json(estimated.at(u.id)) : nlohmann::json()},
+                    {"run_elapsed_s", seconds_since(t0)},
+                    {"stage_pending", eta.pending},
+                    {"stage_eta_s", eta.seconds}});
+  }
 }
 }  // namespace
 
@@ -610,7 +749,18 @@ nlohmann::json run_paper(const PaperConfig& cfg, const PaperOptions& opt, PaperC
     write_file_atomic(
         plan_path,
         nlohmann::json({{"config", cfg.source}, {"units", units.size()}, {"inputs_sha256", inputs}}).dump() + "\n");
+    if (opt.estimate_only) return {{"estimate", announce_estimate(cfg, opt, comm, inputs, say).to_json()}};
+    if (opt.estimate && !opt.report_only) {
+      const nlohmann::json e = announce_estimate(cfg, opt, comm, inputs, say).to_json();
+      if (opt.on_event)
+        opt.on_event({{"event", "estimate"},
+                      {"total_wall_s", e["total_wall_s"]},
+                      {"total_wall_high_s", e["total_wall_high_s"]},
+                      {"stages", e["stages"]},
+                      {"calibration_s", e["calibration_s"]}});
+    }
   }
+  if (opt.estimate_only) return {};
   const int stages = units.empty() ? 0 : std::max_element(units.begin(), units.end(), [](auto& a, auto& b) {
                                            return a.stage < b.stage;
                                          })->stage;
@@ -621,45 +771,25 @@ nlohmann::json run_paper(const PaperConfig& cfg, const PaperOptions& opt, PaperC
       if (u.stage == stage) here.push_back(u);
     std::size_t pending = 0;
     for (const auto& u : here) pending += unit_done(opt.out_dir, u.id) ? 0 : 1;
-    if (!worker)
+    if (!worker) {
       say(fmt::format("[paper] stage {}/{}: {} units, {} to run ({} done earlier)", stage, stages, here.size(), pending,
                       here.size() - pending));
+      if (opt.on_event)
+        opt.on_event(
+            {{"event", "stage"}, {"stage", stage}, {"stages", stages}, {"units", here.size()}, {"pending", pending}});
+    }
     if (!worker && comm.size() == 1 && opt.workers > 1 && pending > 0) {
       spawn_workers(opt, stage, cfg.threads);
       continue;
     }
-    // This process's share (unit_owner), skipping finished ones.
     const int share_of = worker ? opt.workers : comm.size();
     const int me = worker ? opt.only_worker : comm.rank();
+    run_stage_share(cfg, opt, comm, here, stage, stages, share_of, me, t0, say);
     std::vector<std::string> ids;
     std::vector<int> owners;
-    std::map<std::string, std::pair<double, int>> took;  // per unit kind + arm: seconds, units (this process)
     for (std::size_t i = 0; i < here.size(); ++i) {
-      const auto& u = here[i];
-      const int owner = unit_owner(i, share_of);
-      ids.push_back(u.id);
-      owners.push_back(owner);
-      if (owner != me || unit_done(opt.out_dir, u.id)) continue;
-      const auto tu = Clock::now();
-      say(fmt::format("[paper]{} stage {}/{}, unit {}/{}: {} ...", share_of > 1 ? fmt::format(" [{}]", me) : "", stage,
-                      stages, i + 1, here.size(), u.id));
-      try {
-        run_unit(cfg, u, opt);
-      } catch (const std::exception& e) {
-        const std::string msg =
-            "paper: unit " + u.id + " failed: " + e.what() + " (run the same command again to resume)";
-        if (comm.size() > 1) {
-          std::fprintf(stderr, "dalenet: error (rank %d): %s\n", comm.rank(), msg.c_str());
-          comm.fail();
-        }
-        throw Error(msg);
-      }
-      auto& [sum, count] = took[u.kind + "/" + u.arm];
-      sum += seconds_since(tu);
-      ++count;
-      say(fmt::format("[paper]{} {} done in {:.1f} s (run wall {:.0f} s; {})",
-                      share_of > 1 ? fmt::format(" [{}]", me) : "", u.id, seconds_since(tu), seconds_since(t0),
-                      stage_eta(here, i + 1, share_of, me, opt.out_dir, took)));
+      ids.push_back(here[i].id);
+      owners.push_back(unit_owner(i, share_of));
     }
     if (comm.size() > 1) comm.share(opt.out_dir + "/units", ids, owners);
   }

@@ -665,7 +665,12 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
       fewshot_c_tables[d] = tc;
     }
     nlohmann::json regime_a = F.at("regime_a");
-    for (auto& draw : regime_a["draws"]) draw.erase("seconds");  // measured numbers only
+    for (auto& draw : regime_a["draws"]) {  // measured numbers only, no timings
+      draw.erase("seconds");
+      draw.erase("train_seconds");
+    }
+    if (regime_a.contains("budget_selection"))
+      for (auto& row : regime_a["budget_selection"]) row.erase("seconds");
     nlohmann::json regime_b = F.value("regime_b", nlohmann::json());
     if (regime_b.is_object() && regime_b.contains("seeds"))
       for (auto& seed : regime_b["seeds"]) seed.erase("seconds");

@@ -17,7 +17,7 @@ PY=python3
 rm -rf "$WORK" && mkdir -p "$WORK"
 
 reference() {  # an uninterrupted single-process run
-  "$DALENET" paper --config "$CONFIG" --out "$WORK/ref" --quiet > "$WORK/ref.log"
+  "$DALENET" paper --config "$CONFIG" --out "$WORK/ref" > "$WORK/ref.log" 2>&1
   test -f "$WORK/ref/results.json"
   # The job's peak memory is reported (issue 8), from the units' done.json files.
   $PY - "$WORK/ref/results.json" <<'PYEOF'
@@ -30,7 +30,16 @@ arms = {(r["arm"], r["readout"]) for r in res["fewshot"]["mnist"]["regime_c"]["s
 assert {("bio", "own"), ("bp", "own"), ("ae_bp", "own"), ("pca", "own"), ("pixels", "prototype")} <= arms, arms
 few = [v for v in res["claims"] if v["claim"].startswith("better (few-shot)")][0]
 assert "regime A (decides)" in few["deciding"] and "regime C (decides)" in few["deciding"], few
+# The up-front estimate (issue 38) covers every unit and is set against what the units took.
+est = json.load(open(sys.argv[1].replace("results.json", "estimate.json")))["estimate"]
+units = {u["id"]: u for u in est["units"]}
+assert len(units) == len(est["units"]) and all(u["seconds"] > 0 and u["basis"] for u in units.values()), est
+check = env["estimate_check"]
+assert set(check) == {"train", "fewshot", "audit", "attack"}, check
+assert sum(c["units"] for c in check.values()) == len(units), (check, len(units))
+assert all(c["took_s"] > 0 and c["estimated_s"] > 0 for c in check.values()), check
 PYEOF
+  grep -q "^\[estimate\] total: " "$WORK/ref.log" || { echo "no estimate printed"; cat "$WORK/ref.log"; exit 1; }
 }
 
 case "$MODE" in
@@ -40,7 +49,7 @@ resume)
   for target in 3 8; do  # kill after 3 finished units (stage 1), then after 8 (in stage 2)
     "$DALENET" paper --config "$CONFIG" --out "$out" > "$WORK/killed-$target.log" 2>&1 &
     pid=$!
-    for _ in $(seq 1 600); do
+    for _ in $(seq 1 2400); do  # 2 min: the estimate calibrates first
       n=$( (find "$out/units" -name done.json 2> /dev/null || true) | wc -l)
       [[ $n -ge $target ]] && break
       kill -0 $pid 2> /dev/null || break
@@ -62,6 +71,8 @@ resume)
   wait $pid
   "$DALENET" paper --config "$CONFIG" --out "$out" > "$WORK/resumed.log" 2>&1
   grep -q "done earlier" "$WORK/resumed.log"
+  # The estimate calibrated by the first invocation is reused, counting the finished units as done.
+  grep -q "calibrated by an earlier invocation" "$WORK/resumed.log" || { cat "$WORK/resumed.log"; exit 1; }
   grep -E "stage 1/2: [0-9]+ units, [0-9]+ to run \(([1-9][0-9]*) done earlier\)" "$WORK/resumed.log" \
     || { echo "the resumed run did not reuse finished units"; cat "$WORK/resumed.log"; exit 1; }
   $PY tests/paper/same_results.py "$WORK/ref/results.json" "$out/results.json"

@@ -103,6 +103,11 @@ with tempdir() as tmp:
     except dalenet.ConfigError as e:
         check("paper.seedz" in str(e) and "paper.toml" in str(e), "paper: ConfigError names the file and key")
     try:
+        dalenet.paper(paper_cfg, estimate="maybe")
+        check(False, "an unknown estimate mode raises")
+    except dalenet.ConfigError as e:
+        check("estimate='maybe'" in str(e) and "only" in str(e), "paper: ConfigError names the estimate modes")
+    try:
         dalenet.predict(model, np.zeros((3, 63), np.float32))
         check(False, "wrong shape raises")
     except dalenet.InputError as e:
