@@ -276,6 +276,60 @@ int cmd_attack(AttackJob job, const std::string& norm, const std::vector<std::st
 
 }  // namespace
 
+// `dalenet paper`'s options, as parsed.
+struct PaperArgs {
+  std::string preset, config, out, calibrate_from;
+  int workers = 1, worker_index = -1, stage = -1, threads = -1;
+  bool report_only = false, estimate_only = false, no_estimate = false, log_json = false;
+};
+
+int cmd_paper(const PaperArgs& a, const std::string& data_dir, bool quiet, int* argc, char*** argv) {
+  if (a.preset.empty() && a.config.empty()) throw ConfigError("paper: give --preset quick|full or --config FILE");
+  const std::string path = a.config.empty() ? preset_config_path(a.preset) : a.config;
+  PaperConfig cfg = load_paper_config(path);
+  if (a.threads >= 0) cfg.threads = a.threads;
+  PaperOptions o;
+  o.out_dir = a.out.empty() ? default_paper_out(cfg) : a.out;
+  o.data_dir = data_dir;
+  o.workers = a.workers;
+  o.only_worker = a.worker_index;
+  o.only_stage = a.stage;
+  o.report_only = a.report_only;
+  o.estimate = !a.no_estimate;
+  o.estimate_only = a.estimate_only;
+  o.calibrate_from = a.calibrate_from;
+  o.config_path = path;
+  o.self_exe = std::filesystem::read_symlink("/proc/self/exe").string();
+  if (!quiet)
+    o.progress = [](const std::string& line) {
+      std::fprintf(stderr, "%s\n", line.c_str());
+      std::fflush(stderr);
+    };
+  if (a.log_json) o.on_event = [](const nlohmann::json& ev) { std::cout << ev.dump() << std::endl; };
+  std::unique_ptr<PaperComm> mpi = make_mpi_comm(argc, argv);
+  PaperComm single;
+  PaperComm& comm = mpi ? *mpi : single;
+  if (mpi && a.workers > 1) throw ConfigError("paper: --workers is for runs without MPI (use mpirun -np N)");
+  const nlohmann::json res = run_paper(cfg, o, comm);
+  if (res.contains("estimate")) {
+    std::cout << PaperEstimate::from_json(res["estimate"]).table();
+    return 0;
+  }
+  if (!res.empty() && a.log_json) {
+    nlohmann::json done = {
+        {"event", "done"}, {"report", o.out_dir + "/index.html"}, {"claims", nlohmann::json::array()}};
+    for (const auto& c : res["claims"]) done["claims"].push_back({{"claim", c["claim"]}, {"verdict", c["verdict"]}});
+    std::cout << done.dump() << std::endl;
+    return 0;
+  }
+  if (!res.empty()) {
+    for (const auto& c : res["claims"])
+      std::cout << fmt::format("{:45} {:15}\n", c["claim"].get<std::string>(), c["verdict"].get<std::string>());
+    std::cout << "report: " << o.out_dir << "/index.html (also summary.md, results.json, figures/)\n";
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   CLI::App app{
       fmt::format("dalenet {} - biologically guided learning for sparse networks, with backprop baselines.\n"
@@ -457,37 +511,34 @@ int main(int argc, char** argv) {
       "OUT/index.html, summary.md, results.json, figures/. Resumable: run it again after an interruption (a folder "
       "whose units came from other inputs is refused). "
       "Under `mpirun -np N` the units are spread over the ranks.");
-  std::string paper_preset, paper_config, paper_out;
-  int paper_workers = 1, paper_worker_index = -1, paper_stage = -1, paper_threads = -1;
-  bool report_only = false;
-  auto* preset_opt = paper_cmd->add_option(
-      "--preset,-p", paper_preset, "quick (about 15 min on 2 cores) or full (hours): experiments/paper_<preset>.toml");
-  paper_cmd->add_option("--config,-c", paper_config, "A paper config file (copy experiments/paper_quick.toml to edit)")
+  PaperArgs pa;
+  auto* preset_opt =
+      paper_cmd->add_option("--preset,-p", pa.preset,
+                            "quick (about 45 min on 2 cores) or full (about 6 h on 2 cores; --estimate projects it): "
+                            "experiments/paper_<preset>.toml");
+  paper_cmd->add_option("--config,-c", pa.config, "A paper config file (copy experiments/paper_quick.toml to edit)")
       ->excludes(preset_opt);
-  paper_cmd->add_option("--out,-o", paper_out, "Output folder (default: runs/paper-<preset>)");
-  paper_cmd->add_option("--workers", paper_workers, "Local worker processes per stage (without MPI)")
+  paper_cmd->add_option("--out,-o", pa.out, "Output folder (default: runs/paper-<preset>)");
+  paper_cmd->add_option("--workers", pa.workers, "Local worker processes per stage (without MPI)")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
-  paper_cmd->add_option("--threads", paper_threads, "Threads per unit (overrides paper.threads; 0: all cores)");
-  paper_cmd->add_flag("--report-only", report_only, "Only rebuild the report from the finished units");
-  bool paper_estimate_only = false, paper_no_estimate = false;
-  std::string paper_calibrate_from;
+  paper_cmd->add_option("--threads", pa.threads, "Threads per unit (overrides paper.threads; 0: all cores)");
+  paper_cmd->add_flag("--report-only", pa.report_only, "Only rebuild the report from the finished units");
   auto* estimate_flag = paper_cmd->add_flag(
-      "--estimate", paper_estimate_only,
+      "--estimate", pa.estimate_only,
       "Only project the wall time of every stage and the total, for this config, --workers (or mpirun -np) and "
       "--threads, from a short calibration of each kind of unit on this machine; then exit. Every run prints "
       "this projection before its first unit (stored in OUT/estimate.json)");
-  paper_cmd->add_flag("--no-estimate", paper_no_estimate, "Start without calibrating and printing the estimate")
+  paper_cmd->add_flag("--no-estimate", pa.no_estimate, "Start without calibrating and printing the estimate")
       ->excludes(estimate_flag);
   paper_cmd
-      ->add_option("--calibrate-from", paper_calibrate_from,
+      ->add_option("--calibrate-from", pa.calibrate_from,
                    "A finished paper run's folder (e.g. runs/paper-quick): time the attacks and audits on its "
                    "trained models (default: on the calibration's own models, an upper bound for attacks)")
       ->check(CLI::ExistingDirectory);
-  paper_cmd->add_option("--worker-index", paper_worker_index)->group("");  // internal: a local worker
-  paper_cmd->add_option("--stage", paper_stage)->group("");
-  bool paper_log_json = false;
-  paper_cmd->add_flag("--log-json", paper_log_json,
+  paper_cmd->add_option("--worker-index", pa.worker_index)->group("");  // internal: a local worker
+  paper_cmd->add_option("--stage", pa.stage)->group("");
+  paper_cmd->add_flag("--log-json", pa.log_json,
                       "Progress as JSON lines on stdout: the estimate, each stage, each finished unit (with "
                       "stage_eta_s), then a 'done' line with the verdicts");
   paper_cmd->add_flag("--quiet,-q", quiet, "No progress output");
@@ -580,54 +631,7 @@ int main(int argc, char** argv) {
       std::cout << rep.dump(2) << "\n";
       return 0;
     }
-    if (*paper_cmd) {
-      if (paper_preset.empty() && paper_config.empty())
-        throw ConfigError("paper: give --preset quick|full or --config FILE");
-      const std::string path = paper_config.empty() ? preset_config_path(paper_preset) : paper_config;
-      PaperConfig cfg = load_paper_config(path);
-      if (paper_threads >= 0) cfg.threads = paper_threads;
-      PaperOptions o;
-      o.out_dir = paper_out.empty() ? default_paper_out(cfg) : paper_out;
-      o.data_dir = data_dir;
-      o.workers = paper_workers;
-      o.only_worker = paper_worker_index;
-      o.only_stage = paper_stage;
-      o.report_only = report_only;
-      o.estimate = !paper_no_estimate;
-      o.estimate_only = paper_estimate_only;
-      o.calibrate_from = paper_calibrate_from;
-      o.config_path = path;
-      o.self_exe = std::filesystem::read_symlink("/proc/self/exe").string();
-      if (!quiet)
-        o.progress = [](const std::string& line) {
-          std::fprintf(stderr, "%s\n", line.c_str());
-          std::fflush(stderr);
-        };
-      if (paper_log_json) o.on_event = [](const nlohmann::json& ev) { std::cout << ev.dump() << std::endl; };
-      std::unique_ptr<PaperComm> mpi = make_mpi_comm(&argc, &argv);
-      PaperComm single;
-      PaperComm& comm = mpi ? *mpi : single;
-      if (mpi && paper_workers > 1) throw ConfigError("paper: --workers is for runs without MPI (use mpirun -np N)");
-      const nlohmann::json res = run_paper(cfg, o, comm);
-      if (res.contains("estimate")) {
-        std::cout << PaperEstimate::from_json(res["estimate"]).table();
-        return 0;
-      }
-      if (!res.empty() && paper_log_json) {
-        nlohmann::json done = {
-            {"event", "done"}, {"report", o.out_dir + "/index.html"}, {"claims", nlohmann::json::array()}};
-        for (const auto& c : res["claims"])
-          done["claims"].push_back({{"claim", c["claim"]}, {"verdict", c["verdict"]}});
-        std::cout << done.dump() << std::endl;
-        return 0;
-      }
-      if (!res.empty()) {
-        for (const auto& c : res["claims"])
-          std::cout << fmt::format("{:45} {:15}\n", c["claim"].get<std::string>(), c["verdict"].get<std::string>());
-        std::cout << "report: " << o.out_dir << "/index.html (also summary.md, results.json, figures/)\n";
-      }
-      return 0;
-    }
+    if (*paper_cmd) return cmd_paper(pa, data_dir, quiet, &argc, &argv);
     if (*keys_cmd) {
       for (const auto& k : config_schema()) std::cout << fmt::format("{:28} {:18} {}\n", k.key, k.default_value, k.doc);
       return 0;

@@ -424,7 +424,7 @@ PaperEstimate estimate_paper(const PaperConfig& cfg, const PaperEstimateOptions&
     est.notes.push_back(fmt::format("{} processes x {} threads share {} cores: every unit {:.1f}x slower",
                                     est.processes, est.threads, est.hardware_threads, est.slowdown));
   if (opt.calibrate_from.empty())
-    est.notes.push_back(
+    est.notes.emplace_back(
         "attacks timed on barely trained models with every attack on every example (an upper "
         "bound); --calibrate-from a finished run times them on trained models");
   est.calibration_s = since(t0);
