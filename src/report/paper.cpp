@@ -39,6 +39,10 @@ namespace dalenet {
 namespace fs = std::filesystem;
 
 namespace paper_detail {
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
 // ---- units ----------------------------------------------------------------------------------
 std::string run_name(const std::string& arm, const std::string& dataset, std::int64_t seed) {
   return fmt::format("{}_{}-seed{}", arm, dataset, seed);
@@ -150,11 +154,6 @@ FewShotOptions fewshot_options(const PaperConfig& cfg, const std::string& datase
 using namespace paper_detail;  // NOLINT(google-build-using-namespace): src/report/paper_internal.hpp
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 // ---- config parsing -----------------------------------------------------------------------
 class Reader {

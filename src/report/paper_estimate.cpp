@@ -31,10 +31,6 @@ namespace fs = std::filesystem;
 using namespace paper_detail;  // NOLINT(google-build-using-namespace): src/report/paper_internal.hpp
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 // The calibration's own models live here and are removed afterwards.
 struct ScratchDir {
@@ -78,7 +74,7 @@ Cost calibrate_train(const Context& c, const std::string& arm, const std::string
   const TrainConfig tc = load_config(arm_config(c.cfg, arm, d), train_overrides(c.cfg, arm, c.cfg.seeds.front()));
   const auto t_load = Clock::now();
   TrainTestData data = load_config_data(tc.data, c.data_dir);
-  const double load_s = since(t_load);
+  const double load_s = seconds_since(t_load);
   TrainValSplit split;
   const auto n_val = static_cast<std::size_t>(tc.data.validation);
   if (n_val > 0) {
@@ -99,7 +95,7 @@ Cost calibrate_train(const Context& c, const std::string& arm, const std::string
   to.overwrite = true;
   const auto t0 = Clock::now();
   const TrainOutcome r = train(tc, to);
-  const double total = since(t0);
+  const double total = seconds_since(t0);
   double epochs_s = 0.0;
   for (const auto& e : r.results.at("timings").at("epoch_s")) epochs_s += e.get<double>();
   const double scale = static_cast<double>(n) / static_cast<double>(part_size);
@@ -117,20 +113,20 @@ Cost calibrate_audit(const Context& c, const std::string& d, const std::string& 
   const Model model = load_model(model_file);
   const Dataset test = load_dataset(d + ":test", c.data_dir);
   const Dataset training_images = load_dataset(d + ":train", c.data_dir);
-  const double load_s = since(t_load);
+  const double load_s = seconds_since(t_load);
   auto analyze_at = [&](std::size_t limit) {
     AnalyzeOptions ao;
     ao.activity_limit = limit;
     const auto t0 = Clock::now();
     (void)analyze_model(model, &test, ao, &training_images);
-    return since(t0);
+    return seconds_since(t0);
   };
   auto represent_at = [&](std::size_t limit) {
     RepresentOptions ro;
     ro.limit = limit;
     const auto t0 = Clock::now();
     (void)represent(model, test, ro);
-    return since(t0);
+    return seconds_since(t0);
   };
   nlohmann::json measured = {{"load_s", load_s}};
   auto extrapolate = [&measured](auto&& time_at, std::size_t target, const char* what) {
@@ -162,7 +158,7 @@ Cost calibrate_attack(const Context& c, const PaperUnit& u, const std::string& m
     job.n = n;
     const auto t0 = Clock::now();
     (void)run_attack_job(job);
-    return since(t0);
+    return seconds_since(t0);
   };
   const double t_small = time_at(small), t_large = time_at(large);
   double per_image = large > small ? (t_large - t_small) / static_cast<double>(large - small) : 0.0;
@@ -427,7 +423,7 @@ PaperEstimate estimate_paper(const PaperConfig& cfg, const PaperEstimateOptions&
     est.notes.emplace_back(
         "attacks timed on barely trained models with every attack on every example (an upper "
         "bound); --calibrate-from a finished run times them on trained models");
-  est.calibration_s = since(t0);
+  est.calibration_s = seconds_since(t0);
   return est;
 }
 

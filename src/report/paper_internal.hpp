@@ -1,6 +1,7 @@
 #pragma once
 // Helpers of `dalenet paper` shared by running the units (paper.cpp) and estimating them
 // (paper_estimate.cpp), so that the estimate calibrates exactly what a unit runs. Internal.
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -11,6 +12,9 @@
 #include "dalenet/paper.hpp"
 
 namespace dalenet::paper_detail {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t);
 
 std::string run_name(const std::string& arm, const std::string& dataset, std::int64_t seed);
 std::string unit_dir(const std::string& out, const std::string& id);
