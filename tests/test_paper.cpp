@@ -161,6 +161,21 @@ TEST(PaperEstimate, StageWallIsTheSlowestShareOfPendingUnits) {
   EXPECT_NE(e.table().find("stage 1"), std::string::npos) << e.table();
 }
 
+// Attack units are timed at a full batch once the unit attacks ten of them (per image a full batch
+// costs more than a small one), at a tenth of the unit below that, never below 50 images or above
+// the unit; without trained models at 50.
+TEST(PaperEstimate, AttackCalibrationReachesAFullBatch) {
+  using P = std::pair<std::size_t, std::size_t>;
+  EXPECT_EQ(attack_calibration_images(10000, 1000, true), (P{200, 1000}));  // the full preset
+  EXPECT_EQ(attack_calibration_images(100000, 1000, true), (P{200, 1000}));
+  EXPECT_EQ(attack_calibration_images(5000, 1000, true), (P{100, 500}));
+  EXPECT_EQ(attack_calibration_images(500, 1000, true), (P{10, 50}));  // the quick preset
+  EXPECT_EQ(attack_calibration_images(30, 1000, true), (P{6, 30}));
+  EXPECT_EQ(attack_calibration_images(10000, 1000, false), (P{10, 50}));
+  EXPECT_EQ(attack_calibration_images(10000, 1000, true, 20), (P{4, 20}));
+  EXPECT_EQ(attack_calibration_images(3, 1000, true, 20), (P{1, 3}));
+}
+
 // A calibration on a small config projects every unit, and the projection of a training unit
 // grows with its training examples (the quantity the scaling rests on).
 TEST(PaperEstimate, ProjectsEveryUnitAndScalesWithTheTrainingSet) {

@@ -117,16 +117,25 @@ nlohmann::json run_paper(const PaperConfig& cfg, const PaperOptions& opt, PaperC
 // unit and stage will take: each kind of unit is run at a small size and scaled by the quantity
 // its cost grows with (training examples, attacked images, audited images, few-shot cells).
 struct PaperEstimateOptions {
-  std::string out_dir;                // units already finished here are counted as done
-  std::string data_dir;               // "" = default_data_dir()
-  std::string calibrate_from;         // a finished paper run's folder: attacks and audits are timed on its
-                                      // trained models ("" = on the calibration's own, barely trained ones)
-  int processes = 1;                  // processes sharing each stage (local workers or MPI ranks)
-  bool same_machine = true;           // the processes share this machine's cores (local workers)
-  std::size_t train_examples = 4000;  // training examples timed per arm
-  std::size_t attack_images = 50;     // images attacked per model
+  std::string out_dir;                 // units already finished here are counted as done
+  std::string data_dir;                // "" = default_data_dir()
+  std::string calibrate_from;          // a finished paper run's folder: attacks and audits are timed on its
+                                       // trained models ("" = on the calibration's own, barely trained ones)
+  int processes = 1;                   // processes sharing each stage (local workers or MPI ranks)
+  bool same_machine = true;            // the processes share this machine's cores (local workers)
+  std::size_t train_examples = 10000;  // training examples timed per arm
+  std::size_t attack_images = 0;       // images in the larger attack calibration (0: attack_calibration_images)
   std::function<void(const std::string&)> progress;
 };
+
+// The two image counts an attack unit is timed at, {small, large}, for a unit that attacks n
+// images in batches of `batch`. Per image, an attack costs more in a full batch than in a small
+// one (the activations outgrow the cache), so with trained models the larger count is a full
+// batch once n is at least ten batches; below that a tenth of n (at least 50), which keeps the
+// calibration near a tenth of the attack stage. Without trained models (the exhaustive schedule)
+// it stays at 50. The smaller count is a fifth of the larger. cap > 0 overrides the larger count.
+std::pair<std::size_t, std::size_t> attack_calibration_images(std::size_t n, std::size_t batch, bool trained,
+                                                              std::size_t cap = 0);
 
 struct UnitEstimate {
   std::string id, kind;

@@ -107,7 +107,8 @@ Cost calibrate_train(const Context& c, const std::string& arm, const std::string
 }
 
 // Audit: the analysis and representation statistics on 1/4 and all of min(limit, 1000) test
-// images, each extrapolated linearly to its configured limit, plus loading the data.
+// images, each extrapolated linearly to its configured limit, plus loading the data. Each is
+// written as the unit writes it (JSON, receptive-field figure).
 Cost calibrate_audit(const Context& c, const std::string& d, const std::string& model_file) {
   const auto t_load = Clock::now();
   const Model model = load_model(model_file);
@@ -118,14 +119,16 @@ Cost calibrate_audit(const Context& c, const std::string& d, const std::string& 
     AnalyzeOptions ao;
     ao.activity_limit = limit;
     const auto t0 = Clock::now();
-    (void)analyze_model(model, &test, ao, &training_images);
+    write_file_atomic((c.scratch / "analysis.json").string(),
+                      analyze_model(model, &test, ao, &training_images).dump(1) + "\n");
     return seconds_since(t0);
   };
-  auto represent_at = [&](std::size_t limit) {
+  auto represent_at = [&](std::size_t limit) {  // with its figure and file, as the unit writes them
     RepresentOptions ro;
     ro.limit = limit;
+    ro.png = (c.scratch / "receptive_fields.png").string();
     const auto t0 = Clock::now();
-    (void)represent(model, test, ro);
+    write_file_atomic((c.scratch / "representation.json").string(), represent(model, test, ro).dump(1) + "\n");
     return seconds_since(t0);
   };
   nlohmann::json measured = {{"load_s", load_s}};
@@ -141,11 +144,11 @@ Cost calibrate_audit(const Context& c, const std::string& d, const std::string& 
   return exact(s, "analysis and representations timed at two image counts, linear in images", measured);
 }
 
-// Attack: the unit's own job (ladder, ε grid, schedule, transfer) on stratified subsets of
-// attack_images / 5 and attack_images test images, extrapolated linearly in the images (the
-// smaller run measures what does not grow with them: loading, clean evaluation). Without trained
-// models the calibration's barely trained ones would fall too early; the exhaustive schedule then
-// gives an upper bound.
+// Attack: the unit's own job (ladder, ε grid, schedule, transfer) on stratified subsets of the
+// two sizes of attack_calibration_images, extrapolated linearly in the images (the smaller run
+// measures what does not grow with them: loading, clean evaluation). Without trained models the
+// calibration's barely trained ones would fall too early; the exhaustive schedule then gives a
+// rough upper bound.
 Cost calibrate_attack(const Context& c, const PaperUnit& u, const std::string& model_file,
                       const std::string& transfer_file, bool trained, std::size_t test_size) {
   AttackJob job = attack_job(c.cfg, u, "", c.data_dir);
@@ -153,7 +156,7 @@ Cost calibrate_attack(const Context& c, const PaperUnit& u, const std::string& m
   if (!job.transfer_from.empty()) job.transfer_from = transfer_file;
   if (!trained) job.options.schedule = AttackSchedule::exhaustive;
   const std::size_t n_full = std::min(c.cfg.attack_n, test_size);
-  const std::size_t large = std::min(n_full, c.opt.attack_images), small = std::max<std::size_t>(1, large / 5);
+  const auto [small, large] = attack_calibration_images(n_full, job.options.batch, trained, c.opt.attack_images);
   auto time_at = [&](std::size_t n) {
     job.n = n;
     const auto t0 = Clock::now();
@@ -369,6 +372,18 @@ std::string PaperEstimate::table() const {
   return out;
 }
 
+std::pair<std::size_t, std::size_t> attack_calibration_images(std::size_t n, std::size_t batch, bool trained,
+                                                              std::size_t cap) {
+  constexpr std::size_t least = 50;
+  std::size_t large = least;
+  if (cap > 0)
+    large = cap;
+  else if (trained)
+    large = std::max(least, std::min(std::max<std::size_t>(batch, 1), n / 10));
+  large = std::min(large, n);
+  return {std::max<std::size_t>(1, large / 5), large};
+}
+
 PaperEstimate estimate_paper(const PaperConfig& cfg, const PaperEstimateOptions& opt) {
   const auto t0 = Clock::now();
   set_threads(cfg.threads);
@@ -448,7 +463,10 @@ PaperEstimate estimate_for_run(const PaperConfig& cfg, const PaperEstimateOption
   set_threads(cfg.threads);
   char host[256] = {};
   gethostname(host, sizeof host - 1);
-  const nlohmann::json key = {{"inputs_sha256", inputs_sha256},
+  // method: bumped when the calibration changes, so that an older projection is not reused.
+  constexpr int estimate_method = 2;
+  const nlohmann::json key = {{"method", estimate_method},
+                              {"inputs_sha256", inputs_sha256},
                               {"threads", current_threads()},
                               {"calibrate_from", opt.calibrate_from},
                               {"host", host},
