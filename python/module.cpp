@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -91,12 +92,8 @@ py::dict projection_dict(const Projection& p) {
   return d;
 }
 
-}  // namespace
-
-PYBIND11_MODULE(_core, m) {
-  m.doc() = "dalenet: biologically guided learning for sparse networks (C++ core)";
-  m.attr("__version__") = std::string(kVersion);
-
+// dalenet.Error (a RuntimeError) and one subclass per library error, with the library's messages.
+void bind_errors(py::module_& m) {
   // dalenet.Error (a RuntimeError) and one subclass per library error, same messages.
   static py::exception<Error> error(m, "Error", PyExc_RuntimeError);
   static py::exception<DataError> data_error(m, "DataError", error.ptr());
@@ -132,7 +129,10 @@ PYBIND11_MODULE(_core, m) {
       error(e.what());
     }
   });
+}
 
+// Model files, rules, prediction and input gradients.
+void bind_model(py::module_& m) {
   py::class_<Model>(m, "Model", "A network and its provenance, as stored in a model file (docs/FORMATS.md)")
       .def_property_readonly("info", [](const Model& md) { return to_python(md.info); })
       .def_property_readonly("architecture", [](const Model& md) { return to_python(architecture_to_json(md.net)); })
@@ -201,7 +201,10 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("model"), py::arg("x"), py::arg("labels"),
       "d(sum of per-example cross-entropies)/dx [N, 784], through the model's true inference function");
+}
 
+// train() and analyze().
+void bind_training_and_audit(py::module_& m) {
   m.def(
       "train",
       [](const std::string& config, const std::vector<std::string>& overrides, const std::string& out,
@@ -260,7 +263,11 @@ PYBIND11_MODULE(_core, m) {
       "The audit of `dalenet analyze` as a dict, measured on the strength the forward pass uses "
       "(docs/EVALUATION.md). inputs: training images that define the active inputs (default: the "
       "training split of data; 'none': skip)");
+}
 
+// Attacks on arrays: the ladder (attack) and one PGD attack.
+void bind_attacks(py::module_& m) {
+  const AttackOptions attack_defaults;  // the library's defaults, not copies of them
   m.def(
       "attack",
       [](const Model& md, const FloatArray& x, const py::array_t<std::int64_t>& y, const std::vector<double>& eps,
@@ -305,11 +312,14 @@ PYBIND11_MODULE(_core, m) {
         }
         return out;
       },
-      py::arg("model"), py::arg("x"), py::arg("labels"), py::arg("eps"), py::arg("norm") = "linf",
-      py::arg("attacks") = std::vector<std::string>{}, py::arg("steps") = 100, py::arg("restarts") = 5,
-      py::arg("step_factor") = 2.5, py::arg("square_queries") = 5000, py::arg("noise_draws") = 10, py::arg("seed") = 0,
+      py::arg("model"), py::arg("x"), py::arg("labels"), py::arg("eps"),
+      py::arg("norm") = std::string(to_string(attack_defaults.norm)), py::arg("attacks") = std::vector<std::string>{},
+      py::arg("steps") = attack_defaults.steps, py::arg("restarts") = attack_defaults.restarts,
+      py::arg("step_factor") = attack_defaults.step_factor, py::arg("square_queries") = attack_defaults.square_queries,
+      py::arg("noise_draws") = attack_defaults.noise_draws, py::arg("seed") = attack_defaults.seed,
       py::arg("transfer_from") = nullptr, py::arg("return_adversarial") = false,
-      py::arg("image_shape") = std::pair<int, int>{28, 28}, py::arg("batch") = 1000, py::arg("per_attack_full") = false,
+      py::arg("image_shape") = std::pair<int, int>{attack_defaults.image_rows, attack_defaults.image_cols},
+      py::arg("batch") = attack_defaults.batch, py::arg("per_attack_full") = false,
       "Robust accuracy per eps with gradient-masking flags (`dalenet attack`, docs/EVALUATION.md). "
       "per_attack_full: every attack on every example (own per-attack accuracies) instead of each on what "
       "the cheaper ones and smaller eps left standing; the robust accuracy is the same");
@@ -342,36 +352,69 @@ PYBIND11_MODULE(_core, m) {
       py::arg("restarts") = 1, py::arg("step_factor") = 2.5, py::arg("margin_loss") = false,
       py::arg("random_start") = true, py::arg("seed") = 0, py::arg("norm") = "linf",
       "One PGD attack: (robust mask [N], adversarial or clean inputs [N, 784])");
+}
 
+// `dalenet attack` on files.
+void bind_attack_job(py::module_& m) {
+  // Every option of `dalenet attack` (the CLI's presentation flags aside: --json, --log-json,
+  // --quiet; threads are dalenet.set_threads), with the defaults of AttackJob itself.
+  const AttackJob job_defaults;
   m.def(
       "attack_job",
       [](const std::vector<std::string>& models, const std::string& data, std::size_t n,
-         const std::string& transfer_from, const std::string& data_dir, const std::vector<double>& eps, int steps,
-         int restarts, int square_queries, std::uint64_t seed, bool per_attack_full) {
+         const std::vector<std::string>& attacks, const std::vector<double>& eps, const std::string& norm, int steps,
+         int restarts, double step_factor, int square_queries, int noise_draws, const std::string& transfer_from,
+         std::size_t batch, std::uint64_t seed, std::uint64_t subset_seed, bool per_attack_full, bool unbounded_check,
+         const std::string& out, const std::string& save_adv, const std::string& data_dir) {
         AttackJob job;
         job.models = models;
         job.data = data;
         job.n = n;
-        job.transfer_from = transfer_from;
-        job.data_dir = data_dir;
+        job.options.attacks = attacks;
         job.options.eps = eps;
+        job.options.norm = threat_norm_from_string(norm);
         job.options.steps = steps;
         job.options.restarts = restarts;
+        job.options.step_factor = step_factor;
         job.options.square_queries = square_queries;
+        job.options.noise_draws = noise_draws;
+        job.transfer_from = transfer_from;
+        job.options.batch = batch;
         job.options.seed = seed;
+        job.subset_seed = subset_seed;
         job.options.schedule = per_attack_full ? AttackSchedule::exhaustive : AttackSchedule::carried;
+        job.options.unbounded_check = unbounded_check;
+        job.save_adv_dir = save_adv;
+        job.data_dir = data_dir;
         nlohmann::json res;
         {
           py::gil_scoped_release nogil;
           res = run_attack_job(job);
+          if (!out.empty()) {  // as `dalenet attack --out`
+            std::filesystem::create_directories(out);
+            write_file_atomic(out + "/robustness.json", res.dump(2) + "\n");
+            write_file_atomic(out + "/robustness.csv", robustness_csv(res));
+          }
         }
         return to_python(res);
       },
-      py::arg("models"), py::arg("data") = "mnist:test", py::arg("n") = 0, py::arg("transfer_from") = "",
-      py::arg("data_dir") = "", py::arg("eps") = std::vector<double>{}, py::arg("steps") = 100, py::arg("restarts") = 5,
-      py::arg("square_queries") = 5000, py::arg("seed") = 0, py::arg("per_attack_full") = false,
-      "`dalenet attack` on model files: the results document as a dict (docs/FORMATS.md)");
+      py::arg("models"), py::arg("data") = job_defaults.data, py::arg("n") = job_defaults.n,
+      py::arg("attacks") = std::vector<std::string>{}, py::arg("eps") = std::vector<double>{},
+      py::arg("norm") = std::string(to_string(job_defaults.options.norm)),
+      py::arg("steps") = job_defaults.options.steps, py::arg("restarts") = job_defaults.options.restarts,
+      py::arg("step_factor") = job_defaults.options.step_factor,
+      py::arg("square_queries") = job_defaults.options.square_queries,
+      py::arg("noise_draws") = job_defaults.options.noise_draws, py::arg("transfer_from") = job_defaults.transfer_from,
+      py::arg("batch") = job_defaults.options.batch, py::arg("seed") = job_defaults.options.seed,
+      py::arg("subset_seed") = job_defaults.subset_seed, py::arg("per_attack_full") = false,
+      py::arg("unbounded_check") = job_defaults.options.unbounded_check, py::arg("out") = "",
+      py::arg("save_adv") = job_defaults.save_adv_dir, py::arg("data_dir") = job_defaults.data_dir,
+      "`dalenet attack` on model files: the results document as a dict (docs/FORMATS.md); out: also write "
+      "robustness.json and robustness.csv there, save_adv: the worst-case adversarial examples as float32 IDX");
+}
 
+// Data sets, few-shot and paper runs, representations, threads and eps grids.
+void bind_data_and_runs(py::module_& m) {
   m.def(
       "load_dataset",
       [](const std::string& spec, const std::string& data_dir) {
@@ -472,4 +515,17 @@ PYBIND11_MODULE(_core, m) {
         return default_eps_grid(dataset, threat_norm_from_string(norm));
       },
       py::arg("dataset"), py::arg("norm") = "linf", "The documented eps grid of a data set (docs/EVALUATION.md)");
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "dalenet: biologically guided learning for sparse networks (C++ core)";
+  m.attr("__version__") = std::string(kVersion);
+  bind_errors(m);
+  bind_model(m);
+  bind_training_and_audit(m);
+  bind_attacks(m);
+  bind_attack_job(m);
+  bind_data_and_runs(m);
 }

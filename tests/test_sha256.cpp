@@ -3,7 +3,7 @@
 #include <string>
 
 #include "dalenet/error.hpp"
-#include "dalenet/sha256.hpp"
+#include "data/sha256.hpp"
 #include "helpers.hpp"
 
 using dalenet::sha256_hex;

@@ -219,6 +219,17 @@ TEST(StudentT, QuantilesMatchClosedFormsAndTables) {
   EXPECT_NEAR(student_t_quantile(0.975, 599), 1.963939, 1e-5);
   EXPECT_NEAR(student_t_quantile(0.975, 1e7), 1.959964, 1e-5);  // the normal limit
   EXPECT_NEAR(student_t_cdf(0.0, 3), 0.5, 1e-15);
+  // To the last bits (Boost.Math), not to a bisection's tolerance.
+  for (const double p : {0.6, 0.9, 0.975}) {  // where tan's closed form is itself well conditioned
+    EXPECT_NEAR(student_t_quantile(p, 1), std::tan(std::numbers::pi * (p - 0.5)),
+                1e-14 * std::tan(std::numbers::pi * (p - 0.5)));
+    const double t2 = (2 * p - 1) / std::sqrt(2 * p * (1 - p));
+    EXPECT_NEAR(student_t_quantile(p, 2), t2, 1e-14 * t2);
+    EXPECT_NEAR(student_t_cdf(student_t_quantile(p, 7), 7), p, 1e-15);
+  }
+  EXPECT_THROW((void)student_t_quantile(0.975, 0.0), InputError);
+  EXPECT_THROW((void)student_t_quantile(1.0, 3.0), InputError);
+  EXPECT_TRUE(std::isnan(gamma_p(-1.0, 2.0)));  // a degenerate fit's shape: NaN, not an exception
   // mean_ci95 of {1, 2, 3}: mean 2, sd 1, half-width t(0.975, 2) / sqrt(3).
   const std::vector<double> x = {1.0, 2.0, 3.0};
   const MeanCI ci = mean_ci95(x);

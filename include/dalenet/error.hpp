@@ -1,6 +1,6 @@
 #pragma once
 // One exception hierarchy for the whole library; the CLI maps it to exit codes and the Python
-// bindings (later) map each class to an exception of the same name. Messages carry context:
+// bindings map each class to an exception of the same name. Messages carry context:
 // the file, key, shape or value that was wrong.
 #include <stdexcept>
 #include <string>

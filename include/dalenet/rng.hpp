@@ -11,6 +11,16 @@
 
 namespace dalenet {
 
+// The named random streams of a training run (Rng(train.seed, stream)). Each use draws from its
+// own stream, so a new use leaves the others' numbers, and so the models, unchanged. The values
+// are part of what defines a model: never renumber them.
+namespace rng_stream {
+inline constexpr std::uint64_t init = 1;           // initial weights
+inline constexpr std::uint64_t shuffle = 2;        // the order of the training examples, per epoch
+inline constexpr std::uint64_t prepare = 4;        // the rule's preparation (e.g. the bio rule's draws)
+inline constexpr std::uint64_t augment_shift = 5;  // fixational jitter (train.augment_shift)
+}  // namespace rng_stream
+
 // 128-bit unsigned integer (a GCC/Clang extension) for overflow-free products of 64-bit sizes.
 __extension__ using u128 = unsigned __int128;
 

@@ -45,9 +45,10 @@ double digamma(double x);
 double trigamma(double x);
 double gamma_p(double a, double x);  // regularised lower incomplete gamma P(a, x)
 
-// Regularised incomplete beta I_x(a, b) (continued fraction, Numerical Recipes 6.4).
+// Regularised incomplete beta I_x(a, b).
 double incomplete_beta(double a, double b, double x);
-// Student t with `dof` degrees of freedom: CDF, and the quantile by bisection on it.
+// Student t with `dof` degrees of freedom: CDF and quantile. These special functions are
+// Boost.Math's; InputError for arguments outside their domains.
 double student_t_cdf(double t, double dof);
 double student_t_quantile(double p, double dof);
 

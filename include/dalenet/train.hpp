@@ -1,5 +1,5 @@
 #pragma once
-// The training loop shared by the CLI, the report and (later) the Python bindings: loads the
+// The training loop shared by the CLI, the report and the Python bindings: loads the
 // data named by the config, builds and initialises the network, runs the rule over shuffled
 // mini-batches, validates each epoch, evaluates on test, and writes the run folder
 // (config.toml, results.json, model.safetensors), each file atomically.
@@ -11,6 +11,7 @@
 #include "dalenet/config.hpp"
 #include "dalenet/data.hpp"
 #include "dalenet/io.hpp"
+#include "dalenet/rule.hpp"
 
 namespace dalenet {
 
@@ -48,6 +49,13 @@ struct TrainOutcome {
   Model model;
   nlohmann::json results;  // the content of results.json
 };
+
+// The network a training run starts from: the config's architecture, its initial weights (random
+// stream rng_stream::init) and the rule's preparation (rng_stream::prepare), as train() builds it;
+// the audit rebuilds a model's initial state with it. first_projection, when given, replaces the
+// first projection's weights and biases before the preparation (InputError if its shape differs).
+Network make_initial_network(const TrainConfig& cfg, int inputs, int classes, LearningRule& rule,
+                             const Projection* first_projection = nullptr);
 
 // Throws ConfigError/DataError before any work when inputs are bad, DivergenceError when the
 // loss or a weight becomes NaN/Inf (the last good model and a results.json with

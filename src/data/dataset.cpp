@@ -8,7 +8,7 @@
 #include "dalenet/data.hpp"
 #include "dalenet/error.hpp"
 #include "dalenet/rng.hpp"
-#include "dalenet/sha256.hpp"
+#include "data/sha256.hpp"
 
 namespace dalenet {
 

@@ -1,4 +1,4 @@
-#include "dalenet/sha256.hpp"
+#include "data/sha256.hpp"
 
 #include <array>
 #include <cstring>

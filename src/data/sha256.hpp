@@ -1,5 +1,6 @@
 #pragma once
 // SHA-256 (FIPS 180-4), used to verify data files and to record their identity in results.
+// Internal to the library: not an installed header.
 #include <cstddef>
 #include <cstdint>
 #include <span>

@@ -11,6 +11,7 @@
 #include "dalenet/error.hpp"
 #include "dalenet/rule.hpp"
 #include "dalenet/stats.hpp"
+#include "dalenet/train.hpp"
 
 namespace dalenet {
 namespace {
@@ -424,11 +425,8 @@ nlohmann::json analyze_model(const Model& model, const Dataset* data, const Anal
   if (model.info.contains("config")) {
     try {
       const TrainConfig cfg = config_from_info(model.info["config"]);
-      Network init = make_network(cfg.network_spec(model.net.input_size(), model.net.output_size()));
-      Rng rng(static_cast<std::uint64_t>(cfg.loop.seed), /*stream=*/1);  // the trainer's init stream
-      init_weights(init, cfg.init_spec(), rng);
-      Rng prepare_rng(static_cast<std::uint64_t>(cfg.loop.seed), /*stream=*/4);
-      make_rule(cfg.rule)->prepare(init, prepare_rng);
+      const Network init =
+          make_initial_network(cfg, model.net.input_size(), model.net.output_size(), *make_rule(cfg.rule));
       // Structural masks are a training outcome, not part of the initial state.
       r["initial"] = analyze_weights(init, opts, WeightQuantity::strength, active);
       r["latent"]["initial"] = analyze_weights(init, opts, WeightQuantity::latent, active);

@@ -124,10 +124,6 @@ void detail::add_scaled_sign(float alpha, const float* g, float* x, Eigen::Index
 
 namespace detail {
 
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
 // The arg-max rule of evaluate(): the lowest index wins ties.
 bool classified_correctly(const Eigen::MatrixXf& logits, Eigen::Index b, int label) {
   Eigen::Index arg = 0;

@@ -18,11 +18,12 @@
 #include <vector>
 
 #include "dalenet/attack.hpp"
+#include "util/clock.hpp"
 
 namespace dalenet::detail {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0);
+using dalenet::Clock;
+using dalenet::seconds_since;
 std::string pct(double a);  // "12.34%"
 
 inline std::uint64_t stream_key(std::span<const std::size_t> keys, std::size_t column) {

@@ -10,8 +10,8 @@
 #include "dalenet/data.hpp"
 #include "dalenet/error.hpp"
 #include "dalenet/io.hpp"
-#include "dalenet/sha256.hpp"
 #include "dalenet/version.hpp"
+#include "data/sha256.hpp"
 
 namespace dalenet {
 

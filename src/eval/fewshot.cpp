@@ -112,10 +112,6 @@ double accuracy_of(const std::vector<std::uint8_t>& pred, const std::vector<std:
   return pred.empty() ? 0.0 : static_cast<double>(ok) / static_cast<double>(pred.size());
 }
 
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
 TrainConfig arm_config(const FewShotArm& arm, std::size_t n_train, int updates, int budget, std::uint64_t seed) {
   std::vector<std::string> ov = arm.overrides;
   ov.emplace_back("train.seed=" + std::to_string(seed));

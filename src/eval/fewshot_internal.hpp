@@ -17,6 +17,7 @@
 #include "dalenet/data.hpp"
 #include "dalenet/fewshot.hpp"
 #include "dalenet/io.hpp"
+#include "util/clock.hpp"
 
 namespace dalenet::fewshot {
 
@@ -30,8 +31,8 @@ void class_means(const Eigen::MatrixXf& F, const std::vector<std::uint8_t>& labe
                  std::vector<std::uint8_t>& mean_labels);
 double accuracy_of(const std::vector<std::uint8_t>& pred, const std::vector<std::uint8_t>& labels);
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0);
+using dalenet::Clock;
+using dalenet::seconds_since;
 
 // Stored units (resume): out_dir/units/<name>.json.
 struct UnitStore {

@@ -130,11 +130,11 @@ void write_png_gray(const std::string& path, int width, int height, const std::v
   write_file_atomic(path, png);
 }
 
-nlohmann::json represent(const Model& model, const Dataset& data, const RepresentOptions& opt) {
-  const Network& net = model.net;
-  if (net.layers.size() < 3) throw InputError("represent: the model has no hidden layer");
-  if (data.dim() != net.input_size()) throw InputError(data.name + ": image size does not match the network input");
-  // A model trained on some classes only (data.classes) is described on those classes.
+namespace {
+
+// The examples described: the first opt.limit of the classes the model was trained on (a model
+// trained on some classes only, data.classes, is described on those).
+Dataset represented_examples(const Model& model, const Dataset& data, const RepresentOptions& opt) {
   std::vector<int> trained_on;
   if (model.info.contains("config") && model.info["config"].contains("data") &&
       model.info["config"]["data"].contains("classes"))
@@ -143,11 +143,13 @@ nlohmann::json represent(const Model& model, const Dataset& data, const Represen
   for (std::size_t i = 0; i < data.size() && idx.size() < opt.limit; ++i)
     if (trained_on.empty() || std::find(trained_on.begin(), trained_on.end(), data.labels[i]) != trained_on.end())
       idx.push_back(static_cast<std::uint32_t>(i));
-  const std::size_t n = idx.size();
-  if (n < 2) throw InputError(data.name + ": fewer than 2 examples of the model's classes");
-  const Dataset d = subset(data, idx, data.name);
-  // The first hidden layer (whose input weights are the receptive fields). hidden_features reads
-  // the last hidden layer, so it is given the view [input -> hidden1 -> one dummy output].
+  if (idx.size() < 2) throw InputError(data.name + ": fewer than 2 examples of the model's classes");
+  return subset(data, idx, data.name);
+}
+
+// The first hidden layer (whose input weights are the receptive fields). hidden_features reads
+// the last hidden layer, so it is given the view [input -> hidden1 -> one dummy output].
+Network first_hidden_view(const Network& net) {
   Network view = net;
   view.layers.resize(3);
   view.projections.resize(2);
@@ -158,29 +160,105 @@ nlohmann::json represent(const Model& model, const Dataset& data, const Represen
   view.projections[1].bias = Eigen::VectorXf::Zero(1);
   view.projections[1].mask.resize(0, 0);
   view.projections[1].efficacy = Efficacy::linear;
-  const Eigen::MatrixXf R = hidden_features(view, d);  // [units x n]
-  const Eigen::Index units = R.rows();
+  return view;
+}
 
-  // Class-mean responses and selectivity.
+// Mean |response| of each unit per class, for the classes present in the data only (a model
+// trained on 2 classes is judged on those 2): [units x present.size()].
+struct ClassMeans {
+  Eigen::MatrixXd means;
+  std::vector<int> present;
+};
+
+ClassMeans class_mean_responses(const Eigen::MatrixXf& R, const Dataset& d) {
+  const Eigen::Index units = R.rows();
   const int C = d.num_classes;
   Eigen::MatrixXd means = Eigen::MatrixXd::Zero(units, C);
   std::vector<double> count(static_cast<std::size_t>(C), 0.0);
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t i = 0; i < d.size(); ++i) {
     means.col(d.labels[i]) += R.col(static_cast<Eigen::Index>(i)).cast<double>().cwiseAbs();
     count[d.labels[i]] += 1.0;
   }
-  // Only the classes present in the data (a model trained on 2 classes is judged on those 2).
-  std::vector<int> present;
+  ClassMeans out;
   for (int c = 0; c < C; ++c)
     if (count[static_cast<std::size_t>(c)] > 0) {
       means.col(c) /= count[static_cast<std::size_t>(c)];
-      present.push_back(c);
+      out.present.push_back(c);
     }
-  {
-    Eigen::MatrixXd p(units, static_cast<Eigen::Index>(present.size()));
-    for (std::size_t k = 0; k < present.size(); ++k) p.col(static_cast<Eigen::Index>(k)) = means.col(present[k]);
-    means = p;
+  out.means.resize(units, static_cast<Eigen::Index>(out.present.size()));
+  for (std::size_t k = 0; k < out.present.size(); ++k)
+    out.means.col(static_cast<Eigen::Index>(k)) = means.col(out.present[k]);
+  return out;
+}
+
+// The receptive-field grid (PNG): up to grid_neurons responsive neurons, balanced over their
+// preferred classes, dark = strong (signed weights: grey = 0).
+// The units are the rows of means (the responses hidden_features reads, which need not be every
+// row of W).
+void write_receptive_field_grid(const RepresentOptions& opt, const WeightMatrix& W, int rows, int cols,
+                                const Eigen::MatrixXd& means, const std::vector<double>& csi, std::size_t classes) {
+  const Eigen::Index units = means.rows();
+  // Up to grid_neurons responsive neurons, sorted by preferred class, then by selectivity.
+  std::vector<Eigen::Index> order;
+  for (Eigen::Index u = 0; u < units; ++u)
+    if (!std::isnan(csi[static_cast<std::size_t>(u)])) order.push_back(u);
+  auto pref = [&](Eigen::Index u) {
+    Eigen::Index b = 0;
+    means.row(u).maxCoeff(&b);
+    return b;
+  };
+  std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) {
+    return pref(a) != pref(b) ? pref(a) < pref(b) : csi[static_cast<std::size_t>(a)] > csi[static_cast<std::size_t>(b)];
+  });
+  // Keep the grid balanced over classes: take neurons round-robin by preferred class.
+  std::vector<std::vector<Eigen::Index>> by(classes);
+  for (auto u : order) by[static_cast<std::size_t>(pref(u))].push_back(u);
+  std::vector<Eigen::Index> pick;
+  for (std::size_t r = 0; pick.size() < static_cast<std::size_t>(opt.grid_neurons); ++r) {
+    bool any = false;
+    for (auto& v : by)
+      if (r < v.size() && pick.size() < static_cast<std::size_t>(opt.grid_neurons)) {
+        pick.push_back(v[r]);
+        any = true;
+      }
+    if (!any) break;
   }
+  std::sort(pick.begin(), pick.end(), [&](auto a, auto b) { return pref(a) < pref(b); });
+  const int g = std::max(1, static_cast<int>(std::ceil(std::sqrt(static_cast<double>(pick.size())))));
+  const int tile = rows + 2, width = g * (cols + 2), height = g * tile;
+  std::vector<std::uint8_t> px(static_cast<std::size_t>(width) * static_cast<std::size_t>(height), 255);
+  for (std::size_t k = 0; k < pick.size(); ++k) {
+    const auto row = W.row(pick[k]);
+    const float m = row.cwiseAbs().maxCoeff();
+    const bool signed_w = row.minCoeff() < 0.0F;
+    const int gy = static_cast<int>(k) / g, gx = static_cast<int>(k) % g;
+    for (int r = 0; r < rows; ++r)
+      for (int c = 0; c < cols; ++c) {
+        const float v = m > 0.0F ? row(r * cols + c) / m : 0.0F;                  // [-1, 1] or [0, 1]
+        const float grey = signed_w ? 127.5F * (1.0F + v) : 255.0F * (1.0F - v);  // dark = strong
+        const auto at = static_cast<std::size_t>(gy * tile + 1 + r) * static_cast<std::size_t>(width) +
+                        static_cast<std::size_t>(gx * (cols + 2) + 1 + c);
+        px[at] = static_cast<std::uint8_t>(std::clamp(grey, 0.0F, 255.0F));
+      }
+  }
+  write_png_gray(opt.png, width, height, px);
+}
+
+}  // namespace
+
+nlohmann::json represent(const Model& model, const Dataset& data, const RepresentOptions& opt) {
+  const Network& net = model.net;
+  if (net.layers.size() < 3) throw InputError("represent: the model has no hidden layer");
+  if (data.dim() != net.input_size()) throw InputError(data.name + ": image size does not match the network input");
+  const Dataset d = represented_examples(model, data, opt);
+  const std::size_t n = d.size();
+  const Eigen::MatrixXf R = hidden_features(first_hidden_view(net), d);  // [units x n]
+  const Eigen::Index units = R.rows();
+
+  // Class-mean responses and selectivity.
+  const ClassMeans cm = class_mean_responses(R, d);
+  const Eigen::MatrixXd& means = cm.means;
+  const std::vector<int>& present = cm.present;
   const std::vector<double> csi = class_selectivity(means);
   double csi_sum = 0.0;
   std::size_t csi_n = 0, selective = 0;
@@ -218,53 +296,7 @@ nlohmann::json represent(const Model& model, const Dataset& data, const Represen
       ++moran_n;
     }
   }
-  if (!opt.png.empty()) {
-    // Up to grid_neurons responsive neurons, sorted by preferred class, then by selectivity.
-    std::vector<Eigen::Index> order;
-    for (Eigen::Index u = 0; u < units; ++u)
-      if (!std::isnan(csi[static_cast<std::size_t>(u)])) order.push_back(u);
-    auto pref = [&](Eigen::Index u) {
-      Eigen::Index b = 0;
-      means.row(u).maxCoeff(&b);
-      return b;
-    };
-    std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) {
-      return pref(a) != pref(b) ? pref(a) < pref(b)
-                                : csi[static_cast<std::size_t>(a)] > csi[static_cast<std::size_t>(b)];
-    });
-    // Keep the grid balanced over classes: take neurons round-robin by preferred class.
-    std::vector<std::vector<Eigen::Index>> by(present.size());
-    for (auto u : order) by[static_cast<std::size_t>(pref(u))].push_back(u);
-    std::vector<Eigen::Index> pick;
-    for (std::size_t r = 0; pick.size() < static_cast<std::size_t>(opt.grid_neurons); ++r) {
-      bool any = false;
-      for (auto& v : by)
-        if (r < v.size() && pick.size() < static_cast<std::size_t>(opt.grid_neurons)) {
-          pick.push_back(v[r]);
-          any = true;
-        }
-      if (!any) break;
-    }
-    std::sort(pick.begin(), pick.end(), [&](auto a, auto b) { return pref(a) < pref(b); });
-    const int g = std::max(1, static_cast<int>(std::ceil(std::sqrt(static_cast<double>(pick.size())))));
-    const int tile = rows + 2, width = g * (cols + 2), height = g * tile;
-    std::vector<std::uint8_t> px(static_cast<std::size_t>(width) * static_cast<std::size_t>(height), 255);
-    for (std::size_t k = 0; k < pick.size(); ++k) {
-      const auto row = W.row(pick[k]);
-      const float m = row.cwiseAbs().maxCoeff();
-      const bool signed_w = row.minCoeff() < 0.0F;
-      const int gy = static_cast<int>(k) / g, gx = static_cast<int>(k) % g;
-      for (int r = 0; r < rows; ++r)
-        for (int c = 0; c < cols; ++c) {
-          const float v = m > 0.0F ? row(r * cols + c) / m : 0.0F;                  // [-1, 1] or [0, 1]
-          const float grey = signed_w ? 127.5F * (1.0F + v) : 255.0F * (1.0F - v);  // dark = strong
-          const auto at = static_cast<std::size_t>(gy * tile + 1 + r) * static_cast<std::size_t>(width) +
-                          static_cast<std::size_t>(gx * (cols + 2) + 1 + c);
-          px[at] = static_cast<std::uint8_t>(std::clamp(grey, 0.0F, 255.0F));
-        }
-    }
-    write_png_gray(opt.png, width, height, px);
-  }
+  if (!opt.png.empty()) write_receptive_field_grid(opt, W, rows, cols, means, csi, present.size());
 
   AnalyzeOptions ao;
   ao.activity_limit = n;

@@ -6,6 +6,11 @@
 #include <numbers>
 
 #include <boost/math/distributions/normal.hpp>
+#include <boost/math/distributions/students_t.hpp>
+#include <boost/math/special_functions/beta.hpp>
+#include <boost/math/special_functions/digamma.hpp>
+#include <boost/math/special_functions/gamma.hpp>
+#include <boost/math/special_functions/trigamma.hpp>
 
 #include "dalenet/error.hpp"
 #include "dalenet/rng.hpp"
@@ -52,56 +57,28 @@ double normal_cdf(double z) {
   return 0.5 * std::erfc(-z / std::numbers::sqrt2);
 }
 
-// Asymptotic series after shifting x above 6 (accurate to ~1e-12).
+// The special functions are Boost.Math's, accurate to a few ulps. Inside the fits a pole or a
+// degenerate argument gives NaN or infinity, as IEEE arithmetic would, rather than an exception
+// from deep inside an audit; the public wrappers below check their own arguments.
+namespace {
+namespace bm = boost::math;
+using QuietPolicy = bm::policies::policy<bm::policies::domain_error<bm::policies::ignore_error>,
+                                         bm::policies::pole_error<bm::policies::ignore_error>,
+                                         bm::policies::overflow_error<bm::policies::ignore_error>,
+                                         bm::policies::evaluation_error<bm::policies::ignore_error>>;
+using StudentT = bm::students_t_distribution<double, QuietPolicy>;
+}  // namespace
+
 double digamma(double x) {
-  double r = 0.0;
-  while (x < 6.0) {
-    r -= 1.0 / x;
-    x += 1.0;
-  }
-  const double f = 1.0 / (x * x);
-  return r + std::log(x) - 0.5 / x - f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f / 132))));
+  return bm::digamma(x, QuietPolicy());
 }
 
 double trigamma(double x) {
-  double r = 0.0;
-  while (x < 6.0) {
-    r += 1.0 / (x * x);
-    x += 1.0;
-  }
-  const double f = 1.0 / (x * x);
-  return r + 1.0 / x + f / 2.0 + (1.0 / x) * f * (1.0 / 6 - f * (1.0 / 30 - f * (1.0 / 42 - f / 30)));
+  return bm::trigamma(x, QuietPolicy());
 }
 
-// Series for x < a + 1, continued fraction otherwise (Numerical Recipes' gser/gcf).
 double gamma_p(double a, double x) {
-  if (x <= 0.0) return 0.0;
-  const double gln = std::lgamma(a);
-  if (x < a + 1.0) {
-    double ap = a, sum = 1.0 / a, del = sum;
-    for (int n = 0; n < 1000; ++n) {
-      ap += 1.0;
-      del *= x / ap;
-      sum += del;
-      if (std::abs(del) < std::abs(sum) * 1e-15) break;
-    }
-    return sum * std::exp(-x + a * std::log(x) - gln);
-  }
-  const double tiny = 1e-300;
-  double b = x + 1.0 - a, c = 1.0 / tiny, d = 1.0 / b, h = d;
-  for (int i = 1; i < 1000; ++i) {
-    const double an = -i * (i - a);
-    b += 2.0;
-    d = an * d + b;
-    if (std::abs(d) < tiny) d = tiny;
-    c = b + an / c;
-    if (std::abs(c) < tiny) c = tiny;
-    d = 1.0 / d;
-    const double del = d * c;
-    h *= del;
-    if (std::abs(del - 1.0) < 1e-15) break;
-  }
-  return 1.0 - std::exp(-x + a * std::log(x) - gln) * h;
+  return x <= 0.0 ? 0.0 : bm::gamma_p(a, x, QuietPolicy());
 }
 
 double Fit::log_pdf(double x) const {
@@ -236,51 +213,19 @@ Vuong vuong(const Fit& a, const Fit& b, std::span<const double> x) {
 
 double incomplete_beta(double a, double b, double x) {
   if (!(x >= 0.0 && x <= 1.0) || !(a > 0.0) || !(b > 0.0)) throw InputError("incomplete_beta: arguments out of range");
-  if (x == 0.0 || x == 1.0) return x;
-  // The continued fraction converges fast for x < (a + 1) / (a + b + 2); use the symmetry otherwise.
-  if (x > (a + 1.0) / (a + b + 2.0)) return 1.0 - incomplete_beta(b, a, 1.0 - x);
-  const double front =
-      std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x)) / a;
-  constexpr double tiny = 1e-300;
-  double c = 1.0, d = 1.0 - (a + b) * x / (a + 1.0);
-  if (std::abs(d) < tiny) d = tiny;
-  d = 1.0 / d;
-  double f = d;
-  for (int m = 1; m <= 300; ++m) {
-    const double md = m;
-    double num = md * (b - md) * x / ((a + 2 * md - 1) * (a + 2 * md));
-    for (int half = 0; half < 2; ++half) {
-      d = 1.0 + num * d;
-      if (std::abs(d) < tiny) d = tiny;
-      c = 1.0 + num / c;
-      if (std::abs(c) < tiny) c = tiny;
-      d = 1.0 / d;
-      const double delta = c * d;
-      f *= delta;
-      if (half == 1 && std::abs(delta - 1.0) < 1e-15) return front * f;
-      num = -(a + md) * (a + b + md) * x / ((a + 2 * md) * (a + 2 * md + 1));
-    }
-  }
-  return front * f;
+  return bm::ibeta(a, b, x, QuietPolicy());
 }
 
 double student_t_cdf(double t, double dof) {
   if (!(dof > 0.0)) throw InputError("student_t_cdf: dof must be > 0");
-  const double x = dof / (dof + t * t);
-  const double tail = 0.5 * incomplete_beta(dof / 2.0, 0.5, x);  // P(T > |t|)
-  return t >= 0.0 ? 1.0 - tail : tail;
+  if (std::isnan(t)) return t;
+  return bm::cdf(StudentT(dof), t);
 }
 
 double student_t_quantile(double p, double dof) {
   if (!(p > 0.0 && p < 1.0)) throw InputError("student_t_quantile: p must be in (0, 1)");
-  double lo = -1.0, hi = 1.0;
-  while (student_t_cdf(lo, dof) > p) lo *= 2.0;
-  while (student_t_cdf(hi, dof) < p) hi *= 2.0;
-  for (int it = 0; it < 200 && hi - lo > 1e-13 * std::max(1.0, std::abs(hi)); ++it) {
-    const double mid = 0.5 * (lo + hi);
-    (student_t_cdf(mid, dof) < p ? lo : hi) = mid;
-  }
-  return 0.5 * (lo + hi);
+  if (!(dof > 0.0)) throw InputError("student_t_quantile: dof must be > 0");
+  return bm::quantile(StudentT(dof), p);
 }
 
 MeanCI mean_ci95(std::span<const double> x) {

@@ -177,7 +177,15 @@ void save_model(const std::string& path, const Model& model) {
   write_file_atomic(path, out);
 }
 
-Model parse_model(std::span<const std::uint8_t> bytes, const std::string& name) {
+namespace {
+
+struct SafetensorsFile {
+  json header;                         // the JSON header: tensor table and __metadata__
+  std::span<const std::uint8_t> data;  // the data section the tensor offsets point into
+};
+
+// The 8-byte header length and the JSON header, bounded before anything is parsed.
+SafetensorsFile read_header(std::span<const std::uint8_t> bytes, const std::string& name) {
   if (bytes.size() < 8) bad(name, "truncated: " + std::to_string(bytes.size()) + " bytes, no header length");
   std::uint64_t n = 0;
   std::memcpy(&n, bytes.data(), 8);
@@ -194,8 +202,11 @@ Model parse_model(std::span<const std::uint8_t> bytes, const std::string& name) 
     bad(name, std::string("header is not valid JSON: ") + e.what());
   }
   if (!header.is_object()) bad(name, "header is not a JSON object");
-  const std::span<const std::uint8_t> data = bytes.subspan(8 + n);
+  return {header, bytes.subspan(8 + n)};
+}
 
+// dalenet's own metadata (__metadata__.dalenet): format version, architecture, provenance.
+json read_metadata(const json& header, const std::string& name) {
   if (!header.contains("__metadata__") || !header["__metadata__"].is_object() ||
       !header["__metadata__"].contains("dalenet") || !header["__metadata__"]["dalenet"].is_string())
     bad(name, "no __metadata__.dalenet entry (not a dalenet model, or a foreign safetensors file)");
@@ -210,22 +221,24 @@ Model parse_model(std::span<const std::uint8_t> bytes, const std::string& name) 
   if (meta["format_version"].get<int>() != kModelFormatVersion)
     bad(name, "format_version " + meta["format_version"].dump() + " is not supported (this build reads " +
                   std::to_string(kModelFormatVersion) + ")");
+  return meta;
+}
 
-  Model model;
-  model.net = network_from_architecture(meta.contains("architecture") ? meta["architecture"] : json(), name);
-  if (meta.contains("info")) model.info = meta["info"];
+// One tensor of the table: dtype, shape and its byte range within the data section.
+struct TensorEntry {
+  std::string dtype;
+  std::vector<std::int64_t> shape;
+  std::uint64_t begin, end;
+};
 
-  // Tensor table: dtype, shape, offsets within the data section, no overlaps, no gaps.
-  struct Entry {
-    std::string dtype;
-    std::vector<std::int64_t> shape;
-    std::uint64_t begin, end;
-  };
-  std::map<std::string, Entry> entries;
+// The tensor table: dtype, shape, offsets within the data section, no overlaps, no gaps.
+std::map<std::string, TensorEntry> read_tensor_table(const json& header, std::span<const std::uint8_t> data,
+                                                     const std::string& name) {
+  std::map<std::string, TensorEntry> entries;
   for (const auto& [key, val] : header.items()) {
     if (key == "__metadata__") continue;
     try {
-      Entry e;
+      TensorEntry e;
       e.dtype = val.at("dtype").get<std::string>();
       e.shape = val.at("shape").get<std::vector<std::int64_t>>();
       const auto offs = val.at("data_offsets").get<std::vector<std::uint64_t>>();
@@ -259,15 +272,21 @@ Model parse_model(std::span<const std::uint8_t> bytes, const std::string& name) 
     }
     if (pos != data.size()) bad(name, std::to_string(data.size() - pos) + " trailing bytes after the last tensor");
   }
+  return entries;
+}
 
+// Copies every tensor the architecture names into net; a missing, misshapen or unexpected tensor
+// is an error.
+void copy_tensors(Network& net, std::map<std::string, TensorEntry>& entries, std::span<const std::uint8_t> data,
+                  const std::string& name) {
   // Shapes come from the architecture; each tensor entry (whose bytes lie inside the file) is
   // checked against them *before* anything is allocated, so a header that claims huge layers
   // cannot make us allocate more than the file holds.
   auto check = [&](const std::string& key, const std::string& dtype,
-                   const std::vector<std::int64_t>& shape) -> const Entry& {
+                   const std::vector<std::int64_t>& shape) -> const TensorEntry& {
     const auto it = entries.find(key);
     if (it == entries.end()) bad(name, "missing tensor '" + key + "'");
-    const Entry& e = it->second;
+    const TensorEntry& e = it->second;
     if (e.dtype != dtype) bad(name, "tensor '" + key + "' has dtype " + e.dtype + ", expected " + dtype);
     if (e.shape != shape) {
       std::string want, got;
@@ -278,11 +297,10 @@ Model parse_model(std::span<const std::uint8_t> bytes, const std::string& name) 
     return e;
   };
   auto copy_out = [&](const std::string& key, void* dst) {
-    const Entry& e = entries.at(key);
+    const TensorEntry& e = entries.at(key);
     std::memcpy(dst, data.data() + e.begin, e.end - e.begin);
     entries.erase(key);
   };
-  Network& net = model.net;
   for (std::size_t l = 0; l < net.projections.size(); ++l) {
     auto& p = net.projections[l];
     const std::int64_t post = net.layers[l + 1].size(), pre = net.layers[l].size();
@@ -315,8 +333,20 @@ Model parse_model(std::span<const std::uint8_t> bytes, const std::string& name) 
     }
   }
   if (!entries.empty()) bad(name, "unexpected tensor '" + entries.begin()->first + "'");
+}
+
+}  // namespace
+
+Model parse_model(std::span<const std::uint8_t> bytes, const std::string& name) {
+  const SafetensorsFile file = read_header(bytes, name);
+  const json meta = read_metadata(file.header, name);
+  Model model;
+  model.net = network_from_architecture(meta.contains("architecture") ? meta["architecture"] : json(), name);
+  if (meta.contains("info")) model.info = meta["info"];
+  std::map<std::string, TensorEntry> entries = read_tensor_table(file.header, file.data, name);
+  copy_tensors(model.net, entries, file.data, name);
   try {
-    net.validate();
+    model.net.validate();
   } catch (const Error& e) {
     bad(name, e.what());
   }

@@ -28,9 +28,9 @@
 #include "dalenet/io.hpp"
 #include "dalenet/progress.hpp"
 #include "dalenet/represent.hpp"
-#include "dalenet/sha256.hpp"
 #include "dalenet/threads.hpp"
 #include "dalenet/train.hpp"
+#include "data/sha256.hpp"
 #include "paper_internal.hpp"
 
 extern char** environ;
@@ -39,9 +39,6 @@ namespace dalenet {
 namespace fs = std::filesystem;
 
 namespace paper_detail {
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 // ---- units ----------------------------------------------------------------------------------
 std::string run_name(const std::string& arm, const std::string& dataset, std::int64_t seed) {
@@ -418,6 +415,156 @@ std::string default_paper_out(const PaperConfig& cfg) {
   return "runs/paper-" + cfg.preset;
 }
 
+namespace {
+
+// [paper]: what is run (data sets, arms, seeds) and where the arm configs are.
+void read_paper_section(const Reader& r, const toml::table& p, PaperConfig& c) {
+  for (const auto& [k, v] : p) {
+    const std::string leaf(k.str()), key = "paper." + leaf;
+    if (leaf == "name") {
+      c.preset = r.str(v, key);
+    } else if (leaf == "datasets") {
+      c.datasets = r.strings(v, key, false);
+      for (const auto& d : c.datasets)
+        if (d != "mnist" && d != "fashion") throw ConfigError(r.where(key) + ": '" + d + "' (known: mnist, fashion)");
+    } else if (leaf == "arms") {
+      c.arms = r.strings(v, key, false);
+    } else if (leaf == "seeds") {
+      c.seeds = r.integers(v, key, 0, INT32_MAX);
+    } else if (leaf == "config_dir") {
+      c.config_dir = r.str(v, key);
+    } else if (leaf == "threads") {
+      c.threads = static_cast<int>(r.integer(v, key, 0, 4096));
+    } else {
+      r.unknown(key, "name, datasets, arms, seeds, config_dir, threads");
+    }
+  }
+}
+
+// [overrides]: config overrides for every arm (all) or one arm.
+void read_overrides_section(const Reader& r, const toml::table& o, PaperConfig& c) {
+  for (const auto& [k, v] : o) {
+    const std::string leaf(k.str()), key = "overrides." + leaf;
+    if (leaf == "all") {
+      c.overrides = r.strings(v, key, true);
+    } else if (std::find(c.arms.begin(), c.arms.end(), leaf) != c.arms.end()) {
+      c.arm_overrides[leaf] = r.strings(v, key, true);
+    } else {
+      r.unknown(key, "all, or an arm of paper.arms");
+    }
+  }
+}
+
+// [robustness]: the attack units' options.
+void read_robustness_section(const Reader& r, const toml::table& a, PaperConfig& c) {
+  for (const auto& [k, v] : a) {
+    const std::string leaf(k.str()), key = "robustness." + leaf;
+    if (leaf == "n") {
+      c.attack_n = static_cast<std::size_t>(r.integer(v, key, 10, 10000));
+    } else if (leaf == "subset_seed") {
+      c.attack_subset_seed = static_cast<std::uint64_t>(r.integer(v, key, 0, INT64_MAX));
+    } else if (leaf == "steps") {
+      c.attack_steps = static_cast<int>(r.integer(v, key, 1, 100000));
+    } else if (leaf == "restarts") {
+      c.attack_restarts = static_cast<int>(r.integer(v, key, 1, 1000));
+    } else if (leaf == "square_queries") {
+      c.square_queries = static_cast<int>(r.integer(v, key, 1, 1000000));
+    } else if (leaf == "noise_draws") {
+      c.noise_draws = static_cast<int>(r.integer(v, key, 1, 10000));
+    } else if (leaf == "per_attack_full") {
+      c.attack_per_attack_full = r.boolean(v, key);
+    } else if (leaf == "attacks") {
+      c.attacks = r.strings(v, key, false);
+      for (const auto& name : c.attacks)
+        if (std::find(attack_names().begin(), attack_names().end(), name) == attack_names().end())
+          throw ConfigError(r.where(key) + ": unknown attack '" + name + "'");
+    } else if (leaf.starts_with("eps_")) {
+      const std::string d = leaf.substr(4);
+      if (std::find(c.datasets.begin(), c.datasets.end(), d) == c.datasets.end())
+        throw ConfigError(r.where(key) + ": '" + d + "' is not in paper.datasets");
+      c.eps[d] = r.numbers(v, key, 0.0, 1.0);
+    } else {
+      r.unknown(
+          key, "n, subset_seed, steps, restarts, square_queries, noise_draws, per_attack_full, attacks, eps_<dataset>");
+    }
+  }
+}
+
+// [fewshot]: the few-shot unit's regimes and budgets.
+void read_fewshot_section(const Reader& r, const toml::table& f, PaperConfig& c) {
+  for (const auto& [k, v] : f) {
+    const std::string leaf(k.str()), key = "fewshot." + leaf;
+    if (leaf == "enabled") {
+      c.fewshot = r.boolean(v, key);
+    } else if (leaf == "arms") {
+      c.fewshot_arms = r.strings(v, key, false);
+    } else if (leaf == "shots") {
+      c.shots = to_vector_of<int>(r.integers(v, key, 1, 100000));
+    } else if (leaf == "draws") {
+      c.draws = static_cast<int>(r.integer(v, key, 2, 100000));
+    } else if (leaf == "min_updates") {
+      c.min_updates = static_cast<int>(r.integer(v, key, 1, 10000000));
+    } else if (leaf == "test_limit") {
+      c.fewshot_test_limit = static_cast<std::size_t>(r.integer(v, key, 0, INT64_MAX));
+    } else if (leaf == "overrides") {
+      c.fewshot_overrides = r.strings(v, key, true);
+    } else if (leaf == "novel") {
+      c.novel = r.boolean(v, key);
+    } else if (leaf == "novel_shots") {
+      c.novel_shots = to_vector_of<int>(r.integers(v, key, 1, 100000));
+    } else if (leaf == "episodes") {
+      c.episodes = static_cast<int>(r.integer(v, key, 1, 10000000));
+    } else if (leaf == "novel_seeds") {
+      c.novel_seeds = to_vector_of<std::uint64_t>(r.integers(v, key, 0, INT32_MAX));
+    } else if (leaf == "unlabelled") {
+      c.fewshot_unlabelled = r.boolean(v, key);
+    } else if (leaf == "ae_epochs") {
+      c.ae_epochs = static_cast<int>(r.integer(v, key, 1, 10000));
+    } else if (leaf == "budgets") {
+      c.budgets = to_vector_of<int>(r.integers(v, key, 1, 1000));
+    } else if (leaf == "selection_draws") {
+      c.selection_draws = static_cast<int>(r.integer(v, key, 1, 1000));
+    } else {
+      r.unknown(key,
+                "enabled, arms, shots, draws, min_updates, test_limit, overrides, novel, novel_shots, episodes, "
+                "novel_seeds, unlabelled, ae_epochs, budgets, selection_draws");
+    }
+  }
+}
+
+// [audit]: how many test images the audit's statistics use.
+void read_audit_section(const Reader& r, const toml::table& a, PaperConfig& c) {
+  for (const auto& [k, v] : a) {
+    const std::string leaf(k.str()), key = "audit." + leaf;
+    if (leaf == "activity_limit") {
+      c.analyze_limit = static_cast<std::size_t>(r.integer(v, key, 10, 100000));
+    } else if (leaf == "represent_limit") {
+      c.represent_limit = static_cast<std::size_t>(r.integer(v, key, 10, 100000));
+    } else {
+      r.unknown(key, "activity_limit, represent_limit");
+    }
+  }
+}
+
+// Every arm config must exist and parse (with the overrides) before hours of work start.
+void check_arm_configs(const Reader& r, const PaperConfig& c, const std::string& path) {
+  for (const auto& d : c.datasets)
+    for (const auto& arm : c.arms) {
+      const std::string p = arm_config(c, arm, d);
+      if (!fs::exists(p))
+        throw ConfigError(r.where("paper.arms") + ": arm '" + arm + "' needs " + p + " (paper.config_dir = '" +
+                          c.config_dir + "')");
+      try {
+        (void)load_config(p, train_overrides(c, arm, c.seeds.front()));
+      } catch (const ConfigError& e) {
+        throw ConfigError("'" + path + "': arm '" + arm + "' on " + d + " (with overrides.all and overrides." + arm +
+                          "): " + e.what());
+      }
+    }
+}
+
+}  // namespace
+
 PaperConfig load_paper_config(const std::string& path) {
   toml::table t;
   try {
@@ -436,148 +583,20 @@ PaperConfig load_paper_config(const std::string& path) {
       throw ConfigError(r.where(key) + ": unknown section (known: paper, overrides, robustness, fewshot, audit)");
     if (!v.is_table()) throw ConfigError(r.where(key) + ": expected a table [" + key + "]");
   }
-  if (const auto* p = t["paper"].as_table()) {
-    for (const auto& [k, v] : *p) {
-      const std::string leaf(k.str()), key = "paper." + leaf;
-      if (leaf == "name") {
-        c.preset = r.str(v, key);
-      } else if (leaf == "datasets") {
-        c.datasets = r.strings(v, key, false);
-        for (const auto& d : c.datasets)
-          if (d != "mnist" && d != "fashion") throw ConfigError(r.where(key) + ": '" + d + "' (known: mnist, fashion)");
-      } else if (leaf == "arms") {
-        c.arms = r.strings(v, key, false);
-      } else if (leaf == "seeds") {
-        c.seeds = r.integers(v, key, 0, INT32_MAX);
-      } else if (leaf == "config_dir") {
-        c.config_dir = r.str(v, key);
-      } else if (leaf == "threads") {
-        c.threads = static_cast<int>(r.integer(v, key, 0, 4096));
-      } else {
-        r.unknown(key, "name, datasets, arms, seeds, config_dir, threads");
-      }
-    }
-  }
+  if (const auto* p = t["paper"].as_table()) read_paper_section(r, *p, c);
   if (std::find(c.arms.begin(), c.arms.end(), "bio") == c.arms.end() ||
       std::find(c.arms.begin(), c.arms.end(), "bp") == c.arms.end())
     throw ConfigError(r.where("paper.arms") + ": must contain \"bio\" and \"bp\" (the verdicts compare them)");
-  if (const auto* o = t["overrides"].as_table()) {
-    for (const auto& [k, v] : *o) {
-      const std::string leaf(k.str()), key = "overrides." + leaf;
-      if (leaf == "all") {
-        c.overrides = r.strings(v, key, true);
-      } else if (std::find(c.arms.begin(), c.arms.end(), leaf) != c.arms.end()) {
-        c.arm_overrides[leaf] = r.strings(v, key, true);
-      } else {
-        r.unknown(key, "all, or an arm of paper.arms");
-      }
-    }
-  }
-  if (const auto* a = t["robustness"].as_table()) {
-    for (const auto& [k, v] : *a) {
-      const std::string leaf(k.str()), key = "robustness." + leaf;
-      if (leaf == "n") {
-        c.attack_n = static_cast<std::size_t>(r.integer(v, key, 10, 10000));
-      } else if (leaf == "subset_seed") {
-        c.attack_subset_seed = static_cast<std::uint64_t>(r.integer(v, key, 0, INT64_MAX));
-      } else if (leaf == "steps") {
-        c.attack_steps = static_cast<int>(r.integer(v, key, 1, 100000));
-      } else if (leaf == "restarts") {
-        c.attack_restarts = static_cast<int>(r.integer(v, key, 1, 1000));
-      } else if (leaf == "square_queries") {
-        c.square_queries = static_cast<int>(r.integer(v, key, 1, 1000000));
-      } else if (leaf == "noise_draws") {
-        c.noise_draws = static_cast<int>(r.integer(v, key, 1, 10000));
-      } else if (leaf == "per_attack_full") {
-        c.attack_per_attack_full = r.boolean(v, key);
-      } else if (leaf == "attacks") {
-        c.attacks = r.strings(v, key, false);
-        for (const auto& name : c.attacks)
-          if (std::find(attack_names().begin(), attack_names().end(), name) == attack_names().end())
-            throw ConfigError(r.where(key) + ": unknown attack '" + name + "'");
-      } else if (leaf.starts_with("eps_")) {
-        const std::string d = leaf.substr(4);
-        if (std::find(c.datasets.begin(), c.datasets.end(), d) == c.datasets.end())
-          throw ConfigError(r.where(key) + ": '" + d + "' is not in paper.datasets");
-        c.eps[d] = r.numbers(v, key, 0.0, 1.0);
-      } else {
-        r.unknown(
-            key,
-            "n, subset_seed, steps, restarts, square_queries, noise_draws, per_attack_full, attacks, eps_<dataset>");
-      }
-    }
-  }
-  if (const auto* f = t["fewshot"].as_table()) {
-    for (const auto& [k, v] : *f) {
-      const std::string leaf(k.str()), key = "fewshot." + leaf;
-      if (leaf == "enabled") {
-        c.fewshot = r.boolean(v, key);
-      } else if (leaf == "arms") {
-        c.fewshot_arms = r.strings(v, key, false);
-      } else if (leaf == "shots") {
-        c.shots = to_vector_of<int>(r.integers(v, key, 1, 100000));
-      } else if (leaf == "draws") {
-        c.draws = static_cast<int>(r.integer(v, key, 2, 100000));
-      } else if (leaf == "min_updates") {
-        c.min_updates = static_cast<int>(r.integer(v, key, 1, 10000000));
-      } else if (leaf == "test_limit") {
-        c.fewshot_test_limit = static_cast<std::size_t>(r.integer(v, key, 0, INT64_MAX));
-      } else if (leaf == "overrides") {
-        c.fewshot_overrides = r.strings(v, key, true);
-      } else if (leaf == "novel") {
-        c.novel = r.boolean(v, key);
-      } else if (leaf == "novel_shots") {
-        c.novel_shots = to_vector_of<int>(r.integers(v, key, 1, 100000));
-      } else if (leaf == "episodes") {
-        c.episodes = static_cast<int>(r.integer(v, key, 1, 10000000));
-      } else if (leaf == "novel_seeds") {
-        c.novel_seeds = to_vector_of<std::uint64_t>(r.integers(v, key, 0, INT32_MAX));
-      } else if (leaf == "unlabelled") {
-        c.fewshot_unlabelled = r.boolean(v, key);
-      } else if (leaf == "ae_epochs") {
-        c.ae_epochs = static_cast<int>(r.integer(v, key, 1, 10000));
-      } else if (leaf == "budgets") {
-        c.budgets = to_vector_of<int>(r.integers(v, key, 1, 1000));
-      } else if (leaf == "selection_draws") {
-        c.selection_draws = static_cast<int>(r.integer(v, key, 1, 1000));
-      } else {
-        r.unknown(key,
-                  "enabled, arms, shots, draws, min_updates, test_limit, overrides, novel, novel_shots, episodes, "
-                  "novel_seeds, unlabelled, ae_epochs, budgets, selection_draws");
-      }
-    }
-  }
+  if (const auto* o = t["overrides"].as_table()) read_overrides_section(r, *o, c);
+  if (const auto* a = t["robustness"].as_table()) read_robustness_section(r, *a, c);
+  if (const auto* f = t["fewshot"].as_table()) read_fewshot_section(r, *f, c);
   if (c.fewshot) {
     if (std::find(c.fewshot_arms.begin(), c.fewshot_arms.end(), "bio") == c.fewshot_arms.end() ||
         std::find(c.fewshot_arms.begin(), c.fewshot_arms.end(), "bp") == c.fewshot_arms.end())
       throw ConfigError(r.where("fewshot.arms") + ": must contain \"bio\" and \"bp\" (the verdict compares them)");
   }
-  if (const auto* a = t["audit"].as_table()) {
-    for (const auto& [k, v] : *a) {
-      const std::string leaf(k.str()), key = "audit." + leaf;
-      if (leaf == "activity_limit") {
-        c.analyze_limit = static_cast<std::size_t>(r.integer(v, key, 10, 100000));
-      } else if (leaf == "represent_limit") {
-        c.represent_limit = static_cast<std::size_t>(r.integer(v, key, 10, 100000));
-      } else {
-        r.unknown(key, "activity_limit, represent_limit");
-      }
-    }
-  }
-  // Every arm config must exist and parse (with the overrides) before hours of work start.
-  for (const auto& d : c.datasets)
-    for (const auto& arm : c.arms) {
-      const std::string p = arm_config(c, arm, d);
-      if (!fs::exists(p))
-        throw ConfigError(r.where("paper.arms") + ": arm '" + arm + "' needs " + p + " (paper.config_dir = '" +
-                          c.config_dir + "')");
-      try {
-        (void)load_config(p, train_overrides(c, arm, c.seeds.front()));
-      } catch (const ConfigError& e) {
-        throw ConfigError("'" + path + "': arm '" + arm + "' on " + d + " (with overrides.all and overrides." + arm +
-                          "): " + e.what());
-      }
-    }
+  if (const auto* a = t["audit"].as_table()) read_audit_section(r, *a, c);
+  check_arm_configs(r, c, path);
   return c;
 }
 

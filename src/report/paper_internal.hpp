@@ -10,11 +10,12 @@
 #include "dalenet/attack.hpp"
 #include "dalenet/fewshot.hpp"
 #include "dalenet/paper.hpp"
+#include "util/clock.hpp"
 
 namespace dalenet::paper_detail {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t);
+using dalenet::Clock;
+using dalenet::seconds_since;
 
 std::string run_name(const std::string& arm, const std::string& dataset, std::int64_t seed);
 std::string unit_dir(const std::string& out, const std::string& id);

@@ -299,13 +299,40 @@ struct Run {  // one trained model and what was measured on it
   nlohmann::json train, analysis, representation, robustness;
 };
 
-}  // namespace
+using RunsByData = std::map<std::string, std::map<std::string, std::vector<Run>>>;  // data set -> arm -> seeds
 
-nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out_dir, const nlohmann::json& run_info) {
-  const std::string units = out_dir + "/units";
-  const std::string figdir = out_dir + "/figures";
-  fs::create_directories(figdir);
-  std::map<std::string, std::map<std::string, std::vector<Run>>> runs;  // dataset -> arm -> seeds
+// What the sections compute from the unit files: results.json's content (res), the tables of the
+// documents and the evidence each verdict weighs.
+struct Report {
+  Report(const PaperConfig& config, const std::string& out)
+      : cfg(config),
+        out_dir(out),
+        units(out + "/units"),
+        figdir(out + "/figures"),
+        cmd("dalenet paper --config " + config.source + " --out " + out) {}
+  const PaperConfig& cfg;
+  std::string out_dir, units, figdir, cmd;
+  RunsByData runs;
+  std::map<std::string, nlohmann::json> fewshot;  // data set -> fewshot.json
+  nlohmann::json res;
+  Table acc{{"data set"}, {}};
+  std::vector<std::pair<std::string, ClaimVerdict>> sparsity_v, lognormal_v, dale_v;
+  std::map<std::string, Table> audit_tables;
+  bool has_mixed_arm = false;
+  std::vector<std::pair<std::string, std::vector<Difference>>> robust_diffs;
+  std::map<std::string, Table> robust_tables;
+  std::vector<std::string> flags;
+  bool seed_ci = false;
+  EvidenceLine regime_a_line{"regime A", {}}, regime_c_line{"regime C", {}};
+  std::vector<Difference> fewshot_controls;   // regime C: bio − the unsupervised controls (attribution)
+  std::vector<Difference> fewshot_secondary;  // k > kFewShotPrimaryMaxK and regime B: reported, not deciding
+  std::map<std::string, Table> fewshot_tables, fewshot_c_tables;
+  std::vector<std::pair<std::string, bool>> markers;
+  std::map<std::string, Table> rep_tables;
+};
+
+RunsByData read_runs(const PaperConfig& cfg, const std::string& units) {
+  RunsByData runs;
   for (const auto& d : cfg.datasets)
     for (const auto& a : cfg.arms)
       for (auto s : cfg.seeds) {
@@ -319,20 +346,14 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
               read_json(units + "/attack-" + name + "/robustness.json")};
         runs[d][a].push_back(std::move(r));
       }
-  std::map<std::string, nlohmann::json> fewshot;
-  if (cfg.fewshot)
-    for (const auto& d : cfg.datasets) fewshot[d] = read_json(units + "/fewshot-" + d + "/fewshot.json");
+  return runs;
+}
 
-  nlohmann::json res;
-  res["format"] = "dalenet-paper";
-  res["format_version"] = 1;
-  res["preset"] = cfg.preset;
-  res["config"] = cfg.source;
-  Doc doc;
-  const std::string cmd = "dalenet paper --config " + cfg.source + " --out " + out_dir;
-
-  // ---- accuracy -------------------------------------------------------------------------
-  Table acc{{"data set"}, {}};
+// Test accuracy per data set and arm, mean ± CI over seeds.
+void accuracy_section(Report& report) {
+  const PaperConfig& cfg = report.cfg;
+  auto& runs = report.runs;
+  Table& acc = report.acc;
   for (const auto& a : cfg.arms) acc.head.push_back(a);
   nlohmann::json acc_json = nlohmann::json::array();
   for (const auto& d : cfg.datasets) {
@@ -346,13 +367,19 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
     }
     acc.rows.push_back(row);
   }
-  res["accuracy"] = acc_json;
+  report.res["accuracy"] = acc_json;
+}
 
-  // ---- structure: sparsity, lognormal, Dale (the bio model of the first seed per data set) -----
-  std::vector<std::pair<std::string, ClaimVerdict>> sparsity_v, lognormal_v, dale_v;
+// Sparsity, lognormal strengths and Dale's law: the audit of each arm's first seed, and the
+// verdicts' evidence from the bio models.
+void structure_section(Report& report) {
+  const PaperConfig& cfg = report.cfg;
+  auto& runs = report.runs;
+  auto &sparsity_v = report.sparsity_v, &lognormal_v = report.lognormal_v, &dale_v = report.dale_v;
   nlohmann::json audit_json = nlohmann::json::array();
-  std::map<std::string, Table> audit_tables;
-  const bool has_mixed_arm = std::find(cfg.arms.begin(), cfg.arms.end(), "bio_mixed") != cfg.arms.end();
+  auto& audit_tables = report.audit_tables;
+  report.has_mixed_arm = std::find(cfg.arms.begin(), cfg.arms.end(), "bio_mixed") != cfg.arms.end();
+  const bool has_mixed_arm = report.has_mixed_arm;
   for (const auto& d : cfg.datasets) {
     const auto& bio = runs[d]["bio"].front().analysis;
     sparsity_v.emplace_back(dataset_title(d), sparsity_verdict(bio));
@@ -380,10 +407,15 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
     }
     audit_tables[d] = t;
   }
-  res["audit"] = audit_json;
+  report.res["audit"] = audit_json;
+}
 
-  // Figures: weights (bio, learned vs initial vs fitted lognormal; BP for contrast) and the
-  // structure over training.
+// Figures: weights (bio, learned vs initial vs fitted lognormal; BP for contrast) and the
+// structure over training.
+void structure_figures(Report& report) {
+  const PaperConfig& cfg = report.cfg;
+  auto& runs = report.runs;
+  const std::string& figdir = report.figdir;
   for (const auto& d : cfg.datasets) {
     std::string dat;
     auto hist_block = [&](const nlohmann::json& dist, const std::string& label) {
@@ -460,13 +492,20 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
                      dataset_title(d), plots1, plots2),
          1000, 440);
   }
+}
 
-  // ---- robustness -------------------------------------------------------------------------
-  std::vector<std::pair<std::string, std::vector<Difference>>> robust_diffs;
+// Robust accuracy per ε and arm (the worst case over the ladder), bio − bp per ε, the raised
+// gradient-masking flags.
+void robustness_section(Report& report) {
+  const PaperConfig& cfg = report.cfg;
+  auto& runs = report.runs;
+  const std::string& figdir = report.figdir;
+  auto& robust_diffs = report.robust_diffs;
   nlohmann::json robust_json = nlohmann::json::object();
-  std::map<std::string, Table> robust_tables;
-  std::vector<std::string> flags;
-  const bool seed_ci = cfg.seeds.size() >= 3;
+  auto& robust_tables = report.robust_tables;
+  auto& flags = report.flags;
+  report.seed_ci = cfg.seeds.size() >= 3;
+  const bool seed_ci = report.seed_ci;
   for (const auto& d : cfg.datasets) {
     const auto& first = runs[d]["bio"].front().robustness.at("models").at(0).at("robust");
     std::vector<double> eps;
@@ -547,135 +586,167 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
                      "set grid\nset key top right\nplot {}",
                      dataset_title(d), static_cast<int>(n), cfg.seeds.size(), plots));
   }
-  res["robustness"] = robust_json;
-  res["gradient_masking_flags"] = flags;
+  report.res["robustness"] = robust_json;
+  report.res["gradient_masking_flags"] = flags;
+}
 
-  // ---- few-shot ---------------------------------------------------------------------------
-  EvidenceLine regime_a_line{"regime A", {}}, regime_c_line{"regime C", {}};
-  std::vector<Difference> fewshot_controls;  // regime C: bio − the unsupervised controls (attribution)
-  std::map<std::string, Table> fewshot_c_tables;
-  std::vector<Difference> fewshot_secondary;  // k > kFewShotPrimaryMaxK and regime B: reported, not deciding
+// A few-shot table cell: mean (± CI) in %, signed for differences; "–" where there is none.
+std::string fewshot_cell(const nlohmann::json& a, bool sign) {
+  if (a.is_null() || !a.at("mean").is_number()) return std::string("–");
+  const double m = 100 * a.at("mean").get<double>();
+  const std::string ci = a.at("ci95").is_number() ? fmt::format(" ± {:.1f}", 100 * a.at("ci95").get<double>()) : "";
+  return (sign ? fmt::format("{:+.1f}", m) : fmt::format("{:.1f}", m)) + ci;
+}
+
+// Regime A of one data set: accuracy per arm and k, the bio arm's diagnostics and bio − bp paired
+// by draw (the verdict's line A; k > kFewShotPrimaryMaxK is secondary). Returns the figure's data.
+std::string fewshot_regime_a(Report& report, const std::string& d, const nlohmann::json& F) {
+  const PaperConfig& cfg = report.cfg;
+  auto& regime_a_line = report.regime_a_line;
+  auto& fewshot_secondary = report.fewshot_secondary;
+  Table t{{"arm"}, {}};
+  for (int k : cfg.shots) t.head.push_back(fmt::format("k={}", k));
+  std::map<std::pair<std::string, int>, nlohmann::json> S, P;
+  for (const auto& r : F.at("regime_a").at("summary")) S[{r.at("arm"), r.at("k").get<int>()}] = r.at("accuracy");
+  for (const auto& r : F.at("regime_a").at("paired_vs_bp")) P[{r.at("arm"), r.at("k").get<int>()}] = r.at("difference");
+  std::string dat;
+  for (const auto& a : cfg.fewshot_arms) {
+    std::vector<std::string> row = {a};
+    dat += "# " + a + ": k mean lo hi\n";
+    for (int k : cfg.shots) {
+      const auto& s = S[{a, k}];
+      row.push_back(fewshot_cell(s, false));
+      if (!s.is_null()) {
+        const double m = s.at("mean").get<double>(), ci = s.at("ci95").is_number() ? s.at("ci95").get<double>() : 0.0;
+        dat += fmt::format("{} {} {} {}\n", k, 100 * m, 100 * (m - ci), 100 * (m + ci));
+      }
+    }
+    dat += "\n\n";
+    t.rows.push_back(row);
+  }
+  std::map<int, nlohmann::json> probe, fit;  // diagnostics of the bio arm
+  for (const auto& r : F.at("regime_a").at("summary"))
+    if (r.at("arm") == "bio") {
+      probe[r.at("k").get<int>()] = r.value("prototype_accuracy", nlohmann::json());
+      fit[r.at("k").get<int>()] = r.value("train_accuracy", nlohmann::json());
+    }
+  std::vector<std::string> prow = {"bio hidden layer, prototype probe"}, frow = {"bio on its own k-shot set"};
+  for (int k : cfg.shots) {
+    prow.push_back(fewshot_cell(probe[k], false));
+    frow.push_back(fewshot_cell(fit[k], false));
+  }
+  t.rows.push_back(prow);
+  t.rows.push_back(frow);
+  std::vector<std::string> drow = {"bio − bp (paired by draw)"};
+  for (int k : cfg.shots) {
+    const auto& p = P[{"bio", k}];
+    drow.push_back(fewshot_cell(p, true));
+    if (!p.is_null() && p.at("ci95").is_number())
+      (k <= kFewShotPrimaryMaxK ? regime_a_line.primary : fewshot_secondary)
+          .push_back({fmt::format("{} k={}", dataset_title(d), k), p.at("mean").get<double>(),
+                      p.at("ci95").get<double>(), p.value("n", 0.0) - 1.0});
+  }
+  t.rows.push_back(drow);
+  report.fewshot_tables[d] = t;
+  return dat;
+}
+
+// Regime B (novel classes) of one data set: reported, not deciding.
+void fewshot_regime_b(Report& report, const std::string& d, const nlohmann::json& F) {
+  const PaperConfig& cfg = report.cfg;
+  auto& fewshot_secondary = report.fewshot_secondary;
+  // Paired by training seed: bio prototype probe - bp prototype probe.
+  if (F.contains("regime_b") && F["regime_b"].contains("seeds")) {
+    std::map<std::pair<std::string, std::uint64_t>, nlohmann::json> seeds;
+    for (const auto& r : F["regime_b"]["seeds"]) seeds[{r.at("arm"), r.at("seed").get<std::uint64_t>()}] = r;
+    for (int k : cfg.novel_shots) {
+      std::vector<double> dd;
+      for (auto s : cfg.novel_seeds) {
+        const std::string key = fmt::format("k{}", k);
+        if (seeds.contains({"bio", s}) && seeds.contains({"bp", s}) && seeds[{"bio", s}].contains(key))
+          dd.push_back(seeds[{"bio", s}][key].at("accuracy").at("mean").get<double>() -
+                       seeds[{"bp", s}][key].at("accuracy").at("mean").get<double>());
+      }
+      if (dd.size() >= 2) {
+        const Summary s = summarise(dd);
+        fewshot_secondary.push_back(
+            {fmt::format("{} novel 5-way {}-shot", dataset_title(d), k), s.mean, s.ci, static_cast<double>(s.n) - 1.0});
+      }
+    }
+  }
+}
+
+// Regime C of one data set: the table, bio (own readout) − bp and ae_bp (the verdict's line C)
+// and bio − the unsupervised controls (attribution).
+void fewshot_regime_c(Report& report, const std::string& d, const nlohmann::json& F) {
+  const PaperConfig& cfg = report.cfg;
+  auto& regime_c_line = report.regime_c_line;
+  auto& fewshot_secondary = report.fewshot_secondary;
+  auto& fewshot_controls = report.fewshot_controls;
+  auto& fewshot_c_tables = report.fewshot_c_tables;
+  if (F.contains("regime_c") && F["regime_c"].is_object()) {
+    Table tc{{"arm", "readout"}, {}};
+    for (int k : cfg.shots) tc.head.push_back(fmt::format("k={}", k));
+    std::vector<std::pair<std::string, std::string>> order;
+    std::map<std::tuple<std::string, std::string, int>, nlohmann::json> C, Pc;
+    for (const auto& r : F["regime_c"].at("summary")) {
+      const std::pair<std::string, std::string> key{r.at("arm"), r.at("readout")};
+      if (std::find(order.begin(), order.end(), key) == order.end()) order.push_back(key);
+      C[{key.first, key.second, r.at("k").get<int>()}] = r.at("accuracy");
+    }
+    for (const auto& r : F["regime_c"].at("paired_vs_bio")) {
+      const std::string arm = r.at("arm"), readout = r.at("readout");
+      const int k = r.at("k").get<int>();
+      Pc[{arm, readout, k}] = r.at("bio_minus");
+      const auto& m = r.at("bio_minus");
+      if (readout != "own" || !m.at("ci95").is_number()) continue;
+      const Difference diff{fmt::format("{} C k={} vs {}", dataset_title(d), k, arm), m.at("mean").get<double>(),
+                            m.at("ci95").get<double>(), m.value("n", 0.0) - 1.0};
+      if (arm == "bp" || arm == "ae_bp") {
+        (k <= kFewShotPrimaryMaxK ? regime_c_line.primary : fewshot_secondary).push_back(diff);
+      } else if ((arm == "rf" || arm == "kmeans" || arm == "pca") && k <= kFewShotPrimaryMaxK) {
+        fewshot_controls.push_back(diff);
+      }
+    }
+    for (const auto& [arm, readout] : order) {
+      std::vector<std::string> row = {arm, readout};
+      for (int k : cfg.shots) row.push_back(fewshot_cell(C[{arm, readout, k}], false));
+      tc.rows.push_back(row);
+    }
+    for (const char* arm : {"bp", "ae_bp"}) {
+      std::vector<std::string> row = {fmt::format("bio own − {} (paired by draw)", arm), ""};
+      for (int k : cfg.shots) row.push_back(fewshot_cell(Pc[{arm, "own", k}], true));
+      tc.rows.push_back(row);
+    }
+    fewshot_c_tables[d] = tc;
+  }
+}
+
+// results.json's copy of a data set's few-shot document: the measured numbers, no timings.
+nlohmann::json fewshot_numbers(const nlohmann::json& F) {
+  nlohmann::json regime_a = F.at("regime_a");
+  for (auto& draw : regime_a["draws"]) {  // measured numbers only, no timings
+    draw.erase("seconds");
+    draw.erase("train_seconds");
+  }
+  if (regime_a.contains("budget_selection"))
+    for (auto& row : regime_a["budget_selection"]) row.erase("seconds");
+  nlohmann::json regime_b = F.value("regime_b", nlohmann::json());
+  if (regime_b.is_object() && regime_b.contains("seeds"))
+    for (auto& seed : regime_b["seeds"]) seed.erase("seconds");
+  return {{"regime_a", regime_a}, {"regime_b", regime_b}, {"regime_c", F.value("regime_c", nlohmann::json())}};
+}
+
+// Few-shot generalisation: regimes A, B and C per data set, and the figure of regime A.
+void fewshot_section(Report& report) {
+  const PaperConfig& cfg = report.cfg;
+  const std::string& figdir = report.figdir;
   nlohmann::json fewshot_json = nlohmann::json::object();
-  std::map<std::string, Table> fewshot_tables;
-  for (const auto& [d, F] : fewshot) {
-    Table t{{"arm"}, {}};
-    for (int k : cfg.shots) t.head.push_back(fmt::format("k={}", k));
-    std::map<std::pair<std::string, int>, nlohmann::json> S, P;
-    for (const auto& r : F.at("regime_a").at("summary")) S[{r.at("arm"), r.at("k").get<int>()}] = r.at("accuracy");
-    for (const auto& r : F.at("regime_a").at("paired_vs_bp"))
-      P[{r.at("arm"), r.at("k").get<int>()}] = r.at("difference");
-    auto cell = [](const nlohmann::json& a, bool sign) {
-      if (a.is_null() || !a.at("mean").is_number()) return std::string("–");
-      const double m = 100 * a.at("mean").get<double>();
-      const std::string ci = a.at("ci95").is_number() ? fmt::format(" ± {:.1f}", 100 * a.at("ci95").get<double>()) : "";
-      return (sign ? fmt::format("{:+.1f}", m) : fmt::format("{:.1f}", m)) + ci;
-    };
-    std::string dat;
-    for (const auto& a : cfg.fewshot_arms) {
-      std::vector<std::string> row = {a};
-      dat += "# " + a + ": k mean lo hi\n";
-      for (int k : cfg.shots) {
-        const auto& s = S[{a, k}];
-        row.push_back(cell(s, false));
-        if (!s.is_null()) {
-          const double m = s.at("mean").get<double>(), ci = s.at("ci95").is_number() ? s.at("ci95").get<double>() : 0.0;
-          dat += fmt::format("{} {} {} {}\n", k, 100 * m, 100 * (m - ci), 100 * (m + ci));
-        }
-      }
-      dat += "\n\n";
-      t.rows.push_back(row);
-    }
-    std::map<int, nlohmann::json> probe, fit;  // diagnostics of the bio arm
-    for (const auto& r : F.at("regime_a").at("summary"))
-      if (r.at("arm") == "bio") {
-        probe[r.at("k").get<int>()] = r.value("prototype_accuracy", nlohmann::json());
-        fit[r.at("k").get<int>()] = r.value("train_accuracy", nlohmann::json());
-      }
-    std::vector<std::string> prow = {"bio hidden layer, prototype probe"}, frow = {"bio on its own k-shot set"};
-    for (int k : cfg.shots) {
-      prow.push_back(cell(probe[k], false));
-      frow.push_back(cell(fit[k], false));
-    }
-    t.rows.push_back(prow);
-    t.rows.push_back(frow);
-    std::vector<std::string> drow = {"bio − bp (paired by draw)"};
-    for (int k : cfg.shots) {
-      const auto& p = P[{"bio", k}];
-      drow.push_back(cell(p, true));
-      if (!p.is_null() && p.at("ci95").is_number())
-        (k <= kFewShotPrimaryMaxK ? regime_a_line.primary : fewshot_secondary)
-            .push_back({fmt::format("{} k={}", dataset_title(d), k), p.at("mean").get<double>(),
-                        p.at("ci95").get<double>(), p.value("n", 0.0) - 1.0});
-    }
-    t.rows.push_back(drow);
-    // Regime B (novel classes), paired by training seed: bio prototype probe - bp prototype probe.
-    if (F.contains("regime_b") && F["regime_b"].contains("seeds")) {
-      std::map<std::pair<std::string, std::uint64_t>, nlohmann::json> seeds;
-      for (const auto& r : F["regime_b"]["seeds"]) seeds[{r.at("arm"), r.at("seed").get<std::uint64_t>()}] = r;
-      for (int k : cfg.novel_shots) {
-        std::vector<double> dd;
-        for (auto s : cfg.novel_seeds) {
-          const std::string key = fmt::format("k{}", k);
-          if (seeds.contains({"bio", s}) && seeds.contains({"bp", s}) && seeds[{"bio", s}].contains(key))
-            dd.push_back(seeds[{"bio", s}][key].at("accuracy").at("mean").get<double>() -
-                         seeds[{"bp", s}][key].at("accuracy").at("mean").get<double>());
-        }
-        if (dd.size() >= 2) {
-          const Summary s = summarise(dd);
-          fewshot_secondary.push_back({fmt::format("{} novel 5-way {}-shot", dataset_title(d), k), s.mean, s.ci,
-                                       static_cast<double>(s.n) - 1.0});
-        }
-      }
-    }
-    fewshot_tables[d] = t;
-    if (F.contains("regime_c") && F["regime_c"].is_object()) {
-      Table tc{{"arm", "readout"}, {}};
-      for (int k : cfg.shots) tc.head.push_back(fmt::format("k={}", k));
-      std::vector<std::pair<std::string, std::string>> order;
-      std::map<std::tuple<std::string, std::string, int>, nlohmann::json> C, Pc;
-      for (const auto& r : F["regime_c"].at("summary")) {
-        const std::pair<std::string, std::string> key{r.at("arm"), r.at("readout")};
-        if (std::find(order.begin(), order.end(), key) == order.end()) order.push_back(key);
-        C[{key.first, key.second, r.at("k").get<int>()}] = r.at("accuracy");
-      }
-      for (const auto& r : F["regime_c"].at("paired_vs_bio")) {
-        const std::string arm = r.at("arm"), readout = r.at("readout");
-        const int k = r.at("k").get<int>();
-        Pc[{arm, readout, k}] = r.at("bio_minus");
-        const auto& m = r.at("bio_minus");
-        if (readout != "own" || !m.at("ci95").is_number()) continue;
-        const Difference diff{fmt::format("{} C k={} vs {}", dataset_title(d), k, arm), m.at("mean").get<double>(),
-                              m.at("ci95").get<double>(), m.value("n", 0.0) - 1.0};
-        if (arm == "bp" || arm == "ae_bp") {
-          (k <= kFewShotPrimaryMaxK ? regime_c_line.primary : fewshot_secondary).push_back(diff);
-        } else if ((arm == "rf" || arm == "kmeans" || arm == "pca") && k <= kFewShotPrimaryMaxK) {
-          fewshot_controls.push_back(diff);
-        }
-      }
-      for (const auto& [arm, readout] : order) {
-        std::vector<std::string> row = {arm, readout};
-        for (int k : cfg.shots) row.push_back(cell(C[{arm, readout, k}], false));
-        tc.rows.push_back(row);
-      }
-      for (const char* arm : {"bp", "ae_bp"}) {
-        std::vector<std::string> row = {fmt::format("bio own − {} (paired by draw)", arm), ""};
-        for (int k : cfg.shots) row.push_back(cell(Pc[{arm, "own", k}], true));
-        tc.rows.push_back(row);
-      }
-      fewshot_c_tables[d] = tc;
-    }
-    nlohmann::json regime_a = F.at("regime_a");
-    for (auto& draw : regime_a["draws"]) {  // measured numbers only, no timings
-      draw.erase("seconds");
-      draw.erase("train_seconds");
-    }
-    if (regime_a.contains("budget_selection"))
-      for (auto& row : regime_a["budget_selection"]) row.erase("seconds");
-    nlohmann::json regime_b = F.value("regime_b", nlohmann::json());
-    if (regime_b.is_object() && regime_b.contains("seeds"))
-      for (auto& seed : regime_b["seeds"]) seed.erase("seconds");
-    fewshot_json[d] = {
-        {"regime_a", regime_a}, {"regime_b", regime_b}, {"regime_c", F.value("regime_c", nlohmann::json())}};
+  for (const auto& [d, F] : report.fewshot) {
+    const std::string dat = fewshot_regime_a(report, d, F);
+    fewshot_regime_b(report, d, F);
+    fewshot_regime_c(report, d, F);
+    fewshot_json[d] = fewshot_numbers(F);
     write_file_atomic(figdir + "/fewshot_" + d + ".dat", dat);
     const std::string plots = band_plots("fewshot_" + d + ".dat", cfg.fewshot_arms);
     plot(figdir, "fewshot_" + d,
@@ -684,11 +755,18 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
                      "set yrange [0:100]\nset grid\nset key bottom right\nplot {}",
                      dataset_title(d), cfg.draws, plots));
   }
-  res["fewshot"] = fewshot_json;
+  report.res["fewshot"] = fewshot_json;
+}
 
-  // ---- representations ------------------------------------------------------------------------
-  std::vector<std::pair<std::string, bool>> markers;
-  std::map<std::string, Table> rep_tables;
+// Representation measures per arm (mean ± CI over seeds), the activity figure, the receptive
+// fields, and the markers the representation verdict weighs.
+void representation_section(Report& report) {
+  const PaperConfig& cfg = report.cfg;
+  auto& runs = report.runs;
+  const std::string& figdir = report.figdir;
+  const std::string& units = report.units;
+  auto& markers = report.markers;
+  auto& rep_tables = report.rep_tables;
   nlohmann::json rep_json = nlohmann::json::array();
   for (const auto& d : cfg.datasets) {
     std::vector<nlohmann::json> bio, bp;
@@ -755,29 +833,40 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
       fs::copy_file(units + fmt::format("/audit-{}_{}-seed{}/receptive_fields.png", a, d, cfg.seeds.front()),
                     figdir + fmt::format("/receptive_fields_{}_{}.png", a, d), fs::copy_options::overwrite_existing);
   }
-  res["representations"] = rep_json;
+  report.res["representations"] = rep_json;
+}
 
-  // ---- verdicts -----------------------------------------------------------------------------------
-  struct Row {
-    ClaimVerdict v;
-    std::string anchor;
-  };
-  const std::vector<Row> claims = {
-      {combine_verdicts(sparsity_v), "structure"},
-      {combine_verdicts(lognormal_v), "structure"},
-      {combine_verdicts(dale_v), "structure"},
-      {robustness_verdict(robust_diffs), "robustness"},
-      {fewshot_verdict({regime_a_line, regime_c_line}, fewshot_controls, fewshot_secondary), "fewshot"},
-      {representation_verdict(markers), "representations"}};
+// A claim's verdict and the anchor of its evidence in index.html.
+struct ClaimRow {
+  ClaimVerdict v;
+  std::string anchor;
+};
+
+// The six claims, in the paper's order, each decided by its rule in verdict.cpp.
+std::vector<ClaimRow> decide_claims(Report& report) {
+  std::vector<ClaimRow> claims = {
+      {combine_verdicts(report.sparsity_v), "structure"},
+      {combine_verdicts(report.lognormal_v), "structure"},
+      {combine_verdicts(report.dale_v), "structure"},
+      {robustness_verdict(report.robust_diffs), "robustness"},
+      {fewshot_verdict({report.regime_a_line, report.regime_c_line}, report.fewshot_controls, report.fewshot_secondary),
+       "fewshot"},
+      {representation_verdict(report.markers), "representations"}};
   nlohmann::json claims_json = nlohmann::json::array();
   for (const auto& c : claims) {
     auto j = c.v.to_json();
     j["evidence"] = "index.html#" + c.anchor;
     claims_json.push_back(j);
   }
-  res["claims"] = claims_json;
+  report.res["claims"] = claims_json;
+  return claims;
+}
 
-  // ---- the documents ----------------------------------------------------------------------------
+// The documents' opening: what produced them, the verdict table and how the verdicts are decided.
+void write_verdicts(Doc& doc, const Report& report, const std::vector<ClaimRow>& claims) {
+  const PaperConfig& cfg = report.cfg;
+  const std::string &cmd = report.cmd, &out_dir = report.out_dir;
+  const bool has_mixed_arm = report.has_mixed_arm;
   doc.md = "# dalenet paper report: " + cfg.preset +
            "\n\nReproduction of Inoue, Röhrbein & Knoblauch (2026, "
            "arXiv 2603.03234) with the rule reconstructed in docs/RULE.md. Produced by `" +
@@ -811,13 +900,22 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
                           : "Dale's law can at most be \"partly\" here: the bio rule starts from per-neuron signs, so "
                             "sign persistence is shown, not emergence from mixed signs (add the arm bio_mixed to test "
                             "the strong form)."));
+}
 
+// The evidence, section by section, in the order of the claims.
+void write_sections(Doc& doc, Report& report) {
+  const PaperConfig& cfg = report.cfg;
+  const bool seed_ci = report.seed_ci;
+  auto &audit_tables = report.audit_tables, &robust_tables = report.robust_tables;
+  auto &fewshot_tables = report.fewshot_tables, &fewshot_c_tables = report.fewshot_c_tables;
+  auto& rep_tables = report.rep_tables;
+  const auto& flags = report.flags;
   doc.heading("Test accuracy", "accuracy");
   doc.para(
       fmt::format("Full test set, % (mean ± 95 % CI over {} seed(s)). Configs: {}/<arm>_<data>.toml with the "
                   "overrides of {}.",
                   cfg.seeds.size(), cfg.config_dir, cfg.source));
-  doc.table(acc);
+  doc.table(report.acc);
 
   doc.heading("Sparsity, weight distributions and Dale's law", "structure");
   doc.para(
@@ -903,7 +1001,11 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
     for (const auto& a : cfg.arms)
       doc.figure(fmt::format("receptive_fields_{}_{}", a, d), dataset_title(d) + ": receptive fields, " + a, false);
   }
+}
 
+// The environment table (build, host, processes, unit times, data hashes) and the list of figures.
+void write_environment(Doc& doc, Report& report, const nlohmann::json& run_info) {
+  const PaperConfig& cfg = report.cfg;
   doc.heading("Environment", "environment");
   Table env{{"item", "value"}, {}};
   env.rows.push_back({"dalenet", run_info.at("build").value("version", std::string("?"))});
@@ -925,12 +1027,39 @@ nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out
   for (const auto& [k, v] : run_info.at("data_sha256").items())
     env.rows.push_back({"sha256 " + k, v.get<std::string>()});
   doc.table(env);
+  nlohmann::json& res = report.res;
   res["environment"] = run_info;
   res["figures"] = nlohmann::json::array();
-  for (const auto& e : fs::directory_iterator(figdir))
+  for (const auto& e : fs::directory_iterator(report.figdir))
     if (e.path().extension() == ".png" || e.path().extension() == ".svg")
       res["figures"].push_back("figures/" + e.path().filename().string());
   std::sort(res["figures"].begin(), res["figures"].end());
+}
+
+}  // namespace
+
+nlohmann::json write_paper_report(const PaperConfig& cfg, const std::string& out_dir, const nlohmann::json& run_info) {
+  Report report(cfg, out_dir);
+  fs::create_directories(report.figdir);
+  report.runs = read_runs(cfg, report.units);
+  if (cfg.fewshot)
+    for (const auto& d : cfg.datasets) report.fewshot[d] = read_json(report.units + "/fewshot-" + d + "/fewshot.json");
+  nlohmann::json& res = report.res;
+  res["format"] = "dalenet-paper";
+  res["format_version"] = 1;
+  res["preset"] = cfg.preset;
+  res["config"] = cfg.source;
+  accuracy_section(report);
+  structure_section(report);
+  structure_figures(report);
+  robustness_section(report);
+  fewshot_section(report);
+  representation_section(report);
+  const std::vector<ClaimRow> claims = decide_claims(report);
+  Doc doc;
+  write_verdicts(doc, report, claims);
+  write_sections(doc, report);
+  write_environment(doc, report, run_info);
 
   const std::string page =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>dalenet paper report: " +

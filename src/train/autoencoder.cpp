@@ -36,7 +36,7 @@ Autoencoder train_autoencoder(const Dataset& images, const AutoencoderOptions& o
   spec.output = images.dim();
   spec.hidden_activation = Activation::relu;
   ae.net = make_network(spec);
-  Rng init_rng(o.seed, /*stream=*/1);
+  Rng init_rng(o.seed, rng_stream::init);
   init_weights(ae.net, InitSpec{}, init_rng);  // PyTorch nn.Linear's initialisation
   OptimizerConfig adam;
   adam.optimizer = "adam";
@@ -46,7 +46,7 @@ Autoencoder train_autoencoder(const Dataset& images, const AutoencoderOptions& o
 
   std::vector<std::uint32_t> order(images.size());
   std::iota(order.begin(), order.end(), 0U);
-  Rng order_rng(o.seed, /*stream=*/2);
+  Rng order_rng(o.seed, rng_stream::shuffle);
   ForwardCache cache;
   BackwardScratch scratch;
   Gradients grads;

@@ -16,14 +16,10 @@
 #include "dalenet/rule.hpp"
 #include "dalenet/threads.hpp"
 #include "dalenet/version.hpp"
+#include "util/clock.hpp"
 
 namespace dalenet {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 nlohmann::json describe(const Dataset& d) {
   nlohmann::json files = nlohmann::json::array();
@@ -91,61 +87,238 @@ TrainTestData load_config_data(const DataConfig& cfg, const std::string& data_di
   return d;
 }
 
-TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
-  namespace fs = std::filesystem;
-  const auto t_start = Clock::now();
-  std::optional<DirectoryLock> lock;  // held until train() returns
-  if (!opts.out_dir.empty()) {
-    if (fs::exists(fs::path(opts.out_dir) / "results.json") && !opts.overwrite)
-      throw IoError("output folder '" + opts.out_dir +
-                    "' already holds a finished run (results.json); choose another --out or pass --overwrite");
-    std::error_code ec;
-    fs::create_directories(opts.out_dir, ec);
-    if (ec) throw IoError("cannot create output folder '" + opts.out_dir + "': " + ec.message());
-    lock.emplace(opts.out_dir);
-    // results.json marks a finished run and is written last; remove it first, so that a run that
-    // fails while overwriting leaves an unfinished folder, never a mix that looks finished.
-    fs::remove(fs::path(opts.out_dir) / "results.json", ec);
-  }
-  const int threads = set_threads(static_cast<int>(cfg.loop.threads));
+namespace {
 
-  // ---- data ------------------------------------------------------------------------------
-  const auto t_data = Clock::now();
-  TrainTestData data;
+// The run folder: a finished run (results.json) is refused unless opts.overwrite; the folder is
+// locked until train() returns. results.json marks a finished run and is written last, so it is
+// removed first: a run that fails while overwriting leaves an unfinished folder, never a mix that
+// looks finished.
+void open_run_folder(const TrainOptions& opts, std::optional<DirectoryLock>& lock) {
+  namespace fs = std::filesystem;
+  if (opts.out_dir.empty()) return;
+  if (fs::exists(fs::path(opts.out_dir) / "results.json") && !opts.overwrite)
+    throw IoError("output folder '" + opts.out_dir +
+                  "' already holds a finished run (results.json); choose another --out or pass --overwrite");
+  std::error_code ec;
+  fs::create_directories(opts.out_dir, ec);
+  if (ec) throw IoError("cannot create output folder '" + opts.out_dir + "': " + ec.message());
+  lock.emplace(opts.out_dir);
+  fs::remove(fs::path(opts.out_dir) / "results.json", ec);
+}
+
+// The training, validation and test sets: given in memory (opts.train_data, ...) or loaded as the
+// config says, with the validation split drawn from the training images.
+struct TrainingData {
+  TrainTestData data;  // data.test: the test set (empty: none)
   TrainValSplit split;
   std::size_t n_val = 0;
+};
+
+TrainingData load_training_data(const TrainConfig& cfg, const TrainOptions& opts) {
+  TrainingData t;
   if (opts.train_data != nullptr) {
-    split.train = *opts.train_data;
-    if (opts.validation_data != nullptr) split.validation = *opts.validation_data;
-    if (opts.test_data != nullptr) data.test = *opts.test_data;
-    n_val = split.validation.size();
+    t.split.train = *opts.train_data;
+    if (opts.validation_data != nullptr) t.split.validation = *opts.validation_data;
+    if (opts.test_data != nullptr) t.data.test = *opts.test_data;
+    t.n_val = t.split.validation.size();
   } else {
-    data = load_config_data(cfg.data, opts.data_dir.empty() ? default_data_dir() : opts.data_dir);
-    n_val = static_cast<std::size_t>(cfg.data.validation);
-    if (n_val > 0) {
-      split = split_validation(data.train, n_val, static_cast<std::uint64_t>(cfg.data.split_seed));
+    t.data = load_config_data(cfg.data, opts.data_dir.empty() ? default_data_dir() : opts.data_dir);
+    t.n_val = static_cast<std::size_t>(cfg.data.validation);
+    if (t.n_val > 0) {
+      t.split = split_validation(t.data.train, t.n_val, static_cast<std::uint64_t>(cfg.data.split_seed));
     } else {
-      split.train = std::move(data.train);
+      t.split.train = std::move(t.data.train);
     }
   }
-  if (opts.keep_best_validation && n_val == 0)
+  if (opts.keep_best_validation && t.n_val == 0)
     throw ConfigError("early stopping (keep_best_validation) needs validation data");
-  if (split.train.size() == 0) throw DataError("the training set is empty");
-  const Dataset& train_set = split.train;
+  const Dataset& train_set = t.split.train;
+  if (train_set.size() == 0) throw DataError("the training set is empty");
   if (cfg.loop.augment_shift > 0 && cfg.loop.augment_shift >= std::min(train_set.rows, train_set.cols))
     throw ConfigError(cfg.source + ": key 'train.augment_shift' = " + std::to_string(cfg.loop.augment_shift) +
                       " must be smaller than the images of " + train_set.name + " (" + std::to_string(train_set.rows) +
                       " x " + std::to_string(train_set.cols) + " pixels)");
-  const double data_s = seconds_since(t_data);
+  return t;
+}
 
-  // ---- network and rule ------------------------------------------------------------------
-  Model model;
-  model.net = make_network(cfg.network_spec(train_set.dim(), train_set.num_classes));
-  Rng init_rng(static_cast<std::uint64_t>(cfg.loop.seed), /*stream=*/1);
-  init_weights(model.net, cfg.init_spec(), init_rng);
-  if (opts.first_projection != nullptr) {
-    Projection& first = model.net.projections.front();
-    const Projection& given = *opts.first_projection;
+// The examples of each batch: a fresh shuffle per epoch (stream rng_stream::shuffle) and, with
+// train.augment_shift, a shift per image drawn serially (stream rng_stream::augment_shift), so
+// that the shifts do not depend on the thread count and runs without them are unchanged.
+class BatchSource {
+ public:
+  BatchSource(const Dataset& set, const TrainConfig& cfg)
+      : set_(set),
+        batch_(static_cast<std::size_t>(cfg.loop.batch)),
+        order_(set.size()),
+        shuffle_rng_(static_cast<std::uint64_t>(cfg.loop.seed), rng_stream::shuffle),
+        shift_rng_(static_cast<std::uint64_t>(cfg.loop.seed), rng_stream::augment_shift),
+        max_shift_(static_cast<int>(cfg.loop.augment_shift)) {
+    std::iota(order_.begin(), order_.end(), 0U);
+  }
+  std::size_t batches() const { return (set_.size() + batch_ - 1) / batch_; }
+  void shuffle() { shuffle_rng_.shuffle(std::span<std::uint32_t>(order_)); }
+  // Batch b of this epoch's order into X (one example per column) and labels; returns its size.
+  std::size_t fill(std::size_t b, Eigen::MatrixXf& X, std::vector<std::uint8_t>& labels) {
+    const std::size_t begin = b * batch_, end = std::min(set_.size(), begin + batch_);
+    const std::span<const std::uint32_t> idx(order_.data() + begin, end - begin);
+    if (max_shift_ > 0) {
+      const std::uint64_t choices = (2 * static_cast<std::uint64_t>(max_shift_)) + 1;  // {-S, ..., S}
+      shifts_.resize(idx.size());
+      for (ImageShift& sh : shifts_) {
+        sh.dx = static_cast<int>(shift_rng_.below(choices)) - max_shift_;
+        sh.dy = static_cast<int>(shift_rng_.below(choices)) - max_shift_;
+      }
+      fill_batch_shifted(set_, idx, shifts_, X);
+    } else {
+      fill_batch(set_, idx, X);
+    }
+    labels.resize(idx.size());
+    for (std::size_t k = 0; k < idx.size(); ++k) labels[k] = set_.labels[idx[k]];
+    return idx.size();
+  }
+
+ private:
+  const Dataset& set_;
+  std::size_t batch_;
+  std::vector<std::uint32_t> order_;
+  Rng shuffle_rng_, shift_rng_;
+  int max_shift_;
+  std::vector<ImageShift> shifts_;
+};
+
+// The learning-rate schedule (train.lr_schedule = "cosine"): cosine decay over the span of epochs
+// that holds this epoch, [span_begin, span_end), cut at the rule's restarts.
+class LrSchedule {
+ public:
+  LrSchedule(const TrainConfig& cfg, std::vector<int> restarts, int epochs, std::size_t batches)
+      : cosine_(cfg.loop.lr_schedule == "cosine"), restarts_(std::move(restarts)), epochs_(epochs), batches_(batches) {}
+  void begin_epoch(int epoch) {
+    span_begin_ = 0;
+    span_end_ = epochs_;
+    for (const int r : restarts_) {
+      if (r < epoch) span_begin_ = std::max(span_begin_, r);
+      if (r >= epoch) span_end_ = std::min(span_end_, r);
+    }
+    epoch_ = epoch;
+  }
+  // Sets the rule's scale before batch b (nothing for a constant rate).
+  void apply(LearningRule& rule, std::size_t b) const {
+    if (!cosine_) return;
+    // t runs from 0 to 1 over the schedule's span: the whole run, or the phase that holds this epoch.
+    const double t = static_cast<double>((epoch_ - 1 - span_begin_) * batches_ + b) /
+                     static_cast<double>((span_end_ - span_begin_) * batches_);
+    rule.set_lr_scale(0.5 * (1.0 + std::cos(std::numbers::pi * t)));
+  }
+
+ private:
+  bool cosine_;
+  std::vector<int> restarts_;
+  int epochs_;
+  std::size_t batches_;
+  int epoch_ = 1, span_begin_ = 0, span_end_ = 0;
+};
+
+// What an epoch's batches add up to.
+struct EpochTotals {
+  double loss_sum = 0.0;
+  std::size_t correct = 0, seen = 0;
+  double loss() const { return loss_sum / static_cast<double>(seen); }
+  double accuracy() const { return static_cast<double>(correct) / static_cast<double>(seen); }
+};
+
+// The state of a run that an epoch reads and writes.
+struct RunState {
+  RunState(const TrainConfig& config, const TrainOptions& options, Model& m, LearningRule& r, nlohmann::json& res)
+      : cfg(config), opts(options), model(m), rule(r), results(res), last_good(m.net) {}
+  const TrainConfig& cfg;
+  const TrainOptions& opts;
+  Model& model;
+  LearningRule& rule;
+  nlohmann::json& results;
+  nlohmann::json epochs_json = nlohmann::json::array();
+  Network last_good;  // the network at the end of the last finished epoch (written on divergence)
+  Clock::time_point t_train;
+  int epochs = 0;
+  Eigen::MatrixXf X;  // the batch buffers, reused from batch to batch
+  std::vector<std::uint8_t> labels;
+  void write_outputs(const Model& m) const {
+    namespace fs = std::filesystem;
+    if (opts.out_dir.empty()) return;
+    write_file_atomic((fs::path(opts.out_dir) / "config.toml").string(), to_toml(cfg));
+    save_model((fs::path(opts.out_dir) / "model.safetensors").string(), m);
+    write_file_atomic((fs::path(opts.out_dir) / "results.json").string(), results.dump(2) + "\n");
+  }
+};
+
+// The batches of one epoch; on a non-finite loss the last good model is written and
+// DivergenceError thrown.
+EpochTotals run_epoch_batches(RunState& st, int epoch, BatchSource& source, const LrSchedule& schedule) {
+  const std::size_t batches = source.batches();
+  EpochTotals tot;
+  for (std::size_t b = 0; b < batches; ++b) {
+    const std::size_t size = source.fill(b, st.X, st.labels);
+    schedule.apply(st.rule, b);
+    const BatchStats s = st.rule.train_batch(st.model.net, st.X, st.labels);
+    if (!std::isfinite(s.loss)) {
+      st.results["status"] = "diverged";
+      st.results["diverged_at"] = {{"epoch", epoch}, {"batch", b + 1}};
+      st.results["metrics"] = {{"epochs", st.epochs_json}};
+      Model good{st.last_good, st.model.info};
+      good.info["diverged_at"] = st.results["diverged_at"];
+      st.write_outputs(good);
+      throw DivergenceError(
+          "training diverged at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1) +
+          ": the loss is " + std::to_string(s.loss) + " (train.lr = " + std::to_string(st.cfg.rule.optim.lr) + ")" +
+          (st.opts.out_dir.empty()
+               ? std::string()
+               : "; the last good model (end of epoch " + std::to_string(epoch - 1) + ") is in " + st.opts.out_dir));
+    }
+    tot.loss_sum += s.loss * static_cast<double>(size);
+    tot.correct += s.correct;
+    tot.seen += size;
+    if (st.opts.progress) {
+      ProgressEvent ev;
+      ev.epoch = epoch;
+      ev.epochs = st.epochs;
+      ev.batch = b + 1;
+      ev.batches = batches;
+      ev.loss = tot.loss();
+      ev.accuracy = tot.accuracy();
+      ev.elapsed_s = seconds_since(st.t_train);
+      const double done = static_cast<double>(epoch - 1) + static_cast<double>(b + 1) / static_cast<double>(batches);
+      ev.eta_s = ev.elapsed_s / done * (static_cast<double>(st.epochs) - done);
+      st.opts.progress(ev);
+    }
+  }
+  return tot;
+}
+
+void report_epoch(const RunState& st, int epoch, std::size_t batches, const nlohmann::json& ej) {
+  if (!st.opts.progress) return;
+  ProgressEvent ev;
+  ev.kind = ProgressEvent::Kind::epoch;
+  ev.epoch = epoch;
+  ev.epochs = st.epochs;
+  ev.batch = ev.batches = batches;
+  ev.loss = ej["train_loss"];
+  ev.accuracy = ej["train_accuracy"];
+  ev.val_loss = ej.value("val_loss", 0.0);
+  ev.val_accuracy = ej.value("val_accuracy", 0.0);
+  ev.elapsed_s = seconds_since(st.t_train);
+  ev.eta_s = ev.elapsed_s / epoch * (st.epochs - epoch);
+  st.opts.progress(ev);
+}
+
+}  // namespace
+
+Network make_initial_network(const TrainConfig& cfg, int inputs, int classes, LearningRule& rule,
+                             const Projection* first_projection) {
+  Network net = make_network(cfg.network_spec(inputs, classes));
+  Rng init_rng(static_cast<std::uint64_t>(cfg.loop.seed), rng_stream::init);
+  init_weights(net, cfg.init_spec(), init_rng);
+  if (first_projection != nullptr) {
+    Projection& first = net.projections.front();
+    const Projection& given = *first_projection;
     if (given.weight.rows() != first.weight.rows() || given.weight.cols() != first.weight.cols() ||
         given.bias.size() != first.bias.size())
       throw InputError("train: the pre-trained first projection is " + std::to_string(given.weight.rows()) + " x " +
@@ -154,134 +327,64 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
     first.weight = given.weight;
     first.bias = given.bias;
   }
+  Rng prepare_rng(static_cast<std::uint64_t>(cfg.loop.seed), rng_stream::prepare);
+  rule.prepare(net, prepare_rng);
+  return net;
+}
+
+TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
+  const auto t_start = Clock::now();
+  std::optional<DirectoryLock> lock;  // held until train() returns
+  open_run_folder(opts, lock);
+  const int threads = set_threads(static_cast<int>(cfg.loop.threads));
+  const auto t_data = Clock::now();
+  const TrainingData td = load_training_data(cfg, opts);
+  const Dataset& train_set = td.split.train;
+  const double data_s = seconds_since(t_data);
+
+  Model model;
   std::unique_ptr<LearningRule> rule = make_rule(cfg.rule);
-  Rng prepare_rng(static_cast<std::uint64_t>(cfg.loop.seed), /*stream=*/4);
-  rule->prepare(model.net, prepare_rng);
+  model.net = make_initial_network(cfg, train_set.dim(), train_set.num_classes, *rule, opts.first_projection);
   rule->begin(model.net);
   // Silent fraction and Dale compliance before learning (epoch 0 of the structure log).
   const nlohmann::json initial_structure = structure_summary(model.net, AnalyzeOptions{}.silence_threshold);
-
   nlohmann::json data_json = {{"train", describe(train_set)}};
-  if (n_val > 0) data_json["validation"] = describe(split.validation);
-  if (data.test.size() > 0) data_json["test"] = describe(data.test);
+  if (td.n_val > 0) data_json["validation"] = describe(td.split.validation);
+  if (td.data.test.size() > 0) data_json["test"] = describe(td.data.test);
   model.info = {{"rule", cfg.rule.name},
                 {"config", to_json(cfg)},
                 {"seed", cfg.loop.seed},
                 {"dataset", cfg.data.dataset},
                 {"data", data_json}};
-
   nlohmann::json results = {{"status", "running"}, {"config", to_json(cfg)}, {"seed", cfg.loop.seed},
                             {"threads", threads},  {"build", build_info()},  {"data", data_json}};
-  nlohmann::json epochs_json = nlohmann::json::array();
+
+  RunState st(cfg, opts, model, *rule, results);
+  st.epochs = static_cast<int>(cfg.loop.epochs);
+  BatchSource source(train_set, cfg);
+  LrSchedule schedule(cfg, rule->schedule_restarts(st.epochs), st.epochs, source.batches());
   nlohmann::json epoch_seconds = nlohmann::json::array();
-
-  auto write_outputs = [&](const Model& m) {
-    if (opts.out_dir.empty()) return;
-    write_file_atomic((fs::path(opts.out_dir) / "config.toml").string(), to_toml(cfg));
-    save_model((fs::path(opts.out_dir) / "model.safetensors").string(), m);
-    write_file_atomic((fs::path(opts.out_dir) / "results.json").string(), results.dump(2) + "\n");
-  };
-
-  // ---- training --------------------------------------------------------------------------
-  const auto n = train_set.size();
-  const auto B = static_cast<std::size_t>(cfg.loop.batch);
-  const std::size_t batches = (n + B - 1) / B;
-  std::vector<std::uint32_t> order(n);
-  std::iota(order.begin(), order.end(), 0U);
-  Rng shuffle_rng(static_cast<std::uint64_t>(cfg.loop.seed), /*stream=*/2);
-  // Fixational jitter (train.augment_shift): drawn serially here, so the shifts do not depend on
-  // the thread count; its own stream, so runs without it are unchanged.
-  Rng shift_rng(static_cast<std::uint64_t>(cfg.loop.seed), /*stream=*/5);
-  const auto max_shift = static_cast<int>(cfg.loop.augment_shift);
-  const std::uint64_t shift_choices = (2 * static_cast<std::uint64_t>(max_shift)) + 1;  // {-S, ..., S}
-  std::vector<ImageShift> shifts;
-  Eigen::MatrixXf X;
-  std::vector<std::uint8_t> labels;
-  Network last_good = model.net;
   Network best = model.net;  // keep_best_validation: the network of the best validation epoch
   double best_val = -1.0;
   int best_epoch = 0;
-  const auto t_train = Clock::now();
-  const int epochs = static_cast<int>(cfg.loop.epochs);
-  const std::vector<int> restarts = rule->schedule_restarts(epochs);
-  for (int epoch = 1; epoch <= epochs; ++epoch) {
+  st.t_train = Clock::now();
+  for (int epoch = 1; epoch <= st.epochs; ++epoch) {
     const auto t_epoch = Clock::now();
-    rule->begin_epoch(epoch, epochs);
-    // The schedule's span: [span_begin, span_end) in epochs, cut at the rule's restarts.
-    int span_begin = 0, span_end = epochs;
-    for (const int r : restarts) {
-      if (r < epoch) span_begin = std::max(span_begin, r);
-      if (r >= epoch) span_end = std::min(span_end, r);
-    }
-    shuffle_rng.shuffle(std::span<std::uint32_t>(order));
-    double loss_sum = 0.0;
-    std::size_t correct = 0, seen = 0;
-    for (std::size_t b = 0; b < batches; ++b) {
-      const std::size_t begin = b * B, end = std::min(n, begin + B);
-      const std::span<const std::uint32_t> idx(order.data() + begin, end - begin);
-      if (max_shift > 0) {
-        shifts.resize(idx.size());
-        for (ImageShift& sh : shifts) {
-          sh.dx = static_cast<int>(shift_rng.below(shift_choices)) - max_shift;
-          sh.dy = static_cast<int>(shift_rng.below(shift_choices)) - max_shift;
-        }
-        fill_batch_shifted(train_set, idx, shifts, X);
-      } else {
-        fill_batch(train_set, idx, X);
-      }
-      labels.resize(idx.size());
-      for (std::size_t k = 0; k < idx.size(); ++k) labels[k] = train_set.labels[idx[k]];
-      if (cfg.loop.lr_schedule == "cosine") {
-        // t runs from 0 to 1 over the schedule's span: the whole run, or the phase that holds this epoch.
-        const double t = static_cast<double>((epoch - 1 - span_begin) * batches + b) /
-                         static_cast<double>((span_end - span_begin) * batches);
-        rule->set_lr_scale(0.5 * (1.0 + std::cos(std::numbers::pi * t)));
-      }
-      const BatchStats s = rule->train_batch(model.net, X, labels);
-      if (!std::isfinite(s.loss)) {
-        results["status"] = "diverged";
-        results["diverged_at"] = {{"epoch", epoch}, {"batch", b + 1}};
-        results["metrics"] = {{"epochs", epochs_json}};
-        Model good{last_good, model.info};
-        good.info["diverged_at"] = results["diverged_at"];
-        write_outputs(good);
-        throw DivergenceError(
-            "training diverged at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1) +
-            ": the loss is " + std::to_string(s.loss) + " (train.lr = " + std::to_string(cfg.rule.optim.lr) + ")" +
-            (opts.out_dir.empty()
-                 ? std::string()
-                 : "; the last good model (end of epoch " + std::to_string(epoch - 1) + ") is in " + opts.out_dir));
-      }
-      loss_sum += s.loss * static_cast<double>(idx.size());
-      correct += s.correct;
-      seen += idx.size();
-      if (opts.progress) {
-        ProgressEvent ev;
-        ev.epoch = epoch;
-        ev.epochs = epochs;
-        ev.batch = b + 1;
-        ev.batches = batches;
-        ev.loss = loss_sum / static_cast<double>(seen);
-        ev.accuracy = static_cast<double>(correct) / static_cast<double>(seen);
-        ev.elapsed_s = seconds_since(t_train);
-        const double done = static_cast<double>(epoch - 1) + static_cast<double>(b + 1) / static_cast<double>(batches);
-        ev.eta_s = ev.elapsed_s / done * (static_cast<double>(epochs) - done);
-        opts.progress(ev);
-      }
-    }
+    rule->begin_epoch(epoch, st.epochs);
+    schedule.begin_epoch(epoch);
+    source.shuffle();
+    const EpochTotals tot = run_epoch_batches(st, epoch, source, schedule);
     if (!all_finite(model.net)) {
       results["status"] = "diverged";
-      results["diverged_at"] = {{"epoch", epoch}, {"batch", batches}};
-      results["metrics"] = {{"epochs", epochs_json}};
-      write_outputs(Model{last_good, model.info});
+      results["diverged_at"] = {{"epoch", epoch}, {"batch", source.batches()}};
+      results["metrics"] = {{"epochs", st.epochs_json}};
+      st.write_outputs(Model{st.last_good, model.info});
       throw DivergenceError("training diverged in epoch " + std::to_string(epoch) + ": a weight became NaN/Inf");
     }
     epoch_seconds.push_back(seconds_since(t_epoch));  // training only, validation excluded
-    nlohmann::json ej = {{"epoch", epoch},
-                         {"train_loss", loss_sum / static_cast<double>(seen)},
-                         {"train_accuracy", static_cast<double>(correct) / static_cast<double>(seen)}};
-    if (n_val > 0) {
-      const EvalResult v = evaluate(model.net, split.validation);
+    nlohmann::json ej = {{"epoch", epoch}, {"train_loss", tot.loss()}, {"train_accuracy", tot.accuracy()}};
+    if (td.n_val > 0) {
+      const EvalResult v = evaluate(model.net, td.split.validation);
       ej["val_loss"] = v.mean_loss;
       ej["val_accuracy"] = v.accuracy;
       if (opts.keep_best_validation && v.accuracy > best_val) {
@@ -292,34 +395,20 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
     }
     if (nlohmann::json log = rule->epoch_log(model.net); !log.empty()) ej["rule"] = log;
     ej["structure"] = structure_summary(model.net, AnalyzeOptions{}.silence_threshold);
-    epochs_json.push_back(ej);
-    last_good = model.net;
-    if (opts.progress) {
-      ProgressEvent ev;
-      ev.kind = ProgressEvent::Kind::epoch;
-      ev.epoch = epoch;
-      ev.epochs = epochs;
-      ev.batch = ev.batches = batches;
-      ev.loss = ej["train_loss"];
-      ev.accuracy = ej["train_accuracy"];
-      ev.val_loss = ej.value("val_loss", 0.0);
-      ev.val_accuracy = ej.value("val_accuracy", 0.0);
-      ev.elapsed_s = seconds_since(t_train);
-      ev.eta_s = ev.elapsed_s / epoch * (epochs - epoch);
-      opts.progress(ev);
-    }
+    st.epochs_json.push_back(ej);
+    st.last_good = model.net;
+    report_epoch(st, epoch, source.batches(), ej);
   }
-  const double train_s = seconds_since(t_train);
+  const double train_s = seconds_since(st.t_train);
   if (opts.keep_best_validation && best_epoch > 0) {
     model.net = best;
     results["best_epoch"] = best_epoch;
   }
 
-  // ---- evaluation and outputs ------------------------------------------------------------
   const auto t_eval = Clock::now();
-  nlohmann::json metrics = {{"epochs", epochs_json}, {"initial_structure", initial_structure}};
-  if (n_val > 0) metrics["validation"] = evaluate(model.net, split.validation).to_json();
-  if (data.test.size() > 0) metrics["test"] = evaluate(model.net, data.test).to_json();
+  nlohmann::json metrics = {{"epochs", st.epochs_json}, {"initial_structure", initial_structure}};
+  if (td.n_val > 0) metrics["validation"] = evaluate(model.net, td.split.validation).to_json();
+  if (td.data.test.size() > 0) metrics["test"] = evaluate(model.net, td.data.test).to_json();
   const RuleCounters c = rule->counters();
   metrics["counters"] = {{"sign_flips", c.sign_flips},
                          {"clip_events", c.clip_events},
@@ -333,7 +422,7 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
                         {"epoch_s", epoch_seconds},
                         {"eval_s", seconds_since(t_eval)},
                         {"total_s", seconds_since(t_start)}};
-  write_outputs(model);
+  st.write_outputs(model);
   return {std::move(model), std::move(results)};
 }
 

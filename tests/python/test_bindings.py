@@ -117,4 +117,25 @@ with tempdir() as tmp:
         check(False, "NaN raises")
     except dalenet.InputError as e:
         check("non-finite" in str(e), "InputError for NaN input")
+
+# One declaration, two front ends: attack_job takes every option of `dalenet attack` (its
+# presentation flags aside) with the same defaults.
+import re
+PRESENTATION = {"help", "json", "log-json", "quiet", "threads"}  # threads: dalenet.set_threads
+RENAME = {"model": "models", "no-unbounded-check": "unbounded_check", "save-adv": "save_adv"}
+help_text = subprocess.run([cli, "attack", "--help"], capture_output=True, text=True, check=True).stdout
+cli_options = {}
+for m in re.finditer(r"^\s+(?:-\w,)?--([\w-]+)(?:\s+\S+?)?(?:=(\S+))?(?:\s|$)", help_text, re.M):
+    if m.group(1) not in PRESENTATION:
+        cli_options[RENAME.get(m.group(1), m.group(1).replace("-", "_"))] = m.group(2)
+check(len(cli_options) >= 17, f"parsed the CLI's attack options ({sorted(cli_options)})")
+signature = dalenet.attack_job.__doc__.splitlines()[0]
+py_args = dict(re.findall(r"(\w+): [^=,)]+?(?: = ('[^']*'|[^,)]+))?(?=,|\))", signature[signature.index("(") + 1:]))
+missing = sorted(set(cli_options) - set(py_args) - {"data_dir"})
+extra = sorted(set(py_args) - set(cli_options) - {"data_dir"})
+check(not missing and not extra, f"attack_job has the CLI's options (missing {missing}, extra {extra})")
+for name, default in cli_options.items():
+    if default is not None:
+        check(py_args[name].strip("'") == default,
+              f"attack_job's default of {name} is the CLI's ({py_args[name]} against {default})")
 print("all Python binding checks passed")

