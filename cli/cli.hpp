@@ -4,6 +4,7 @@
 // options into a library call and prints the result.
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -44,5 +45,7 @@ std::vector<std::string> split_list(const std::vector<std::string>& given);
 std::vector<double> parse_number_list(const std::vector<std::string>& given, const std::string& option);
 // Progress lines on stderr, flushed (the library's progress callbacks).
 void print_progress_line(const std::string& line);
+// One JSON line on stdout, flushed (--log-json: the events and the closing 'done' line).
+void print_json_line(const nlohmann::json& event);
 
 }  // namespace dalenet::cli

@@ -54,7 +54,7 @@ int run_attack(const AttackArgs& a, const Globals& g) {
   job.options.eps = parse_number_list(a.eps, "--eps");
   const bool tty = ::isatty(2) == 1;
   if (a.log_json) {
-    job.options.on_progress = [](const AttackProgress& p) { std::cout << p.to_json().dump() << std::endl; };
+    job.options.on_progress = [](const AttackProgress& p) { print_json_line(p.to_json()); };
   } else if (!a.quiet) {
     job.options.progress = [tty](const std::string& line) {
       std::fprintf(stderr, "%s%s\n", tty && line.rfind("!!", 0) == 0 ? "\033[1;31m" : "", line.c_str());
@@ -76,7 +76,7 @@ int run_attack(const AttackArgs& a, const Globals& g) {
     nlohmann::json done = {{"event", "done"}, {"models", nlohmann::json::array()}};
     for (const auto& m : res["models"])
       done["models"].push_back({{"label", m["label"]}, {"robust", m["robust"]}, {"flags_raised", m["flags_raised"]}});
-    std::cout << done.dump() << std::endl;
+    print_json_line(done);
     return 0;
   }
   print_robustness_summary(res, a.out_dir);

@@ -38,7 +38,7 @@ FewShotOptions fewshot_options(const FewShotArgs& a, const Globals& g) {
   if (a.test_limit > 0) o.test_limit = a.test_limit;
   if (a.no_novel) o.novel = false;
   if (!a.quiet) o.progress = print_progress_line;
-  if (a.log_json) o.on_event = [](const nlohmann::json& ev) { std::cout << ev.dump() << std::endl; };
+  if (a.log_json) o.on_event = print_json_line;
   return o;
 }
 
@@ -52,7 +52,7 @@ int run_fewshot_command(const FewShotArgs& a, const Globals& g) {
     write_file_atomic(a.out + "/fewshot.csv", fewshot_csv(res));
   }
   if (a.log_json) {
-    std::cout << nlohmann::json({{"event", "done"}, {"out", a.out}}).dump() << std::endl;
+    print_json_line({{"event", "done"}, {"out", a.out}});
     return 0;
   }
   std::cout << fewshot_summary(res);

@@ -31,7 +31,7 @@ PaperOptions paper_options(const PaperArgs& a, const PaperConfig& cfg, const std
   o.config_path = path;
   o.self_exe = std::filesystem::read_symlink("/proc/self/exe").string();
   if (!a.quiet) o.progress = print_progress_line;
-  if (a.log_json) o.on_event = [](const nlohmann::json& ev) { std::cout << ev.dump() << std::endl; };
+  if (a.log_json) o.on_event = print_json_line;
   return o;
 }
 
@@ -54,7 +54,7 @@ int run_paper_command(const PaperArgs& a, Globals& g) {
     nlohmann::json done = {
         {"event", "done"}, {"report", o.out_dir + "/index.html"}, {"claims", nlohmann::json::array()}};
     for (const auto& c : res["claims"]) done["claims"].push_back({{"claim", c["claim"]}, {"verdict", c["verdict"]}});
-    std::cout << done.dump() << std::endl;
+    print_json_line(done);
     return 0;
   }
   if (!res.empty()) {

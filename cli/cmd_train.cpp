@@ -29,17 +29,15 @@ struct ProgressPrinter {
     if (quiet) return;
     if (json) {
       if (e.kind == ProgressEvent::Kind::epoch)
-        std::cout << nlohmann::json{{"event", "epoch"},
-                                    {"epoch", e.epoch},
-                                    {"epochs", e.epochs},
-                                    {"train_loss", e.loss},
-                                    {"train_accuracy", e.accuracy},
-                                    {"val_loss", e.val_loss},
-                                    {"val_accuracy", e.val_accuracy},
-                                    {"elapsed_s", e.elapsed_s},
-                                    {"eta_s", e.eta_s}}
-                         .dump()
-                  << std::endl;
+        print_json_line({{"event", "epoch"},
+                         {"epoch", e.epoch},
+                         {"epochs", e.epochs},
+                         {"train_loss", e.loss},
+                         {"train_accuracy", e.accuracy},
+                         {"val_loss", e.val_loss},
+                         {"val_accuracy", e.val_accuracy},
+                         {"elapsed_s", e.elapsed_s},
+                         {"eta_s", e.eta_s}});
       return;
     }
     if (e.kind == ProgressEvent::Kind::batch) {
@@ -73,8 +71,7 @@ int run_train(const TrainArgs& a, const Globals& g) {
   const TrainOutcome r = train(cfg, opts);
   const auto& m = r.results["metrics"];
   if (a.log_json) {
-    std::cout << nlohmann::json{{"event", "done"}, {"metrics", m}, {"timings", r.results["timings"]}}.dump()
-              << std::endl;
+    print_json_line({{"event", "done"}, {"metrics", m}, {"timings", r.results["timings"]}});
   } else if (!a.quiet) {
     std::string line = "done:";
     if (m.contains("test")) line += fmt::format(" test accuracy {:.2f}%", 100.0 * m["test"]["accuracy"].get<double>());

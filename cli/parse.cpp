@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <iostream>
 #include <sstream>
 
 #include "cli.hpp"
@@ -36,6 +37,10 @@ std::vector<double> parse_number_list(const std::vector<std::string>& given, con
     out.push_back(v);
   }
   return out;
+}
+
+void print_json_line(const nlohmann::json& event) {
+  std::cout << event.dump() << std::endl;
 }
 
 void print_progress_line(const std::string& line) {
