@@ -318,17 +318,19 @@ struct Report {
   Table acc{{"data set"}, {}};
   std::vector<std::pair<std::string, ClaimVerdict>> sparsity_v, lognormal_v, dale_v;
   std::map<std::string, Table> audit_tables;
-  bool has_mixed_arm = false;
   std::vector<std::pair<std::string, std::vector<Difference>>> robust_diffs;
   std::map<std::string, Table> robust_tables;
   std::vector<std::string> flags;
-  bool seed_ci = false;
   EvidenceLine regime_a_line{"regime A", {}}, regime_c_line{"regime C", {}};
   std::vector<Difference> fewshot_controls;   // regime C: bio − the unsupervised controls (attribution)
   std::vector<Difference> fewshot_secondary;  // k > kFewShotPrimaryMaxK and regime B: reported, not deciding
   std::map<std::string, Table> fewshot_tables, fewshot_c_tables;
   std::vector<std::pair<std::string, bool>> markers;
   std::map<std::string, Table> rep_tables;
+  // The arm bio_mixed (the bio rule from mixed signs) decides the Dale verdict when present.
+  bool has_mixed_arm() const { return std::find(cfg.arms.begin(), cfg.arms.end(), "bio_mixed") != cfg.arms.end(); }
+  // Robustness CIs over seeds with >= 3 of them, else binomial over the pooled examples.
+  bool seed_ci() const { return cfg.seeds.size() >= 3; }
 };
 
 RunsByData read_runs(const PaperConfig& cfg, const std::string& units) {
@@ -378,8 +380,7 @@ void structure_section(Report& report) {
   auto &sparsity_v = report.sparsity_v, &lognormal_v = report.lognormal_v, &dale_v = report.dale_v;
   nlohmann::json audit_json = nlohmann::json::array();
   auto& audit_tables = report.audit_tables;
-  report.has_mixed_arm = std::find(cfg.arms.begin(), cfg.arms.end(), "bio_mixed") != cfg.arms.end();
-  const bool has_mixed_arm = report.has_mixed_arm;
+  const bool has_mixed_arm = report.has_mixed_arm();
   for (const auto& d : cfg.datasets) {
     const auto& bio = runs[d]["bio"].front().analysis;
     sparsity_v.emplace_back(dataset_title(d), sparsity_verdict(bio));
@@ -504,8 +505,7 @@ void robustness_section(Report& report) {
   nlohmann::json robust_json = nlohmann::json::object();
   auto& robust_tables = report.robust_tables;
   auto& flags = report.flags;
-  report.seed_ci = cfg.seeds.size() >= 3;
-  const bool seed_ci = report.seed_ci;
+  const bool seed_ci = report.seed_ci();
   for (const auto& d : cfg.datasets) {
     const auto& first = runs[d]["bio"].front().robustness.at("models").at(0).at("robust");
     std::vector<double> eps;
@@ -866,7 +866,7 @@ std::vector<ClaimRow> decide_claims(Report& report) {
 void write_verdicts(Doc& doc, const Report& report, const std::vector<ClaimRow>& claims) {
   const PaperConfig& cfg = report.cfg;
   const std::string &cmd = report.cmd, &out_dir = report.out_dir;
-  const bool has_mixed_arm = report.has_mixed_arm;
+  const bool has_mixed_arm = report.has_mixed_arm();
   doc.md = "# dalenet paper report: " + cfg.preset +
            "\n\nReproduction of Inoue, Röhrbein & Knoblauch (2026, "
            "arXiv 2603.03234) with the rule reconstructed in docs/RULE.md. Produced by `" +
@@ -905,7 +905,7 @@ void write_verdicts(Doc& doc, const Report& report, const std::vector<ClaimRow>&
 // The evidence, section by section, in the order of the claims.
 void write_sections(Doc& doc, Report& report) {
   const PaperConfig& cfg = report.cfg;
-  const bool seed_ci = report.seed_ci;
+  const bool seed_ci = report.seed_ci();
   auto &audit_tables = report.audit_tables, &robust_tables = report.robust_tables;
   auto &fewshot_tables = report.fewshot_tables, &fewshot_c_tables = report.fewshot_c_tables;
   auto& rep_tables = report.rep_tables;
