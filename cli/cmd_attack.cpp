@@ -96,11 +96,14 @@ void add_attack_command(CLI::App& app, const Globals& g, Commands& out) {
   cmd->add_option("--data,-d", job.data, "mnist:test | fashion:test | idx:IMAGES,LABELS")->capture_default_str();
   cmd->add_option("--n", job.n, "Attack a stratified subset of N examples (0: all)")->capture_default_str();
   cmd->add_option("--attacks", a->attacks,
-                  "Comma list of fgsm, pgd_ce, pgd_margin, square, transfer, gaussian, salt_pepper "
-                  "(default: all that fit the norm; transfer when --transfer-from is given)");
+                  fmt::format("Comma list of {} (default for linf: {}; for l2: {}; and transfer when "
+                              "--transfer-from is given)",
+                              fmt::join(attack_names(), ", "), fmt::join(default_attacks(ThreatNorm::linf), ", "),
+                              fmt::join(default_attacks(ThreatNorm::l2), ", ")));
   cmd->add_option("--eps", a->eps, "Comma list of radii (default: the grid of the data set, docs/EVALUATION.md)");
   cmd->add_option("--norm", a->norm, "Threat model: linf or l2")->capture_default_str();
-  cmd->add_option("--steps", job.options.steps, "PGD steps per restart")->capture_default_str();
+  cmd->add_option("--steps", job.options.steps, "Iterations of PGD per restart, and of APGD per run")
+      ->capture_default_str();
   cmd->add_option("--restarts", job.options.restarts, "PGD random restarts (worst case per example)")
       ->capture_default_str();
   cmd->add_option("--step-factor", job.options.step_factor, "PGD step size = factor * eps / steps")

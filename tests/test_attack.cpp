@@ -25,51 +25,6 @@ using namespace dalenet::test;
 
 namespace {
 
-// A linear classifier z = W x + b: one projection, identity output.
-Network linear_model(int dim, int classes, std::uint64_t seed) {
-  NetworkSpec spec;
-  spec.input = dim;
-  spec.hidden = {};
-  spec.output = classes;
-  Network net = make_network(spec);
-  Rng rng(seed);
-  for (Eigen::Index i = 0; i < net.projections[0].weight.size(); ++i)
-    net.projections[0].weight.data()[i] = static_cast<float>(rng.normal());
-  for (Eigen::Index i = 0; i < net.projections[0].bias.size(); ++i)
-    net.projections[0].bias(i) = static_cast<float>(0.5 * rng.normal());
-  return net;
-}
-
-// Exact minimal L-inf radius that changes the linear model's decision away from y (inside
-// the box [0, 1]): for each j != y, g_j(eps) = max over the box-clipped ball of z_j - z_y is
-// piecewise linear and increasing in eps; bisection finds its root. +inf if none exists.
-double minimal_linf(const Network& net, const Eigen::VectorXf& x, int y) {
-  const auto& W = net.projections[0].weight;
-  const auto& b = net.projections[0].bias;
-  double best = std::numeric_limits<double>::infinity();
-  for (Eigen::Index j = 0; j < W.rows(); ++j) {
-    if (j == y) continue;
-    auto g = [&](double eps) {
-      double v = static_cast<double>(b(j)) - b(y);
-      for (Eigen::Index i = 0; i < x.size(); ++i) {
-        const double d = static_cast<double>(W(j, i)) - W(y, i);
-        const double lo = std::max(-eps, -static_cast<double>(x(i)));
-        const double hi = std::min(eps, 1.0 - static_cast<double>(x(i)));
-        v += d * (static_cast<double>(x(i)) + (d > 0 ? hi : lo));
-      }
-      return v;
-    };
-    if (g(1.0) <= 0.0) continue;
-    double lo = 0.0, hi = 1.0;
-    for (int it = 0; it < 60; ++it) {
-      const double mid = 0.5 * (lo + hi);
-      (g(mid) > 0.0 ? hi : lo) = mid;
-    }
-    best = std::min(best, hi);
-  }
-  return best;
-}
-
 // Input binarisation, x -> step(x - 0.5) through a sigmoid of gain 1e5 (saturated in float
 // everywhere but within 2e-4 of the threshold), then a linear readout: a model whose input
 // gradient is exactly zero almost everywhere, the textbook case of gradient masking.

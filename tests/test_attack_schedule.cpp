@@ -36,7 +36,7 @@ Network competitive_model(int dim, int hidden, int classes, std::uint64_t seed) 
 AttackOptions small_ladder(std::vector<double> eps) {
   AttackOptions o;
   o.eps = std::move(eps);
-  o.attacks = {"fgsm", "pgd_ce", "pgd_margin", "square", "transfer", "gaussian", "salt_pepper"};
+  o.attacks = {"fgsm", "pgd_ce", "pgd_margin", "square", "transfer", "gaussian", "salt_pepper", "apgd_ce", "apgd_t"};
   o.steps = 20;
   o.restarts = 2;
   o.square_queries = 150;
@@ -144,9 +144,10 @@ TEST(AttackSchedule, CarriedPerAttackAccuraciesAreCumulative) {
     EXPECT_EQ(standing, e.robust_correct) << e.eps;
     clean = e.robust_correct;  // the next eps starts from what is left here
     const std::vector<std::string> expected =
-        e.eps > 0.0
-            ? std::vector<std::string>{"pgd_ce", "pgd_margin", "fgsm", "transfer", "gaussian", "square", "pgd_check"}
-            : std::vector<std::string>{"pgd_ce", "pgd_margin", "fgsm", "transfer", "gaussian", "square"};
+        e.eps > 0.0 ? std::vector<std::string>{"pgd_ce",   "pgd_margin", "apgd_ce", "apgd_t",   "fgsm",
+                                               "transfer", "gaussian",   "square",  "pgd_check"}
+                    : std::vector<std::string>{"pgd_ce", "pgd_margin", "apgd_ce",  "apgd_t",
+                                               "fgsm",   "transfer",   "gaussian", "square"};
     EXPECT_EQ(order, expected);
   }
 }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "dalenet/attack.hpp"
+#include "dalenet/rng.hpp"
 #include "util/clock.hpp"
 
 namespace dalenet::detail {
@@ -65,10 +66,27 @@ std::vector<std::uint8_t> clean_correct(Classifier& model, const Eigen::Ref<cons
 std::vector<std::size_t> ids_where(const std::vector<std::uint8_t>& v);  // the indices of the non-zero entries
 double fraction(const std::vector<std::uint8_t>& v, std::size_t n);      // count of 1s / n (0 for n = 0)
 
-// Whether an attack's examples count towards the robust accuracy (salt_pepper is a corruption
-// outside the threat model), and whether it is a white-box gradient attack.
-bool in_threat_model(const std::string& attack);
-bool is_white_box(const std::string& attack);
+// The arg-max rule of evaluate(): the lowest index wins ties.
+bool classified_correctly(const Eigen::MatrixXf& logits, Eigen::Index b, int label);
+// Per-example loss gradients wrt the logits (L = sum over the batch): cross-entropy, and the
+// margin loss max_{j != y} z_j - z_y (> 0 once the example is misclassified).
+void cross_entropy_gradient(const Eigen::MatrixXf& logits, std::span<const std::uint8_t> labels, Eigen::MatrixXf& d);
+void margin_gradient(const Eigen::MatrixXf& logits, std::span<const std::uint8_t> labels, Eigen::MatrixXf& d);
+// The margin or cross-entropy loss as the Classifier callback.
+Classifier::LossGradient loss_gradient(bool margin, std::span<const std::uint8_t> labels);
+// x <- the nearest point of the eps-ball around x0, intersected with [0, 1]^D, per column.
+void project(ThreatNorm norm, float eps, const Eigen::MatrixXf& x0, Eigen::MatrixXf& x);
+// One ascent step of size alpha: along the sign of g (L-inf) or the unit vector of g (L2).
+void ascend(ThreatNorm norm, float alpha, const Eigen::MatrixXf& g, Eigen::MatrixXf& x);
+// Adds a random point of the eps-ball (uniform per coordinate for L-inf; a random direction at a
+// uniform radius for L2) to x. Not projected.
+void random_start(ThreatNorm norm, float eps, Rng& rng, Eigen::Ref<Eigen::VectorXf> x);
+// Columns of the batch that `logits` misclassifies: marked 0 in `robust`, their input `xs` kept
+// in `adv` (both indexed by b.ids). Returns the mask (1 = fooled now) and whether any was.
+bool record_fooled(const Eigen::MatrixXf& logits, const Eigen::MatrixXf& xs, const AttackBatch& b,
+                   std::vector<std::uint8_t>& robust, Eigen::MatrixXf& adv, std::vector<std::uint8_t>& fooled);
+// Splits `ids` into chunks of at most `batch`.
+std::vector<std::vector<std::size_t>> chunks(const std::vector<std::size_t>& ids, std::size_t batch);
 
 // The attacks of attack.hpp with stream keys (see above).
 std::vector<std::uint8_t> pgd_attack_keyed(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
@@ -92,10 +110,20 @@ std::vector<std::uint8_t> square_attack_keyed(Classifier& model, const Eigen::Re
 // Worst case over `draws` random perturbations per example (gaussian: clipped N(0, eps^2) per
 // pixel for L-inf, a random direction of length eps for L2; salt_pepper: a fraction eps of the
 // pixels set to 0 or 1).
+enum class NoiseKind { gaussian, salt_pepper };
 std::vector<std::uint8_t> noise_attack(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
-                                       std::span<const std::uint8_t> labels, const std::string& kind, ThreatNorm norm,
+                                       std::span<const std::uint8_t> labels, NoiseKind kind, ThreatNorm norm,
                                        double eps, int draws, std::uint64_t seed, std::size_t batch,
                                        std::span<const std::size_t> keys, Eigen::MatrixXf& adv);
+// APGD (attacks/apgd.cpp), exposed for its tests. The iterations after which the step size may
+// halve, for a run of `iterations`; the per-example cross-entropy, and the targeted DLR loss of
+// Croce & Hein (2020, eq. 8) with target class targets[b], each with d loss / d logits.
+std::vector<int> apgd_checkpoints(int iterations);
+void cross_entropy_per_example(const Eigen::MatrixXf& z, std::span<const std::uint8_t> labels, Eigen::VectorXf& loss,
+                               Eigen::MatrixXf& d);
+void dlr_targeted_per_example(const Eigen::MatrixXf& z, std::span<const std::uint8_t> labels,
+                              std::span<const std::uint8_t> targets, Eigen::VectorXf& loss, Eigen::MatrixXf& d);
+
 // The fraction of the examples `ids` whose margin (or cross-entropy) input gradient is all zero.
 double zero_gradient_fraction(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
                               std::span<const std::uint8_t> labels, const std::vector<std::size_t>& ids, bool margin,

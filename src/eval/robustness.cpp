@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "attack_internal.hpp"
+#include "attacks/registry.hpp"
 #include "dalenet/attack.hpp"
 #include "dalenet/error.hpp"
 #include "dalenet/progress.hpp"
@@ -62,35 +63,32 @@ void validate(const Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& 
   if (opt.steps < 1 || opt.restarts < 1 || opt.square_queries < 0 || opt.noise_draws < 1 || opt.batch == 0)
     throw InputError("attack: steps, restarts, noise draws and batch must be >= 1");
   for (const auto& a : attacks) {
-    if (std::find(attack_names().begin(), attack_names().end(), a) == attack_names().end())
-      throw InputError(fmt::format("attack: unknown attack '{}' (known: {})", a, fmt::join(attack_names(), ", ")));
-    if (opt.norm == ThreatNorm::l2 && (a == "square" || a == "salt_pepper"))
+    const detail::AttackInfo& info = detail::attack_info(a);  // throws on an unknown name
+    if (opt.norm == ThreatNorm::l2 && info.linf_only)
       throw InputError("attack: '" + a + "' is implemented for the L-inf threat model only");
-    if (a == "transfer" && transfer_source == nullptr)
-      throw InputError("attack: 'transfer' needs a source model (--transfer-from)");
+    if (info.needs_source && transfer_source == nullptr)
+      throw InputError("attack: '" + a + "' needs a source model (--transfer-from)");
   }
 }
 
-// Whether the ladder holds a PGD attack (then the convergence check runs at every eps > 0).
+// Whether the ladder holds an iterative gradient attack (then the convergence check runs at every
+// eps > 0).
 bool runs_pgd(const std::vector<std::string>& attacks) {
-  return std::find(attacks.begin(), attacks.end(), "pgd_margin") != attacks.end() ||
-         std::find(attacks.begin(), attacks.end(), "pgd_ce") != attacks.end();
+  return std::any_of(attacks.begin(), attacks.end(),
+                     [](const std::string& a) { return detail::attack_info(a).iterative; });
 }
 
 // The order in which the attacks run at each eps, as indices into `attacks`. Exhaustive: as
-// listed. Carried: the white-box PGD attacks first, then FGSM (one gradient; after PGD it checks
-// that PGD fools what FGSM fools), then the gradient-free ones, the 5000-query Square attack last,
-// so that each expensive attack meets only what the cheaper or stronger ones left standing.
-// salt_pepper is outside the threat model and always runs on every example.
+// listed. Carried: by the registry's cost_rank. The iterative white-box attacks first, then FGSM
+// (one gradient; after PGD it checks that PGD fools what FGSM fools), then the gradient-free
+// ones, the 5000-query Square attack last, so that each expensive attack meets only what the
+// cheaper or stronger ones left standing. salt_pepper is outside the threat model and always runs
+// on every example.
 std::vector<std::size_t> run_order(const std::vector<std::string>& attacks, AttackSchedule schedule) {
   std::vector<std::size_t> order(attacks.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
   if (schedule == AttackSchedule::exhaustive) return order;
-  auto rank = [](const std::string& a) {
-    static const std::vector<std::string> by_cost = {"pgd_ce",   "pgd_margin", "fgsm",       "transfer",
-                                                     "gaussian", "square",     "salt_pepper"};
-    return std::find(by_cost.begin(), by_cost.end(), a) - by_cost.begin();
-  };
+  auto rank = [](const std::string& a) { return detail::attack_info(a).cost_rank; };
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t i, std::size_t j) { return rank(attacks[i]) < rank(attacks[j]); });
   return order;
@@ -129,7 +127,9 @@ double eta_seconds(const Campaign& c, const std::vector<std::string>& order, std
     left += it->second * static_cast<double>(examples);
     return true;
   };
-  auto meets = [&](const std::string& a) { return carried && detail::in_threat_model(a) ? standing : c.m(); };
+  auto meets = [&](const std::string& a) {
+    return carried && detail::attack_info(a).in_threat_model ? standing : c.m();
+  };
   const bool has_pgd = runs_pgd(order);
   for (std::size_t i = next; i < order.size(); ++i)
     if (!cost(order[i], meets(order[i]))) return -1.0;
@@ -174,45 +174,18 @@ void report(Campaign& c, const AttackRun& run, const std::vector<std::string>& o
 // where the model is still correct, and the fooling inputs in `adv` (one column per target).
 std::vector<std::uint8_t> run_attack_on(Campaign& c, const std::string& a, double eps, std::uint64_t seed,
                                         const std::vector<std::size_t>& targets, Eigen::MatrixXf& adv, AttackRun& run) {
-  const AttackOptions& opt = c.opt;
   const AttackBatch t = detail::make_batch(c.sub.x0, c.sub.labels, targets);
-  const std::span<const std::uint8_t> labels(t.labels);
-  PgdOptions p;
-  p.norm = opt.norm;
-  p.eps = eps;
-  p.batch = opt.batch;
-  p.seed = seed;
-  if (a == "fgsm") {
-    p.steps = 1;
-    p.step_factor = 1.0;  // one step of size eps from the clean point
-    p.random_start = false;
-    return detail::pgd_attack_keyed(c.model, t.x0, labels, p, targets, adv);
-  }
-  if (a == "pgd_ce" || a == "pgd_margin") {
-    p.steps = opt.steps;
-    p.restarts = opt.restarts;
-    p.step_factor = opt.step_factor;
-    p.margin_loss = a == "pgd_margin";
-    PgdStats st;
-    auto ok = detail::pgd_attack_keyed(c.model, t.x0, labels, p, targets, adv, &st);
+  const detail::AttackCall call{c.model, c.transfer_source, c.opt, eps, seed, t.x0, t.labels, targets};
+  PgdStats st;
+  auto ok = detail::attack_info(a).run(call, adv, st);
+  if (!st.accuracy_by_restart.empty()) {
     // Fractions of the targets, rescaled to fractions of all n examples.
     const double scale = c.of_n(targets.size());
     for (double acc : st.accuracy_by_restart) run.accuracy_by_restart.push_back(acc * scale);
     run.first_restart_accuracy = st.first_restart_accuracy * scale;
     run.first_restart_half_steps_accuracy = st.first_restart_half_steps_accuracy * scale;
-    return ok;
   }
-  if (a == "square")
-    return detail::square_attack_keyed(
-        c.model, t.x0, labels,
-        {eps, opt.square_queries, opt.square_p_init, opt.image_rows, opt.image_cols, seed, opt.batch}, targets, adv);
-  if (a == "transfer") {
-    p.steps = opt.steps;
-    p.step_factor = opt.step_factor;
-    adv = detail::pgd_final_iterate_keyed(*c.transfer_source, t.x0, labels, p, targets);
-    return detail::clean_correct(c.model, adv, labels, opt.batch);
-  }
-  return detail::noise_attack(c.model, t.x0, labels, a, opt.norm, eps, opt.noise_draws, seed, opt.batch, targets, adv);
+  return ok;
 }
 
 // Marks the targets that `ok` says were fooled as no longer standing at this eps; the first
@@ -286,7 +259,7 @@ EpsResult attack_at_eps(Campaign& c, const std::vector<std::string>& attacks, do
     // The seed depends on the attack's place in the list, not in the run order: both schedules
     // draw the same.
     const std::uint64_t seed = opt.seed ^ (0x9E37ULL * (ei + 1)) ^ (0x7F4AULL << 20) * (ai + 1);
-    const bool counts = detail::in_threat_model(a);
+    const bool counts = detail::attack_info(a).in_threat_model;
     const std::vector<std::size_t> targets = carried && counts ? detail::ids_where(standing) : all;
     AttackRun run;
     run.attack = a;
@@ -411,8 +384,9 @@ Flag fgsm_flag(const RobustnessReport& rep, const AttackOptions& opt) {
   for (const auto& e : rep.by_eps) {
     const double fg = accuracy_of(rep, "fgsm", e.eps);
     double pgd = 2.0;
-    for (const char* a : {"pgd_ce", "pgd_margin"})
-      if (accuracy_of(rep, a, e.eps) >= 0.0) pgd = std::min(pgd, accuracy_of(rep, a, e.eps));
+    for (const auto& info : detail::attack_registry())
+      if (info.iterative && accuracy_of(rep, info.name, e.eps) >= 0.0)
+        pgd = std::min(pgd, accuracy_of(rep, info.name, e.eps));
     if (fg < 0.0 || pgd > 1.5) continue;
     if (opt.schedule == AttackSchedule::carried) {
       const std::size_t extra = newly_fooled_by(rep, "fgsm", e.eps);
@@ -461,10 +435,10 @@ Flag black_box_flag(const RobustnessReport& rep, const AttackOptions& opt, const
   for (const auto& e : rep.by_eps) {
     double white = 2.0;
     for (const auto& a : attacks)
-      if (detail::is_white_box(a)) white = std::min(white, accuracy_of(rep, a, e.eps));
+      if (detail::attack_info(a).white_box) white = std::min(white, accuracy_of(rep, a, e.eps));
     if (white > 1.5) continue;
     for (const auto& a : attacks) {
-      if (detail::is_white_box(a) || !detail::in_threat_model(a)) continue;
+      if (detail::attack_info(a).white_box || !detail::attack_info(a).in_threat_model) continue;
       if (opt.schedule == AttackSchedule::carried) {
         const std::size_t extra = newly_fooled_by(rep, a, e.eps);
         if (static_cast<double>(extra) > tol * static_cast<double>(rep.n)) {
