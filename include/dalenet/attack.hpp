@@ -55,10 +55,14 @@ class ReluIterates;
 // float rounding; an L-inf PGD-100 runs about twice as fast (docs/PERFORMANCE.md). For any
 // network, the Square attack evaluates its candidates through the first projection's changed
 // window only (src/eval/patch_logits.hpp). `incremental` false takes the full pass for both.
+//
+// `competition_leak` > 0 makes input_gradient a BPDA surrogate through competition layers
+// (BackwardScratch::competition_leak): the logits stay exact, the gradient also reaches the units
+// the competition silenced. The pgd_bpda attack uses it; the default is the exact gradient.
 class NetworkClassifier final : public Classifier {
  public:
   // The network must not change while the classifier is in use (effective weights are cached).
-  explicit NetworkClassifier(const Network& net, bool incremental = true);
+  explicit NetworkClassifier(const Network& net, bool incremental = true, float competition_leak = 0.0F);
   ~NetworkClassifier() override;
   NetworkClassifier(const NetworkClassifier&) = delete;
   NetworkClassifier& operator=(const NetworkClassifier&) = delete;

@@ -103,6 +103,13 @@ struct BackwardScratch {
   std::vector<Eigen::MatrixXf> delta;
   ForwardCache::SparseScratch sparse;
   Eigen::MatrixXf rect, dtop;  // a competition layer's rectified drive and excitatory deltas [N_E x B]
+  Eigen::MatrixXf dy;          // competition_leak > 0: dL/dy of a competition layer's excitatory units
+  // A surrogate for attacks (BPDA, Athalye et al. 2018), never for training: in the backward pass
+  // an excitatory unit of a competition layer that the competition silenced (drive at or below
+  // the inhibition level) passes `competition_leak` times dL/d(its rate) to its drive, as through
+  // a leaky rectifier, so that the gradient reaches units which could win. The exact gradient
+  // gives them none. 0: the exact gradient.
+  float competition_leak = 0.0F;
 };
 void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<const Eigen::MatrixXf>& dlogits,
               Gradients* grads, Eigen::MatrixXf* input_grad, BackwardScratch& scratch);

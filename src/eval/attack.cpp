@@ -25,10 +25,15 @@ namespace dalenet {
 
 // ---- the model as an attack sees it ---------------------------------------------------------
 
-NetworkClassifier::NetworkClassifier(const Network& net, bool incremental)
+NetworkClassifier::NetworkClassifier(const Network& net, bool incremental, float competition_leak)
     : net_(net), incremental_candidates_(incremental) {
+  if (!(competition_leak >= 0.0F && competition_leak <= 1.0F))
+    throw InputError("attack: the competition leak must lie in [0, 1]");
   cache_.weights_fixed = true;
-  if (incremental && detail::ReluIterates::applies(net)) iterates_ = std::make_unique<detail::ReluIterates>(net);
+  scratch_.competition_leak = competition_leak;
+  // ReluIterates computes the exact gradient only (and applies to networks without competition).
+  if (incremental && competition_leak == 0.0F && detail::ReluIterates::applies(net))
+    iterates_ = std::make_unique<detail::ReluIterates>(net);
 }
 
 NetworkClassifier::~NetworkClassifier() = default;

@@ -89,10 +89,12 @@ bool record_fooled(const Eigen::MatrixXf& logits, const Eigen::MatrixXf& xs, con
 std::vector<std::vector<std::size_t>> chunks(const std::vector<std::size_t>& ids, std::size_t batch);
 
 // The attacks of attack.hpp with stream keys (see above).
+// `first_start` (optional, [input x n]): where restart 0 starts for each column of X, instead of a
+// random point (it is projected onto the ball first); later restarts start at random.
 std::vector<std::uint8_t> pgd_attack_keyed(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
                                            std::span<const std::uint8_t> labels, const PgdOptions& opt,
                                            std::span<const std::size_t> keys, Eigen::MatrixXf& adv,
-                                           PgdStats* stats = nullptr);
+                                           PgdStats* stats = nullptr, const Eigen::MatrixXf* first_start = nullptr);
 Eigen::MatrixXf pgd_final_iterate_keyed(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
                                         std::span<const std::uint8_t> labels, const PgdOptions& opt,
                                         std::span<const std::size_t> keys);
@@ -123,6 +125,12 @@ void cross_entropy_per_example(const Eigen::MatrixXf& z, std::span<const std::ui
                                Eigen::MatrixXf& d);
 void dlr_targeted_per_example(const Eigen::MatrixXf& z, std::span<const std::uint8_t> labels,
                               std::span<const std::uint8_t> targets, Eigen::VectorXf& loss, Eigen::MatrixXf& d);
+
+// pgd_bpda (attacks/bpda.cpp), exposed for its tests: per column of X, the template-swap start
+// x0 + eps sign(w_wrong - w_win) (L2: eps times the unit vector) of a network whose first hidden
+// layer competes and feeds the output; an empty matrix for any other network.
+Eigen::MatrixXf template_swap_starts(const Network& net, const Eigen::MatrixXf& X, std::span<const std::uint8_t> labels,
+                                     ThreatNorm norm, double eps);
 
 // The fraction of the examples `ids` whose margin (or cross-entropy) input gradient is all zero.
 double zero_gradient_fraction(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,

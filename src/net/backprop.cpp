@@ -151,6 +151,8 @@ void layer_derivative(const Layer& layer, const ForwardCache& cache, std::size_t
   Eigen::MatrixXf& dtop = scratch.dtop;
   rect = pre.topRows(nE).cwiseMax(0.0F);
   dtop = delta.topRows(nE);
+  const float leak = scratch.competition_leak;
+  if (leak > 0.0F) scratch.dy = dtop;
   if (layer.divisive) {
     for (Eigen::Index b = 0; b < pre.cols(); ++b)
       if (cache.pool[l](b) > 0.0F) rect.col(b) /= cache.pool[l](b);
@@ -181,6 +183,9 @@ void layer_derivative(const Layer& layer, const ForwardCache& cache, std::size_t
       if (t >= 0) dtop(t, b) -= total;
     }
   }
+  // The surrogate (BackwardScratch::competition_leak): the silenced units' own path, added after
+  // the exact terms so that the inhibition's share above is the exact one.
+  if (leak > 0.0F) dtop = (pre.topRows(nE).array() > 0.0F).select(dtop, dtop + leak * scratch.dy);
   delta.topRows(nE) = dtop;
   delta.bottomRows(delta.rows() - nE).setZero();  // interneurons project nowhere downstream
 }

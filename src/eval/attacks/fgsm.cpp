@@ -10,7 +10,7 @@ namespace dalenet::detail {
 AttackInfo fgsm_attack() {
   AttackInfo a;
   a.name = "fgsm";
-  a.cost_rank = 4;
+  a.cost_rank = 5;
   a.white_box = a.in_default_ladder = true;
   a.run = [](const AttackCall& c, Eigen::MatrixXf& adv, PgdStats& /*restarts*/) {
     PgdOptions p;

@@ -60,7 +60,7 @@ std::vector<std::uint8_t> noise_attack(Classifier& model, const Eigen::Ref<const
 detail::AttackInfo detail::gaussian_attack() {
   AttackInfo a;
   a.name = "gaussian";
-  a.cost_rank = 6;
+  a.cost_rank = 7;
   a.in_default_ladder = true;
   a.run = [](const AttackCall& c, Eigen::MatrixXf& adv, PgdStats& /*restarts*/) {
     return noise_attack(c.model, c.x0, c.labels, NoiseKind::gaussian, c.opt.norm, c.eps, c.opt.noise_draws, c.seed,
@@ -74,7 +74,7 @@ detail::AttackInfo detail::gaussian_attack() {
 detail::AttackInfo detail::salt_pepper_attack() {
   AttackInfo a;
   a.name = "salt_pepper";
-  a.cost_rank = 8;
+  a.cost_rank = 9;
   a.in_threat_model = false;
   a.linf_only = a.in_default_ladder = true;
   a.run = [](const AttackCall& c, Eigen::MatrixXf& adv, PgdStats& /*restarts*/) {

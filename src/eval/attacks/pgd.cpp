@@ -23,7 +23,7 @@ std::vector<std::uint8_t> pgd_attack(Classifier& model, const Eigen::Ref<const E
 std::vector<std::uint8_t> detail::pgd_attack_keyed(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
                                                    std::span<const std::uint8_t> labels, const PgdOptions& opt,
                                                    std::span<const std::size_t> keys, Eigen::MatrixXf& adv,
-                                                   PgdStats* stats) {
+                                                   PgdStats* stats, const Eigen::MatrixXf* first_start) {
   const auto n = static_cast<std::size_t>(X.cols());
   adv = X;
   std::vector<std::uint8_t> robust = clean_correct(model, X, labels, opt.batch);
@@ -40,7 +40,11 @@ std::vector<std::uint8_t> detail::pgd_attack_keyed(Classifier& model, const Eige
     std::size_t fooled_by_half = 0, fooled_total = 0;
     for (const auto& chunk : chunks(active, opt.batch)) {
       AttackBatch b = make_batch(X, labels, chunk);
-      if (opt.random_start && eps > 0.0F) {
+      if (r == 0 && first_start != nullptr && eps > 0.0F) {
+        for (std::size_t k = 0; k < b.ids.size(); ++k)
+          b.x.col(static_cast<Eigen::Index>(k)) = first_start->col(static_cast<Eigen::Index>(b.ids[k]));
+        project(opt.norm, eps, b.x0, b.x);
+      } else if (opt.random_start && eps > 0.0F) {
         for (std::size_t k = 0; k < b.ids.size(); ++k) {
           // One stream per (restart, example): results do not depend on the batch size.
           Rng rng(opt.seed, (static_cast<std::uint64_t>(r) << 32) ^ stream_key(keys, b.ids[k]));

@@ -214,7 +214,7 @@ std::vector<std::uint8_t> detail::square_attack_keyed(Classifier& model, const E
 detail::AttackInfo detail::square_attack_info() {
   AttackInfo a;
   a.name = "square";
-  a.cost_rank = 7;
+  a.cost_rank = 8;
   a.linf_only = a.in_default_ladder = true;
   a.run = [](const AttackCall& c, Eigen::MatrixXf& adv, PgdStats& /*restarts*/) {
     const AttackOptions& o = c.opt;

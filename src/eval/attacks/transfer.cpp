@@ -9,7 +9,7 @@ namespace dalenet::detail {
 AttackInfo transfer_attack() {
   AttackInfo a;
   a.name = "transfer";
-  a.cost_rank = 5;
+  a.cost_rank = 6;
   a.needs_source = true;
   a.run = [](const AttackCall& c, Eigen::MatrixXf& adv, PgdStats& /*restarts*/) {
     PgdOptions p;
