@@ -194,6 +194,14 @@ TEST(Apgd, RegistryListsItAndTheTargetedLossNeedsFourClasses) {
             (std::vector<std::string>{"fgsm", "pgd_ce", "pgd_margin", "square", "gaussian", "salt_pepper"}));
   EXPECT_EQ(default_attacks(ThreatNorm::l2), (std::vector<std::string>{"fgsm", "pgd_ce", "pgd_margin", "gaussian"}));
   EXPECT_THROW(detail::attack_info("apgd_dlr_bogus"), InputError);
+  // The carried schedule counts black_box_only right only if every white-box attack runs before
+  // every other in-threat attack.
+  for (const auto& w : detail::attack_registry()) {
+    for (const auto& o : detail::attack_registry()) {
+      if (!w.white_box || o.white_box || !o.in_threat_model) continue;
+      EXPECT_LT(w.cost_rank, o.cost_rank) << w.name << " " << o.name;
+    }
+  }
 
   const Network three = linear_model(8, 3, 1);
   const Points p = labelled_by(three, 20, 2);

@@ -207,6 +207,14 @@ TEST(Attack, MaskedGradientTripsTheFlags) {
   EXPECT_TRUE(raised("zero_input_gradient"));
   EXPECT_TRUE(raised("black_box_beats_white_box"));
   EXPECT_FALSE(raised("eps0_differs_from_clean"));
+  // The flag counts examples: those the Square attack or noise fooled and no gradient attack did.
+  EXPECT_EQ(rep.by_eps[0].black_box_only, 0U);
+  EXPECT_GT(rep.by_eps[2].black_box_only_fraction, 0.05);
+  // The exhaustive schedule finds the same examples.
+  ao.schedule = AttackSchedule::exhaustive;
+  const RobustnessReport exhaustive = evaluate_robustness(clf, p.X, p.labels, ao);
+  for (std::size_t i = 0; i < ao.eps.size(); ++i)
+    EXPECT_EQ(exhaustive.by_eps[i].black_box_only, rep.by_eps[i].black_box_only) << ao.eps[i];
 }
 
 TEST(Attack, SquareAttackFindsWhatPgdFindsOnALinearModel) {

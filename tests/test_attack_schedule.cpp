@@ -73,6 +73,7 @@ std::pair<RobustnessReport, RobustnessReport> both(const Network& net, bool incr
     EXPECT_EQ(c.eps, o.eps[i]);  // reported in the grid's order
     EXPECT_EQ(c.robust, e.robust) << "eps " << c.eps;
     EXPECT_EQ(c.robust_correct, e.robust_correct) << "eps " << c.eps;
+    EXPECT_EQ(c.black_box_only, e.black_box_only) << "eps " << c.eps;
     EXPECT_LT(c.at_eps_accuracy, 0.0);  // not measured by the carried schedule
     EXPECT_GE(e.at_eps_accuracy, e.robust_accuracy);
     // The carried witnesses fool the model within eps.

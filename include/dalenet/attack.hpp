@@ -179,6 +179,11 @@ struct EpsResult {
   // eps had fooled: the robust_accuracy_increases_with_eps flag.
   std::size_t at_eps_correct = 0;
   double at_eps_accuracy = -1.0;
+  // Examples not fooled at a smaller eps that a gradient-free, transfer or noise attack in the
+  // threat model fooled at this eps and no white-box attack did (the convergence check aside):
+  // where gradients are masked. Both schedules count the same examples. Fraction: of n.
+  std::size_t black_box_only = 0;
+  double black_box_only_fraction = 0.0;
   // [input x n]: per example, the input that fooled the model (at the smallest eps, first attack
   // in run order to do so), or the clean input where none did. Filled only with keep_adversarial.
   Eigen::MatrixXf adversarial;

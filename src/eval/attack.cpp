@@ -303,7 +303,9 @@ nlohmann::json RobustnessReport::to_json() const {
     nlohmann::json r = {{"eps", e.eps},
                         {"robust_correct", e.robust_correct},
                         {"robust_accuracy", e.robust_accuracy},
-                        {"strongest_attack", e.strongest_attack}};
+                        {"strongest_attack", e.strongest_attack},
+                        {"black_box_only", e.black_box_only},
+                        {"black_box_only_fraction", e.black_box_only_fraction}};
     if (e.at_eps_accuracy >= 0.0) {
       r["at_eps_correct"] = e.at_eps_correct;
       r["at_eps_accuracy"] = e.at_eps_accuracy;

@@ -37,6 +37,7 @@ struct AttackInfo {
   std::string name;
   // The carried schedule runs the attacks of a ladder in ascending cost_rank, so that each
   // expensive attack meets only what the cheaper or stronger ones left standing (run_order).
+  // White-box attacks rank before every other in-threat attack (EpsResult::black_box_only).
   int cost_rank = 0;
   bool in_threat_model = true;  // false: a corruption, reported beside the robust accuracy
   bool white_box = false;       // follows the model's input gradient
