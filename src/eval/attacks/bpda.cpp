@@ -89,15 +89,8 @@ AttackInfo pgd_bpda_attack() {
     const auto* model = dynamic_cast<const NetworkClassifier*>(&c.model);
     if (model == nullptr) throw InputError("attack: pgd_bpda needs a dalenet network (a NetworkClassifier)");
     NetworkClassifier surrogate(model->network(), false, kCompetitionLeak);
-    PgdOptions p;
-    p.norm = c.opt.norm;
-    p.eps = c.eps;
-    p.steps = c.opt.steps;
-    p.restarts = c.opt.restarts;
-    p.step_factor = c.opt.step_factor;
+    PgdOptions p = pgd_options(c);
     p.margin_loss = true;
-    p.seed = c.seed;
-    p.batch = c.opt.batch;
     const Eigen::MatrixXf starts = template_swap_starts(model->network(), c.x0, c.labels, c.opt.norm, c.eps);
     return pgd_attack_keyed(surrogate, c.x0, c.labels, p, c.keys, adv, &restarts,
                             starts.size() == 0 ? nullptr : &starts);

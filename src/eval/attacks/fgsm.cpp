@@ -13,12 +13,9 @@ AttackInfo fgsm_attack() {
   a.cost_rank = 5;
   a.white_box = a.in_default_ladder = true;
   a.run = [](const AttackCall& c, Eigen::MatrixXf& adv, PgdStats& /*restarts*/) {
-    PgdOptions p;
-    p.norm = c.opt.norm;
-    p.eps = c.eps;
-    p.batch = c.opt.batch;
-    p.seed = c.seed;
+    PgdOptions p = pgd_options(c);
     p.steps = 1;
+    p.restarts = 1;
     p.step_factor = 1.0;  // one step of size eps from the clean point
     p.random_start = false;
     return pgd_attack_keyed(c.model, c.x0, c.labels, p, c.keys, adv);

@@ -128,9 +128,8 @@ Eigen::MatrixXf detail::pgd_final_iterate_keyed(Classifier& model, const Eigen::
 }
 
 namespace detail {
-namespace {
 
-std::vector<std::uint8_t> run_pgd(const AttackCall& c, Eigen::MatrixXf& adv, PgdStats& restarts, bool margin) {
+PgdOptions pgd_options(const AttackCall& c) {
   PgdOptions p;
   p.norm = c.opt.norm;
   p.eps = c.eps;
@@ -139,6 +138,13 @@ std::vector<std::uint8_t> run_pgd(const AttackCall& c, Eigen::MatrixXf& adv, Pgd
   p.steps = c.opt.steps;
   p.restarts = c.opt.restarts;
   p.step_factor = c.opt.step_factor;
+  return p;
+}
+
+namespace {
+
+std::vector<std::uint8_t> run_pgd(const AttackCall& c, Eigen::MatrixXf& adv, PgdStats& restarts, bool margin) {
+  PgdOptions p = pgd_options(c);
   p.margin_loss = margin;
   return pgd_attack_keyed(c.model, c.x0, c.labels, p, c.keys, adv, &restarts);
 }

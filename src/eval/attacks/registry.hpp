@@ -49,6 +49,10 @@ struct AttackInfo {
   AttackFunction run = nullptr;
 };
 
+// PGD's options for a call: its norm, eps, seed and batch, and the ladder's steps, restarts and
+// step factor (cross-entropy loss, random starts); attacks built on PGD change what differs.
+PgdOptions pgd_options(const AttackCall& call);
+
 // Every attack, in the order of attack_names().
 const std::vector<AttackInfo>& attack_registry();
 // The attack called `name`; throws InputError naming the known ones.

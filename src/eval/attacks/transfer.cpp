@@ -12,13 +12,7 @@ AttackInfo transfer_attack() {
   a.cost_rank = 6;
   a.needs_source = true;
   a.run = [](const AttackCall& c, Eigen::MatrixXf& adv, PgdStats& /*restarts*/) {
-    PgdOptions p;
-    p.norm = c.opt.norm;
-    p.eps = c.eps;
-    p.batch = c.opt.batch;
-    p.seed = c.seed;
-    p.steps = c.opt.steps;
-    p.step_factor = c.opt.step_factor;
+    const PgdOptions p = pgd_options(c);  // one run, its last iterate: restarts do not apply
     adv = pgd_final_iterate_keyed(*c.transfer_source, c.x0, c.labels, p, c.keys);
     return clean_correct(c.model, adv, c.labels, c.opt.batch);
   };
