@@ -207,6 +207,19 @@ Eigen::MatrixXf take_columns(const Eigen::MatrixXf& m, const std::vector<Eigen::
   return out;
 }
 
+Eigen::VectorXf take_entries(const Eigen::VectorXf& v, const std::vector<Eigen::Index>& keep) {
+  Eigen::VectorXf out(static_cast<Eigen::Index>(keep.size()));
+  for (std::size_t k = 0; k < keep.size(); ++k) out(static_cast<Eigen::Index>(k)) = v(keep[k]);
+  return out;
+}
+
+std::vector<Eigen::Index> surviving_columns(const std::vector<std::uint8_t>& fooled) {
+  std::vector<Eigen::Index> keep;
+  for (std::size_t k = 0; k < fooled.size(); ++k)
+    if (fooled[k] == 0) keep.push_back(static_cast<Eigen::Index>(k));
+  return keep;
+}
+
 // Columns of the batch that `logits` misclassifies: marked not robust, their input `xs` kept as
 // the adversarial example. Returns the mask (1 = fooled now) and whether any was.
 bool record_fooled(const Eigen::MatrixXf& logits, const Eigen::MatrixXf& xs, const AttackBatch& b,

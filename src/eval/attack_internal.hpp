@@ -32,6 +32,17 @@ inline std::uint64_t stream_key(std::span<const std::size_t> keys, std::size_t c
 }
 
 Eigen::MatrixXf take_columns(const Eigen::MatrixXf& m, const std::vector<Eigen::Index>& keep);
+// Entries `keep` of v, in order: the per-example state an attack compacts with take_columns.
+template <typename T>
+std::vector<T> take_entries(const std::vector<T>& v, const std::vector<Eigen::Index>& keep) {
+  std::vector<T> out;
+  out.reserve(keep.size());
+  for (const auto k : keep) out.push_back(v[static_cast<std::size_t>(k)]);
+  return out;
+}
+Eigen::VectorXf take_entries(const Eigen::VectorXf& v, const std::vector<Eigen::Index>& keep);
+// The columns a batch keeps when the examples marked 1 in `fooled` leave it, ascending.
+std::vector<Eigen::Index> surviving_columns(const std::vector<std::uint8_t>& fooled);
 
 // The state of a batch of examples under attack: iterates x, clean x0, labels and their ids
 // (columns of the X the attack was given); drop() removes the fooled columns so later passes
@@ -41,20 +52,12 @@ struct AttackBatch {
   std::vector<std::uint8_t> labels;
   std::vector<std::size_t> ids;
   void drop(const std::vector<std::uint8_t>& fooled) {
-    std::vector<Eigen::Index> keep;
-    for (std::size_t k = 0; k < ids.size(); ++k)
-      if (fooled[k] == 0) keep.push_back(static_cast<Eigen::Index>(k));
+    const std::vector<Eigen::Index> keep = surviving_columns(fooled);
     if (keep.size() == ids.size()) return;
     x = take_columns(x, keep);
     x0 = take_columns(x0, keep);
-    std::vector<std::uint8_t> l;
-    std::vector<std::size_t> i;
-    for (auto k : keep) {
-      l.push_back(labels[static_cast<std::size_t>(k)]);
-      i.push_back(ids[static_cast<std::size_t>(k)]);
-    }
-    labels = std::move(l);
-    ids = std::move(i);
+    labels = take_entries(labels, keep);
+    ids = take_entries(ids, keep);
   }
 };
 AttackBatch make_batch(const Eigen::Ref<const Eigen::MatrixXf>& X, std::span<const std::uint8_t> labels,

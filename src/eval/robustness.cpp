@@ -170,14 +170,14 @@ void report(Campaign& c, const AttackRun& run, const std::vector<std::string>& o
                                                                 : format_duration(p.eta_s)));
 }
 
-// Runs attack `a` at eps on the examples `targets` (columns of c.sub). Returns, per target, 1
+// Runs `attack` at eps on the examples `targets` (columns of c.sub). Returns, per target, 1
 // where the model is still correct, and the fooling inputs in `adv` (one column per target).
-std::vector<std::uint8_t> run_attack_on(Campaign& c, const std::string& a, double eps, std::uint64_t seed,
+std::vector<std::uint8_t> run_attack_on(Campaign& c, const detail::AttackInfo& attack, double eps, std::uint64_t seed,
                                         const std::vector<std::size_t>& targets, Eigen::MatrixXf& adv, AttackRun& run) {
   const AttackBatch t = detail::make_batch(c.sub.x0, c.sub.labels, targets);
   const detail::AttackCall call{c.model, c.transfer_source, c.opt, eps, seed, t.x0, t.labels, targets};
   PgdStats st;
-  auto ok = detail::attack_info(a).run(call, adv, st);
+  auto ok = attack.run(call, adv, st);
   if (!st.accuracy_by_restart.empty()) {
     // Fractions of the targets, rescaled to fractions of all n examples.
     const double scale = c.of_n(targets.size());
@@ -262,18 +262,19 @@ EpsResult attack_at_eps(Campaign& c, const std::vector<std::string>& attacks, do
     // The seed depends on the attack's place in the list, not in the run order: both schedules
     // draw the same.
     const std::uint64_t seed = opt.seed ^ (0x9E37ULL * (ei + 1)) ^ (0x7F4AULL << 20) * (ai + 1);
-    const bool counts = detail::attack_info(a).in_threat_model;
+    const detail::AttackInfo& info = detail::attack_info(a);
+    const bool counts = info.in_threat_model;
     const std::vector<std::size_t> targets = carried && counts ? detail::ids_where(standing) : all;
     AttackRun run;
     run.attack = a;
     run.eps = eps;
     run.attacked = targets.size();
     Eigen::MatrixXf adv;
-    const std::vector<std::uint8_t> ok = run_attack_on(c, a, eps, seed, targets, adv, run);
+    const std::vector<std::uint8_t> ok = run_attack_on(c, info, eps, seed, targets, adv, run);
     const auto own_correct = static_cast<std::size_t>(std::count(ok.begin(), ok.end(), std::uint8_t{1}));
     if (counts) run.newly_fooled = mark_fooled(c, targets, ok, adv, standing);
     for (std::size_t k = 0; k < targets.size() && counts; ++k)
-      if (ok[k] == 0) (detail::attack_info(a).white_box ? by_white : by_other)[targets[k]] = 1;
+      if (ok[k] == 0) (info.white_box ? by_white : by_other)[targets[k]] = 1;
     run.correct = carried && counts ? targets.size() - run.newly_fooled : own_correct;
     run.accuracy = c.of_n(run.correct);
     run.seconds = detail::seconds_since(t0);

@@ -19,6 +19,7 @@
 #include "../attack_internal.hpp"
 #include "../sign_step.hpp"
 #include "dalenet/attack.hpp"
+#include "dalenet/backprop.hpp"
 #include "dalenet/error.hpp"
 #include "dalenet/rng.hpp"
 #include "registry.hpp"
@@ -39,16 +40,15 @@ std::vector<int> apgd_checkpoints(int iterations) {
 
 void cross_entropy_per_example(const Eigen::MatrixXf& z, std::span<const std::uint8_t> labels, Eigen::VectorXf& loss,
                                Eigen::MatrixXf& d) {
-  d.resize(z.rows(), z.cols());
+  // The gradient is the training loss's (softmax minus one-hot, subnormals flushed), as PGD-CE's;
+  // only the per-example values, which APGD's checkpoints compare, are computed here.
+  softmax_cross_entropy(z, labels, Reduction::sum, &d);
   loss.resize(z.cols());
   for (Eigen::Index b = 0; b < z.cols(); ++b) {
     const double top = z.col(b).maxCoeff();
     double sum = 0.0;
     for (Eigen::Index c = 0; c < z.rows(); ++c) sum += std::exp(static_cast<double>(z(c, b)) - top);
-    const int y = labels[static_cast<std::size_t>(b)];
-    loss(b) = static_cast<float>(top + std::log(sum) - z(y, b));
-    for (Eigen::Index c = 0; c < z.rows(); ++c)
-      d(c, b) = static_cast<float>(std::exp(static_cast<double>(z(c, b)) - top) / sum - (c == y ? 1.0 : 0.0));
+    loss(b) = static_cast<float>(top + std::log(sum) - z(labels[static_cast<std::size_t>(b)], b));
   }
 }
 
@@ -98,24 +98,11 @@ struct ApgdState {
 
   void keep(const std::vector<Eigen::Index>& cols, const std::vector<std::uint8_t>& fooled) {
     batch.drop(fooled);
-    auto entries = [&](auto& v) {
-      std::remove_reference_t<decltype(v)> out(static_cast<Eigen::Index>(cols.size()));
-      for (std::size_t k = 0; k < cols.size(); ++k) out[static_cast<Eigen::Index>(k)] = v[cols[k]];
-      v = std::move(out);
-    };
     for (auto* m : {&previous, &best, &grad, &best_grad}) *m = take_columns(*m, cols);
-    for (auto* v : {&step, &loss, &last_loss, &best_loss, &best_loss_at_check}) entries(*v);
-    std::vector<int> inc;
-    std::vector<std::uint8_t> t, h;
-    for (const auto c : cols) {
-      const auto k = static_cast<std::size_t>(c);
-      inc.push_back(increases[k]);
-      h.push_back(halved_at_check[k]);
-      if (!target.empty()) t.push_back(target[k]);
-    }
-    increases = std::move(inc);
-    halved_at_check = std::move(h);
-    target = std::move(t);
+    for (auto* v : {&step, &loss, &last_loss, &best_loss, &best_loss_at_check}) *v = take_entries(*v, cols);
+    increases = take_entries(increases, cols);
+    halved_at_check = take_entries(halved_at_check, cols);
+    if (!target.empty()) target = take_entries(target, cols);  // apgd_t only
   }
 };
 
@@ -140,9 +127,7 @@ bool drop_fooled(Classifier& model, const Eigen::MatrixXf& logits, ApgdState& s,
                  Eigen::MatrixXf& adv) {
   std::vector<std::uint8_t> fooled;
   if (!record_fooled(logits, s.batch.x, s.batch, robust, adv, fooled)) return true;
-  std::vector<Eigen::Index> keep;
-  for (std::size_t k = 0; k < fooled.size(); ++k)
-    if (fooled[k] == 0) keep.push_back(static_cast<Eigen::Index>(k));
+  const std::vector<Eigen::Index> keep = surviving_columns(fooled);
   model.keep_columns(keep);
   s.keep(keep, fooled);
   return !s.batch.ids.empty();

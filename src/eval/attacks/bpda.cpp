@@ -30,10 +30,11 @@ namespace {
 // of tests/test_bpda.cpp.
 constexpr float kCompetitionLeak = 0.01F;
 
-WeightMatrix masked_effective_weight(const Projection& p) {
+// A projection's effective weights (a masked-out synapse has weight 0, which Network::validate
+// enforces, so its efficacy is 0 too).
+WeightMatrix effective_weight_of(const Projection& p) {
   WeightMatrix w;
   p.effective_weight(w);
-  if (p.has_mask()) w = w.cwiseProduct(p.mask.cast<float>());
   return w;
 }
 
@@ -54,9 +55,9 @@ std::vector<int> unit_classes(const WeightMatrix& readout, Eigen::Index excitato
 Eigen::MatrixXf template_swap_starts(const Network& net, const Eigen::MatrixXf& X, std::span<const std::uint8_t> labels,
                                      ThreatNorm norm, double eps) {
   if (net.projections.size() != 2 || net.layers[1].competition == Competition::none) return {};
-  const WeightMatrix w = masked_effective_weight(net.projections[0]);
+  const WeightMatrix w = effective_weight_of(net.projections[0]);
   const Eigen::Index nE = net.layers[1].excitatory_count();
-  const std::vector<int> cls = unit_classes(masked_effective_weight(net.projections[1]), nE);
+  const std::vector<int> cls = unit_classes(effective_weight_of(net.projections[1]), nE);
   const Eigen::MatrixXf drive = (w.topRows(nE) * X).colwise() + net.projections[0].bias.head(nE);
   Eigen::MatrixXf start = X;
   const auto e = static_cast<float>(eps);

@@ -67,9 +67,7 @@ std::vector<std::uint8_t> detail::pgd_attack_keyed(Classifier& model, const Eige
         if (last) break;
         if (any) {
           // Keep the gradient columns of the survivors aligned with the compacted batch.
-          std::vector<Eigen::Index> keep;
-          for (std::size_t k = 0; k < fooled.size(); ++k)
-            if (fooled[k] == 0) keep.push_back(static_cast<Eigen::Index>(k));
+          const std::vector<Eigen::Index> keep = surviving_columns(fooled);
           grad = take_columns(grad, keep);
           model.keep_columns(keep);
           b.drop(fooled);

@@ -109,14 +109,6 @@ class SquareLogits {
   std::optional<detail::PatchLogits> patch_;
 };
 
-template <typename T>
-std::vector<T> take_entries(const std::vector<T>& v, const std::vector<Eigen::Index>& keep) {
-  std::vector<T> out;
-  out.reserve(keep.size());
-  for (const auto k : keep) out.push_back(v[static_cast<std::size_t>(k)]);
-  return out;
-}
-
 }  // namespace
 
 std::vector<std::uint8_t> detail::square_attack_keyed(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
@@ -153,14 +145,10 @@ std::vector<std::uint8_t> detail::square_attack_keyed(Classifier& model, const E
     auto record = [&](const Eigen::MatrixXf& z, const Eigen::MatrixXf& xs) {
       std::vector<std::uint8_t> fooled;
       if (!record_fooled(z, xs, b, robust, adv, fooled)) return;
-      std::vector<Eigen::Index> keep;
-      for (std::size_t k = 0; k < fooled.size(); ++k) {
-        if (fooled[k] == 0) keep.push_back(static_cast<Eigen::Index>(k));
+      for (std::size_t k = 0; k < fooled.size(); ++k)
         if (fooled[k] != 0) fooled_here.push_back(b.ids[k]);
-      }
-      Eigen::VectorXf m2(static_cast<Eigen::Index>(keep.size()));
-      for (std::size_t k = 0; k < keep.size(); ++k) m2(static_cast<Eigen::Index>(k)) = margin(keep[k]);
-      margin = m2;
+      const std::vector<Eigen::Index> keep = surviving_columns(fooled);
+      margin = take_entries(margin, keep);
       rngs = take_entries(rngs, keep);
       changed = take_entries(changed, keep);
       if (!take.empty()) take = take_entries(take, keep);
