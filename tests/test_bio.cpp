@@ -99,6 +99,76 @@ TEST_P(CompetitionGradient, InputGradientMatchesFiniteDifferences) {
   EXPECT_LT(std::sqrt(diff2 / sum2), 5e-3);
 }
 
+// Backprop through the bio forward pass (rule bp_arch): weight and bias gradients through H1's
+// log-normalised efficacy (its row sums included) and H2's competition, against central
+// differences. One synapse sits below the efficacy floor: no direct term, only the row sum's.
+TEST_P(CompetitionGradient, ParameterGradientMatchesFiniteDifferences) {
+  const CompCase cc = GetParam();
+  Rng rng(22);
+  Network net = competition_net(cc.c, cc.divisive, cc.e, rng, cc.sign);
+  Projection& in = net.projections[0];
+  in.mask = MaskMatrix::Ones(in.weight.rows(), in.weight.cols());
+  in.mask.bottomRows(2).setZero();
+  if (cc.e == Efficacy::log_normalized) {
+    in.efficacy_floor = 0.02F;
+    in.weight(0, 3) = 0.003F;  // |w| / S ~ 0.01: silent, and stays so under the +-h below
+  }
+  Eigen::MatrixXf X(6, 5);
+  for (Eigen::Index i = 0; i < X.size(); ++i) X.data()[i] = static_cast<float>(rng.uniform(0.0, 1.0));
+  const std::vector<std::uint8_t> y = {0, 1, 2, 1, 0};
+  ForwardCache cache;
+  forward(net, X, cache);
+  Eigen::MatrixXf dlogits;
+  softmax_cross_entropy(cache.logits(), y, Reduction::sum, &dlogits);
+  Gradients g;
+  BackwardScratch scratch;
+  backward(net, cache, dlogits, &g, nullptr, scratch);
+  const float h = 1e-3F;
+  double diff2 = 0.0, sum2 = 0.0;
+  int checked = 0;
+  const auto same_kinks = [&](const Network& a, const Network& b) {
+    ForwardCache ca, cb;
+    forward(a, X, ca);
+    forward(b, X, cb);
+    if (((ca.pre[1].array() > 0) != (cb.pre[1].array() > 0)).any()) return false;
+    return cc.c != Competition::kwta || (ca.threshold_unit[1].array() == cb.threshold_unit[1].array()).all();
+  };
+  const auto check = [&](float analytic, Network& plus, Network& minus) {
+    if (!same_kinks(plus, minus)) return;
+    const double numeric = (loss_of(plus, X, y) - loss_of(minus, X, y)) / (2.0 * h);
+    diff2 += (analytic - numeric) * (analytic - numeric);
+    sum2 += (analytic + numeric) * (analytic + numeric);
+    ++checked;
+  };
+  for (std::size_t l = 0; l < net.projections.size(); ++l) {
+    const Projection& p = net.projections[l];
+    for (Eigen::Index k = 0; k < p.weight.size(); ++k) {
+      if (p.has_mask() && p.mask.data()[k] == 0) {
+        EXPECT_EQ(g.weight[l].data()[k], 0.0F) << "masked synapse " << k << " of projection " << l;
+        continue;
+      }
+      if (p.weight.data()[k] == 0.0F) continue;  // an interneuron's zeroed output synapse
+      Network plus = net, minus = net;
+      plus.projections[l].weight.data()[k] += h;
+      minus.projections[l].weight.data()[k] -= h;
+      check(g.weight[l].data()[k], plus, minus);
+    }
+    for (Eigen::Index k = 0; k < p.bias.size(); ++k) {
+      Network plus = net, minus = net;
+      plus.projections[l].bias(k) += h;
+      minus.projections[l].bias(k) -= h;
+      check(g.bias[l](k), plus, minus);
+    }
+  }
+  // The silent synapse (checked above like the others): where its neuron's drive matters at all
+  // (a bias gradient), the row sum's term reaches it.
+  if (cc.e == Efficacy::log_normalized && g.bias[0](0) != 0.0F) {
+    EXPECT_NE(g.weight[0](0, 3), 0.0F) << "a silent synapse still feels the row sum";
+  }
+  EXPECT_GT(checked, 30);
+  EXPECT_LT(std::sqrt(diff2 / sum2), 5e-3);
+}
+
 INSTANTIATE_TEST_SUITE_P(Layers, CompetitionGradient,
                          ::testing::Values(CompCase{Competition::feedback_inhibition, false, Efficacy::linear},
                                            CompCase{Competition::feedback_inhibition, true, Efficacy::log_normalized},

@@ -123,20 +123,65 @@ TEST(Verdict, DaleDependsOnTheStartingSigns) {
   EXPECT_EQ(dale_verdict(analysis(0.9, 0.2, none, none), analysis(0.9, 1.0, none, none)).verdict, Verdict::reproduced);
 }
 
+namespace {
+// A data set's robustness evidence: bio − bp, and bio − both attribution controls (each beaten
+// unless given).
+RobustnessEvidence evidence(const std::string& dataset, std::vector<Difference> versus_bp,
+                            std::vector<Difference> versus_arch = {{"c1", 0.2, 0.05}, {"c2", 0.3, 0.05}},
+                            std::vector<Difference> versus_kmeans = {{"c1", 0.2, 0.05}, {"c2", 0.3, 0.05}}) {
+  return {dataset, std::move(versus_bp), {{"bp_arch", std::move(versus_arch)}, {"kmeans", std::move(versus_kmeans)}}};
+}
+}  // namespace
+
 TEST(Verdict, RobustnessNeedsAMajorityOfEpsPerDataSetAndNoLoss) {
   const Difference up{"e1", 0.2, 0.05}, up2{"e2", 0.3, 0.1}, flat{"e3", 0.02, 0.05}, down{"e4", -0.1, 0.05};
-  EXPECT_EQ(robustness_verdict({{"mnist", {up, up2, flat}}, {"fashion", {up, up2}}}).verdict, Verdict::reproduced);
-  EXPECT_EQ(robustness_verdict({{"mnist", {up, up2, flat}}, {"fashion", {down, flat}}}).verdict, Verdict::partly);
-  EXPECT_EQ(robustness_verdict({{"mnist", {up, up2, down}}}).verdict, Verdict::not_reproduced);   // a loss vetoes
-  EXPECT_EQ(robustness_verdict({{"mnist", {up, flat, flat}}}).verdict, Verdict::not_reproduced);  // no majority
-  EXPECT_EQ(robustness_verdict({}).verdict, Verdict::not_measured);
-  EXPECT_NE(robustness_verdict({{"mnist", {up}}}).deciding.find("+20.0 ± 5.0"), std::string::npos);
+  const auto verdict = [](const std::vector<RobustnessEvidence>& e) { return robustness_verdict(e).verdict; };
+  EXPECT_EQ(verdict({evidence("mnist", {up, up2, flat}), evidence("fashion", {up, up2})}), Verdict::reproduced);
+  EXPECT_EQ(verdict({evidence("mnist", {up, up2, flat}), evidence("fashion", {down, flat})}), Verdict::partly);
+  EXPECT_EQ(verdict({evidence("mnist", {up, up2, down})}), Verdict::not_reproduced);   // a loss vetoes
+  EXPECT_EQ(verdict({evidence("mnist", {up, flat, flat})}), Verdict::not_reproduced);  // no majority
+  EXPECT_EQ(verdict({}), Verdict::not_measured);
+  EXPECT_NE(robustness_verdict({evidence("mnist", {up})}).deciding.find("+20.0 ± 5.0"), std::string::npos);
   // Holm over all eps of all data sets: two wins at p = 0.03 and 0.04 are significant alone, not
   // as a family of two.
-  EXPECT_EQ(robustness_verdict({{"mnist", {with_p("e1", 2.326348), with_p("e2", 2.053749)}}}).verdict,
-            Verdict::reproduced);
-  EXPECT_EQ(robustness_verdict({{"mnist", {with_p("e1", 2.170090), with_p("e2", 2.053749)}}}).verdict,
-            Verdict::not_reproduced);
+  EXPECT_EQ(verdict({evidence("mnist", {with_p("e1", 2.326348), with_p("e2", 2.053749)})}), Verdict::reproduced);
+  EXPECT_EQ(verdict({evidence("mnist", {with_p("e1", 2.170090), with_p("e2", 2.053749)})}), Verdict::not_reproduced);
+}
+
+TEST(Verdict, RobustnessIsAttributedToTheRuleOnlyPastEveryControl) {
+  const Difference up{"e1", 0.2, 0.05}, up2{"e2", 0.3, 0.1}, flat{"e3", 0.02, 0.05}, down{"e4", -0.1, 0.05};
+  const auto both = robustness_verdict({evidence("mnist", {up, up2}), evidence("fashion", {up, up2})});
+  EXPECT_EQ(both.verdict, Verdict::reproduced);
+  EXPECT_NE(both.deciding.find("Attributed to the rule"), std::string::npos) << both.deciding;
+  // The code form as robust as bio on one data set: partly, and the text says what it is due to.
+  const auto code_form =
+      robustness_verdict({evidence("mnist", {up, up2}, {up, up2}, {flat, flat}), evidence("fashion", {up, up2})});
+  EXPECT_EQ(code_form.verdict, Verdict::partly);
+  EXPECT_NE(code_form.deciding.find("kmeans (the code form"), std::string::npos) << code_form.deciding;
+  EXPECT_NE(code_form.deciding.find("due to"), std::string::npos);
+  EXPECT_EQ(code_form.deciding.find("bp_arch (the architecture"), std::string::npos) << code_form.deciding;
+  // The architecture control more robust than bio: partly, naming it.
+  const auto arch = robustness_verdict({evidence("mnist", {up, up2}, {down, flat})});
+  EXPECT_EQ(arch.verdict, Verdict::partly);
+  EXPECT_NE(arch.deciding.find("bp_arch (the architecture"), std::string::npos) << arch.deciding;
+  // Controls not run: the claim alone is at most partly, and the text says which is missing.
+  const auto missing = robustness_verdict({{"mnist", {up, up2}, {{"kmeans", {up, up2}}}}});
+  EXPECT_EQ(missing.verdict, Verdict::partly);
+  EXPECT_NE(missing.deciding.find("control not run: bp_arch"), std::string::npos) << missing.deciding;
+  const auto none = robustness_verdict({{"mnist", {up, up2}, {}}});
+  EXPECT_EQ(none.verdict, Verdict::partly);
+  EXPECT_NE(none.deciding.find("control not run: bp_arch"), std::string::npos) << none.deciding;
+  EXPECT_NE(none.deciding.find("kmeans"), std::string::npos) << none.deciding;
+  // A control run on one data set only counts as not run.
+  EXPECT_EQ(robustness_verdict({evidence("mnist", {up, up2}), {"fashion", {up, up2}, {{"kmeans", {up}}}}}).verdict,
+            Verdict::partly);
+  // The controls are their own Holm family: two wins at p = 0.03 and 0.04 do not beat a control.
+  EXPECT_EQ(robustness_verdict({evidence("mnist", {up, up2}, {with_p("c1", 2.170090), with_p("c2", 2.053749)}, {up})})
+                .verdict,
+            Verdict::partly);
+  // The claim failing everywhere is not rescued by the controls.
+  EXPECT_EQ(robustness_verdict({evidence("mnist", {down, flat})}).verdict, Verdict::not_reproduced);
+  EXPECT_THROW(robustness_verdict({{"mnist", {up}, {{"bp_l1", {up}}}}}), InputError);
 }
 
 TEST(Verdict, FewShotAndRepresentationsCount) {

@@ -104,6 +104,7 @@ struct BackwardScratch {
   ForwardCache::SparseScratch sparse;
   Eigen::MatrixXf rect, dtop;  // a competition layer's rectified drive and excitatory deltas [N_E x B]
   Eigen::MatrixXf dy;          // competition_leak > 0: dL/dy of a competition layer's excitatory units
+  WeightMatrix d_effective;    // dL/d(effective weight) of a non-linear-efficacy projection
   // A surrogate for attacks (BPDA, Athalye et al. 2018), never for training: in the backward pass
   // an excitatory unit of a competition layer that the competition silenced (drive at or below
   // the inhibition level) passes `competition_leak` times dL/d(its rate) to its drive, as through

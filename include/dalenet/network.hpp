@@ -100,6 +100,13 @@ struct Projection {
   // For log_normalized, |w| rows are normalised to sum 1, mapped through ln(max(|w|, floor)/floor)
   // and given the weight's sign.
   void effective_weight(WeightMatrix& out) const;
+  // dL/dweight from dL/d(effective weight) `d_effective` (same shape): the chain rule through
+  // effective_weight, for backprop through the bio forward pass (the architecture control,
+  // docs/EVALUATION.md). Linear efficacy: a copy. log_normalized, with a_ij = |w_ij| / S_i and
+  // S_i = sum_k |w_ik|: dL/dw_ij = [a_ij > floor] G_ij / |w_ij| - sign(w_ij) / S_i *
+  // sum_k [a_ik > floor] sign(w_ik) G_ik. A synapse at or below the floor has no direct term
+  // (its efficacy is the constant 0) but still feels the row sum; an exact zero has none.
+  void efficacy_gradient(const WeightMatrix& d_effective, WeightMatrix& d_weight) const;
 };
 
 // Signed weights (a mixed-sign start, docs/RULE.md) are handled through their magnitudes by the

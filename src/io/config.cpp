@@ -204,7 +204,7 @@ const std::map<std::string, KeyDef>& schema() {
                                  [](auto& c) -> auto& { return c.network.init_sigma; }, 0.0, 10.0, true)},
       // [train]
       {"train.rule",
-       {"bp | bp_sign | eg | bio, or a rule registered by one of train.plugins (`dalenet rules`)",
+       {"bp | bp_sign | eg | bp_arch | bio, or a rule registered by one of train.plugins (`dalenet rules`)",
         [](TrainConfig& c, const toml::node& n, const std::string& w) {
           c.rule.name = get_string(n, w);
           try {

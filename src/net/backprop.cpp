@@ -841,10 +841,12 @@ void backward(const Network& net, const ForwardCache& cache, const Eigen::Ref<co
     const auto& p = net.projections[l - 1];
     const Eigen::MatrixXf& d = scratch.delta[l];
     if (grads != nullptr) {
-      if (p.efficacy != Efficacy::linear)
-        throw InputError("parameter gradients through " + to_string(p.efficacy) +
-                         " efficacy are not implemented (such projections learn by local rules)");
-      detail::split_rows_product(grads->weight[l - 1], d, cache.act[l - 1].transpose(), true);
+      if (p.efficacy == Efficacy::linear) {
+        detail::split_rows_product(grads->weight[l - 1], d, cache.act[l - 1].transpose(), true);
+      } else {  // dL/d(effective weight), then the chain rule through the efficacy
+        detail::split_rows_product(scratch.d_effective, d, cache.act[l - 1].transpose(), true);
+        p.efficacy_gradient(scratch.d_effective, grads->weight[l - 1]);
+      }
       grads->bias[l - 1].noalias() = d.rowwise().sum();
       if (p.has_mask()) grads->weight[l - 1].array() *= p.mask.cast<float>().array();
     }

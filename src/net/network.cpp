@@ -224,6 +224,38 @@ void Projection::effective_weight(WeightMatrix& out) const {
   }
 }
 
+void Projection::efficacy_gradient(const WeightMatrix& d_effective, WeightMatrix& d_weight) const {
+  if (efficacy == Efficacy::linear) {
+    d_weight = d_effective;
+    return;
+  }
+  d_weight.resize(weight.rows(), weight.cols());
+  const float floor = efficacy_floor;
+#pragma omp parallel for schedule(static) if (weight.rows() >= 64)
+  for (Eigen::Index i = 0; i < weight.rows(); ++i) {
+    const auto [sum, negative] = row_magnitude(weight.row(i));
+    if (!(sum > 0.0F)) {
+      d_weight.row(i).setZero();  // effective_weight's rows without input: constant 0
+      continue;
+    }
+    const float inv = 1.0F / sum;
+    // Accumulated in double: a row holds hundreds of terms of both signs.
+    double through_sum = 0.0;  // sum_k [a_ik > floor] sign(w_ik) G_ik
+    for (Eigen::Index k = 0; k < weight.cols(); ++k) {
+      const float w = weight(i, k);
+      if (std::abs(w) * inv > floor) through_sum += (w < 0.0F ? -1.0 : 1.0) * d_effective(i, k);
+    }
+    const auto shared = static_cast<float>(through_sum / static_cast<double>(sum));
+    for (Eigen::Index k = 0; k < weight.cols(); ++k) {
+      const float w = weight(i, k);
+      const float magnitude = std::abs(w);
+      const float sign = w > 0.0F ? 1.0F : (w < 0.0F ? -1.0F : 0.0F);
+      const float direct = magnitude * inv > floor ? d_effective(i, k) / magnitude : 0.0F;
+      d_weight(i, k) = direct - sign * shared;
+    }
+  }
+}
+
 namespace detail {
 
 EfficacyPanels::EfficacyPanels(const Projection& p, std::span<const RowMagnitude> rows) : p_(p), rows_(rows) {}

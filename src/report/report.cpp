@@ -318,7 +318,7 @@ struct Report {
   Table acc{{"data set"}, {}};
   std::vector<std::pair<std::string, ClaimVerdict>> sparsity_v, lognormal_v, dale_v;
   std::map<std::string, Table> audit_tables;
-  std::vector<std::pair<std::string, std::vector<Difference>>> robust_diffs;
+  std::vector<RobustnessEvidence> robust_diffs;
   std::map<std::string, Table> robust_tables;
   std::vector<std::string> flags;
   EvidenceLine regime_a_line{"regime A", {}}, regime_c_line{"regime C", {}};
@@ -497,6 +497,20 @@ void structure_figures(Report& report) {
 
 // Robust accuracy per ε and arm (the worst case over the ladder), bio − bp per ε, the raised
 // gradient-masking flags.
+// bio − reference robust accuracy at one eps: paired over seeds (t CI) with >= 3 seeds, else
+// the difference of the pooled proportions over the n test images of every seed.
+Difference robust_difference(const std::string& label, const std::vector<double>& bio,
+                             const std::vector<double>& reference, bool seed_ci, double n) {
+  if (seed_ci) {
+    std::vector<double> paired;
+    for (std::size_t s = 0; s < bio.size(); ++s) paired.push_back(bio[s] - reference[s]);
+    const Summary s = summarise(paired);
+    return {label, s.mean, s.ci, static_cast<double>(s.n) - 1.0};
+  }
+  const double pooled = n * static_cast<double>(bio.size());
+  return proportion_difference(label, summarise(bio).mean * pooled, pooled, summarise(reference).mean * pooled, pooled);
+}
+
 void robustness_section(Report& report) {
   const PaperConfig& cfg = report.cfg;
   auto& runs = report.runs;
@@ -550,32 +564,32 @@ void robustness_section(Report& report) {
       arms_json[a] = curve;
       dat += "\n\n";
     }
-    std::vector<Difference> diffs;
+    // bio − bp, then bio − each attribution control that was run (docs/EVALUATION.md, "Verdicts")
+    std::vector<std::string> references = {"bp"};
+    for (const auto& c : kRobustnessControls)
+      if (std::find(cfg.arms.begin(), cfg.arms.end(), c.arm) != cfg.arms.end()) {
+        references.emplace_back(c.arm);
+        t.head.push_back(fmt::format("bio − {} (pp)", c.arm));
+      }
+    RobustnessEvidence evidence{dataset_title(d), {}, {}};
+    for (std::size_t r = 1; r < references.size(); ++r) evidence.versus_controls.push_back({references[r], {}});
     for (std::size_t i = 0; i < eps.size(); ++i) {
       std::vector<std::string> row = {fmt::format("{:g}", eps[i])};
       for (const auto& a : cfg.arms) {
         const auto [m, ci] = interval(robust_acc[a][i]);
         row.push_back(fmt::format("{:.1f} ± {:.1f}", 100 * m, 100 * ci));
       }
-      Difference diff;
-      const std::string label = fmt::format("ε={:g}", eps[i]);
-      if (seed_ci) {
-        std::vector<double> dd;
-        for (std::size_t s = 0; s < cfg.seeds.size(); ++s)
-          dd.push_back(robust_acc["bio"][i][s] - robust_acc["bp"][i][s]);
-        const Summary s = summarise(dd);
-        diff = {label, s.mean, s.ci, static_cast<double>(s.n) - 1.0};
-      } else {
-        const double pooled = n * static_cast<double>(cfg.seeds.size());
-        diff = proportion_difference(label, summarise(robust_acc["bio"][i]).mean * pooled, pooled,
-                                     summarise(robust_acc["bp"][i]).mean * pooled, pooled);
+      for (std::size_t r = 0; r < references.size(); ++r) {
+        const Difference diff = robust_difference(fmt::format("ε={:g}", eps[i]), robust_acc["bio"][i],
+                                                  robust_acc[references[r]][i], seed_ci, n);
+        row.push_back(fmt::format("{:+.1f} ± {:.1f}", 100 * diff.mean, 100 * diff.ci95));
+        if (eps[i] <= 0) continue;
+        (r == 0 ? evidence.versus_bp : evidence.versus_controls[r - 1].second).push_back(diff);
       }
-      row.push_back(fmt::format("{:+.1f} ± {:.1f}", 100 * diff.mean, 100 * diff.ci95));
       t.rows.push_back(row);
-      if (eps[i] > 0) diffs.push_back(diff);
     }
     robust_tables[d] = t;
-    robust_diffs.emplace_back(dataset_title(d), diffs);
+    robust_diffs.push_back(std::move(evidence));
     robust_json[d] = {
         {"n", n}, {"curves", arms_json}, {"ci", seed_ci ? "t over seeds" : "binomial over pooled examples"}};
     write_file_atomic(figdir + "/robustness_" + d + ".dat", dat);

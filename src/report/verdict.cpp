@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 
 #include <boost/math/distributions/normal.hpp>
@@ -196,34 +197,107 @@ ClaimVerdict dale_verdict(const nlohmann::json& per_neuron_analysis, const nlohm
   return mixed;
 }
 
-ClaimVerdict robustness_verdict(const std::vector<std::pair<std::string, std::vector<Difference>>>& per_dataset) {
-  ClaimVerdict v{"more robust to adversarial attacks", Verdict::not_measured, ""};
+namespace {
+
+// Holm-significant wins (+1) and losses (−1) of bio in one data set's differences; `signs` holds
+// the family's, from index `at` on (advanced past this data set).
+struct EpsTally {
+  int better = 0, worse = 0, total = 0;
+  std::vector<std::string> text;
+  bool beaten() const { return total > 0 && 2 * better > total && worse == 0; }
+};
+EpsTally tally_eps(const std::vector<Difference>& diffs, const std::vector<int>& signs, std::size_t& at) {
+  EpsTally t;
+  t.total = static_cast<int>(diffs.size());
+  for (const auto& x : diffs) {
+    t.better += signs[at] > 0 ? 1 : 0;
+    t.worse += signs[at] < 0 ? 1 : 0;
+    ++at;
+    t.text.push_back(diff_text(x));
+  }
+  return t;
+}
+
+const RobustnessControl& robustness_control(const std::string& arm) {
+  for (const auto& c : kRobustnessControls)
+    if (arm == c.arm) return c;
+  throw InputError("robustness_verdict: '" + arm + "' is not a control of kRobustnessControls");
+}
+
+// The attribution family: which controls bio beats on every data set, which it does not (with
+// where), which were not run; and the text of each comparison.
+struct Attribution {
+  std::vector<std::string> not_beaten, not_run, parts;
+  std::size_t comparisons = 0;
+};
+Attribution attribute(const std::vector<RobustnessEvidence>& per_dataset) {
+  Attribution a;
+  std::vector<Difference> family;
+  for (const auto& e : per_dataset)
+    for (const auto& [arm, diffs] : e.versus_controls) family.insert(family.end(), diffs.begin(), diffs.end());
+  a.comparisons = family.size();
+  const std::vector<int> signs = holm_signs(family);
+  std::size_t at = 0;
+  std::map<std::string, std::vector<std::string>> lost_on;  // control -> data sets where bio did not beat it
+  std::map<std::string, int> run_on;
+  for (const auto& e : per_dataset)
+    for (const auto& [arm, diffs] : e.versus_controls) {
+      robustness_control(arm);
+      const EpsTally t = tally_eps(diffs, signs, at);
+      ++run_on[arm];
+      if (!t.beaten()) lost_on[arm].push_back(e.dataset);
+      a.parts.push_back(fmt::format("{} bio − {}: more robust at {} of {} eps, less at {} ({} pp)", e.dataset, arm,
+                                    t.better, t.total, t.worse, join(t.text, "; ")));
+    }
+  for (const auto& c : kRobustnessControls) {
+    if (run_on[c.arm] < static_cast<int>(per_dataset.size()))
+      a.not_run.push_back(fmt::format("{} ({})", c.arm, c.what));
+    else if (!lost_on[c.arm].empty())
+      a.not_beaten.push_back(fmt::format("{} ({}) on {}", c.arm, c.what, join(lost_on[c.arm], ", ")));
+  }
+  return a;
+}
+
+}  // namespace
+
+ClaimVerdict robustness_verdict(const std::vector<RobustnessEvidence>& per_dataset) {
+  ClaimVerdict v{"more robust to adversarial attacks, because of the rule", Verdict::not_measured, ""};
   if (per_dataset.empty()) return v;
-  std::vector<Difference> all;  // Holm runs over every comparison of the claim
-  for (const auto& [name, diffs] : per_dataset) all.insert(all.end(), diffs.begin(), diffs.end());
-  const std::vector<int> signs = holm_signs(all);
+  std::vector<Difference> claim_family;  // Holm runs over every comparison with BP
+  for (const auto& e : per_dataset) claim_family.insert(claim_family.end(), e.versus_bp.begin(), e.versus_bp.end());
+  const std::vector<int> signs = holm_signs(claim_family);
   int supporting = 0;
   std::size_t at = 0;
   std::vector<std::string> parts;
-  for (const auto& [name, diffs] : per_dataset) {
-    int better = 0, worse = 0;
-    std::vector<std::string> d;
-    for (const auto& x : diffs) {
-      better += signs[at] > 0 ? 1 : 0;
-      worse += signs[at] < 0 ? 1 : 0;
-      ++at;
-      d.push_back(diff_text(x));
-    }
-    const bool supports = !diffs.empty() && 2 * better > static_cast<int>(diffs.size()) && worse == 0;
-    supporting += supports ? 1 : 0;
-    parts.push_back(fmt::format("{}: bio more robust at {} of {} eps, less at {} ({} pp){}", name, better, diffs.size(),
-                                worse, join(d, "; "), supports ? " — supports" : " — does not support"));
+  for (const auto& e : per_dataset) {
+    const EpsTally t = tally_eps(e.versus_bp, signs, at);
+    supporting += t.beaten() ? 1 : 0;
+    parts.push_back(fmt::format("{}: bio more robust than bp at {} of {} eps, less at {} ({} pp){}", e.dataset,
+                                t.better, t.total, t.worse, join(t.text, "; "),
+                                t.beaten() ? " — supports" : " — does not support"));
   }
-  v.verdict = supporting == static_cast<int>(per_dataset.size()) ? Verdict::reproduced
-              : supporting > 0                                   ? Verdict::partly
-                                                                 : Verdict::not_reproduced;
+  const Attribution a = attribute(per_dataset);
+  const bool claim_holds = supporting == static_cast<int>(per_dataset.size());
+  const bool attributed = a.not_run.empty() && a.not_beaten.empty();
+  v.verdict = supporting == 0             ? Verdict::not_reproduced
+              : claim_holds && attributed ? Verdict::reproduced
+                                          : Verdict::partly;
+  std::string attribution;
+  if (supporting > 0 && attributed) {
+    attribution = " Attributed to the rule: bio is more robust than every control that shares its forward pass.";
+  } else if (supporting > 0) {
+    std::vector<std::string> why;
+    if (!a.not_beaten.empty())
+      why.push_back("bio is not more robust than " + join(a.not_beaten, "; ") +
+                    ", so the robustness is due to what that control shares with it");
+    if (!a.not_run.empty()) why.push_back("control not run: " + join(a.not_run, "; "));
+    attribution = " Not attributed to the rule: " + join(why, "; ") + ".";
+  }
   v.deciding =
-      join(parts, ". ") + fmt::format(" (Holm over {} comparisons, family-wise α = {})", all.size(), kFamilyAlpha);
+      join(parts, ". ") +
+      fmt::format(" (Holm over {} comparisons, family-wise α = {}).", claim_family.size(), kFamilyAlpha) + attribution +
+      (a.parts.empty() ? ""
+                       : fmt::format(" Controls: {} (Holm over {} comparisons).", join(a.parts, ". "), a.comparisons));
   return v;
 }
 

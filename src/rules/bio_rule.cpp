@@ -14,6 +14,7 @@
 #include "dalenet/error.hpp"
 #include "dalenet/local.hpp"
 #include "dalenet/rng.hpp"
+#include "rules/bio_architecture.hpp"
 #include "rules/gradient_rules.hpp"
 #include "rules/kmeans_prototypes.hpp"
 #include "rules/row_kernels.hpp"
@@ -322,25 +323,13 @@ class BioRule : public LearningRule {
 
   void prepare(Network& net, Rng& rng) override {
     rng_ = Rng(rng.next_u64(), 3);
-    if (net.layers.size() != 3)
-      throw ConfigError("train.rule = \"bio\" needs exactly one hidden layer (network.hidden = [N])");
-    Layer& hidden = net.layers[1];
-    hidden.competition = competition_from_string(cfg_.competition);
-    hidden.inhibition_gain = cfg_.inhibition_gain;
-    hidden.kwta_k = cfg_.kwta_k;
-    hidden.divisive = cfg_.divisive;  // H2b: optionally, rates sent on are normalised by the pool
+    n_exc_ = prepare_bio_architecture(net, cfg_, "bio");
     Projection& in = net.projections[0];
     Projection& out = net.projections[1];
-    in.efficacy = Efficacy::log_normalized;
-    in.efficacy_floor = static_cast<float>(cfg_.silence_factor / static_cast<double>(in.num_pre()));
-    // Interneurons receive no feedforward input and do not project to the output: their
-    // synapses are the E -> I -> E loop of the competition (fixed, see docs/RULE.md H2).
-    n_exc_ = hidden.excitatory_count();
     // From network.sign_init = "per_neuron" every plastic weight starts >= 0 (inputs and hidden E
     // neurons are excitatory). From "mixed" (or "free") signs are random per synapse and the rule
     // runs unchanged on them: whether Dale's law emerges is then measured (docs/RULE.md).
     signed_ = (in.weight.topRows(n_exc_).array() < 0.0F).any() || (out.weight.leftCols(n_exc_).array() < 0.0F).any();
-    in.mask = MaskMatrix::Ones(in.weight.rows(), in.weight.cols());
     if (cfg_.initial_density < 1.0) {  // a sparse random start: each potential synapse kept independently
       Rng draw(rng.next_u64(), 6);
       for (Eigen::Index i = 0; i < n_exc_; ++i)
@@ -350,14 +339,7 @@ class BioRule : public LearningRule {
             in.weight(i, j) = 0.0F;
           }
     }
-    in.mask.bottomRows(in.weight.rows() - n_exc_).setZero();
-    in.weight.bottomRows(in.weight.rows() - n_exc_).setZero();
-    in.bias.setZero();
-    out.mask = MaskMatrix::Ones(out.weight.rows(), out.weight.cols());
-    out.mask.rightCols(out.weight.cols() - n_exc_).setZero();
-    out.weight.rightCols(out.weight.cols() - n_exc_).setZero();
-    out.bias.setZero();
-    hidden.rate = Eigen::VectorXf::Constant(hidden.size(), 1.0F / static_cast<float>(n_exc_));
+    net.layers[1].rate = Eigen::VectorXf::Constant(net.layers[1].size(), 1.0F / static_cast<float>(n_exc_));
     if (cfg_.commitment) start_commitment(net, rng);
   }
 
@@ -650,6 +632,32 @@ class BioRule : public LearningRule {
 };
 
 }  // namespace
+
+Eigen::Index prepare_bio_architecture(Network& net, const BioConfig& cfg, const std::string& rule) {
+  if (net.layers.size() != 3)
+    throw ConfigError("train.rule = \"" + rule + "\" needs exactly one hidden layer (network.hidden = [N])");
+  Layer& hidden = net.layers[1];
+  hidden.competition = competition_from_string(cfg.competition);
+  hidden.inhibition_gain = cfg.inhibition_gain;
+  hidden.kwta_k = cfg.kwta_k;
+  hidden.divisive = cfg.divisive;  // H2b: optionally, rates sent on are normalised by the pool
+  Projection& in = net.projections[0];
+  Projection& out = net.projections[1];
+  in.efficacy = Efficacy::log_normalized;
+  in.efficacy_floor = static_cast<float>(cfg.silence_factor / static_cast<double>(in.num_pre()));
+  // Interneurons receive no feedforward input and do not project to the output: their
+  // synapses are the E -> I -> E loop of the competition (fixed, see docs/RULE.md H2).
+  const Eigen::Index n_exc = hidden.excitatory_count();
+  in.mask = MaskMatrix::Ones(in.weight.rows(), in.weight.cols());
+  in.mask.bottomRows(in.weight.rows() - n_exc).setZero();
+  in.weight.bottomRows(in.weight.rows() - n_exc).setZero();
+  in.bias.setZero();
+  out.mask = MaskMatrix::Ones(out.weight.rows(), out.weight.cols());
+  out.mask.rightCols(out.weight.cols() - n_exc).setZero();
+  out.weight.rightCols(out.weight.cols() - n_exc).setZero();
+  out.bias.setZero();
+  return n_exc;
+}
 
 std::unique_ptr<LearningRule> make_bio(const RuleConfig& cfg) {
   return std::make_unique<BioRule>(cfg);

@@ -4,6 +4,7 @@
 
 #include "dalenet/backprop.hpp"
 #include "dalenet/error.hpp"
+#include "rules/bio_architecture.hpp"
 #include "rules/gradient_rules.hpp"
 #include "rules/optimizer.hpp"
 
@@ -45,6 +46,25 @@ class Backprop : public LearningRule {
   GradientEngine engine_;
   Gradients grads_;
   Optimizer opt_;
+};
+
+// The architecture control (docs/EVALUATION.md, "Controls that attribute"): end-to-end backprop
+// through the bio arm's forward pass (H1's log-normalised efficacy, H2's competition, the
+// interneurons' fixed loop), set up by the same prepare_bio_architecture as the bio rule. It shares
+// everything with the bio arm but the learning rule, so what the bio arm does better than it is
+// the rule's doing. The weights are free: nothing keeps them non-negative, and the audit reports
+// whatever sign structure backprop leaves.
+class BackpropBioArchitecture : public Backprop {
+ public:
+  explicit BackpropBioArchitecture(const RuleConfig& cfg) : Backprop(cfg), bio_(cfg.bio) {
+    if (bio_.competition != "feedback_inhibition" && bio_.competition != "kwta")
+      throw ConfigError("bio.competition: '" + bio_.competition + "' is not feedback_inhibition or kwta");
+  }
+  std::string name() const override { return "bp_arch"; }
+  void prepare(Network& net, Rng& /*rng*/) override { prepare_bio_architecture(net, bio_, "bp_arch"); }
+
+ private:
+  BioConfig bio_;
 };
 
 // After every optimiser step, each weight is projected onto the sign of its presynaptic neuron
@@ -131,6 +151,9 @@ class ExponentiatedGradient : public LearningRule {
 
 std::unique_ptr<LearningRule> make_backprop(const RuleConfig& cfg) {
   return std::make_unique<Backprop>(cfg);
+}
+std::unique_ptr<LearningRule> make_backprop_bio_architecture(const RuleConfig& cfg) {
+  return std::make_unique<BackpropBioArchitecture>(cfg);
 }
 std::unique_ptr<LearningRule> make_sign_constrained_backprop(const RuleConfig& cfg) {
   return std::make_unique<SignConstrainedBackprop>(cfg);

@@ -6,6 +6,7 @@
 
 namespace dalenet::rules {
 std::unique_ptr<LearningRule> make_backprop(const RuleConfig& cfg);
+std::unique_ptr<LearningRule> make_backprop_bio_architecture(const RuleConfig& cfg);
 std::unique_ptr<LearningRule> make_sign_constrained_backprop(const RuleConfig& cfg);
 std::unique_ptr<LearningRule> make_exponentiated_gradient(const RuleConfig& cfg);
 std::unique_ptr<LearningRule> make_bio(const RuleConfig& cfg);

@@ -18,6 +18,10 @@ std::deque<RuleInfo>& mutable_registry() {
        SignInit::per_neuron, rules::make_sign_constrained_backprop},
       {"eg", "exponentiated gradient w <- w*exp(-lr*sign(w)*dL/dw) (Cornford et al. 2024)", SignInit::per_neuron,
        rules::make_exponentiated_gradient},
+      {"bp_arch",
+       "backprop through the bio rule's forward pass: log-normalised efficacy, feedback inhibition, the "
+       "interneuron loop (the architecture control, docs/EVALUATION.md)",
+       SignInit::per_neuron, rules::make_backprop_bio_architecture},
       {"bio",
        "biologically guided local rule: competitive multiplicative Hebbian plasticity, interneuron feedback "
        "inhibition, homeostasis, structural plasticity, local output rule (docs/RULE.md)",

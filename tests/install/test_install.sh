@@ -71,7 +71,7 @@ CPP
 # shellcheck disable=SC2046
 "${hidden[@]}" g++ "$work/hello.cpp" -o "$work/hello" $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags --libs dalenet) \
   -Wl,-rpath,"$libdir" || fail "compiling with pkg-config's flags"
-"${hidden[@]}" "$work/hello" | grep -q " 4$" || fail "the pkg-config program does not see the 4 built-in rules"
+"${hidden[@]}" "$work/hello" | grep -q " 5$" || fail "the pkg-config program does not see the 5 built-in rules"
 # Every installed header compiles on its own from the installed include folder.
 for h in "$prefix"/include/dalenet/*.hpp; do
   printf '#include "dalenet/%s"\n' "$(basename "$h")" >"$work/header.cpp"

@@ -70,7 +70,7 @@ with tempdir() as tmp:
     public = [n for n in dir(dalenet) if not n.startswith("_") and callable(getattr(dalenet, n))]
     undocumented = [n for n in public if not (getattr(dalenet, n).__doc__ or "").strip()]
     check(not undocumented, f"help() text on every function (missing: {undocumented})")
-    check([r["name"] for r in dalenet.rules()][:4] == ["bp", "bp_sign", "eg", "bio"], "rules() lists the built-in rules")
+    check([r["name"] for r in dalenet.rules()][:5] == ["bp", "bp_sign", "eg", "bp_arch", "bio"], "rules() lists the built-in rules")
     # Progress: a tqdm bar on request (Debian's python3-tqdm), one update per epoch.
     import contextlib
     import io
