@@ -15,6 +15,7 @@
 #include "dalenet/attack.hpp"
 #include "dalenet/error.hpp"
 #include "dalenet/rng.hpp"
+#include "eval/attacks/registry.hpp"
 
 using namespace dalenet;
 using namespace dalenet::test;
@@ -224,4 +225,60 @@ TEST(AttackSchedule, NamesRoundTripAndUnknownIsRefused) {
   for (const auto s : {AttackSchedule::carried, AttackSchedule::exhaustive})
     EXPECT_EQ(attack_schedule_from_string(to_string(s)), s);
   EXPECT_THROW(attack_schedule_from_string("lazy"), ConfigError);
+}
+
+// An attack's draws are keyed by its name and the eps (detail::attack_seed_key), not by its
+// place in the ladder or by the other attacks: the same attack in two ladders of different
+// order and make-up gives the same examples fooled, run by run.
+TEST(AttackSchedule, AnAttacksDrawsDoNotDependOnTheLadder) {
+  const Network net = random_network(16, {24}, 4, 41);
+  const Points p = labelled_by(net, 120, 43, 5);
+  NetworkClassifier clf(net);
+  AttackOptions o = small_ladder({0.0, 0.1, 0.2});
+  o.schedule = AttackSchedule::exhaustive;
+  o.attacks = {"pgd_ce", "gaussian", "square"};
+  const RobustnessReport a = evaluate_robustness(clf, p.X, p.labels, o);
+  o.attacks = {"square", "fgsm", "gaussian", "pgd_ce"};
+  const RobustnessReport b = evaluate_robustness(clf, p.X, p.labels, o);
+  const auto correct_of = [](const RobustnessReport& r, const std::string& attack, double eps) {
+    for (const auto& run : r.runs)
+      if (run.attack == attack && run.eps == eps) return static_cast<long>(run.correct);
+    return -1L;
+  };
+  int compared = 0;
+  for (const double eps : o.eps)
+    for (const char* attack : {"pgd_ce", "gaussian", "square"}) {
+      EXPECT_EQ(correct_of(a, attack, eps), correct_of(b, attack, eps)) << attack << " at " << eps;
+      EXPECT_GE(correct_of(a, attack, eps), 0) << attack << " at " << eps;
+      ++compared;
+    }
+  EXPECT_EQ(compared, 9);
+  // Random draws do differ between attacks: the keys differ.
+  EXPECT_NE(detail::attack_seed_key("pgd_ce"), detail::attack_seed_key("pgd_margin"));
+}
+
+// The default ladder runs each attack where it applies: pgd_bpda only on a network with
+// competition, apgd_t only with >= 4 classes; transfer only with a source.
+TEST(AttackSchedule, TheDefaultLadderRunsWhatAppliesToTheModel) {
+  const auto has = [](const std::vector<std::string>& v, const char* a) {
+    return std::find(v.begin(), v.end(), a) != v.end();
+  };
+  const Network competitive_net = competitive_model(16, 30, 4, 13), mlp_net = random_network(16, {24}, 4, 7),
+                three_class_net = random_network(16, {24}, 3, 7);
+  NetworkClassifier competitive(competitive_net), mlp(mlp_net), three_classes(three_class_net);
+  EXPECT_TRUE(has(detail::default_ladder(competitive, ThreatNorm::linf, false), "pgd_bpda"));
+  EXPECT_TRUE(has(detail::default_ladder(competitive, ThreatNorm::linf, false), "apgd_t"));
+  EXPECT_FALSE(has(detail::default_ladder(mlp, ThreatNorm::linf, false), "pgd_bpda"));
+  EXPECT_TRUE(has(detail::default_ladder(mlp, ThreatNorm::linf, false), "apgd_t"));
+  EXPECT_FALSE(has(detail::default_ladder(three_classes, ThreatNorm::linf, false), "apgd_t"));
+  EXPECT_TRUE(has(detail::default_ladder(three_classes, ThreatNorm::linf, false), "apgd_ce"));
+  EXPECT_FALSE(has(detail::default_ladder(mlp, ThreatNorm::linf, false), "transfer"));
+  EXPECT_TRUE(has(detail::default_ladder(mlp, ThreatNorm::linf, true), "transfer"));
+  EXPECT_FALSE(has(detail::default_ladder(mlp, ThreatNorm::l2, false), "square"));
+  // A 3-class model attacked with the defaults runs without the DLR loss's error.
+  const Points p = labelled_by(three_class_net, 40, 45, 5);
+  AttackOptions o = small_ladder({0.0, 0.1});
+  o.attacks.clear();
+  const RobustnessReport r = evaluate_robustness(three_classes, p.X, p.labels, o);
+  for (const auto& run : r.runs) EXPECT_NE(run.attack, "apgd_t");
 }

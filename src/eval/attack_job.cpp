@@ -12,6 +12,7 @@
 #include "dalenet/io.hpp"
 #include "dalenet/version.hpp"
 #include "data/sha256.hpp"
+#include "eval/attacks/registry.hpp"
 
 namespace dalenet {
 
@@ -69,10 +70,6 @@ nlohmann::json run_attack_job(const AttackJob& job) {
 
   AttackOptions opt = job.options;
   if (opt.eps.empty()) opt.eps = default_eps_grid(job.data, opt.norm);
-  if (opt.attacks.empty()) {
-    opt.attacks = default_attacks(opt.norm);
-    if (!job.transfer_from.empty()) opt.attacks.insert(opt.attacks.begin() + 4, "transfer");
-  }
   opt.image_rows = d.rows;
   opt.image_cols = d.cols;
   opt.keep_adversarial = !job.save_adv_dir.empty();
@@ -96,6 +93,9 @@ nlohmann::json run_attack_job(const AttackJob& job) {
   out["indices"] = idx;
   out["transfer_from"] = job.transfer_from;
   out["options"] = to_json(opt);
+  // The defaults; each model's "attacks" lists what ran on it (AttackInfo::applies).
+  if (opt.attacks.empty())
+    out["options"]["attacks"] = detail::default_attack_list(opt.norm, !job.transfer_from.empty());
   out["models"] = nlohmann::json::array();
 
   const auto labels = model_labels(job.models);

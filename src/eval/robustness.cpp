@@ -259,9 +259,9 @@ EpsResult attack_at_eps(Campaign& c, const std::vector<std::string>& attacks, do
     const std::size_t ai = order[pos];
     const std::string& a = attacks[ai];
     const auto t0 = Clock::now();
-    // The seed depends on the attack's place in the list, not in the run order: both schedules
-    // draw the same.
-    const std::uint64_t seed = opt.seed ^ (0x9E37ULL * (ei + 1)) ^ (0x7F4AULL << 20) * (ai + 1);
+    // The seed depends on the attack's name and the eps, not on the run order or the other attacks
+    // of the ladder: both schedules, and any ladder that holds it, draw the same.
+    const std::uint64_t seed = opt.seed ^ (0x9E37ULL * (ei + 1)) ^ detail::attack_seed_key(a);
     const detail::AttackInfo& info = detail::attack_info(a);
     const bool counts = info.in_threat_model;
     const std::vector<std::size_t> targets = carried && counts ? detail::ids_where(standing) : all;
@@ -474,7 +474,8 @@ void add_masking_flags(RobustnessReport& rep, const AttackOptions& opt, const st
 RobustnessReport evaluate_robustness(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,
                                      std::span<const std::uint8_t> labels, const AttackOptions& opt,
                                      Classifier* transfer_source) {
-  const std::vector<std::string> attacks = opt.attacks.empty() ? default_attacks(opt.norm) : opt.attacks;
+  const std::vector<std::string> attacks =
+      opt.attacks.empty() ? detail::default_ladder(model, opt.norm, transfer_source != nullptr) : opt.attacks;
   validate(model, X, labels, opt, attacks, transfer_source);
 
   RobustnessReport rep;

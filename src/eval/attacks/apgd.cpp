@@ -270,7 +270,7 @@ AttackInfo apgd_ce_attack() {
   AttackInfo a;
   a.name = "apgd_ce";
   a.cost_rank = 2;
-  a.white_box = a.iterative = true;
+  a.white_box = a.iterative = a.in_default_ladder = true;
   a.run = [](const AttackCall& c, Eigen::MatrixXf& adv, PgdStats& /*restarts*/) {
     return apgd_attack(c, ApgdLoss::cross_entropy, adv);
   };
@@ -281,7 +281,12 @@ AttackInfo apgd_t_attack() {
   AttackInfo a;
   a.name = "apgd_t";
   a.cost_rank = 3;
-  a.white_box = a.iterative = true;
+  a.white_box = a.iterative = a.in_default_ladder = true;
+  a.applies = [](Classifier& model) {  // the DLR loss needs 4 classes
+    Eigen::MatrixXf z;
+    model.logits(Eigen::MatrixXf::Zero(model.input_size(), 1), z);
+    return z.rows() >= 4;
+  };
   a.run = [](const AttackCall& c, Eigen::MatrixXf& adv, PgdStats& /*restarts*/) {
     return apgd_attack(c, ApgdLoss::dlr_targeted, adv);
   };

@@ -85,7 +85,13 @@ AttackInfo pgd_bpda_attack() {
   AttackInfo a;
   a.name = "pgd_bpda";
   a.cost_rank = 4;
-  a.white_box = a.iterative = true;
+  a.white_box = a.iterative = a.in_default_ladder = true;
+  a.applies = [](Classifier& model) {  // by default only where there is competition to adapt to
+    const auto* network = dynamic_cast<const NetworkClassifier*>(&model);
+    if (network == nullptr) return false;
+    const auto& layers = network->network().layers;
+    return std::any_of(layers.begin(), layers.end(), [](const Layer& l) { return l.competition != Competition::none; });
+  };
   a.run = [](const AttackCall& c, Eigen::MatrixXf& adv, PgdStats& restarts) {
     const auto* model = dynamic_cast<const NetworkClassifier*>(&c.model);
     if (model == nullptr) throw InputError("attack: pgd_bpda needs a dalenet network (a NetworkClassifier)");

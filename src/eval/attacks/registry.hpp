@@ -46,12 +46,26 @@ struct AttackInfo {
   bool linf_only = false;
   bool needs_source = false;       // a transfer attack: needs --transfer-from
   bool in_default_ladder = false;  // in default_attacks(norm)
+  // Whether the default ladder runs it on this model (nullptr: on every model). An attack asked
+  // for by name runs regardless, and says so if it cannot.
+  bool (*applies)(Classifier& model) = nullptr;
   AttackFunction run = nullptr;
 };
 
 // PGD's options for a call: its norm, eps, seed and batch, and the ladder's steps, restarts and
 // step factor (cross-entropy loss, random starts); attacks built on PGD change what differs.
 PgdOptions pgd_options(const AttackCall& call);
+
+// default_attacks(norm), with `transfer` when there is a transfer source: the ladder of defaults
+// as a job states it (each model then runs default_ladder's part of it).
+std::vector<std::string> default_attack_list(ThreatNorm norm, bool with_transfer);
+// What a ladder of defaults runs on `model`: default_attacks(norm), with `transfer` when there is
+// a transfer source, less the attacks that do not apply to the model (AttackInfo::applies); in
+// the order of attack_names().
+std::vector<std::string> default_ladder(Classifier& model, ThreatNorm norm, bool with_transfer);
+// The part of an attack's seed that names it: its draws do not depend on where it stands in a
+// ladder, nor on which other attacks run (FNV-1a of the name).
+std::uint64_t attack_seed_key(std::string_view name);
 
 // Every attack, in the order of attack_names().
 const std::vector<AttackInfo>& attack_registry();
