@@ -1,5 +1,6 @@
 // dalenet paper
 #include <fmt/format.h>
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -58,8 +59,10 @@ int run_paper_command(const PaperArgs& a, Globals& g) {
     return 0;
   }
   if (!res.empty()) {
+    std::size_t width = 0;  // the longest claim, so that the verdicts line up
+    for (const auto& c : res["claims"]) width = std::max(width, c["claim"].get<std::string>().size());
     for (const auto& c : res["claims"])
-      std::cout << fmt::format("{:45} {:15}\n", c["claim"].get<std::string>(), c["verdict"].get<std::string>());
+      std::cout << fmt::format("{:{}}  {}\n", c["claim"].get<std::string>(), width, c["verdict"].get<std::string>());
     std::cout << "report: " << o.out_dir << "/index.html (also summary.md, results.json, figures/)\n";
   }
   return 0;

@@ -75,8 +75,8 @@ struct RobustnessControl {
   const char* what;  // what it isolates, in words
 };
 inline constexpr RobustnessControl kRobustnessControls[] = {
-    {"bp_arch", "the architecture (backprop through the bio forward pass)"},
-    {"kmeans", "the code form (k-means prototypes in the bio forward pass)"},
+    {"bp_arch", "the architecture: backprop through the bio forward pass"},
+    {"kmeans", "the code form: k-means prototypes in the bio forward pass"},
 };
 
 // One data set's robustness evidence: differences of robust accuracy at each eps > 0, paired over

@@ -288,8 +288,9 @@ ClaimVerdict robustness_verdict(const std::vector<RobustnessEvidence>& per_datas
   } else if (supporting > 0) {
     std::vector<std::string> why;
     if (!a.not_beaten.empty())
-      why.push_back("bio is not more robust than " + join(a.not_beaten, "; ") +
-                    ", so the robustness is due to what that control shares with it");
+      why.push_back("bio is not more robust than " + join(a.not_beaten, ", nor than ") + "; " +
+                    (a.not_beaten.size() == 1 ? "its robustness there is due to what this control shares with it"
+                                              : "its robustness there is due to what these controls share with it"));
     if (!a.not_run.empty()) why.push_back("control not run: " + join(a.not_run, "; "));
     attribution = " Not attributed to the rule: " + join(why, "; ") + ".";
   }
