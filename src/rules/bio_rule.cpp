@@ -444,7 +444,7 @@ class BioRule : public LearningRule {
     // H3 on the E rows of the input projection. H3r: the third factor is one global scalar per
     // example, whether the network's answer (before this update) was right: +1, or -reward_punish.
     const Eigen::MatrixXf* hidden_factor = nullptr;
-    if (cfg_.hidden_modulation == "reward") {
+    if (reward_modulated_) {
       const auto& logits = cache_.logits();
       reward_.resize(nE, B);
       for (Eigen::Index b = 0; b < B; ++b) {
@@ -609,6 +609,8 @@ class BioRule : public LearningRule {
   }
 
   BioConfig cfg_;
+  // H3r (bio.hidden_modulation = "reward"), parsed once: the training loop compares no strings.
+  bool reward_modulated_ = cfg_.hidden_modulation == "reward";
   std::unique_ptr<TransmitterCommitment> input_commitment_, output_commitment_;  // D1-D5 (bio.commitment)
   std::unique_ptr<HiddenEm> hidden_;  // null for the k-means control (bio.hidden_update = "kmeans")
   KMeansPrototypes kmeans_;
