@@ -59,7 +59,10 @@ if grep -l -e "$src/" -e "$build/" "$work/custom_rule/build/compile_commands.jso
   fail "the example's build names the source or build tree"
 fi
 plugin=$work/custom_rule/build/liboja_rule.so
-"${hidden[@]}" "$dn" rules --plugin "$plugin" | grep -q "^oja " || fail "dalenet rules --plugin does not list oja"
+# Output captured before grep reads it: `cmd | grep -q` under pipefail fails whenever grep stops
+# at its match before cmd has written everything (cmd then dies of SIGPIPE).
+rules=$("${hidden[@]}" "$dn" rules --plugin "$plugin")
+grep -q "^oja " <<<"$rules" || fail "dalenet rules --plugin does not list oja"
 
 # pkg-config: a program that links libdalenet.
 cat >"$work/hello.cpp" <<'CPP'
@@ -71,7 +74,8 @@ CPP
 # shellcheck disable=SC2046
 "${hidden[@]}" g++ "$work/hello.cpp" -o "$work/hello" $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags --libs dalenet) \
   -Wl,-rpath,"$libdir" || fail "compiling with pkg-config's flags"
-"${hidden[@]}" "$work/hello" | grep -q " 5$" || fail "the pkg-config program does not see the 5 built-in rules"
+hello=$("${hidden[@]}" "$work/hello")
+grep -q " 5$" <<<"$hello" || fail "the pkg-config program does not see the 5 built-in rules"
 # Every installed header compiles on its own from the installed include folder.
 for h in "$prefix"/include/dalenet/*.hpp; do
   printf '#include "dalenet/%s"\n' "$(basename "$h")" >"$work/header.cpp"

@@ -44,7 +44,10 @@ case "$work/" in "$src/"*) ;; *) hide_trees "$src" ;; esac
 dn=$root/usr/bin/dalenet
 version=$(dpkg-deb --field "$deb" Version)
 [[ $("${hidden[@]}" "$dn" --version) == "$version" ]] || fail "dalenet --version is not $version"
-"${hidden[@]}" ldd "$dn" | grep -q "libdalenet[^ ]* => $root/" || fail "the CLI does not load the package's libdalenet: $(ldd "$dn")"
+# Output captured before grep reads it: `cmd | grep -q` under pipefail fails whenever grep stops
+# at its match before cmd has written everything (cmd then dies of SIGPIPE).
+libs=$("${hidden[@]}" ldd "$dn")
+grep -q "libdalenet[^ ]* => $root/" <<<"$libs" || fail "the CLI does not load the package's libdalenet: $libs"
 PYTHONPATH=$root/usr/lib/python3/dist-packages "${hidden[@]}" /usr/bin/python3 -c "
 import dalenet, sys
 assert dalenet.__file__.startswith('$root'), dalenet.__file__
@@ -62,6 +65,7 @@ if ! { "${hidden[@]}" cmake -S "$work/custom_rule" -B "$work/custom_rule/build" 
   cat "$work/example.log"
   fail "building examples/custom_rule against the package"
 fi
-"${hidden[@]}" "$dn" rules --plugin "$work/custom_rule/build/liboja_rule.so" | grep -q "^oja " || fail "the packaged CLI does not load the example plugin"
+rules=$("${hidden[@]}" "$dn" rules --plugin "$work/custom_rule/build/liboja_rule.so")
+grep -q "^oja " <<<"$rules" || fail "the packaged CLI does not load the example plugin"
 echo "== examples/custom_rule builds against the package and its CLI loads it"
 echo "test_package: OK"
