@@ -495,8 +495,6 @@ void structure_figures(Report& report) {
   }
 }
 
-// Robust accuracy per ε and arm (the worst case over the ladder), bio − bp per ε, the raised
-// gradient-masking flags.
 // bio − reference robust accuracy at one eps: paired over seeds (t CI) with >= 3 seeds, else
 // the difference of the pooled proportions over the n test images of every seed.
 Difference robust_difference(const std::string& label, const std::vector<double>& bio,
@@ -511,6 +509,8 @@ Difference robust_difference(const std::string& label, const std::vector<double>
   return proportion_difference(label, summarise(bio).mean * pooled, pooled, summarise(reference).mean * pooled, pooled);
 }
 
+// Robust accuracy per ε and arm (the worst case over the ladder), bio − bp and bio − each
+// attribution control per ε (the verdict's evidence), the raised gradient-masking flags.
 void robustness_section(Report& report) {
   const PaperConfig& cfg = report.cfg;
   auto& runs = report.runs;
