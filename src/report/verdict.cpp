@@ -199,22 +199,38 @@ ClaimVerdict dale_verdict(const nlohmann::json& per_neuron_analysis, const nlohm
 
 namespace {
 
-// Holm-significant wins (+1) and losses (−1) of bio in one data set's differences; `signs` holds
-// the family's, from index `at` on (advanced past this data set).
-struct EpsTally {
-  int better = 0, worse = 0, total = 0;
-  std::vector<std::string> text;
-  bool beaten() const { return total > 0 && 2 * better > total && worse == 0; }
-};
-EpsTally tally_eps(const std::vector<Difference>& diffs, const std::vector<int>& signs, std::size_t& at) {
-  EpsTally t;
-  t.total = static_cast<int>(diffs.size());
-  for (const auto& x : diffs) {
-    t.better += signs[at] > 0 ? 1 : 0;
-    t.worse += signs[at] < 0 ? 1 : 0;
-    ++at;
-    t.text.push_back(diff_text(x));
+// Holm-significant wins and losses of bio in `diffs` (one family), as labelled texts.
+struct Tally {
+  std::vector<std::string> better, worse;
+  std::size_t total = 0;
+  // A majority significantly better and none significantly worse.
+  bool supports() const { return total > 0 && 2 * better.size() > total && worse.empty(); }
+  std::string text(const std::string& what) const {
+    return fmt::format("bio significantly better than {} in {} of {}{}, worse in {}{}", what, better.size(), total,
+                       better.empty() ? "" : " (" + join(better, "; ") + " pp)", worse.size(),
+                       worse.empty() ? "" : " (" + join(worse, "; ") + " pp)");
   }
+};
+
+Tally tally(const std::vector<Difference>& diffs, const std::vector<int>& signs, std::size_t from) {
+  Tally t;
+  t.total = diffs.size();
+  for (std::size_t i = 0; i < diffs.size(); ++i) {
+    if (signs[from + i] > 0) t.better.push_back(diff_text(diffs[i]));
+    if (signs[from + i] < 0) t.worse.push_back(diff_text(diffs[i]));
+  }
+  return t;
+}
+
+// One data set's tally in the robustness verdict, from its place `at` in the family's signs
+// (advanced past it), with the text of every difference, significant or not.
+Tally tally_eps(const std::vector<Difference>& diffs, const std::vector<int>& signs, std::size_t& at,
+                std::string& all_text) {
+  Tally t = tally(diffs, signs, at);
+  std::vector<std::string> text;
+  for (const auto& d : diffs) text.push_back(diff_text(d));
+  all_text = join(text, "; ");
+  at += diffs.size();
   return t;
 }
 
@@ -243,11 +259,12 @@ Attribution attribute(const std::vector<RobustnessEvidence>& per_dataset) {
   for (const auto& e : per_dataset)
     for (const auto& [arm, diffs] : e.versus_controls) {
       robustness_control(arm);
-      const EpsTally t = tally_eps(diffs, signs, at);
+      std::string text;
+      const Tally t = tally_eps(diffs, signs, at, text);
       ++run_on[arm];
-      if (!t.beaten()) lost_on[arm].push_back(e.dataset);
+      if (!t.supports()) lost_on[arm].push_back(e.dataset);
       a.parts.push_back(fmt::format("{} bio − {}: more robust at {} of {} eps, less at {} ({} pp)", e.dataset, arm,
-                                    t.better, t.total, t.worse, join(t.text, "; ")));
+                                    t.better.size(), t.total, t.worse.size(), text));
     }
   for (const auto& c : kRobustnessControls) {
     if (run_on[c.arm] < static_cast<int>(per_dataset.size()))
@@ -270,11 +287,12 @@ ClaimVerdict robustness_verdict(const std::vector<RobustnessEvidence>& per_datas
   std::size_t at = 0;
   std::vector<std::string> parts;
   for (const auto& e : per_dataset) {
-    const EpsTally t = tally_eps(e.versus_bp, signs, at);
-    supporting += t.beaten() ? 1 : 0;
+    std::string text;
+    const Tally t = tally_eps(e.versus_bp, signs, at, text);
+    supporting += t.supports() ? 1 : 0;
     parts.push_back(fmt::format("{}: bio more robust than bp at {} of {} eps, less at {} ({} pp){}", e.dataset,
-                                t.better, t.total, t.worse, join(t.text, "; "),
-                                t.beaten() ? " — supports" : " — does not support"));
+                                t.better.size(), t.total, t.worse.size(), text,
+                                t.supports() ? " — supports" : " — does not support"));
   }
   const Attribution a = attribute(per_dataset);
   const bool claim_holds = supporting == static_cast<int>(per_dataset.size());
@@ -301,33 +319,6 @@ ClaimVerdict robustness_verdict(const std::vector<RobustnessEvidence>& per_datas
                        : fmt::format(" Controls: {} (Holm over {} comparisons).", join(a.parts, ". "), a.comparisons));
   return v;
 }
-
-namespace {
-
-// Holm-significant wins and losses of bio in `diffs` (one family), as labelled texts.
-struct Tally {
-  std::vector<std::string> better, worse;
-  std::size_t total = 0;
-  // A majority significantly better and none significantly worse.
-  bool supports() const { return total > 0 && 2 * better.size() > total && worse.empty(); }
-  std::string text(const std::string& what) const {
-    return fmt::format("bio significantly better than {} in {} of {}{}, worse in {}{}", what, better.size(), total,
-                       better.empty() ? "" : " (" + join(better, "; ") + " pp)", worse.size(),
-                       worse.empty() ? "" : " (" + join(worse, "; ") + " pp)");
-  }
-};
-
-Tally tally(const std::vector<Difference>& diffs, const std::vector<int>& signs, std::size_t from) {
-  Tally t;
-  t.total = diffs.size();
-  for (std::size_t i = 0; i < diffs.size(); ++i) {
-    if (signs[from + i] > 0) t.better.push_back(diff_text(diffs[i]));
-    if (signs[from + i] < 0) t.worse.push_back(diff_text(diffs[i]));
-  }
-  return t;
-}
-
-}  // namespace
 
 ClaimVerdict fewshot_verdict(const std::vector<EvidenceLine>& lines, const std::vector<Difference>& controls,
                              const std::vector<Difference>& secondary) {
