@@ -67,6 +67,12 @@ TEST(Verdict, SparsityThresholdsOnActiveInputs) {
   no_active["projections"][0]["sparsity"].erase("silent_fraction_active_inputs");
   EXPECT_EQ(sparsity_verdict(no_active).verdict, Verdict::not_measured);
   EXPECT_THROW(sparsity_verdict(nlohmann::json::object()), InputError);
+  // With receptive fields (H6) only the synapses inside them count: the wiring's absences are not
+  // an emerged sparsity.
+  auto fields = analysis(0.92, 1, none, none);
+  fields["projections"][0]["sparsity"]["silent_fraction_in_fields_active_inputs"] = 0.6;
+  EXPECT_EQ(sparsity_verdict(fields).verdict, Verdict::partly);
+  EXPECT_NE(sparsity_verdict(fields).deciding.find("inside the receptive fields"), std::string::npos);
 }
 
 TEST(Verdict, LognormalNeedsTheAbsoluteTestNotToReject) {

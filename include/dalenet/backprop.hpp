@@ -31,8 +31,9 @@ struct ForwardCache {
   std::vector<Eigen::MatrixXf> pre;  // pre[l]: drive of layer l, [size_l x B] (pre[0] unused)
   std::vector<Eigen::MatrixXf> act;  // act[l]: output of layer l; act[0] = X; act.back() = logits
   // Layers with competition: pre[l] holds z - I for excitatory rows (I for inhibitory rows),
-  // inhibition[l] the level I per example, and for the backward pass the size of the active set
-  // (feedback_inhibition) or the unit whose drive sets I (kwta).
+  // inhibition[l] the level I per example and inhibition pool (index b * pools + q; one pool: b),
+  // and for the backward pass the size of each pool's active set (feedback_inhibition) or the unit
+  // whose drive sets its I (kwta; an index into the layer).
   std::vector<Eigen::VectorXf> inhibition;
   std::vector<Eigen::VectorXi> active_count, threshold_unit;
   std::vector<Eigen::VectorXf> pool;    // divisive layers: sum of rectified excitatory rates per example

@@ -73,6 +73,9 @@ struct Layer {
   double inhibition_gain = 1.0;  // feedback_inhibition: gain of the E -> I -> E loop
   int kwta_k = 20;               // kwta: number of winners
   bool divisive = false;         // divide the rectified rates by their sum (divisive normalisation by the pool)
+  // Local inhibition (docs/RULE.md, H6b): the excitatory neurons form this many equal, contiguous
+  // pools, each with its own inhibition level (its own interneuron loop); 1: one pool, the layer.
+  int inhibition_pools = 1;
   // Competition acts among the excitatory neurons; inhibitory neurons of the layer carry the
   // inhibition (their activity is the pooled inhibition level) and receive no feedforward input.
   // Per-neuron state for local rules; empty (size 0) when a rule does not use it.
@@ -82,8 +85,28 @@ struct Layer {
   int size() const;
   // Neurons of the leading excitatory populations (those that compete; interneurons follow).
   int excitatory_count() const;
+  // Excitatory neurons per inhibition pool (excitatory_count() / inhibition_pools).
+  int pool_size() const { return excitatory_count() / inhibition_pools; }
   // +1 / -1 per neuron, from its population's type.
   Eigen::VectorXf neuron_sign() const;
+};
+
+// Retinotopic potential connectivity (docs/RULE.md, H6): the presynaptic layer is an image of
+// image_side x image_side pixels (row-major); window k is the square of side `window` whose top-left
+// corner is the k-th point (row-major) of the grid {0, stride, 2 stride, ...}^2 that keeps the square
+// inside the image. Postsynaptic neuron i may connect only to the pixels of window
+// i / units_per_window: those are its potential synapses (Knoblauch, Koerner, Koerner & Sommer
+// 2014); every other synapse is absent by wiring, and neurons past the last window have none.
+struct ReceptiveFields {
+  int image_side = 0;  // 0: none; every synapse is potential
+  int window = 0;
+  int stride = 1;
+  int units_per_window = 0;
+
+  bool enabled() const { return image_side > 0; }
+  int per_side() const { return (image_side - window) / stride + 1; }
+  int count() const { return per_side() * per_side(); }
+  bool potential(Eigen::Index post, Eigen::Index pre) const;
 };
 
 struct Projection {
@@ -91,7 +114,8 @@ struct Projection {
   Eigen::VectorXf bias;  // [post]
   MaskMatrix mask;       // [post, pre] or empty (dense: every synapse exists)
   Efficacy efficacy = Efficacy::linear;
-  float efficacy_floor = 0.0F;  // log_normalized only: the normalised weight below which a synapse is silent
+  float efficacy_floor = 0.0F;       // log_normalized only: the normalised weight below which a synapse is silent
+  ReceptiveFields receptive_fields;  // which synapses may exist at all (default: every one)
 
   bool has_mask() const { return mask.size() != 0; }
   Eigen::Index num_post() const { return weight.rows(); }

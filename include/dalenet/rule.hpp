@@ -82,6 +82,15 @@ struct BioConfig {
   // independently; the others absent, mask 0). 1: all. With hidden_plasticity = false it sets the
   // connection density of the fixed random features.
   double initial_density = 1.0;
+  // H6: retinotopic potential connectivity (docs/RULE.md). window > 0: each excitatory hidden
+  // neuron may connect only to a window x window square of the (square) input image; the windows'
+  // corners lie on a grid of pitch window_stride, and the neurons are shared out equally among
+  // them. 0: full field (every input is potential).
+  int window = 0;
+  int window_stride = 4;
+  // H6b: each window's neurons compete among themselves (local interneuron pools) instead of
+  // across the whole layer (needs window > 0).
+  bool local_inhibition = false;
   // D1-D4: presynaptic transmitter commitment (docs/RULE.md, "Transmitter commitment"). Each
   // presynaptic neuron of a plastic projection holds a share a_i of excitatory transmitter; its
   // + synapses act at a_i and its - synapses at 1 - a_i, and a replicator step on their utilities

@@ -153,13 +153,15 @@ struct ProjectionView {
   }
 };
 
-// Silent synapses among the counted ones whose presynaptic neuron passes `pre` (all: empty).
+// Silent synapses among the counted ones whose presynaptic neuron passes `pre` (all: empty) and
+// that lie inside their neuron's receptive field (H6; without fields, every synapse does).
 std::pair<std::int64_t, std::int64_t> silent_and_potential(const ProjectionView& v,
-                                                           const std::vector<std::uint8_t>& pre) {
+                                                           const std::vector<std::uint8_t>& pre,
+                                                           const ReceptiveFields& fields = {}) {
   std::int64_t silent = 0, potential = 0;
   for (Eigen::Index i = 0; i < v.M.rows(); ++i)
     for (Eigen::Index j = 0; j < v.M.cols(); ++j)
-      if (v.counted(i, j) && (pre.empty() || pre[static_cast<std::size_t>(j)] != 0)) {
+      if (v.counted(i, j) && (pre.empty() || pre[static_cast<std::size_t>(j)] != 0) && fields.potential(i, j)) {
         ++potential;
         silent += v.is_silent(i, j) ? 1 : 0;
       }
@@ -184,6 +186,18 @@ nlohmann::json sparsity_json(const Projection& p, const ProjectionView& v, const
     j["active_inputs"] = active;
     j["active_input_synapses"] = n;
     j["silent_fraction_active_inputs"] = fraction(k, n);
+  }
+  // With receptive fields (H6) the synapses outside them are absent by wiring, not silent by
+  // learning: these fractions count only the synapses inside (the potential synapses).
+  if (p.receptive_fields.enabled()) {
+    const auto [k, n] = silent_and_potential(v, {}, p.receptive_fields);
+    j["receptive_field_synapses"] = n;
+    j["silent_fraction_in_fields"] = fraction(k, n);
+    if (!active_inputs.empty()) {
+      const auto [ka, na] = silent_and_potential(v, active_inputs, p.receptive_fields);
+      j["active_input_synapses_in_fields"] = na;
+      j["silent_fraction_in_fields_active_inputs"] = fraction(ka, na);
+    }
   }
   nlohmann::json curve = nlohmann::json::array();
   for (double t : opts.threshold_curve) {
@@ -470,6 +484,15 @@ void projection_summary(std::ostringstream& os, const nlohmann::json& p, const n
     os << fmt::format("; over the {} active inputs: {:.1f}%", sp["active_inputs"].get<std::int64_t>(),
                       100.0 * sp["silent_fraction_active_inputs"].get<double>());
   os << "\n";
+  if (sp.contains("silent_fraction_in_fields")) {
+    os << fmt::format("  inside the receptive fields ({} potential synapses): silent {:.1f}%",
+                      sp["receptive_field_synapses"].get<std::int64_t>(),
+                      100.0 * sp["silent_fraction_in_fields"].get<double>());
+    if (sp.contains("silent_fraction_in_fields_active_inputs"))
+      os << fmt::format("; from the active inputs: {:.1f}%",
+                        100.0 * sp["silent_fraction_in_fields_active_inputs"].get<double>());
+    os << "\n";
+  }
   const auto& dale = p["dale"];
   os << fmt::format(
       "  Dale: compliance {:.1f}%  matches declared type {:.1f}%  violating synapses {}  realised E/I/mixed {}/{}/{}\n",

@@ -351,6 +351,19 @@ const std::map<std::string, KeyDef>& schema() {
            "fraction of the potential input -> hidden synapses present at the start, each drawn independently "
            "(the others absent); 1: all",
            [](auto& c) -> auto& { return c.rule.bio.initial_density; }, 0.0, 1.0, true)},
+      {"bio.window",
+       int_key(
+           "H6: side of each excitatory hidden neuron's square receptive field on the (square) input image; "
+           "the neurons are shared out equally among the windows (0: full field)",
+           [](auto& c) -> auto& { return c.rule.bio.window; }, 0, 1 << 12)},
+      {"bio.window_stride", int_key(
+                                "H6: pitch of the grid of window corners, in pixels",
+                                [](auto& c) -> auto& { return c.rule.bio.window_stride; }, 1, 1 << 12)},
+      {"bio.local_inhibition",
+       bool_key(
+           "H6b: each window's neurons compete among themselves (one interneuron pool per window) instead of "
+           "across the layer (needs bio.window > 0)",
+           [](auto& c) -> auto& { return c.rule.bio.local_inhibition; })},
       {"bio.commitment",
        bool_key(
            "D1-D5: presynaptic transmitter commitment on the plastic projections (docs/RULE.md): each "

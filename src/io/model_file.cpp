@@ -90,6 +90,7 @@ Network network_from_architecture(const json& arch, const std::string& name) {
         L.inhibition_gain = jl.at("inhibition_gain").get<double>();
         L.kwta_k = jl.at("kwta_k").get<int>();
         L.divisive = jl.value("divisive", false);
+        L.inhibition_pools = jl.value("inhibition_pools", 1);
         if (!(L.inhibition_gain > 0.0) || L.kwta_k < 1)
           bad(name, "layer '" + L.name + "': invalid competition parameters");
       }
@@ -112,6 +113,15 @@ Network network_from_architecture(const json& arch, const std::string& name) {
         net.projections[l].efficacy = efficacy_from_string(jp.at("efficacy").get<std::string>());
         if (net.projections[l].efficacy != Efficacy::linear)
           net.projections[l].efficacy_floor = jp.at("floor").get<float>();
+        if (jp.contains("receptive_fields")) {
+          const auto& jr = jp.at("receptive_fields");
+          ReceptiveFields& rf = net.projections[l].receptive_fields;
+          rf.image_side = jr.at("image_side").get<int>();
+          rf.window = jr.at("window").get<int>();
+          rf.stride = jr.at("stride").get<int>();
+          rf.units_per_window = jr.at("units_per_window").get<int>();
+          if (!rf.enabled()) bad(name, "architecture.projections: receptive_fields.image_side must be positive");
+        }
       } catch (const json::exception& e) {
         bad(name, std::string("malformed architecture.projections entry: ") + e.what());
       } catch (const ConfigError& e) {
@@ -136,6 +146,7 @@ json architecture_to_json(const Network& net) {
       jl["inhibition_gain"] = L.inhibition_gain;
       jl["kwta_k"] = L.kwta_k;
       jl["divisive"] = L.divisive;
+      if (L.inhibition_pools != 1) jl["inhibition_pools"] = L.inhibition_pools;
     }
     layers.push_back(jl);
   }
@@ -143,6 +154,13 @@ json architecture_to_json(const Network& net) {
   for (const auto& p : net.projections) {
     json jp = {{"efficacy", to_string(p.efficacy)}};
     if (p.efficacy != Efficacy::linear) jp["floor"] = p.efficacy_floor;
+    if (p.receptive_fields.enabled()) {
+      const ReceptiveFields& rf = p.receptive_fields;
+      jp["receptive_fields"] = {{"image_side", rf.image_side},
+                                {"window", rf.window},
+                                {"stride", rf.stride},
+                                {"units_per_window", rf.units_per_window}};
+    }
     projections.push_back(jp);
   }
   return {{"layers", layers}, {"projections", projections}};

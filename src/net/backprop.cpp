@@ -168,19 +168,24 @@ void layer_derivative(const Layer& layer, const ForwardCache& cache, std::size_t
     }
   }
   dtop = (pre.topRows(nE).array() > 0.0F).select(dtop, 0.0F);
-  // Through I(z): feedback: dI/dz_j = g / (1 + g m) for active j; kwta: dI/dz_t = 1.
+  // Through each pool's I(z): feedback: dI/dz_j = g / (1 + g m) for the pool's active j; kwta:
+  // dI/dz_t = 1.
+  const Eigen::Index pools = layer.inhibition_pools, n_pool = layer.pool_size();
   for (Eigen::Index b = 0; b < pre.cols(); ++b) {
-    const float total = dtop.col(b).sum();
-    if (layer.competition == Competition::feedback_inhibition) {
-      const int m = cache.active_count[l](b);
-      if (m == 0) continue;
-      const auto g = static_cast<float>(layer.inhibition_gain);
-      const float c = g / (1.0F + g * static_cast<float>(m)) * total;
-      for (Eigen::Index j = 0; j < nE; ++j)
-        if (pre(j, b) > 0.0F) dtop(j, b) -= c;
-    } else {
-      const int t = cache.threshold_unit[l](b);
-      if (t >= 0) dtop(t, b) -= total;
+    for (Eigen::Index q = 0; q < pools; ++q) {
+      const Eigen::Index slot = b * pools + q, first = q * n_pool;
+      const float total = dtop.col(b).segment(first, n_pool).sum();
+      if (layer.competition == Competition::feedback_inhibition) {
+        const int m = cache.active_count[l](slot);
+        if (m == 0) continue;
+        const auto g = static_cast<float>(layer.inhibition_gain);
+        const float c = g / (1.0F + g * static_cast<float>(m)) * total;
+        for (Eigen::Index j = first; j < first + n_pool; ++j)
+          if (pre(j, b) > 0.0F) dtop(j, b) -= c;
+      } else {
+        const int t = cache.threshold_unit[l](slot);
+        if (t >= 0) dtop(t, b) -= total;
+      }
     }
   }
   // The surrogate (BackwardScratch::competition_leak): the silenced units' own path, added after
@@ -705,9 +710,10 @@ void finish_layer(const Network& net, std::size_t l, ForwardCache& cache) {
     return;
   }
   const Eigen::Index nE = layer.excitatory_count(), B = z.cols(), nI = z.rows() - nE;
-  cache.inhibition[l + 1].resize(B);
-  cache.active_count[l + 1].resize(B);
-  cache.threshold_unit[l + 1].resize(B);
+  const Eigen::Index pools = layer.inhibition_pools, n_pool = layer.pool_size();
+  cache.inhibition[l + 1].resize(B * pools);
+  cache.active_count[l + 1].resize(B * pools);
+  cache.threshold_unit[l + 1].resize(B * pools);
   if (layer.divisive) cache.pool[l + 1].resize(B);
   Eigen::MatrixXf& rect = cache.rect;
   Eigen::MatrixXf& act = cache.act[l + 1];
@@ -720,14 +726,20 @@ void finish_layer(const Network& net, std::size_t l, ForwardCache& cache) {
 #pragma omp parallel for schedule(static) if (B >= 16)
   for (Eigen::Index b = 0; b < B; ++b) {
     z.col(b) += p.bias;
-    float level = 0.0F;
-    int active = 0, unit = -1;
-    compete(layer, z.col(b).data(), nE, level, active, unit);
-    cache.inhibition[l + 1](b) = level;
-    cache.active_count[l + 1](b) = active;
-    cache.threshold_unit[l + 1](b) = unit;
-    z.col(b).head(nE).array() -= level;
-    z.col(b).tail(nI).setConstant(std::isfinite(level) ? level : 0.0F);
+    // Each pool competes within itself (H6b); one pool is the whole layer. An interneuron carries
+    // its pool's level: interneuron k belongs to pool k * pools / N_I.
+    for (Eigen::Index q = 0; q < pools; ++q) {
+      float level = 0.0F;
+      int active = 0, unit = -1;
+      compete(layer, z.col(b).data() + q * n_pool, n_pool, level, active, unit);
+      const Eigen::Index slot = b * pools + q;
+      cache.inhibition[l + 1](slot) = level;
+      cache.active_count[l + 1](slot) = active;
+      cache.threshold_unit[l + 1](slot) = unit < 0 ? unit : static_cast<int>(q * n_pool + unit);
+      z.col(b).segment(q * n_pool, n_pool).array() -= level;
+      const float carried = std::isfinite(level) ? level : 0.0F;
+      for (Eigen::Index k = q * nI / pools; k < (q + 1) * nI / pools; ++k) z(nE + k, b) = carried;
+    }
     rect.col(b).head(nE) = z.col(b).head(nE).cwiseMax(0.0F);
     rect.col(b).tail(nI) = z.col(b).tail(nI);
     if (layer.divisive) {

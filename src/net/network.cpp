@@ -328,6 +328,15 @@ SignInit sign_init_from_string(const std::string& s) {
   throw ConfigError("unknown sign init '" + s + "' (known: free, per_neuron, mixed)");
 }
 
+bool ReceptiveFields::potential(Eigen::Index post, Eigen::Index pre) const {
+  if (!enabled()) return true;
+  const Eigen::Index k = post / units_per_window;
+  if (k >= count()) return false;
+  const Eigen::Index top = (k / per_side()) * stride, left = (k % per_side()) * stride;
+  const Eigen::Index y = pre / image_side, x = pre % image_side;
+  return y >= top && y < top + window && x >= left && x < left + window;
+}
+
 int Layer::size() const {
   int n = 0;
   for (const auto& p : populations) n += p.size;
@@ -366,6 +375,11 @@ void Network::validate() const {
     if (layers[l].size() <= 0) throw ModelFileError("layer " + std::to_string(l) + " is empty");
     for (const auto& p : layers[l].populations)
       if (p.size <= 0) throw ModelFileError("population '" + p.name + "' has non-positive size");
+    const Layer& L = layers[l];
+    if (L.inhibition_pools < 1 || L.excitatory_count() % L.inhibition_pools != 0)
+      throw ModelFileError("layer '" + L.name + "': " + std::to_string(L.inhibition_pools) +
+                           " inhibition pools do not divide its " + std::to_string(L.excitatory_count()) +
+                           " excitatory neurons");
   }
   for (std::size_t l = 0; l < projections.size(); ++l) {
     const auto& p = projections[l];
@@ -389,6 +403,18 @@ void Network::validate() const {
         if (p.mask.data()[i] == 0 && p.weight.data()[i] != 0.0F)
           throw ModelFileError(where + ": a masked-out (silent) synapse has a non-zero weight");
       }
+    }
+    const ReceptiveFields& rf = p.receptive_fields;
+    if (rf.enabled()) {
+      if (rf.window < 1 || rf.window > rf.image_side || rf.stride < 1 || rf.units_per_window < 1 ||
+          static_cast<Eigen::Index>(rf.image_side) * rf.image_side != p.num_pre() ||
+          static_cast<Eigen::Index>(rf.count()) * rf.units_per_window > p.num_post())
+        throw ModelFileError(where + ": receptive fields do not fit the projection's shape");
+      if (!p.has_mask()) throw ModelFileError(where + ": receptive fields need a mask");
+      for (Eigen::Index i = 0; i < p.num_post(); ++i)
+        for (Eigen::Index j = 0; j < p.num_pre(); ++j)
+          if (p.mask(i, j) != 0 && !rf.potential(i, j))
+            throw ModelFileError(where + ": a synapse outside its neuron's receptive field");
     }
   }
 }

@@ -97,16 +97,21 @@ ClaimVerdict sparsity_verdict(const nlohmann::json& analysis) {
         all);
     return v;
   }
-  const double silent = sp.at("silent_fraction_active_inputs").get<double>();
+  // With receptive fields (H6) the synapses outside them are absent by wiring: sparsity imposed
+  // by the architecture is not sparsity that emerged, so only those inside count.
+  const bool fields = sp.contains("silent_fraction_in_fields_active_inputs");
+  const double silent =
+      sp.at(fields ? "silent_fraction_in_fields_active_inputs" : "silent_fraction_active_inputs").get<double>();
   v.verdict = silent >= 0.8 ? Verdict::reproduced : silent >= 0.5 ? Verdict::partly : Verdict::not_reproduced;
   std::string latent;
   if (analysis.contains("latent") && analysis["latent"].contains("projections"))
     latent = fmt::format("; latent ŵ (not what the network uses): {:.3f}",
                          analysis["latent"]["projections"].at(0).at("sparsity").at("silent_fraction").get<double>());
   v.deciding = fmt::format(
-      "input→hidden synapses with strength exactly 0: {:.3f} of those from the {} active inputs (decides; ≥ 0.8 "
+      "input→hidden synapses with strength exactly 0: {:.3f} of those from the {} active inputs{} (decides; ≥ 0.8 "
       "reproduced, ≥ 0.5 partly), {:.3f} of all{}",
-      silent, sp.at("active_inputs").get<std::int64_t>(), all, latent);
+      silent, sp.at("active_inputs").get<std::int64_t>(),
+      fields ? " inside the receptive fields (the potential synapses)" : "", all, latent);
   return v;
 }
 

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "dalenet/backprop.hpp"
 #include "dalenet/error.hpp"
 #include "dalenet/local.hpp"
@@ -57,6 +59,8 @@ class HiddenEm : public LocalPlasticity {
   HiddenEm(HiddenUpdate kind, bool signed_efficacy, double eta)
       : kind_(kind), signed_efficacy_(signed_efficacy), eta_(eta), base_eta_(eta) {}
   void set_scale(double s) { eta_ = base_eta_ * s; }
+  // The neurons that share the pooled rate (H6b: a window's pool; default: every row), for c_j.
+  void set_pool_size(Eigen::Index n) { pool_size_ = n; }
   void update(Synapses syn, const LocalBatch& b, PlasticityCounters& counters) override {
     auto& w = syn.weight;
     const Eigen::Index N = w.rows(), P = w.cols(), B = b.pre.cols();
@@ -77,28 +81,7 @@ class HiddenEm : public LocalPlasticity {
     // Each thread's row buffers persist across batches (no allocation per batch).
     const std::size_t buffers = 3 * static_cast<std::size_t>(omp_get_max_threads());
     if (row_buffers_.size() < buffers) row_buffers_.resize(buffers);
-    // The examples each neuron fired for, in order: row j's in fired_[j * B, j * B + fired_count_[j]).
-    // One contiguous sweep over the rates (column-major), blocks of rows in parallel; reading
-    // row j's B rates with stride N, a compare and a mostly untaken branch each, cost more.
-    fired_.resize(static_cast<std::size_t>(N * B));
-    fired_count_.resize(static_cast<std::size_t>(N));
-    constexpr Eigen::Index kRowBlock = 64;
-#pragma omp parallel for schedule(static) if (N * B >= 65536)
-    for (Eigen::Index j0 = 0; j0 < N; j0 += kRowBlock) {
-      const Eigen::Index j1 = std::min(N, j0 + kRowBlock);
-      std::fill(fired_count_.begin() + j0, fired_count_.begin() + j1, 0);
-      for (Eigen::Index e = 0; e < B; ++e) {
-        const float* r = b.post.col(e).data();
-        // Branch-free (under the competition a few rates in a hundred are > 0, unpredictably): e is
-        // written to the row's next slot either way and kept only if the neuron fired (a slot
-        // index never exceeds e).
-        for (Eigen::Index j = j0; j < j1; ++j) {
-          auto& count = fired_count_[static_cast<std::size_t>(j)];
-          fired_[static_cast<std::size_t>(j * B + count)] = static_cast<std::int32_t>(e);
-          count += r[j] > 0.0F ? 1 : 0;
-        }
-      }
-    }
+    collect_fired(b.post);
 #pragma omp parallel reduction(+ : flips)
     {
       const std::size_t t = 3 * static_cast<std::size_t>(omp_get_thread_num());
@@ -141,7 +124,12 @@ class HiddenEm : public LocalPlasticity {
           kernels::dot_group(op_row, x, count, P, dot);
           for (int f = 0; f < count; ++f) {
             const float d = inv * dot[f];  // w_hat_j . x_b
+            // An example that reaches none of the neuron's synapses (d = 0; with H6's windows, a
+            // blank window: the neuron fired on its threshold alone) adds nothing to g_ij on them.
+            // Its x_i / d on the absent synapses would be ~1e12 x_i: harmless on a weight of 0
+            // until exp overflows to inf and 0 * inf makes a NaN.
             step[f] = rm[f] / (d + 1e-12F);
+            if (!(dot[f] > 0.0F)) step[f] = 0.0F;
           }
           kernels::axpy_group(g.data(), step, x, count, P);
         }
@@ -149,7 +137,8 @@ class HiddenEm : public LocalPlasticity {
         if (!(rs > 0.0F)) {  // a neuron that did not fire does not learn (scaling only)
           next = row * inv;
         } else {
-          const float c = std::min(5.0F, static_cast<float>(N) * rs / static_cast<float>(B));
+          const auto pool = static_cast<float>(pool_size_ > 0 ? pool_size_ : N);
+          const float c = std::min(5.0F, pool * rs / static_cast<float>(B));
           g /= rs;
           const float one = modulated ? ms / rs : 1.0F;
           const float lambda = std::min(1.0F, eta * c);  // step of the convex forms (H3a, H3m)
@@ -178,9 +167,37 @@ class HiddenEm : public LocalPlasticity {
   }
 
  private:
+  // The examples each neuron fired for (post > 0), in order: row j's in
+  // fired_[j * B, j * B + fired_count_[j]).
+  void collect_fired(const Eigen::Ref<const Eigen::MatrixXf>& post) {
+    const Eigen::Index N = post.rows(), B = post.cols();
+    // One contiguous sweep over the rates (column-major), blocks of rows in parallel; reading
+    // row j's B rates with stride N, a compare and a mostly untaken branch each, cost more.
+    fired_.resize(static_cast<std::size_t>(N * B));
+    fired_count_.resize(static_cast<std::size_t>(N));
+    constexpr Eigen::Index kRowBlock = 64;
+#pragma omp parallel for schedule(static) if (N * B >= 65536)
+    for (Eigen::Index j0 = 0; j0 < N; j0 += kRowBlock) {
+      const Eigen::Index j1 = std::min(N, j0 + kRowBlock);
+      std::fill(fired_count_.begin() + j0, fired_count_.begin() + j1, 0);
+      for (Eigen::Index e = 0; e < B; ++e) {
+        const float* r = post.col(e).data();
+        // Branch-free (under the competition a few rates in a hundred are > 0, unpredictably): e is
+        // written to the row's next slot either way and kept only if the neuron fired (a slot
+        // index never exceeds e).
+        for (Eigen::Index j = j0; j < j1; ++j) {
+          auto& count = fired_count_[static_cast<std::size_t>(j)];
+          fired_[static_cast<std::size_t>(j * B + count)] = static_cast<std::int32_t>(e);
+          count += r[j] > 0.0F ? 1 : 0;
+        }
+      }
+    }
+  }
+
   HiddenUpdate kind_;
   bool signed_efficacy_;
   double eta_, base_eta_;
+  Eigen::Index pool_size_ = 0;                                       // 0: the number of rows
   std::vector<Eigen::Array<float, 1, Eigen::Dynamic>> row_buffers_;  // g, next, |w_j| per thread [P]
   std::vector<std::int32_t> fired_;                                  // [N x B] examples per neuron
   std::vector<Eigen::Index> fired_count_;                            // [N]
@@ -324,6 +341,11 @@ class BioRule : public LearningRule {
   void prepare(Network& net, Rng& rng) override {
     rng_ = Rng(rng.next_u64(), 3);
     n_exc_ = prepare_bio_architecture(net, cfg_, "bio");
+    pools_ = net.layers[1].inhibition_pools;
+    pool_size_ = net.layers[1].pool_size();
+    if (hidden_) hidden_->set_pool_size(pool_size_);
+    if (!hidden_ && net.projections[0].receptive_fields.enabled())
+      throw ConfigError("bio.hidden_update = \"kmeans\" with bio.window > 0: the k-means control has no windowed form");
     Projection& in = net.projections[0];
     Projection& out = net.projections[1];
     // From network.sign_init = "per_neuron" every plastic weight starts >= 0 (inputs and hidden E
@@ -339,7 +361,7 @@ class BioRule : public LearningRule {
             in.weight(i, j) = 0.0F;
           }
     }
-    net.layers[1].rate = Eigen::VectorXf::Constant(net.layers[1].size(), 1.0F / static_cast<float>(n_exc_));
+    net.layers[1].rate = Eigen::VectorXf::Constant(net.layers[1].size(), 1.0F / static_cast<float>(pool_size_));
     if (cfg_.commitment) start_commitment(net, rng);
   }
 
@@ -417,7 +439,8 @@ class BioRule : public LearningRule {
     }
 
     // Postsynaptic factor of hidden plasticity (H3): each excitatory neuron's rate divided by
-    // the pooled excitatory rate (divisive inhibition; a global scalar per example).
+    // the pooled excitatory rate (divisive inhibition; a global scalar per example, or with H6b's
+    // local pools one per pool and example).
     // H3p (exponent p != 1): y^p, scaled by the column maximum first so that it cannot overflow,
     // as exp(p ln(y/top)): ln 0 = -inf gives 0, and Eigen's vectorised pow draws false
     // "uninitialized" warnings from GCC 12's AVX-512 headers.
@@ -432,12 +455,15 @@ class BioRule : public LearningRule {
     for (Eigen::Index b = 0; b < B; ++b) {
       r_.col(b) = h.col(b);
       active += (r_.col(b).array() > 0.0F).count();
-      if (sharpen) {
-        const float top = r_.col(b).maxCoeff();
-        if (top > 0.0F) r_.col(b) = (p * (r_.col(b).array() / top).log()).exp().matrix();
+      for (Eigen::Index q = 0; q < pools_; ++q) {
+        auto r = r_.col(b).segment(q * pool_size_, pool_size_);
+        if (sharpen) {
+          const float top = r.maxCoeff();
+          if (top > 0.0F) r = (p * (r.array() / top).log()).exp().matrix();
+        }
+        const float total = r.sum();
+        if (total > 0.0F) r /= total;
       }
-      const float total = r_.col(b).sum();
-      if (total > 0.0F) r_.col(b) /= total;
     }
     epoch_.active += static_cast<double>(active) / static_cast<double>(B);
 
@@ -471,9 +497,22 @@ class BioRule : public LearningRule {
     if (cfg_.homeostasis) {
       const auto a = static_cast<float>(cfg_.rate_decay);
       hidden.rate.head(nE) = (1.0F - a) * hidden.rate.head(nE) + a * r_.rowwise().mean();
-      const float target = 1.0F / static_cast<float>(nE);
-      in.bias.head(nE).array() -=
-          static_cast<float>(cfg_.homeostasis_rate) * static_cast<float>(nE) * (hidden.rate.head(nE).array() - target);
+      // Each neuron's target is its fair share of its pool's activity. The whole layer's pool is
+      // active for practically every example, so its share is 1/N_E. A local pool (H6b) is active
+      // only for the examples that drive its window: its share is its running activity (the sum of
+      // its neurons' running rates) over its size. With 1/size, a window that most images leave
+      // blank would lower its neurons' thresholds until they fired without input.
+      const auto size = static_cast<float>(pool_size_);
+      const auto beta = static_cast<float>(cfg_.homeostasis_rate) * size;
+      if (pools_ == 1) {
+        in.bias.head(nE).array() -= beta * (hidden.rate.head(nE).array() - 1.0F / size);
+      } else {
+        for (Eigen::Index q = 0; q < pools_; ++q) {
+          const auto rate = hidden.rate.segment(q * pool_size_, pool_size_).array();
+          const float target = rate.sum() / size;
+          in.bias.segment(q * pool_size_, pool_size_).array() -= beta * (rate - target);
+        }
+      }
     }
     // H5: structural plasticity every structural_interval batches.
     if (cfg_.structural && ++batches_ % cfg_.structural_interval == 0) structural_step(net);
@@ -530,6 +569,12 @@ class BioRule : public LearningRule {
         {"rate_max", rate.maxCoeff()},
         {"readout_phase", readout_phase_},
         {"hebbian_exponent", exponent_}};
+    if (in.receptive_fields.enabled()) {  // H6: the synapses the windows allow
+      std::int64_t potential = 0;
+      for (Eigen::Index i = 0; i < nE; ++i)
+        for (Eigen::Index k = 0; k < in.weight.cols(); ++k) potential += in.receptive_fields.potential(i, k) ? 1 : 0;
+      j["potential_input_synapses"] = potential;
+    }
     if (input_commitment_) {
       j["commitment"] = {{"input", commitment_log(input_commitment_->commitment())},
                          {"hidden", commitment_log(output_commitment_->commitment())}};
@@ -579,7 +624,8 @@ class BioRule : public LearningRule {
           in.mask(i, j) = 0;
           in.weight(i, j) = 0.0F;
           ++counters_.eliminations;
-        } else if (in.mask(i, j) == 0 && cfg_.regrowth > 0.0 && rng_.uniform() < cfg_.regrowth) {
+        } else if (in.mask(i, j) == 0 && cfg_.regrowth > 0.0 && in.receptive_fields.potential(i, j) &&
+                   rng_.uniform() < cfg_.regrowth) {
           // A regrown synapse takes a random sign when the run started from mixed signs, so
           // regrowth cannot hand Dale's law back to the network. Under transmitter commitment it
           // acts at its class's share (D1), and a class the input has given up is not regrown.
@@ -618,6 +664,7 @@ class BioRule : public LearningRule {
   std::unique_ptr<OutputPerturbation> perturbation_;
   Eigen::MatrixXf logits_;
   Eigen::Index n_exc_ = 0;
+  Eigen::Index pools_ = 1, pool_size_ = 0;  // H6b's inhibition pools and their neurons (1, N_E without)
   ForwardCache cache_;
   Eigen::MatrixXf r_, y_, teach_, reward_;  // per-batch buffers, kept to avoid reallocation
   RuleCounters counters_, epoch_start_;
@@ -635,6 +682,26 @@ class BioRule : public LearningRule {
 
 }  // namespace
 
+ReceptiveFields receptive_fields(const BioConfig& cfg, Eigen::Index inputs, Eigen::Index n_exc) {
+  ReceptiveFields rf;
+  rf.image_side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(inputs))));
+  if (static_cast<Eigen::Index>(rf.image_side) * rf.image_side != inputs)
+    throw ConfigError("bio.window needs a square input image; this one has " + std::to_string(inputs) + " pixels");
+  if (cfg.window > rf.image_side)
+    throw ConfigError("bio.window = " + std::to_string(cfg.window) + " is larger than the " +
+                      std::to_string(rf.image_side) + "-pixel image");
+  rf.window = cfg.window;
+  rf.stride = cfg.window_stride;
+  const Eigen::Index windows = rf.count();
+  if (n_exc % windows != 0)
+    throw ConfigError(fmt::format(
+        "bio.window = {} with bio.window_stride = {} gives {} windows, which do not share the {} excitatory hidden "
+        "neurons equally (set network.hidden so that N_E is a multiple of {})",
+        cfg.window, cfg.window_stride, windows, n_exc, windows));
+  rf.units_per_window = static_cast<int>(n_exc / windows);
+  return rf;
+}
+
 Eigen::Index prepare_bio_architecture(Network& net, const BioConfig& cfg, const std::string& rule) {
   if (net.layers.size() != 3)
     throw ConfigError("train.rule = \"" + rule + "\" needs exactly one hidden layer (network.hidden = [N])");
@@ -646,7 +713,6 @@ Eigen::Index prepare_bio_architecture(Network& net, const BioConfig& cfg, const 
   Projection& in = net.projections[0];
   Projection& out = net.projections[1];
   in.efficacy = Efficacy::log_normalized;
-  in.efficacy_floor = static_cast<float>(cfg.silence_factor / static_cast<double>(in.num_pre()));
   // Interneurons receive no feedforward input and do not project to the output: their
   // synapses are the E -> I -> E loop of the competition (fixed, see docs/RULE.md H2).
   const Eigen::Index n_exc = hidden.excitatory_count();
@@ -654,6 +720,26 @@ Eigen::Index prepare_bio_architecture(Network& net, const BioConfig& cfg, const 
   in.mask.bottomRows(in.weight.rows() - n_exc).setZero();
   in.weight.bottomRows(in.weight.rows() - n_exc).setZero();
   in.bias.setZero();
+  // The floor is a fraction of the uniform share over a neuron's potential synapses.
+  Eigen::Index fan_in = in.num_pre();
+  if (cfg.window > 0) {
+    in.receptive_fields = receptive_fields(cfg, in.num_pre(), n_exc);
+    for (Eigen::Index i = 0; i < n_exc; ++i)
+      for (Eigen::Index j = 0; j < in.num_pre(); ++j)
+        if (!in.receptive_fields.potential(i, j)) {
+          in.mask(i, j) = 0;
+          in.weight(i, j) = 0.0F;
+        }
+    fan_in = static_cast<Eigen::Index>(cfg.window) * cfg.window;
+    if (cfg.local_inhibition) hidden.inhibition_pools = in.receptive_fields.count();
+  } else if (cfg.local_inhibition) {
+    throw ConfigError("bio.local_inhibition = true needs bio.window > 0 (the pools are the windows' neurons)");
+  }
+  if (hidden.inhibition_pools > 1 && hidden.divisive)
+    throw ConfigError(
+        "bio.local_inhibition = true and bio.divisive = true: divisive normalisation is by the whole "
+        "layer's pool, not implemented per pool");
+  in.efficacy_floor = static_cast<float>(cfg.silence_factor / static_cast<double>(fan_in));
   out.mask = MaskMatrix::Ones(out.weight.rows(), out.weight.cols());
   out.mask.rightCols(out.weight.cols() - n_exc).setZero();
   out.weight.rightCols(out.weight.cols() - n_exc).setZero();
