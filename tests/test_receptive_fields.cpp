@@ -4,6 +4,7 @@
 // outside them, ever), the model file, the audit's in-field counts and the configuration errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <set>
@@ -15,6 +16,7 @@
 #include "dalenet/io.hpp"
 #include "dalenet/train.hpp"
 #include "helpers.hpp"
+#include "rules/kmeans_prototypes.hpp"
 
 using namespace dalenet;
 using namespace dalenet::test;
@@ -286,5 +288,52 @@ TEST(ReceptiveFields, ConfigurationErrorsNameTheKeys) {
   EXPECT_TRUE(has(message({"bio.window=9"}), "larger than the 8-pixel image"));
   EXPECT_TRUE(has(message({"network.hidden=[50]"}), "do not share the 40 excitatory"));
   EXPECT_TRUE(has(message({"bio.divisive=true"}), "bio.divisive"));
-  EXPECT_TRUE(has(message({"bio.hidden_update=kmeans"}), "k-means"));
+}
+
+// The k-means control under windows: every window's prototypes are exactly those of a plain
+// KMeansPrototypes run on that window's pixels alone, written into its neurons' windows.
+TEST(ReceptiveFields, WindowedKMeansIsKMeansOnEachWindowsPixels) {
+  ReceptiveFields rf;
+  rf.image_side = 8;
+  rf.window = 4;
+  rf.stride = 4;
+  rf.units_per_window = 3;
+  Rng rng(4);
+  WeightMatrix W = WeightMatrix::Zero(14, 64);  // 12 windowed units and 2 more (interneuron rows)
+  rules::WindowedKMeans windowed;
+  std::vector<rules::KMeansPrototypes> reference(4);
+  std::vector<WeightMatrix> reference_w(4, WeightMatrix::Zero(3, 16));
+  for (int batch = 0; batch < 3; ++batch) {
+    Eigen::MatrixXf X(64, 10);
+    for (Eigen::Index i = 0; i < X.size(); ++i) X.data()[i] = static_cast<float>(rng.uniform());
+    windowed.step(W, X, rf);
+    for (int k = 0; k < 4; ++k) {
+      std::vector<Eigen::Index> pixels;
+      for (Eigen::Index j = 0; j < 64; ++j)
+        if (rf.potential(k * 3, j)) pixels.push_back(j);
+      const Eigen::MatrixXf Xk = X(pixels, Eigen::all);
+      reference[static_cast<std::size_t>(k)].step(reference_w[static_cast<std::size_t>(k)], Xk);
+      for (Eigen::Index u = 0; u < 3; ++u)
+        for (Eigen::Index j = 0; j < 64; ++j) {
+          const auto at = std::find(pixels.begin(), pixels.end(), j);
+          const float expected =
+              at == pixels.end() ? 0.0F : reference_w[static_cast<std::size_t>(k)](u, at - pixels.begin());
+          ASSERT_EQ(W(k * 3 + u, j), expected) << "batch " << batch << " window " << k << " unit " << u;
+        }
+    }
+  }
+  EXPECT_TRUE((W.bottomRows(2).array() == 0.0F).all());
+}
+
+TEST(ReceptiveFields, TheKMeansControlTrainsInsideTheWindows) {
+  TempDir dir;
+  const std::string ds = write_synthetic_idx(dir, 3000, 500);
+  const TrainOutcome r = train(windowed_config(ds, {"bio.hidden_update=kmeans"}), {});
+  EXPECT_GT(r.results["metrics"]["test"]["accuracy"].get<double>(), 0.8);
+  const Projection& in = r.model.net.projections[0];
+  for (Eigen::Index i = 0; i < in.num_post(); ++i)
+    for (Eigen::Index j = 0; j < in.num_pre(); ++j)
+      if (!in.receptive_fields.potential(i, j)) {
+        ASSERT_EQ(in.weight(i, j), 0.0F);
+      }
 }

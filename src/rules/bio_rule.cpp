@@ -344,8 +344,6 @@ class BioRule : public LearningRule {
     pools_ = net.layers[1].inhibition_pools;
     pool_size_ = net.layers[1].pool_size();
     if (hidden_) hidden_->set_pool_size(pool_size_);
-    if (!hidden_ && net.projections[0].receptive_fields.enabled())
-      throw ConfigError("bio.hidden_update = \"kmeans\" with bio.window > 0: the k-means control has no windowed form");
     Projection& in = net.projections[0];
     Projection& out = net.projections[1];
     // From network.sign_init = "per_neuron" every plastic weight starts >= 0 (inputs and hidden E
@@ -486,7 +484,11 @@ class BioRule : public LearningRule {
       if (hidden_) {
         hidden_->update({in.weight.topRows(nE), in.mask.topRows(nE)}, {X, r_, hidden_factor, 0.0}, pc);
       } else {  // the k-means control: the prototypes move by the k-means step, not by a Hebbian rule
-        kmeans_.step(in.weight.topRows(nE), X);
+        if (in.receptive_fields.enabled()) {
+          windowed_kmeans_.step(in.weight.topRows(nE), X, in.receptive_fields);
+        } else {
+          kmeans_.step(in.weight.topRows(nE), X);
+        }
       }
       if (input_commitment_)  // D2-D4 at the input terminals; r is H3's postsynaptic factor
         commitment_step(*input_commitment_, {in.weight.topRows(nE), in.mask.topRows(nE)}, {X, r_, nullptr, 0.0}, pc);
@@ -660,6 +662,7 @@ class BioRule : public LearningRule {
   std::unique_ptr<TransmitterCommitment> input_commitment_, output_commitment_;  // D1-D5 (bio.commitment)
   std::unique_ptr<HiddenEm> hidden_;  // null for the k-means control (bio.hidden_update = "kmeans")
   KMeansPrototypes kmeans_;
+  WindowedKMeans windowed_kmeans_;  // the k-means control under H6's windows
   std::unique_ptr<OutputDelta> output_;
   std::unique_ptr<OutputPerturbation> perturbation_;
   Eigen::MatrixXf logits_;

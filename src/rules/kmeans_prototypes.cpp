@@ -30,4 +30,31 @@ void KMeansPrototypes::step(Eigen::Ref<WeightMatrix> W, const Eigen::Ref<const E
   }
 }
 
+void WindowedKMeans::step(Eigen::Ref<WeightMatrix> W, const Eigen::Ref<const Eigen::MatrixXf>& X,
+                          const ReceptiveFields& fields) {
+  const Eigen::Index windows = fields.count(), units = fields.units_per_window;
+  if (W.rows() < windows * units || W.cols() != X.rows())
+    throw InputError("windowed k-means: the weights do not fit the receptive fields or the batch");
+  if (windows_.empty()) {
+    windows_.resize(static_cast<std::size_t>(windows));
+    prototypes_.resize(static_cast<std::size_t>(windows));
+    pixels_.resize(static_cast<std::size_t>(windows));
+    for (Eigen::Index k = 0; k < windows; ++k) {
+      auto& pixels = pixels_[static_cast<std::size_t>(k)];
+      for (Eigen::Index j = 0; j < W.cols(); ++j)
+        if (fields.potential(k * units, j)) pixels.push_back(j);
+      prototypes_[static_cast<std::size_t>(k)] = WeightMatrix::Zero(units, static_cast<Eigen::Index>(pixels.size()));
+    }
+  }
+  for (Eigen::Index k = 0; k < windows; ++k) {
+    const auto& pixels = pixels_[static_cast<std::size_t>(k)];
+    auto& prototypes = prototypes_[static_cast<std::size_t>(k)];
+    batch_ = X(pixels, Eigen::all);
+    windows_[static_cast<std::size_t>(k)].step(prototypes, batch_);
+    for (Eigen::Index u = 0; u < units; ++u)
+      for (std::size_t p = 0; p < pixels.size(); ++p)
+        W(k * units + u, pixels[p]) = prototypes(u, static_cast<Eigen::Index>(p));
+  }
+}
+
 }  // namespace dalenet::rules

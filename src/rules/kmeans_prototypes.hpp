@@ -32,4 +32,19 @@ class KMeansPrototypes {
   Eigen::MatrixXf scores_;  // [units x B] scratch: c.x - |c|^2 / 2 (larger is nearer)
 };
 
+// The k-means control under H6's receptive fields (docs/RULE.md): one KMeansPrototypes per window,
+// run on that window's pixels only, for the neurons of that window. A prototype is written back
+// into its neuron's window; the weights outside stay 0 (absent by wiring).
+class WindowedKMeans {
+ public:
+  // One step of every window's k-means on the batch X [inputs x B]; W [units x inputs] as above.
+  void step(Eigen::Ref<WeightMatrix> W, const Eigen::Ref<const Eigen::MatrixXf>& X, const ReceptiveFields& fields);
+
+ private:
+  std::vector<KMeansPrototypes> windows_;
+  std::vector<WeightMatrix> prototypes_;           // per window: [units_per_window x window pixels]
+  std::vector<std::vector<Eigen::Index>> pixels_;  // per window: its pixels, ascending
+  Eigen::MatrixXf batch_;                          // scratch: one window's pixels of the batch
+};
+
 }  // namespace dalenet::rules
