@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""docs/RESULTS.md and the README state the present: every generated section carries a stamp
+"""docs/RESULTS.md, docs/RULE.md and the README state the present: every generated section carries a stamp
 `<!-- fresh: commit=C configs=path=sha256[:16],... -->` (scripts/results_md.py), and each config it
 names must still hash to what it had when the section was generated. A config edited since fails
 this test until the section is regenerated. The README's verdict lines must be the verdicts of
@@ -41,6 +41,10 @@ def main():
             failures.append(f"docs/RESULTS.md lacks '{heading}'")
         elif not STAMP.search(results[i:j if j > 0 else None]):
             failures.append(f"docs/RESULTS.md: section '{heading}' has no freshness stamp")
+    # docs/RULE.md's generated sections (scripts/rule_v2.sh) follow the same rule.
+    rule, _ = check_stamps("docs/RULE.md", failures)
+    if "<!-- rule_v2:" in rule and "<!-- /rule_v2 -->" not in rule:
+        failures.append("docs/RULE.md: the rule_v2 section has no end marker")
     readme, m = check_stamps("README.md", failures)
     if m == 0:
         failures.append("README.md has no stamped verdict block")

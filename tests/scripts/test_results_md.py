@@ -80,6 +80,33 @@ def main():
             print(f"FAIL results_md.py exited with {proc.returncode}")
             return 1
         page = proc.stdout
+        # docs/RULE.md's rule-v2 section (scripts/rule_v2.sh): the controls' paired differences, the
+        # in-field silent fraction, and a diverged sweep run shown as such.
+        v2 = os.path.join(root, "v2")
+        for s, (bio, rf) in enumerate([(97.0, 96.0), (97.5, 96.0), (97.2, 96.3)], 1):
+            write_run(v2, f"v2-bio-mnist-seed{s}", "mnist", 2500, bio)
+            write_run(v2, f"v2-rf-mnist-seed{s}", "mnist", 2500, rf)
+            for arm in ("bio", "rf"):
+                path = os.path.join(v2, f"v2-{arm}-mnist-seed{s}", "analysis.json")
+                a = json.load(open(path))
+                a["projections"][0]["sparsity"]["silent_fraction_in_fields_active_inputs"] = 0.81
+                json.dump(a, open(path, "w"))
+        write_run(v2, "v2-sweep-multiplicative", "mnist", 2500, 10.0)
+        path = os.path.join(v2, "v2-sweep-multiplicative", "results.json")
+        r = json.load(open(path))
+        r["status"] = "diverged"
+        json.dump(r, open(path, "w"))
+        os.remove(os.path.join(v2, "v2-sweep-multiplicative", "analysis.json"))
+        rule = os.path.join(root, "RULE.md")
+        open(rule, "w").write("# Rule\n\n## Output layer\n")
+        proc = subprocess.run([sys.executable, SCRIPT, v2, "--splice", "rule_v2", rule], capture_output=True, text=True)
+        check("rule_v2 splice exit", proc.returncode, 0)
+        text = open(rule).read()
+        check("rule_v2 before the anchor", text.index("<!-- /rule_v2 -->") < text.index("## Output layer"), True)
+        check("bio - rf paired", "- mnist, bio − rf, test accuracy paired by seed (3 seeds): 1.13 ± " in text, True)
+        check("in-field silence", "| mnist | bio | 97.23 ± " in text and "| 81.0 ± 0.0 (" in text, True)
+        check("diverged sweep run", "| `multiplicative` | diverged | — |" in text, True)
+        check("rule_v2 stamped", "<!-- fresh: commit=" in text, True)
     rows = verdict_rows(page)
     check("configurations", sorted(rows), ["bio_fashion", "bio_mnist", "bio_mnist_ne200", "bio_mnist_ne2000"])
     if rows.get("bio_mnist"):
