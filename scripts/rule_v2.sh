@@ -2,7 +2,8 @@
 # Rule version 2 (docs/RULE.md H6, H6b; issue 34), measured: the receptive-field rule on MNIST and
 # Fashion-MNIST (experiments/bio_<data>_v2.toml), 3 seeds each, beside its two controls of the
 # same width, forward pass and readout: random features (bio.hidden_plasticity = false: the
-# windows' initial draw, frozen) and windowed k-means prototypes (bio.hidden_update = kmeans).
+# windows' initial draw, frozen) and windowed k-means prototypes (bio.hidden_update = kmeans,
+# without H4 and H5, as experiments/kmeans_<data>.toml).
 # Then the validation sweep behind the MNIST configuration's choice (seed 1, 5 plastic + 5 readout
 # epochs). Every model gets the functional audit (dalenet analyze, 2000 test images). Splices the
 # "Rule version 2: measured" section of docs/RULE.md. About 50 minutes on 2 cores.
@@ -29,7 +30,9 @@ for d in mnist fashion; do
     run "v2-bio-$d-seed$s" "$d" "$cfg" --set train.seed="$s"
     # The readout phase on the frozen initial windows (every epoch a readout epoch).
     run "v2-rf-$d-seed$s" "$d" "$cfg" --set train.seed="$s" --set bio.hidden_plasticity=false
-    run "v2-kmeans-$d-seed$s" "$d" "$cfg" --set train.seed="$s" --set bio.hidden_update=kmeans
+    # The prototypes alone: H4 and H5 are part of the rule (as experiments/kmeans_<data>.toml).
+    run "v2-kmeans-$d-seed$s" "$d" "$cfg" --set train.seed="$s" --set bio.hidden_update=kmeans \
+      --set bio.homeostasis=false --set bio.structural=false
   done
   for arm in bio rf kmeans; do represent "v2-$arm-$d-seed1" "$d"; done
   # Backprop's class selectivity, the issue's reference for "features, not prototypes".

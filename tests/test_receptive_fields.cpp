@@ -288,6 +288,8 @@ TEST(ReceptiveFields, ConfigurationErrorsNameTheKeys) {
   EXPECT_TRUE(has(message({"bio.window=9"}), "larger than the 8-pixel image"));
   EXPECT_TRUE(has(message({"network.hidden=[50]"}), "do not share the 40 excitatory"));
   EXPECT_TRUE(has(message({"bio.divisive=true"}), "bio.divisive"));
+  // The k-means control without H4 and H5 (part of the rule; H5 would fight the prototypes).
+  EXPECT_TRUE(has(message({"bio.hidden_update=kmeans"}), "bio.structural = false"));
 }
 
 // The k-means control under windows: every window's prototypes are exactly those of a plain
@@ -328,7 +330,8 @@ TEST(ReceptiveFields, WindowedKMeansIsKMeansOnEachWindowsPixels) {
 TEST(ReceptiveFields, TheKMeansControlTrainsInsideTheWindows) {
   TempDir dir;
   const std::string ds = write_synthetic_idx(dir, 3000, 500);
-  const TrainOutcome r = train(windowed_config(ds, {"bio.hidden_update=kmeans"}), {});
+  const TrainOutcome r =
+      train(windowed_config(ds, {"bio.hidden_update=kmeans", "bio.homeostasis=false", "bio.structural=false"}), {});
   EXPECT_GT(r.results["metrics"]["test"]["accuracy"].get<double>(), 0.8);
   const Projection& in = r.model.net.projections[0];
   for (Eigen::Index i = 0; i < in.num_post(); ++i)

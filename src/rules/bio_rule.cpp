@@ -328,6 +328,10 @@ class BioRule : public LearningRule {
     if (!c.output_in_plastic_phase && c.readout_epochs == 0 && c.hidden_plasticity)
       throw ConfigError(
           "bio.output_in_plastic_phase = false needs bio.readout_epochs > 0 (the output rule would never learn)");
+    if (c.hidden_update == "kmeans" && (c.structural || c.homeostasis))
+      throw ConfigError(
+          "bio.hidden_update = \"kmeans\" (the k-means control) needs bio.structural = false and bio.homeostasis = "
+          "false: H4 and H5 are part of the rule, and H5 would remove synapses that the prototypes then rewrite");
     if (c.commitment && c.output_rule != "delta")
       throw ConfigError("bio.commitment = true needs bio.output_rule = \"delta\" (D2 reads the output rates of O1)");
     if (c.output_rule == "delta") {
