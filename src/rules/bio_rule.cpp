@@ -61,6 +61,23 @@ class HiddenEm : public LocalPlasticity {
   void set_scale(double s) { eta_ = base_eta_ * s; }
   // The neurons that share the pooled rate (H6b: a window's pool; default: every row), for c_j.
   void set_pool_size(Eigen::Index n) { pool_size_ = n; }
+  // H6: row j's synapses lie in the contiguous input span that holds its window (rows of the
+  // window and the pixels between them); outside it every weight is 0 for good, so the sweeps
+  // over a row's fired examples cover that span only, widened to whole packets of the row kernels
+  // (row_kernels.hpp: their fast path wants an aligned g and whole packets; the weights added are
+  // 0). A 12 x 12 window of a 28 x 28 image: 336 to 352 of the 784 inputs.
+  void set_row_spans(const ReceptiveFields& fields, Eigen::Index rows, Eigen::Index inputs) {
+    spans_.assign(static_cast<std::size_t>(rows), {0, 0});
+    const Eigen::Index packet = kernels::kRowPacket;
+    for (Eigen::Index j = 0; j < rows && j / fields.units_per_window < fields.count(); ++j) {
+      const Eigen::Index k = j / fields.units_per_window;
+      const Eigen::Index top = (k / fields.per_side()) * fields.stride, left = (k % fields.per_side()) * fields.stride;
+      const Eigen::Index first = (top * fields.image_side + left) / packet * packet;
+      const Eigen::Index end = (top + fields.window - 1) * fields.image_side + left + fields.window;
+      const Eigen::Index last = std::min(inputs, (end + packet - 1) / packet * packet);
+      spans_[static_cast<std::size_t>(j)] = {first, last - first};
+    }
+  }
   void update(Synapses syn, const LocalBatch& b, PlasticityCounters& counters) override {
     auto& w = syn.weight;
     const Eigen::Index N = w.rows(), P = w.cols(), B = b.pre.cols();
@@ -103,6 +120,9 @@ class HiddenEm : public LocalPlasticity {
         g.setZero();
         const std::int32_t* fired = fired_.data() + j * B;
         const Eigen::Index fired_count = fired_count_[static_cast<std::size_t>(j)];
+        // The inputs the sweeps cover: the whole row, or its window's span (set_row_spans).
+        const auto [lo, len] =
+            spans_.empty() ? std::pair<Eigen::Index, Eigen::Index>{0, P} : spans_[static_cast<std::size_t>(j)];
         // The examples in groups (kernels::dot_group, axpy_group): the same values, in the same
         // order, as one example at a time.
         for (Eigen::Index f0 = 0; f0 < fired_count; f0 += kernels::kExampleGroup) {
@@ -115,13 +135,13 @@ class HiddenEm : public LocalPlasticity {
             rs += r;
             rm[f] = modulated ? r * (*b.modulator)(j, e) : r;
             ms += rm[f];
-            x[f] = b.pre.col(e).data();
+            x[f] = b.pre.col(e).data() + lo;
           }
           if (kind_ == HiddenUpdate::mean) {  // H3m needs the rate-weighted input sum only
-            kernels::axpy_group(g.data(), rm, x, count, P);
+            kernels::axpy_group(g.data() + lo, rm, x, count, len);
             continue;
           }
-          kernels::dot_group(op_row, x, count, P, dot);
+          kernels::dot_group(op_row + lo, x, count, len, dot);
           for (int f = 0; f < count; ++f) {
             const float d = inv * dot[f];  // w_hat_j . x_b
             // An example that reaches none of the neuron's synapses (d = 0; with H6's windows, a
@@ -131,7 +151,7 @@ class HiddenEm : public LocalPlasticity {
             step[f] = rm[f] / (d + 1e-12F);
             if (!(dot[f] > 0.0F)) step[f] = 0.0F;
           }
-          kernels::axpy_group(g.data(), step, x, count, P);
+          kernels::axpy_group(g.data() + lo, step, x, count, len);
         }
         auto row = w.row(j).array();
         if (!(rs > 0.0F)) {  // a neuron that did not fire does not learn (scaling only)
@@ -198,6 +218,7 @@ class HiddenEm : public LocalPlasticity {
   bool signed_efficacy_;
   double eta_, base_eta_;
   Eigen::Index pool_size_ = 0;                                       // 0: the number of rows
+  std::vector<std::pair<Eigen::Index, Eigen::Index>> spans_;         // per row: first input, count; empty: all
   std::vector<Eigen::Array<float, 1, Eigen::Dynamic>> row_buffers_;  // g, next, |w_j| per thread [P]
   std::vector<std::int32_t> fired_;                                  // [N x B] examples per neuron
   std::vector<Eigen::Index> fired_count_;                            // [N]
@@ -347,7 +368,11 @@ class BioRule : public LearningRule {
     n_exc_ = prepare_bio_architecture(net, cfg_, "bio");
     pools_ = net.layers[1].inhibition_pools;
     pool_size_ = net.layers[1].pool_size();
-    if (hidden_) hidden_->set_pool_size(pool_size_);
+    if (hidden_) {
+      hidden_->set_pool_size(pool_size_);
+      if (net.projections[0].receptive_fields.enabled())
+        hidden_->set_row_spans(net.projections[0].receptive_fields, n_exc_, net.projections[0].num_pre());
+    }
     Projection& in = net.projections[0];
     Projection& out = net.projections[1];
     // From network.sign_init = "per_neuron" every plastic weight starts >= 0 (inputs and hidden E
