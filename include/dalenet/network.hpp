@@ -15,6 +15,7 @@
 #include <Eigen/Core>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dalenet/rng.hpp"
@@ -106,6 +107,14 @@ struct ReceptiveFields {
   bool enabled() const { return image_side > 0; }
   int per_side() const { return (image_side - window) / stride + 1; }
   int count() const { return per_side() * per_side(); }
+  // Window k's top-left corner: its first row and first column.
+  std::pair<Eigen::Index, Eigen::Index> corner(Eigen::Index k) const {
+    return {(k / per_side()) * stride, (k % per_side()) * stride};
+  }
+  // Synapses the windows allow in all: window x window for each neuron of each window.
+  std::int64_t potential_synapses() const {
+    return static_cast<std::int64_t>(count()) * units_per_window * window * window;
+  }
   bool potential(Eigen::Index post, Eigen::Index pre) const;
 };
 

@@ -332,7 +332,7 @@ bool ReceptiveFields::potential(Eigen::Index post, Eigen::Index pre) const {
   if (!enabled()) return true;
   const Eigen::Index k = post / units_per_window;
   if (k >= count()) return false;
-  const Eigen::Index top = (k / per_side()) * stride, left = (k % per_side()) * stride;
+  const auto [top, left] = corner(k);
   const Eigen::Index y = pre / image_side, x = pre % image_side;
   return y >= top && y < top + window && x >= left && x < left + window;
 }

@@ -66,12 +66,11 @@ class HiddenEm : public LocalPlasticity {
   // over a row's fired examples cover that span only, widened to whole packets of the row kernels
   // (row_kernels.hpp: their fast path wants an aligned g and whole packets; the weights added are
   // 0). A 12 x 12 window of a 28 x 28 image: 336 to 352 of the 784 inputs.
-  void set_row_spans(const ReceptiveFields& fields, Eigen::Index rows, Eigen::Index inputs) {
+  void set_row_spans(const ReceptiveFields& fields, Eigen::Index rows) {
     spans_.assign(static_cast<std::size_t>(rows), {0, 0});
-    const Eigen::Index packet = kernels::kRowPacket;
+    const Eigen::Index packet = kernels::kRowPacket, inputs = Eigen::Index{fields.image_side} * fields.image_side;
     for (Eigen::Index j = 0; j < rows && j / fields.units_per_window < fields.count(); ++j) {
-      const Eigen::Index k = j / fields.units_per_window;
-      const Eigen::Index top = (k / fields.per_side()) * fields.stride, left = (k % fields.per_side()) * fields.stride;
+      const auto [top, left] = fields.corner(j / fields.units_per_window);
       const Eigen::Index first = (top * fields.image_side + left) / packet * packet;
       const Eigen::Index end = (top + fields.window - 1) * fields.image_side + left + fields.window;
       const Eigen::Index last = std::min(inputs, (end + packet - 1) / packet * packet);
@@ -366,12 +365,11 @@ class BioRule : public LearningRule {
   void prepare(Network& net, Rng& rng) override {
     rng_ = Rng(rng.next_u64(), 3);
     n_exc_ = prepare_bio_architecture(net, cfg_, "bio");
-    pools_ = net.layers[1].inhibition_pools;
-    pool_size_ = net.layers[1].pool_size();
+    const Eigen::Index pool_size = net.layers[1].pool_size();
     if (hidden_) {
-      hidden_->set_pool_size(pool_size_);
+      hidden_->set_pool_size(pool_size);
       if (net.projections[0].receptive_fields.enabled())
-        hidden_->set_row_spans(net.projections[0].receptive_fields, n_exc_, net.projections[0].num_pre());
+        hidden_->set_row_spans(net.projections[0].receptive_fields, n_exc_);
     }
     Projection& in = net.projections[0];
     Projection& out = net.projections[1];
@@ -388,7 +386,7 @@ class BioRule : public LearningRule {
             in.weight(i, j) = 0.0F;
           }
     }
-    net.layers[1].rate = Eigen::VectorXf::Constant(net.layers[1].size(), 1.0F / static_cast<float>(pool_size_));
+    net.layers[1].rate = Eigen::VectorXf::Constant(net.layers[1].size(), 1.0F / static_cast<float>(pool_size));
     if (cfg_.commitment) start_commitment(net, rng);
   }
 
@@ -456,6 +454,8 @@ class BioRule : public LearningRule {
     const Eigen::Index B = X.cols(), nE = n_exc_;
     Layer& hidden = net.layers[1];
     Projection& in = net.projections[0];
+    // H6b's inhibition pools and their size (one pool of N_E without).
+    const Eigen::Index pools = hidden.inhibition_pools, pool_size = hidden.pool_size();
     // The excitatory rates, in place (a view; a copy was a serial pass per batch).
     const Eigen::Ref<const Eigen::MatrixXf> h = cache_.act[1].topRows(nE);
     ++epoch_.batches;
@@ -482,8 +482,8 @@ class BioRule : public LearningRule {
     for (Eigen::Index b = 0; b < B; ++b) {
       r_.col(b) = h.col(b);
       active += (r_.col(b).array() > 0.0F).count();
-      for (Eigen::Index q = 0; q < pools_; ++q) {
-        auto r = r_.col(b).segment(q * pool_size_, pool_size_);
+      for (Eigen::Index q = 0; q < pools; ++q) {
+        auto r = r_.col(b).segment(q * pool_size, pool_size);
         if (sharpen) {
           const float top = r.maxCoeff();
           if (top > 0.0F) r = (p * (r.array() / top).log()).exp().matrix();
@@ -533,15 +533,15 @@ class BioRule : public LearningRule {
       // only for the examples that drive its window: its share is its running activity (the sum of
       // its neurons' running rates) over its size. With 1/size, a window that most images leave
       // blank would lower its neurons' thresholds until they fired without input.
-      const auto size = static_cast<float>(pool_size_);
+      const auto size = static_cast<float>(pool_size);
       const auto beta = static_cast<float>(cfg_.homeostasis_rate) * size;
-      if (pools_ == 1) {
+      if (pools == 1) {
         in.bias.head(nE).array() -= beta * (hidden.rate.head(nE).array() - 1.0F / size);
       } else {
-        for (Eigen::Index q = 0; q < pools_; ++q) {
-          const auto rate = hidden.rate.segment(q * pool_size_, pool_size_).array();
+        for (Eigen::Index q = 0; q < pools; ++q) {
+          const auto rate = hidden.rate.segment(q * pool_size, pool_size).array();
           const float target = rate.sum() / size;
-          in.bias.segment(q * pool_size_, pool_size_).array() -= beta * (rate - target);
+          in.bias.segment(q * pool_size, pool_size).array() -= beta * (rate - target);
         }
       }
     }
@@ -600,12 +600,8 @@ class BioRule : public LearningRule {
         {"rate_max", rate.maxCoeff()},
         {"readout_phase", readout_phase_},
         {"hebbian_exponent", exponent_}};
-    if (in.receptive_fields.enabled()) {  // H6: the synapses the windows allow
-      std::int64_t potential = 0;
-      for (Eigen::Index i = 0; i < nE; ++i)
-        for (Eigen::Index k = 0; k < in.weight.cols(); ++k) potential += in.receptive_fields.potential(i, k) ? 1 : 0;
-      j["potential_input_synapses"] = potential;
-    }
+    if (in.receptive_fields.enabled())  // H6: the synapses the windows allow
+      j["potential_input_synapses"] = in.receptive_fields.potential_synapses();
     if (input_commitment_) {
       j["commitment"] = {{"input", commitment_log(input_commitment_->commitment())},
                          {"hidden", commitment_log(output_commitment_->commitment())}};
@@ -696,7 +692,6 @@ class BioRule : public LearningRule {
   std::unique_ptr<OutputPerturbation> perturbation_;
   Eigen::MatrixXf logits_;
   Eigen::Index n_exc_ = 0;
-  Eigen::Index pools_ = 1, pool_size_ = 0;  // H6b's inhibition pools and their neurons (1, N_E without)
   ForwardCache cache_;
   Eigen::MatrixXf r_, y_, teach_, reward_;  // per-batch buffers, kept to avoid reallocation
   RuleCounters counters_, epoch_start_;
