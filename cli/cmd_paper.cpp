@@ -79,7 +79,7 @@ void add_paper_command(CLI::App& app, Globals& g, Commands& out) {
       "whose units came from other inputs is refused). "
       "Under `mpirun -np N` the units are spread over the ranks.");
   auto* preset_opt = cmd->add_option("--preset,-p", a->preset,
-                                     "quick (about 45 min on 2 cores) or full (about 6 h on 2 cores; --estimate "
+                                     "quick (about 45 min on 2 cores) or full (about 11 h on 2 cores; --estimate "
                                      "projects it): experiments/paper_<preset>.toml");
   cmd->add_option("--config,-c", a->config, "A paper config file (copy experiments/paper_quick.toml to edit)")
       ->excludes(preset_opt);
