@@ -76,9 +76,51 @@ TEST(FewShot, ConfigIsStrict) {
   EXPECT_THROW(load_fewshot_config(write("[[arm]]\nname='a'\nkind='ncm'\n[[arm]]\nname='a'\nkind='knn'\n")),
                ConfigError);  // duplicate names
   EXPECT_THROW(load_fewshot_config(write("[[arm]]\nname='b'\nconfig='x'\nset=['train.lrr=1']\n")), Error);
-  const auto o = load_fewshot_config(write("[fewshot]\nshots = [1, 3]\ndraws = 2\n[[arm]]\nname='n'\nkind='ncm'\n"));
+  const auto o =
+      load_fewshot_config(write("[fewshot]\nshots = [1, 3]\ndraws = 2\nholdout_fraction = 0.25\nnovel_seeds = [4, 2]\n"
+                                "[[arm]]\nname='n'\nkind='ncm'\n[[arm]]\nname='k'\nkind='knn'\n"));
   EXPECT_EQ(o.shots, (std::vector<int>{1, 3}));
   EXPECT_EQ(o.draws, 2);
+  EXPECT_DOUBLE_EQ(o.holdout_fraction, 0.25);
+  EXPECT_EQ(o.novel_seeds, (std::vector<std::uint64_t>{4, 2}));
+  ASSERT_EQ(o.arms.size(), 2u);
+  EXPECT_EQ(o.arms[0].kind, FewShotArmKind::ncm);
+  EXPECT_EQ(o.arms[1].kind, FewShotArmKind::knn);
+}
+
+// Each bad value is refused with the file and the key in the message.
+TEST(FewShot, ConfigErrorsNameTheKey) {
+  TempDir dir;
+  const auto path = dir / "f.toml";
+  const std::string arm = "[[arm]]\nname='n'\nkind='ncm'\n";
+  auto message = [&](const std::string& text) -> std::string {
+    write_bytes(path, std::vector<std::uint8_t>(text.begin(), text.end()));
+    try {
+      (void)load_fewshot_config(path);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  const std::string file = "'" + path + "': key ";
+  EXPECT_EQ(message("[fewshot]\nshots = [1, 1]\n" + arm), file + "'fewshot.shots': entries must be distinct");
+  EXPECT_EQ(message("[fewshot]\ndraws = 2.0\n" + arm), file + "'fewshot.draws': expected an integer in [1, 100000]");
+  EXPECT_EQ(message("[fewshot]\nholdout_fraction = 1.0\n" + arm),
+            file + "'fewshot.holdout_fraction': expected a number in (0, 1)");
+  EXPECT_EQ(message("[fewshot]\nnovel = 1\n" + arm), file + "'fewshot.novel': expected true or false");
+  EXPECT_EQ(message("[[arm]]\nname='n'\nkind='svm'\n"), file + "'arm[0].kind': 'svm' (known: train, ncm, knn)");
+  EXPECT_EQ(message("[[arm]]\nkind='ncm'\n"), file + "'arm[0]': needs a name");
+  EXPECT_EQ(message("[arm]\nname='n'\n"), file + "'arm': expected an array");
+  EXPECT_EQ(message("fewshot = 3\n" + arm), file + "'fewshot': expected a table [fewshot]");
+  EXPECT_EQ(message("[fewshot]\ndraws = 3\n" + arm), "(accepted)");
+}
+
+TEST(FewShot, ArmKindsParse) {
+  EXPECT_EQ(parse_fewshot_arm_kind("train"), FewShotArmKind::train);
+  EXPECT_EQ(parse_fewshot_arm_kind("ncm"), FewShotArmKind::ncm);
+  EXPECT_EQ(parse_fewshot_arm_kind("knn"), FewShotArmKind::knn);
+  EXPECT_EQ(parse_fewshot_arm_kind("NCM"), std::nullopt);
+  EXPECT_EQ(parse_fewshot_arm_kind(""), std::nullopt);
 }
 
 TEST(Cli, FewShotRunsBothRegimesAndResumes) {

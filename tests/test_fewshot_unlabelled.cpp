@@ -34,7 +34,7 @@ TEST(FewShot, UnlabelledHiddenLayerIgnoresLabels) {
   const std::string ds = write_synthetic_idx(dir, 400, 50);
   std::vector<std::string> set = kBio;
   set.push_back("data.dataset='" + ds + "'");
-  const FewShotArm arm{"bio", "train", "", set, false};
+  const FewShotArm arm{"bio", FewShotArmKind::train, "", set, false};
   const Dataset images = load_dataset("idx:" + (dir / "train-images") + "," + (dir / "train-labels"), "");
   const Model unlabelled = train_unlabelled_hidden(arm, images, 3);
   std::vector<std::string> labelled_set = set;
@@ -48,7 +48,7 @@ TEST(FewShot, UnlabelledHiddenLayerIgnoresLabels) {
   EXPECT_TRUE(unlabelled.net.layers[1].threshold == labelled.net.layers[1].threshold);
   EXPECT_FALSE(unlabelled.net.projections.back().weight == labelled.net.projections.back().weight);
   // A BP arm cannot be a feature arm.
-  const FewShotArm bp{"bp", "train", "", {"data.dataset='" + ds + "'", "network.hidden=[8]"}, false};
+  const FewShotArm bp{"bp", FewShotArmKind::train, "", {"data.dataset='" + ds + "'", "network.hidden=[8]"}, false};
   EXPECT_THROW(train_unlabelled_hidden(bp, images, 3), ConfigError);
 }
 
@@ -175,7 +175,7 @@ TEST(Cli, FewShotRegimeCRunsEveryArm) {
 // readout phase in which its output rule alone makes at least as many updates as BP makes in
 // all; BP's epochs are raised to the same count. (At k = 1 both have one batch per epoch.)
 TEST(FewShot, BudgetRuleGivesTheBioReadoutAsManyUpdatesAsBp) {
-  const FewShotArm bio{"bio", "train", "", kBio, false};  // 4 epochs, 2 of them readout, batch 50
+  const FewShotArm bio{"bio", FewShotArmKind::train, "", kBio, false};  // 4 epochs, 2 of them readout, batch 50
   const TrainConfig one = fewshot::arm_config(bio, 10, 100, 1, 1);
   EXPECT_EQ(one.loop.epochs - one.rule.bio.readout_epochs, 2);  // plastic: the config's 2 epochs
   EXPECT_EQ(one.rule.bio.readout_epochs, 100);                  // 100 output updates of 1 batch
@@ -185,7 +185,7 @@ TEST(FewShot, BudgetRuleGivesTheBioReadoutAsManyUpdatesAsBp) {
   // 1000 examples at batch 50: 20 batches per epoch; the config's 2 readout epochs already make 40,
   // raised to 5 epochs = 100 updates.
   EXPECT_EQ(fewshot::arm_config(bio, 1000, 100, 1, 1).rule.bio.readout_epochs, 5);
-  const FewShotArm bp{"bp", "train", "", {"train.batch=128", "train.epochs=10"}, false};
+  const FewShotArm bp{"bp", FewShotArmKind::train, "", {"train.batch=128", "train.epochs=10"}, false};
   EXPECT_EQ(fewshot::arm_config(bp, 10, 100, 1, 1).loop.epochs, 100);
   EXPECT_EQ(fewshot::arm_config(bp, 1000, 100, 1, 1).loop.epochs, 13);   // 8 batches per epoch
   EXPECT_EQ(fewshot::arm_config(bp, 10000, 100, 1, 1).loop.epochs, 10);  // the config's own epochs

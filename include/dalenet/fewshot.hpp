@@ -5,8 +5,10 @@
 // with per-draw results kept and 95 % confidence intervals.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <Eigen/Core>
@@ -18,11 +20,17 @@
 
 namespace dalenet {
 
+// What a few-shot arm is: a learning rule run by train() on the k-shot set, or a pixel-space
+// reference (nearest class mean, 1-nearest neighbour).
+enum class FewShotArmKind { train, ncm, knn };
+
+// "train", "ncm" or "knn" (the config's `kind`); nullopt for anything else.
+std::optional<FewShotArmKind> parse_fewshot_arm_kind(std::string_view name);
+
 struct FewShotArm {
-  std::string name;                    // its label in the tables
-  std::string kind = "train";          // "train": a learning rule via train(); "ncm": nearest class mean on
-                                       // pixels; "knn": 1-nearest neighbour on pixels
-  std::string config;                  // kind "train": the TOML config (the full-data defaults; "" = built-in)
+  std::string name;  // its label in the tables
+  FewShotArmKind kind = FewShotArmKind::train;
+  std::string config;                  // kind train: the TOML config (the full-data defaults; "" = built-in)
   std::vector<std::string> overrides;  // "section.key=value"
   bool early_stopping = false;         // hold out part of the k-shot set, keep the best-validation epoch
 };

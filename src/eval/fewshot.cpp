@@ -27,6 +27,7 @@
 #include "dalenet/stats.hpp"
 #include "dalenet/train.hpp"
 #include "eval/fewshot_internal.hpp"
+#include "io/toml_reader.hpp"
 
 namespace dalenet {
 
@@ -185,125 +186,114 @@ Eigen::MatrixXf hidden_features(const Network& net, const Dataset& d) {
   return F;
 }
 
-FewShotOptions load_fewshot_config(const std::string& path) {
-  toml::table t;
-  try {
-    t = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    throw ConfigError("'" + path + "': " + std::string(e.description()));
+namespace {
+
+// [fewshot]: what is drawn and measured.
+void read_fewshot_section(const TomlReader& r, const toml::table& f, FewShotOptions& o) {
+  for (const auto& [k, v] : f) {
+    const std::string leaf(k.str()), key = "fewshot." + leaf;
+    const auto shots = [&](const toml::node& n) { return integers_as<int>(r.integers(n, key, 1, 100000)); };
+    if (leaf == "dataset") {
+      o.dataset = r.str(v, key);
+    } else if (leaf == "shots") {
+      o.shots = shots(v);
+    } else if (leaf == "draws") {
+      o.draws = static_cast<int>(r.integer(v, key, 1, 100000));
+    } else if (leaf == "seed") {
+      o.seed = static_cast<std::uint64_t>(r.integer(v, key, 0, INT64_MAX));
+    } else if (leaf == "min_updates") {
+      o.min_updates = static_cast<int>(r.integer(v, key, 1, 10000000));
+    } else if (leaf == "holdout_fraction") {
+      o.holdout_fraction = r.number_between(v, key, 0.0, 1.0);
+    } else if (leaf == "test_limit") {
+      o.test_limit = static_cast<std::size_t>(r.integer(v, key, 0, INT64_MAX));
+    } else if (leaf == "novel") {
+      o.novel = r.boolean(v, key);
+    } else if (leaf == "novel_shots") {
+      o.novel_shots = shots(v);
+    } else if (leaf == "episodes") {
+      o.episodes = static_cast<int>(r.integer(v, key, 1, 10000000));
+    } else if (leaf == "queries_per_class") {
+      o.queries_per_class = static_cast<int>(r.integer(v, key, 1, 100000));
+    } else if (leaf == "novel_seeds") {
+      o.novel_seeds = integers_as<std::uint64_t>(r.integers(v, key, 1, 100000));
+    } else if (leaf == "unlabelled") {
+      o.unlabelled = r.boolean(v, key);
+    } else if (leaf == "ae_epochs") {
+      o.ae_epochs = static_cast<int>(r.integer(v, key, 1, 10000));
+    } else if (leaf == "budgets") {
+      o.budgets = shots(v);
+    } else if (leaf == "selection_draws") {
+      o.selection_draws = static_cast<int>(r.integer(v, key, 1, 1000));
+    } else if (leaf == "selection_images") {
+      o.selection_images = static_cast<std::size_t>(r.integer(v, key, 10, 1000000));
+    } else {
+      r.unknown(key,
+                "dataset, shots, draws, seed, min_updates, holdout_fraction, test_limit, novel, novel_shots, "
+                "episodes, queries_per_class, novel_seeds, unlabelled, ae_epochs, budgets, selection_draws, "
+                "selection_images");
+    }
   }
-  FewShotOptions o;
-  auto where = [&](const std::string& k) { return "'" + path + "': key '" + k + "'"; };
+}
+
+// One [[arm]] table, the i-th.
+FewShotArm read_arm(const TomlReader& r, const toml::node& node, std::size_t i) {
+  const std::string at = "arm[" + std::to_string(i) + "]";
+  const auto* table = node.as_table();
+  if (table == nullptr) throw ConfigError(r.where("arm") + ": use [[arm]] tables");
+  FewShotArm arm;
+  for (const auto& [k, v] : *table) {
+    const std::string leaf(k.str()), key = at + "." + leaf;
+    if (leaf == "name") {
+      arm.name = r.str(v, key);
+    } else if (leaf == "kind") {
+      const std::string kind = r.str(v, key);
+      const auto parsed = parse_fewshot_arm_kind(kind);
+      if (!parsed) throw ConfigError(r.where(key) + ": '" + kind + "' (known: train, ncm, knn)");
+      arm.kind = *parsed;
+    } else if (leaf == "config") {
+      arm.config = r.str(v, key);
+    } else if (leaf == "set") {
+      arm.overrides = r.strings(v, key, true);
+    } else if (leaf == "early_stopping") {
+      arm.early_stopping = r.boolean(v, key);
+    } else {
+      r.unknown(key, "name, kind, config, set, early_stopping");
+    }
+  }
+  if (arm.name.empty()) throw ConfigError(r.where(at) + ": needs a name");
+  if (arm.kind == FewShotArmKind::train) (void)load_config(arm.config, arm.overrides);  // now, not after an hour
+  return arm;
+}
+
+}  // namespace
+
+std::optional<FewShotArmKind> parse_fewshot_arm_kind(std::string_view name) {
+  if (name == "train") return FewShotArmKind::train;
+  if (name == "ncm") return FewShotArmKind::ncm;
+  if (name == "knn") return FewShotArmKind::knn;
+  return std::nullopt;
+}
+
+FewShotOptions load_fewshot_config(const std::string& path) {
+  const TomlReader r(path);
+  const toml::table t = r.parse();
   for (const auto& [k, v] : t) {
     const std::string key(k.str());
-    if (key != "fewshot" && key != "arm") throw ConfigError(where(key) + ": unknown section (known: fewshot, arm)");
+    if (key != "fewshot" && key != "arm") throw ConfigError(r.where(key) + ": unknown section (known: fewshot, arm)");
   }
-  auto ints = [&](const toml::node& n, const std::string& k) {
-    std::vector<int> out;
-    const auto* a = n.as_array();
-    if (a == nullptr) throw ConfigError(where(k) + ": expected an array of integers");
-    for (const auto& e : *a) {
-      const auto v = e.value<std::int64_t>();
-      if (!v || *v < 1 || *v > 100000) throw ConfigError(where(k) + ": entries must be integers >= 1");
-      out.push_back(static_cast<int>(*v));
-    }
-    if (out.empty()) throw ConfigError(where(k) + ": must not be empty");
-    return out;
-  };
-  auto integer = [&](const toml::node& n, const std::string& k, std::int64_t lo, std::int64_t hi) {
-    const auto v = n.value<std::int64_t>();
-    if (!v || *v < lo || *v > hi)
-      throw ConfigError(where(k) + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    return *v;
-  };
-  if (const auto* f = t["fewshot"].as_table()) {
-    for (const auto& [k, v] : *f) {
-      const std::string key = "fewshot." + std::string(k.str());
-      const std::string leaf(k.str());
-      if (leaf == "dataset") {
-        if (!v.is_string()) throw ConfigError(where(key) + ": expected a string");
-        o.dataset = *v.value<std::string>();
-      } else if (leaf == "shots") {
-        o.shots = ints(v, key);
-      } else if (leaf == "draws") {
-        o.draws = static_cast<int>(integer(v, key, 1, 100000));
-      } else if (leaf == "seed") {
-        o.seed = static_cast<std::uint64_t>(integer(v, key, 0, INT64_MAX));
-      } else if (leaf == "min_updates") {
-        o.min_updates = static_cast<int>(integer(v, key, 1, 10000000));
-      } else if (leaf == "holdout_fraction") {
-        const auto x = v.value<double>();
-        if (!x || !(*x > 0.0 && *x < 1.0)) throw ConfigError(where(key) + ": expected a number in (0, 1)");
-        o.holdout_fraction = *x;
-      } else if (leaf == "test_limit") {
-        o.test_limit = static_cast<std::size_t>(integer(v, key, 0, INT64_MAX));
-      } else if (leaf == "novel") {
-        if (!v.is_boolean()) throw ConfigError(where(key) + ": expected true or false");
-        o.novel = *v.value<bool>();
-      } else if (leaf == "novel_shots") {
-        o.novel_shots = ints(v, key);
-      } else if (leaf == "episodes") {
-        o.episodes = static_cast<int>(integer(v, key, 1, 10000000));
-      } else if (leaf == "queries_per_class") {
-        o.queries_per_class = static_cast<int>(integer(v, key, 1, 100000));
-      } else if (leaf == "novel_seeds") {
-        o.novel_seeds.clear();
-        for (int s : ints(v, key)) o.novel_seeds.push_back(static_cast<std::uint64_t>(s));
-      } else if (leaf == "unlabelled") {
-        if (!v.is_boolean()) throw ConfigError(where(key) + ": expected true or false");
-        o.unlabelled = *v.value<bool>();
-      } else if (leaf == "ae_epochs") {
-        o.ae_epochs = static_cast<int>(integer(v, key, 1, 10000));
-      } else if (leaf == "budgets") {
-        o.budgets = ints(v, key);
-      } else if (leaf == "selection_draws") {
-        o.selection_draws = static_cast<int>(integer(v, key, 1, 1000));
-      } else if (leaf == "selection_images") {
-        o.selection_images = static_cast<std::size_t>(integer(v, key, 10, 1000000));
-      } else {
-        throw ConfigError(where(key) +
-                          ": unknown key (known: dataset, shots, draws, seed, min_updates, holdout_fraction, "
-                          "test_limit, novel, novel_shots, episodes, queries_per_class, novel_seeds, unlabelled, "
-                          "ae_epochs, budgets, selection_draws, selection_images)");
-      }
-    }
+  FewShotOptions o;
+  if (t.contains("fewshot")) {
+    const auto* f = t["fewshot"].as_table();
+    if (f == nullptr) throw ConfigError(r.where("fewshot") + ": expected a table [fewshot]");
+    read_fewshot_section(r, *f, o);
   }
-  if (const auto* arms = t["arm"].as_array()) {
-    for (std::size_t i = 0; i < arms->size(); ++i) {
-      const auto* a = (*arms)[i].as_table();
-      if (a == nullptr) throw ConfigError(where("arm") + ": use [[arm]] tables");
-      FewShotArm arm;
-      for (const auto& [k, v] : *a) {
-        const std::string leaf(k.str());
-        const std::string key = "arm[" + std::to_string(i) + "]." + leaf;
-        if (leaf == "name" || leaf == "kind" || leaf == "config") {
-          if (!v.is_string()) throw ConfigError(where(key) + ": expected a string");
-          (leaf == "name" ? arm.name : leaf == "kind" ? arm.kind : arm.config) = *v.value<std::string>();
-        } else if (leaf == "set") {
-          const auto* s = v.as_array();
-          if (s == nullptr) throw ConfigError(where(key) + ": expected an array of \"section.key=value\" strings");
-          for (const auto& e : *s) {
-            if (!e.is_string()) throw ConfigError(where(key) + ": expected strings");
-            arm.overrides.push_back(*e.value<std::string>());
-          }
-        } else if (leaf == "early_stopping") {
-          if (!v.is_boolean()) throw ConfigError(where(key) + ": expected true or false");
-          arm.early_stopping = *v.value<bool>();
-        } else {
-          throw ConfigError(where(key) + ": unknown key (known: name, kind, config, set, early_stopping)");
-        }
-      }
-      if (arm.name.empty()) throw ConfigError(where("arm[" + std::to_string(i) + "]") + ": needs a name");
-      if (arm.kind != "train" && arm.kind != "ncm" && arm.kind != "knn")
-        throw ConfigError(where("arm[" + std::to_string(i) + "].kind") + ": expected train, ncm or knn");
-      if (arm.kind == "train") {
-        (void)load_config(arm.config, arm.overrides);  // validate now, not after an hour of work
-      }
-      o.arms.push_back(arm);
-    }
+  if (t.contains("arm")) {
+    const toml::array& arms = r.array(*t.get("arm"), "arm");
+    for (std::size_t i = 0; i < arms.size(); ++i) o.arms.push_back(read_arm(r, arms[i], i));
   }
   if (o.arms.empty()) throw ConfigError("'" + path + "': no [[arm]] defined");
-  check_regime_c_arms(o, "'" + path + "': key 'fewshot.unlabelled'");
+  check_regime_c_arms(o, r.where("fewshot.unlabelled"));
   std::set<std::string> names;
   for (const auto& a : o.arms)
     if (!names.insert(a.name).second) throw ConfigError("'" + path + "': two arms are named '" + a.name + "'");
@@ -390,7 +380,7 @@ nlohmann::json select_budgets(const FewShotOptions& opt, const Dataset& train_al
   std::vector<int> classes(static_cast<std::size_t>(train_all.num_classes));
   std::iota(classes.begin(), classes.end(), 0);
   for (const auto& arm : opt.arms) {
-    if (arm.kind != "train") continue;
+    if (arm.kind != FewShotArmKind::train) continue;
     for (const int k : opt.shots) {
       const std::string unit = fmt::format("S-{}-k{}", arm.name, k);
       nlohmann::json row;
@@ -463,8 +453,9 @@ nlohmann::json run_regime_a(const FewShotOptions& opt, const Dataset& train_all,
         nlohmann::json row;
         if (!store.has(unit, row)) {
           const auto tu = Clock::now();
-          if (arm.kind == "ncm" || arm.kind == "knn") {
-            const auto pred = arm.kind == "ncm" ? nearest_class_mean(support, test) : nearest_neighbour(support, test);
+          if (arm.kind == FewShotArmKind::ncm || arm.kind == FewShotArmKind::knn) {
+            const auto pred =
+                arm.kind == FewShotArmKind::ncm ? nearest_class_mean(support, test) : nearest_neighbour(support, test);
             row["accuracy"] = accuracy_of(pred, test.labels);
           } else {
             row = train_on_support(arm, support, test, opt, seed, nullptr, chosen_budget(arm, k));
@@ -510,23 +501,23 @@ nlohmann::json run_regime_b(const FewShotOptions& opt, const Dataset& train_all,
     const Dataset novel_pool = filter_classes(train_all, novel);
     const Dataset novel_test = filter_classes(test, novel);
     for (const auto& arm : opt.arms) {
-      if (arm.kind == "knn") continue;  // the pixel prototype probe is the "ncm" arm
+      if (arm.kind == FewShotArmKind::knn) continue;  // the pixel prototype probe is the "ncm" arm
       const std::vector<std::uint64_t> seeds =
-          arm.kind == "ncm" ? std::vector<std::uint64_t>{opt.novel_seeds.front()} : opt.novel_seeds;
+          arm.kind == FewShotArmKind::ncm ? std::vector<std::uint64_t>{opt.novel_seeds.front()} : opt.novel_seeds;
       for (const std::uint64_t s : seeds) {
         const std::string unit = fmt::format("B-{}-seed{}", arm.name, s);
         nlohmann::json row;
         if (!store.has(unit, row)) {
           const auto tu = Clock::now();
-          Eigen::MatrixXf Fpool, Ftest;
+          Eigen::MatrixXf pool_features, test_features;
           // The bio rule also gets its own readout (O1 alone on the frozen hidden rates, from a fresh
           // initialisation, min_updates full-batch steps at the arm's bio.eta_output), besides the
           // common prototype probe.
           bool own_readout = false;
           double own_eta = 0.0;
-          if (arm.kind == "ncm") {
-            Fpool = pixels(novel_pool);
-            Ftest = pixels(novel_test);
+          if (arm.kind == FewShotArmKind::ncm) {
+            pool_features = pixels(novel_pool);
+            test_features = pixels(novel_test);
           } else {
             TrainConfig cfg = load_config(arm.config, [&] {
               auto ov = arm.overrides;
@@ -539,8 +530,8 @@ nlohmann::json run_regime_b(const FewShotOptions& opt, const Dataset& train_all,
             const TrainOutcome r = train(cfg, to);
             own_readout = cfg.rule.name == "bio";
             own_eta = cfg.rule.bio.eta_output;
-            Fpool = hidden_features(r.model.net, novel_pool);
-            Ftest = hidden_features(r.model.net, novel_test);
+            pool_features = hidden_features(r.model.net, novel_pool);
+            test_features = hidden_features(r.model.net, novel_test);
           }
           row = {{"regime", "B"}, {"arm", arm.name}, {"seed", s}};
           for (const int k : opt.novel_shots) {
@@ -551,15 +542,15 @@ nlohmann::json run_regime_b(const FewShotOptions& opt, const Dataset& train_all,
               const auto sup = sample_per_class(novel_pool, novel, static_cast<std::size_t>(k), es);
               const auto qry =
                   sample_per_class(novel_test, novel, static_cast<std::size_t>(opt.queries_per_class), es ^ 0x51ULL);
-              Eigen::MatrixXf S(Fpool.rows(), static_cast<Eigen::Index>(sup.size()));
+              Eigen::MatrixXf S(pool_features.rows(), static_cast<Eigen::Index>(sup.size()));
               std::vector<std::uint8_t> sl, ql;
               for (std::size_t i = 0; i < sup.size(); ++i) {
-                S.col(static_cast<Eigen::Index>(i)) = Fpool.col(sup[i]);
+                S.col(static_cast<Eigen::Index>(i)) = pool_features.col(sup[i]);
                 sl.push_back(novel_pool.labels[sup[i]]);
               }
-              Eigen::MatrixXf Q(Ftest.rows(), static_cast<Eigen::Index>(qry.size()));
+              Eigen::MatrixXf Q(test_features.rows(), static_cast<Eigen::Index>(qry.size()));
               for (std::size_t i = 0; i < qry.size(); ++i) {
-                Q.col(static_cast<Eigen::Index>(i)) = Ftest.col(qry[i]);
+                Q.col(static_cast<Eigen::Index>(i)) = test_features.col(qry[i]);
                 ql.push_back(novel_test.labels[qry[i]]);
               }
               Eigen::MatrixXf means;

@@ -28,7 +28,7 @@ void check_regime_c_arms(const FewShotOptions& opt, const std::string& where) {
   if (!opt.unlabelled) return;
   for (const char* name : {"bio", "bp"}) {
     const auto it = std::find_if(opt.arms.begin(), opt.arms.end(), [&](const FewShotArm& a) { return a.name == name; });
-    if (it == opt.arms.end() || it->kind != "train")
+    if (it == opt.arms.end() || it->kind != FewShotArmKind::train)
       throw ConfigError(where + ": regime C needs a trained arm named '" + name +
                         "' (bio: the rule's unlabelled hidden layer; bp: the BP arms' config)");
     if (std::string(name) == "bio" && load_config(it->config, it->overrides).rule.name != "bio")
@@ -105,7 +105,7 @@ std::vector<FeatureArm> feature_arms(const FewShotOptions& opt, const Dataset& t
   std::vector<FeatureArm> arms;
   Eigen::Index bio_units = 0;
   for (const auto& arm : opt.arms) {
-    if (arm.kind != "train" || load_config(arm.config, arm.overrides).rule.name != "bio") continue;
+    if (arm.kind != FewShotArmKind::train || load_config(arm.config, arm.overrides).rule.name != "bio") continue;
     const auto t0 = Clock::now();
     auto model = std::make_shared<Model>(train_unlabelled_hidden(arm, train_all, opt.seed));
     say(fmt::format("[C] {}: hidden layer learned from {} unlabelled images in {:.0f}s", arm.name, train_all.size(),

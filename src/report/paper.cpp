@@ -31,6 +31,7 @@
 #include "dalenet/threads.hpp"
 #include "dalenet/train.hpp"
 #include "data/sha256.hpp"
+#include "io/toml_reader.hpp"
 #include "paper_internal.hpp"
 
 extern char** environ;
@@ -135,8 +136,8 @@ FewShotOptions fewshot_options(const PaperConfig& cfg, const std::string& datase
   for (const auto& name : cfg.fewshot_arms) {
     FewShotArm arm;
     arm.name = name;
-    if (name == "ncm" || name == "knn") {
-      arm.kind = name;
+    if (const auto kind = parse_fewshot_arm_kind(name); kind && *kind != FewShotArmKind::train) {
+      arm.kind = *kind;
     } else {
       arm.config = arm_config(cfg, name, dataset);
       arm.overrides = cfg.fewshot_overrides;
@@ -151,72 +152,6 @@ FewShotOptions fewshot_options(const PaperConfig& cfg, const std::string& datase
 using namespace paper_detail;  // NOLINT(google-build-using-namespace): src/report/paper_internal.hpp
 
 namespace {
-
-// ---- config parsing -----------------------------------------------------------------------
-class Reader {
- public:
-  explicit Reader(std::string path) : path_(std::move(path)) {}
-  std::string where(const std::string& key) const { return "'" + path_ + "': key '" + key + "'"; }
-  std::string str(const toml::node& n, const std::string& key) const {
-    if (!n.is_string()) throw ConfigError(where(key) + ": expected a string");
-    return *n.value<std::string>();
-  }
-  bool boolean(const toml::node& n, const std::string& key) const {
-    if (!n.is_boolean()) throw ConfigError(where(key) + ": expected true or false");
-    return *n.value<bool>();
-  }
-  std::int64_t integer(const toml::node& n, const std::string& key, std::int64_t lo, std::int64_t hi) const {
-    const auto v = n.is_integer() ? n.value<std::int64_t>() : std::nullopt;
-    if (!v || *v < lo || *v > hi)
-      throw ConfigError(where(key) + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                        "]");
-    return *v;
-  }
-  const toml::array& array(const toml::node& n, const std::string& key) const {
-    const auto* a = n.as_array();
-    if (a == nullptr) throw ConfigError(where(key) + ": expected an array");
-    return *a;
-  }
-  std::vector<std::string> strings(const toml::node& n, const std::string& key, bool allow_empty) const {
-    std::vector<std::string> out;
-    for (const auto& e : array(n, key)) out.push_back(str(e, key));
-    if (!allow_empty && out.empty()) throw ConfigError(where(key) + ": must not be empty");
-    return out;
-  }
-  std::vector<std::int64_t> integers(const toml::node& n, const std::string& key, std::int64_t lo,
-                                     std::int64_t hi) const {
-    std::vector<std::int64_t> out;
-    for (const auto& e : array(n, key)) out.push_back(integer(e, key, lo, hi));
-    if (out.empty()) throw ConfigError(where(key) + ": must not be empty");
-    std::set<std::int64_t> seen(out.begin(), out.end());
-    if (seen.size() != out.size()) throw ConfigError(where(key) + ": entries must be distinct");
-    return out;
-  }
-  std::vector<double> numbers(const toml::node& n, const std::string& key, double lo, double hi) const {
-    std::vector<double> out;
-    for (const auto& e : array(n, key)) {
-      const auto v = e.value<double>();
-      if (!v || !(*v >= lo && *v <= hi))
-        throw ConfigError(where(key) + fmt::format(": entries must be numbers in [{}, {}]", lo, hi));
-      out.push_back(*v);
-    }
-    if (out.empty()) throw ConfigError(where(key) + ": must not be empty");
-    return out;
-  }
-  [[noreturn]] void unknown(const std::string& key, const std::string& known) const {
-    throw ConfigError(where(key) + ": unknown key (known: " + known + ")");
-  }
-
- private:
-  std::string path_;
-};
-
-template <class T>
-std::vector<T> to_vector_of(const std::vector<std::int64_t>& v) {
-  std::vector<T> out;
-  for (auto x : v) out.push_back(static_cast<T>(x));
-  return out;
-}
 
 void run_train(const PaperConfig& cfg, const PaperUnit& u, const std::string& dir, const PaperOptions& opt) {
   const TrainConfig tc = load_config(arm_config(cfg, u.arm, u.dataset), train_overrides(cfg, u.arm, u.seed));
@@ -417,8 +352,10 @@ std::string default_paper_out(const PaperConfig& cfg) {
 
 namespace {
 
+// ---- config parsing -----------------------------------------------------------------------
+
 // [paper]: what is run (data sets, arms, seeds) and where the arm configs are.
-void read_paper_section(const Reader& r, const toml::table& p, PaperConfig& c) {
+void read_paper_section(const TomlReader& r, const toml::table& p, PaperConfig& c) {
   for (const auto& [k, v] : p) {
     const std::string leaf(k.str()), key = "paper." + leaf;
     if (leaf == "name") {
@@ -442,7 +379,7 @@ void read_paper_section(const Reader& r, const toml::table& p, PaperConfig& c) {
 }
 
 // [overrides]: config overrides for every arm (all) or one arm.
-void read_overrides_section(const Reader& r, const toml::table& o, PaperConfig& c) {
+void read_overrides_section(const TomlReader& r, const toml::table& o, PaperConfig& c) {
   for (const auto& [k, v] : o) {
     const std::string leaf(k.str()), key = "overrides." + leaf;
     if (leaf == "all") {
@@ -456,7 +393,7 @@ void read_overrides_section(const Reader& r, const toml::table& o, PaperConfig& 
 }
 
 // [robustness]: the attack units' options.
-void read_robustness_section(const Reader& r, const toml::table& a, PaperConfig& c) {
+void read_robustness_section(const TomlReader& r, const toml::table& a, PaperConfig& c) {
   for (const auto& [k, v] : a) {
     const std::string leaf(k.str()), key = "robustness." + leaf;
     if (leaf == "n") {
@@ -491,7 +428,7 @@ void read_robustness_section(const Reader& r, const toml::table& a, PaperConfig&
 }
 
 // [fewshot]: the few-shot unit's regimes and budgets.
-void read_fewshot_section(const Reader& r, const toml::table& f, PaperConfig& c) {
+void read_fewshot_section(const TomlReader& r, const toml::table& f, PaperConfig& c) {
   for (const auto& [k, v] : f) {
     const std::string leaf(k.str()), key = "fewshot." + leaf;
     if (leaf == "enabled") {
@@ -499,7 +436,7 @@ void read_fewshot_section(const Reader& r, const toml::table& f, PaperConfig& c)
     } else if (leaf == "arms") {
       c.fewshot_arms = r.strings(v, key, false);
     } else if (leaf == "shots") {
-      c.shots = to_vector_of<int>(r.integers(v, key, 1, 100000));
+      c.shots = integers_as<int>(r.integers(v, key, 1, 100000));
     } else if (leaf == "draws") {
       c.draws = static_cast<int>(r.integer(v, key, 2, 100000));
     } else if (leaf == "min_updates") {
@@ -511,17 +448,17 @@ void read_fewshot_section(const Reader& r, const toml::table& f, PaperConfig& c)
     } else if (leaf == "novel") {
       c.novel = r.boolean(v, key);
     } else if (leaf == "novel_shots") {
-      c.novel_shots = to_vector_of<int>(r.integers(v, key, 1, 100000));
+      c.novel_shots = integers_as<int>(r.integers(v, key, 1, 100000));
     } else if (leaf == "episodes") {
       c.episodes = static_cast<int>(r.integer(v, key, 1, 10000000));
     } else if (leaf == "novel_seeds") {
-      c.novel_seeds = to_vector_of<std::uint64_t>(r.integers(v, key, 0, INT32_MAX));
+      c.novel_seeds = integers_as<std::uint64_t>(r.integers(v, key, 0, INT32_MAX));
     } else if (leaf == "unlabelled") {
       c.fewshot_unlabelled = r.boolean(v, key);
     } else if (leaf == "ae_epochs") {
       c.ae_epochs = static_cast<int>(r.integer(v, key, 1, 10000));
     } else if (leaf == "budgets") {
-      c.budgets = to_vector_of<int>(r.integers(v, key, 1, 1000));
+      c.budgets = integers_as<int>(r.integers(v, key, 1, 1000));
     } else if (leaf == "selection_draws") {
       c.selection_draws = static_cast<int>(r.integer(v, key, 1, 1000));
     } else {
@@ -533,7 +470,7 @@ void read_fewshot_section(const Reader& r, const toml::table& f, PaperConfig& c)
 }
 
 // [audit]: how many test images the audit's statistics use.
-void read_audit_section(const Reader& r, const toml::table& a, PaperConfig& c) {
+void read_audit_section(const TomlReader& r, const toml::table& a, PaperConfig& c) {
   for (const auto& [k, v] : a) {
     const std::string leaf(k.str()), key = "audit." + leaf;
     if (leaf == "activity_limit") {
@@ -547,7 +484,7 @@ void read_audit_section(const Reader& r, const toml::table& a, PaperConfig& c) {
 }
 
 // Every arm config must exist and parse (with the overrides) before hours of work start.
-void check_arm_configs(const Reader& r, const PaperConfig& c, const std::string& path) {
+void check_arm_configs(const TomlReader& r, const PaperConfig& c, const std::string& path) {
   for (const auto& d : c.datasets)
     for (const auto& arm : c.arms) {
       const std::string p = arm_config(c, arm, d);
@@ -566,17 +503,12 @@ void check_arm_configs(const Reader& r, const PaperConfig& c, const std::string&
 }  // namespace
 
 PaperConfig load_paper_config(const std::string& path) {
-  toml::table t;
-  try {
-    t = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    throw ConfigError("'" + path + "': " + std::string(e.description()));
-  }
+  const TomlReader r(path);
+  const toml::table t = r.parse();
   PaperConfig c;
   c.source = path;
   c.preset = fs::path(path).stem().string();
   if (c.preset.starts_with("paper_")) c.preset = c.preset.substr(6);
-  const Reader r(path);
   for (const auto& [k, v] : t) {
     const std::string key(k.str());
     if (key != "paper" && key != "overrides" && key != "robustness" && key != "fewshot" && key != "audit")

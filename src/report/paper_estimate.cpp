@@ -219,7 +219,7 @@ Cost estimate_fewshot(const Context& c, const std::string& d, const std::map<std
   int cells = 0;
   nlohmann::json measured = {{"test_images", n_cal}, {"budget", b_min}, {"cells", nlohmann::json::array()}};
   for (const auto& arm : fo.arms) {
-    if (arm.kind != "train") continue;
+    if (arm.kind != FewShotArmKind::train) continue;
     const bool readout_for_c = fo.unlabelled && arm.name == "bp";  // regime C's ae_bp cells
     for (const int k : fo.shots) {
       c.say(fmt::format("[estimate] {}: few-shot cell {} k={}", d, arm.name, k));
@@ -244,7 +244,7 @@ Cost estimate_fewshot(const Context& c, const std::string& d, const std::map<std
     return it->second.seconds;
   };
   for (const auto& arm : fo.arms) {
-    if (arm.kind != "train") continue;
+    if (arm.kind != FewShotArmKind::train) continue;
     if (fo.novel) fixed += static_cast<double>(fo.novel_seeds.size()) * 0.5 * train_of(arm.name);
     if (fo.unlabelled && load_config(arm.config, arm.overrides).rule.name == "bio") fixed += train_of(arm.name);
   }
