@@ -702,16 +702,16 @@ void fewshot_regime_c(Report& report, const std::string& d, const nlohmann::json
     Table tc{{"arm", "readout"}, {}};
     for (int k : cfg.shots) tc.head.push_back(fmt::format("k={}", k));
     std::vector<std::pair<std::string, std::string>> order;
-    std::map<std::tuple<std::string, std::string, int>, nlohmann::json> C, Pc;
+    std::map<std::tuple<std::string, std::string, int>, nlohmann::json> accuracy, bio_minus_cell;
     for (const auto& r : F["regime_c"].at("summary")) {
       const std::pair<std::string, std::string> key{r.at("arm"), r.at("readout")};
       if (std::find(order.begin(), order.end(), key) == order.end()) order.push_back(key);
-      C[{key.first, key.second, r.at("k").get<int>()}] = r.at("accuracy");
+      accuracy[{key.first, key.second, r.at("k").get<int>()}] = r.at("accuracy");
     }
     for (const auto& r : F["regime_c"].at("paired_vs_bio")) {
       const std::string arm = r.at("arm"), readout = r.at("readout");
       const int k = r.at("k").get<int>();
-      Pc[{arm, readout, k}] = r.at("bio_minus");
+      bio_minus_cell[{arm, readout, k}] = r.at("bio_minus");
       const auto& m = r.at("bio_minus");
       if (readout != "own" || !m.at("ci95").is_number()) continue;
       const Difference diff{fmt::format("{} C k={} vs {}", dataset_title(d), k, arm), m.at("mean").get<double>(),
@@ -724,12 +724,12 @@ void fewshot_regime_c(Report& report, const std::string& d, const nlohmann::json
     }
     for (const auto& [arm, readout] : order) {
       std::vector<std::string> row = {arm, readout};
-      for (int k : cfg.shots) row.push_back(fewshot_cell(C[{arm, readout, k}], false));
+      for (int k : cfg.shots) row.push_back(fewshot_cell(accuracy[{arm, readout, k}], false));
       tc.rows.push_back(row);
     }
     for (const char* arm : {"bp", "ae_bp"}) {
       std::vector<std::string> row = {fmt::format("bio own − {} (paired by draw)", arm), ""};
-      for (int k : cfg.shots) row.push_back(fewshot_cell(Pc[{arm, "own", k}], true));
+      for (int k : cfg.shots) row.push_back(fewshot_cell(bio_minus_cell[{arm, "own", k}], true));
       tc.rows.push_back(row);
     }
     fewshot_c_tables[d] = tc;

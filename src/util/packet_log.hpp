@@ -18,7 +18,7 @@ Packet plog_finite_positive(Packet x) {
   const Packet cst_1 = ei::pset1<Packet>(1.0F);
   const Packet cst_neg_half = ei::pset1<Packet>(-0.5F);
   const Packet cst_min_norm_pos = ei::pset1frombits<Packet>(0x00800000U);
-  const Packet cst_cephes_SQRTHF = ei::pset1<Packet>(0.707106781186547524F);
+  const Packet cst_cephes_sqrthf = ei::pset1<Packet>(0.707106781186547524F);
   const Packet cst_cephes_log_p0 = ei::pset1<Packet>(7.0376836292E-2F);
   const Packet cst_cephes_log_p1 = ei::pset1<Packet>(-1.1514610310E-1F);
   const Packet cst_cephes_log_p2 = ei::pset1<Packet>(1.1676998740E-1F);
@@ -36,7 +36,7 @@ Packet plog_finite_positive(Packet x) {
   x = ei::por(ei::pand(x, ei::pset1frombits<Packet>(~0x7f800000U)), ei::pset1<Packet>(0.5F));
 
   // From here on plog_float's own lines.
-  const Packet mask = ei::pcmp_lt(x, cst_cephes_SQRTHF);
+  const Packet mask = ei::pcmp_lt(x, cst_cephes_sqrthf);
   const Packet tmp = ei::pand(x, mask);
   x = ei::psub(x, cst_1);
   e = ei::psub(e, ei::pand(cst_1, mask));
