@@ -97,8 +97,8 @@ void add_attack_command(CLI::App& app, const Globals& g, Commands& out) {
   cmd->add_option("--n", job.n, "Attack a stratified subset of N examples (0: all)")->capture_default_str();
   cmd->add_option("--attacks", a->attacks,
                   fmt::format("Comma list of {} (default for linf: {}; for l2: {}; and transfer when "
-                              "--transfer-from is given. Of the defaults, pgd_bpda runs only on models with "
-                              "competition and apgd_t only with >= 4 classes)",
+                              "--transfer-from is given. Of the defaults, pgd_bpda and pgd_drive run only on "
+                              "models with competition and apgd_t only with >= 4 classes)",
                               fmt::join(attack_names(), ", "), fmt::join(default_attacks(ThreatNorm::linf), ", "),
                               fmt::join(default_attacks(ThreatNorm::l2), ", ")));
   cmd->add_option("--eps", a->eps, "Comma list of radii (default: the grid of the data set, docs/EVALUATION.md)");

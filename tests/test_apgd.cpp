@@ -188,14 +188,14 @@ TEST(Apgd, RegistryListsItAndTheTargetedLossNeedsFourClasses) {
     EXPECT_TRUE(detail::attack_info(a).iterative);
   }
   // Every registered name is unique and resolves to itself; the default ladders hold the APGD
-  // attacks and the adaptive pgd_bpda (each model runs the part that applies to it).
+  // attacks and the adaptive pgd_bpda and pgd_drive (each model runs the part that applies to it).
   for (const auto& n : names) EXPECT_EQ(detail::attack_info(n).name, n);
   EXPECT_EQ(std::count(names.begin(), names.end(), "apgd_t"), 1);
   EXPECT_EQ(default_attacks(ThreatNorm::linf),
-            (std::vector<std::string>{"fgsm", "pgd_ce", "pgd_margin", "apgd_ce", "apgd_t", "pgd_bpda", "square",
-                                      "gaussian", "salt_pepper"}));
-  EXPECT_EQ(default_attacks(ThreatNorm::l2),
-            (std::vector<std::string>{"fgsm", "pgd_ce", "pgd_margin", "apgd_ce", "apgd_t", "pgd_bpda", "gaussian"}));
+            (std::vector<std::string>{"fgsm", "pgd_ce", "pgd_margin", "apgd_ce", "apgd_t", "pgd_bpda", "pgd_drive",
+                                      "square", "gaussian", "salt_pepper"}));
+  EXPECT_EQ(default_attacks(ThreatNorm::l2), (std::vector<std::string>{"fgsm", "pgd_ce", "pgd_margin", "apgd_ce",
+                                                                       "apgd_t", "pgd_bpda", "pgd_drive", "gaussian"}));
   EXPECT_THROW(detail::attack_info("apgd_dlr_bogus"), InputError);
   // The carried schedule counts black_box_only right only if every white-box attack runs before
   // every other in-threat attack.

@@ -257,8 +257,8 @@ TEST(AttackSchedule, AnAttacksDrawsDoNotDependOnTheLadder) {
   EXPECT_NE(detail::attack_seed_key("pgd_ce"), detail::attack_seed_key("pgd_margin"));
 }
 
-// The default ladder runs each attack where it applies: pgd_bpda only on a network with
-// competition, apgd_t only with >= 4 classes; transfer only with a source.
+// The default ladder runs each attack where it applies: pgd_bpda and pgd_drive only on a network
+// with competition, apgd_t only with >= 4 classes; transfer only with a source.
 TEST(AttackSchedule, TheDefaultLadderRunsWhatAppliesToTheModel) {
   const auto has = [](const std::vector<std::string>& v, const char* a) {
     return std::find(v.begin(), v.end(), a) != v.end();
@@ -269,6 +269,8 @@ TEST(AttackSchedule, TheDefaultLadderRunsWhatAppliesToTheModel) {
   EXPECT_TRUE(has(detail::default_ladder(competitive, ThreatNorm::linf, false), "pgd_bpda"));
   EXPECT_TRUE(has(detail::default_ladder(competitive, ThreatNorm::linf, false), "apgd_t"));
   EXPECT_FALSE(has(detail::default_ladder(mlp, ThreatNorm::linf, false), "pgd_bpda"));
+  EXPECT_TRUE(has(detail::default_ladder(competitive, ThreatNorm::linf, false), "pgd_drive"));
+  EXPECT_FALSE(has(detail::default_ladder(mlp, ThreatNorm::linf, false), "pgd_drive"));
   EXPECT_TRUE(has(detail::default_ladder(mlp, ThreatNorm::linf, false), "apgd_t"));
   EXPECT_FALSE(has(detail::default_ladder(three_classes, ThreatNorm::linf, false), "apgd_t"));
   EXPECT_TRUE(has(detail::default_ladder(three_classes, ThreatNorm::linf, false), "apgd_ce"));

@@ -160,3 +160,61 @@ TEST(Bpda, SurrogateKeepsLogitsAndIsExactWithoutCompetition) {
   EXPECT_THROW(NetworkClassifier(relu, false, -0.1F), InputError);
   EXPECT_TRUE(detail::attack_info("pgd_bpda").iterative);
 }
+
+// pgd_drive (attacks/drive.cpp) on the same toy: the drive loss moves B's block up and the
+// strongest class-0 unit's down, so it must break every example; each adversarial example it
+// returns is misclassified by the exact network; and it refuses a network without the units.
+TEST(Drive, BreaksTheToyAndItsSuccessesAreExact) {
+  const Network net = prototype_toy();
+  const Points p = toy_points(60);
+  NetworkClassifier clf(net);
+  AttackOptions o;
+  o.eps = {0.0, kEps};
+  o.attacks = {"pgd_drive"};
+  o.steps = 50;
+  o.restarts = 3;
+  o.unbounded_check = false;
+  const RobustnessReport r = evaluate_robustness(clf, p.X, p.labels, o);
+  EXPECT_EQ(r.by_eps[1].robust_correct, 0U) << "the drive loss must break the toy";
+
+  const detail::AttackInfo& drive = detail::attack_info("pgd_drive");
+  EXPECT_TRUE(drive.white_box && drive.iterative && drive.in_default_ladder);
+  Eigen::MatrixXf adv;
+  PgdStats restarts;
+  const std::vector<std::size_t> keys;
+  const detail::AttackCall call{clf, nullptr, o, kEps, 7, p.X, p.labels, keys};
+  const auto robust = drive.run(call, adv, restarts);
+  EXPECT_EQ(fooled(robust), 60U);
+  const Eigen::MatrixXf z = predict_logits(net, adv);
+  for (Eigen::Index b = 0; b < p.X.cols(); ++b) {
+    EXPECT_GT(z(1, b), z(0, b)) << b;
+    EXPECT_LE((adv.col(b) - p.X.col(b)).cwiseAbs().maxCoeff(), kEps + 1e-6) << b;
+  }
+
+  const Network relu = random_network(30, {12}, 2, 5);
+  NetworkClassifier plain(relu);
+  EXPECT_FALSE(drive.applies(plain));
+  EXPECT_TRUE(drive.applies(clf));
+  const detail::AttackCall on_relu{plain, nullptr, o, kEps, 7, p.X, p.labels, keys};
+  EXPECT_THROW(drive.run(on_relu, adv, restarts), InputError);
+}
+
+// VotingUnits: the units, their drives and classes, and the strongest of each side.
+TEST(Drive, VotingUnitsFindTheStrongestUnitOfEachSide) {
+  const Network net = prototype_toy();
+  const Points p = toy_points(5);
+  const detail::VotingUnits u = detail::VotingUnits::of(net);
+  ASSERT_FALSE(u.empty());
+  EXPECT_EQ(u.classes, (std::vector<int>{0, 0, 1}));
+  const Eigen::MatrixXf d = u.drives(p.X);
+  for (Eigen::Index b = 0; b < p.X.cols(); ++b) {
+    EXPECT_NEAR(d(0, b), p.X.col(b).head(10).sum(), 1e-5);
+    const auto [win, wrong] = u.strongest(d, b, 0);
+    EXPECT_EQ(win, 0);  // A's block (near 0.6) beats A2's (near 0.47)
+    EXPECT_EQ(wrong, 2);
+    const auto [win1, wrong1] = u.strongest(d, b, 1);  // as if the label were 1
+    EXPECT_EQ(win1, 2);
+    EXPECT_EQ(wrong1, 0);
+  }
+  EXPECT_TRUE(detail::VotingUnits::of(random_network(30, {12}, 2, 5)).empty());
+}

@@ -15,9 +15,11 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dalenet/attack.hpp"
+#include "dalenet/network.hpp"
 #include "dalenet/rng.hpp"
 #include "util/clock.hpp"
 
@@ -128,6 +130,25 @@ void cross_entropy_per_example(const Eigen::MatrixXf& z, std::span<const std::ui
                                Eigen::MatrixXf& d);
 void dlr_targeted_per_example(const Eigen::MatrixXf& z, std::span<const std::uint8_t> labels,
                               std::span<const std::uint8_t> targets, Eigen::VectorXf& loss, Eigen::MatrixXf& d);
+
+// The first hidden layer of a network whose excitatory units compete and feed the output: the
+// units whose winners decide the class, as the attacks adapted to competition see them
+// (attacks/bpda.cpp, attacks/drive.cpp). The drive of unit j is strength.row(j) x + bias(j),
+// before inhibition.
+struct VotingUnits {
+  WeightMatrix strength;     // [excitatory x inputs]: the efficacy of each unit's synapses
+  Eigen::VectorXf bias;      // [excitatory]
+  std::vector<int> classes;  // the arg-max of each unit's readout column; -1 where it is all <= 0
+
+  // Empty (no units) unless the network is input -> competing hidden layer -> output.
+  static VotingUnits of(const Network& net);
+  bool empty() const { return classes.empty(); }
+  // strength * X + bias: every unit's drive, one column per example.
+  Eigen::MatrixXf drives(const Eigen::Ref<const Eigen::MatrixXf>& X) const;
+  // In column b of `drive`: the strongest unit voting for class y and the strongest voting for any
+  // other class; -1 where there is none.
+  std::pair<Eigen::Index, Eigen::Index> strongest(const Eigen::MatrixXf& drive, Eigen::Index b, int y) const;
+};
 
 // pgd_bpda (attacks/bpda.cpp), exposed for its tests: per column of X, the template-swap start
 // x0 + eps sign(w_wrong - w_win) (L2: eps times the unit vector) of a network whose first hidden

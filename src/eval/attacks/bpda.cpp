@@ -30,48 +30,57 @@ namespace {
 // of tests/test_bpda.cpp.
 constexpr float kCompetitionLeak = 0.01F;
 
-// A projection's effective weights (a masked-out synapse has weight 0, which Network::validate
-// enforces, so its efficacy is 0 too).
-WeightMatrix effective_weight_of(const Projection& p) {
-  WeightMatrix w;
-  p.effective_weight(w);
-  return w;
-}
+}  // namespace
 
-// The class each excitatory unit of layer 1 votes for: the arg-max of its readout column (-1 for
-// a unit the readout ignores).
-std::vector<int> unit_classes(const WeightMatrix& readout, Eigen::Index excitatory) {
-  std::vector<int> cls(static_cast<std::size_t>(excitatory), -1);
-  for (Eigen::Index j = 0; j < excitatory; ++j) {
+VotingUnits VotingUnits::of(const Network& net) {
+  VotingUnits u;
+  if (net.projections.size() != 2 || net.layers[1].competition == Competition::none) return u;
+  const Eigen::Index nE = net.layers[1].excitatory_count();
+  // A masked-out synapse has weight 0 (Network::validate enforces it), so its efficacy is 0 too.
+  WeightMatrix w;
+  net.projections[0].effective_weight(w);
+  u.strength = w.topRows(nE);
+  u.bias = net.projections[0].bias.head(nE);
+  WeightMatrix readout;
+  net.projections[1].effective_weight(readout);
+  u.classes.assign(static_cast<std::size_t>(nE), -1);
+  for (Eigen::Index j = 0; j < nE; ++j) {
     Eigen::Index arg = 0;
     const float top = readout.col(j).maxCoeff(&arg);
-    if (top > 0.0F) cls[static_cast<std::size_t>(j)] = static_cast<int>(arg);
+    if (top > 0.0F) u.classes[static_cast<std::size_t>(j)] = static_cast<int>(arg);
   }
-  return cls;
+  return u;
 }
 
-}  // namespace
+Eigen::MatrixXf VotingUnits::drives(const Eigen::Ref<const Eigen::MatrixXf>& X) const {
+  Eigen::MatrixXf d = strength * X;
+  d.colwise() += bias;
+  return d;
+}
+
+std::pair<Eigen::Index, Eigen::Index> VotingUnits::strongest(const Eigen::MatrixXf& drive, Eigen::Index b,
+                                                             int y) const {
+  Eigen::Index win = -1, wrong = -1;
+  for (Eigen::Index j = 0; j < drive.rows(); ++j) {
+    const int c = classes[static_cast<std::size_t>(j)];
+    if (c < 0) continue;
+    Eigen::Index& best = c == y ? win : wrong;
+    if (best < 0 || drive(j, b) > drive(best, b)) best = j;
+  }
+  return {win, wrong};
+}
 
 Eigen::MatrixXf template_swap_starts(const Network& net, const Eigen::MatrixXf& X, std::span<const std::uint8_t> labels,
                                      ThreatNorm norm, double eps) {
-  if (net.projections.size() != 2 || net.layers[1].competition == Competition::none) return {};
-  const WeightMatrix w = effective_weight_of(net.projections[0]);
-  const Eigen::Index nE = net.layers[1].excitatory_count();
-  const std::vector<int> cls = unit_classes(effective_weight_of(net.projections[1]), nE);
-  const Eigen::MatrixXf drive = (w.topRows(nE) * X).colwise() + net.projections[0].bias.head(nE);
+  const VotingUnits units = VotingUnits::of(net);
+  if (units.empty()) return {};
+  const Eigen::MatrixXf drive = units.drives(X);
   Eigen::MatrixXf start = X;
   const auto e = static_cast<float>(eps);
   for (Eigen::Index b = 0; b < X.cols(); ++b) {
-    const int y = labels[static_cast<std::size_t>(b)];
-    Eigen::Index win = -1, wrong = -1;
-    for (Eigen::Index j = 0; j < nE; ++j) {
-      const int c = cls[static_cast<std::size_t>(j)];
-      if (c < 0) continue;
-      Eigen::Index& best = c == y ? win : wrong;
-      if (best < 0 || drive(j, b) > drive(best, b)) best = j;
-    }
+    const auto [win, wrong] = units.strongest(drive, b, labels[static_cast<std::size_t>(b)]);
     if (win < 0 || wrong < 0) continue;  // no template to swap: the clean point
-    const Eigen::RowVectorXf d = w.row(wrong) - w.row(win);
+    const Eigen::RowVectorXf d = units.strength.row(wrong) - units.strength.row(win);
     if (norm == ThreatNorm::linf) {
       start.col(b) += e * d.transpose().array().sign().matrix();
     } else if (d.norm() > 0.0F) {

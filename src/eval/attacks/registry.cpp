@@ -12,8 +12,9 @@ namespace detail {
 
 const std::vector<AttackInfo>& attack_registry() {
   static const std::vector<AttackInfo> all = {
-      fgsm_attack(),     pgd_ce_attack(),      pgd_margin_attack(), apgd_ce_attack(),  apgd_t_attack(),
-      pgd_bpda_attack(), square_attack_info(), transfer_attack(),   gaussian_attack(), salt_pepper_attack(),
+      fgsm_attack(),     pgd_ce_attack(),   pgd_margin_attack(),  apgd_ce_attack(),
+      apgd_t_attack(),   pgd_bpda_attack(), pgd_drive_attack(),   square_attack_info(),
+      transfer_attack(), gaussian_attack(), salt_pepper_attack(),
   };
   return all;
 }

@@ -79,6 +79,7 @@ AttackInfo pgd_margin_attack();
 AttackInfo apgd_ce_attack();
 AttackInfo apgd_t_attack();
 AttackInfo pgd_bpda_attack();
+AttackInfo pgd_drive_attack();
 AttackInfo square_attack_info();
 AttackInfo transfer_attack();
 AttackInfo gaussian_attack();
