@@ -121,6 +121,8 @@ TEST(FewShot, ArmKindsParse) {
   EXPECT_EQ(parse_fewshot_arm_kind("knn"), FewShotArmKind::knn);
   EXPECT_EQ(parse_fewshot_arm_kind("NCM"), std::nullopt);
   EXPECT_EQ(parse_fewshot_arm_kind(""), std::nullopt);
+  for (const FewShotArmKind k : {FewShotArmKind::train, FewShotArmKind::ncm, FewShotArmKind::knn})
+    EXPECT_EQ(parse_fewshot_arm_kind(fewshot_arm_kind_name(k)), k);
 }
 
 TEST(Cli, FewShotRunsBothRegimesAndResumes) {
@@ -151,6 +153,12 @@ TEST(Cli, FewShotRunsBothRegimesAndResumes) {
   EXPECT_EQ(res["regime_b"]["summary"].size(), 3u * 2u);  // bp, bp_es, ncm (knn has no regime B) x k
   for (const auto& row : res["regime_b"]["summary"]) EXPECT_EQ(row["readout"], "prototype");
   EXPECT_TRUE(std::filesystem::exists(dir / "out/fewshot.csv"));
+  // The arms as configured, each kind by its name (docs/FORMATS.md).
+  ASSERT_EQ(res["arms"].size(), 4u);
+  EXPECT_EQ(res["arms"][0]["kind"], "train");
+  EXPECT_EQ(res["arms"][1]["early_stopping"], true);
+  EXPECT_EQ(res["arms"][2]["kind"], "ncm");
+  EXPECT_EQ(res["arms"][3]["kind"], "knn");
   // Resume: remove one unit and the result; the rerun recomputes only that unit, same numbers.
   std::filesystem::remove(dir / "out/units/A-bp-k5-d1.json");
   const CliRun again = run_cli("fewshot --config " + (dir / "fs.toml") + " --out " + (dir / "out"));

@@ -26,6 +26,8 @@ enum class FewShotArmKind { train, ncm, knn };
 
 // "train", "ncm" or "knn" (the config's `kind`); nullopt for anything else.
 std::optional<FewShotArmKind> parse_fewshot_arm_kind(std::string_view name);
+// The kind's name in configs and in fewshot.json: "train", "ncm" or "knn".
+std::string_view fewshot_arm_kind_name(FewShotArmKind kind);
 
 struct FewShotArm {
   std::string name;  // its label in the tables

@@ -268,10 +268,21 @@ FewShotArm read_arm(const TomlReader& r, const toml::node& node, std::size_t i) 
 
 }  // namespace
 
+std::string_view fewshot_arm_kind_name(FewShotArmKind kind) {
+  switch (kind) {
+    case FewShotArmKind::train:
+      return "train";
+    case FewShotArmKind::ncm:
+      return "ncm";
+    case FewShotArmKind::knn:
+      return "knn";
+  }
+  return "train";  // unreachable: every enumerator is handled above
+}
+
 std::optional<FewShotArmKind> parse_fewshot_arm_kind(std::string_view name) {
-  if (name == "train") return FewShotArmKind::train;
-  if (name == "ncm") return FewShotArmKind::ncm;
-  if (name == "knn") return FewShotArmKind::knn;
+  for (const FewShotArmKind k : {FewShotArmKind::train, FewShotArmKind::ncm, FewShotArmKind::knn})
+    if (fewshot_arm_kind_name(k) == name) return k;
   return std::nullopt;
 }
 
@@ -670,7 +681,7 @@ nlohmann::json run_fewshot(const FewShotOptions& opt) {
   nlohmann::json arms = nlohmann::json::array();
   for (const auto& a : opt.arms)
     arms.push_back({{"name", a.name},
-                    {"kind", a.kind},
+                    {"kind", fewshot_arm_kind_name(a.kind)},
                     {"config", a.config},
                     {"set", a.overrides},
                     {"early_stopping", a.early_stopping}});
