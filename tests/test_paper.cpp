@@ -45,8 +45,12 @@ TEST(Paper, PresetsParseAndPlan) {
     // train + audit + attack per run, one few-shot unit per data set
     EXPECT_EQ(units.size(), 3 * runs + (c.fewshot ? c.datasets.size() : 0));
     for (const auto& u : units) {
-      EXPECT_EQ(u.stage, u.kind == "train" || u.kind == "fewshot" ? 1 : 2) << u.id;
+      EXPECT_EQ(u.stage, u.kind == PaperUnitKind::train || u.kind == PaperUnitKind::fewshot ? 1 : 2) << u.id;
       EXPECT_EQ(u.id.find('/'), std::string::npos);
+      // The id starts with the kind's name, which is what plan.json and done.json hold.
+      EXPECT_TRUE(u.id.starts_with(std::string(paper_unit_kind_name(u.kind)) + "-")) << u.id;
+      EXPECT_EQ(nlohmann::json(u.kind), paper_unit_kind_name(u.kind));
+      EXPECT_EQ(nlohmann::json(paper_unit_kind_name(u.kind)).get<PaperUnitKind>(), u.kind);
     }
   }
   EXPECT_EQ(load_paper_config(std::string(DALENET_SOURCE_DIR) + "/experiments/paper_full.toml").seeds.size(), 3U);
@@ -136,7 +140,7 @@ TEST(Paper, ReportOnlyNeedsFinishedUnits) {
 TEST(PaperEstimate, StageWallIsTheSlowestShareOfPendingUnits) {
   PaperEstimate e;
   auto unit = [](const std::string& id, int stage, double s, double high, bool done) {
-    return UnitEstimate{id, "train", stage, s, s, high, done, "", {}};
+    return UnitEstimate{id, PaperUnitKind::train, stage, s, s, high, done, "", {}};
   };
   e.units = {unit("a", 1, 10, 10, false), unit("b", 1, 20, 20, false), unit("c", 1, 30, 60, false),
              unit("d", 2, 5, 5, false), unit("e", 2, 7, 7, true)};

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -58,10 +59,19 @@ std::string default_paper_out(const PaperConfig& cfg);      // runs/paper-<prese
 
 // One unit of work. Its outputs live in <out>/units/<id>/; the unit is finished when
 // <out>/units/<id>/done.json exists (written atomically, last).
+// What a unit does. In plan.json, done.json and estimate.json it is written by name ("train",
+// "fewshot", "audit", "attack"; paper_unit_kind_name).
+enum class PaperUnitKind { train, fewshot, audit, attack };
+std::string_view paper_unit_kind_name(PaperUnitKind kind);
+NLOHMANN_JSON_SERIALIZE_ENUM(PaperUnitKind, {{PaperUnitKind::train, "train"},
+                                             {PaperUnitKind::fewshot, "fewshot"},
+                                             {PaperUnitKind::audit, "audit"},
+                                             {PaperUnitKind::attack, "attack"}})
+
 struct PaperUnit {
-  std::string id;    // e.g. "train-bio_mnist-seed1"
-  std::string kind;  // train | fewshot | attack | audit
-  int stage = 0;     // units of a stage depend only on units of earlier stages
+  std::string id;  // e.g. "train-bio_mnist-seed1"
+  PaperUnitKind kind = PaperUnitKind::train;
+  int stage = 0;  // units of a stage depend only on units of earlier stages
   std::string arm, dataset;
   std::int64_t seed = 0;
 };
@@ -138,7 +148,8 @@ std::pair<std::size_t, std::size_t> attack_calibration_images(std::size_t n, std
                                                               std::size_t cap = 0);
 
 struct UnitEstimate {
-  std::string id, kind;
+  std::string id;
+  PaperUnitKind kind = PaperUnitKind::train;
   int stage = 0;
   double seconds = 0.0;          // the projection
   double low = 0.0, high = 0.0;  // its range where a choice is made later (few-shot budgets)

@@ -70,6 +70,24 @@ std::string arm_config(const PaperConfig& cfg, const std::string& arm, const std
   return cfg.config_dir + "/" + arm + "_" + dataset + ".toml";
 }
 
+}  // namespace paper_detail
+
+std::string_view paper_unit_kind_name(PaperUnitKind kind) {
+  switch (kind) {
+    case PaperUnitKind::train:
+      return "train";
+    case PaperUnitKind::fewshot:
+      return "fewshot";
+    case PaperUnitKind::audit:
+      return "audit";
+    case PaperUnitKind::attack:
+      return "attack";
+  }
+  return "train";  // unreachable: every enumerator is handled above
+}
+
+namespace paper_detail {
+
 // What the units' results depend on besides the code: the paper config's own settings and every
 // train unit's resolved configuration (its arm file plus overrides, as `config show` prints it).
 // Stored in plan.json; a resume finds units from other inputs and refuses to mix them.
@@ -80,7 +98,7 @@ std::string plan_inputs_sha256(const PaperConfig& cfg, const std::vector<PaperUn
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
   for (const auto& u : units) {
-    if (u.kind != "train") continue;
+    if (u.kind != PaperUnitKind::train) continue;
     text += "\n# " + u.id + "\n" +
             to_toml(load_config(arm_config(cfg, u.arm, u.dataset), train_overrides(cfg, u.arm, u.seed)));
   }
@@ -212,16 +230,19 @@ void run_unit(const PaperConfig& cfg, const PaperUnit& u, const PaperOptions& op
   const std::string dir = unit_dir(opt.out_dir, u.id);
   fs::create_directories(dir);
   const auto t0 = Clock::now();
-  if (u.kind == "train") {
-    run_train(cfg, u, dir, opt);
-  } else if (u.kind == "audit") {
-    run_audit(cfg, u, dir, opt);
-  } else if (u.kind == "attack") {
-    run_attack(cfg, u, dir, opt);
-  } else if (u.kind == "fewshot") {
-    run_fewshot_unit(cfg, u, dir, opt);
-  } else {
-    throw InputError("paper: unknown unit kind '" + u.kind + "'");
+  switch (u.kind) {
+    case PaperUnitKind::train:
+      run_train(cfg, u, dir, opt);
+      break;
+    case PaperUnitKind::audit:
+      run_audit(cfg, u, dir, opt);
+      break;
+    case PaperUnitKind::attack:
+      run_attack(cfg, u, dir, opt);
+      break;
+    case PaperUnitKind::fewshot:
+      run_fewshot_unit(cfg, u, dir, opt);
+      break;
   }
   const nlohmann::json done = {{"id", u.id},
                                {"kind", u.kind},
@@ -317,7 +338,7 @@ nlohmann::json environment_json(const PaperConfig& cfg, const PaperOptions& opt,
     if (!f) continue;
     const auto d = nlohmann::json::parse(f, nullptr, false);
     if (d.is_discarded()) continue;
-    per_kind[u.kind] += d.value("seconds", 0.0);
+    per_kind[std::string(paper_unit_kind_name(u.kind))] += d.value("seconds", 0.0);
     took[u.id] = d.value("seconds", 0.0);
     per_stage["stage " + std::to_string(u.stage)] += d.value("seconds", 0.0);
     total_units += d.value("seconds", 0.0);
@@ -536,14 +557,14 @@ std::vector<PaperUnit> plan_paper(const PaperConfig& cfg) {
   std::vector<PaperUnit> units;
   for (const auto& d : cfg.datasets)
     for (const auto& arm : cfg.arms)
-      for (auto s : cfg.seeds) units.push_back({"train-" + run_name(arm, d, s), "train", 1, arm, d, s});
+      for (auto s : cfg.seeds) units.push_back({"train-" + run_name(arm, d, s), PaperUnitKind::train, 1, arm, d, s});
   if (cfg.fewshot)
-    for (const auto& d : cfg.datasets) units.push_back({"fewshot-" + d, "fewshot", 1, "", d, 0});
+    for (const auto& d : cfg.datasets) units.push_back({"fewshot-" + d, PaperUnitKind::fewshot, 1, "", d, 0});
   for (const auto& d : cfg.datasets)
     for (const auto& arm : cfg.arms)
       for (auto s : cfg.seeds) {
-        units.push_back({"audit-" + run_name(arm, d, s), "audit", 2, arm, d, s});
-        units.push_back({"attack-" + run_name(arm, d, s), "attack", 2, arm, d, s});
+        units.push_back({"audit-" + run_name(arm, d, s), PaperUnitKind::audit, 2, arm, d, s});
+        units.push_back({"attack-" + run_name(arm, d, s), PaperUnitKind::attack, 2, arm, d, s});
       }
   return units;
 }
@@ -598,7 +619,7 @@ StageEta stage_eta(const std::vector<PaperUnit>& here, std::size_t next, int sha
   std::map<std::string, std::pair<double, int>> by_kind;  // kind/arm: seconds, units
   double took = 0.0, took_estimated = 0.0, projected = 0.0;
   for (const auto& [u, s] : finished) {
-    auto& [sum, count] = by_kind[u.kind + "/" + u.arm];
+    auto& [sum, count] = by_kind[std::string(paper_unit_kind_name(u.kind)) + "/" + u.arm];
     sum += s;
     ++count;
     took += s;
@@ -612,7 +633,8 @@ StageEta stage_eta(const std::vector<PaperUnit>& here, std::size_t next, int sha
   for (std::size_t i = next; i < here.size(); ++i) {
     if (unit_owner(i, share_of) != me || unit_done(out_dir, here[i].id)) continue;
     ++eta.pending;
-    if (const auto it = by_kind.find(here[i].kind + "/" + here[i].arm); it != by_kind.end()) {
+    if (const auto it = by_kind.find(std::string(paper_unit_kind_name(here[i].kind)) + "/" + here[i].arm);
+        it != by_kind.end()) {
       eta.seconds += it->second.first / it->second.second;
     } else if (const auto est = estimated.find(here[i].id); est != estimated.end() && est->second > 0.0) {
       eta.seconds += est->second * ratio;

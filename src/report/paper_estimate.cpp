@@ -280,7 +280,8 @@ std::map<std::string, ArmCosts> calibrate_dataset(const Context& c, const std::s
     if (arm == "bp") transfer = model;
     c.say(fmt::format("[estimate] {}: audit and attack of {}", d, arm));
     a.audit = calibrate_audit(c, d, model);
-    const PaperUnit u{"attack-" + run_name(arm, d, c.cfg.seeds.front()), "attack", 2, arm, d, c.cfg.seeds.front()};
+    const PaperUnit u{
+        "attack-" + run_name(arm, d, c.cfg.seeds.front()), PaperUnitKind::attack, 2, arm, d, c.cfg.seeds.front()};
     a.attack = calibrate_attack(c, u, model, transfer, trained, test.size());
   }
   return out;
@@ -320,7 +321,7 @@ nlohmann::json PaperEstimate::to_json() const {
   for (const auto& u : units) {
     nlohmann::json& s = stages[u.stage];
     s["stage"] = u.stage;
-    nlohmann::json& k = s["kinds"][u.kind];
+    nlohmann::json& k = s["kinds"][std::string(paper_unit_kind_name(u.kind))];
     if (k.is_null()) k = {{"units", 0}, {"pending", 0}, {"unit_seconds", 0.0}, {"unit_seconds_high", 0.0}};
     k["units"] = k["units"].get<int>() + 1;
     k["pending"] = k["pending"].get<int>() + (u.done ? 0 : 1);
@@ -403,7 +404,7 @@ PaperEstimate estimate_paper(const PaperConfig& cfg, const PaperEstimateOptions&
     for (std::size_t i = 0; i < plan.size(); ++i)
       if (plan[i].dataset == d && !est.units[i].done) {
         pending = true;
-        fewshot_pending = fewshot_pending || plan[i].kind == "fewshot";
+        fewshot_pending = fewshot_pending || plan[i].kind == PaperUnitKind::fewshot;
       }
     if (!pending) continue;
     std::vector<std::string> arms = cfg.arms;
@@ -417,10 +418,10 @@ PaperEstimate estimate_paper(const PaperConfig& cfg, const PaperEstimateOptions&
     for (std::size_t i = 0; i < plan.size(); ++i) {
       const PaperUnit& p = plan[i];
       if (p.dataset != d) continue;
-      const Cost* cost = p.kind == "fewshot" ? &fewshot
-                         : p.kind == "train" ? &costs.at(p.arm).train
-                         : p.kind == "audit" ? &costs.at(p.arm).audit
-                                             : &costs.at(p.arm).attack;
+      const Cost* cost = p.kind == PaperUnitKind::fewshot ? &fewshot
+                         : p.kind == PaperUnitKind::train ? &costs.at(p.arm).train
+                         : p.kind == PaperUnitKind::audit ? &costs.at(p.arm).audit
+                                                          : &costs.at(p.arm).attack;
       UnitEstimate& u = est.units[i];
       u.seconds = cost->seconds;
       u.low = cost->low;
