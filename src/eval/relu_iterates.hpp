@@ -62,8 +62,8 @@ class ReluIterates {
 
   // A dense GEMM for W s when the step changed at more than this fraction of the batch's pixels.
   // The incremental kernel reads one weight per multiply-add (no register reuse across examples,
-  // as a GEMM has), so it pays only when few changed: on the PGD-100 benchmark the total time was
-  // flat between 0.15 and 0.35 and 40 % slower at 1.0 (docs/PERFORMANCE.md).
+  // as a GEMM has), so it pays only when few changed. The PGD-100 benchmark's time is flat over a
+  // range of thresholds around this one and much slower at 1.0 (docs/PERFORMANCE.md).
   static constexpr double kDenseChangedFraction = 0.25;
   // More than this fraction of hidden units changed state (a PGD step flips ~0.4 %): a new batch
   // or random start; J is dropped and built again after kCallsBeforeJacobian calls.

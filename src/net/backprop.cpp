@@ -218,8 +218,7 @@ inline void csr_row_block(const int* inner, const float* value, int begin, int e
 // Up to kMaxPackets packets per row block: at batch 100 (7 packets) one pass over the CSR covers
 // every column, each non-zero reads 7 adjacent cache lines of the right-hand side (which the
 // hardware prefetcher follows) and its loop overhead is shared by 7 FMAs. Blocks of 4 packets
-// took a second pass: BM_SilentProjection at 95 % silent, forward + gradient, 1.52 ms against
-// 1.46 ms with blocks of up to 8 (2026-12-01, Intel kind).
+// would take a second pass over the CSR, which BM_SilentProjection measured as slower.
 constexpr int kMaxPackets = 8;
 // kernel_table<N>(make): {make(1), ..., make(N)}, where make receives the count as a compile-time
 // constant and returns a pointer to that instantiation of a kernel template (a run-time count
@@ -395,10 +394,9 @@ void csr_times_dense(const Eigen::SparseMatrix<float, Eigen::RowMajor>& S, const
   // With an epilogue, out (pre) bypasses the caches when it is large (from 4 MB: batch 1000 of a
   // 2000-unit layer is 8 MB) and every packet store is 64-byte aligned (aligned columns; tiles
   // start at multiples of 16 rows): nothing in the forward pass reads pre again (the next layer
-  // reads act). BM_SilentProjection at 95 % silent, batch 1000: forward 1.74 -> 1.49 ms, forward
-  // + gradient 4.93 -> 4.48 ms (medians of 4 interleaved rounds). Streaming act too was slower
-  // (the readout reads it next), and so was streaming at batch 100, where pre (0.8 MB) stays in
-  // cache for the backward pass (forward + gradient 0.328 -> 0.344 ms).
+  // reads act), so the stores need not evict what the next pass reads (BM_SilentProjection at
+  // batch 1000 measures the gain). act is not streamed: the readout reads it next. Nor is pre at
+  // batch 100, where it (0.8 MB) stays in cache for the backward pass.
   epi.stream_pre = epi.bias != nullptr && m * B >= (Eigen::Index{1} << 20) && m % kPacket == 0 &&
                    reinterpret_cast<std::uintptr_t>(out.data()) % 64 == 0;
   const int* outer = S.outerIndexPtr();

@@ -87,8 +87,8 @@ class HiddenEm : public LocalPlasticity {
     const float eta = static_cast<float>(eta_);
     std::uint64_t flips = 0;
     // One neuron (row) at a time, in parallel (static: a thread takes the rows whose drive it
-    // computed in the forward pass, still in its cache; schedule(dynamic, 16) made a bio step 10 %
-    // slower, BM_BioTrainStep): each row is computed by one thread in a fixed order,
+    // computed in the forward pass, still in its cache, which a dynamic schedule would lose):
+    // each row is computed by one thread in a fixed order,
     // so the result does not depend on the thread count. Only the examples in which neuron j fired
     // (r_jb > 0) enter g_ij, so d_jb = w_hat_j . x_b and the sum over b are formed for those alone:
     // under the competition about 5 % of the (j, b) pairs, where two full [N x B] x [B x P]

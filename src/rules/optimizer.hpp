@@ -71,8 +71,8 @@ class Optimizer {
  private:
   // Adam on n contiguous parameters, in PyTorch's form of the bias-corrected step,
   // lr/c1 · m / (√v / √c2 + eps): one square root and one division per parameter. Dividing m and v
-  // by c1 and c2 per parameter (two more divisions, the form used until 2026-12-01) made the pass
-  // compute-bound: 0.33 against 0.22 ms per step for 785 k parameters on 2 threads.
+  // by c1 and c2 per parameter (two more divisions) would make this memory-bound pass
+  // compute-bound.
   // Split into chunks of kChunk floats (a multiple of every SIMD packet width, so each chunk is
   // processed in whole aligned packets exactly as one pass over the array would be, and the
   // results are bit-identical to it): the chunks are shared out over threads, and a chunk's three
@@ -94,8 +94,8 @@ class Optimizer {
       M = b1 * M + (1.0F - b1) * G;
       V = b2 * V + (1.0F - b2) * G.square();
       // The moments of a weight whose gradient stays 0 (an input pixel that is rarely on) decay
-      // geometrically into subnormal floats, where every multiply costs a microcode assist: epochs
-      // 2 and 3 of the MNIST BP benchmark ran 8 and 18 % slower than epoch 1. They are flushed to
+      // geometrically into subnormal floats, where every multiply costs a microcode assist and
+      // later epochs slow down measurably (the MNIST BP benchmark). They are flushed to
       // 0 instead. A subnormal m moves its weight by at most lr/c1 · 1.2e-38 / eps, under 1e-28:
       // below half a float step of any weight larger than 1e-20.
       Eigen::Map<Eigen::MatrixXf> m_chunk(m + begin, len, 1), v_chunk(v + begin, len, 1);

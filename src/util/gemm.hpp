@@ -124,10 +124,10 @@ inline Eigen::Index share_edge(Eigen::Index rows, Eigen::Index parts, Eigen::Ind
 // threaded GEMM, and that serial pass (3 MB per batch for the weight gradient at 784-1000) kept
 // the second thread idle. Eigen's threaded GEMM also packs the
 // right-hand side once, shared, and its threads wait on each other's panels; for BP's forward
-// product (a row-major 1000 x 784 weight matrix times 784 x 128 activations, 2 threads) the split
-// ran 16-20 % faster with Eigen's kernel: 766-796 against 910-971 µs, best of 15 rounds of 100 in
-// a scratch micro-benchmark. Each thread packs the whole right-hand side itself (784 x 128 floats
-// here). Shares end on multiples of the kernel's row panel.
+// product (a row-major 1000 x 784 weight matrix times 784 x 128 activations, 2 threads) that
+// waiting cost more than packing twice, so the split is faster even with Eigen's kernel. Each
+// thread packs the whole right-hand side itself (784 x 128 floats here). Shares end on multiples
+// of the kernel's row panel.
 // Sums: with dalenet's kernel (AVX-512 builds) an entry does not depend on the split, so results
 // are the same for every thread count. With Eigen's they depend on its depth blocking, which
 // depends on the thread count Eigen would use; as_eigen_threaded: the shares use the blocking of

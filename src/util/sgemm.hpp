@@ -1,12 +1,12 @@
 #pragma once
 // dalenet's own single-precision GEMM for AVX-512 machines (internal to the library).
 //
-// Why: on the machines of the AMD kind (Zen 5, full-width AVX-512) Eigen 3.4's GEMM kernel
-// (48 x 4 register tile, 12 accumulators) ran the 1000^3 product at 200 GFLOP/s on 2 threads
-// against OpenBLAS's 341, and about 90 GFLOP/s per thread at the BP epoch's 1000 x 784 x 128
-// (measured then; docs/PERFORMANCE.md, "dalenet's own GEMM"). This kernel follows the BLIS design: a 32 x 12 register
-// tile (24 zmm accumulators, the B operand broadcast from memory), B packed in kc x 12 panels that stay in L1, A packed
-// in 32-row panels of an mc x kc block that stays in L2.
+// Why: with full-width AVX-512, Eigen 3.4's GEMM kernel (48 x 4 register tile, 12 accumulators)
+// leaves much of the machine's peak unused, well behind OpenBLAS at 1000^3 and at the BP epoch's
+// 1000 x 784 x 128 (docs/PERFORMANCE.md, "dalenet's own GEMM", has the current rates). This
+// kernel follows the BLIS design: a 32 x 12 register tile (24 zmm accumulators, the B operand
+// broadcast from memory), B packed in kc x 12 panels that stay in L1, A packed in 32-row panels of
+// an mc x kc block that stays in L2.
 //
 // Sums: C(i, j) = sum over depth blocks of (sum over k in the block, in order, of A(i, k) B(k, j)),
 // the blocks added in order. The depth blocking depends on the depth alone, so an entry's value
