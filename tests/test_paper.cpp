@@ -48,7 +48,7 @@ TEST(Paper, PresetsParseAndPlan) {
       EXPECT_EQ(u.stage, u.kind == PaperUnitKind::train || u.kind == PaperUnitKind::fewshot ? 1 : 2) << u.id;
       EXPECT_EQ(u.id.find('/'), std::string::npos);
       // The id starts with the kind's name, which is what plan.json and done.json hold.
-      EXPECT_TRUE(u.id.starts_with(std::string(paper_unit_kind_name(u.kind)) + "-")) << u.id;
+      EXPECT_TRUE(u.id.starts_with(paper_unit_kind_name(u.kind) + "-")) << u.id;
       EXPECT_EQ(nlohmann::json(u.kind), paper_unit_kind_name(u.kind));
       EXPECT_EQ(nlohmann::json(paper_unit_kind_name(u.kind)).get<PaperUnitKind>(), u.kind);
     }

@@ -7,7 +7,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -60,13 +59,14 @@ std::string default_paper_out(const PaperConfig& cfg);      // runs/paper-<prese
 // One unit of work. Its outputs live in <out>/units/<id>/; the unit is finished when
 // <out>/units/<id>/done.json exists (written atomically, last).
 // What a unit does. In plan.json, done.json and estimate.json it is written by name ("train",
-// "fewshot", "audit", "attack"; paper_unit_kind_name).
+// "fewshot", "audit", "attack"): the table below is the one list of the names.
 enum class PaperUnitKind { train, fewshot, audit, attack };
-std::string_view paper_unit_kind_name(PaperUnitKind kind);
 NLOHMANN_JSON_SERIALIZE_ENUM(PaperUnitKind, {{PaperUnitKind::train, "train"},
                                              {PaperUnitKind::fewshot, "fewshot"},
                                              {PaperUnitKind::audit, "audit"},
                                              {PaperUnitKind::attack, "attack"}})
+// The kind's name, from that table.
+std::string paper_unit_kind_name(PaperUnitKind kind);
 
 struct PaperUnit {
   std::string id;  // e.g. "train-bio_mnist-seed1"

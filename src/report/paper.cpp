@@ -72,18 +72,8 @@ std::string arm_config(const PaperConfig& cfg, const std::string& arm, const std
 
 }  // namespace paper_detail
 
-std::string_view paper_unit_kind_name(PaperUnitKind kind) {
-  switch (kind) {
-    case PaperUnitKind::train:
-      return "train";
-    case PaperUnitKind::fewshot:
-      return "fewshot";
-    case PaperUnitKind::audit:
-      return "audit";
-    case PaperUnitKind::attack:
-      return "attack";
-  }
-  return "train";  // unreachable: every enumerator is handled above
+std::string paper_unit_kind_name(PaperUnitKind kind) {
+  return nlohmann::json(kind).get<std::string>();
 }
 
 namespace paper_detail {
@@ -338,7 +328,7 @@ nlohmann::json environment_json(const PaperConfig& cfg, const PaperOptions& opt,
     if (!f) continue;
     const auto d = nlohmann::json::parse(f, nullptr, false);
     if (d.is_discarded()) continue;
-    per_kind[std::string(paper_unit_kind_name(u.kind))] += d.value("seconds", 0.0);
+    per_kind[paper_unit_kind_name(u.kind)] += d.value("seconds", 0.0);
     took[u.id] = d.value("seconds", 0.0);
     per_stage["stage " + std::to_string(u.stage)] += d.value("seconds", 0.0);
     total_units += d.value("seconds", 0.0);
@@ -616,10 +606,10 @@ struct StageEta {
 StageEta stage_eta(const std::vector<PaperUnit>& here, std::size_t next, int share_of, int me,
                    const std::string& out_dir, const std::vector<std::pair<PaperUnit, double>>& finished,
                    const std::map<std::string, double>& estimated) {
-  std::map<std::string, std::pair<double, int>> by_kind;  // kind/arm: seconds, units
+  std::map<std::pair<PaperUnitKind, std::string>, std::pair<double, int>> by_kind;  // (kind, arm): seconds, units
   double took = 0.0, took_estimated = 0.0, projected = 0.0;
   for (const auto& [u, s] : finished) {
-    auto& [sum, count] = by_kind[std::string(paper_unit_kind_name(u.kind)) + "/" + u.arm];
+    auto& [sum, count] = by_kind[{u.kind, u.arm}];
     sum += s;
     ++count;
     took += s;
@@ -633,8 +623,7 @@ StageEta stage_eta(const std::vector<PaperUnit>& here, std::size_t next, int sha
   for (std::size_t i = next; i < here.size(); ++i) {
     if (unit_owner(i, share_of) != me || unit_done(out_dir, here[i].id)) continue;
     ++eta.pending;
-    if (const auto it = by_kind.find(std::string(paper_unit_kind_name(here[i].kind)) + "/" + here[i].arm);
-        it != by_kind.end()) {
+    if (const auto it = by_kind.find({here[i].kind, here[i].arm}); it != by_kind.end()) {
       eta.seconds += it->second.first / it->second.second;
     } else if (const auto est = estimated.find(here[i].id); est != estimated.end() && est->second > 0.0) {
       eta.seconds += est->second * ratio;

@@ -321,7 +321,7 @@ nlohmann::json PaperEstimate::to_json() const {
   for (const auto& u : units) {
     nlohmann::json& s = stages[u.stage];
     s["stage"] = u.stage;
-    nlohmann::json& k = s["kinds"][std::string(paper_unit_kind_name(u.kind))];
+    nlohmann::json& k = s["kinds"][paper_unit_kind_name(u.kind)];
     if (k.is_null()) k = {{"units", 0}, {"pending", 0}, {"unit_seconds", 0.0}, {"unit_seconds_high", 0.0}};
     k["units"] = k["units"].get<int>() + 1;
     k["pending"] = k["pending"].get<int>() + (u.done ? 0 : 1);
