@@ -140,7 +140,9 @@ struct VotingUnits {
   Eigen::VectorXf bias;      // [excitatory]
   std::vector<int> classes;  // the arg-max of each unit's readout column; -1 where it is all <= 0
 
-  // Empty (no units) unless the network is input -> competing hidden layer -> output.
+  // Whether the network is input -> competing hidden layer -> output (without building the units).
+  static bool exist_in(const Network& net);
+  // Empty (no units) unless exist_in(net).
   static VotingUnits of(const Network& net);
   bool empty() const { return classes.empty(); }
   // strength * X + bias: every unit's drive, one column per example.
@@ -155,6 +157,9 @@ struct VotingUnits {
 // layer competes and feeds the output; an empty matrix for any other network.
 Eigen::MatrixXf template_swap_starts(const Network& net, const Eigen::MatrixXf& X, std::span<const std::uint8_t> labels,
                                      ThreatNorm norm, double eps);
+// The same from units already built (empty units: an empty matrix).
+Eigen::MatrixXf template_swap_starts(const VotingUnits& units, const Eigen::MatrixXf& X,
+                                     std::span<const std::uint8_t> labels, ThreatNorm norm, double eps);
 
 // The fraction of the examples `ids` whose margin (or cross-entropy) input gradient is all zero.
 double zero_gradient_fraction(Classifier& model, const Eigen::Ref<const Eigen::MatrixXf>& X,

@@ -32,9 +32,13 @@ constexpr float kCompetitionLeak = 0.01F;
 
 }  // namespace
 
+bool VotingUnits::exist_in(const Network& net) {
+  return net.projections.size() == 2 && net.layers[1].competition != Competition::none;
+}
+
 VotingUnits VotingUnits::of(const Network& net) {
   VotingUnits u;
-  if (net.projections.size() != 2 || net.layers[1].competition == Competition::none) return u;
+  if (!exist_in(net)) return u;
   const Eigen::Index nE = net.layers[1].excitatory_count();
   // A masked-out synapse has weight 0 (Network::validate enforces it), so its efficacy is 0 too.
   WeightMatrix w;
@@ -72,7 +76,11 @@ std::pair<Eigen::Index, Eigen::Index> VotingUnits::strongest(const Eigen::Matrix
 
 Eigen::MatrixXf template_swap_starts(const Network& net, const Eigen::MatrixXf& X, std::span<const std::uint8_t> labels,
                                      ThreatNorm norm, double eps) {
-  const VotingUnits units = VotingUnits::of(net);
+  return template_swap_starts(VotingUnits::of(net), X, labels, norm, eps);
+}
+
+Eigen::MatrixXf template_swap_starts(const VotingUnits& units, const Eigen::MatrixXf& X,
+                                     std::span<const std::uint8_t> labels, ThreatNorm norm, double eps) {
   if (units.empty()) return {};
   const Eigen::MatrixXf drive = units.drives(X);
   Eigen::MatrixXf start = X;

@@ -24,7 +24,7 @@ namespace {
 // (margin_gradient), and that is where this reads it.
 class DriveMargin final : public Classifier {
  public:
-  explicit DriveMargin(const Network& net) : exact_(net, false), units_(VotingUnits::of(net)) {}
+  DriveMargin(const Network& net, const VotingUnits& units) : exact_(net, false), units_(units) {}
   int input_size() const override { return exact_.input_size(); }
   void logits(const Eigen::Ref<const Eigen::MatrixXf>& X, Eigen::MatrixXf& out) override { exact_.logits(X, out); }
   void input_gradient(const Eigen::Ref<const Eigen::MatrixXf>& X, const LossGradient& loss, Eigen::MatrixXf& logits,
@@ -44,7 +44,7 @@ class DriveMargin final : public Classifier {
 
  private:
   NetworkClassifier exact_;
-  VotingUnits units_;
+  const VotingUnits& units_;
   Eigen::MatrixXf dlogits_;
 };
 
@@ -57,17 +57,17 @@ AttackInfo pgd_drive_attack() {
   a.white_box = a.iterative = a.in_default_ladder = true;
   a.applies = [](Classifier& model) {  // by default where the units it moves exist
     const auto* network = dynamic_cast<const NetworkClassifier*>(&model);
-    return network != nullptr && !VotingUnits::of(network->network()).empty();
+    return network != nullptr && VotingUnits::exist_in(network->network());
   };
   a.run = [](const AttackCall& c, Eigen::MatrixXf& adv, PgdStats& restarts) {
     const auto* model = dynamic_cast<const NetworkClassifier*>(&c.model);
     if (model == nullptr) throw InputError("attack: pgd_drive needs a dalenet network (a NetworkClassifier)");
-    if (VotingUnits::of(model->network()).empty())
-      throw InputError("attack: pgd_drive needs a network input -> competing hidden layer -> output");
-    DriveMargin drive(model->network());
+    const VotingUnits units = VotingUnits::of(model->network());
+    if (units.empty()) throw InputError("attack: pgd_drive needs a network input -> competing hidden layer -> output");
+    DriveMargin drive(model->network(), units);
     PgdOptions p = pgd_options(c);
     p.margin_loss = true;  // DriveMargin reads the labels from the margin loss's gradient
-    const Eigen::MatrixXf starts = template_swap_starts(model->network(), c.x0, c.labels, c.opt.norm, c.eps);
+    const Eigen::MatrixXf starts = template_swap_starts(units, c.x0, c.labels, c.opt.norm, c.eps);
     return pgd_attack_keyed(drive, c.x0, c.labels, p, c.keys, adv, &restarts, &starts);
   };
   return a;
