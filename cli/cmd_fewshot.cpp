@@ -24,6 +24,7 @@ struct FewShotArgs {
 // The config file with the command line's overrides.
 FewShotOptions fewshot_options(const FewShotArgs& a, const Globals& g) {
   FewShotOptions o = load_fewshot_config(a.config);
+  o.trainers = default_trainers();
   o.data_dir = g.data_dir;
   o.out_dir = a.out;
   if (!a.shots.empty()) {

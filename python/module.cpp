@@ -433,6 +433,7 @@ void bind_data_and_runs(py::module_& m) {
       [](const std::string& config, const std::string& out, const std::vector<int>& shots, int draws, int episodes,
          bool novel, std::size_t test_limit, const std::string& data_dir) {
         FewShotOptions o = load_fewshot_config(config);
+        o.trainers = default_trainers();
         o.out_dir = out;
         o.data_dir = data_dir;
         if (!shots.empty()) o.shots = shots;

@@ -125,6 +125,35 @@ TEST(FewShot, ArmKindsParse) {
     EXPECT_EQ(parse_fewshot_arm_kind(fewshot_arm_kind_name(k)), k);
 }
 
+// Few-shot trains only through the trainers its caller hands it (issue 36: evaluation takes
+// training as a dependency): a wrapper sees every trained cell, and no trainers is an error.
+TEST(FewShot, TrainsThroughTheTrainersItIsGiven) {
+  TempDir dir;
+  FewShotOptions o;
+  o.dataset = write_synthetic_idx(dir, 300, 60);
+  o.shots = {1, 2};
+  o.draws = 2;
+  o.min_updates = 5;
+  o.novel = false;
+  o.arms = {{"bp", FewShotArmKind::train, "", {"network.hidden=[8]", "train.threads=1"}, false},
+            {"ncm", FewShotArmKind::ncm, "", {}, false}};
+  try {
+    (void)run_fewshot(o);
+    ADD_FAILURE() << "no error without trainers";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("trainers"), std::string::npos) << e.what();
+  }
+  int calls = 0;
+  o.trainers = default_trainers();
+  o.trainers.supervised = [&calls](const TrainConfig& cfg, const TrainOptions& to) {
+    ++calls;
+    return train(cfg, to);
+  };
+  const nlohmann::json res = run_fewshot(o);
+  EXPECT_EQ(calls, 4);  // the bp arm: 2 shots x 2 draws; the ncm arm trains nothing
+  EXPECT_FALSE(res.dump().empty());
+}
+
 TEST(Cli, FewShotRunsBothRegimesAndResumes) {
   TempDir dir;
   const std::string ds = write_synthetic_idx(dir, 1500, 300);

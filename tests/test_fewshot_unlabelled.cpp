@@ -36,7 +36,7 @@ TEST(FewShot, UnlabelledHiddenLayerIgnoresLabels) {
   set.push_back("data.dataset='" + ds + "'");
   const FewShotArm arm{"bio", FewShotArmKind::train, "", set, false};
   const Dataset images = load_dataset("idx:" + (dir / "train-images") + "," + (dir / "train-labels"), "");
-  const Model unlabelled = train_unlabelled_hidden(arm, images, 3);
+  const Model unlabelled = train_unlabelled_hidden(arm, images, 3, default_trainers());
   std::vector<std::string> labelled_set = set;
   labelled_set.emplace_back("train.seed=3");
   labelled_set.emplace_back("data.validation=0");
@@ -49,7 +49,7 @@ TEST(FewShot, UnlabelledHiddenLayerIgnoresLabels) {
   EXPECT_FALSE(unlabelled.net.projections.back().weight == labelled.net.projections.back().weight);
   // A BP arm cannot be a feature arm.
   const FewShotArm bp{"bp", FewShotArmKind::train, "", {"data.dataset='" + ds + "'", "network.hidden=[8]"}, false};
-  EXPECT_THROW(train_unlabelled_hidden(bp, images, 3), ConfigError);
+  EXPECT_THROW(train_unlabelled_hidden(bp, images, 3, default_trainers()), ConfigError);
 }
 
 // Data with a known covariance: two orthogonal directions with variances 9 and 1 plus isotropic

@@ -17,6 +17,7 @@
 #include "dalenet/data.hpp"
 #include "dalenet/io.hpp"
 #include "dalenet/network.hpp"
+#include "dalenet/train.hpp"
 
 namespace dalenet {
 
@@ -65,6 +66,9 @@ struct FewShotOptions {
   bool unlabelled = false;
   int ae_epochs = 5;    // the ae_bp arm's autoencoder pre-training, passes over the training images
   std::string out_dir;  // per-unit results are stored here (resumable); "" = in memory only
+  // The training the arms run (required; dalenet::default_trainers() in the front ends). Neither
+  // run_fewshot nor time_fewshot_cell trains otherwise.
+  Trainers trainers;
   std::function<void(const std::string&)> progress;
   // Structured progress (`dalenet fewshot --log-json`): {"event": "budget"} per arm and k chosen,
   // {"event": "cell"} per regime-A cell (done, total, elapsed_s, eta_s from the cells computed so
@@ -103,14 +107,15 @@ Dataset filter_classes(const Dataset& d, std::span<const int> classes);
 std::vector<std::uint8_t> nearest_class_mean(const Dataset& support, const Dataset& test);
 std::vector<std::uint8_t> nearest_neighbour(const Dataset& support, const Dataset& test);
 
-// Regime C's hidden layer for a bio-rule arm (bio, rf, kmeans): the arm's config trained on
-// `images` with their labels replaced by a seeded random permutation, plastic phase only
-// (train.epochs = plastic epochs + 1, bio.readout_epochs = 1; the readout is meaningless). Throws
-// ConfigError naming the arm when its config does not use the bio rule.
 // With opt.unlabelled: throws ConfigError (prefixed by `where`) unless the arms include "bio" (a
 // bio-rule config) and "bp" (a trained arm: the ae_bp arm uses its config). Nothing otherwise.
 void check_regime_c_arms(const FewShotOptions& opt, const std::string& where);
-Model train_unlabelled_hidden(const FewShotArm& arm, const Dataset& images, std::uint64_t seed);
+// Regime C's hidden layer for a bio-rule arm (bio, rf, kmeans): the arm's config trained (by
+// trainers.supervised) on `images` with their labels replaced by a seeded random permutation,
+// plastic phase only (train.epochs = plastic epochs + 1, bio.readout_epochs = 1; the readout is
+// meaningless). Throws ConfigError naming the arm when its config does not use the bio rule.
+Model train_unlabelled_hidden(const FewShotArm& arm, const Dataset& images, std::uint64_t seed,
+                              const Trainers& trainers);
 
 // Principal components of the columns of X [dim x N] (N >= 2): the mean, the top `components`
 // unit-norm directions as rows [components x dim], and their variances, largest first.

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dalenet/autoencoder.hpp"
 #include "dalenet/config.hpp"
 #include "dalenet/data.hpp"
 #include "dalenet/io.hpp"
@@ -61,6 +62,16 @@ Network make_initial_network(const TrainConfig& cfg, int inputs, int classes, Le
 // loss or a weight becomes NaN/Inf (the last good model and a results.json with
 // status "diverged" are written to out_dir first).
 TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts);
+
+// Training as a dependency of the evaluation modules: few-shot (src/eval/) trains through the
+// functions its caller hands it, so evaluation does not call src/train/ itself and a caller can
+// wrap, count or replace the training it runs.
+struct Trainers {
+  std::function<TrainOutcome(const TrainConfig&, const TrainOptions&)> supervised;
+  std::function<Autoencoder(const Dataset&, const AutoencoderOptions&)> autoencoder;
+};
+// dalenet::train and dalenet::train_autoencoder.
+Trainers default_trainers();
 
 // Loads the train and test sets a config names (test may be empty for idx: without a test pair).
 struct TrainTestData {

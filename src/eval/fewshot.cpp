@@ -149,6 +149,11 @@ nlohmann::json summarise(const std::vector<double>& v) {
 }
 
 // The key of a regime-B seed row that holds readout "prototype" ("k5") or "own" ("own_k5").
+void require_trainers(const FewShotOptions& opt) {
+  if (!opt.trainers.supervised || !opt.trainers.autoencoder)
+    throw ConfigError("few-shot options: `trainers` is empty (pass dalenet::default_trainers(), or your own)");
+}
+
 std::string readout_key(std::string_view readout, int k) {
   return (readout == "own" ? "own_k" : "k") + std::to_string(k);
 }
@@ -342,7 +347,7 @@ nlohmann::json fewshot::train_on_support(const FewShotArm& arm, const Dataset& s
     to.validation_data = &val;
     to.keep_best_validation = true;
   }
-  const TrainOutcome r = train(cfg, to);
+  const TrainOutcome r = opt.trainers.supervised(cfg, to);
   row["accuracy"] = r.results["metrics"]["test"]["accuracy"];
   row["epochs"] = cfg.loop.epochs;
   row["budget"] = budget;
@@ -364,6 +369,7 @@ nlohmann::json fewshot::train_on_support(const FewShotArm& arm, const Dataset& s
 
 FewShotCellSeconds time_fewshot_cell(const FewShotOptions& opt, const FewShotArm& arm, const Dataset& train_all,
                                      const Dataset& test, int k, int budget) {
+  require_trainers(opt);
   std::vector<int> classes(static_cast<std::size_t>(train_all.num_classes));
   std::iota(classes.begin(), classes.end(), 0);
   const std::uint64_t seed = draw_seed(opt, k, 0);
@@ -538,7 +544,7 @@ nlohmann::json run_regime_b(const FewShotOptions& opt, const Dataset& train_all,
             }());
             TrainOptions to;
             to.train_data = &base_train;
-            const TrainOutcome r = train(cfg, to);
+            const TrainOutcome r = opt.trainers.supervised(cfg, to);
             own_readout = cfg.rule.name == "bio";
             own_eta = cfg.rule.bio.eta_output;
             pool_features = hidden_features(r.model.net, novel_pool);
@@ -654,6 +660,7 @@ nlohmann::json summarise_regime_b(const FewShotOptions& opt, const nlohmann::jso
 }  // namespace
 
 nlohmann::json run_fewshot(const FewShotOptions& opt) {
+  require_trainers(opt);
   check_regime_c_arms(opt, "few-shot options");  // before hours of regime A
   const std::string dir = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
   DataConfig dc;

@@ -60,8 +60,10 @@ TrainConfig arm_config(const FewShotArm& arm, std::size_t n_train, int updates, 
 nlohmann::json summarise(const std::vector<double>& v);
 // The key of a regime-B seed row that holds readout "prototype" ("k5") or "own" ("own_k5").
 std::string readout_key(std::string_view readout, int k);
+// ConfigError unless opt.trainers holds both functions.
+void require_trainers(const FewShotOptions& opt);
 
-// One trained arm on a k-shot set: train() on `support` (with early stopping when the arm asks),
+// One trained arm on a k-shot set: opt.trainers.supervised on `support` (with early stopping when the arm asks),
 // test accuracy on `test`; `first`, when set, replaces the first projection (ae_bp). Returns
 // {"accuracy", "epochs", "budget", "train_accuracy", ["best_epoch"], and for bio-rule arms
 // "readout_epochs", "prototype_accuracy" (nearest class mean on the hidden layer)}.

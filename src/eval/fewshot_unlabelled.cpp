@@ -36,7 +36,8 @@ void check_regime_c_arms(const FewShotOptions& opt, const std::string& where) {
   }
 }
 
-Model train_unlabelled_hidden(const FewShotArm& arm, const Dataset& images, std::uint64_t seed) {
+Model train_unlabelled_hidden(const FewShotArm& arm, const Dataset& images, std::uint64_t seed,
+                              const Trainers& trainers) {
   std::vector<std::string> ov = arm.overrides;
   ov.emplace_back("train.seed=" + std::to_string(seed));
   ov.emplace_back("data.validation=0");
@@ -57,7 +58,7 @@ Model train_unlabelled_hidden(const FewShotArm& arm, const Dataset& images, std:
   rng.shuffle(std::span<std::uint8_t>(scrambled.labels));
   TrainOptions to;
   to.train_data = &scrambled;
-  return train(cfg, to).model;
+  return trainers.supervised(cfg, to).model;
 }
 
 Pca fit_pca(const Eigen::MatrixXf& X, int components) {
@@ -107,7 +108,7 @@ std::vector<FeatureArm> feature_arms(const FewShotOptions& opt, const Dataset& t
   for (const auto& arm : opt.arms) {
     if (arm.kind != FewShotArmKind::train || load_config(arm.config, arm.overrides).rule.name != "bio") continue;
     const auto t0 = Clock::now();
-    auto model = std::make_shared<Model>(train_unlabelled_hidden(arm, train_all, opt.seed));
+    auto model = std::make_shared<Model>(train_unlabelled_hidden(arm, train_all, opt.seed, opt.trainers));
     say(fmt::format("[C] {}: hidden layer learned from {} unlabelled images in {:.0f}s", arm.name, train_all.size(),
                     seconds_since(t0)));
     arms.push_back({arm.name, [model](const Dataset& d) { return hidden_features(model->net, d); }, {}});
@@ -135,7 +136,7 @@ Autoencoder pretrain_for(const FewShotArm& bp, const FewShotOptions& opt, const 
   ao.progress = [&](int e, int n, double loss) {
     say(fmt::format("[C] ae_bp: autoencoder epoch {}/{}, reconstruction error {:.5f}", e, n, loss));
   };
-  return train_autoencoder(train_all, ao);
+  return opt.trainers.autoencoder(train_all, ao);
 }
 
 // Per (arm, readout, k): mean ± CI over draws; paired differences bio (own readout) − every other

@@ -129,6 +129,7 @@ FewShotOptions fewshot_options(const PaperConfig& cfg, const std::string& datase
   FewShotOptions o;
   o.dataset = dataset;
   o.data_dir = data_dir;
+  o.trainers = default_trainers();
   o.shots = cfg.shots;
   o.draws = cfg.draws;
   o.min_updates = cfg.min_updates;

@@ -426,4 +426,6 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
   return {std::move(model), std::move(results)};
 }
 
+Trainers default_trainers() { return {train, train_autoencoder}; }
+
 }  // namespace dalenet
