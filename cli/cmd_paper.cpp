@@ -18,6 +18,22 @@ struct PaperArgs {
   bool report_only = false, estimate_only = false, no_estimate = false, log_json = false, quiet = false;
 };
 
+// Local workers of `dalenet paper --workers N`: this binary again, with the hidden
+// --worker-index and --stage options.
+int launch_cli_workers(const std::vector<PaperWorkerTask>& tasks) {
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  std::vector<std::vector<std::string>> argvs;
+  for (const auto& t : tasks) {
+    std::vector<std::string> args = {self};
+    if (!t.data_dir.empty()) args.insert(args.end(), {"--data-dir", t.data_dir});  // before the subcommand
+    args.insert(args.end(), {"paper", "--config", t.config_path, "--out", t.out_dir, "--workers",
+                             std::to_string(t.workers), "--worker-index", std::to_string(t.index), "--stage",
+                             std::to_string(t.stage), "--threads", std::to_string(t.threads)});
+    argvs.push_back(std::move(args));
+  }
+  return run_processes(argvs);
+}
+
 PaperOptions paper_options(const PaperArgs& a, const PaperConfig& cfg, const std::string& path, const Globals& g) {
   PaperOptions o;
   o.out_dir = a.out.empty() ? default_paper_out(cfg) : a.out;
@@ -30,7 +46,7 @@ PaperOptions paper_options(const PaperArgs& a, const PaperConfig& cfg, const std
   o.estimate_only = a.estimate_only;
   o.calibrate_from = a.calibrate_from;
   o.config_path = path;
-  o.self_exe = std::filesystem::read_symlink("/proc/self/exe").string();
+  o.launch_workers = launch_cli_workers;
   if (!a.quiet) o.progress = print_progress_line;
   if (a.log_json) o.on_event = print_json_line;
   return o;

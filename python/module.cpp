@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -93,6 +94,12 @@ py::dict projection_dict(const Projection& p) {
 }
 
 // dalenet.Error (a RuntimeError) and one subclass per library error, with the library's messages.
+// A worker's progress lines, as the CLI prints them.
+void print_progress_to_stderr(const std::string& line) {
+  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fflush(stderr);
+}
+
 void bind_errors(py::module_& m) {
   // dalenet.Error (a RuntimeError) and one subclass per library error, same messages.
   static py::exception<Error> error(m, "Error", PyExc_RuntimeError);
@@ -413,7 +420,7 @@ void bind_attack_job(py::module_& m) {
       "robustness.json and robustness.csv there, save_adv: the worst-case adversarial examples as float32 IDX");
 }
 
-// Data sets, few-shot and paper runs, representations, threads and eps grids.
+// Data sets and few-shot runs.
 void bind_data_and_runs(py::module_& m) {
   m.def(
       "load_dataset",
@@ -452,10 +459,15 @@ void bind_data_and_runs(py::module_& m) {
       py::arg("episodes") = 0, py::arg("novel") = true, py::arg("test_limit") = 0, py::arg("data_dir") = "",
       "`dalenet fewshot`: both regimes from a few-shot config; the results document as a dict");
 
+}
+
+// paper() and its local workers.
+void bind_paper(py::module_& m) {
   m.def(
       "paper",
-      [](const std::string& config, const std::string& out, int threads, bool report_only, const std::string& data_dir,
-         const py::object& progress, const std::string& estimate, const std::string& calibrate_from) {
+      [](const std::string& config, const std::string& preset, const std::string& out, int workers, int threads,
+         bool report_only, const std::string& data_dir, const py::object& progress, const std::string& estimate,
+         const std::string& calibrate_from, const py::object& launch_workers) {
         PaperOptions o;
         if (estimate == "only") {
           o.estimate_only = true;
@@ -464,13 +476,28 @@ void bind_data_and_runs(py::module_& m) {
         } else if (estimate != "yes") {
           throw ConfigError("paper: estimate='" + estimate + "' (known: yes, no, only)");
         }
+        if (config.empty() == preset.empty()) throw ConfigError("paper: give config=FILE or preset='quick'|'full'");
+        if (workers < 1) throw ConfigError("paper: workers=" + std::to_string(workers) + " (at least 1)");
+        const std::string path = config.empty() ? preset_config_path(preset) : config;
         o.calibrate_from = calibrate_from;
-        PaperConfig cfg = load_paper_config(config);
+        PaperConfig cfg = load_paper_config(path);
         if (threads >= 0) cfg.threads = threads;
         o.out_dir = out.empty() ? default_paper_out(cfg) : out;
         o.data_dir = data_dir;
         o.report_only = report_only;
-        o.config_path = config;
+        o.config_path = path;
+        o.workers = workers;
+        if (!launch_workers.is_none())
+          o.launch_workers = [launch_workers](const std::vector<PaperWorkerTask>& tasks) {
+            py::gil_scoped_acquire gil;
+            py::list ts;
+            for (const auto& t : tasks)
+              ts.append(py::dict(py::arg("config") = t.config_path, py::arg("out") = t.out_dir,
+                                 py::arg("data_dir") = t.data_dir, py::arg("workers") = t.workers,
+                                 py::arg("index") = t.index, py::arg("stage") = t.stage,
+                                 py::arg("threads") = t.threads));
+            return launch_workers(ts).cast<int>();
+          };
         if (!progress.is_none())
           o.progress = [progress](const std::string& line) {
             py::gil_scoped_acquire gil;
@@ -484,13 +511,40 @@ void bind_data_and_runs(py::module_& m) {
         }
         return to_python(res);
       },
-      py::arg("config"), py::arg("out") = "", py::arg("threads") = -1, py::arg("report_only") = false,
-      py::arg("data_dir") = "", py::arg("progress") = py::none(), py::arg("estimate") = "yes",
-      py::arg("calibrate_from") = "",
-      "`dalenet paper --config CONFIG`: every unit (resumable), then the report; returns results.json as a dict. "
-      "estimate: 'yes' (print the projected time first, as the CLI), 'no' (--no-estimate), 'only' (--estimate: "
-      "returns {'estimate': ...} and runs nothing); calibrate_from: as --calibrate-from");
+      py::arg("config") = "", py::arg("preset") = "", py::arg("out") = "", py::arg("workers") = 1,
+      py::arg("threads") = -1, py::arg("report_only") = false, py::arg("data_dir") = "",
+      py::arg("progress") = py::none(), py::arg("estimate") = "yes", py::arg("calibrate_from") = "",
+      py::arg("launch_workers") = py::none(),
+      "`dalenet paper`: every unit (resumable), then the report; returns results.json as a dict. config: a paper "
+      "config file, or preset: 'quick' | 'full'. estimate: 'yes' (print the projected time first, as the CLI), "
+      "'no' (--no-estimate), 'only' (--estimate: returns {'estimate': ...} and runs nothing); calibrate_from: as "
+      "--calibrate-from. workers > 1: local worker processes per stage, started by launch_workers(tasks) (a list "
+      "of dicts; returns how many failed; dalenet.paper supplies one)");
 
+  m.def(
+      "_paper_worker",
+      [](const std::string& config, const std::string& out, const std::string& data_dir, int workers, int index,
+         int stage, int threads) {
+        PaperConfig cfg = load_paper_config(config);
+        cfg.threads = threads;
+        PaperOptions o;
+        o.out_dir = out;
+        o.data_dir = data_dir;
+        o.config_path = config;
+        o.workers = workers;
+        o.only_worker = index;
+        o.only_stage = stage;
+        o.progress = print_progress_to_stderr;
+        PaperComm single;
+        py::gil_scoped_release nogil;
+        (void)run_paper(cfg, o, single);
+      },
+      py::arg("config"), py::arg("out"), py::arg("data_dir"), py::arg("workers"), py::arg("index"), py::arg("stage"),
+      py::arg("threads"), "One local worker of paper(workers=N) (dalenet/_worker.py)");
+}
+
+// Representations, threads and eps grids.
+void bind_represent_and_grids(py::module_& m) {
   m.def(
       "represent",
       [](const Model& md, const std::string& data, std::size_t limit, const std::string& png,
@@ -529,4 +583,6 @@ PYBIND11_MODULE(_core, m) {
   bind_attacks(m);
   bind_attack_job(m);
   bind_data_and_runs(m);
+  bind_paper(m);
+  bind_represent_and_grids(m);
 }

@@ -134,6 +134,58 @@ TEST(Paper, ReportOnlyNeedsFinishedUnits) {
   }
 }
 
+// Local workers are the front end's processes: without a launcher workers > 1 is refused before
+// any work; with one, run_paper hands it one task per worker and reports the failures it counts.
+TEST(Paper, LocalWorkersRunThroughTheGivenLauncher) {
+  TempDir dir;
+  const std::string path = write_config(dir, "datasets = [\"mnist\"]\narms = [\"bio\", \"bp\"]\nthreads = 1\n");
+  const PaperConfig c = load_paper_config(path);
+  PaperOptions o;
+  o.out_dir = dir / "out";
+  o.estimate = false;
+  o.workers = 3;
+  o.config_path = path;
+  PaperComm single;
+  try {
+    run_paper(c, o, single);
+    FAIL() << "workers without a launcher ran";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("worker launcher"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "out")) << "refused before any work";
+  std::vector<PaperWorkerTask> seen;
+  o.launch_workers = [&seen](const std::vector<PaperWorkerTask>& tasks) {
+    seen = tasks;
+    return 2;  // two of the three failed
+  };
+  try {
+    run_paper(c, o, single);
+    FAIL() << "failed workers were not reported";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("2 of 3 local workers failed in stage 1"), std::string::npos) << e.what();
+  }
+  ASSERT_EQ(seen.size(), 3U);
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_EQ(seen[static_cast<std::size_t>(k)].index, k);
+    EXPECT_EQ(seen[static_cast<std::size_t>(k)].workers, 3);
+    EXPECT_EQ(seen[static_cast<std::size_t>(k)].stage, 1);
+    EXPECT_EQ(seen[static_cast<std::size_t>(k)].threads, 1);
+    EXPECT_EQ(seen[static_cast<std::size_t>(k)].config_path, path);
+    EXPECT_EQ(seen[static_cast<std::size_t>(k)].out_dir, o.out_dir);
+  }
+}
+
+TEST(Paper, RunProcessesCountsTheFailures) {
+  EXPECT_EQ(run_processes({{"/bin/true"}, {"/bin/sh", "-c", "exit 3"}, {"/bin/sh", "-c", "kill -9 $$"}}), 2);
+  EXPECT_EQ(run_processes({}), 0);
+  try {
+    (void)run_processes({{"/bin/true"}, {"/no/such/program"}});
+    FAIL() << "a missing program was not reported";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("/no/such/program"), std::string::npos) << e.what();
+  }
+}
+
 // The estimate's arithmetic: a stage takes its slowest process's share of the pending units,
 // shared out as run_paper shares them (the i-th unit of a stage to process i mod P), times the
 // slowdown of processes competing for cores; finished units cost nothing.

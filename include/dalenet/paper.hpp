@@ -97,12 +97,28 @@ class PaperComm {
 std::unique_ptr<PaperComm> make_mpi_comm(int* argc, char*** argv);
 bool have_mpi();  // built with MPI
 
+// One local worker process of a paper run (workers > 1, without MPI): it runs the units of
+// `stage` that fall to `index` of `workers` (run_paper with only_worker = index, only_stage =
+// stage), from the config file at config_path, into out_dir, with `threads` threads.
+struct PaperWorkerTask {
+  std::string config_path, out_dir, data_dir;
+  int workers = 1, index = 0, stage = 0, threads = 0;
+};
+// Starts one process per task, waits for all of them and returns how many failed. The front end
+// supplies it (the CLI starts its own binary, Python `python3 -m dalenet._worker`), so the
+// library never starts a front end of its own.
+using PaperWorkerLauncher = std::function<int(const std::vector<PaperWorkerTask>&)>;
+// Runs every argv (argv[0]: the executable's path) as a process, all at once, and waits for
+// all; returns how many failed (a non-zero exit or a signal). IoError naming the executable when
+// one cannot be started. What the front ends' launchers are built on.
+int run_processes(const std::vector<std::vector<std::string>>& argvs);
+
 struct PaperOptions {
   std::string out_dir = "runs/paper";
   std::string data_dir;     // "" = default_data_dir()
   int workers = 1;          // local worker processes per stage (no MPI); 1: in this process
-  std::string self_exe;     // the dalenet binary, for local workers
-  std::string config_path;  // passed to local workers
+  PaperWorkerLauncher launch_workers;  // required when workers > 1
+  std::string config_path;             // the config file the workers read (required when workers > 1)
   int only_worker = -1;     // >= 0: run as local worker k of `workers` for `only_stage` only
   int only_stage = -1;
   bool report_only = false;  // rebuild the report from finished units

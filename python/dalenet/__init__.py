@@ -11,7 +11,7 @@ import sys
 from ._core import (  # noqa: F401  (re-exported API)
     ConfigError, DataError, DivergenceError, Error, InputError, IoError, Model, ModelFileError,
     __version__, analyze, attack, attack_job, default_eps_grid, fewshot, input_gradient, load_dataset,
-    load_model, load_plugin, paper, pgd, predict, represent, rules, set_threads)
+    load_model, load_plugin, pgd, predict, represent, rules, set_threads)
 from . import _core
 
 
@@ -75,6 +75,33 @@ def train(config="", settings=None, out="", data_dir="", overwrite=False, progre
             raise ValueError(f"progress: expected a callable, 'auto', 'tqdm' or None, got {progress!r}")
         progress = _epoch_bar(progress)
     return _core.train(config, overrides_from_dict(settings), out, data_dir, overwrite, progress)
+
+
+def _launch_paper_workers(tasks):
+    """paper(workers=N)'s local workers: one `python3 -m dalenet._worker` process per task,
+    importing this same package; returns how many failed."""
+    import os
+    import subprocess
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    procs = [subprocess.Popen([sys.executable, "-m", "dalenet._worker", json.dumps(t)], env=env) for t in tasks]
+    return sum(1 for p in procs if p.wait() != 0)
+
+
+def paper(config="", preset="", out="", workers=1, threads=-1, report_only=False, data_dir="", progress=None,
+          estimate="yes", calibrate_from=""):
+    """Runs `dalenet paper`: every unit (resumable), then the report; returns results.json as a dict.
+
+    config: a paper config file, or preset: "quick" | "full" (experiments/paper_<preset>.toml).
+    out: the output folder (default runs/paper-<preset>). workers: local worker processes per
+    stage (each a `python3 -m dalenet._worker`, as the CLI's --workers). threads: per unit (-1:
+    the config's paper.threads; 0: all cores). report_only: rebuild the report from the finished
+    units. progress: a callable given each progress line. estimate: "yes" (print the projected
+    time first, as the CLI), "no" (--no-estimate), "only" (--estimate: returns {"estimate": ...}
+    and runs nothing). calibrate_from: a finished run's folder to time attacks and audits on."""
+    return _core.paper(config, preset, out, workers, threads, report_only, data_dir, progress, estimate,
+                       calibrate_from, _launch_paper_workers)
 
 
 def read_safetensors(path):

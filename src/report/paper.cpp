@@ -244,31 +244,12 @@ void run_unit(const PaperConfig& cfg, const PaperUnit& u, const PaperOptions& op
   write_file_atomic(dir + "/done.json", done.dump(1) + "\n");
 }
 
-// Local workers: the same binary, one process per worker, each taking every workers-th unit.
-void spawn_workers(const PaperOptions& opt, int stage, int threads) {
-  std::vector<pid_t> pids;
-  for (int k = 0; k < opt.workers; ++k) {
-    std::vector<std::string> args = {opt.self_exe,     "paper",           "--config",  opt.config_path,
-                                     "--out",          opt.out_dir,       "--workers", std::to_string(opt.workers),
-                                     "--worker-index", std::to_string(k), "--stage",   std::to_string(stage)};
-    if (!opt.data_dir.empty())  // an option of the program, so before the subcommand
-      args.insert(args.begin() + 1, {"--data-dir", opt.data_dir});
-    args.emplace_back("--threads");  // the parent's, after --threads overrides
-    args.push_back(std::to_string(threads));
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    if (posix_spawn(&pid, opt.self_exe.c_str(), nullptr, nullptr, argv.data(), environ) != 0)
-      throw IoError("paper: cannot start a local worker (" + opt.self_exe + ")");
-    pids.push_back(pid);
-  }
-  int failed = 0;
-  for (pid_t pid : pids) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
-  }
+// Local workers: the front end's processes, one per worker, each taking every workers-th unit.
+void run_local_workers(const PaperOptions& opt, int stage, int threads) {
+  std::vector<PaperWorkerTask> tasks;
+  for (int k = 0; k < opt.workers; ++k)
+    tasks.push_back({opt.config_path, opt.out_dir, opt.data_dir, opt.workers, k, stage, threads});
+  const int failed = opt.launch_workers(tasks);
   if (failed > 0)
     throw Error(
         fmt::format("paper: {} of {} local workers failed in stage {} (their errors are above); run the "
@@ -346,6 +327,30 @@ nlohmann::json environment_json(const PaperConfig& cfg, const PaperOptions& opt,
 }
 
 }  // namespace
+
+int run_processes(const std::vector<std::vector<std::string>>& argvs) {
+  std::vector<pid_t> pids;
+  for (const auto& args : argvs) {
+    if (args.empty()) throw IoError("run_processes: an empty command line");
+    std::vector<std::string> copy = args;  // posix_spawn takes char* const[]
+    std::vector<char*> argv;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    if (posix_spawn(&pid, copy[0].c_str(), nullptr, nullptr, argv.data(), environ) != 0) {
+      for (pid_t started : pids) waitpid(started, nullptr, 0);
+      throw IoError("cannot start a process (" + args[0] + ")");
+    }
+    pids.push_back(pid);
+  }
+  int failed = 0;
+  for (pid_t pid : pids) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
+  }
+  return failed;
+}
 
 std::string preset_config_path(const std::string& preset) {
   for (char c : preset)
@@ -688,6 +693,10 @@ nlohmann::json run_paper(const PaperConfig& cfg, const PaperOptions& opt, PaperC
   auto say = [&](const std::string& s) {
     if (opt.progress && (comm.rank() == 0 || comm.size() > 1)) opt.progress(s);
   };
+  if (!worker && comm.size() == 1 && opt.workers > 1 && (!opt.launch_workers || opt.config_path.empty()))
+    throw ConfigError(fmt::format("paper: {} local workers need a worker launcher and the config file's path "
+                                  "(PaperOptions::launch_workers, config_path)",
+                                  opt.workers));
   fs::create_directories(opt.out_dir + "/units");
   // One run per output folder (its workers and MPI ranks share it under this one lock).
   std::optional<DirectoryLock> lock;
@@ -741,7 +750,7 @@ nlohmann::json run_paper(const PaperConfig& cfg, const PaperOptions& opt, PaperC
             {{"event", "stage"}, {"stage", stage}, {"stages", stages}, {"units", here.size()}, {"pending", pending}});
     }
     if (!worker && comm.size() == 1 && opt.workers > 1 && pending > 0) {
-      spawn_workers(opt, stage, cfg.threads);
+      run_local_workers(opt, stage, cfg.threads);
       continue;
     }
     const int share_of = worker ? opt.workers : comm.size();

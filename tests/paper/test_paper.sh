@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # End-to-end tests of `dalenet paper` on tests/data/paper_tiny.toml (about a minute of work).
-# Usage: test_paper.sh DALENET WORKDIR MODE     MODE: resume | mpi | browser
+# Usage: test_paper.sh DALENET WORKDIR MODE [PYTHONPATH]     MODE: resume | mpi | browser
 #   resume:  a run killed with SIGKILL mid-way, then resumed, ends with the same results.json
 #            (all but "environment") as an uninterrupted run; a second kill lands in stage 2; a
 #            second run on a folder in use is refused; a run whose inputs changed (paper config
 #            or an arm's resolved config) is refused on the old folder.
-#   mpi:     `mpirun -np 2 dalenet paper` gives the same results as the single-process run.
+#   mpi:     `mpirun -np 2 dalenet paper` gives the same results as the single-process run, and so
+#            do `--workers 2` and, given PYTHONPATH (the built Python package), Python's
+#            dalenet.paper(workers=2), whose workers are `python3 -m dalenet._worker`.
 #   browser: headless Chromium renders index.html: the verdict table is there, every image
 #            loads and no console error; the check fails on a page with a missing figure.
 # Run from the source root (CTest sets it). Exit 77 (skip) only when MNIST is not in the cache.
 set -euo pipefail
-DALENET=$1 WORK=$2 MODE=$3
+DALENET=$1 WORK=$2 MODE=$3 PYPATH=${4:-}
 CONFIG=tests/data/paper_tiny.toml
 PY=python3
 "$DALENET" data verify mnist > /dev/null 2>&1 || { echo "MNIST not in the data cache (make data): skipped"; exit 77; }
@@ -104,6 +106,15 @@ PYEOF
   # Local workers (no MPI) agree too.
   "$DALENET" paper --config "$CONFIG" --out "$WORK/workers" --workers 2 --quiet > /dev/null
   $PY tests/paper/same_results.py "$WORK/ref/results.json" "$WORK/workers/results.json"
+  if [[ -n "$PYPATH" ]]; then  # Python's paper() with its own local workers
+    PYTHONPATH="$PYPATH" $PY - "$CONFIG" "$WORK/pyworkers" <<'PYEOF'
+import sys
+import dalenet
+env = dalenet.paper(config=sys.argv[1], out=sys.argv[2], workers=2, estimate="no")["environment"]
+assert env["distribution"] == "local workers" and env["processes"] == 2, env
+PYEOF
+    $PY tests/paper/same_results.py "$WORK/ref/results.json" "$WORK/pyworkers/results.json"
+  fi
   ;;
 browser)
   command -v chromium > /dev/null || { echo "chromium is not installed (make deps installs it)"; exit 1; }
