@@ -108,7 +108,7 @@ check-package: package
 # clang-tidy one file per process, $(JOBS) at a time (xargs exits non-zero if any file has a finding).
 lint: configure
 	clang-format --dry-run --Werror $$(git ls-files '*.cpp' '*.hpp')
-	git ls-files 'src/*.cpp' 'cli/*.cpp' | xargs -P $(JOBS) -n 1 clang-tidy -p $(BUILD) --quiet --extra-arg=-Wno-unknown-warning-option
+	git ls-files 'src/*.cpp' 'app/*.cpp' 'cli/*.cpp' | xargs -P $(JOBS) -n 1 clang-tidy -p $(BUILD) --quiet --extra-arg=-Wno-unknown-warning-option
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -6,6 +6,7 @@
 #include "cli.hpp"
 #include "dalenet/data.hpp"
 #include "dalenet/error.hpp"
+#include "dalenet/fetch.hpp"
 
 namespace dalenet::cli {
 namespace {

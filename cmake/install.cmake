@@ -5,7 +5,7 @@ include(CMakePackageConfigHelpers)
 
 set(DALENET_CMAKE_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/dalenet)
 
-install(TARGETS dalenet_core EXPORT dalenetTargets
+install(TARGETS dalenet_core dalenet_app EXPORT dalenetTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

@@ -458,7 +458,6 @@ void bind_data_and_runs(py::module_& m) {
       py::arg("config"), py::arg("out") = "", py::arg("shots") = std::vector<int>{}, py::arg("draws") = 0,
       py::arg("episodes") = 0, py::arg("novel") = true, py::arg("test_limit") = 0, py::arg("data_dir") = "",
       "`dalenet fewshot`: both regimes from a few-shot config; the results document as a dict");
-
 }
 
 // paper() and its local workers.

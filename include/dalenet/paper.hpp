@@ -115,11 +115,11 @@ int run_processes(const std::vector<std::vector<std::string>>& argvs);
 
 struct PaperOptions {
   std::string out_dir = "runs/paper";
-  std::string data_dir;     // "" = default_data_dir()
-  int workers = 1;          // local worker processes per stage (no MPI); 1: in this process
+  std::string data_dir;                // "" = default_data_dir()
+  int workers = 1;                     // local worker processes per stage (no MPI); 1: in this process
   PaperWorkerLauncher launch_workers;  // required when workers > 1
   std::string config_path;             // the config file the workers read (required when workers > 1)
-  int only_worker = -1;     // >= 0: run as local worker k of `workers` for `only_stage` only
+  int only_worker = -1;                // >= 0: run as local worker k of `workers` for `only_stage` only
   int only_stage = -1;
   bool report_only = false;  // rebuild the report from finished units
   // Before the first unit, print estimate_paper's projection (out_dir/estimate.json: calibrated

@@ -227,4 +227,27 @@ void fill_batch_range(const Dataset& d, std::size_t begin, std::size_t end, Eige
   for (std::size_t i = begin; i < end; ++i) put_image(d, i, X, i - begin);
 }
 
+void check_dataset_names(const std::vector<std::string>& datasets) {
+  for (const auto& d : datasets)
+    if (d != "mnist" && d != "fashion") throw DataError("unknown data set '" + d + "' (known: mnist, fashion)");
+}
+
+std::vector<VerifyEntry> verify_data(const std::string& cache_dir, const std::vector<std::string>& datasets) {
+  check_dataset_names(datasets);
+  std::vector<VerifyEntry> out;
+  for (const auto& f : known_files()) {
+    if (std::find(datasets.begin(), datasets.end(), f.dataset) == datasets.end()) continue;
+    VerifyEntry e;
+    e.file = f;
+    e.path = cache_dir + "/" + f.dataset + "/" + f.filename;
+    e.present = std::filesystem::exists(e.path);
+    if (e.present) {
+      e.actual_sha256 = sha256_file(e.path);
+      e.ok = e.actual_sha256 == f.sha256;
+    }
+    out.push_back(e);
+  }
+  return out;
+}
+
 }  // namespace dalenet

@@ -1,6 +1,6 @@
 // Typed reads of one TOML file's values, each error naming the file and the key (internal).
 //
-// The readers of the paper config (src/report/paper.cpp) and of the few-shot config
+// The readers of the paper config (app/paper/paper.cpp) and of the few-shot config
 // (src/eval/fewshot.cpp) share it, so a key of either is checked the same way: the type, the
 // range, and for a list whether it may be empty and whether its entries must be distinct.
 #pragma once

@@ -426,6 +426,8 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
   return {std::move(model), std::move(results)};
 }
 
-Trainers default_trainers() { return {train, train_autoencoder}; }
+Trainers default_trainers() {
+  return {train, train_autoencoder};
+}
 
 }  // namespace dalenet

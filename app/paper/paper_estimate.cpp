@@ -28,7 +28,7 @@
 
 namespace dalenet {
 namespace fs = std::filesystem;
-using namespace paper_detail;  // NOLINT(google-build-using-namespace): src/report/paper_internal.hpp
+using namespace paper_detail;  // NOLINT(google-build-using-namespace): app/paper/paper_internal.hpp
 
 namespace {
 
