@@ -15,14 +15,14 @@ namespace {
 
 struct AnalyzeArgs {
   std::string model_path, data, out, inputs;
-  double silence = 0.0;
-  std::size_t limit = 0;
+  double silence = AnalyzeOptions{}.silence_threshold;
+  std::size_t limit = AnalyzeOptions{}.activity_limit;
   bool json = false;
 };
 
 struct RepresentArgs {
   std::string model_path, data = "mnist:test", out, png;
-  std::size_t limit = 5000;
+  std::size_t limit = RepresentOptions{}.limit;
   int threads = 0;
 };
 
@@ -65,7 +65,7 @@ void add_analyze_command(CLI::App& app, const Globals& g, Commands& out) {
   auto* cmd = app.add_subcommand("analyze", "Audit a model: sparsity, Dale's law, weight distributions, activity");
   cmd->add_option("--model,-m", a->model_path, "Model file (.safetensors)")->required();
   cmd->add_option("--data,-d", a->data, "Data for activity statistics, e.g. mnist:test (none: weights only)");
-  cmd->add_option("--limit", a->limit, "Examples for activity statistics (default 10000)");
+  cmd->add_option("--limit", a->limit, "Examples for activity statistics (0: the default)")->capture_default_str();
   cmd->add_option("--inputs", a->inputs,
                   "Training images that define the active inputs (on, >= 0.5, in >= 1 % of images); "
                   "default: the training split of --data; 'none': no active-input sparsity");

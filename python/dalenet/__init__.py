@@ -10,8 +10,9 @@ import sys
 
 from ._core import (  # noqa: F401  (re-exported API)
     ConfigError, DataError, DivergenceError, Error, InputError, IoError, Model, ModelFileError,
-    __version__, analyze, attack, attack_job, default_eps_grid, fewshot, input_gradient, load_dataset,
-    load_model, load_plugin, pgd, predict, represent, rules, set_threads)
+    __version__, analyze, attack, attack_job, config_keys, data_info, default_eps_grid, evaluate, fetch_data,
+    fewshot, input_gradient, load_dataset, load_model, load_plugin, pgd, predict, represent, rules, set_threads,
+    verify_data)
 from . import _core
 
 
@@ -75,6 +76,12 @@ def train(config="", settings=None, out="", data_dir="", overwrite=False, progre
             raise ValueError(f"progress: expected a callable, 'auto', 'tqdm' or None, got {progress!r}")
         progress = _epoch_bar(progress)
     return _core.train(config, overrides_from_dict(settings), out, data_dir, overwrite, progress)
+
+
+def config_show(config="", settings=None):
+    """The resolved TOML of a config file plus overrides, as `dalenet config show`; settings as
+    for train() ({"train": {"epochs": 2}} or {"train.epochs": 2})."""
+    return _core.config_show(config, overrides_from_dict(settings))
 
 
 def _launch_paper_workers(tasks):

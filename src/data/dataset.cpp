@@ -227,6 +227,21 @@ void fill_batch_range(const Dataset& d, std::size_t begin, std::size_t end, Eige
   for (std::size_t i = begin; i < end; ++i) put_image(d, i, X, i - begin);
 }
 
+nlohmann::json dataset_info(const Dataset& d) {
+  std::vector<std::size_t> counts(static_cast<std::size_t>(d.num_classes), 0);
+  for (auto l : d.labels) counts[l]++;
+  double sum = 0.0;
+  for (auto p : d.pixels) sum += p;
+  nlohmann::json sources = nlohmann::json::array();
+  for (const auto& s : d.sources) sources.push_back({{"path", s.path}, {"sha256", s.sha256}});
+  return {{"images", d.size()},
+          {"rows", d.rows},
+          {"cols", d.cols},
+          {"mean_pixel", d.pixels.empty() ? 0.0 : sum / 255.0 / static_cast<double>(d.pixels.size())},
+          {"class_counts", counts},
+          {"sources", sources}};
+}
+
 void check_dataset_names(const std::vector<std::string>& datasets) {
   for (const auto& d : datasets)
     if (d != "mnist" && d != "fashion") throw DataError("unknown data set '" + d + "' (known: mnist, fashion)");

@@ -66,6 +66,27 @@ with tempdir() as tmp:
     fs = dalenet.fewshot(cfg)
     check(fs["format"] == "dalenet-fewshot" and fs["regime_a"]["summary"][0]["accuracy"]["n"] == 2, "fewshot")
 
+    lines = []
+    fs = dalenet.fewshot(cfg, progress=lines.append)
+    check(any("ncm" in line for line in lines), f"fewshot: progress lines reach the callable ({len(lines)})")
+
+    # The CLI's eval, data info and config show, from Python: the same numbers and text.
+    test_spec = "idx:" + spec.split(";")[1]
+    ev = dalenet.evaluate(model, data=test_spec)
+    cli_ev = json.loads(subprocess.run([cli, "eval", "--model", path, "--data", test_spec, "--json"],
+                                       check=True, capture_output=True, text=True).stdout)
+    check(ev["accuracy"] == cli_ev["accuracy"] and ev["confusion"] == cli_ev["confusion"],
+          f"evaluate equals `dalenet eval --json` ({ev['accuracy']})")
+    info = dalenet.data_info(test_spec)
+    check(info["images"] == len(x) and sum(info["class_counts"]) == len(x) and len(info["sources"]) == 2,
+          f"data_info counts the images ({info['images']}, {info['class_counts']})")
+    shown = dalenet.config_show(settings={"train": {"epochs": 3}})
+    cli_shown = subprocess.run([cli, "config", "show", "--set", "train.epochs=3"], check=True, capture_output=True,
+                               text=True).stdout
+    check(shown == cli_shown and "epochs = 3" in shown, "config_show equals `dalenet config show`")
+    cli_keys = subprocess.run([cli, "config", "keys"], check=True, capture_output=True, text=True).stdout
+    check(len(dalenet.config_keys()) == len(cli_keys.splitlines()), "config_keys lists every key")
+
     # Every public function documents itself for help().
     public = [n for n in dir(dalenet) if not n.startswith("_") and callable(getattr(dalenet, n))]
     undocumented = [n for n in public if not (getattr(dalenet, n).__doc__ or "").strip()]
@@ -118,24 +139,4 @@ with tempdir() as tmp:
     except dalenet.InputError as e:
         check("non-finite" in str(e), "InputError for NaN input")
 
-# One declaration, two front ends: attack_job takes every option of `dalenet attack` (its
-# presentation flags aside) with the same defaults.
-import re
-PRESENTATION = {"help", "json", "log-json", "quiet", "threads"}  # threads: dalenet.set_threads
-RENAME = {"model": "models", "no-unbounded-check": "unbounded_check", "save-adv": "save_adv"}
-help_text = subprocess.run([cli, "attack", "--help"], capture_output=True, text=True, check=True).stdout
-cli_options = {}
-for m in re.finditer(r"^\s+(?:-\w,)?--([\w-]+)(?:\s+\S+?)?(?:=(\S+))?(?:\s|$)", help_text, re.M):
-    if m.group(1) not in PRESENTATION:
-        cli_options[RENAME.get(m.group(1), m.group(1).replace("-", "_"))] = m.group(2)
-check(len(cli_options) >= 17, f"parsed the CLI's attack options ({sorted(cli_options)})")
-signature = dalenet.attack_job.__doc__.splitlines()[0]
-py_args = dict(re.findall(r"(\w+): [^=,)]+?(?: = ('[^']*'|[^,)]+))?(?=,|\))", signature[signature.index("(") + 1:]))
-missing = sorted(set(cli_options) - set(py_args) - {"data_dir"})
-extra = sorted(set(py_args) - set(cli_options) - {"data_dir"})
-check(not missing and not extra, f"attack_job has the CLI's options (missing {missing}, extra {extra})")
-for name, default in cli_options.items():
-    if default is not None:
-        check(py_args[name].strip("'") == default,
-              f"attack_job's default of {name} is the CLI's ({py_args[name]} against {default})")
 print("all Python binding checks passed")
