@@ -143,7 +143,8 @@ KeyDef bool_key(std::string doc, F get) {
           [=](const TrainConfig& c, toml::table& t, const std::string& leaf) { t.insert_or_assign(leaf, get(c)); }};
 }
 
-const std::map<std::string, KeyDef>& schema() {
+// A data table: one entry per key.
+const std::map<std::string, KeyDef>& schema() {  // NOLINT(readability-function-size)
   static const std::map<std::string, KeyDef> keys = {
       // [data]
       {"data.dataset",
