@@ -611,7 +611,7 @@ TEST(BioRule, HiddenPlasticityConvergesToTheLogOptimalPortfolio) {
     for (Eigen::Index b = 0; b < B; ++b) sum += std::log(dv(b));
     return sum;
   };
-  for (const char* update : {"multiplicative", "additive"}) {  // H3 and H3a: the same fixed point
+  for (const HiddenUpdate update : {HiddenUpdate::multiplicative, HiddenUpdate::additive}) {  // the same fixed point
     BioConfig cfg;
     cfg.hidden_update = update;
     cfg.eta_hidden = 0.05;
@@ -628,15 +628,15 @@ TEST(BioRule, HiddenPlasticityConvergesToTheLogOptimalPortfolio) {
     for (Eigen::Index i = 0; i < P; ++i) {
       if (w_hat(i) > 1e-3) {
         ++support;
-        EXPECT_NEAR(g(i), 1.0, 1e-2) << update << ": pixel " << i << " on the support";
+        EXPECT_NEAR(g(i), 1.0, 1e-2) << enum_name(kHiddenUpdateNames, update) << ": pixel " << i << " on the support";
       } else {
-        EXPECT_LT(g(i), 1.0 + 1e-2) << update << ": pixel " << i << " off the support";
+        EXPECT_LT(g(i), 1.0 + 1e-2) << enum_name(kHiddenUpdateNames, update) << ": pixel " << i << " off the support";
       }
     }
-    EXPECT_GT(objective(w_hat), objective(mean) + 0.1) << update;
-    EXPECT_LT(support, mean_support) << update;
-    EXPECT_GT(support, 1) << update;
-    EXPECT_EQ(counters.sign_flips, 0U) << update;
+    EXPECT_GT(objective(w_hat), objective(mean) + 0.1) << enum_name(kHiddenUpdateNames, update);
+    EXPECT_LT(support, mean_support) << enum_name(kHiddenUpdateNames, update);
+    EXPECT_GT(support, 1) << enum_name(kHiddenUpdateNames, update);
+    EXPECT_EQ(counters.sign_flips, 0U) << enum_name(kHiddenUpdateNames, update);
   }
 }
 
@@ -656,7 +656,7 @@ TEST(BioRule, MeanSeekingHiddenPlasticityConvergesToTheSharedWeightedMean) {
     post(1, b) = 1.0F - post(0, b);
   }
   BioConfig cfg;
-  cfg.hidden_update = "mean";
+  cfg.hidden_update = HiddenUpdate::mean;
   cfg.eta_hidden = 0.05;
   const std::unique_ptr<LocalPlasticity> h3m = make_hidden_plasticity(cfg);
   WeightMatrix w(2, P);
@@ -870,7 +870,7 @@ TEST(KMeansControl, TrainsThroughTheBioRuleAndIsNotALocalPlasticity) {
   EXPECT_LE(m.net.projections[0].weight.topRows(nE).maxCoeff(), 1.0F);
   EXPECT_EQ(r.results["metrics"]["counters"]["sign_flips"], 0);
   BioConfig c;
-  c.hidden_update = "kmeans";
+  c.hidden_update = HiddenUpdate::kmeans;
   EXPECT_THROW(make_hidden_plasticity(c), ConfigError);
 }
 

@@ -11,12 +11,12 @@ using dalenet::test::has;
 TEST(Config, DefaultsAreResolved) {
   const TrainConfig c = parse_config("", "t.toml");
   EXPECT_EQ(c.rule.name, "bp");
-  EXPECT_EQ(c.rule.optim.optimizer, "adam");
-  EXPECT_EQ(c.network.sign_init, "free");
+  EXPECT_EQ(c.rule.optim.optimizer, OptimizerKind::adam);
+  EXPECT_EQ(c.network.sign_init, SignInit::free);
   EXPECT_EQ(c.network.hidden, std::vector<int>{1000});
   const TrainConfig e = parse_config("[train]\nrule = \"eg\"\n", "t.toml");
-  EXPECT_EQ(e.rule.optim.optimizer, "sgd");
-  EXPECT_EQ(e.network.sign_init, "per_neuron");
+  EXPECT_EQ(e.rule.optim.optimizer, OptimizerKind::sgd);
+  EXPECT_EQ(e.network.sign_init, SignInit::per_neuron);
 }
 
 TEST(Config, UnknownKeyNamesKeyAndFile) {
@@ -58,12 +58,33 @@ TEST(Config, IncompatibleRuleAndOptimizerIsAnError) {
   EXPECT_TRUE(has(msg, "train.optimizer")) << msg;
 }
 
+// Enum keys are parsed once, here: an unknown name is refused naming the key and every known
+// name, and the resolved config writes the name back.
+TEST(Config, EnumKeysParseOnceAndWriteTheirNames) {
+  const auto msg = config_error([] { parse_config("[train]\noptimizer = \"rmsprop\"\n", "a.toml"); });
+  EXPECT_TRUE(has(msg, "train.optimizer") && has(msg, "'rmsprop' is not one of: auto, sgd, adam")) << msg;
+  const auto bio = config_error([] { parse_config("[bio]\nhidden_update = \"median\"\n", "b.toml"); });
+  EXPECT_TRUE(has(bio, "bio.hidden_update") && has(bio, "multiplicative, additive, mean, kmeans")) << bio;
+  const TrainConfig c = parse_config("", "t",
+                                     {"train.rule=bio", "bio.hidden_update=mean", "bio.competition=kwta",
+                                      "bio.output_rule=perturbation", "train.lr_schedule=cosine"});
+  EXPECT_EQ(c.rule.bio.hidden_update, HiddenUpdate::mean);
+  EXPECT_EQ(c.rule.bio.competition, Competition::kwta);
+  EXPECT_EQ(c.rule.bio.output_rule, OutputRule::perturbation);
+  EXPECT_EQ(c.loop.lr_schedule, LrSchedule::cosine);
+  const std::string toml = to_toml(c);
+  for (const char* line : {"hidden_update = 'mean'", "competition = 'kwta'", "output_rule = 'perturbation'",
+                           "lr_schedule = 'cosine'", "optimizer = 'adam'"})
+    EXPECT_TRUE(has(toml, line)) << line << "\n" << toml;
+  EXPECT_EQ(to_toml(parse_config(toml, "again")), toml);  // round trip
+}
+
 TEST(Config, OverridesApplyAndAreValidated) {
   const TrainConfig c = parse_config("[train]\nlr = 0.1\n", "a.toml",
                                      {"train.lr=0.5", "network.hidden=[20,10]", "network.activation=tanh"});
   EXPECT_DOUBLE_EQ(c.rule.optim.lr, 0.5);
   EXPECT_EQ(c.network.hidden, (std::vector<int>{20, 10}));
-  EXPECT_EQ(c.network.activation, "tanh");
+  EXPECT_EQ(c.network.activation, Activation::tanh);
   auto msg = config_error([] { parse_config("", "a.toml", {"train.lrx=0.5"}); });
   EXPECT_TRUE(has(msg, "train.lrx")) << msg;
   msg = config_error([] { parse_config("", "a.toml", {"novalue"}); });

@@ -30,7 +30,7 @@ TEST(Plugin, LoadsTheExampleRuleAndResolvesItsParameters) {
   EXPECT_TRUE(cfg.rule.params.at("eta_hidden").is_number_float());  // 1 taken as the default's type
   EXPECT_DOUBLE_EQ(cfg.rule.params.at("eta_hidden").get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(cfg.rule.params.at("eta_output").get<double>(), 10.0);  // the plugin's default
-  EXPECT_EQ(cfg.network.sign_init, "free");                                // the plugin's default sign init
+  EXPECT_EQ(cfg.network.sign_init, SignInit::free);                        // the plugin's default sign init
   // The resolved configuration names the plugin by absolute path and round-trips.
   const std::string text = to_toml(cfg);
   EXPECT_TRUE(has(text, DALENET_TEST_PLUGIN_OJA)) << text;

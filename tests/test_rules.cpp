@@ -54,7 +54,7 @@ double train_accuracy(const Network& net, const Eigen::MatrixXf& X, const std::v
 TEST(Optimizer, AdamFirstStepMovesEachWeightByLrAgainstItsGradient) {
   Fixture f = make_fixture(0.0, SignInit::free);
   RuleConfig cfg;
-  cfg.optim.optimizer = "adam";
+  cfg.optim.optimizer = OptimizerKind::adam;
   cfg.optim.lr = 1e-3;
   auto rule = make_rule(cfg);
   rule->begin(f.net);
@@ -85,7 +85,7 @@ TEST(Optimizer, ChunkedAdamMatchesTheWholeArrayUpdate) {
   Eigen::MatrixXf X(195, 64);
   for (Eigen::Index i = 0; i < X.size(); ++i) X.data()[i] = t.pixels[static_cast<std::size_t>(i)] / 255.0F;
   RuleConfig cfg;
-  cfg.optim.optimizer = "adam";
+  cfg.optim.optimizer = OptimizerKind::adam;
   cfg.optim.lr = 1e-2;
   auto rule = make_rule(cfg);
   rule->begin(net);
@@ -117,7 +117,7 @@ TEST(Optimizer, ChunkedAdamMatchesTheWholeArrayUpdate) {
 TEST(Optimizer, SgdMomentumMatchesHandComputation) {
   Fixture f = make_fixture(0.0, SignInit::free);
   RuleConfig cfg;
-  cfg.optim.optimizer = "sgd";
+  cfg.optim.optimizer = OptimizerKind::sgd;
   cfg.optim.lr = 0.1;
   cfg.optim.momentum = 0.9;
   auto rule = make_rule(cfg);
@@ -136,7 +136,7 @@ TEST(Optimizer, WeightDecayShrinksWeightsWithoutData) {
   // With lr*wd = 0.1 and no signal, SGD without momentum multiplies weights by 0.9 per step...
   Fixture f = make_fixture(0.0, SignInit::free);
   RuleConfig cfg;
-  cfg.optim.optimizer = "sgd";
+  cfg.optim.optimizer = OptimizerKind::sgd;
   cfg.optim.lr = 0.1;
   cfg.optim.momentum = 0.0;
   cfg.optim.weight_decay = 1.0;
@@ -154,7 +154,7 @@ TEST(Optimizer, DecoupledL1IsTheSoftThresholdAfterTheStep) {
   // SGD without momentum, lr 0.1, l1 = 0.5: w <- S_{0.05}(w - 0.1 g), S_t(v) = sign(v) max(|v| - t, 0).
   Fixture f = make_fixture(0.0, SignInit::free);
   RuleConfig cfg;
-  cfg.optim.optimizer = "sgd";
+  cfg.optim.optimizer = OptimizerKind::sgd;
   cfg.optim.lr = 0.1;
   cfg.optim.momentum = 0.0;
   cfg.optim.l1 = 0.5;
@@ -174,7 +174,7 @@ TEST(Optimizer, DecoupledL1IsTheSoftThresholdAfterTheStep) {
   // EG multiplies weights by positive factors: L1 has no place there.
   RuleConfig eg;
   eg.name = "eg";
-  eg.optim.optimizer = "sgd";
+  eg.optim.optimizer = OptimizerKind::sgd;
   eg.optim.l1 = 0.1;
   EXPECT_THROW(make_rule(eg), ConfigError);
 }
@@ -202,7 +202,7 @@ TEST(ExponentiatedGradient, PreservesSignsByItsFormAndLearns) {
   const Network before = f.net;
   RuleConfig cfg;
   cfg.name = "eg";
-  cfg.optim.optimizer = "sgd";
+  cfg.optim.optimizer = OptimizerKind::sgd;
   cfg.optim.lr = 0.5;
   auto rule = make_rule(cfg);
   rule->begin(f.net);
@@ -223,6 +223,6 @@ TEST(Registry, UnknownRuleIsAConfigError) {
   cfg.name = "nope";
   EXPECT_THROW(make_rule(cfg), ConfigError);
   cfg.name = "bp";
-  cfg.optim.optimizer = "rmsprop";
+  cfg.optim.optimizer = OptimizerKind::by_rule;  // "auto" left unresolved
   EXPECT_THROW(make_rule(cfg), ConfigError);
 }

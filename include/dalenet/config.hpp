@@ -4,6 +4,7 @@
 // the key and the file. The resolved configuration (every key, defaults filled in) is written
 // next to each run and embedded in the model file. Keys and defaults: docs/CONFIG.md.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,20 +26,27 @@ struct DataConfig {
 
 struct NetworkConfig {
   std::vector<int> hidden = {1000};
-  std::string activation = "relu";
+  Activation activation = Activation::relu;
   double inhibitory_fraction = 0.0;
-  std::string init = "uniform_fan_in";
-  std::string sign_init = "auto";  // auto: the rule's default (bp: free, bp_sign/eg: per_neuron)
+  InitKind init = InitKind::uniform_fan_in;
+  // nullopt ("auto" in the file): the rule's default (bp: free, bp_sign/eg: per_neuron), filled in
+  // when the config is read.
+  std::optional<SignInit> sign_init;
   double init_low = 0.01, init_high = 0.1;
   double init_mu = 0.0, init_sigma = 0.5;
 };
+
+// train.lr_schedule: constant, or cosine decay per batch from lr down to 0.
+enum class LrSchedule { constant, cosine };
+inline constexpr EnumNames<LrSchedule, 2> kLrScheduleNames = {
+    {{LrSchedule::constant, "constant"}, {LrSchedule::cosine, "cosine"}}};
 
 struct LoopConfig {
   std::int64_t epochs = 10;
   std::int64_t batch = 128;
   std::int64_t seed = 1;
-  std::int64_t threads = 0;              // 0: all hardware threads
-  std::string lr_schedule = "constant";  // constant | cosine (per batch, from lr down to 0)
+  std::int64_t threads = 0;  // 0: all hardware threads
+  LrSchedule lr_schedule = LrSchedule::constant;
   // Fixational jitter: each training image is translated by (dx, dy) drawn uniformly from
   // {-S, ..., S}^2 (S = augment_shift, pixels), zero-filled, afresh every epoch. 0: off.
   // Validation and test images are never shifted. docs/RULE.md, "Fixational jitter".

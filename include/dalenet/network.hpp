@@ -20,6 +20,8 @@
 
 #include "dalenet/rng.hpp"
 
+#include "dalenet/enum_names.hpp"
+
 namespace dalenet {
 
 using WeightMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -32,6 +34,11 @@ enum class Activation {
   sigmoid2,  // rescaled sigmoid 2*sigma(a) - 1: maps non-negative drive onto [0, 1)
   tanh,
 };
+inline constexpr EnumNames<Activation, 5> kActivationNames = {{{Activation::identity, "identity"},
+                                                               {Activation::relu, "relu"},
+                                                               {Activation::sigmoid, "sigmoid"},
+                                                               {Activation::sigmoid2, "sigmoid2"},
+                                                               {Activation::tanh, "tanh"}}};
 std::string to_string(Activation a);
 Activation activation_from_string(const std::string& s);  // throws ConfigError
 
@@ -187,6 +194,10 @@ enum class InitKind {
   uniform,         // magnitudes U(low, high) (the predecessor paper's 0.01..0.1)
   lognormal,       // magnitudes lognormal(mu, sigma) / sqrt(fan_in) (EG, Cornford et al.)
 };
+inline constexpr EnumNames<InitKind, 4> kInitKindNames = {{{InitKind::uniform_fan_in, "uniform_fan_in"},
+                                                           {InitKind::he_normal, "he_normal"},
+                                                           {InitKind::uniform, "uniform"},
+                                                           {InitKind::lognormal, "lognormal"}}};
 std::string to_string(InitKind k);
 InitKind init_kind_from_string(const std::string& s);
 
@@ -195,6 +206,8 @@ enum class SignInit {
   per_neuron,  // each weight's sign is its presynaptic neuron's type (Dale-consistent start)
   mixed,       // each weight's sign drawn at random, independent of the presynaptic neuron
 };
+inline constexpr EnumNames<SignInit, 3> kSignInitNames = {
+    {{SignInit::free, "free"}, {SignInit::per_neuron, "per_neuron"}, {SignInit::mixed, "mixed"}}};
 std::string to_string(SignInit s);
 SignInit sign_init_from_string(const std::string& s);
 

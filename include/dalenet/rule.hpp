@@ -20,13 +20,42 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dalenet/enum_names.hpp"
 #include "dalenet/local.hpp"
 #include "dalenet/network.hpp"
 
 namespace dalenet {
 
+// train.optimizer. by_rule ("auto") is resolved when the config is read: adam for bp and
+// bp_sign, sgd for eg.
+enum class OptimizerKind { by_rule, sgd, adam };
+inline constexpr EnumNames<OptimizerKind, 3> kOptimizerNames = {
+    {{OptimizerKind::by_rule, "auto"}, {OptimizerKind::sgd, "sgd"}, {OptimizerKind::adam, "adam"}}};
+
+// bio.hidden_update: H3 (multiplicative), H3a (additive), H3m (mean), or the k-means control.
+enum class HiddenUpdate { multiplicative, additive, mean, kmeans };
+inline constexpr EnumNames<HiddenUpdate, 4> kHiddenUpdateNames = {{{HiddenUpdate::multiplicative, "multiplicative"},
+                                                                   {HiddenUpdate::additive, "additive"},
+                                                                   {HiddenUpdate::mean, "mean"},
+                                                                   {HiddenUpdate::kmeans, "kmeans"}}};
+// bio.signed_hebbian (mixed-sign starts only).
+enum class SignedHebbian { magnitude, efficacy };
+inline constexpr EnumNames<SignedHebbian, 2> kSignedHebbianNames = {
+    {{SignedHebbian::magnitude, "magnitude"}, {SignedHebbian::efficacy, "efficacy"}}};
+// bio.hidden_modulation (H3r).
+enum class HiddenModulation { none, reward };
+inline constexpr EnumNames<HiddenModulation, 2> kHiddenModulationNames = {
+    {{HiddenModulation::none, "none"}, {HiddenModulation::reward, "reward"}}};
+// bio.output_rule: O1 (delta, three-factor) or O2 (perturbation).
+enum class OutputRule { delta, perturbation };
+inline constexpr EnumNames<OutputRule, 2> kOutputRuleNames = {
+    {{OutputRule::delta, "delta"}, {OutputRule::perturbation, "perturbation"}}};
+// bio.competition: the competitions a bio-rule hidden layer may have (not Competition::none).
+inline constexpr EnumNames<Competition, 2> kBioCompetitionNames = {
+    {{Competition::feedback_inhibition, "feedback_inhibition"}, {Competition::kwta, "kwta"}}};
+
 struct OptimizerConfig {
-  std::string optimizer = "adam";                 // "sgd" (with momentum) or "adam"
+  OptimizerKind optimizer = OptimizerKind::adam;  // sgd (with momentum) or adam
   double lr = 1e-3;                               // learning rate (EG: the exponent's step size)
   double momentum = 0.9;                          // sgd only (PyTorch convention: v = mu*v + g; w -= lr*v)
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam only
@@ -37,15 +66,15 @@ struct OptimizerConfig {
 
 // The biologically guided rule (docs/RULE.md); config section [bio].
 struct BioConfig {
-  std::string hidden_update = "multiplicative";  // multiplicative (H3) | additive (H3a) | mean (H3m) | kmeans (control)
-  double eta_hidden = 0.01;                      // hidden plasticity rate
+  HiddenUpdate hidden_update = HiddenUpdate::multiplicative;
+  double eta_hidden = 0.01;  // hidden plasticity rate
   // Mixed-sign starts only: H3 grows a synapse's magnitude with co-activity whatever its sign
   // ("magnitude"), or moves its signed efficacy in the Hebbian direction ("efficacy": an
   // inhibitory synapse weakens where an excitatory one would strengthen). docs/RULE.md.
-  std::string signed_hebbian = "magnitude";
+  SignedHebbian signed_hebbian = SignedHebbian::magnitude;
   // H3r: "none" (hidden plasticity sees no label information) | "reward": one global scalar per
   // example, +1 if the network's answer was right and -reward_punish if wrong, gates H3 (docs/RULE.md).
-  std::string hidden_modulation = "none";
+  HiddenModulation hidden_modulation = HiddenModulation::none;
   double reward_punish = 0.5;
   // H3p: the postsynaptic factor of H3 is r_j = y_j^p / sum_k y_k^p (p = hebbian_exponent; 1 gives
   // H3 as first written). p > 1: plasticity depends supralinearly on the postsynaptic rate, so the
@@ -54,18 +83,18 @@ struct BioConfig {
   // H3p annealed: the exponent rises linearly, epoch by epoch, from 1 in the first plastic epoch
   // to hebbian_exponent in the last (soft shares while the features form, sharper ones after).
   bool hebbian_anneal = false;
-  std::string competition = "feedback_inhibition";  // feedback_inhibition (interneurons) | kwta
-  double inhibition_gain = 1.0;                     // E -> I -> E loop gain (feedback_inhibition)
-  int kwta_k = 20;                                  // winners (kwta)
-  bool divisive = false;                            // H2b: normalise the rates sent to the output by their sum
-  double silence_factor = 1e-3;                     // efficacy floor = silence_factor / fan_in
+  Competition competition = Competition::feedback_inhibition;  // feedback_inhibition (interneurons) | kwta
+  double inhibition_gain = 1.0;                                // E -> I -> E loop gain (feedback_inhibition)
+  int kwta_k = 20;                                             // winners (kwta)
+  bool divisive = false;         // H2b: normalise the rates sent to the output by their sum
+  double silence_factor = 1e-3;  // efficacy floor = silence_factor / fan_in
   bool homeostasis = true;
   double homeostasis_rate = 0.01;  // beta in H4
   double rate_decay = 0.01;        // alpha: running-rate time constant, in batches^-1
   bool structural = true;
   double regrowth = 0.0;                   // probability per silent synapse per structural step
   std::int64_t structural_interval = 100;  // batches between structural steps
-  std::string output_rule = "delta";       // delta (O1, three-factor) | perturbation (O2)
+  OutputRule output_rule = OutputRule::delta;
   double eta_output = 0.05;
   // O1c: the last readout_epochs of train.epochs are a readout phase: hidden plasticity (H3, H4,
   // H5) is off and only the output rule learns, on the now fixed hidden code (0: none). At most

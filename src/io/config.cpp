@@ -137,6 +137,30 @@ KeyDef string_key(std::string doc, F get, const std::vector<std::string>& allowe
           [=](TrainConfig& c, const toml::node& n, const std::string& w) { get(c) = get_string(n, w, allowed); },
           [=](const TrainConfig& c, toml::table& t, const std::string& leaf) { t.insert_or_assign(leaf, get(c)); }};
 }
+// A key whose value is one of an enum's names (kXNames): parsed once here, written back by name.
+template <class E, std::size_t N, class F>
+KeyDef enum_key(std::string doc, F get, const EnumNames<E, N>& names) {
+  return {std::move(doc),
+          [=](TrainConfig& c, const toml::node& n, const std::string& w) {
+            get(c) = *parse_enum(names, get_string(n, w, enum_names(names)));
+          },
+          [=](const TrainConfig& c, toml::table& t, const std::string& leaf) {
+            t.insert_or_assign(leaf, std::string(enum_name(names, get(c))));
+          }};
+}
+// network.sign_init: a SignInit, or "auto" (nullopt: the rule's default, filled in by resolve()).
+KeyDef sign_init_key(std::string doc) {
+  std::vector<std::string> allowed = enum_names(kSignInitNames);
+  allowed.insert(allowed.begin(), "auto");
+  return {std::move(doc),
+          [=](TrainConfig& c, const toml::node& n, const std::string& w) {
+            const std::string name = get_string(n, w, allowed);
+            c.network.sign_init = name == "auto" ? std::nullopt : parse_enum(kSignInitNames, name);
+          },
+          [](const TrainConfig& c, toml::table& t, const std::string& leaf) {
+            t.insert_or_assign(leaf, c.network.sign_init ? to_string(*c.network.sign_init) : std::string("auto"));
+          }};
+}
 template <class F>
 KeyDef bool_key(std::string doc, F get) {
   return {std::move(doc), [=](TrainConfig& c, const toml::node& n, const std::string& w) { get(c) = get_bool(n, w); },
@@ -178,19 +202,16 @@ const std::map<std::string, KeyDef>& schema() {  // NOLINT(readability-function-
       {"network.hidden", int_list_key(
                              "hidden layer sizes, e.g. [1000]", [](auto& c) -> auto& { return c.network.hidden; }, 1,
                              1 << 20, "integers, e.g. [1000]")},
-      {"network.activation", string_key("hidden activation: identity, relu, sigmoid, sigmoid2 (2*sigma(a)-1), tanh",
-                                        [](auto& c) -> auto& { return c.network.activation; },
-                                        {"identity", "relu", "sigmoid", "sigmoid2", "tanh"})},
+      {"network.activation", enum_key(
+                                 "hidden activation: identity, relu, sigmoid, sigmoid2 (2*sigma(a)-1), tanh",
+                                 [](auto& c) -> auto& { return c.network.activation; }, kActivationNames)},
       {"network.inhibitory_fraction", double_key(
                                           "fraction of each hidden layer that is inhibitory, [0, 1)",
                                           [](auto& c) -> auto& { return c.network.inhibitory_fraction; }, 0.0, 0.99)},
-      {"network.init",
-       string_key("uniform_fan_in (PyTorch default) | he_normal | uniform (init_low..init_high) | lognormal",
-                  [](auto& c) -> auto& { return c.network.init; },
-                  {"uniform_fan_in", "he_normal", "uniform", "lognormal"})},
-      {"network.sign_init",
-       string_key("auto | free | per_neuron | mixed", [](auto& c) -> auto& { return c.network.sign_init; },
-                  {"auto", "free", "per_neuron", "mixed"})},
+      {"network.init", enum_key(
+                           "uniform_fan_in (PyTorch default) | he_normal | uniform (init_low..init_high) | lognormal",
+                           [](auto& c) -> auto& { return c.network.init; }, kInitKindNames)},
+      {"network.sign_init", sign_init_key("auto | free | per_neuron | mixed")},
       {"network.init_low",
        double_key(
            "lower bound of |w| for init = uniform", [](auto& c) -> auto& { return c.network.init_low; }, 0.0, 1e3)},
@@ -234,8 +255,9 @@ const std::map<std::string, KeyDef>& schema() {  // NOLINT(readability-function-
           for (const auto& p : c.rule.plugins) a.push_back(p);
           t.insert_or_assign(leaf, a);
         }}},
-      {"train.optimizer", string_key("auto | sgd | adam (auto: adam for bp/bp_sign, sgd for eg)",
-                                     [](auto& c) -> auto& { return c.rule.optim.optimizer; }, {"auto", "sgd", "adam"})},
+      {"train.optimizer", enum_key(
+                              "auto | sgd | adam (auto: adam for bp/bp_sign, sgd for eg)",
+                              [](auto& c) -> auto& { return c.rule.optim.optimizer; }, kOptimizerNames)},
       {"train.lr", double_key(
                        "learning rate, > 0", [](auto& c) -> auto& { return c.rule.optim.lr; }, 0.0, 1e3, true)},
       {"train.momentum",
@@ -262,9 +284,10 @@ const std::map<std::string, KeyDef>& schema() {  // NOLINT(readability-function-
        int_key(
            "seed of initialisation and shuffling", [](auto& c) -> auto& { return c.loop.seed; }, 0, kBig)},
       {"train.lr_schedule",
-       string_key("constant | cosine (lr * (1 + cos(pi * t / T)) / 2 over all T batches, or over each phase of a rule "
-                  "with phases (bio.readout_epochs); also scales the bio rule's rates)",
-                  [](auto& c) -> auto& { return c.loop.lr_schedule; }, {"constant", "cosine"})},
+       enum_key(
+           "constant | cosine (lr * (1 + cos(pi * t / T)) / 2 over all T batches, or over each phase of a rule "
+           "with phases (bio.readout_epochs); also scales the bio rule's rates)",
+           [](auto& c) -> auto& { return c.loop.lr_schedule; }, kLrScheduleNames)},
       {"train.augment_shift",
        int_key(
            "fixational jitter: translate each training image by (dx, dy) uniform in {-S..S}^2 pixels, zero-filled "
@@ -275,17 +298,18 @@ const std::map<std::string, KeyDef>& schema() {  // NOLINT(readability-function-
                             [](auto& c) -> auto& { return c.loop.threads; }, 0, 4096)},
       // [bio] (docs/RULE.md)
       {"bio.hidden_update",
-       string_key("multiplicative (H3) | additive (H3a) | mean (H3m, towards the mean input) | kmeans (the k-means "
-                  "control: mini-batch k-means prototypes, no Hebbian rule)",
-                  [](auto& c) -> auto& { return c.rule.bio.hidden_update; },
-                  {"multiplicative", "additive", "mean", "kmeans"})},
+       enum_key(
+           "multiplicative (H3) | additive (H3a) | mean (H3m, towards the mean input) | kmeans (the k-means "
+           "control: mini-batch k-means prototypes, no Hebbian rule)",
+           [](auto& c) -> auto& { return c.rule.bio.hidden_update; }, kHiddenUpdateNames)},
       {"bio.signed_hebbian",
-       string_key("mixed-sign starts: H3 on |w| whatever the sign (magnitude) | on the signed efficacy (efficacy)",
-                  [](auto& c) -> auto& { return c.rule.bio.signed_hebbian; }, {"magnitude", "efficacy"})},
+       enum_key(
+           "mixed-sign starts: H3 on |w| whatever the sign (magnitude) | on the signed efficacy (efficacy)",
+           [](auto& c) -> auto& { return c.rule.bio.signed_hebbian; }, kSignedHebbianNames)},
       {"bio.hidden_modulation",
-       string_key(
+       enum_key(
            "H3r: none (label-blind hidden plasticity) | reward (a global right/wrong scalar per example gates H3)",
-           [](auto& c) -> auto& { return c.rule.bio.hidden_modulation; }, {"none", "reward"})},
+           [](auto& c) -> auto& { return c.rule.bio.hidden_modulation; }, kHiddenModulationNames)},
       {"bio.reward_punish", double_key(
                                 "H3r: the scalar of a wrong answer is -reward_punish, [0, 10]",
                                 [](auto& c) -> auto& { return c.rule.bio.reward_punish; }, 0.0, 10.0, false)},
@@ -300,9 +324,9 @@ const std::map<std::string, KeyDef>& schema() {  // NOLINT(readability-function-
       {"bio.eta_hidden",
        double_key(
            "hidden plasticity rate, > 0", [](auto& c) -> auto& { return c.rule.bio.eta_hidden; }, 0.0, 10.0, true)},
-      {"bio.competition",
-       string_key("feedback_inhibition (interneurons) | kwta (fixed k-WTA ablation)",
-                  [](auto& c) -> auto& { return c.rule.bio.competition; }, {"feedback_inhibition", "kwta"})},
+      {"bio.competition", enum_key(
+                              "feedback_inhibition (interneurons) | kwta (fixed k-WTA ablation)",
+                              [](auto& c) -> auto& { return c.rule.bio.competition; }, kBioCompetitionNames)},
       {"bio.inhibition_gain", double_key(
                                   "gain of the E->I->E feedback loop, > 0",
                                   [](auto& c) -> auto& { return c.rule.bio.inhibition_gain; }, 0.0, 1e6, true)},
@@ -390,9 +414,9 @@ const std::map<std::string, KeyDef>& schema() {  // NOLINT(readability-function-
        double_key(
            "D5: a regrown synapse's size relative to the mean size of its postsynaptic neuron's synapses, > 0",
            [](auto& c) -> auto& { return c.rule.bio.commitment_regrowth_size; }, 0.0, 100.0, true)},
-      {"bio.output_rule",
-       string_key("delta (O1, three-factor) | perturbation (O2, Hebbian + weight perturbation)",
-                  [](auto& c) -> auto& { return c.rule.bio.output_rule; }, {"delta", "perturbation"})},
+      {"bio.output_rule", enum_key(
+                              "delta (O1, three-factor) | perturbation (O2, Hebbian + weight perturbation)",
+                              [](auto& c) -> auto& { return c.rule.bio.output_rule; }, kOutputRuleNames)},
       {"bio.eta_output",
        double_key(
            "output plasticity rate, > 0", [](auto& c) -> auto& { return c.rule.bio.eta_output; }, 0.0, 100.0, true)},
@@ -544,9 +568,10 @@ void load_plugins(toml::table& tbl, TrainConfig& cfg) {
 
 void resolve(TrainConfig& cfg) {
   const RuleInfo& info = find_rule(cfg.rule.name);
-  if (cfg.network.sign_init == "auto") cfg.network.sign_init = to_string(info.default_sign_init);
-  if (cfg.rule.optim.optimizer == "auto") cfg.rule.optim.optimizer = cfg.rule.name == "eg" ? "sgd" : "adam";
-  if (cfg.network.init == "uniform" && !(cfg.network.init_high > cfg.network.init_low))
+  if (!cfg.network.sign_init) cfg.network.sign_init = info.default_sign_init;
+  if (cfg.rule.optim.optimizer == OptimizerKind::by_rule)
+    cfg.rule.optim.optimizer = cfg.rule.name == "eg" ? OptimizerKind::sgd : OptimizerKind::adam;
+  if (cfg.network.init == InitKind::uniform && !(cfg.network.init_high > cfg.network.init_low))
     fail(cfg.source + ": key 'network.init_high'", "must be greater than network.init_low");
   resolve_rule_params(cfg, info);
   // Validate the rule's own constraints now, not after loading data.
@@ -557,7 +582,7 @@ void resolve(TrainConfig& cfg) {
 
 std::vector<ConfigKeyDoc> config_schema() {
   TrainConfig defaults;
-  defaults.rule.optim.optimizer = "auto";
+  defaults.rule.optim.optimizer = OptimizerKind::by_rule;
   const nlohmann::json d = to_json(defaults);
   std::vector<ConfigKeyDoc> out;
   for (const auto& [name, def] : schema()) {
@@ -578,15 +603,17 @@ NetworkSpec TrainConfig::network_spec(int input, int output) const {
   s.input = input;
   s.output = output;
   s.hidden = network.hidden;
-  s.hidden_activation = activation_from_string(network.activation);
+  s.hidden_activation = network.activation;
   s.inhibitory_fraction = network.inhibitory_fraction;
   return s;
 }
 
 InitSpec TrainConfig::init_spec() const {
   InitSpec s;
-  s.kind = init_kind_from_string(network.init);
-  s.sign = sign_init_from_string(network.sign_init);
+  if (!network.sign_init)
+    throw ConfigError("network.sign_init: 'auto' is filled in when the config is read (parse_config, load_config)");
+  s.kind = network.init;
+  s.sign = *network.sign_init;
   s.low = network.init_low;
   s.high = network.init_high;
   s.mu = network.init_mu;
@@ -598,7 +625,7 @@ TrainConfig parse_config(const std::string& toml_text, const std::string& source
                          const std::vector<std::string>& overrides) {
   TrainConfig cfg;
   cfg.source = source;
-  cfg.rule.optim.optimizer = "auto";  // resolved with the rule (see resolve())
+  cfg.rule.optim.optimizer = OptimizerKind::by_rule;  // resolved with the rule (see resolve())
   toml::table tbl;
   try {
     tbl = toml::parse(toml_text, source);

@@ -13,23 +13,10 @@
 namespace dalenet {
 
 std::string to_string(Activation a) {
-  switch (a) {
-    case Activation::identity:
-      return "identity";
-    case Activation::relu:
-      return "relu";
-    case Activation::sigmoid:
-      return "sigmoid";
-    case Activation::sigmoid2:
-      return "sigmoid2";
-    case Activation::tanh:
-      return "tanh";
-  }
-  return "?";
+  return std::string(enum_name(kActivationNames, a));
 }
 Activation activation_from_string(const std::string& s) {
-  for (auto a : {Activation::identity, Activation::relu, Activation::sigmoid, Activation::sigmoid2, Activation::tanh})
-    if (to_string(a) == s) return a;
+  if (const auto a = parse_enum(kActivationNames, s)) return *a;
   throw ConfigError("unknown activation '" + s + "' (known: identity, relu, sigmoid, sigmoid2, tanh)");
 }
 std::string to_string(Efficacy e) {
@@ -294,37 +281,17 @@ NeuronType neuron_type_from_string(const std::string& s) {
   throw ModelFileError("unknown neuron type '" + s + "' (known: E, I)");
 }
 std::string to_string(InitKind k) {
-  switch (k) {
-    case InitKind::uniform_fan_in:
-      return "uniform_fan_in";
-    case InitKind::he_normal:
-      return "he_normal";
-    case InitKind::uniform:
-      return "uniform";
-    case InitKind::lognormal:
-      return "lognormal";
-  }
-  return "?";
+  return std::string(enum_name(kInitKindNames, k));
 }
 InitKind init_kind_from_string(const std::string& s) {
-  for (auto k : {InitKind::uniform_fan_in, InitKind::he_normal, InitKind::uniform, InitKind::lognormal})
-    if (to_string(k) == s) return k;
+  if (const auto k = parse_enum(kInitKindNames, s)) return *k;
   throw ConfigError("unknown init '" + s + "' (known: uniform_fan_in, he_normal, uniform, lognormal)");
 }
 std::string to_string(SignInit s) {
-  switch (s) {
-    case SignInit::free:
-      return "free";
-    case SignInit::per_neuron:
-      return "per_neuron";
-    case SignInit::mixed:
-      return "mixed";
-  }
-  return "?";
+  return std::string(enum_name(kSignInitNames, s));
 }
 SignInit sign_init_from_string(const std::string& s) {
-  for (auto k : {SignInit::free, SignInit::per_neuron, SignInit::mixed})
-    if (to_string(k) == s) return k;
+  if (const auto k = parse_enum(kSignInitNames, s)) return *k;
   throw ConfigError("unknown sign init '" + s + "' (known: free, per_neuron, mixed)");
 }
 

@@ -52,8 +52,6 @@ std::uint64_t count_flips(const WeightMatrix& before, const Eigen::Ref<const Wei
 // synapses, normalised to sum 1 (the M-step of a multinomial mixture: the prototype that the drive
 // H1 reads best), lambda_j = min(1, eta * c_j). A convex combination of non-negative terms, so
 // w >= 0 stays >= 0; silent synapses (mask 0) get m = 0 and stay 0.
-enum class HiddenUpdate { multiplicative, additive, mean };
-
 class HiddenEm : public LocalPlasticity {
  public:
   HiddenEm(HiddenUpdate kind, bool signed_efficacy, double eta)
@@ -306,23 +304,15 @@ void teaching_from_logits(Eigen::MatrixXf& y, std::span<const std::uint8_t> labe
   for (Eigen::Index b = 0; b < y.cols(); ++b) teach(labels[static_cast<std::size_t>(b)], b) += 1.0F;
 }
 
-// H3 / H3a / H3m from the config (the one place that checks bio.hidden_update and bio.signed_hebbian);
-// null for "kmeans", the k-means control, which is not a Hebbian update.
+// H3 / H3a / H3m from the config (the one place that checks how bio.hidden_update and
+// bio.signed_hebbian combine); null for the k-means control, which is not a Hebbian update.
 std::unique_ptr<HiddenEm> make_hidden_em(const BioConfig& c) {
-  if (c.hidden_update != "multiplicative" && c.hidden_update != "additive" && c.hidden_update != "mean" &&
-      c.hidden_update != "kmeans")
-    throw ConfigError("bio.hidden_update: '" + c.hidden_update + "' is not multiplicative, additive, mean or kmeans");
-  if (c.signed_hebbian != "magnitude" && c.signed_hebbian != "efficacy")
-    throw ConfigError("bio.signed_hebbian: '" + c.signed_hebbian + "' is not magnitude or efficacy");
-  if (c.signed_hebbian == "efficacy" && c.hidden_update != "multiplicative")
+  if (c.signed_hebbian == SignedHebbian::efficacy && c.hidden_update != HiddenUpdate::multiplicative)
     throw ConfigError(
         "bio.signed_hebbian = \"efficacy\" needs bio.hidden_update = \"multiplicative\" (the additive step "
         "would flip signs)");
-  if (c.hidden_update == "kmeans") return nullptr;
-  const HiddenUpdate kind = c.hidden_update == "multiplicative" ? HiddenUpdate::multiplicative
-                            : c.hidden_update == "additive"     ? HiddenUpdate::additive
-                                                                : HiddenUpdate::mean;
-  return std::make_unique<HiddenEm>(kind, c.signed_hebbian == "efficacy", c.eta_hidden);
+  if (c.hidden_update == HiddenUpdate::kmeans) return nullptr;
+  return std::make_unique<HiddenEm>(c.hidden_update, c.signed_hebbian == SignedHebbian::efficacy, c.eta_hidden);
 }
 
 class BioRule : public LearningRule {
@@ -331,30 +321,26 @@ class BioRule : public LearningRule {
     cache_.forward_only = true;  // the rule's passes need no backward (their efficacy runs faster so)
     const auto& c = cfg_;
     hidden_ = make_hidden_em(c);
-    if (c.competition != "feedback_inhibition" && c.competition != "kwta")
-      throw ConfigError("bio.competition: '" + c.competition + "' is not feedback_inhibition or kwta");
-    if (c.output_rule != "delta" && c.output_rule != "perturbation")
-      throw ConfigError("bio.output_rule: '" + c.output_rule + "' is not delta or perturbation");
-    if (c.hidden_modulation != "none" && c.hidden_modulation != "reward")
-      throw ConfigError("bio.hidden_modulation: '" + c.hidden_modulation + "' is not none or reward");
-    if (c.hidden_modulation == "reward" && c.hidden_update != "multiplicative")
+    if (c.competition == Competition::none)
+      throw ConfigError("bio.competition: none is not feedback_inhibition or kwta");
+    if (c.hidden_modulation == HiddenModulation::reward && c.hidden_update != HiddenUpdate::multiplicative)
       throw ConfigError(
           "bio.hidden_modulation = \"reward\" needs bio.hidden_update = \"multiplicative\" (a negative scalar in "
           "the additive step could flip signs)");
-    if (c.hidden_modulation == "reward" && !c.output_in_plastic_phase)
+    if (c.hidden_modulation == HiddenModulation::reward && !c.output_in_plastic_phase)
       throw ConfigError(
           "bio.hidden_modulation = \"reward\" needs bio.output_in_plastic_phase = true (the reward is whether the "
           "network's answer was right, which needs an output that learns while the hidden layer does)");
     if (!c.output_in_plastic_phase && c.readout_epochs == 0 && c.hidden_plasticity)
       throw ConfigError(
           "bio.output_in_plastic_phase = false needs bio.readout_epochs > 0 (the output rule would never learn)");
-    if (c.hidden_update == "kmeans" && (c.structural || c.homeostasis))
+    if (c.hidden_update == HiddenUpdate::kmeans && (c.structural || c.homeostasis))
       throw ConfigError(
           "bio.hidden_update = \"kmeans\" (the k-means control) needs bio.structural = false and bio.homeostasis = "
           "false: H4 and H5 are part of the rule, and H5 would remove synapses that the prototypes then rewrite");
-    if (c.commitment && c.output_rule != "delta")
+    if (c.commitment && c.output_rule != OutputRule::delta)
       throw ConfigError("bio.commitment = true needs bio.output_rule = \"delta\" (D2 reads the output rates of O1)");
-    if (c.output_rule == "delta") {
+    if (c.output_rule == OutputRule::delta) {
       output_ = std::make_unique<OutputDelta>(c.eta_output);
     } else {
       perturbation_ = std::make_unique<OutputPerturbation>(c.eta_output, c.perturbation_sigma, c.eta_hebbian);
@@ -683,7 +669,7 @@ class BioRule : public LearningRule {
 
   BioConfig cfg_;
   // H3r (bio.hidden_modulation = "reward"), parsed once: the training loop compares no strings.
-  bool reward_modulated_ = cfg_.hidden_modulation == "reward";
+  bool reward_modulated_ = cfg_.hidden_modulation == HiddenModulation::reward;
   std::unique_ptr<TransmitterCommitment> input_commitment_, output_commitment_;  // D1-D5 (bio.commitment)
   std::unique_ptr<HiddenEm> hidden_;  // null for the k-means control (bio.hidden_update = "kmeans")
   KMeansPrototypes kmeans_;
@@ -733,7 +719,7 @@ Eigen::Index prepare_bio_architecture(Network& net, const BioConfig& cfg, const 
   if (net.layers.size() != 3)
     throw ConfigError("train.rule = \"" + rule + "\" needs exactly one hidden layer (network.hidden = [N])");
   Layer& hidden = net.layers[1];
-  hidden.competition = competition_from_string(cfg.competition);
+  hidden.competition = cfg.competition;
   hidden.inhibition_gain = cfg.inhibition_gain;
   hidden.kwta_k = cfg.kwta_k;
   hidden.divisive = cfg.divisive;  // H2b: optionally, rates sent on are normalised by the pool

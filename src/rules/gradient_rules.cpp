@@ -57,8 +57,8 @@ class Backprop : public LearningRule {
 class BackpropBioArchitecture : public Backprop {
  public:
   explicit BackpropBioArchitecture(const RuleConfig& cfg) : Backprop(cfg), bio_(cfg.bio) {
-    if (bio_.competition != "feedback_inhibition" && bio_.competition != "kwta")
-      throw ConfigError("bio.competition: '" + bio_.competition + "' is not feedback_inhibition or kwta");
+    if (bio_.competition == Competition::none)
+      throw ConfigError("bio.competition: none is not feedback_inhibition or kwta");
   }
   std::string name() const override { return "bp_arch"; }
   void prepare(Network& net, Rng& /*rng*/) override { prepare_bio_architecture(net, bio_, "bp_arch"); }
@@ -112,7 +112,7 @@ class ExponentiatedGradient : public LearningRule {
   explicit ExponentiatedGradient(const RuleConfig& cfg) : cfg_(cfg.optim) {
     if (cfg_.l1 > 0.0)
       throw ConfigError("train.l1: rule 'eg' multiplies every weight by a positive factor; L1 is for bp and bp_sign");
-    if (cfg_.optimizer != "sgd")
+    if (cfg_.optimizer != OptimizerKind::sgd)
       throw ConfigError(
           "train.optimizer: rule 'eg' is its own (multiplicative, momentum-free) "
           "optimiser; set train.optimizer = \"sgd\" or leave it unset");

@@ -14,8 +14,8 @@
 namespace dalenet::rules {
 
 inline void check_optimizer(const OptimizerConfig& o) {
-  if (o.optimizer != "sgd" && o.optimizer != "adam")
-    throw ConfigError("train.optimizer: unknown optimizer '" + o.optimizer + "' (known: sgd, adam)");
+  if (o.optimizer != OptimizerKind::sgd && o.optimizer != OptimizerKind::adam)
+    throw ConfigError("train.optimizer: 'auto' was not resolved to sgd or adam");
 }
 
 // SGD with momentum or Adam over all projections, in PyTorch's conventions.
@@ -28,7 +28,7 @@ class Optimizer {
     for (const auto& p : net.projections) {
       m_w_.emplace_back(WeightMatrix::Zero(p.weight.rows(), p.weight.cols()));
       m_b_.emplace_back(Eigen::VectorXf::Zero(p.bias.size()));
-      if (cfg_.optimizer == "adam") {
+      if (cfg_.optimizer == OptimizerKind::adam) {
         v_w_.emplace_back(WeightMatrix::Zero(p.weight.rows(), p.weight.cols()));
         v_b_.emplace_back(Eigen::VectorXf::Zero(p.bias.size()));
       }
@@ -44,7 +44,7 @@ class Optimizer {
     for (std::size_t l = 0; l < net.projections.size(); ++l) {
       auto& p = net.projections[l];
       if (wd != 0.0F) g.weight[l] += wd * p.weight;
-      if (cfg_.optimizer == "sgd") {
+      if (cfg_.optimizer == OptimizerKind::sgd) {
         const auto mu = static_cast<float>(cfg_.momentum);
         m_w_[l] = mu * m_w_[l] + g.weight[l];
         m_b_[l] = mu * m_b_[l] + g.bias[l];

@@ -39,7 +39,7 @@ Autoencoder train_autoencoder(const Dataset& images, const AutoencoderOptions& o
   Rng init_rng(o.seed, rng_stream::init);
   init_weights(ae.net, InitSpec{}, init_rng);  // PyTorch nn.Linear's initialisation
   OptimizerConfig adam;
-  adam.optimizer = "adam";
+  adam.optimizer = OptimizerKind::adam;
   adam.lr = o.lr;
   rules::Optimizer optimizer(adam);
   optimizer.begin(ae.net);

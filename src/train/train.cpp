@@ -188,10 +188,13 @@ class BatchSource {
 
 // The learning-rate schedule (train.lr_schedule = "cosine"): cosine decay over the span of epochs
 // that holds this epoch, [span_begin, span_end), cut at the rule's restarts.
-class LrSchedule {
+class RateSchedule {
  public:
-  LrSchedule(const TrainConfig& cfg, std::vector<int> restarts, int epochs, std::size_t batches)
-      : cosine_(cfg.loop.lr_schedule == "cosine"), restarts_(std::move(restarts)), epochs_(epochs), batches_(batches) {}
+  RateSchedule(const TrainConfig& cfg, std::vector<int> restarts, int epochs, std::size_t batches)
+      : cosine_(cfg.loop.lr_schedule == dalenet::LrSchedule::cosine),
+        restarts_(std::move(restarts)),
+        epochs_(epochs),
+        batches_(batches) {}
   void begin_epoch(int epoch) {
     span_begin_ = 0;
     span_end_ = epochs_;
@@ -252,7 +255,7 @@ struct RunState {
 
 // The batches of one epoch; on a non-finite loss the last good model is written and
 // DivergenceError thrown.
-EpochTotals run_epoch_batches(RunState& st, int epoch, BatchSource& source, const LrSchedule& schedule) {
+EpochTotals run_epoch_batches(RunState& st, int epoch, BatchSource& source, const RateSchedule& schedule) {
   const std::size_t batches = source.batches();
   EpochTotals tot;
   for (std::size_t b = 0; b < batches; ++b) {
@@ -362,7 +365,7 @@ TrainOutcome train(const TrainConfig& cfg, const TrainOptions& opts) {
   RunState st(cfg, opts, model, *rule, results);
   st.epochs = static_cast<int>(cfg.loop.epochs);
   BatchSource source(train_set, cfg);
-  LrSchedule schedule(cfg, rule->schedule_restarts(st.epochs), st.epochs, source.batches());
+  RateSchedule schedule(cfg, rule->schedule_restarts(st.epochs), st.epochs, source.batches());
   nlohmann::json epoch_seconds = nlohmann::json::array();
   Network best = model.net;  // keep_best_validation: the network of the best validation epoch
   double best_val = -1.0;
