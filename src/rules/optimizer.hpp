@@ -21,7 +21,7 @@ inline void check_optimizer(const OptimizerConfig& o) {
 // SGD with momentum or Adam over all projections, in PyTorch's conventions.
 class Optimizer {
  public:
-  explicit Optimizer(OptimizerConfig cfg) : cfg_(std::move(cfg)) { check_optimizer(cfg_); }
+  explicit Optimizer(const OptimizerConfig& cfg) : cfg_(cfg) { check_optimizer(cfg_); }
 
   void begin(const Network& net) {
     m_w_.clear(), v_w_.clear(), m_b_.clear(), v_b_.clear();
