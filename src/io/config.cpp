@@ -14,17 +14,11 @@
 
 #include "dalenet/error.hpp"
 #include "dalenet/plugin.hpp"
+#include "io/config_schema.hpp"
 
 namespace dalenet {
-namespace {
 
-// One entry per configuration key: how to read it from a TOML node (with range checks) and
-// how to write it back. The table is the single source of truth for the schema.
-struct KeyDef {
-  std::string doc;
-  std::function<void(TrainConfig&, const toml::node&, const std::string& where)> read;
-  std::function<void(const TrainConfig&, toml::table&, const std::string& leaf)> write;
-};
+namespace config_key_defs {
 
 [[noreturn]] void fail(const std::string& where, const std::string& what) {
   throw ConfigError(where + ": " + what);
@@ -58,7 +52,7 @@ std::int64_t get_int(const toml::node& n, const std::string& where, std::int64_t
   return *v;
 }
 
-double get_double(const toml::node& n, const std::string& where, double lo, double hi, bool lo_open = false) {
+double get_double(const toml::node& n, const std::string& where, double lo, double hi, bool lo_open) {
   std::optional<double> v;
   if (n.is_floating_point())
     v = n.value_exact<double>();
@@ -74,7 +68,7 @@ double get_double(const toml::node& n, const std::string& where, double lo, doub
   return *v;
 }
 
-std::string get_string(const toml::node& n, const std::string& where, const std::vector<std::string>& allowed = {}) {
+std::string get_string(const toml::node& n, const std::string& where, const std::vector<std::string>& allowed) {
   const auto v = n.value_exact<std::string>();
   if (!v) fail(where, "expected a string, got " + type_name(n));
   if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), *v) == allowed.end()) {
@@ -91,63 +85,12 @@ bool get_bool(const toml::node& n, const std::string& where) {
   return *v;
 }
 
-constexpr std::int64_t kBig = std::int64_t{1} << 40;
+}  // namespace config_key_defs
 
-// Builders of schema entries. `get` is a generic lambda returning a reference to the field, so
-// one accessor serves reading (non-const) and writing back (const).
-template <class F>
-KeyDef int_key(std::string doc, F get, std::int64_t lo, std::int64_t hi) {
-  return {std::move(doc),
-          [=](TrainConfig& c, const toml::node& n, const std::string& w) {
-            using T = std::remove_reference_t<decltype(get(c))>;
-            get(c) = static_cast<T>(get_int(n, w, lo, hi));
-          },
-          [=](const TrainConfig& c, toml::table& t, const std::string& leaf) {
-            t.insert_or_assign(leaf, static_cast<std::int64_t>(get(c)));
-          }};
-}
-// An array of integers, each in [lo, hi]; `example` completes the type error message.
-template <class F>
-KeyDef int_list_key(std::string doc, F get, std::int64_t lo, std::int64_t hi, const std::string& example) {
-  return {std::move(doc),
-          [=](TrainConfig& c, const toml::node& n, const std::string& w) {
-            const auto* arr = n.as_array();
-            if (arr == nullptr) fail(w, "expected an array of " + example);
-            get(c).clear();
-            for (std::size_t i = 0; i < arr->size(); ++i)
-              get(c).push_back(static_cast<int>(
-                  get_int(*arr->get(i), w.substr(0, w.size() - 1) + "[" + std::to_string(i) + "]'", lo, hi)));
-          },
-          [=](const TrainConfig& c, toml::table& t, const std::string& leaf) {
-            toml::array a;
-            for (int v : get(c)) a.push_back(v);
-            t.insert_or_assign(leaf, a);
-          }};
-}
-template <class F>
-KeyDef double_key(std::string doc, F get, double lo, double hi, bool lo_open = false) {
-  return {
-      std::move(doc),
-      [=](TrainConfig& c, const toml::node& n, const std::string& w) { get(c) = get_double(n, w, lo, hi, lo_open); },
-      [=](const TrainConfig& c, toml::table& t, const std::string& leaf) { t.insert_or_assign(leaf, get(c)); }};
-}
-template <class F>
-KeyDef string_key(std::string doc, F get, const std::vector<std::string>& allowed) {
-  return {std::move(doc),
-          [=](TrainConfig& c, const toml::node& n, const std::string& w) { get(c) = get_string(n, w, allowed); },
-          [=](const TrainConfig& c, toml::table& t, const std::string& leaf) { t.insert_or_assign(leaf, get(c)); }};
-}
-// A key whose value is one of an enum's names (kXNames): parsed once here, written back by name.
-template <class E, std::size_t N, class F>
-KeyDef enum_key(std::string doc, F get, const EnumNames<E, N>& names) {
-  return {std::move(doc),
-          [=](TrainConfig& c, const toml::node& n, const std::string& w) {
-            get(c) = *parse_enum(names, get_string(n, w, enum_names(names)));
-          },
-          [=](const TrainConfig& c, toml::table& t, const std::string& leaf) {
-            t.insert_or_assign(leaf, std::string(enum_name(names, get(c))));
-          }};
-}
+namespace {
+
+using namespace config_key_defs;  // NOLINT(google-build-using-namespace): the schema's helpers (config_schema.hpp)
+
 // network.sign_init: a SignInit, or "auto" (nullopt: the rule's default, filled in by resolve()).
 KeyDef sign_init_key(std::string doc) {
   std::vector<std::string> allowed = enum_names(kSignInitNames);
@@ -161,15 +104,11 @@ KeyDef sign_init_key(std::string doc) {
             t.insert_or_assign(leaf, c.network.sign_init ? to_string(*c.network.sign_init) : std::string("auto"));
           }};
 }
-template <class F>
-KeyDef bool_key(std::string doc, F get) {
-  return {std::move(doc), [=](TrainConfig& c, const toml::node& n, const std::string& w) { get(c) = get_bool(n, w); },
-          [=](const TrainConfig& c, toml::table& t, const std::string& leaf) { t.insert_or_assign(leaf, get(c)); }};
-}
-
 // A data table: one entry per key.
-const std::map<std::string, KeyDef>& schema() {  // NOLINT(readability-function-size)
-  static const std::map<std::string, KeyDef> keys = {
+// The keys of [data], [network] and [train] (TrainConfig's own sections), then those each module
+// declares beside its struct: [bio] in src/rules/bio_config_keys.cpp.
+KeyTable make_schema() {  // NOLINT(readability-function-size)
+  KeyTable keys = {
       // [data]
       {"data.dataset",
        {"mnist | fashion | idx:TRAIN_IMAGES,TRAIN_LABELS[;TEST_IMAGES,TEST_LABELS]",
@@ -296,137 +235,13 @@ const std::map<std::string, KeyDef>& schema() {  // NOLINT(readability-function-
       {"train.threads", int_key(
                             "threads (0: all hardware threads); results are bit-identical for a fixed count",
                             [](auto& c) -> auto& { return c.loop.threads; }, 0, 4096)},
-      // [bio] (docs/RULE.md)
-      {"bio.hidden_update",
-       enum_key(
-           "multiplicative (H3) | additive (H3a) | mean (H3m, towards the mean input) | kmeans (the k-means "
-           "control: mini-batch k-means prototypes, no Hebbian rule)",
-           [](auto& c) -> auto& { return c.rule.bio.hidden_update; }, kHiddenUpdateNames)},
-      {"bio.signed_hebbian",
-       enum_key(
-           "mixed-sign starts: H3 on |w| whatever the sign (magnitude) | on the signed efficacy (efficacy)",
-           [](auto& c) -> auto& { return c.rule.bio.signed_hebbian; }, kSignedHebbianNames)},
-      {"bio.hidden_modulation",
-       enum_key(
-           "H3r: none (label-blind hidden plasticity) | reward (a global right/wrong scalar per example gates H3)",
-           [](auto& c) -> auto& { return c.rule.bio.hidden_modulation; }, kHiddenModulationNames)},
-      {"bio.reward_punish", double_key(
-                                "H3r: the scalar of a wrong answer is -reward_punish, [0, 10]",
-                                [](auto& c) -> auto& { return c.rule.bio.reward_punish; }, 0.0, 10.0, false)},
-      {"bio.hebbian_exponent",
-       double_key(
-           "H3p: H3's postsynaptic factor is y_j^p / sum_k y_k^p with p = hebbian_exponent, [1, 1000]",
-           [](auto& c) -> auto& { return c.rule.bio.hebbian_exponent; }, 1.0, 1000.0, false)},
-      {"bio.hebbian_anneal",
-       bool_key(
-           "H3p annealed: the exponent rises linearly from 1 (first plastic epoch) to hebbian_exponent (last)",
-           [](auto& c) -> auto& { return c.rule.bio.hebbian_anneal; })},
-      {"bio.eta_hidden",
-       double_key(
-           "hidden plasticity rate, > 0", [](auto& c) -> auto& { return c.rule.bio.eta_hidden; }, 0.0, 10.0, true)},
-      {"bio.competition", enum_key(
-                              "feedback_inhibition (interneurons) | kwta (fixed k-WTA ablation)",
-                              [](auto& c) -> auto& { return c.rule.bio.competition; }, kBioCompetitionNames)},
-      {"bio.inhibition_gain", double_key(
-                                  "gain of the E->I->E feedback loop, > 0",
-                                  [](auto& c) -> auto& { return c.rule.bio.inhibition_gain; }, 0.0, 1e6, true)},
-      {"bio.kwta_k",
-       int_key(
-           "winners of the kwta ablation", [](auto& c) -> auto& { return c.rule.bio.kwta_k; }, 1, 1 << 20)},
-      {"bio.divisive", bool_key(
-                           "H2b: divide the hidden rates sent to the output by their sum (divisive normalisation)",
-                           [](auto& c) -> auto& { return c.rule.bio.divisive; })},
-      {"bio.silence_factor", double_key(
-                                 "efficacy floor (and silence threshold) = silence_factor / fan_in",
-                                 [](auto& c) -> auto& { return c.rule.bio.silence_factor; }, 0.0, 1.0, true)},
-      {"bio.homeostasis",
-       bool_key(
-           "homeostatic thresholds on/off", [](auto& c) -> auto& { return c.rule.bio.homeostasis; })},
-      {"bio.homeostasis_rate",
-       double_key(
-           "beta of the threshold update", [](auto& c) -> auto& { return c.rule.bio.homeostasis_rate; }, 0.0, 100.0)},
-      {"bio.rate_decay", double_key(
-                             "alpha of the running rate, (0, 1]",
-                             [](auto& c) -> auto& { return c.rule.bio.rate_decay; }, 0.0, 1.0, true)},
-      {"bio.structural", bool_key(
-                             "structural plasticity on/off", [](auto& c) -> auto& { return c.rule.bio.structural; })},
-      {"bio.regrowth", double_key(
-                           "probability per silent synapse per structural step",
-                           [](auto& c) -> auto& { return c.rule.bio.regrowth; }, 0.0, 1.0)},
-      {"bio.structural_interval", int_key(
-                                      "batches between structural steps",
-                                      [](auto& c) -> auto& { return c.rule.bio.structural_interval; }, 1, 1 << 30)},
-      {"bio.readout_epochs",
-       int_key(
-           "O1c: the last readout_epochs of train.epochs train the output rule alone (hidden plasticity off); "
-           "at most train.epochs - 1",
-           [](auto& c) -> auto& { return c.rule.bio.readout_epochs; }, 0, 100000)},
-      {"bio.output_in_plastic_phase",
-       bool_key(
-           "O1c: the output rule also learns in the plastic epochs (false: only in the readout phase, "
-           "from its initial weights; needs bio.readout_epochs > 0)",
-           [](auto& c) -> auto& { return c.rule.bio.output_in_plastic_phase; })},
-      {"bio.hidden_plasticity",
-       bool_key(
-           "H3, H4 and H5 on/off. false: the random-features control (docs/RULE.md): the hidden layer keeps its "
-           "initial random draw and only the output rule learns, in every epoch",
-           [](auto& c) -> auto& { return c.rule.bio.hidden_plasticity; })},
-      {"bio.initial_density",
-       double_key(
-           "fraction of the potential input -> hidden synapses present at the start, each drawn independently "
-           "(the others absent); 1: all",
-           [](auto& c) -> auto& { return c.rule.bio.initial_density; }, 0.0, 1.0, true)},
-      {"bio.window",
-       int_key(
-           "H6: side of each excitatory hidden neuron's square receptive field on the (square) input image; "
-           "the neurons are shared out equally among the windows (0: full field)",
-           [](auto& c) -> auto& { return c.rule.bio.window; }, 0, 1 << 12)},
-      {"bio.window_stride", int_key(
-                                "H6: pitch of the grid of window corners, in pixels",
-                                [](auto& c) -> auto& { return c.rule.bio.window_stride; }, 1, 1 << 12)},
-      {"bio.local_inhibition",
-       bool_key(
-           "H6b: each window's neurons compete among themselves (one interneuron pool per window) instead of "
-           "across the layer (needs bio.window > 0)",
-           [](auto& c) -> auto& { return c.rule.bio.local_inhibition; })},
-      {"bio.commitment",
-       bool_key(
-           "D1-D5: presynaptic transmitter commitment on the plastic projections (docs/RULE.md): each "
-           "presynaptic neuron's + synapses act at a_i, its - synapses at 1 - a_i, a_i moved by a replicator "
-           "step on their utilities (needs bio.output_rule = delta)",
-           [](auto& c) -> auto& { return c.rule.bio.commitment; })},
-      {"bio.commitment_gamma",
-       double_key(
-           "D3: replicator exponent g; > 1 makes the 50/50 state unstable, 1 follows the utility ratio only",
-           [](auto& c) -> auto& { return c.rule.bio.commitment_gamma; }, 0.0, 100.0, true)},
-      {"bio.commitment_interval", int_key(
-                                      "D3: batches between replicator steps (utilities summed over them)",
-                                      [](auto& c) -> auto& { return c.rule.bio.commitment_interval; }, 1, 1 << 30)},
-      {"bio.commitment_noise", double_key(
-                                   "D1: a_i starts at 1/2 + noise * U(-1, 1), [0, 0.49]",
-                                   [](auto& c) -> auto& { return c.rule.bio.commitment_noise; }, 0.0, 0.49)},
-      {"bio.commitment_regrowth",
-       double_key(
-           "D5: probability per silent site per replicator step that a synapse regrows (sign + with probability "
-           "a_i), [0, 1]",
-           [](auto& c) -> auto& { return c.rule.bio.commitment_regrowth; }, 0.0, 1.0)},
-      {"bio.commitment_regrowth_size",
-       double_key(
-           "D5: a regrown synapse's size relative to the mean size of its postsynaptic neuron's synapses, > 0",
-           [](auto& c) -> auto& { return c.rule.bio.commitment_regrowth_size; }, 0.0, 100.0, true)},
-      {"bio.output_rule", enum_key(
-                              "delta (O1, three-factor) | perturbation (O2, Hebbian + weight perturbation)",
-                              [](auto& c) -> auto& { return c.rule.bio.output_rule; }, kOutputRuleNames)},
-      {"bio.eta_output",
-       double_key(
-           "output plasticity rate, > 0", [](auto& c) -> auto& { return c.rule.bio.eta_output; }, 0.0, 100.0, true)},
-      {"bio.perturbation_sigma", double_key(
-                                     "O2: size of the multiplicative weight perturbation",
-                                     [](auto& c) -> auto& { return c.rule.bio.perturbation_sigma; }, 0.0, 10.0, true)},
-      {"bio.eta_hebbian", double_key(
-                              "O2: rate of the label-gated Hebbian term",
-                              [](auto& c) -> auto& { return c.rule.bio.eta_hebbian; }, 0.0, 100.0)},
   };
+  add_bio_keys(keys);
+  return keys;
+}
+
+const KeyTable& schema() {
+  static const KeyTable keys = make_schema();
   return keys;
 }
 
