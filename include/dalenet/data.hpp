@@ -109,6 +109,8 @@ void fill_batch_range(const Dataset& d, std::size_t begin, std::size_t end, Eige
 // ---- the data cache -------------------------------------------------------------------------
 // $DALENET_DATA, else $HOME/.cache/dalenet.
 std::string default_data_dir();
+// `data_dir`, or default_data_dir() when it is "" (what every data_dir option means by "").
+std::string data_dir_or_default(const std::string& data_dir);
 
 struct KnownFile {
   std::string dataset;   // "mnist" or "fashion"
@@ -123,7 +125,11 @@ const std::vector<KnownFile>& known_files();
 // label), "sources" ([{"path", "sha256"}])}.
 nlohmann::json dataset_info(const Dataset& d);
 
-// DataError naming the first name that is not "mnist" or "fashion".
+// The data sets the cache knows by name: "mnist", "fashion".
+const std::vector<std::string>& cached_dataset_names();
+// `datasets`, or every cached data set when it is empty (`dalenet data fetch|verify` with no names).
+std::vector<std::string> dataset_names_or_all(const std::vector<std::string>& datasets);
+// DataError naming the first name that is not a cached data set.
 void check_dataset_names(const std::vector<std::string>& datasets);
 
 struct VerifyEntry {

@@ -42,6 +42,10 @@ std::string default_data_dir() {
   return ".dalenet-data";
 }
 
+std::string data_dir_or_default(const std::string& data_dir) {
+  return data_dir.empty() ? default_data_dir() : data_dir;
+}
+
 Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path, const std::string& name,
                       int num_classes) {
   IdxImages img = read_idx_images(images_path);
@@ -242,9 +246,23 @@ nlohmann::json dataset_info(const Dataset& d) {
           {"sources", sources}};
 }
 
+const std::vector<std::string>& cached_dataset_names() {
+  static const std::vector<std::string> names = {"mnist", "fashion"};
+  return names;
+}
+
+std::vector<std::string> dataset_names_or_all(const std::vector<std::string>& datasets) {
+  return datasets.empty() ? cached_dataset_names() : datasets;
+}
+
 void check_dataset_names(const std::vector<std::string>& datasets) {
-  for (const auto& d : datasets)
-    if (d != "mnist" && d != "fashion") throw DataError("unknown data set '" + d + "' (known: mnist, fashion)");
+  const auto& known = cached_dataset_names();
+  for (const auto& d : datasets) {
+    if (std::find(known.begin(), known.end(), d) != known.end()) continue;
+    std::string list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    throw DataError("unknown data set '" + d + "' (known: " + list + ")");
+  }
 }
 
 std::vector<VerifyEntry> verify_data(const std::string& cache_dir, const std::vector<std::string>& datasets) {

@@ -55,7 +55,7 @@ std::vector<std::string> model_labels(const std::vector<std::string>& paths) {
 
 nlohmann::json run_attack_job(const AttackJob& job) {
   if (job.models.empty()) throw InputError("attack: no model given");
-  const std::string dir = job.data_dir.empty() ? default_data_dir() : job.data_dir;
+  const std::string dir = data_dir_or_default(job.data_dir);
   const Dataset full = load_dataset(job.data, dir);
   std::vector<std::uint32_t> idx;
   if (job.n == 0 || job.n >= full.size()) {

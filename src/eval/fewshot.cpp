@@ -662,7 +662,7 @@ nlohmann::json summarise_regime_b(const FewShotOptions& opt, const nlohmann::jso
 nlohmann::json run_fewshot(const FewShotOptions& opt) {
   require_trainers(opt);
   check_regime_c_arms(opt, "few-shot options");  // before hours of regime A
-  const std::string dir = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
+  const std::string dir = data_dir_or_default(opt.data_dir);
   DataConfig dc;
   dc.dataset = opt.dataset;
   TrainTestData data = load_config_data(dc, dir);

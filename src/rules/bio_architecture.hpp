@@ -19,6 +19,10 @@ namespace dalenet::rules {
 // units. `rule` names the rule in errors.
 Eigen::Index prepare_bio_architecture(Network& net, const BioConfig& cfg, const std::string& rule);
 
+// ConfigError unless cfg.competition is one a bio-rule hidden layer may have (kBioCompetitionNames;
+// the config reader accepts no other, but a RuleConfig built in code might hold Competition::none).
+void check_bio_competition(const BioConfig& cfg);
+
 // H6's windows for `inputs` pixels (a square image) shared out over n_exc neurons; a ConfigError
 // names the keys when the image is not square, the window too large or the share unequal.
 ReceptiveFields receptive_fields(const BioConfig& cfg, Eigen::Index inputs, Eigen::Index n_exc);

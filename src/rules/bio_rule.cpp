@@ -321,8 +321,7 @@ class BioRule : public LearningRule {
     cache_.forward_only = true;  // the rule's passes need no backward (their efficacy runs faster so)
     const auto& c = cfg_;
     hidden_ = make_hidden_em(c);
-    if (c.competition == Competition::none)
-      throw ConfigError("bio.competition: none is not feedback_inhibition or kwta");
+    check_bio_competition(c);
     if (c.hidden_modulation == HiddenModulation::reward && c.hidden_update != HiddenUpdate::multiplicative)
       throw ConfigError(
           "bio.hidden_modulation = \"reward\" needs bio.hidden_update = \"multiplicative\" (a negative scalar in "
@@ -713,6 +712,11 @@ ReceptiveFields receptive_fields(const BioConfig& cfg, Eigen::Index inputs, Eige
         cfg.window, cfg.window_stride, windows, n_exc, windows));
   rf.units_per_window = static_cast<int>(n_exc / windows);
   return rf;
+}
+
+void check_bio_competition(const BioConfig& cfg) {
+  if (enum_name(kBioCompetitionNames, cfg.competition).empty())
+    throw ConfigError("bio.competition: " + to_string(cfg.competition) + " is not feedback_inhibition or kwta");
 }
 
 Eigen::Index prepare_bio_architecture(Network& net, const BioConfig& cfg, const std::string& rule) {

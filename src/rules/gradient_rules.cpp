@@ -57,8 +57,7 @@ class Backprop : public LearningRule {
 class BackpropBioArchitecture : public Backprop {
  public:
   explicit BackpropBioArchitecture(const RuleConfig& cfg) : Backprop(cfg), bio_(cfg.bio) {
-    if (bio_.competition == Competition::none)
-      throw ConfigError("bio.competition: none is not feedback_inhibition or kwta");
+    check_bio_competition(bio_);
   }
   std::string name() const override { return "bp_arch"; }
   void prepare(Network& net, Rng& /*rng*/) override { prepare_bio_architecture(net, bio_, "bp_arch"); }

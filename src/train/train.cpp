@@ -122,7 +122,7 @@ TrainingData load_training_data(const TrainConfig& cfg, const TrainOptions& opts
     if (opts.test_data != nullptr) t.data.test = *opts.test_data;
     t.n_val = t.split.validation.size();
   } else {
-    t.data = load_config_data(cfg.data, opts.data_dir.empty() ? default_data_dir() : opts.data_dir);
+    t.data = load_config_data(cfg.data, data_dir_or_default(opts.data_dir));
     t.n_val = static_cast<std::size_t>(cfg.data.validation);
     if (t.n_val > 0) {
       t.split = split_validation(t.data.train, t.n_val, static_cast<std::uint64_t>(cfg.data.split_seed));
