@@ -27,8 +27,10 @@
 #include "dalenet/paper.hpp"
 #include "dalenet/plugin.hpp"
 #include "dalenet/represent.hpp"
+#include "dalenet/stats.hpp"
 #include "dalenet/threads.hpp"
 #include "dalenet/train.hpp"
+#include "dalenet/verdict.hpp"
 #include "dalenet/version.hpp"
 
 namespace py = pybind11;
@@ -649,6 +651,33 @@ void bind_represent_and_grids(py::module_& m) {
       py::arg("dataset"), py::arg("norm") = "linf", "The documented eps grid of a data set (docs/EVALUATION.md)");
 }
 
+// The statistics and verdict rules scripts/results_md.py formats (it computes neither).
+void bind_statistics_and_verdicts(py::module_& m) {
+  m.def(
+      "mean_ci95",
+      [](const std::vector<double>& values) {
+        const stats::MeanCI r = stats::mean_ci95(values);
+        return py::make_tuple(r.mean, r.half_width);
+      },
+      py::arg("values"),
+      "Mean and 95 % CI half-width (Student t, n - 1 dof) of values: the report's statistic (NaN where "
+      "undefined: the half-width of one value, both of none or of values with a NaN)");
+  m.def(
+      "bio_targets",
+      [](const py::list& results, const py::list& analyses) {
+        auto documents = [](const py::list& list) {
+          std::vector<nlohmann::json> out;
+          const py::object dumps = py::module_::import("json").attr("dumps");
+          for (const auto& doc : list) out.push_back(nlohmann::json::parse(dumps(doc).cast<std::string>()));
+          return out;
+        };
+        return to_python(bio_targets(documents(results), documents(analyses)).to_json());
+      },
+      py::arg("results"), py::arg("analyses"),
+      "Issue 3's targets for one bio configuration (src/report/verdict.cpp, docs/EVALUATION.md): its runs' "
+      "results.json and analysis.json dicts, one of each per seed; returns the numbers and each column's verdict");
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -663,4 +692,5 @@ PYBIND11_MODULE(_core, m) {
   bind_eval_data_and_config(m);
   bind_paper(m);
   bind_represent_and_grids(m);
+  bind_statistics_and_verdicts(m);
 }

@@ -17,5 +17,5 @@ for data in mnist fashion; do
   "$BUILD/dalenet" fewshot --config "experiments/fewshot_unlabelled_$data.toml" --out "runs/fewshot_unlabelled_$data" \
     --threads "$THREADS" "${extra[@]}" > "runs/fewshot_unlabelled_$data.txt"
 done
-python3 scripts/results_md.py runs/results --splice regime_c docs/RESULTS.md
+DALENET_BUILD="$BUILD" /usr/bin/python3 scripts/results_md.py runs/results --splice regime_c docs/RESULTS.md
 bash scripts/task_growth.sh "$BUILD"

@@ -40,5 +40,5 @@ for d in mnist fashion; do
     for arm in commit gamma1 none per_neuron; do analyze "dale-$arm-$d-seed$s" "$d:test"; done
   done
 done
-python3 scripts/results_md.py "$runs" --splice mixed_sign docs/RESULTS.md
+DALENET_BUILD="$BUILD" /usr/bin/python3 scripts/results_md.py "$runs" --splice mixed_sign docs/RESULTS.md
 echo "updated the mixed-sign section of docs/RESULTS.md" >&2

@@ -51,5 +51,5 @@ for d in "$runs"/*/; do
   case "$name" in *fashion*) data=fashion:test ;; *) data=mnist:test ;; esac
   analyze "$name" "$data"
 done
-python3 scripts/results_md.py "$runs" > docs/RESULTS.md.tmp && mv docs/RESULTS.md.tmp docs/RESULTS.md
+DALENET_BUILD="$BUILD" /usr/bin/python3 scripts/results_md.py "$runs" > docs/RESULTS.md.tmp && mv docs/RESULTS.md.tmp docs/RESULTS.md
 echo "wrote docs/RESULTS.md" >&2

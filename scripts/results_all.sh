@@ -15,5 +15,5 @@ bash scripts/robustness.sh "$BUILD"
 bash scripts/fewshot.sh "$BUILD"
 bash scripts/task_growth.sh "$BUILD"
 bash scripts/results.sh "$BUILD"
-python3 scripts/results_md.py runs/results --splice verdicts README.md
+DALENET_BUILD="$BUILD" /usr/bin/python3 scripts/results_md.py runs/results --splice verdicts README.md
 echo "regenerated docs/RESULTS.md and the README's verdicts" >&2

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Writes docs/RESULTS.md (to stdout) from the run folders that scripts/results.sh produced.
 
     results_md.py RUNS                          the whole page, to stdout. A section whose runs are
@@ -10,18 +10,33 @@
                                                 verdicts, the README's verdict lines, from the same;
                                                 rule_v2, docs/RULE.md's, from scripts/rule_v2.sh)
 
-This script formats; it decides no claim. The paper's claims get their verdicts from
-src/report/verdict.cpp (the report's results.json); docs/RESULTS.md and the README copy them.
+This script formats; it decides no claim and computes no statistic. The paper's claims get their
+verdicts from src/report/verdict.cpp (the report's results.json); docs/RESULTS.md and the README copy
+them. Means and 95 % CIs are the library's (dalenet.mean_ci95, src/eval/stats.cpp), and issue 3's
+target verdicts too (dalenet.bio_targets, src/report/verdict.cpp), through dalenet's Python module
+(run with Debian's /usr/bin/python3 after `make build`). What is left here is picking runs, paired
+differences fed to mean_ci95, sums of counters and the median epoch time shown beside a run.
 Every generated section carries a `<!-- fresh: ... -->` stamp with the commit and the SHA-256 of
 each config it describes; tests/scripts/test_results_fresh.py fails when a config changed since.
 """
 import glob, hashlib, json, math, os, re, statistics, subprocess, sys
 
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+# Statistics and verdict rules are the library's, through its Python module: the build's
+# (DALENET_BUILD, default build/) or an installed one.
+sys.path.insert(0, os.path.join(os.environ.get("DALENET_BUILD", os.path.join(ROOT, "build")), "python"))
+try:
+    import dalenet
+except ImportError as e:
+    sys.exit(f"results_md.py: needs dalenet's Python module ({e}); run `make build` (then run this script with "
+             "Debian's /usr/bin/python3), or set DALENET_BUILD to the build folder")
+
+if len(sys.argv) < 2:
+    sys.exit("usage: results_md.py RUNS [--splice SECTION FILE]")
 runs = sys.argv[1]
 splice = sys.argv[3:5] if len(sys.argv) >= 5 and sys.argv[2] == "--splice" else None
 if len(sys.argv) > 2 and splice is None:
     sys.exit("usage: results_md.py RUNS [--splice SECTION FILE]")
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 R = {}
 for path in sorted(glob.glob(os.path.join(runs, "*", "results.json"))):
     name = os.path.basename(os.path.dirname(path))
@@ -30,29 +45,10 @@ for path in sorted(glob.glob(os.path.join(runs, "*", "results.json"))):
     R[name] = (r, json.load(open(a)) if os.path.exists(a) else None)
 
 
-# Student t quantile t(0.975, dof) for dof 1..30 (tables); beyond, the Cornish-Fisher expansion
-# around z = 1.959964 (error < 1e-4 for dof > 30).
-T975 = [12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157, 2.228139,
-        2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922, 2.093024, 2.085963,
-        2.079614, 2.073873, 2.068658, 2.063899, 2.059539, 2.055529, 2.051831, 2.048407, 2.045230, 2.042272]
-
-
-def t975(dof):
-    if dof <= len(T975):
-        return T975[dof - 1]
-    z = 1.959963984540054
-    return z + (z ** 3 + z) / (4 * dof) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * dof ** 2)
-
-
 def mean_ci(xs):
-    """Mean and 95 % CI half-width (Student t, n - 1 dof): the same numbers as src/eval/stats.cpp's
-    mean_ci95, which the report uses."""
-    if any(math.isnan(x) for x in xs):
-        return float("nan"), float("nan")
-    m = statistics.mean(xs)
-    if len(xs) < 2:
-        return m, float("nan")
-    return m, t975(len(xs) - 1) * statistics.stdev(xs) / math.sqrt(len(xs))
+    """Mean and 95 % CI half-width (Student t, n - 1 dof): the library's mean_ci95 (src/eval/stats.cpp),
+    the report's statistic."""
+    return dalenet.mean_ci95([float(x) for x in xs])
 
 
 def fmt_ci(xs, digits, scale=1.0):
@@ -643,39 +639,22 @@ w("")
 
 
 def issue3_targets():
-    """Issue 3's targets, one row per shipped bio configuration (not the ablations), each verdict computed
-    from that configuration's runs above. Accuracy: met if the whole 95 % CI over seeds lies at or above
-    the target, "mean only" if the mean does but the CI reaches below it, not met otherwise (one seed: the
-    value itself)."""
+    """Issue 3's targets, one row per shipped bio configuration (not the ablations): the numbers and
+    each column's verdict are the library's (dalenet.bio_targets, src/report/verdict.cpp; the rule
+    is docs/EVALUATION.md's "The bio configurations' targets")."""
     rows = []
     for g in sorted(bio_groups):
-        runs_g = bio_groups[g]
-        c = runs_g[0][0]["config"]
-        data = c["data"]["dataset"]
-        ne = round(c["network"]["hidden"][0] * (1 - c["network"]["inhibitory_fraction"]))
-        if data == "mnist" and ne == 200:
-            target, what = 95.6, "MNIST ≥ 95.6 % at N_E = 200"
-        elif data == "mnist" and ne <= 2000:
-            target, what = 97.5, "MNIST ≥ 97.5 % at N_E ≤ 2000"
-        elif data == "fashion":
-            target, what = 85.0, "Fashion-MNIST ≥ 85 %"
-        else:
+        t = dalenet.bio_targets([r for r, _ in bio_groups[g]], [a for _, a in bio_groups[g]])
+        if "accuracy_target" not in t:
             continue
-        accs = [acc(r) for r, _ in runs_g]
-        mm, ci = mean_ci(accs)
-        lo = mm - ci if len(accs) > 1 else mm
-        verdict = "met" if lo >= target else ("mean only" if mm >= target else "**not met**")
-        acc_cell = f"{mm:.2f} % ± {ci:.2f} ({len(accs)} seeds)" if len(accs) > 1 else f"{mm:.2f} % (1 seed)"
-        silent = [100 * silent_active(a) for _, a in runs_g]
-        dale = min(min(proj(a, k)["dale"]["compliance"] for k in (0, 1)) for _, a in runs_g)
-        flips, clips = flips_and_clips(r for r, _ in runs_g)
-        logn = sum(1 for _, a in runs_g if proj(a, 0)["distribution"]["positive"].get("lognormal_preferred_p01")
-                   and not proj(a, 0)["distribution"]["positive"].get("absolute_fit", {}).get("rejected", True)
-                   and "initial" in a and not a["initial"][0]["distribution"]["positive"].get("lognormal_preferred_p01"))
-        rows.append(f"| `{g}` | {data} | {ne} | {what}: {acc_cell} | {verdict} | "
-                    f"{min(silent):.1f} % | {'met' if min(silent) >= 80 else '**not met**'} | "
-                    f"{100 * dale:.0f} %, {flips} flips, {clips} clips | {'met' if dale == 1 and flips == 0 and clips == 0 else '**not met**'} | "
-                    f"{logn} of {len(runs_g)} | {'met' if logn == len(runs_g) else '**not met**'} |")
+        mark = lambda v: v if v != "not met" else "**not met**"
+        nan = lambda x: float("nan") if x is None else x
+        acc_cell = (f"{t['accuracy_mean']:.2f} % ± {t['accuracy_ci95']:.2f} ({t['seeds']} seeds)" if t["seeds"] > 1
+                    else f"{t['accuracy_mean']:.2f} % (1 seed)")
+        rows.append(f"| `{g}` | {t['dataset']} | {t['excitatory']} | {t['accuracy_target']}: {acc_cell} | "
+                    f"{mark(t['accuracy'])} | {nan(t['lowest_silent_percent']):.1f} % | {mark(t['sparsity'])} | "
+                    f"{100 * t['lowest_dale_compliance']:.0f} %, {t['sign_flips']} flips, {t['clip_events']} clips | "
+                    f"{mark(t['dale'])} | {t['lognormal_runs']} of {t['seeds']} | {mark(t['lognormal'])} |")
     return rows
 
 
@@ -936,7 +915,7 @@ if reps:
         w("")
     if ("mnist", "bio") in reps and ("mnist", "bp") in reps:
         def mean_of(a, f):
-            return statistics.mean(f(r) for r in reps[("mnist", a)])
+            return mean_ci([f(r) for r in reps[("mnist", a)]])[0]
         act_bio = mean_of("bio", lambda r: r["activity"]["fraction_active"])
         act_bp = mean_of("bp", lambda r: r["activity"]["fraction_active"])
         alpha_bio = mean_of("bio", lambda r: r["eigenspectrum_alpha"])
@@ -962,13 +941,13 @@ if TG:
         fs = [r["class_selectivity"]["fraction_above_0_5"] for r in rs]
         cs = [r["class_selectivity"]["mean"] for r in rs]
         pr = [r["participation_ratio"] for r in rs]
-        lo = statistics.mean(min(r["class_selectivity"]["units_per_preferred_class"]) for r in rs)
-        hi = statistics.mean(max(r["class_selectivity"]["units_per_preferred_class"]) for r in rs)
+        lo = mean_ci([min(r["class_selectivity"]["units_per_preferred_class"]) for r in rs])[0]
+        hi = mean_ci([max(r["class_selectivity"]["units_per_preferred_class"]) for r in rs])[0]
         cell = lambda v: fmt_ci(v, 3)
         w(f"| `{arm}` | {n} | {cell(fs)} | {cell(cs)} | {cell(pr)} | {lo:.0f}–{hi:.0f} |")
     w("")
     if all((a, n) in TG for a in ("bio", "bp") for n in (2, 10)):
-        sel = {(a, n): statistics.mean(r["class_selectivity"]["fraction_above_0_5"] for r in TG[(a, n)])
+        sel = {(a, n): mean_ci([r["class_selectivity"]["fraction_above_0_5"] for r in TG[(a, n)]])[0]
                for (a, n) in TG}
         ns = sorted({n for (_, n) in TG})
         w("The fraction of class-selective bio neurons (selectivity > 0.5, the report's feature-like marker: "

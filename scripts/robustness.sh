@@ -45,5 +45,5 @@ for data in mnist fashion; do
     done
   done
 done
-python3 scripts/results_md.py runs/results > docs/RESULTS.md.tmp && mv docs/RESULTS.md.tmp docs/RESULTS.md
+DALENET_BUILD="$BUILD" /usr/bin/python3 scripts/results_md.py runs/results > docs/RESULTS.md.tmp && mv docs/RESULTS.md.tmp docs/RESULTS.md
 echo "wrote docs/RESULTS.md" >&2

@@ -54,5 +54,5 @@ run "v2-sweep-window14" mnist "$cfg" "${sweep[@]}" --set bio.window=14 --set bio
 echo "== v2-sweep-multiplicative ($(date +%H:%M:%S))" >&2
 "$BUILD/dalenet" train --quiet --config "$cfg" "${sweep[@]}" --set bio.hidden_update=multiplicative \
   --out "$runs/v2-sweep-multiplicative" --overwrite || echo "v2-sweep-multiplicative did not finish" >&2
-python3 scripts/results_md.py "$runs" --splice rule_v2 docs/RULE.md
+DALENET_BUILD="$BUILD" /usr/bin/python3 scripts/results_md.py "$runs" --splice rule_v2 docs/RULE.md
 echo "updated the rule-v2 section of docs/RULE.md" >&2

@@ -40,5 +40,5 @@ for run in runs/robust/*-seed*/; do
   [[ -f "$run/representation.json" ]] || "$BUILD/dalenet" represent --model "$run/model.safetensors" --threads "$THREADS" \
     --data "$data" --limit 5000 --png "$run/receptive_fields.png" --out "$run/representation.json" > /dev/null
 done
-python3 scripts/results_md.py runs/results > docs/RESULTS.md.tmp && mv docs/RESULTS.md.tmp docs/RESULTS.md
+DALENET_BUILD="$BUILD" /usr/bin/python3 scripts/results_md.py runs/results > docs/RESULTS.md.tmp && mv docs/RESULTS.md.tmp docs/RESULTS.md
 echo "wrote docs/RESULTS.md" >&2

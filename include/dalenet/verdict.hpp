@@ -2,6 +2,7 @@
 // Verdicts on the paper's claims (Inoue, Röhrbein & Knoblauch 2026), decided from measured result
 // documents by fixed rules — the verdict table of the report (issue 6) is this code, not prose.
 // Each rule is documented in docs/EVALUATION.md ("Verdicts") and tested in tests/test_verdict.cpp.
+#include <cstddef>
 #include <string>
 #include <utility>
 #include <vector>
@@ -137,5 +138,39 @@ Difference proportion_difference(const std::string& label, double correct_a, dou
 std::vector<std::pair<std::string, bool>> representation_markers(const std::vector<nlohmann::json>& bio,
                                                                  const std::vector<nlohmann::json>& bp,
                                                                  const std::string& prefix);
+
+// ---- the shipped bio configurations' own targets ---------------------------------------------
+// Not claims of the paper: the acceptance bar issue 3 set for the project's bio configurations
+// (docs/EVALUATION.md, "The bio configurations' targets"). Each column is met or not; a
+// configuration meets the bar only if every column does.
+enum class TargetVerdict { met, mean_only, not_met };
+std::string to_string(TargetVerdict v);  // "met", "mean only", "not met"
+
+struct BioTargets {
+  std::string dataset;
+  long excitatory = 0;  // N_E: round(hidden[0] · (1 − inhibitory_fraction))
+  bool has_accuracy_target = false;
+  std::string accuracy_target;  // in words, e.g. "MNIST ≥ 95.6 % at N_E = 200"
+  double target_percent = 0.0;
+  // Test accuracy in percent over the seeds (mean, 95 % CI half-width, n; half-width NaN for one).
+  double accuracy_mean = 0.0, accuracy_ci95 = 0.0;
+  std::size_t seeds = 0;
+  // Met if the whole CI (one seed: the value) lies at or above the target; mean only if the mean does.
+  TargetVerdict accuracy = TargetVerdict::not_met;
+  double lowest_silent_percent = 0.0;               // the sparsity verdict's fraction, lowest seed
+  TargetVerdict sparsity = TargetVerdict::not_met;  // lowest ≥ 80 %
+  double lowest_dale_compliance = 0.0;              // over seeds and both projections
+  long sign_flips = 0, clip_events = 0;             // summed over seeds
+  TargetVerdict dale = TargetVerdict::not_met;      // compliance 1, no flips, no clips
+  // Runs whose strengths prefer lognormal (p < 0.01) without the absolute test rejecting it, while
+  // the initial strengths do not.
+  std::size_t lognormal_runs = 0;
+  TargetVerdict lognormal = TargetVerdict::not_met;  // every run
+  nlohmann::json to_json() const;
+};
+
+// One configuration's runs, one per seed: results.json and the `dalenet analyze` document of each
+// (same order). Throws InputError for an empty or mismatched list or a document missing a key.
+BioTargets bio_targets(const std::vector<nlohmann::json>& results, const std::vector<nlohmann::json>& analyses);
 
 }  // namespace dalenet

@@ -10,9 +10,9 @@ import sys
 
 from ._core import (  # noqa: F401  (re-exported API)
     ConfigError, DataError, DivergenceError, Error, InputError, IoError, Model, ModelFileError,
-    __version__, analyze, attack, attack_job, config_keys, data_info, default_eps_grid, evaluate, fetch_data,
-    fewshot, input_gradient, load_dataset, load_model, load_plugin, pgd, predict, represent, rules, set_threads,
-    verify_data)
+    __version__, analyze, attack, attack_job, bio_targets, config_keys, data_info, default_eps_grid, evaluate,
+    fetch_data, fewshot, input_gradient, load_dataset, load_model, load_plugin, mean_ci95, pgd, predict, represent,
+    rules, set_threads, verify_data)
 from . import _core
 
 

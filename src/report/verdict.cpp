@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
+#include <limits>
 #include <map>
 #include <numeric>
 
@@ -12,6 +14,7 @@
 #include <boost/math/distributions/students_t.hpp>
 
 #include "dalenet/error.hpp"
+#include "dalenet/stats.hpp"
 
 namespace dalenet {
 namespace {
@@ -450,6 +453,145 @@ std::vector<std::pair<std::string, bool>> representation_markers(const std::vect
       {fmt::format("{}eigenspectrum alpha near 1 (alpha {:.2f})", prefix, alpha_bio), std::abs(alpha_bio - 1.0) < 0.2},
       {fmt::format("{}feature-like units ({:.0f} % class-selective)", prefix, 100.0 * sel_bio), sel_bio <= 0.5},
   };
+}
+
+std::string to_string(TargetVerdict v) {
+  switch (v) {
+    case TargetVerdict::met:
+      return "met";
+    case TargetVerdict::mean_only:
+      return "mean only";
+    case TargetVerdict::not_met:
+      return "not met";
+  }
+  return "?";
+}
+
+nlohmann::json BioTargets::to_json() const {
+  auto number = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); };
+  nlohmann::json j = {{"dataset", dataset},
+                      {"excitatory", excitatory},
+                      {"seeds", seeds},
+                      {"accuracy_mean", number(accuracy_mean)},
+                      {"accuracy_ci95", number(accuracy_ci95)},
+                      {"lowest_silent_percent", number(lowest_silent_percent)},
+                      {"sparsity", to_string(sparsity)},
+                      {"lowest_dale_compliance", number(lowest_dale_compliance)},
+                      {"sign_flips", sign_flips},
+                      {"clip_events", clip_events},
+                      {"dale", to_string(dale)},
+                      {"lognormal_runs", lognormal_runs},
+                      {"lognormal", to_string(lognormal)}};
+  if (has_accuracy_target) {
+    j["accuracy_target"] = accuracy_target;
+    j["target_percent"] = target_percent;
+    j["accuracy"] = to_string(accuracy);
+  }
+  return j;
+}
+
+namespace {
+
+// doc[k0][k1]...: the value, or an InputError naming the missing path.
+const nlohmann::json& member(const nlohmann::json& doc, std::initializer_list<const char*> path, const char* what) {
+  const nlohmann::json* at = &doc;
+  std::string walked;
+  for (const char* key : path) {
+    walked += walked.empty() ? key : std::string(".") + key;
+    if (!at->is_object() || !at->contains(key))
+      throw InputError(fmt::format("bio_targets: the {} document has no '{}'", what, walked));
+    at = &(*at)[key];
+  }
+  return *at;
+}
+
+const nlohmann::json& projection(const nlohmann::json& analysis, const char* key, std::size_t k) {
+  const nlohmann::json& list = member(analysis, {key}, "analysis");
+  if (!list.is_array() || list.size() <= k)
+    throw InputError(fmt::format("bio_targets: the analysis document has no projection {} in '{}'", k, key));
+  return list[k];
+}
+
+bool flag(const nlohmann::json& j, const char* key, bool otherwise) {
+  return j.contains(key) && j[key].is_boolean() ? j[key].get<bool>() : otherwise;
+}
+
+// Lognormal preferred (p < 0.01) and not rejected by the absolute test, while the initial
+// strengths are not preferred lognormal (the control).
+bool lognormal_emerged(const nlohmann::json& analysis) {
+  const nlohmann::json& positive =
+      member(projection(analysis, "projections", 0), {"distribution", "positive"}, "analysis");
+  const bool rejected = positive.contains("absolute_fit") ? flag(positive["absolute_fit"], "rejected", true) : true;
+  if (!flag(positive, "lognormal_preferred_p01", false) || rejected || !analysis.contains("initial")) return false;
+  const nlohmann::json& initial = member(projection(analysis, "initial", 0), {"distribution", "positive"}, "analysis");
+  return !flag(initial, "lognormal_preferred_p01", false);
+}
+
+// Issue 3's accuracy target for a data set and N_E; false where it set none.
+bool accuracy_target(BioTargets& t) {
+  if (t.dataset == "mnist" && t.excitatory == 200) {
+    t.accuracy_target = "MNIST ≥ 95.6 % at N_E = 200";
+    t.target_percent = 95.6;
+  } else if (t.dataset == "mnist" && t.excitatory <= 2000) {
+    t.accuracy_target = "MNIST ≥ 97.5 % at N_E ≤ 2000";
+    t.target_percent = 97.5;
+  } else if (t.dataset == "fashion") {
+    t.accuracy_target = "Fashion-MNIST ≥ 85 %";
+    t.target_percent = 85.0;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+BioTargets bio_targets(const std::vector<nlohmann::json>& results, const std::vector<nlohmann::json>& analyses) {
+  if (results.empty() || results.size() != analyses.size())
+    throw InputError(
+        fmt::format("bio_targets: {} results and {} analysis documents (one of each per seed, at least one)",
+                    results.size(), analyses.size()));
+  BioTargets t;
+  t.dataset = member(results[0], {"config", "data", "dataset"}, "results").get<std::string>();
+  const double hidden = member(results[0], {"config", "network", "hidden"}, "results").at(0).get<double>();
+  const double inhibitory = member(results[0], {"config", "network", "inhibitory_fraction"}, "results").get<double>();
+  t.excitatory = std::lround(hidden * (1.0 - inhibitory));
+  std::vector<double> accuracy;
+  t.lowest_silent_percent = std::numeric_limits<double>::infinity();
+  t.lowest_dale_compliance = std::numeric_limits<double>::infinity();
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    accuracy.push_back(100.0 * member(results[i], {"metrics", "test", "accuracy"}, "results").get<double>());
+    const nlohmann::json& counters = member(results[i], {"metrics", "counters"}, "results");
+    t.sign_flips += member(counters, {"sign_flips"}, "results' counters").get<long>();
+    t.clip_events += member(counters, {"clip_events"}, "results' counters").get<long>();
+    const nlohmann::json& sparsity = member(projection(analyses[i], "projections", 0), {"sparsity"}, "analysis");
+    // Without the active-input numbers the fraction is unknown, and the lowest with it.
+    const double silent = sparsity.contains("silent_fraction_active_inputs")
+                              ? 100.0 * sparsity["silent_fraction_active_inputs"].get<double>()
+                              : std::numeric_limits<double>::quiet_NaN();
+    t.lowest_silent_percent = std::isnan(silent) ? silent : std::min(t.lowest_silent_percent, silent);
+    for (std::size_t k = 0; k < 2; ++k)
+      t.lowest_dale_compliance =
+          std::min(t.lowest_dale_compliance,
+                   member(projection(analyses[i], "projections", k), {"dale", "compliance"}, "analysis").get<double>());
+    t.lognormal_runs += lognormal_emerged(analyses[i]) ? 1 : 0;
+  }
+  const stats::MeanCI acc = stats::mean_ci95(accuracy);
+  t.accuracy_mean = acc.mean;
+  t.accuracy_ci95 = acc.half_width;
+  t.seeds = acc.n;
+  t.has_accuracy_target = accuracy_target(t);
+  if (t.has_accuracy_target) {
+    const double lowest = acc.n > 1 ? acc.mean - acc.half_width : acc.mean;
+    t.accuracy = lowest >= t.target_percent     ? TargetVerdict::met
+                 : acc.mean >= t.target_percent ? TargetVerdict::mean_only
+                                                : TargetVerdict::not_met;
+  }
+  t.sparsity = t.lowest_silent_percent >= 80.0 ? TargetVerdict::met : TargetVerdict::not_met;
+  t.dale = t.lowest_dale_compliance == 1.0 && t.sign_flips == 0 && t.clip_events == 0 ? TargetVerdict::met
+                                                                                      : TargetVerdict::not_met;
+  t.lognormal = t.lognormal_runs == results.size() ? TargetVerdict::met : TargetVerdict::not_met;
+  return t;
 }
 
 }  // namespace dalenet

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """scripts/results_md.py on synthetic run folders: issue 3's verdict table (docs/RESULTS.md) must
-say "met", "mean only" or "not met" from the runs' own numbers. Needs only the Python standard
-library; run by ctest (Scripts.ResultsMdIssue3Verdicts)."""
+say "met", "mean only" or "not met" from the runs' own numbers (the rule is the library's
+bio_targets; the script reaches it through dalenet's Python module, found via DALENET_BUILD). Run
+by ctest (Scripts.ResultsMdIssue3Verdicts)."""
 import json
 import os
 import subprocess
