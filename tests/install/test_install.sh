@@ -76,13 +76,15 @@ CPP
   -Wl,-rpath,"$libdir" || fail "compiling with pkg-config's flags"
 hello=$("${hidden[@]}" "$work/hello")
 grep -q " 5$" <<<"$hello" || fail "the pkg-config program does not see the 5 built-in rules"
-# Every installed header compiles on its own from the installed include folder.
+# Every installed header compiles on its own from the installed include folder (one file per
+# header, named after it, so that a compiler error names the header; as many at once as cores).
+mkdir -p "$work/headers"
 for h in "$prefix"/include/dalenet/*.hpp; do
-  printf '#include "dalenet/%s"\n' "$(basename "$h")" >"$work/header.cpp"
-  # shellcheck disable=SC2046
-  "${hidden[@]}" g++ -fsyntax-only "$work/header.cpp" $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags dalenet) \
-    || fail "the installed header $(basename "$h") does not compile on its own"
+  printf '#include "dalenet/%s"\n' "$(basename "$h")" >"$work/headers/$(basename "$h" .hpp).cpp"
 done
+read -ra cflags <<<"$(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags dalenet)"
+printf '%s\0' "$work"/headers/*.cpp | xargs -0 -n 1 -P "$(nproc)" "${hidden[@]}" g++ -fsyntax-only "${cflags[@]}" \
+  || fail "an installed header above does not compile on its own"
 
 # The plugin rule on MNIST with the installed CLI: train, audit, attack.
 if ! "${hidden[@]}" "$dn" data verify >/dev/null 2>&1; then echo "test_install: no MNIST cache (dalenet data fetch): skipped"; exit 77; fi
