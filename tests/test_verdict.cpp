@@ -383,5 +383,8 @@ TEST(Verdict, BioTargetsDaleLognormalAndMissingNumbers) {
   };
   EXPECT_TRUE(has(message([&] { one(no_counters, target_analysis(0.9)); }), "'metrics.counters'"));
   EXPECT_TRUE(has(message([&] { bio_targets({}, {}); }), "at least one"));
+  nlohmann::json text_accuracy = target_results("mnist", 250, 96.0);
+  text_accuracy["metrics"]["test"]["accuracy"] = "0.96";
+  EXPECT_TRUE(has(message([&] { one(text_accuracy, target_analysis(0.9)); }), "'accuracy' is not a number"));
   EXPECT_EQ(to_string(TargetVerdict::mean_only), "mean only");
 }

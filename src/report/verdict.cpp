@@ -505,6 +505,20 @@ const nlohmann::json& member(const nlohmann::json& doc, std::initializer_list<co
   return *at;
 }
 
+// The same, checked to be a number (a string for `text`), so a wrong type is named too.
+double number_at(const nlohmann::json& doc, std::initializer_list<const char*> path, const char* what) {
+  const nlohmann::json& v = member(doc, path, what);
+  if (!v.is_number())
+    throw InputError(fmt::format("bio_targets: a {} document's '{}' is not a number", what, *(path.end() - 1)));
+  return v.get<double>();
+}
+std::string text_at(const nlohmann::json& doc, std::initializer_list<const char*> path, const char* what) {
+  const nlohmann::json& v = member(doc, path, what);
+  if (!v.is_string())
+    throw InputError(fmt::format("bio_targets: a {} document's '{}' is not a string", what, *(path.end() - 1)));
+  return v.get<std::string>();
+}
+
 const nlohmann::json& projection(const nlohmann::json& analysis, const char* key, std::size_t k) {
   const nlohmann::json& list = member(analysis, {key}, "analysis");
   if (!list.is_array() || list.size() <= k)
@@ -552,28 +566,30 @@ BioTargets bio_targets(const std::vector<nlohmann::json>& results, const std::ve
         fmt::format("bio_targets: {} results and {} analysis documents (one of each per seed, at least one)",
                     results.size(), analyses.size()));
   BioTargets t;
-  t.dataset = member(results[0], {"config", "data", "dataset"}, "results").get<std::string>();
-  const double hidden = member(results[0], {"config", "network", "hidden"}, "results").at(0).get<double>();
-  const double inhibitory = member(results[0], {"config", "network", "inhibitory_fraction"}, "results").get<double>();
+  t.dataset = text_at(results[0], {"config", "data", "dataset"}, "results");
+  const nlohmann::json& layers = member(results[0], {"config", "network", "hidden"}, "results");
+  if (!layers.is_array() || layers.empty() || !layers[0].is_number())
+    throw InputError("bio_targets: a results document's 'config.network.hidden' is not a list of sizes");
+  const double hidden = layers[0].get<double>();
+  const double inhibitory = number_at(results[0], {"config", "network", "inhibitory_fraction"}, "results");
   t.excitatory = std::lround(hidden * (1.0 - inhibitory));
   std::vector<double> accuracy;
   t.lowest_silent_percent = std::numeric_limits<double>::infinity();
   t.lowest_dale_compliance = std::numeric_limits<double>::infinity();
   for (std::size_t i = 0; i < results.size(); ++i) {
-    accuracy.push_back(100.0 * member(results[i], {"metrics", "test", "accuracy"}, "results").get<double>());
+    accuracy.push_back(100.0 * number_at(results[i], {"metrics", "test", "accuracy"}, "results"));
     const nlohmann::json& counters = member(results[i], {"metrics", "counters"}, "results");
-    t.sign_flips += member(counters, {"sign_flips"}, "results' counters").get<long>();
-    t.clip_events += member(counters, {"clip_events"}, "results' counters").get<long>();
+    t.sign_flips += std::lround(number_at(counters, {"sign_flips"}, "results' counters"));
+    t.clip_events += std::lround(number_at(counters, {"clip_events"}, "results' counters"));
     const nlohmann::json& sparsity = member(projection(analyses[i], "projections", 0), {"sparsity"}, "analysis");
     // Without the active-input numbers the fraction is unknown, and the lowest with it.
     const double silent = sparsity.contains("silent_fraction_active_inputs")
-                              ? 100.0 * sparsity["silent_fraction_active_inputs"].get<double>()
+                              ? 100.0 * number_at(sparsity, {"silent_fraction_active_inputs"}, "analysis")
                               : std::numeric_limits<double>::quiet_NaN();
     t.lowest_silent_percent = std::isnan(silent) ? silent : std::min(t.lowest_silent_percent, silent);
     for (std::size_t k = 0; k < 2; ++k)
-      t.lowest_dale_compliance =
-          std::min(t.lowest_dale_compliance,
-                   member(projection(analyses[i], "projections", k), {"dale", "compliance"}, "analysis").get<double>());
+      t.lowest_dale_compliance = std::min(t.lowest_dale_compliance, number_at(projection(analyses[i], "projections", k),
+                                                                              {"dale", "compliance"}, "analysis"));
     t.lognormal_runs += lognormal_emerged(analyses[i]) ? 1 : 0;
   }
   const stats::MeanCI acc = stats::mean_ci95(accuracy);
