@@ -106,7 +106,6 @@ void print_progress_to_stderr(const std::string& line) {
 
 // dalenet.Error (a RuntimeError) and one subclass per library error, with the library's messages.
 void bind_errors(py::module_& m) {
-  // dalenet.Error (a RuntimeError) and one subclass per library error, same messages.
   static py::exception<Error> error(m, "Error", PyExc_RuntimeError);
   static py::exception<DataError> data_error(m, "DataError", error.ptr());
   static py::exception<ConfigError> config_error(m, "ConfigError", error.ptr());

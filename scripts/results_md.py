@@ -642,13 +642,13 @@ def issue3_targets():
     """Issue 3's targets, one row per shipped bio configuration (not the ablations): the numbers and
     each column's verdict are the library's (dalenet.bio_targets, src/report/verdict.cpp; the rule
     is docs/EVALUATION.md's "The bio configurations' targets")."""
+    mark = lambda v: v if v != "not met" else "**not met**"
+    nan = lambda x: float("nan") if x is None else x  # to_json writes a NaN as null
     rows = []
     for g in sorted(bio_groups):
         t = dalenet.bio_targets([r for r, _ in bio_groups[g]], [a for _, a in bio_groups[g]])
         if "accuracy_target" not in t:
             continue
-        mark = lambda v: v if v != "not met" else "**not met**"
-        nan = lambda x: float("nan") if x is None else x
         acc_cell = (f"{t['accuracy_mean']:.2f} % ± {t['accuracy_ci95']:.2f} ({t['seeds']} seeds)" if t["seeds"] > 1
                     else f"{t['accuracy_mean']:.2f} % (1 seed)")
         rows.append(f"| `{g}` | {t['dataset']} | {t['excitatory']} | {t['accuracy_target']}: {acc_cell} | "

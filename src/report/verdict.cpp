@@ -19,10 +19,12 @@
 namespace dalenet {
 namespace {
 
-const nlohmann::json& input_projection(const nlohmann::json& analysis, const char* key) {
-  if (!analysis.contains(key) || !analysis[key].is_array() || analysis[key].empty())
-    throw InputError(std::string("verdict: the analysis document has no '") + key + "' projections");
-  return analysis[key][0];
+// analysis[key][k] ("projections", "initial": the audit's list per projection; 0 is input -> hidden),
+// or an InputError naming what is missing.
+const nlohmann::json& projection(const nlohmann::json& analysis, const char* key, std::size_t k = 0) {
+  if (!analysis.contains(key) || !analysis[key].is_array() || analysis[key].size() <= k)
+    throw InputError(fmt::format("verdict: the analysis document has no projection {} in '{}'", k, key));
+  return analysis[key][k];
 }
 
 std::string join(const std::vector<std::string>& parts, const std::string& sep) {
@@ -91,7 +93,7 @@ std::vector<int> holm_signs(const std::vector<Difference>& comparisons, double a
 
 ClaimVerdict sparsity_verdict(const nlohmann::json& analysis) {
   ClaimVerdict v{"sparse connectivity emerges", Verdict::not_measured, ""};
-  const auto& sp = input_projection(analysis, "projections").at("sparsity");
+  const auto& sp = projection(analysis, "projections").at("sparsity");
   const double all = sp.at("silent_fraction").get<double>();
   if (!sp.contains("silent_fraction_active_inputs")) {
     v.deciding = fmt::format(
@@ -134,7 +136,7 @@ ClaimVerdict lognormal_verdict(const nlohmann::json& analysis) {
     return n;
   };
   std::vector<std::string> learned_over, initial_over;
-  const auto& learned = input_projection(analysis, "projections").at("distribution").at("positive");
+  const auto& learned = projection(analysis, "projections").at("distribution").at("positive");
   if (!learned.contains("absolute_fit")) {
     v.deciding = "no absolute goodness-of-fit test in the analysis document (it decides with the relative tests)";
     return v;
@@ -517,13 +519,6 @@ std::string text_at(const nlohmann::json& doc, std::initializer_list<const char*
   if (!v.is_string())
     throw InputError(fmt::format("bio_targets: a {} document's '{}' is not a string", what, *(path.end() - 1)));
   return v.get<std::string>();
-}
-
-const nlohmann::json& projection(const nlohmann::json& analysis, const char* key, std::size_t k) {
-  const nlohmann::json& list = member(analysis, {key}, "analysis");
-  if (!list.is_array() || list.size() <= k)
-    throw InputError(fmt::format("bio_targets: the analysis document has no projection {} in '{}'", k, key));
-  return list[k];
 }
 
 bool flag(const nlohmann::json& j, const char* key, bool otherwise) {
