@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DALENET := $(BUILD)/dalenet
 
-.PHONY: all deps deps-torch deps-test configure build build-cli data test check-sanitize fuzz fuzz-merge demo paper-full bench lint format clean install package check-package
+.PHONY: all deps deps-torch deps-test configure build build-cli data test configure-sanitize check-sanitize fuzz fuzz-merge demo paper-full bench lint format clean install package check-package
 
 all: build
 
@@ -37,43 +37,43 @@ data: build
 test: deps-test data
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-# The unit and integration tests again, built with AddressSanitizer + UBSan (a finding fails).
-# Not -Werror here: with -fsanitize GCC 12 reports false "uninitialized" warnings inside its own
-# AVX-512 headers; warnings are gated by the normal build. -O1 -g1 (line tables: enough for the
-# reports' stack traces) compiles in well under half the time of -O2 -g, which dominates this stage.
-SANITIZE_OPT := -O1 -g1 -DNDEBUG
-check-sanitize: data
-	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDALENET_SANITIZE=ON -DDALENET_MPI=OFF \
-	  -DDALENET_BUILD_BENCHMARKS=OFF -DDALENET_BUILD_PYTHON=OFF \
-	  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$(SANITIZE_OPT)" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=$(SANITIZE_OPT)"
-	cmake --build build-asan -j $(JOBS)
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --test-dir build-asan --output-on-failure -j $(JOBS)
+# One clang tree (build-asan) serves the sanitizer tests and the fuzzers: every file built with
+# AddressSanitizer + UBSan (a finding aborts, so it fails) and libFuzzer's coverage counters.
+# -O1 with line tables (enough for the reports' stack traces), as libFuzzer's and OSS-Fuzz's guides
+# do; clang compiles this tree in about half GCC's time. Not -Werror here: warnings are gated by the
+# GCC build of `make test`.
+SANITIZE_BUILD := build-asan
+SANITIZE_OPT := -O1 -gline-tables-only -DNDEBUG
+configure-sanitize: deps
+	CC=clang CXX=clang++ cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DDALENET_SANITIZE=ON -DDALENET_FUZZ=ON -DDALENET_MPI=OFF -DDALENET_BUILD_BENCHMARKS=OFF -DDALENET_BUILD_PYTHON=OFF \
+	  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$(SANITIZE_OPT)"
 
-# libFuzzer (clang, ASan + UBSan) on every parser of outside bytes, FUZZ_SECONDS each, starting
-# from the kept corpus in fuzz/corpus/<target> (copied: CI never modifies the repository). A crash
-# fails the target and leaves the input as build-fuzz/fuzz/crash-*. `make fuzz-merge` folds the new
-# interesting inputs of the last run into fuzz/corpus (then commit them as regression inputs).
+# The unit and integration tests again, in the sanitizer tree.
+check-sanitize: data configure-sanitize
+	cmake --build $(SANITIZE_BUILD) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(SANITIZE_BUILD) --output-on-failure -j $(JOBS)
+
+# libFuzzer on every parser of outside bytes, FUZZ_SECONDS each, starting from the kept corpus in
+# fuzz/corpus/<target> (copied: CI never modifies the repository). A crash fails the target and
+# leaves the input as build-asan/fuzz/crash-*. `make fuzz-merge` folds the new interesting inputs
+# of the last run into fuzz/corpus (then commit them as regression inputs).
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := idx model config
-# Built at -O1 with line tables, as libFuzzer's and OSS-Fuzz's guides do (check-sanitize's reason).
-FUZZ_OPT := -O1 -gline-tables-only -DNDEBUG
-fuzz: deps
-	CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDALENET_FUZZ=ON -DDALENET_MPI=OFF \
-	  -DDALENET_BUILD_TESTS=OFF -DDALENET_BUILD_BENCHMARKS=OFF \
-	  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$(FUZZ_OPT)" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=$(FUZZ_OPT)"
-	cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+fuzz: configure-sanitize
+	cmake --build $(SANITIZE_BUILD) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
 	@for t in $(FUZZ_TARGETS); do \
-	  rm -rf build-fuzz/work-$$t && mkdir -p build-fuzz/work-$$t && cp fuzz/corpus/$$t/* build-fuzz/work-$$t/ && \
+	  rm -rf $(SANITIZE_BUILD)/work-$$t && mkdir -p $(SANITIZE_BUILD)/work-$$t && cp fuzz/corpus/$$t/* $(SANITIZE_BUILD)/work-$$t/ && \
 	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s" && \
-	  (cd build-fuzz/fuzz && ASAN_OPTIONS=detect_leaks=1 ./fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	  (cd $(SANITIZE_BUILD)/fuzz && ASAN_OPTIONS=detect_leaks=1 ./fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
 	     -print_final_stats=1 ../work-$$t 2>&1 | tee fuzz-$$t.log | grep -E "stat::number_of_executed_units|ERROR|crash-" ; \
 	   exit $${PIPESTATUS[0]}) || exit 1; \
 	done
 
 fuzz-merge:
 	@for t in $(FUZZ_TARGETS); do \
-	  build-fuzz/fuzz/fuzz_$$t -merge=1 fuzz/corpus/$$t build-fuzz/work-$$t 2>&1 | tail -1; done
+	  $(SANITIZE_BUILD)/fuzz/fuzz_$$t -merge=1 fuzz/corpus/$$t $(SANITIZE_BUILD)/work-$$t 2>&1 | tail -1; done
 
 # The main job: every claim of the paper measured end to end (experiments/paper_quick.toml, about
 # 10 minutes on 2 cores) and the report in runs/paper-quick/ (index.html, summary.md, results.json,
@@ -111,13 +111,17 @@ package: deps
 check-package: package
 	bash tests/install/test_package.sh $$(ls $(PKG_BUILD)/dalenet_*.deb)
 
-# clang-tidy one file per process, $(JOBS) at a time (xargs exits non-zero if any file has a finding).
-lint: configure
+# clang-tidy one file per process, $(JOBS) at a time (xargs exits non-zero if any file has a finding),
+# on the compile commands of a tree configured (not built) without precompiled headers: each file
+# must compile from its own includes, and clang cannot read GCC's precompiled headers.
+LINT_BUILD ?= build-lint
+lint: deps
+	cmake -S . -B $(LINT_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DDALENET_PCH=OFF $(CMAKE_FLAGS) >/dev/null
 	clang-format --dry-run --Werror $$(git ls-files '*.cpp' '*.hpp')
-	git ls-files 'src/*.cpp' 'app/*.cpp' 'cli/*.cpp' | xargs -P $(JOBS) -n 1 clang-tidy -p $(BUILD) --quiet --extra-arg=-Wno-unknown-warning-option
+	git ls-files 'src/*.cpp' 'app/*.cpp' 'cli/*.cpp' | xargs -P $(JOBS) -n 1 clang-tidy -p $(LINT_BUILD) --quiet --extra-arg=-Wno-unknown-warning-option
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	rm -rf $(BUILD) build-asan $(PKG_BUILD)
+	rm -rf $(BUILD) $(SANITIZE_BUILD) $(LINT_BUILD) $(PKG_BUILD)

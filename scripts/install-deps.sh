@@ -14,7 +14,7 @@ pkgs=(
   gnuplot-nox python3
   openmpi-bin libopenmpi-dev
   dataset-fashion-mnist
-  clang-format clang-tidy clang libclang-rt-14-dev
+  clang-format clang-tidy clang libclang-rt-14-dev libomp-dev
   pybind11-dev python3-dev python3-numpy python3-matplotlib python3-tqdm dpkg-dev file
   libboost-math-dev
 )
