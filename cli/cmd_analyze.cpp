@@ -60,35 +60,40 @@ int run_represent(const RepresentArgs& a, const Globals& g) {
 
 }  // namespace
 
-void add_analyze_command(CLI::App& app, const Globals& g, Commands& out) {
+void add_analyze_command(Node& root, const Globals& g, Commands& out) {
   auto a = std::make_shared<AnalyzeArgs>();
-  auto* cmd = app.add_subcommand("analyze", "Audit a model: sparsity, Dale's law, weight distributions, activity");
-  cmd->add_option("--model,-m", a->model_path, "Model file (.safetensors)")->required();
-  cmd->add_option("--data,-d", a->data, "Data for activity statistics, e.g. mnist:test (none: weights only)");
-  cmd->add_option("--limit", a->limit, "Examples for activity statistics (0: the default)")->capture_default_str();
-  cmd->add_option("--inputs", a->inputs,
-                  "Training images that define the active inputs (on, >= 0.5, in >= 1 % of images); "
-                  "default: the training split of --data; 'none': no active-input sparsity");
-  cmd->add_option("--threshold", a->silence,
-                  "Silence threshold on the strength the forward pass uses, relative to each neuron's "
-                  "largest |strength| (0: silent means exactly 0)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--out,-o", a->out, "Write the JSON report to this file");
-  cmd->add_flag("--json", a->json, "Print the JSON report instead of the summary");
+  Node cmd = root.subcommand("analyze", "Audit a model: sparsity, Dale's law, weight distributions, activity");
+  cmd.option("--model,-m", a->model_path, "Model file (.safetensors)")
+      .required()
+      .option("--data,-d", a->data, "Data for activity statistics, e.g. mnist:test (none: weights only)")
+      .option("--limit", a->limit, "Examples for activity statistics (0: the default)")
+      .show_default()
+      .option("--inputs", a->inputs,
+              "Training images that define the active inputs (on, >= 0.5, in >= 1 % of images); "
+              "default: the training split of --data; 'none': no active-input sparsity")
+      .option("--threshold", a->silence,
+              "Silence threshold on the strength the forward pass uses, relative to each neuron's "
+              "largest |strength| (0: silent means exactly 0)")
+      .show_default()
+      .range(0.0, 1.0)
+      .option("--out,-o", a->out, "Write the JSON report to this file")
+      .flag("--json", a->json, "Print the JSON report instead of the summary");
   out.push_back({cmd, [a, &g] { return run_analyze(*a, g); }});
 }
 
-void add_represent_command(CLI::App& app, const Globals& g, Commands& out) {
+void add_represent_command(Node& root, const Globals& g, Commands& out) {
   auto a = std::make_shared<RepresentArgs>();
-  auto* cmd = app.add_subcommand(
-      "represent", "Representation measures: receptive fields (PNG, Moran's I), selectivity, dimensionality");
-  cmd->add_option("--model,-m", a->model_path, "Model file (.safetensors)")->required();
-  cmd->add_option("--data,-d", a->data, "Data for the activity statistics")->capture_default_str();
-  cmd->add_option("--limit", a->limit, "Examples used")->capture_default_str();
-  cmd->add_option("--png", a->png, "Write the receptive-field grid (PNG) here");
-  cmd->add_option("--out,-o", a->out, "Write the JSON report here");
-  cmd->add_option("--threads", a->threads, "Threads (0: all)");
+  Node cmd = root.subcommand("represent",
+                             "Representation measures: receptive fields (PNG, Moran's I), selectivity, dimensionality");
+  cmd.option("--model,-m", a->model_path, "Model file (.safetensors)")
+      .required()
+      .option("--data,-d", a->data, "Data for the activity statistics")
+      .show_default()
+      .option("--limit", a->limit, "Examples used")
+      .show_default()
+      .option("--png", a->png, "Write the receptive-field grid (PNG) here")
+      .option("--out,-o", a->out, "Write the JSON report here")
+      .option("--threads", a->threads, "Threads (0: all)");
   out.push_back({cmd, [a, &g] { return run_represent(*a, g); }});
 }
 

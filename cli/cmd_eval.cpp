@@ -75,22 +75,27 @@ int run_predict(const PredictArgs& a) {
 
 }  // namespace
 
-void add_eval_commands(CLI::App& app, const Globals& g, Commands& out) {
+void add_eval_commands(Node& root, const Globals& g, Commands& out) {
   auto e = std::make_shared<EvalArgs>();
-  auto* eval_cmd = app.add_subcommand("eval", "Evaluate a model file on a data set");
-  eval_cmd->add_option("--model,-m", e->model_path, "Model file (.safetensors)")->required();
-  eval_cmd->add_option("--data,-d", e->spec, "mnist:test | fashion:test | idx:IMAGES,LABELS")->capture_default_str();
-  eval_cmd->add_option("--limit", e->limit, "Only the first N examples (0: all)");
-  eval_cmd->add_option("--threads", e->threads, "Threads (0: all)");
-  eval_cmd->add_flag("--json", e->json, "Print the result as JSON (with the confusion matrix)");
+  Node eval_cmd = root.subcommand("eval", "Evaluate a model file on a data set");
+  eval_cmd.option("--model,-m", e->model_path, "Model file (.safetensors)")
+      .required()
+      .option("--data,-d", e->spec, "mnist:test | fashion:test | idx:IMAGES,LABELS")
+      .show_default()
+      .option("--limit", e->limit, "Only the first N examples (0: all)")
+      .option("--threads", e->threads, "Threads (0: all)")
+      .flag("--json", e->json, "Print the result as JSON (with the confusion matrix)");
   out.push_back({eval_cmd, [e, &g] { return run_eval(*e, g); }});
 
   auto p = std::make_shared<PredictArgs>();
-  auto* predict_cmd = app.add_subcommand("predict", "Write a model's logits for an IDX image file as CSV");
-  predict_cmd->add_option("--model,-m", p->model_path, "Model file (.safetensors)")->required();
-  predict_cmd->add_option("--images,-i", p->images, "IDX image file (raw or .gz)")->required();
-  predict_cmd->add_option("--out,-o", p->csv_out, "CSV output (- for stdout)")->capture_default_str();
-  predict_cmd->add_option("--threads", p->threads, "Threads (0: all)");
+  Node predict_cmd = root.subcommand("predict", "Write a model's logits for an IDX image file as CSV");
+  predict_cmd.option("--model,-m", p->model_path, "Model file (.safetensors)")
+      .required()
+      .option("--images,-i", p->images, "IDX image file (raw or .gz)")
+      .required()
+      .option("--out,-o", p->csv_out, "CSV output (- for stdout)")
+      .show_default()
+      .option("--threads", p->threads, "Threads (0: all)");
   out.push_back({predict_cmd, [p] { return run_predict(*p); }});
 }
 

@@ -63,25 +63,25 @@ int run_fewshot_command(const FewShotArgs& a, const Globals& g) {
 
 }  // namespace
 
-void add_fewshot_command(CLI::App& app, const Globals& g, Commands& out) {
+void add_fewshot_command(Node& root, const Globals& g, Commands& out) {
   auto a = std::make_shared<FewShotArgs>();
-  auto* cmd = app.add_subcommand(
+  Node cmd = root.subcommand(
       "fewshot",
       "Few-shot generalisation: k-shot draws (regime A), novel-class episodes (regime B) and, with fewshot.unlabelled, "
       "hidden layers from the unlabelled images with a k-label readout (regime C)");
-  cmd->add_option("--config,-c", a->config, "Few-shot config (e.g. experiments/fewshot_mnist.toml)")->required();
-  cmd->add_option("--out,-o", a->out,
-                  "Folder for fewshot.json, fewshot.csv and the per-unit results (resumes from them)");
-  cmd->add_option("--shots", a->shots, "Override fewshot.shots, e.g. 1,5,10");
-  cmd->add_option("--draws", a->draws, "Override fewshot.draws");
-  cmd->add_option("--episodes", a->episodes, "Override fewshot.episodes (regime B)");
-  cmd->add_option("--test-limit", a->test_limit, "Evaluate on the first N test images (0: all)");
-  cmd->add_flag("--no-novel", a->no_novel, "Skip regime B");
-  cmd->add_option("--threads", a->threads, "Threads (0: all)");
-  cmd->add_flag("--log-json", a->log_json,
-                "Progress as JSON lines on stdout (each budget choice and cell, with eta_s), then a 'done' "
-                "line; the summary table is not printed");
-  cmd->add_flag("--quiet,-q", a->quiet, "No progress output");
+  cmd.option("--config,-c", a->config, "Few-shot config (e.g. experiments/fewshot_mnist.toml)")
+      .required()
+      .option("--out,-o", a->out, "Folder for fewshot.json, fewshot.csv and the per-unit results (resumes from them)")
+      .option("--shots", a->shots, "Override fewshot.shots, e.g. 1,5,10")
+      .option("--draws", a->draws, "Override fewshot.draws")
+      .option("--episodes", a->episodes, "Override fewshot.episodes (regime B)")
+      .option("--test-limit", a->test_limit, "Evaluate on the first N test images (0: all)")
+      .flag("--no-novel", a->no_novel, "Skip regime B")
+      .option("--threads", a->threads, "Threads (0: all)")
+      .flag("--log-json", a->log_json,
+            "Progress as JSON lines on stdout (each budget choice and cell, with eta_s), then a 'done' "
+            "line; the summary table is not printed")
+      .flag("--quiet,-q", a->quiet, "No progress output");
   out.push_back({cmd, [a, &g] { return run_fewshot_command(*a, g); }});
 }
 

@@ -86,42 +86,43 @@ int run_paper_command(const PaperArgs& a, Globals& g) {
 
 }  // namespace
 
-void add_paper_command(CLI::App& app, Globals& g, Commands& out) {
+void add_paper_command(Node& root, Globals& g, Commands& out) {
   auto a = std::make_shared<PaperArgs>();
-  auto* cmd = app.add_subcommand(
+  Node cmd = root.subcommand(
       "paper",
       "Test every claim of the paper end to end (train, audit, attack, few-shot) and write the report: "
       "OUT/index.html, summary.md, results.json, figures/. Resumable: run it again after an interruption (a folder "
       "whose units came from other inputs is refused). "
       "Under `mpirun -np N` the units are spread over the ranks.");
-  auto* preset_opt = cmd->add_option("--preset,-p", a->preset,
-                                     "quick (about 45 min on 2 cores) or full (about 11 h on 2 cores; --estimate "
-                                     "projects it): experiments/paper_<preset>.toml");
-  cmd->add_option("--config,-c", a->config, "A paper config file (copy experiments/paper_quick.toml to edit)")
-      ->excludes(preset_opt);
-  cmd->add_option("--out,-o", a->out, "Output folder (default: runs/paper-<preset>)");
-  cmd->add_option("--workers", a->workers, "Local worker processes per stage (without MPI)")
-      ->check(CLI::Range(1, 256))
-      ->capture_default_str();
-  cmd->add_option("--threads", a->threads, "Threads per unit (overrides paper.threads; 0: all cores)");
-  cmd->add_flag("--report-only", a->report_only, "Only rebuild the report from the finished units");
-  auto* estimate_flag = cmd->add_flag(
-      "--estimate", a->estimate_only,
-      "Only project the wall time of every stage and the total, for this config, --workers (or mpirun -np) and "
-      "--threads, from a short calibration of each kind of unit on this machine; then exit. Every run prints "
-      "this projection before its first unit (stored in OUT/estimate.json)");
-  cmd->add_flag("--no-estimate", a->no_estimate, "Start without calibrating and printing the estimate")
-      ->excludes(estimate_flag);
-  cmd->add_option("--calibrate-from", a->calibrate_from,
-                  "A finished paper run's folder (e.g. runs/paper-quick): time the attacks and audits on its "
-                  "trained models (default: on the calibration's own models, an upper bound for attacks)")
-      ->check(CLI::ExistingDirectory);
-  cmd->add_option("--worker-index", a->worker_index)->group("");  // internal: a local worker
-  cmd->add_option("--stage", a->stage)->group("");
-  cmd->add_flag("--log-json", a->log_json,
-                "Progress as JSON lines on stdout: the estimate, each stage, each finished unit (with "
-                "stage_eta_s), then a 'done' line with the verdicts");
-  cmd->add_flag("--quiet,-q", a->quiet, "No progress output");
+  cmd.option("--preset,-p", a->preset,
+             "quick (about 45 min on 2 cores) or full (about 11 h on 2 cores; --estimate "
+             "projects it): experiments/paper_<preset>.toml")
+      .option("--config,-c", a->config, "A paper config file (copy experiments/paper_quick.toml to edit)")
+      .excludes("--preset")
+      .option("--out,-o", a->out, "Output folder (default: runs/paper-<preset>)")
+      .option("--workers", a->workers, "Local worker processes per stage (without MPI)")
+      .range(1, 256)
+      .show_default()
+      .option("--threads", a->threads, "Threads per unit (overrides paper.threads; 0: all cores)")
+      .flag("--report-only", a->report_only, "Only rebuild the report from the finished units")
+      .flag("--estimate", a->estimate_only,
+            "Only project the wall time of every stage and the total, for this config, --workers (or mpirun -np) "
+            "and --threads, from a short calibration of each kind of unit on this machine; then exit. Every run "
+            "prints this projection before its first unit (stored in OUT/estimate.json)")
+      .flag("--no-estimate", a->no_estimate, "Start without calibrating and printing the estimate")
+      .excludes("--estimate")
+      .option("--calibrate-from", a->calibrate_from,
+              "A finished paper run's folder (e.g. runs/paper-quick): time the attacks and audits on its "
+              "trained models (default: on the calibration's own models, an upper bound for attacks)")
+      .existing_directory()
+      .option("--worker-index", a->worker_index)  // internal: a local worker
+      .hidden()
+      .option("--stage", a->stage)
+      .hidden()
+      .flag("--log-json", a->log_json,
+            "Progress as JSON lines on stdout: the estimate, each stage, each finished unit (with "
+            "stage_eta_s), then a 'done' line with the verdicts")
+      .flag("--quiet,-q", a->quiet, "No progress output");
   out.push_back({cmd, [a, &g] { return run_paper_command(*a, g); }});
 }
 

@@ -86,16 +86,15 @@ int run_train(const TrainArgs& a, const Globals& g) {
 
 }  // namespace
 
-void add_train_command(CLI::App& app, const Globals& g, Commands& out) {
+void add_train_command(Node& root, const Globals& g, Commands& out) {
   auto a = std::make_shared<TrainArgs>();
-  auto* cmd = app.add_subcommand("train", "Train a network from a TOML config (docs/CONFIG.md)");
-  cmd->add_option("--config,-c", a->config, "TOML config file (e.g. experiments/bp_mnist.toml); defaults if omitted");
-  cmd->add_option("--set,-s", a->sets,
-                  "Override a config key: section.key=value (repeatable), e.g. --set train.epochs=2");
-  cmd->add_option("--out,-o", a->out, "Run folder for config.toml, results.json, model.safetensors");
-  cmd->add_flag("--quiet,-q", a->quiet, "No progress output");
-  cmd->add_flag("--log-json", a->log_json, "Progress as JSON lines on stdout (one per epoch)");
-  cmd->add_flag("--overwrite", a->overwrite, "Allow --out to name a folder that holds a finished run");
+  Node cmd = root.subcommand("train", "Train a network from a TOML config (docs/CONFIG.md)");
+  cmd.option("--config,-c", a->config, "TOML config file (e.g. experiments/bp_mnist.toml); defaults if omitted")
+      .option("--set,-s", a->sets, "Override a config key: section.key=value (repeatable), e.g. --set train.epochs=2")
+      .option("--out,-o", a->out, "Run folder for config.toml, results.json, model.safetensors")
+      .flag("--quiet,-q", a->quiet, "No progress output")
+      .flag("--log-json", a->log_json, "Progress as JSON lines on stdout (one per epoch)")
+      .flag("--overwrite", a->overwrite, "Allow --out to name a folder that holds a finished run");
   out.push_back({cmd, [a, &g] { return run_train(*a, g); }});
 }
 

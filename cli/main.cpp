@@ -3,6 +3,7 @@
 // Exit codes: 0 success, 1 runtime error (data, model file, I/O), 2 usage or configuration
 // error, 3 training diverged.
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <string>
 
@@ -24,16 +25,17 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", globals.data_dir, "Data cache folder (overrides $DALENET_DATA)");
 
   cli::Commands commands;
-  cli::add_train_command(app, globals, commands);
-  cli::add_eval_commands(app, globals, commands);
-  cli::add_data_command(app, globals, commands);
-  cli::add_analyze_command(app, globals, commands);
-  cli::add_attack_command(app, globals, commands);
-  cli::add_fewshot_command(app, globals, commands);
-  cli::add_represent_command(app, globals, commands);
-  cli::add_config_command(app, globals, commands);
-  cli::add_paper_command(app, globals, commands);
-  cli::add_rules_command(app, globals, commands);
+  cli::Node root(&app);
+  cli::add_train_command(root, globals, commands);
+  cli::add_eval_commands(root, globals, commands);
+  cli::add_data_command(root, globals, commands);
+  cli::add_analyze_command(root, globals, commands);
+  cli::add_attack_command(root, globals, commands);
+  cli::add_fewshot_command(root, globals, commands);
+  cli::add_represent_command(root, globals, commands);
+  cli::add_config_command(root, globals, commands);
+  cli::add_paper_command(root, globals, commands);
+  cli::add_rules_command(root, globals, commands);
 
   try {
     app.parse(argc, argv);
@@ -42,7 +44,7 @@ int main(int argc, char** argv) {
   }
   try {
     for (const auto& c : commands)
-      if (c.node->parsed()) return c.run();
+      if (c.node.parsed()) return c.run();
   } catch (const ConfigError& e) {
     std::cerr << "dalenet: config error: " << e.what() << "\n";
     return 2;

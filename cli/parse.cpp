@@ -1,3 +1,5 @@
+#include <CLI/CLI.hpp>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -7,6 +9,80 @@
 #include "dalenet/error.hpp"
 
 namespace dalenet::cli {
+
+// ---- Node: the one adapter onto CLI11 ------------------------------------------------------------
+Node Node::subcommand(const std::string& name, const std::string& help) {
+  return Node(app_->add_subcommand(name, help));
+}
+
+Node& Node::require_subcommand() {
+  app_->require_subcommand(1);
+  return *this;
+}
+
+template <class T>
+Node& Node::option(const std::string& names, T& into, const std::string& help) {
+  last_ = app_->add_option(names, into, help);
+  return *this;
+}
+template Node& Node::option(const std::string&, std::string&, const std::string&);
+template Node& Node::option(const std::string&, std::vector<std::string>&, const std::string&);
+template Node& Node::option(const std::string&, int&, const std::string&);
+template Node& Node::option(const std::string&, std::int64_t&, const std::string&);
+template Node& Node::option(const std::string&, std::uint64_t&, const std::string&);
+template Node& Node::option(const std::string&, double&, const std::string&);
+
+Node& Node::flag(const std::string& names, bool& into, const std::string& help) {
+  last_ = app_->add_flag(names, into, help);
+  return *this;
+}
+
+Node& Node::flag(const std::string& names, std::function<void()> when_given, const std::string& help) {
+  last_ = app_->add_flag(
+      names, [when_given = std::move(when_given)](std::int64_t) { when_given(); }, help);
+  return *this;
+}
+
+Node& Node::required() {
+  last_->required();
+  return *this;
+}
+
+Node& Node::show_default() {
+  last_->capture_default_str();
+  return *this;
+}
+
+Node& Node::range(int low, int high) {
+  last_->check(CLI::Range(low, high));
+  return *this;
+}
+
+Node& Node::range(double low, double high) {
+  last_->check(CLI::Range(low, high));
+  return *this;
+}
+
+Node& Node::existing_directory() {
+  last_->check(CLI::ExistingDirectory);
+  return *this;
+}
+
+Node& Node::hidden() {
+  last_->group("");
+  return *this;
+}
+
+Node& Node::excludes(const std::string& other) {
+  last_->excludes(app_->get_option(other));
+  return *this;
+}
+
+bool Node::parsed() const {
+  return app_->parsed();
+}
+
+// ---- shared by the commands ---------------------------------------------------------------------
 
 std::string data_dir_or_default(const Globals& g) {
   return dalenet::data_dir_or_default(g.data_dir);
